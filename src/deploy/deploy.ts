@@ -1,0 +1,87 @@
+/** `command: deploy` on one host: the SPEC's steps 3 to 11, in order. */
+import type { Artifact } from '../artifact.js'
+import type { DeployConfig } from '../config/inputs.js'
+import type { Log } from '../log.js'
+import type { RemoteHost } from '../ssh/transport.js'
+import { instanceOn } from './host-state.js'
+import { choosePorts, releaseName, releasesToPrune } from './plan.js'
+import { type HostReport, timed } from './report.js'
+import {
+  type HostRun,
+  checkHostReady,
+  freeIdlePort,
+  inspectHost,
+  pruneReleases,
+  startAndCheckHealth,
+  stopInstance,
+  switchTraffic,
+  takeLock,
+  uploadRelease,
+} from './steps.js'
+
+export async function deploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
+  report.sha256 = artifact.sha256
+  if (config.dryRun) return planDeploy(remote, config, artifact, report, log)
+
+  const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
+  try {
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
+    checkHostReady(state, config, remote, artifact)
+    const run: HostRun = { config, remote, log, report, state }
+    const { active, idle } = choosePorts(state.include, config.ports)
+    report.activePort = active
+    report.previousPort = active
+
+    const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
+    report.release = release
+    report.uploadedBytes = uploadedBytes
+
+    await timed(report, 'stop_idle', () => freeIdlePort(run, idle))
+    await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
+    try {
+      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)))
+    } catch (error) {
+      // Traffic stays on (or went back to) the old port: the new instance must not linger.
+      await stopInstance(run, idle, 0).catch(() => undefined)
+      throw error
+    }
+    report.activePort = idle
+
+    if (config.stopPrevious && active !== undefined) {
+      await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)))
+    }
+    const warm = config.stopPrevious ? undefined : instanceOn(state, active)?.release
+    const pruned = await timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []))
+    if (pruned.length > 0) log.info(`Pruned releases: ${pruned.join(', ')}`)
+    report.outcome = 'deployed'
+  } finally {
+    await lock.release()
+  }
+}
+
+/** dry-run: inspect and print what a deploy would do; change nothing on the host. */
+async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
+  const state = await timed(report, 'inspect', () => inspectHost(remote, config, false))
+  checkHostReady(state, config, remote, artifact)
+  const { active, idle } = choosePorts(state.include, config.ports)
+  const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
+  const release = reuse?.name ?? releaseName(artifact.sha256, new Date())
+  const idleInstance = instanceOn(state, idle)
+  const activeRelease = instanceOn(state, active)?.release
+  const plan = [
+    active === undefined ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve` : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
+    reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes) as release ${release}`,
+    idleInstance?.running ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})` : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+    `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+    `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+    config.stopPrevious && active !== undefined ? `stop the instance on port ${active} after ${config.drainSeconds} s` : `keep the instance on port ${active ?? '-'} warm for rollback`,
+  ]
+  const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [release, ...(activeRelease ? [activeRelease] : [])])
+  plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing')
+  log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
+  report.plan = plan
+  report.activePort = active
+  report.previousPort = active
+  report.release = release
+  report.outcome = 'dry-run'
+}

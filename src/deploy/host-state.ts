@@ -1,0 +1,68 @@
+/** The host as the inspect script saw it, typed. */
+import type { RemoteAnswer } from '../remote/protocol.js'
+import type { ReleaseOnHost } from './plan.js'
+
+export interface StoredRelease extends ReleaseOnHost {
+  /** The jar's file name inside the release directory. */
+  fileName: string
+}
+
+export interface InstanceState {
+  port: number
+  pid?: number
+  /** Our recorded process (group) is alive. */
+  running: boolean
+  /** Something listens on the port (ours or not). */
+  listening: boolean
+  release?: string
+}
+
+export interface HostState {
+  isRoot: boolean
+  home: string
+  http: 'curl' | 'wget' | 'none'
+  javaFound?: boolean
+  writable?: boolean
+  deployDirExists: boolean
+  freeBytes?: number
+  releases: StoredRelease[]
+  instances: InstanceState[]
+  include?: string
+  /** Absolute path of the deploy dir on the host. */
+  deployDir: string
+}
+
+export function readHostState(answer: RemoteAnswer): HostState {
+  const { facts, lists } = answer
+  const releases = (lists.release ?? []).map((line) => {
+    const [name, sha256, ...file] = line.split(' ')
+    return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' ') }
+  })
+  const instances = (lists.instance ?? []).map((line): InstanceState => {
+    const [port, pid, state, listening, release] = line.split(' ')
+    return {
+      port: Number(port),
+      pid: pid === '-' ? undefined : Number(pid),
+      running: state === 'running',
+      listening: listening === 'yes',
+      release: release === '-' || release === undefined ? undefined : release,
+    }
+  })
+  return {
+    isRoot: facts.uid === '0',
+    home: facts.home ?? '',
+    http: (facts.http ?? 'none') as HostState['http'],
+    javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
+    writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
+    deployDirExists: facts.deploy_dir_exists === 'yes',
+    freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
+    releases,
+    instances,
+    deployDir: facts.deploy_dir ?? '',
+    include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
+  }
+}
+
+export function instanceOn(state: HostState, port: number | undefined): InstanceState | undefined {
+  return state.instances.find((i) => i.port === port)
+}

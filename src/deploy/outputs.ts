@@ -1,0 +1,50 @@
+/** The step's outputs and job summary, from the hosts' reports. */
+import * as core from '@actions/core'
+import type { RunResult } from './fleet.js'
+import type { HostReport, Phase } from './report.js'
+
+/** Plain outputs join the hosts' values with commas, in host order. */
+export function outputsOf(result: RunResult): Record<string, string> {
+  const join = (pick: (r: HostReport) => unknown) => result.reports.map((r) => (pick(r) ?? '') as string).join(',')
+  return {
+    'active-port': join((r) => r.activePort),
+    'previous-port': join((r) => r.previousPort),
+    release: join((r) => r.release),
+    'artifact-sha256': result.artifact?.sha256 ?? join((r) => r.sha256),
+    'uploaded-bytes': join((r) => r.uploadedBytes),
+    'duration-seconds': join((r) => r.durationSeconds),
+    'rolled-back': join((r) => r.rolledBack),
+    report: JSON.stringify(result.reports),
+  }
+}
+
+const PHASES: Phase[] = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup', 'probe']
+
+export function summaryTable(result: RunResult): string[][] {
+  const header = ['Host', 'Outcome', 'Port (previous -> active)', 'Release', 'sha256', 'Uploaded', 'Seconds by phase', 'Total s']
+  const rows = result.reports.map((r) => [
+    r.host,
+    r.outcome,
+    `${r.previousPort ?? '-'} -> ${r.activePort ?? '-'}`,
+    r.release ?? '-',
+    r.sha256 ? r.sha256.slice(0, 12) : '-',
+    result.artifact ? `${r.uploadedBytes} of ${result.artifact.size} bytes` : '-',
+    PHASES.filter((p) => r.phases[p] !== undefined).map((p) => `${p} ${r.phases[p]!.toFixed(2)}`).join(', '),
+    r.durationSeconds.toFixed(2),
+  ])
+  return [header, ...rows]
+}
+
+export async function publish(result: RunResult): Promise<void> {
+  for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value)
+  const command = result.reports[0]?.command ?? 'deploy'
+  const [header, ...rows] = summaryTable(result)
+  const summary = core.summary
+    .addHeading(`zero-downtime-deploy: ${command}${result.error ? ' failed' : ''}`, 3)
+    .addTable([header.map((data) => ({ data, header: true })), ...rows])
+  if (result.error) summary.addCodeBlock(result.error)
+  for (const report of result.reports) {
+    if (report.plan) summary.addList(report.plan.map((line) => `${report.host}: ${line}`), true)
+  }
+  await summary.write().catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
+}

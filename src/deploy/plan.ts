@@ -1,0 +1,53 @@
+/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
+
+/** The port the include points at, if it is one of the pair. */
+export function activePortFromInclude(include: string | undefined, ports: [number, number]): number | undefined {
+  if (include === undefined) return undefined
+  const found = [...include.matchAll(/:(\d{1,5})\b/g)].map((m) => Number(m[1]))
+  return found.find((port) => ports.includes(port))
+}
+
+/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
+export function choosePorts(include: string | undefined, ports: [number, number]): { active?: number; idle: number } {
+  const active = activePortFromInclude(include, ports)
+  if (active === undefined) return { idle: ports[0] }
+  return { active, idle: active === ports[0] ? ports[1] : ports[0] }
+}
+
+export function renderInclude(template: string, port: number): string {
+  return template.replaceAll('{port}', String(port))
+}
+
+/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
+export function releaseName(sha256: string, now: Date): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-')
+  return `${stamp}-${sha256.slice(0, 8)}`
+}
+
+export interface ReleaseOnHost {
+  name: string
+  sha256: string
+}
+
+/**
+ * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
+ * the rollback target), never the current one.
+ */
+export function releasesToPrune(releases: ReleaseOnHost[], keep: number, running: string[]): string[] {
+  const newestFirst = [...releases].map((r) => r.name).sort().reverse()
+  return newestFirst.slice(keep).filter((name) => !running.includes(name))
+}
+
+/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
+export function withoutSudoForRoot(command: string, isRoot: boolean): string {
+  return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command
+}
+
+/**
+ * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
+ * which nginx keeps in the master's command line. Empty for the system nginx.
+ */
+export function nginxMasterHint(reloadCommand: string): string {
+  const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand)
+  return match ? (match[1] ?? match[2] ?? match[3]) : ''
+}

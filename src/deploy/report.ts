@@ -1,0 +1,46 @@
+/** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
+
+export type Phase = 'connect' | 'lock' | 'inspect' | 'upload' | 'stop_idle' | 'start' | 'switch' | 'stop_previous' | 'cleanup' | 'probe'
+
+export interface InstanceReport {
+  port: number
+  pid?: number
+  release?: string
+  running: boolean
+  healthy?: boolean
+  active: boolean
+}
+
+export interface HostReport {
+  host: string
+  command: 'deploy' | 'rollback' | 'status'
+  outcome: 'deployed' | 'rolled-back' | 'status' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
+  activePort?: number
+  previousPort?: number
+  release?: string
+  sha256?: string
+  uploadedBytes: number
+  /** True when a failure made the action put traffic back. */
+  rolledBack: boolean
+  durationSeconds: number
+  /** Seconds spent in each phase. */
+  phases: Partial<Record<Phase, number>>
+  instances?: InstanceReport[]
+  plan?: string[]
+  error?: string
+}
+
+export function emptyReport(host: string, command: HostReport['command']): HostReport {
+  return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} }
+}
+
+/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
+export async function timed<T>(report: HostReport, phase: Phase, work: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  try {
+    return await work()
+  } finally {
+    const seconds = (performance.now() - started) / 1000
+    report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000
+  }
+}

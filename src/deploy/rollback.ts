@@ -1,0 +1,45 @@
+/** `command: rollback` on one host: back to the warm instance in seconds, or restart the previous release. */
+import type { DeployConfig } from '../config/inputs.js'
+import type { Log } from '../log.js'
+import type { RemoteHost } from '../ssh/transport.js'
+import { instanceOn } from './host-state.js'
+import { choosePorts } from './plan.js'
+import { type HostReport, timed } from './report.js'
+import { type HostRun, StepError, checkHostReady, freeIdlePort, inspectHost, probeHealth, startAndCheckHealth, switchTraffic, takeLock } from './steps.js'
+
+export async function rollback(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
+  const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
+  try {
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
+    checkHostReady(state, config, remote)
+    const run: HostRun = { config, remote, log, report, state }
+    const { active, idle: other } = choosePorts(state.include, config.ports)
+    if (active === undefined) {
+      throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`)
+    }
+    report.activePort = active
+    report.previousPort = active
+    const warm = instanceOn(state, other)
+    const healthy = warm?.running ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
+    let release = warm?.release
+    if (healthy) {
+      log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)
+    } else {
+      const activeRelease = instanceOn(state, active)?.release
+      const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '')
+      if (!candidate) {
+        throw new StepError('rollback', `nothing runs on port ${other} and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}), so there is nothing to roll back to.`)
+      }
+      release = candidate.name
+      log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`)
+      await timed(report, 'stop_idle', () => freeIdlePort(run, other))
+      await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)))
+    }
+    await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other)))
+    report.activePort = other
+    report.release = release
+    report.outcome = 'rolled-back'
+  } finally {
+    await lock.release()
+  }
+}

@@ -1,0 +1,4 @@
+import './shims.js'
+import { main } from './main.js'
+
+await main()

@@ -1,0 +1,135 @@
+/** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
+import { shellScript } from './quote.js'
+import { SHELL_LIB } from './shell-lib.js'
+
+/**
+ * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
+ * steps of a run share one remote shell, so the lock lives exactly as long as the run's
+ * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
+ */
+export function acquireLockScript(p: { deployDir: string; owner: string; timeoutSeconds: number }): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir, OWNER: p.owner, TIMEOUT: Math.ceil(p.timeoutSeconds) },
+    `${SHELL_LIB}
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+mkdir -p -- "$DEPLOY_DIR" 2>/dev/null && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
+  echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
+}
+echo "deploy_dir=$DEPLOY_DIR"
+deadline=$(( $(now) + TIMEOUT ))
+waiting=
+while ! mkdir .lock 2>/dev/null; do
+  holder=$(cat .lock/pid 2>/dev/null || true)
+  age=$(( $(now) - $(stat -c %Y .lock 2>/dev/null || now) ))
+  if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
+    stale=".lock.stale.$$"
+    if mv .lock "$stale" 2>/dev/null; then
+      echo "stale_owner=$(tr '\\n' ' ' < "$stale/owner" 2>/dev/null)"
+      rm -rf -- "$stale"
+    fi
+    continue
+  fi
+  if [ "$(now)" -ge "$deadline" ]; then
+    echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
+  fi
+  if [ -z "$waiting" ]; then
+    echo "lock=waiting"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; waiting=1
+  fi
+  sleep 0.2
+done
+echo "$$" > .lock/pid
+printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > .lock/owner
+echo "lock=held"`,
+  )
+}
+
+/** Releases the lock if this session's shell still holds it. */
+export function releaseLockScript(p: { deployDir: string }): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir },
+    `
+cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
+[ "$(cat .lock/pid 2>/dev/null)" = "$$" ] && rm -rf .lock
+echo "lock=released"`,
+  )
+}
+
+export interface InspectParams {
+  deployDir: string
+  include: string
+  ports: [number, number]
+  /** Create the layout and clear upload leftovers (not in dry-run and status, which change nothing). */
+  prepare: boolean
+  /** Check that `java` is on PATH (when the start command runs java). */
+  needJava: boolean
+}
+
+/**
+ * One round trip that tells everything a run needs to decide: who we are, which tools exist,
+ * whether the deploy dir is writable and has room, the releases, what runs on each port, and the
+ * include's text.
+ */
+export function inspectScript(p: InspectParams): string {
+  return shellScript(
+    {
+      DEPLOY_DIR: p.deployDir,
+      INCLUDE: p.include,
+      PORT_A: p.ports[0],
+      PORT_B: p.ports[1],
+      PREPARE: p.prepare ? 1 : 0,
+      NEED_JAVA: p.needJava ? 1 : 0,
+    },
+    `${SHELL_LIB}
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+echo "deploy_dir=$DEPLOY_DIR"
+echo "uid=$(id -u)"
+echo "home=$HOME"
+if command -v curl >/dev/null 2>&1; then echo "http=curl"
+elif command -v wget >/dev/null 2>&1; then echo "http=wget"
+else echo "http=none"; fi
+if [ "$NEED_JAVA" = 1 ]; then
+  if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
+fi
+if [ "$PREPARE" = 1 ]; then
+  if mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null \\
+    && touch "$DEPLOY_DIR/.write-test" 2>/dev/null && rm -f "$DEPLOY_DIR/.write-test"; then
+    echo "writable=yes"
+    rm -rf "$DEPLOY_DIR"/releases/.partial-* 2>/dev/null
+  else
+    echo "writable=no"
+  fi
+fi
+if [ -d "$DEPLOY_DIR" ]; then
+  echo "deploy_dir_exists=yes"
+  set -- $(df -Pk "$DEPLOY_DIR" 2>/dev/null | tail -n 1)
+  [ $# -ge 4 ] && echo "free_kb=$4"
+else
+  echo "deploy_dir_exists=no"
+fi
+for dir in "$DEPLOY_DIR"/releases/*/; do
+  [ -d "$dir" ] || continue
+  name=\${dir%/}; name=\${name##*/}
+  file=
+  for entry in "$dir"*; do
+    case "\${entry##*/}" in sha256|env|'*') ;; *) file=\${entry##*/} ;; esac
+  done
+  echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
+done
+for port in "$PORT_A" "$PORT_B"; do
+  pid=$(cat "$DEPLOY_DIR/run/$port.pid" 2>/dev/null || true)
+  release=$(cat "$DEPLOY_DIR/run/$port.release" 2>/dev/null || true)
+  state=stopped
+  [ -n "$pid" ] && alive "$pid" && state=running
+  listening=no
+  port_in_use "$port" && listening=yes
+  echo "instance=$port \${pid:--} $state $listening \${release:--}"
+done
+if [ -f "$INCLUDE" ]; then
+  echo "include=present"
+  echo "@@include"
+  cat -- "$INCLUDE"
+else
+  echo "include=absent"
+fi`,
+  )
+}

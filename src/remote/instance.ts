@@ -1,0 +1,162 @@
+/** Scripts that run the service: free a port, start a release there, check its health, stop it. */
+import { shellScript } from './quote.js'
+import { SHELL_LIB } from './shell-lib.js'
+
+export interface FreePortParams {
+  deployDir: string
+  port: number
+  stopTimeoutSeconds: number
+}
+
+/** Exit codes of the instance scripts, so the client can tell the failures apart. */
+export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53 } as const
+
+/**
+ * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout), then any other
+ * process still listening on it, naming it, and confirms that nothing listens any more.
+ */
+export function freePortScript(p: FreePortParams): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
+    `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+old=$(cat "run/$PORT.pid" 2>/dev/null || true)
+if [ -n "$old" ] && alive "$old"; then
+  echo "idle_pid=$old"
+  stop_group "$old" "$STOP_TIMEOUT"
+fi
+rm -f -- "run/$PORT.pid" "run/$PORT.release"
+port_in_use "$PORT" || { echo "port=free"; exit 0; }
+holder=$(port_holder "$PORT")
+if [ -z "$holder" ]; then
+  echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
+fi
+echo "foreign_pid=$holder"
+echo "foreign_command=$(command_of "$holder")"
+kill -TERM "$holder" 2>/dev/null
+deadline=$(( $(now) + STOP_TIMEOUT ))
+while pid_alive "$holder" && [ "$(now)" -lt "$deadline" ]; do sleep 0.05; done
+if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
+deadline=$(( $(now) + 3 ))
+while port_in_use "$PORT"; do
+  if [ "$(now)" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  sleep 0.05
+done
+echo "port=free"`,
+  )
+}
+
+export interface StartParams {
+  deployDir: string
+  port: number
+  release: string
+  fileName: string
+  appName: string
+  javaOpts: string
+  startCommand: string
+  healthUrl: string
+  healthExpect: string
+  healthTimeoutSeconds: number
+  healthIntervalSeconds: number
+  stopTimeoutSeconds: number
+}
+
+/**
+ * Starts the release on a free port, detached from the session (stdin from /dev/null, output
+ * appended to the port's log), and polls its health until it answers 2xx while the process this
+ * run started is alive. On failure the new instance is stopped again and the log tail returned,
+ * so a failed start never leaves anything running.
+ */
+export function startScript(p: StartParams): string {
+  return shellScript(
+    {
+      DEPLOY_DIR: p.deployDir,
+      PORT: p.port,
+      RELEASE: p.release,
+      FILE_NAME: p.fileName,
+      APP_NAME: p.appName,
+      JAVA_OPTS: p.javaOpts,
+      START_COMMAND: p.startCommand,
+      HEALTH_URL: p.healthUrl,
+      HEALTH_EXPECT: p.healthExpect,
+      HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
+      HEALTH_INTERVAL: p.healthIntervalSeconds,
+      STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+    },
+    `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+pid_file="run/$PORT.pid"
+log="logs/$PORT.log"
+if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT" >> "$log"
+(
+  cd -- "releases/$RELEASE" || exit 97
+  ARTIFACT="$(pwd -P)/$FILE_NAME"
+  SERVER_PORT=$PORT
+  export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
+  . ./env || exit 98
+  exec $detach sh -c "$START_COMMAND"
+) < /dev/null >> "$log" 2>&1 &
+pid=$!
+echo "$pid" > "$pid_file"
+echo "$RELEASE" > "run/$PORT.release"
+echo "pid=$pid"
+
+fail() {
+  echo "health=$1"
+  stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  rm -f -- "$pid_file" "run/$PORT.release" "$body"
+  echo "@@log"
+  tail -n 50 -- "$log"
+  exit "$2"
+}
+body="run/.health-$PORT"
+deadline=$(( $(now) + HEALTH_TIMEOUT ))
+while :; do
+  alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
+  code=$(http_status "$HEALTH_URL" "$body" 5)
+  case "$code" in
+    2??)
+      if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
+        if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
+      fi ;;
+  esac
+  if [ "$(now)" -ge "$deadline" ]; then
+    echo "last_status=$code"
+    echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
+    fail timeout ${INSTANCE_EXIT.unhealthy}
+  fi
+  sleep "$HEALTH_INTERVAL"
+done`,
+  )
+}
+
+/** One health probe of each given port: `probe=<port> <http status> <ok|fail>`. */
+export function probeScript(p: { ports: number[]; healthPath: string; healthExpect: string }): string {
+  return shellScript(
+    { PORTS: p.ports.join(' '), HEALTH_PATH: p.healthPath, HEALTH_EXPECT: p.healthExpect },
+    `${SHELL_LIB}
+body=$(mktemp)
+for port in $PORTS; do
+  code=$(http_status "http://127.0.0.1:$port$HEALTH_PATH" "$body" 5)
+  verdict=fail
+  case "$code" in 2??) { [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body"; } && verdict=ok ;; esac
+  echo "probe=$port $code $verdict"
+done
+rm -f -- "$body"`,
+  )
+}
+
+/** Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). */
+export function stopScript(p: { deployDir: string; port: number; drainSeconds: number; stopTimeoutSeconds: number }): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
+    `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit 0
+pid=$(cat "run/$PORT.pid" 2>/dev/null || true)
+[ -n "$pid" ] && alive "$pid" || { echo "stopped=none"; exit 0; }
+sleep "$DRAIN"
+stop_group "$pid" "$STOP_TIMEOUT"
+rm -f -- "run/$PORT.pid" "run/$PORT.release"`,
+  )
+}

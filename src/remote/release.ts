@@ -1,0 +1,55 @@
+/** Scripts that make a release out of an uploaded file, and prune old ones. */
+import { shellScript } from './quote.js'
+
+/** Where an upload lands before its checksum is known good: a release only appears whole. */
+export function partialDir(deployDir: string, release: string): string {
+  return `${deployDir}/releases/.partial-${release}`
+}
+
+/**
+ * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
+ * release, and writes the env file with mode 0600. Its text travels inside the script, which the
+ * session shell reads from its stdin: it never appears on a command line.
+ */
+export function finalizeReleaseScript(p: { deployDir: string; release: string; fileName: string; sha256: string; uploaded: boolean; envText: string }): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText },
+    `
+cd -- "$DEPLOY_DIR/releases" || exit 40
+if [ "$UPLOADED" = 1 ]; then
+  partial=".partial-$RELEASE"
+  set -- $(sha256sum < "$partial/$FILE_NAME")
+  if [ "\${1:-}" != "$SHA256" ]; then
+    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
+    rm -rf -- "$partial"
+    exit 41
+  fi
+  echo "$SHA256" > "$partial/sha256"
+  rm -rf -- "$RELEASE"
+  mv -- "$partial" "$RELEASE" || exit 42
+fi
+[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && chmod 600 "$RELEASE/.env.new" && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+echo "release=$RELEASE"`,
+  )
+}
+
+/** Removes the named releases, except any that a live instance still runs from. */
+export function pruneScript(p: { deployDir: string; releases: string[] }): string {
+  return shellScript(
+    { DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') },
+    `
+cd -- "$DEPLOY_DIR" || exit 0
+in_use=" $(cat run/*.release 2>/dev/null | tr '\\n' ' ') "
+printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
+  [ -n "$name" ] && [ -d "releases/$name" ] || continue
+  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
+  rm -rf -- "releases/$name" && echo "pruned=$name"
+done`,
+  )
+}
+
+/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
+export function envFileText(entries: Array<[string, string]>, quote: (value: string) => string): string {
+  return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('')
+}

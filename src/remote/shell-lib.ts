@@ -1,0 +1,102 @@
+/**
+ * Shell functions shared by the remote scripts. Static text (`\${` is the shell's own `${`): no
+ * value is ever spliced in here; functions take their inputs as arguments or from the variables
+ * that `shellScript` sets.
+ * Only what the host is promised to have is used: POSIX sh, coreutils, grep, sed, curl or wget,
+ * and Linux's /proc (to find who holds a port and to watch nginx workers).
+ */
+export const SHELL_LIB = `
+now() { date +%s; }
+
+# Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.
+pid_alive() {
+  if [ -d /proc/self ]; then grep -q -E "^$1 \\(.*\\) [^ZX] " "/proc/$1/stat" 2>/dev/null
+  else kill -0 "$1" 2>/dev/null; fi
+}
+
+# Exit status 0 when some process of the group led by $1 (or $1 itself) is running.
+alive() {
+  if [ -d /proc/self ]; then
+    pid_alive "$1" || grep -q -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null
+  else
+    kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null
+  fi
+}
+
+# HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).
+http_status() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -s -o "$2" -w '%{http_code}' --max-time "$3" "$1" 2>/dev/null || true
+  else
+    code=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1)
+    echo "\${code:-000}"
+  fi
+}
+
+# Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
+# the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
+listen_inodes() {
+  hex=$(printf '%04X' "$1")
+  grep -h -E "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+    while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
+}
+
+# Status 0 when something listens on 127.0.0.1/any address at port $1.
+port_in_use() {
+  if [ -r /proc/net/tcp ]; then
+    [ -n "$(listen_inodes "$1")" ]
+  else
+    http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
+  fi
+}
+
+# The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
+port_holder() {
+  for inode in $(listen_inodes "$1"); do
+    dir=
+    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r line; do
+      case "$line" in
+        /proc/*/fd:) dir=\${line%/fd:} ;;
+        *"socket:[$inode]"*) echo "\${dir#/proc/}"; break ;;
+      esac
+    done | head -n 1
+  done | head -n 1
+}
+
+# The command line of pid $1, for messages.
+command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
+
+# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
+stop_group() {
+  alive "$1" || return 0
+  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  deadline=$(( $(now) + $2 ))
+  while alive "$1"; do
+    if [ "$(now)" -ge "$deadline" ]; then
+      kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+      echo "killed=$1"
+      sleep 0.1
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "stopped=$1"
+}
+
+# Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
+# $1 (all masters when $1 is empty or matches none).
+nginx_workers() {
+  masters=
+  for file in $(grep -a -l -F 'nginx: master process' /proc/[0-9]*/cmdline 2>/dev/null); do
+    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+    if [ -z "$1" ] || grep -a -q -F -- "$1" "$file" 2>/dev/null; then masters="$masters $pid"; fi
+  done
+  if [ -z "$masters" ] && [ -n "$1" ]; then nginx_workers ''; return; fi
+  for file in $(grep -a -l -F 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null); do
+    grep -a -q -F 'shutting down' "$file" 2>/dev/null && continue
+    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+    read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
+    case " $masters " in *" $parent "*) echo "$pid" ;; esac
+  done
+}
+`

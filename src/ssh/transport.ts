@@ -1,0 +1,195 @@
+/**
+ * The one way this action talks to a host: a single SSH connection (node-ssh over ssh2) whose host
+ * key is checked before any credential is sent. Commands run through `run`, which checks the exit
+ * code; files go up through `upload`; a lost connection becomes a plain error.
+ */
+import type { Duplex } from 'node:stream'
+import { NodeSSH, type Config } from 'node-ssh'
+import type { HostEntry } from '../config/hosts.js'
+import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
+import { ShellSession } from './session.js'
+import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
+import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
+import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
+
+export interface Endpoint {
+  entry: HostEntry
+  auth: SecretInputs
+  hostKeys: HostKeyPolicy
+  connectTimeoutSeconds: number
+  /** A stream to the host through a jump host; a plain TCP connection when absent. */
+  openSocket?: () => Promise<Duplex>
+}
+
+export interface RemoteResult {
+  code: number
+  stdout: string
+  stderr: string
+  answer: RemoteAnswer
+}
+
+/** A remote command ended with an exit code the caller did not expect. */
+export class RemoteCommandError extends Error {
+  constructor(
+    readonly step: string,
+    readonly result: RemoteResult,
+  ) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
+    super(`${step}: the remote command failed with exit code ${result.code}${detail ? `:\n${detail}` : ''}`)
+    this.name = 'RemoteCommandError'
+  }
+}
+
+const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat())
+
+interface Attempt {
+  ssh?: NodeSSH
+  error?: ErrorWithLevel
+  /** Keys the server presented, with our verdicts. */
+  presented: Array<{ blob: Buffer; trusted: boolean; reason?: string }>
+}
+
+async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefined, authenticate: boolean): Promise<Attempt> {
+  const { entry, auth, hostKeys } = endpoint
+  const presented: Attempt['presented'] = []
+  const ssh = new NodeSSH()
+  const config: Config = {
+    host: entry.host,
+    port: entry.port,
+    username: entry.username,
+    readyTimeout: endpoint.connectTimeoutSeconds * 1000,
+    keepaliveInterval: 5000,
+    keepaliveCountMax: 4,
+    hostVerifier: (blob: Buffer) => {
+      const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob)
+      presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason })
+      return authenticate && verdict.trusted
+    },
+  }
+  if (hostKeyAlgorithms) config.algorithms = { serverHostKey: hostKeyAlgorithms as never }
+  if (auth.privateKey) config.privateKey = auth.privateKey
+  if (auth.passphrase) config.passphrase = auth.passphrase
+  if (auth.password) config.password = auth.password
+  if (endpoint.openSocket) config.sock = (await endpoint.openSocket()) as never
+  try {
+    await ssh.connect(config)
+    return { ssh, presented }
+  } catch (error) {
+    ssh.dispose()
+    return { error: error as ErrorWithLevel, presented }
+  }
+}
+
+/** Every fingerprint the host offers, one handshake per key family (like ssh-keyscan). */
+async function scanFingerprints(endpoint: Endpoint): Promise<string[]> {
+  const found: string[] = []
+  for (const family of KEY_FAMILIES) {
+    const result = await attempt(endpoint, family, false)
+    for (const key of result.presented) found.push(`${keyTypeOf(key.blob)} ${fingerprintOf(key.blob)}`)
+  }
+  return [...new Set(found)]
+}
+
+function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string[]): string {
+  const { entry } = endpoint
+  const listed = fingerprints.length > 0 ? fingerprints.map((f) => `  ${f}`).join('\n') : '  (the host offered no key this action can read)'
+  const how =
+    `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
+    `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
+    `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`
+  if (reason === 'revoked') return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`
+  if (reason === 'mismatch') {
+    return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`
+  }
+  return `${entry.label}: refusing to authenticate: no host key is pinned (set host-fingerprint or known-hosts, or insecure-skip-host-key-check: true). No credential was sent. The host offers:\n${listed}\n${how}`
+}
+
+export class RemoteHost {
+  private lost = false
+  private session?: Promise<ShellSession>
+
+  private constructor(
+    readonly entry: HostEntry,
+    private readonly ssh: NodeSSH,
+  ) {
+    ssh.connection?.on('close', () => {
+      this.lost = true
+    })
+  }
+
+  /** Connects, trusting the host only if its key matches a pin. */
+  static async connect(endpoint: Endpoint): Promise<RemoteHost> {
+    const { entry, hostKeys } = endpoint
+    const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port)
+    const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a))
+    let result = await attempt(endpoint, preferred.length > 0 ? preferred : undefined, true)
+    const refused = result.presented.find((key) => !key.trusted)
+    if (!result.ssh && refused) {
+      // A pinned key of another type may exist: ask for each family the host has.
+      const fingerprints = refused.reason === 'revoked' ? [] : await scanFingerprints(endpoint)
+      const pinnedFamily = KEY_FAMILIES.find((family) =>
+        fingerprints.some((f) => family.includes(f.split(' ')[0]) && hostKeys.fingerprints.includes(f.split(' ')[1])),
+      )
+      if (refused.reason === 'mismatch' && pinnedFamily) {
+        result = await attempt(endpoint, pinnedFamily, true)
+      } else {
+        throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints))
+      }
+    }
+    if (!result.ssh) throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
+    return new RemoteHost(entry, result.ssh)
+  }
+
+  /**
+   * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
+   * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
+   * `ConnectionError` if the connection dies.
+   */
+  async run(script: string, options: { step: string; allowExit?: number[]; onStdout?: (text: string) => void }): Promise<RemoteResult> {
+    if (this.lost) throw this.lostError(options.step)
+    this.session ??= ShellSession.open(this.ssh)
+    let response
+    try {
+      response = await (await this.session).run(script, options.onStdout)
+    } catch (error) {
+      if (this.lost || !this.ssh.isConnected()) throw this.lostError(options.step)
+      throw new ConnectionError(`${this.entry.label}: ${options.step}: ${(error as Error).message}`)
+    }
+    const result = { ...response, answer: parseAnswer(response.stdout) }
+    if (result.code !== 0 && !(options.allowExit ?? []).includes(result.code)) {
+      throw new RemoteCommandError(options.step, result)
+    }
+    return result
+  }
+
+  /** Uploads a file through SFTP, streaming it in chunks. */
+  async upload(localPath: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
+    try {
+      await this.ssh.putFile(localPath, remotePath, null, {
+        concurrency: 64,
+        chunkSize: 32768,
+        step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total),
+      })
+    } catch (error) {
+      if (this.lost) throw this.lostError('upload')
+      throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${(error as Error).message}`)
+    }
+  }
+
+  /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it. */
+  async forward(host: string, port: number): Promise<Duplex> {
+    try {
+      return (await this.ssh.forwardOut('127.0.0.1', 0, host, port)) as Duplex
+    } catch (error) {
+      throw new ConnectionError(`${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${(error as Error).message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`)
+    }
+  }
+
+  close(): void {
+    this.ssh.dispose()
+  }
+
+  private lostError(step: string): ConnectionError {
+    return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`)
+  }
+}
