@@ -19,7 +19,7 @@ alive() {
   if [ -d /proc/self ]; then
     pid_alive "$1" || grep -q -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null
   else
-    kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null
+    kill -0 "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null
   fi
 }
 
@@ -66,14 +66,15 @@ port_holder() {
 # The command line of pid $1, for messages.
 command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 
-# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
+# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do. ("kill -SIG -PGID"
+# without "--": dash rejects "kill -TERM -- -PGID".)
 stop_group() {
   alive "$1" || return 0
-  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
   deadline=$(( $(now) + $2 ))
   while alive "$1"; do
     if [ "$(now)" -ge "$deadline" ]; then
-      kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+      kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
       echo "killed=$1"
       sleep 0.1
       return 0
