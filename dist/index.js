@@ -58891,11 +58891,19 @@ class RemoteHost {
     ssh;
     lost = false;
     session;
+    /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
+    gone;
     constructor(entry, ssh) {
         this.entry = entry;
         this.ssh = ssh;
-        ssh.connection?.on('close', () => {
-            this.lost = true;
+        this.gone = new Promise((resolve) => {
+            const lose = () => {
+                this.lost = true;
+                resolve();
+            };
+            ssh.connection?.on('close', lose);
+            // Without an error listener, a reset connection would crash the process instead of failing the step.
+            ssh.connection?.on('error', lose);
         });
     }
     /** Connects, trusting the host only if its key matches a pin. */
@@ -58947,11 +58955,12 @@ class RemoteHost {
     /** Uploads a file through SFTP, streaming it in chunks. */
     async upload(localPath, remotePath, onProgress) {
         try {
-            await this.ssh.putFile(localPath, remotePath, null, {
+            const upload = this.ssh.putFile(localPath, remotePath, null, {
                 concurrency: 64,
                 chunkSize: 32768,
                 step: (sent, _chunk, total) => onProgress?.(sent, total),
             });
+            await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))]);
         }
         catch (error) {
             if (this.lost)

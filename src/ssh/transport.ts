@@ -107,13 +107,21 @@ function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string
 export class RemoteHost {
   private lost = false
   private session?: Promise<ShellSession>
+  /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
+  private readonly gone: Promise<void>
 
   private constructor(
     readonly entry: HostEntry,
     private readonly ssh: NodeSSH,
   ) {
-    ssh.connection?.on('close', () => {
-      this.lost = true
+    this.gone = new Promise((resolve) => {
+      const lose = () => {
+        this.lost = true
+        resolve()
+      }
+      ssh.connection?.on('close', lose)
+      // Without an error listener, a reset connection would crash the process instead of failing the step.
+      ssh.connection?.on('error', lose)
     })
   }
 
@@ -165,11 +173,12 @@ export class RemoteHost {
   /** Uploads a file through SFTP, streaming it in chunks. */
   async upload(localPath: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
     try {
-      await this.ssh.putFile(localPath, remotePath, null, {
+      const upload = this.ssh.putFile(localPath, remotePath, null, {
         concurrency: 64,
         chunkSize: 32768,
         step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total),
       })
+      await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))])
     } catch (error) {
       if (this.lost) throw this.lostError('upload')
       throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${(error as Error).message}`)
