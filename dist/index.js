@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 6656:
+/***/ 9802:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -21,16 +21,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 5045:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __nccwpck_require__(6656);
-var types = __nccwpck_require__(254);
+var errors = __nccwpck_require__(9802);
+var types = __nccwpck_require__(7900);
 
-var Reader = __nccwpck_require__(1996);
-var Writer = __nccwpck_require__(9816);
+var Reader = __nccwpck_require__(1458);
+var Writer = __nccwpck_require__(1026);
 
 
 // --- Exports
@@ -55,16 +55,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 1996:
+/***/ 1458:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
+var Buffer = (__nccwpck_require__(1441).Buffer);
 
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var ASN1 = __nccwpck_require__(7900);
+var errors = __nccwpck_require__(9802);
 
 
 // --- Globals
@@ -324,7 +324,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 254:
+/***/ 7900:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -367,15 +367,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9816:
+/***/ 1026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var Buffer = (__nccwpck_require__(1441).Buffer);
+var ASN1 = __nccwpck_require__(7900);
+var errors = __nccwpck_require__(9802);
 
 
 // --- Globals
@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 735:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -699,7 +699,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(7703);
+var Ber = __nccwpck_require__(5045);
 
 
 
@@ -718,12 +718,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 686:
+/***/ 1744:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var crypto_hash_sha512 = (__nccwpck_require__(668).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__nccwpck_require__(3034).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -1281,19 +1281,19 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4982:
+/***/ 2320:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const binding = __nccwpck_require__(7318);
+const binding = __nccwpck_require__(9538);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 6543:
+/***/ 8017:
 /***/ ((module) => {
 
 
@@ -1328,14 +1328,14 @@ module.exports = isStream;
 
 /***/ }),
 
-/***/ 6512:
+/***/ 3690:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const fs = __nccwpck_require__(9896);
 const path = __nccwpck_require__(6928);
 const {promisify} = __nccwpck_require__(9023);
-const semver = __nccwpck_require__(9318);
+const semver = __nccwpck_require__(2096);
 
 const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
 
@@ -1491,7 +1491,7 @@ module.exports.sync = (input, options) => {
 
 /***/ }),
 
-/***/ 2803:
+/***/ 1441:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* eslint-disable node/no-deprecated-api */
@@ -1575,7 +1575,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 9318:
+/***/ 2096:
 /***/ ((module, exports) => {
 
 exports = module.exports = SemVer
@@ -3430,7 +3430,7 @@ function coerce (version, options) {
 
 /***/ }),
 
-/***/ 4646:
+/***/ 3112:
 /***/ ((module) => {
 
 module.exports = shellescape;
@@ -3454,7 +3454,7 @@ function shellescape(a) {
 
 /***/ }),
 
-/***/ 5683:
+/***/ 1817:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3467,8 +3467,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __nccwpck_require__(4020);
-const { bufferSlice } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7882);
+const { bufferSlice } = __nccwpck_require__(1346);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -3756,7 +3756,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 2219:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3767,14 +3767,14 @@ const { resolve } = __nccwpck_require__(6928);
 const { readFile } = __nccwpck_require__(9896);
 const { execFile, spawn } = __nccwpck_require__(5317);
 
-const { isParsedKey, parseKey } = __nccwpck_require__(1789);
+const { isParsedKey, parseKey } = __nccwpck_require__(8595);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 
 function once(cb) {
   let called = false;
@@ -4886,7 +4886,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6297:
+/***/ 356:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -4921,11 +4921,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const Protocol = __nccwpck_require__(7841);
-const { parseKey } = __nccwpck_require__(1789);
-const { SFTP } = __nccwpck_require__(4996);
+} = __nccwpck_require__(7882);
+const { init: cryptoInit } = __nccwpck_require__(7678);
+const Protocol = __nccwpck_require__(9055);
+const { parseKey } = __nccwpck_require__(8595);
+const { SFTP } = __nccwpck_require__(1150);
 const {
   bufferCopy,
   makeBufferParser,
@@ -4933,23 +4933,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 
-const { AgentContext, createAgent, isAgent } = __nccwpck_require__(3849);
+const { AgentContext, createAgent, isAgent } = __nccwpck_require__(2219);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(1817);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(2559);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -7069,7 +7069,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 137:
+/***/ 5095:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -7096,7 +7096,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __nccwpck_require__(6297);
+        Client = __nccwpck_require__(356);
 
       const client = new Client();
       let triedForward = false;
@@ -7160,7 +7160,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 5472:
+/***/ 2638:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7172,33 +7172,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __nccwpck_require__(3849);
+} = __nccwpck_require__(2219);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __nccwpck_require__(137);
-const { parseKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(5095);
+const { parseKey } = __nccwpck_require__(8595);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __nccwpck_require__(4996);
+} = __nccwpck_require__(1150);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __nccwpck_require__(6297),
+  Client: __nccwpck_require__(356),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __nccwpck_require__(2605),
+  Server: __nccwpck_require__(5147),
   utils: {
     parseKey,
-    ...__nccwpck_require__(3489),
+    ...__nccwpck_require__(7363),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -7211,7 +7211,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3489:
+/***/ 7363:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7224,10 +7224,10 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(735);
+const bcrypt_pbkdf = (__nccwpck_require__(1744).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
+const { CIPHER_INFO } = __nccwpck_require__(7678);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -7800,7 +7800,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7841:
+/***/ 9055:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /*
@@ -7845,7 +7845,7 @@ module.exports = {
 
 const { inspect } = __nccwpck_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(2888);
+const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(7678);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -7853,18 +7853,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7882);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __nccwpck_require__(4637);
+} = __nccwpck_require__(8663);
 const {
   parseKey,
-} = __nccwpck_require__(1789);
-const MESSAGE_HANDLERS = __nccwpck_require__(9244);
+} = __nccwpck_require__(8595);
+const MESSAGE_HANDLERS = __nccwpck_require__(2930);
 const {
   bufferCopy,
   bufferFill,
@@ -7872,15 +7872,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(2117);
 
-const MODULE_VER = (__nccwpck_require__(8342)/* .version */ .rE);
+const MODULE_VER = (__nccwpck_require__(3968)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -9943,7 +9943,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4996:
+/***/ 1150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -9964,7 +9964,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -13544,7 +13544,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __nccwpck_require__(3208);
+} = __nccwpck_require__(7330);
 
 const kMinPoolSpace = 128;
 
@@ -14002,7 +14002,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4020:
+/***/ 7882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -14011,10 +14011,10 @@ const crypto = __nccwpck_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __nccwpck_require__(4982)();
+  cpuInfo = __nccwpck_require__(2320)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(2888);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(7678);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -14365,7 +14365,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 2888:
+/***/ 7678:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -14380,7 +14380,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __nccwpck_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2184);
+const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(1346);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -14397,7 +14397,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(490);
+  binding = __nccwpck_require__(9942);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -15951,7 +15951,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __nccwpck_require__(7830)();
+        POLY1305_WASM_MODULE = await __nccwpck_require__(7948)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -15974,7 +15974,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7830:
+/***/ 7948:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16021,15 +16021,15 @@ else {}
 
 /***/ }),
 
-/***/ 9244:
+/***/ 2930:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__nccwpck_require__(4637).HANDLERS),
-  __nccwpck_require__(9964),
+  (__nccwpck_require__(8663).HANDLERS),
+  __nccwpck_require__(6250),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -16044,7 +16044,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9964:
+/***/ 6250:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16055,18 +16055,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7882);
 
 const {
   parseKey,
-} = __nccwpck_require__(1789);
+} = __nccwpck_require__(8595);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -17336,7 +17336,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4637:
+/***/ 8663:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17352,7 +17352,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(735);
 
 const {
   COMPAT,
@@ -17364,14 +17364,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7882);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __nccwpck_require__(2888);
-const { parseDERKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(7678);
+const { parseDERKey } = __nccwpck_require__(8595);
 const {
   bufferFill,
   bufferParser,
@@ -17380,13 +17380,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(2117);
 
 let MESSAGE_HANDLERS;
 
@@ -19130,7 +19130,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __nccwpck_require__(9244);
+          MESSAGE_HANDLERS = __nccwpck_require__(2930);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -19138,7 +19138,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __nccwpck_require__(9244);
+        MESSAGE_HANDLERS = __nccwpck_require__(2930);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -19251,7 +19251,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1789:
+/***/ 8595:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -19273,18 +19273,18 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(735);
+const bcrypt_pbkdf = (__nccwpck_require__(1744).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
-const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(4020);
+const { CIPHER_INFO } = __nccwpck_require__(7678);
+const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(7882);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(1346);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -20742,7 +20742,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3208:
+/***/ 7330:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -20864,12 +20864,12 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2184:
+/***/ 1346:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(735).Ber);
 
 let DISCONNECT_REASON;
 
@@ -21040,7 +21040,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __nccwpck_require__(4020));
+      ({ DISCONNECT_REASON } = __nccwpck_require__(7882));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -21227,7 +21227,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4592:
+/***/ 2117:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -21489,7 +21489,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2605:
+/***/ 5147:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -21517,13 +21517,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const { KexInit } = __nccwpck_require__(4637);
-const { parseKey } = __nccwpck_require__(1789);
-const Protocol = __nccwpck_require__(7841);
-const { SFTP } = __nccwpck_require__(4996);
-const { writeUInt32BE } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7882);
+const { init: cryptoInit } = __nccwpck_require__(7678);
+const { KexInit } = __nccwpck_require__(8663);
+const { parseKey } = __nccwpck_require__(8595);
+const Protocol = __nccwpck_require__(9055);
+const { SFTP } = __nccwpck_require__(1150);
+const { writeUInt32BE } = __nccwpck_require__(1346);
 
 const {
   Channel,
@@ -21531,7 +21531,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(1817);
 
 const {
   ChannelManager,
@@ -21539,7 +21539,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(2559);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -22876,12 +22876,12 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 2137:
+/***/ 2559:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { SFTP } = __nccwpck_require__(4996);
+const { SFTP } = __nccwpck_require__(1150);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -23219,15 +23219,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 770:
+/***/ 9140:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(218);
+/* unused reexport */ __nccwpck_require__(6759);
 
 
 /***/ }),
 
-/***/ 218:
+/***/ 6759:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -23499,7 +23499,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 668:
+/***/ 3034:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 (function(nacl) {
@@ -25894,34 +25894,34 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 6752:
+/***/ 9714:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(5499)
+const Dispatcher = __nccwpck_require__(1645)
+const Pool = __nccwpck_require__(1618)
+const BalancedPool = __nccwpck_require__(3307)
+const Agent = __nccwpck_require__(8807)
+const ProxyAgent = __nccwpck_require__(4594)
+const EnvHttpProxyAgent = __nccwpck_require__(6191)
+const RetryAgent = __nccwpck_require__(516)
+const errors = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(9373)
+const buildConnector = __nccwpck_require__(8598)
+const MockClient = __nccwpck_require__(7291)
+const MockAgent = __nccwpck_require__(4295)
+const MockPool = __nccwpck_require__(6034)
+const mockErrors = __nccwpck_require__(3719)
+const RetryHandler = __nccwpck_require__(2802)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(7099)
+const DecoratorHandler = __nccwpck_require__(9273)
+const RedirectHandler = __nccwpck_require__(8740)
+const createRedirectInterceptor = __nccwpck_require__(6238)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -25939,10 +25939,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(1816),
+  retry: __nccwpck_require__(9048),
+  dump: __nccwpck_require__(2990),
+  dns: __nccwpck_require__(8313)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -26004,7 +26004,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(7352).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -26016,39 +26016,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(660).Headers
-/* unused reexport */ __nccwpck_require__(9051).Response
-/* unused reexport */ __nccwpck_require__(9967).Request
-/* unused reexport */ __nccwpck_require__(5910).FormData
+/* unused reexport */ __nccwpck_require__(5434).Headers
+/* unused reexport */ __nccwpck_require__(7009).Response
+/* unused reexport */ __nccwpck_require__(5269).Request
+/* unused reexport */ __nccwpck_require__(2396).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8355).FileReader
+/* unused reexport */ __nccwpck_require__(909).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(417)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(8639)
+const { kConstruct } = __nccwpck_require__(4843)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9931)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(610)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-/* unused reexport */ __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(4498)
+/* unused reexport */ __nccwpck_require__(9380).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -26064,18 +26064,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(8884)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 8124:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(6742)
+const { RequestAbortedError } = __nccwpck_require__(7397)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -26135,16 +26135,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 4466:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
+const { addSignal, removeSignal } = __nccwpck_require__(8124)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -26250,7 +26250,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 6808:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -26264,10 +26264,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(8124)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -26508,16 +26508,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 4477:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(6773)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(9917)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -26729,18 +26729,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 926:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(9917)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(8124)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -26956,15 +26956,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 5196:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(7397)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(6742)
+const { addSignal, removeSignal } = __nccwpck_require__(8124)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -27071,21 +27071,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 9373:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(4477)
+module.exports.stream = __nccwpck_require__(926)
+module.exports.pipeline = __nccwpck_require__(6808)
+module.exports.upgrade = __nccwpck_require__(5196)
+module.exports.connect = __nccwpck_require__(4466)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 6773:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -27094,9 +27094,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
+const { ReadableStreamFrom } = __nccwpck_require__(6742)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -27477,15 +27477,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 9917:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(7397)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(6773)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -27577,16 +27577,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 8598:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(6742)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(7397)
+const timers = __nccwpck_require__(8461)
 
 function noop () {}
 
@@ -27824,7 +27824,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 4185:
 /***/ ((module) => {
 
 
@@ -27949,7 +27949,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 9160:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28158,7 +28158,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 7397:
 /***/ ((module) => {
 
 
@@ -28590,7 +28590,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 5849:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28598,7 +28598,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(7397)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -28613,9 +28613,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(6742)
+const { channels } = __nccwpck_require__(9160)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4185)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -29079,7 +29079,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 4485:
 /***/ ((module) => {
 
 module.exports = {
@@ -29153,7 +29153,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 2666:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29161,7 +29161,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(4185)
 
 class TstNode {
   /** @type {any} */
@@ -29312,13 +29312,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 6742:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(4485)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -29326,9 +29326,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4185)
+const { tree } = __nccwpck_require__(2666)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -30038,18 +30038,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 8807:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4485)
+const DispatcherBase = __nccwpck_require__(8079)
+const Pool = __nccwpck_require__(1618)
+const Client = __nccwpck_require__(5499)
+const util = __nccwpck_require__(6742)
+const createRedirectInterceptor = __nccwpck_require__(6238)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -30178,7 +30178,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 3307:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30186,7 +30186,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(7397)
 const {
   PoolBase,
   kClients,
@@ -30194,10 +30194,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(282)
+const Pool = __nccwpck_require__(1618)
+const { kUrl, kInterceptors } = __nccwpck_require__(4485)
+const { parseOrigin } = __nccwpck_require__(6742)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -30394,7 +30394,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 3223:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30402,9 +30402,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(6742)
+const { channels } = __nccwpck_require__(9160)
+const timers = __nccwpck_require__(8461)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -30417,7 +30417,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(7397)
 const {
   kUrl,
   kReset,
@@ -30450,9 +30450,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(4485)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(742)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -30464,11 +30464,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(6668) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(7252))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -30476,7 +30476,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(6668))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -31391,7 +31391,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(2718).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -31914,7 +31914,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 8122:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31922,13 +31922,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(6742)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(7397)
 const {
   kUrl,
   kReset,
@@ -31947,7 +31947,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(4485)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -32353,7 +32353,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(2718).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -32713,7 +32713,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 5499:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -32723,16 +32723,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(6742)
+const { channels } = __nccwpck_require__(9160)
+const Request = __nccwpck_require__(5849)
+const DispatcherBase = __nccwpck_require__(8079)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(7397)
+const buildConnector = __nccwpck_require__(8598)
 const {
   kUrl,
   kServerName,
@@ -32774,9 +32774,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(4485)
+const connectH1 = __nccwpck_require__(3223)
+const connectH2 = __nccwpck_require__(8122)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -33084,7 +33084,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(6238)
 
 function onError (client, err) {
   if (
@@ -33344,19 +33344,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 8079:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(1645)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(7397)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(4485)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -33559,7 +33559,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 1645:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33631,15 +33631,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 6191:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(8079)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(4485)
+const ProxyAgent = __nccwpck_require__(4594)
+const Agent = __nccwpck_require__(8807)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -33798,7 +33798,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 1154:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -33922,15 +33922,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 282:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(8079)
+const FixedQueue = __nccwpck_require__(1154)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(4485)
+const PoolStats = __nccwpck_require__(4972)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -34123,10 +34123,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 4972:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(4485)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -34164,7 +34164,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 1618:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34175,14 +34175,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(282)
+const Client = __nccwpck_require__(5499)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(7397)
+const util = __nccwpck_require__(6742)
+const { kUrl, kInterceptors } = __nccwpck_require__(4485)
+const buildConnector = __nccwpck_require__(8598)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -34278,19 +34278,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 4594:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4485)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(8807)
+const Pool = __nccwpck_require__(1618)
+const DispatcherBase = __nccwpck_require__(8079)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(7397)
+const buildConnector = __nccwpck_require__(8598)
+const Client = __nccwpck_require__(5499)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -34559,13 +34559,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 516:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(1645)
+const RetryHandler = __nccwpck_require__(2802)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -34601,7 +34601,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 7099:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34609,8 +34609,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
+const Agent = __nccwpck_require__(8807)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -34640,7 +34640,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 9273:
 /***/ ((module) => {
 
 
@@ -34691,15 +34691,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 8740:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(6742)
+const { kBodyUsed } = __nccwpck_require__(4485)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -34930,20 +34930,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 2802:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(4485)
+const { RequestRetryError } = __nccwpck_require__(7397)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(6742)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -35374,14 +35374,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 8313:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
-const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const { lookup } = __nccwpck_require__(8229)
+const DecoratorHandler = __nccwpck_require__(9273)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(7397)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -35756,14 +35756,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 2990:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(6742)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(7397)
+const DecoratorHandler = __nccwpck_require__(9273)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -35886,12 +35886,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 6238:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(8740)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -35914,11 +35914,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 1816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(8740)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -35945,11 +35945,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 9048:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(2802)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -35971,13 +35971,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 742:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(4638);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -36255,7 +36255,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 6668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36267,7 +36267,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 7252:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36279,7 +36279,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 4638:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -36300,13 +36300,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 4295:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(4485)
+const Agent = __nccwpck_require__(8807)
 const {
   kAgent,
   kMockAgentSet,
@@ -36317,14 +36317,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(6927)
+const MockClient = __nccwpck_require__(7291)
+const MockPool = __nccwpck_require__(6034)
+const { matchValue, buildMockOptions } = __nccwpck_require__(3283)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(7397)
+const Dispatcher = __nccwpck_require__(1645)
+const Pluralizer = __nccwpck_require__(907)
+const PendingInterceptorsFormatter = __nccwpck_require__(6064)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -36467,14 +36467,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 7291:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(5499)
+const { buildMockDispatch } = __nccwpck_require__(3283)
 const {
   kDispatches,
   kMockAgent,
@@ -36483,10 +36483,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(6927)
+const { MockInterceptor } = __nccwpck_require__(9789)
+const Symbols = __nccwpck_require__(4485)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -36533,12 +36533,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 3719:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(7397)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -36568,12 +36568,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 9789:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3283)
 const {
   kDispatches,
   kDispatchKey,
@@ -36581,9 +36581,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(6927)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
+const { buildURL } = __nccwpck_require__(6742)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -36782,14 +36782,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 6034:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(1618)
+const { buildMockDispatch } = __nccwpck_require__(3283)
 const {
   kDispatches,
   kMockAgent,
@@ -36798,10 +36798,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(6927)
+const { MockInterceptor } = __nccwpck_require__(9789)
+const Symbols = __nccwpck_require__(4485)
+const { InvalidArgumentError } = __nccwpck_require__(7397)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -36848,7 +36848,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 6927:
 /***/ ((module) => {
 
 
@@ -36878,20 +36878,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 3283:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(3719)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(6927)
+const { buildURL } = __nccwpck_require__(6742)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -37252,7 +37252,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 6064:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37302,7 +37302,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 907:
 /***/ ((module) => {
 
 
@@ -37338,7 +37338,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 8461:
 /***/ ((module) => {
 
 
@@ -37768,20 +37768,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 2160:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(4843)
+const { urlEquals, getFieldValues } = __nccwpck_require__(5200)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(6742)
+const { webidl } = __nccwpck_require__(8287)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(7009)
+const { Request, fromInnerRequest } = __nccwpck_require__(5269)
+const { kState } = __nccwpck_require__(8825)
+const { fetching } = __nccwpck_require__(7352)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(9154)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -38634,15 +38634,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 8639:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(4843)
+const { Cache } = __nccwpck_require__(2160)
+const { webidl } = __nccwpck_require__(8287)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
 
 class CacheStorage {
   /**
@@ -38793,26 +38793,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 4843:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(4485).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 5200:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(610)
+const { isValidHeaderName } = __nccwpck_require__(9154)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -38857,7 +38857,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 6222:
 /***/ ((module) => {
 
 
@@ -38876,15 +38876,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 9931:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(3444)
+const { stringify } = __nccwpck_require__(6915)
+const { webidl } = __nccwpck_require__(8287)
+const { Headers } = __nccwpck_require__(5434)
 
 /**
  * @typedef {Object} Cookie
@@ -39067,14 +39067,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 3444:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6222)
+const { isCTLExcludingHtab } = __nccwpck_require__(6915)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(610)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -39384,7 +39384,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 6915:
 /***/ ((module) => {
 
 
@@ -39743,13 +39743,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4031:
+/***/ 8929:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(6157)
 
 /**
  * @type {number[]} BOM
@@ -40324,23 +40324,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 8884:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(4031)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(7352)
+const { makeRequest } = __nccwpck_require__(5269)
+const { webidl } = __nccwpck_require__(8287)
+const { EventSourceStream } = __nccwpck_require__(8929)
+const { parseMIMEType } = __nccwpck_require__(610)
+const { createFastMessageEvent } = __nccwpck_require__(4498)
+const { isNetworkError } = __nccwpck_require__(7009)
+const { delay } = __nccwpck_require__(6157)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
+const { environmentSettingsObject } = __nccwpck_require__(9154)
+const { getGlobalDispatcher } = __nccwpck_require__(7099)
 
 let experimentalWarned = false
 
@@ -40814,7 +40814,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 6157:
 /***/ ((module) => {
 
 
@@ -40858,12 +40858,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 2718:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(6742)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -40873,16 +40873,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(9154)
+const { FormData } = __nccwpck_require__(2396)
+const { kState } = __nccwpck_require__(8825)
+const { webidl } = __nccwpck_require__(8287)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(610)
+const { multipartFormDataParser } = __nccwpck_require__(2738)
 let random
 
 try {
@@ -41394,7 +41394,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 6429:
 /***/ ((module) => {
 
 
@@ -41525,7 +41525,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 610:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -42276,12 +42276,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 1715:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(4485)
 
 class CompatWeakRef {
   constructor (value) {
@@ -42329,14 +42329,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 7515:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(8825)
+const { webidl } = __nccwpck_require__(8287)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -42462,16 +42462,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 2738:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(6742)
+const { utf8DecodeBytes } = __nccwpck_require__(9154)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(610)
+const { isFileLike } = __nccwpck_require__(7515)
+const { makeEntry } = __nccwpck_require__(2396)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -42943,16 +42943,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 2396:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(9154)
+const { kState } = __nccwpck_require__(8825)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
+const { FileLike, isFileLike } = __nccwpck_require__(7515)
+const { webidl } = __nccwpck_require__(8287)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -43202,7 +43202,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 417:
 /***/ ((module) => {
 
 
@@ -43249,21 +43249,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 5434:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(4485)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(9154)
+const { webidl } = __nccwpck_require__(8287)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -43943,7 +43943,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 7352:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -43956,9 +43956,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(7009)
+const { HeadersList } = __nccwpck_require__(5434)
+const { Request, cloneRequest } = __nccwpck_require__(5269)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -43994,23 +43994,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(9154)
+const { kState, kDispatcher } = __nccwpck_require__(8825)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(2718)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6429)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(6742)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(610)
+const { getGlobalDispatcher } = __nccwpck_require__(7099)
+const { webidl } = __nccwpck_require__(8287)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -46220,23 +46220,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 5269:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(2718)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(5434)
+const { FinalizationRegistry } = __nccwpck_require__(1715)()
+const util = __nccwpck_require__(6742)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(9154)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -46246,12 +46246,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6429)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(8825)
+const { webidl } = __nccwpck_require__(8287)
+const { URLSerializer } = __nccwpck_require__(610)
+const { kConstruct } = __nccwpck_require__(4485)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -47264,14 +47264,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 7009:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(5434)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(2718)
+const util = __nccwpck_require__(6742)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -47283,16 +47283,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(9154)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6429)
+const { kState, kHeaders } = __nccwpck_require__(8825)
+const { webidl } = __nccwpck_require__(8287)
+const { FormData } = __nccwpck_require__(2396)
+const { URLSerializer } = __nccwpck_require__(610)
+const { kConstruct } = __nccwpck_require__(4485)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -47881,7 +47881,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 8825:
 /***/ ((module) => {
 
 
@@ -47897,21 +47897,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 9154:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6429)
+const { getGlobalOrigin } = __nccwpck_require__(417)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(610)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(6742)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(8287)
 
 let supportedHashes = []
 
@@ -49536,14 +49536,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 8287:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(6742)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -50238,7 +50238,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 6537:
 /***/ ((module) => {
 
 
@@ -50535,7 +50535,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 909:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -50544,16 +50544,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(9032)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(9795)
+const { webidl } = __nccwpck_require__(8287)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -50886,12 +50886,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 8575:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(8287)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -50971,7 +50971,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 9795:
 /***/ ((module) => {
 
 
@@ -50988,7 +50988,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 9032:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -50999,10 +50999,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(9795)
+const { ProgressEvent } = __nccwpck_require__(8575)
+const { getEncoding } = __nccwpck_require__(6537)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(610)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -51386,27 +51386,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 5023:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(1958)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(6822)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(9435)
+const { channels } = __nccwpck_require__(9160)
+const { CloseEvent } = __nccwpck_require__(4498)
+const { makeRequest } = __nccwpck_require__(5269)
+const { fetching } = __nccwpck_require__(7352)
+const { Headers, getHeadersList } = __nccwpck_require__(5434)
+const { getDecodeSplit } = __nccwpck_require__(9154)
+const { WebsocketFrameSend } = __nccwpck_require__(3902)
 
 /** @type {import('crypto')} */
 let crypto
@@ -51764,7 +51764,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 1958:
 /***/ ((module) => {
 
 
@@ -51837,14 +51837,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 4498:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(8287)
+const { kEnumerableProperty } = __nccwpck_require__(6742)
+const { kConstruct } = __nccwpck_require__(4485)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -52173,12 +52173,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 3902:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(1958)
 
 const BUFFER_SIZE = 16386
 
@@ -52276,14 +52276,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 1467:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(9435)
+const { MessageSizeExceededError } = __nccwpck_require__(7397)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -52388,16 +52388,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 4942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(1958)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(6822)
+const { channels } = __nccwpck_require__(9160)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -52407,11 +52407,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(9435)
+const { WebsocketFrameSend } = __nccwpck_require__(3902)
+const { closeWebSocketConnection } = __nccwpck_require__(5023)
+const { PerMessageDeflate } = __nccwpck_require__(1467)
+const { MessageSizeExceededError } = __nccwpck_require__(7397)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -52922,14 +52922,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 642:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(3902)
+const { opcodes, sendHints } = __nccwpck_require__(1958)
+const FixedQueue = __nccwpck_require__(1154)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -53033,7 +53033,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 6822:
 /***/ ((module) => {
 
 
@@ -53052,16 +53052,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 9435:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(6822)
+const { states, opcodes } = __nccwpck_require__(1958)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(4498)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(610)
 
 /* globals Blob */
 
@@ -53381,15 +53381,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 9380:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(8287)
+const { URLSerializer } = __nccwpck_require__(610)
+const { environmentSettingsObject } = __nccwpck_require__(9154)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(1958)
 const {
   kWebSocketURL,
   kReadyState,
@@ -53398,21 +53398,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(6822)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(9435)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(5023)
+const { ByteParser } = __nccwpck_require__(4942)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(6742)
+const { getGlobalDispatcher } = __nccwpck_require__(7099)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(4498)
+const { SendQueue } = __nccwpck_require__(642)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -53983,7 +53983,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7318:
+/***/ 9538:
 /***/ ((module) => {
 
 module.exports = eval("require")("../build/Release/cpufeatures.node");
@@ -53991,7 +53991,7 @@ module.exports = eval("require")("../build/Release/cpufeatures.node");
 
 /***/ }),
 
-/***/ 490:
+/***/ 9942:
 /***/ ((module) => {
 
 module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
@@ -54111,7 +54111,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnos
 
 /***/ }),
 
-/***/ 610:
+/***/ 8229:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
@@ -54258,12 +54258,12 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 5691:
+/***/ 6151:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(417);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9178);
+/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6893);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2854);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)();
@@ -54273,7 +54273,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9178:
+/***/ 2854:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54284,7 +54284,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -54320,7 +54320,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -54416,7 +54416,7 @@ function escapeProperty(s) {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -54457,7 +54457,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -54548,11 +54548,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../../../work/main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(9140);
+// EXTERNAL MODULE: ../../../work/main/node_modules/undici/index.js
+var undici = __nccwpck_require__(9714);
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -55249,7 +55249,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -55325,7 +55325,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -55399,7 +55399,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -55680,7 +55680,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary_summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -55722,7 +55722,7 @@ var external_events_ = __nccwpck_require__(4434);
 var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -55902,7 +55902,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -56176,7 +56176,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -56764,7 +56764,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -56844,7 +56844,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -56909,7 +56909,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../../../work/main/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -57453,7 +57453,10 @@ function parseInputs(get, context = {}) {
         problems.push(`app-name: ${show(appName)} is not valid; expected letters, digits, ".", "_" and "-" only`);
     }
     const deployDir = text('deploy-dir', `apps/${appName}`);
-    if (deployDir.includes('\n') || deployDir.includes('\0')) {
+    if (raw('deploy-dir').trim() === '') {
+        // derived from app-name, which is checked above
+    }
+    else if (deployDir.includes('\n') || deployDir.includes('\0')) {
         problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected one path on one line`);
     }
     else if (deployDir === '/' || /(^|\/)\.\.(\/|$)/.test(deployDir)) {
@@ -57473,12 +57476,17 @@ function parseInputs(get, context = {}) {
         ports = [Number(portList[0]), Number(portList[1])];
     }
     const env = [];
-    for (const line of raw('env').split('\n')) {
+    for (const [index, line] of raw('env').split('\n').entries()) {
         if (line.trim() === '' || line.trimStart().startsWith('#'))
             continue;
         const eq = line.indexOf('=');
-        const key = eq < 0 ? line.trim() : line.slice(0, eq).trim();
-        if (eq < 0 || !SHELL_NAME.test(key)) {
+        if (eq < 0) {
+            // The line may be a secret that wrapped: name it by number, never echo it.
+            problems.push(`env: line ${index + 1} has no "="; expected KEY=VALUE lines`);
+            continue;
+        }
+        const key = line.slice(0, eq).trim();
+        if (!SHELL_NAME.test(key)) {
             problems.push(`env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`);
             continue;
         }
@@ -57675,11 +57683,11 @@ function actionsLog(prefix = '') {
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+// EXTERNAL MODULE: ../../../work/main/node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(8017);
+// EXTERNAL MODULE: ../../../work/main/node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(3690);
+;// CONCATENATED MODULE: ../../../work/main/node_modules/sb-promise-queue/lib/esm/index.mjs
 class PromiseQueue {
     constructor({ concurrency = 1 } = {}) {
         this.options = { concurrency };
@@ -57751,7 +57759,7 @@ class PromiseQueue {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+;// CONCATENATED MODULE: ../../../work/main/node_modules/sb-scandir/lib/esm/index.mjs
 /* @flow */
 
 
@@ -57847,11 +57855,11 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
 }
 /* harmony default export */ const esm = (scanDirectory);
 
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+// EXTERNAL MODULE: ../../../work/main/node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(3112);
+// EXTERNAL MODULE: ../../../work/main/node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(2638);
+;// CONCATENATED MODULE: ../../../work/main/node_modules/node-ssh/lib/esm/index.mjs
 
 
 
@@ -58559,6 +58567,8 @@ class NodeSSH {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./lib/ssh/session.js
 /**
  * One remote shell for a whole run. A login shell can take a while to start (a heavy ~/.bashrc
@@ -58566,6 +58576,7 @@ var external_node_stream_ = __nccwpck_require__(7075);
  * and feeds it one script after another on its stdin. Each script runs in a subshell with stdin
  * from /dev/null; its end is marked by a line with a random nonce and its exit code.
  */
+
 
 
 
@@ -58583,10 +58594,12 @@ class ShellSession {
     static async open(ssh) {
         const stdin = new external_node_stream_.PassThrough();
         const session = new ShellSession(stdin);
+        // A UTF-8 character may be split across two SSH packets.
+        const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
         const ended = ssh.execCommand(`sh -c ${shellQuote(BOOTSTRAP)}`, {
             stdin,
             noTrim: true,
-            onStdout: (chunk) => session.receive(chunk.toString('utf8')),
+            onStdout: (chunk) => session.receive(decoder.write(chunk)),
         });
         ended.then((response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)), (error) => session.end(error));
         return session;
@@ -58752,7 +58765,8 @@ function wildcardMatch(pattern, name) {
 }
 /** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
 function patternsMatch(patterns, host, port) {
-    const name = knownHostsName(host, port);
+    // OpenSSH hashes and compares host names in lower case.
+    const name = knownHostsName(host.toLowerCase(), port);
     if (patterns.startsWith('|1|')) {
         const [, , salt, hash] = patterns.split('|');
         if (!salt || !hash)
@@ -59026,8 +59040,9 @@ function instanceOn(state, port) {
 function activePortFromInclude(include, ports) {
     if (include === undefined)
         return undefined;
-    const found = [...include.matchAll(/:(\d{1,5})\b/g)].map((m) => Number(m[1]));
-    return found.find((port) => ports.includes(port));
+    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
+    // A port after ":" (a URL) first; a custom template may name the port bare.
+    return numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ?? numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port));
 }
 /** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
 function choosePorts(include, ports) {
@@ -59280,10 +59295,14 @@ fi
 for dir in "$DEPLOY_DIR"/releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir%/}; name=\${name##*/}
-  file=
-  for entry in "$dir"*; do
-    case "\${entry##*/}" in sha256|env|'*') ;; *) file=\${entry##*/} ;; esac
-  done
+  # The app runs in its release dir and may write files there: the jar's name is recorded.
+  file=$(cat "$dir.artifact" 2>/dev/null || true)
+  if [ -z "$file" ]; then
+    for entry in "$dir"*; do
+      [ -f "$entry" ] || continue
+      case "\${entry##*/}" in sha256|env) ;; *.jar) file=\${entry##*/}; break ;; *) [ -n "$file" ] || file=\${entry##*/} ;; esac
+    done
+  fi
   echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
 done
 for port in "$PORT_A" "$PORT_B"; do
@@ -59479,7 +59498,7 @@ reload_and_wait() {
   workers=$(nginx_workers "$MASTER_HINT")
   before=" $(echo $workers) "
   if ! out=$(sh -c "$RELOAD_COMMAND" 2>&1); then
-    echo "@@reload_output"; echo "$out"; return 2
+    echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
   fi
   if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   deadline=$(( $(now) + RELOAD_TIMEOUT ))
@@ -59507,7 +59526,7 @@ reload_and_wait
 status=$?
 if [ "$status" != 0 ]; then
   restore
-  if [ "$status" = 2 ]; then echo "error=reload_failed"; exit ${SWITCH_EXIT.reloadFailed}; fi
+  if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
   # nginx kept its old workers, so it still serves the old port; make the include say so again.
   sh -c "$RELOAD_COMMAND" > /dev/null 2>&1
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
@@ -59850,10 +59869,11 @@ async function deploy(remote, config, artifact, report, log) {
         checkHostReady(state, config, remote, artifact);
         const run = { config, remote, log, report, state };
         const { active, idle } = choosePorts(state.include, config.ports);
+        // Until the switch, the outputs describe what serves: the old port and release.
         report.activePort = active;
         report.previousPort = active;
+        report.release = instanceOn(state, active)?.release;
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
-        report.release = release;
         report.uploadedBytes = uploadedBytes;
         await timed(report, 'stop_idle', () => freeIdlePort(run, idle));
         await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
@@ -59866,6 +59886,7 @@ async function deploy(remote, config, artifact, report, log) {
             throw error;
         }
         report.activePort = idle;
+        report.release = release;
         if (config.stopPrevious && active !== undefined) {
             await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
         }
@@ -60069,6 +60090,7 @@ async function revertSwitchedHosts(targets, reports, config) {
             report.outcome = 'reverted';
             report.rolledBack = true;
             report.activePort = back.activePort;
+            report.release = back.release;
         }
         else {
             report.error = `switching back failed: ${back.error}`;
@@ -60086,7 +60108,7 @@ function outputsOf(result) {
         'active-port': join((r) => r.activePort),
         'previous-port': join((r) => r.previousPort),
         release: join((r) => r.release),
-        'artifact-sha256': result.artifact?.sha256 ?? join((r) => r.sha256),
+        'artifact-sha256': join((r) => r.sha256 ?? result.artifact?.sha256),
         'uploaded-bytes': join((r) => r.uploadedBytes),
         'duration-seconds': join((r) => r.durationSeconds),
         'rolled-back': join((r) => r.rolledBack),
@@ -60162,7 +60184,7 @@ async function main() {
 
 /***/ }),
 
-/***/ 417:
+/***/ 6893:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 /* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3136);
@@ -60178,7 +60200,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_1__.dirname)(globals
 
 /***/ }),
 
-/***/ 8342:
+/***/ 3968:
 /***/ ((module) => {
 
 module.exports = {"rE":"1.17.0"};
@@ -60312,6 +60334,6 @@ module.exports = {"rE":"1.17.0"};
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5691);
+/******/ var __webpack_exports__ = __nccwpck_require__(6151);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -1,8 +1,14 @@
 // A throwaway deploy target on loopback: a private sshd and nginx inside one temp dir,
 // plus two free ports for the blue/green app instances. Nothing outside the dir is
 // touched except /run/sshd, which sshd insists on when started as root.
-import { execFile as execFileCb } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
+// With `netns`, sshd and nginx (and so every process a deploy starts over SSH) run inside
+// that network namespace (see netns.mjs), listening on `listenAddress`. With `machineDir` as
+// well, the target is a machine of its own: own mount and PID namespaces, its dir seen at
+// `machineDir`, so that several targets have the same paths, as several hosts would (machineDir
+// is created if missing; its removal is left to the caller, as several targets share it).
+import { execFile as execFileCb, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -19,7 +25,11 @@ const PASSPHRASE = 'correct horse'
 /**
  * @typedef {object} Target
  * @property {string} dir temp dir holding everything below
- * @property {string} host always 127.0.0.1
+ * @property {string} host 127.0.0.1, or `listenAddress` when given
+ * @property {string | undefined} netns the network namespace sshd and nginx run in, if any
+ * @property {{ dir: string, deployDir: string, includePath: string }} remote the paths as the
+ *   host's own processes (and so the action) see them: `machineDir` based for a machine, else
+ *   the same as `dir`, `deployDir` and `includePath` (which are always the runner's view)
  * @property {number} sshPort
  * @property {string} user the current OS user (sshd lets it log in)
  * @property {string} privateKey unencrypted ed25519 client key (OpenSSH format)
@@ -31,11 +41,11 @@ const PASSPHRASE = 'correct horse'
  * @property {string} knownHosts known_hosts lines for every host key
  * @property {string} knownHostsPath the same, as a file
  * @property {number} nginxPort
- * @property {string} url http://127.0.0.1:<nginxPort>
+ * @property {string} url http://<host>:<nginxPort>
  * @property {string} includePath file nginx includes to learn the live upstream
  * @property {string} nginxConfPath
- * @property {string} nginxTestCommand shell command: nginx -t for this nginx
- * @property {string} nginxReloadCommand shell command: nginx -s reload for this nginx
+ * @property {string} nginxTestCommand shell command: nginx -t for this nginx (run on the host)
+ * @property {string} nginxReloadCommand shell command: nginx -s reload for this nginx (run on the host)
  * @property {[number, number]} appPorts
  * @property {string} deployDir where the action should deploy to (not created)
  * @property {string} sshdLogPath
@@ -74,12 +84,83 @@ async function freePorts(count) {
 }
 
 /**
+ * Whether a process's network namespace has a TCP listener on `port`, from /proc/<pid>/net/tcp*
+ * (which shows the sockets of that process's namespace): works without a route into it.
+ * @param {number} pid
  * @param {number} port
+ */
+async function listensIn(pid, port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  for (const table of ['tcp', 'tcp6']) {
+    const lines = (await readOr(`/proc/${pid}/net/${table}`)).split('\n').slice(1)
+    // Fields: sl local_address rem_address st ...; st 0A is LISTEN.
+    for (const line of lines) {
+      const fields = line.trim().split(/\s+/)
+      if (fields[1]?.endsWith(hex) && fields[3] === '0A') return true
+    }
+  }
+  return false
+}
+
+/**
+ * Waits until the daemon whose pid file is `pidFile` listens on `port` in its namespace.
+ * @param {string} pidFile
+ * @param {number} port
+ * @param {number} timeoutMs
+ */
+async function waitForListenerOf(pidFile, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const pid = await readPid(pidFile)
+    if (pid && (await listensIn(pid, port))) return true
+    await sleep(100)
+  }
+  return false
+}
+
+/**
+ * The first child process of `parent` (from /proc), waiting up to `timeoutMs` for it.
+ * @param {number} parent
+ * @param {number} timeoutMs
+ * @returns {Promise<number | undefined>}
+ */
+async function childOf(parent, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    for (const name of await readdir('/proc').catch(() => /** @type {string[]} */ ([]))) {
+      if (!/^\d+$/.test(name)) continue
+      const stat = await readOr(`/proc/${name}/stat`)
+      if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) return Number(name)
+    }
+    if (!(await isAlive(parent))) return undefined
+    await sleep(50)
+  }
+  return undefined
+}
+
+/**
+ * @param {number} pid
+ * @param {number} port
+ * @param {number} timeoutMs
+ */
+async function waitForListenerIn(pid, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await listensIn(pid, port)) return true
+    if (!(await isAlive(pid))) return false
+    await sleep(100)
+  }
+  return false
+}
+
+/**
+ * @param {number} port
+ * @param {string} [host]
  * @returns {Promise<boolean>}
  */
-function canConnect(port) {
+function canConnect(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port })
+    const sock = net.connect({ host, port })
     sock.setTimeout(1000)
     sock.once('connect', () => {
       sock.destroy()
@@ -96,12 +177,13 @@ function canConnect(port) {
 /**
  * @param {number} port
  * @param {number} timeoutMs
+ * @param {string} [host]
  * @returns {Promise<boolean>}
  */
-async function waitForPort(port, timeoutMs) {
+async function waitForPort(port, timeoutMs, host) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (await canConnect(port)) return true
+    if (await canConnect(port, host)) return true
     await sleep(100)
   }
   return false
@@ -190,13 +272,44 @@ async function processesOf(dir) {
 
 /**
  * Starts sshd and nginx in a fresh temp dir. Call `stop()` when done.
- * @param {{}} [_options] reserved
+ * @param {{ netns?: string, listenAddress?: string, authorizedKeys?: string,
+ *   sessionEnv?: Record<string, string>, machineDir?: string, sshPort?: number,
+ *   nginxPort?: number, appPorts?: [number, number] }} [options]
+ *   netns: run sshd and nginx with `ip netns exec <netns>` (needs root), so the target and all
+ *   it starts live in that namespace. listenAddress: where sshd and nginx listen (default
+ *   127.0.0.1); with netns, an address of that namespace. authorizedKeys: more public key lines
+ *   that may log in (e.g. one key shared by several targets). sessionEnv: `SetEnv` for the SSH
+ *   sessions (e.g. PATH), as a host's own environment would be.
+ *   machineDir (needs root): run the target in mount and PID namespaces of its own, with its dir
+ *   bind-mounted at machineDir (created if missing, left for the caller to remove). Several
+ *   targets may share one machineDir, each seeing its own files there: a rolling deploy then
+ *   gives all of them the same deploy-dir, nginx-include and nginx commands (see `remote`), and
+ *   nginx on one target never sees the other targets' nginx in /proc, as on separate hosts.
+ *   sshPort, nginxPort, appPorts: fixed ports instead of free ones (e.g. 22, 80 and 8081/8082
+ *   inside a namespace of the target's own).
  * @returns {Promise<Target>}
  */
-export async function startTarget(_options = {}) {
+export async function startTarget(options = {}) {
+  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir } = options
+  if (machineDir !== undefined && (!path.isAbsolute(machineDir) || /[\s'"\\]/.test(machineDir))) {
+    throw new Error(`machineDir ${JSON.stringify(machineDir)}: expected an absolute path without spaces or quotes`)
+  }
+  if (!/^[0-9.]+$/.test(listenAddress)) throw new Error(`listenAddress ${JSON.stringify(listenAddress)}: expected an IPv4 address`)
+  for (const [name, value] of Object.entries(sessionEnv)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\s"\\]/.test(value)) throw new Error(`sessionEnv ${name}: expected a NAME and a value without spaces, quotes or backslashes`)
+  }
+  /** Runs a daemon's start command, inside the namespace when there is one. */
+  const launch = (/** @type {string} */ command, /** @type {string[]} */ args, /** @type {import('node:child_process').ExecFileOptions} */ opts) =>
+    netns ? execFile('ip', ['netns', 'exec', netns, command, ...args], opts) : execFile(command, args, opts)
+  const host = listenAddress
   const dir = await mkdtemp(path.join(os.tmpdir(), 'zdd-target-'))
+  /** Where the target's own processes see `dir`. */
+  const remoteDir = machineDir ?? dir
   /** @type {Promise<void> | undefined} */
   let stopping
+  /** A machine's init (sshd -D, PID 1 of its PID namespace), as the runner sees its pid. */
+  /** @type {number | undefined} */
+  let initPid
 
   const sshdPidPath = path.join(dir, 'sshd.pid')
   const nginxPidPath = path.join(dir, 'nginx.pid')
@@ -204,20 +317,26 @@ export async function startTarget(_options = {}) {
 
   const stop = () => {
     stopping ??= (async () => {
-      // Deployed app instances first: they are what might still be serving.
-      const runDir = path.join(deployDir, 'run')
-      const pidFiles = (await readdir(runDir).catch(() => /** @type {string[]} */ ([]))).filter((f) => f.endsWith('.pid'))
-      const ours = pidFiles.length > 0 ? await processesOf(dir) : []
-      for (const f of pidFiles) {
-        const pid = await readPid(path.join(runDir, f))
-        // A stale pid file could name an unrelated process by now; only kill our own.
-        if (pid && ours.includes(pid)) signal(pid, 'SIGKILL')
+      if (machineDir) {
+        // A machine's pid files hold pids of its own PID namespace: never signal those from here.
+        // Killing the namespace's init makes the kernel kill every process in it.
+        if (initPid) signal(initPid, 'SIGKILL')
+      } else {
+        // Deployed app instances first: they are what might still be serving.
+        const runDir = path.join(deployDir, 'run')
+        const pidFiles = (await readdir(runDir).catch(() => /** @type {string[]} */ ([]))).filter((f) => f.endsWith('.pid'))
+        const ours = pidFiles.length > 0 ? await processesOf(dir) : []
+        for (const f of pidFiles) {
+          const pid = await readPid(path.join(runDir, f))
+          // A stale pid file could name an unrelated process by now; only kill our own.
+          if (pid && ours.includes(pid)) signal(pid, 'SIGKILL')
+        }
+        // nginx workers exit with their master on TERM; SIGKILL on the master would orphan them.
+        const nginxPid = await readPid(nginxPidPath)
+        if (nginxPid) signal(nginxPid, 'SIGTERM')
+        const sshdPid = await readPid(sshdPidPath)
+        if (sshdPid) signal(sshdPid, 'SIGTERM')
       }
-      // nginx workers exit with their master on TERM; SIGKILL on the master would orphan them.
-      const nginxPid = await readPid(nginxPidPath)
-      if (nginxPid) signal(nginxPid, 'SIGTERM')
-      const sshdPid = await readPid(sshdPidPath)
-      if (sshdPid) signal(sshdPid, 'SIGTERM')
 
       const deadline = Date.now() + 3000
       for (;;) {
@@ -237,7 +356,10 @@ export async function startTarget(_options = {}) {
 
   try {
     // ssh, nginx and the two app slots, reserved together so they are distinct.
-    const [sshPort, nginxPort, appA, appB] = await freePorts(4)
+    const reserved = await freePorts(4)
+    const sshPort = options.sshPort ?? reserved[0]
+    const nginxPort = options.nginxPort ?? reserved[1]
+    const [appA, appB] = options.appPorts ?? [reserved[2], reserved[3]]
 
     // --- keys -------------------------------------------------------------------------
     const keyDir = path.join(dir, 'keys')
@@ -254,7 +376,9 @@ export async function startTarget(_options = {}) {
     const authorizedKeysPath = path.join(keyDir, 'authorized_keys')
     await writeFile(
       authorizedKeysPath,
-      (await readFile(`${privateKeyPath}.pub`, 'utf8')) + (await readFile(`${encryptedKeyPath}.pub`, 'utf8')),
+      (await readFile(`${privateKeyPath}.pub`, 'utf8')) +
+        (await readFile(`${encryptedKeyPath}.pub`, 'utf8')) +
+        (authorizedKeys.trim() ? `${authorizedKeys.trim()}\n` : ''),
       { mode: 0o600 },
     )
 
@@ -264,7 +388,8 @@ export async function startTarget(_options = {}) {
       const { stdout } = await execFile('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${key}.pub`])
       hostFingerprints.push(stdout.trim().split(/\s+/)[1])
       const [type, blob] = (await readFile(`${key}.pub`, 'utf8')).trim().split(/\s+/)
-      knownHostLines.push(`[127.0.0.1]:${sshPort} ${type} ${blob}`)
+      // known_hosts names a host on port 22 by its bare name.
+      knownHostLines.push(`${sshPort === 22 ? host : `[${host}]:${sshPort}`} ${type} ${blob}`)
     }
     const knownHosts = knownHostLines.join('\n') + '\n'
     const knownHostsPath = path.join(keyDir, 'known_hosts')
@@ -278,7 +403,7 @@ export async function startTarget(_options = {}) {
       [
         // Port must come before ListenAddress, which otherwise binds port 22.
         `Port ${sshPort}`,
-        'ListenAddress 127.0.0.1',
+        `ListenAddress ${host}`,
         ...hostKeyPaths.map((k) => `HostKey ${k}`),
         `PidFile ${sshdPidPath}`,
         `AuthorizedKeysFile ${authorizedKeysPath}`,
@@ -286,6 +411,9 @@ export async function startTarget(_options = {}) {
         'StrictModes no',
         'UsePAM no',
         'Subsystem sftp internal-sftp',
+        // OpenSSH's default, stated because a target may serve as a jump host (ssh -J, forwardOut).
+        'AllowTcpForwarding yes',
+        ...Object.entries(sessionEnv).map(([name, value]) => `SetEnv ${name}=${value}`),
         'PermitRootLogin yes',
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
@@ -303,14 +431,38 @@ export async function startTarget(_options = {}) {
     // Privilege separation dir; sshd refuses to start as root without it. Non-root cannot
     // create it and does not need it, hence no error here (the sshd log would say why).
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 }).catch(() => {})
-    // Without -D sshd daemonizes: execFile returns once the listener is set up.
-    try {
-      await execFile(SSHD, ['-f', sshdConfigPath, '-E', sshdLogPath], { cwd: dir })
-    } catch (err) {
-      throw new Error(`sshd failed to start: ${/** @type {Error} */ (err).message}\n${await readOr(sshdLogPath)}`)
-    }
-    if (!(await waitForPort(sshPort, 10_000))) {
-      throw new Error(`sshd did not listen on 127.0.0.1:${sshPort} within 10s\n${await readOr(sshdLogPath)}`)
+    if (machineDir) {
+      // The machine: `unshare` makes the mount and PID namespaces, its child (PID 1 there) binds
+      // dir at machineDir and becomes `sshd -D`, which reaps orphans like an init. /proc is
+      // remounted for the new PID namespace: the host's processes see only their own machine.
+      // The user's home there is an empty dir of its own: the runner's dotfiles (a ~/.bashrc
+      // that bash runs for every SSH command) stay out of the machine's sessions.
+      await mkdir(machineDir, { recursive: true })
+      await mkdir(path.join(dir, 'home'), { mode: 0o700 })
+      const machineLog = path.join(dir, 'machine.log')
+      const logFd = await open(machineLog, 'a')
+      const boot = '{ [ -z "$6" ] || mount --bind "$1/home" "$6"; } && mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5"'
+      const userHome = os.userInfo().homedir
+      const home = userHome && path.isAbsolute(userHome) && existsSync(userHome) ? userHome : ''
+      const unshare = ['unshare', '--pid', '--mount', '--fork', '--mount-proc', '--propagation', 'private', 'sh', '-c', boot, 'sh', dir, machineDir, SSHD, sshdConfigPath, sshdLogPath, home]
+      const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...unshare] : unshare
+      const child = spawn(command, args, { cwd: dir, detached: true, stdio: ['ignore', logFd.fd, logFd.fd] })
+      child.unref()
+      await logFd.close()
+      initPid = child.pid === undefined ? undefined : await childOf(child.pid, 10_000)
+      if (!initPid || !(await waitForListenerIn(initPid, sshPort, 10_000))) {
+        throw new Error(`the machine's sshd did not listen on ${host}:${sshPort} within 10s\n${await readOr(machineLog)}\n${await readOr(sshdLogPath)}`)
+      }
+    } else {
+      // Without -D sshd daemonizes: execFile returns once the listener is set up.
+      try {
+        await launch(SSHD, ['-f', sshdConfigPath, '-E', sshdLogPath], { cwd: dir })
+      } catch (err) {
+        throw new Error(`sshd failed to start: ${/** @type {Error} */ (err).message}\n${await readOr(sshdLogPath)}`)
+      }
+      if (!(netns ? await waitForListenerOf(sshdPidPath, sshPort, 10_000) : await waitForPort(sshPort, 10_000, host))) {
+        throw new Error(`sshd did not listen on ${host}:${sshPort} within 10s\n${await readOr(sshdLogPath)}`)
+      }
     }
 
     // --- nginx ------------------------------------------------------------------------
@@ -342,7 +494,7 @@ export async function startTarget(_options = {}) {
         `  uwsgi_temp_path ${temp('uwsgi')};`,
         `  scgi_temp_path ${temp('scgi')};`,
         '  server {',
-        `    listen 127.0.0.1:${nginxPort};`,
+        `    listen ${host}:${nginxPort};`,
         '    location / {',
         `      include ${includePath};`,
         '      proxy_pass $service_url;',
@@ -352,21 +504,36 @@ export async function startTarget(_options = {}) {
         '',
       ].join('\n'),
     )
-    const nginxBase = `${NGINX} -p ${shQuote(dir)} -c ${shQuote(nginxConfPath)}`
+    // As the host runs it: for a machine, with its own paths, so that its master's command line
+    // names the -c path that nginx-reload-command names.
+    const remoteConfPath = path.join(remoteDir, 'nginx.conf')
+    const nginxBase = `${NGINX} -p ${shQuote(remoteDir)} -c ${shQuote(remoteConfPath)}`
     try {
       // `daemon on`: the master forks and this call returns once it is listening.
-      await execFile(NGINX, ['-p', dir, '-c', nginxConfPath], { cwd: dir })
+      if (initPid) {
+        // Into the machine's namespaces; nsenter forks, so nginx lands in its PID namespace.
+        await execFile('nsenter', ['--target', String(initPid), '--net', '--mount', '--pid', '--', NGINX, '-p', remoteDir, '-c', remoteConfPath], { cwd: dir })
+      } else {
+        await launch(NGINX, ['-p', dir, '-c', nginxConfPath], { cwd: dir })
+      }
     } catch (err) {
       const e = /** @type {Error & { stderr?: string }} */ (err)
       throw new Error(`nginx failed to start: ${e.message}\n${e.stderr ?? ''}\n${await readOr(nginxErrorLogPath)}`)
     }
-    if (!(await waitForPort(nginxPort, 10_000))) {
-      throw new Error(`nginx did not listen on 127.0.0.1:${nginxPort}\n${await readOr(nginxErrorLogPath)}`)
+    const nginxListens = initPid
+      ? await waitForListenerIn(initPid, nginxPort, 10_000)
+      : netns
+        ? await waitForListenerOf(nginxPidPath, nginxPort, 10_000)
+        : await waitForPort(nginxPort, 10_000, host)
+    if (!nginxListens) {
+      throw new Error(`nginx did not listen on ${host}:${nginxPort}\n${await readOr(nginxErrorLogPath)}`)
     }
 
     return {
       dir,
-      host: '127.0.0.1',
+      host,
+      netns,
+      remote: { dir: remoteDir, deployDir: path.join(remoteDir, 'app'), includePath: path.join(remoteDir, 'nginx', 'service-url.inc') },
       sshPort,
       user: os.userInfo().username,
       privateKey: await readFile(privateKeyPath, 'utf8'),
@@ -378,7 +545,7 @@ export async function startTarget(_options = {}) {
       knownHosts,
       knownHostsPath,
       nginxPort,
-      url: `http://127.0.0.1:${nginxPort}`,
+      url: `http://${host}:${nginxPort}`,
       includePath,
       nginxConfPath,
       nginxTestCommand: `${nginxBase} -t`,

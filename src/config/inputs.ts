@@ -205,7 +205,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     problems.push(`app-name: ${show(appName)} is not valid; expected letters, digits, ".", "_" and "-" only`)
   }
   const deployDir = text('deploy-dir', `apps/${appName}`)
-  if (deployDir.includes('\n') || deployDir.includes('\0')) {
+  if (raw('deploy-dir').trim() === '') {
+    // derived from app-name, which is checked above
+  } else if (deployDir.includes('\n') || deployDir.includes('\0')) {
     problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected one path on one line`)
   } else if (deployDir === '/' || /(^|\/)\.\.(\/|$)/.test(deployDir)) {
     problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected a directory of its own, without ".."`)
@@ -225,11 +227,16 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   }
 
   const env: Array<[string, string]> = []
-  for (const line of raw('env').split('\n')) {
+  for (const [index, line] of raw('env').split('\n').entries()) {
     if (line.trim() === '' || line.trimStart().startsWith('#')) continue
     const eq = line.indexOf('=')
-    const key = eq < 0 ? line.trim() : line.slice(0, eq).trim()
-    if (eq < 0 || !SHELL_NAME.test(key)) {
+    if (eq < 0) {
+      // The line may be a secret that wrapped: name it by number, never echo it.
+      problems.push(`env: line ${index + 1} has no "="; expected KEY=VALUE lines`)
+      continue
+    }
+    const key = line.slice(0, eq).trim()
+    if (!SHELL_NAME.test(key)) {
       problems.push(`env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`)
       continue
     }

@@ -29,11 +29,12 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     checkHostReady(state, config, remote, artifact)
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle } = choosePorts(state.include, config.ports)
+    // Until the switch, the outputs describe what serves: the old port and release.
     report.activePort = active
     report.previousPort = active
+    report.release = instanceOn(state, active)?.release
 
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
-    report.release = release
     report.uploadedBytes = uploadedBytes
 
     await timed(report, 'stop_idle', () => freeIdlePort(run, idle))
@@ -46,6 +47,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
       throw error
     }
     report.activePort = idle
+    report.release = release
 
     if (config.stopPrevious && active !== undefined) {
       await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)))

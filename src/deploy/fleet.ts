@@ -102,6 +102,7 @@ async function revertSwitchedHosts(targets: Target[], reports: HostReport[], con
       report.outcome = 'reverted'
       report.rolledBack = true
       report.activePort = back.activePort
+      report.release = back.release
     } else {
       report.error = `switching back failed: ${back.error}`
     }

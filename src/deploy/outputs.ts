@@ -10,7 +10,7 @@ export function outputsOf(result: RunResult): Record<string, string> {
     'active-port': join((r) => r.activePort),
     'previous-port': join((r) => r.previousPort),
     release: join((r) => r.release),
-    'artifact-sha256': result.artifact?.sha256 ?? join((r) => r.sha256),
+    'artifact-sha256': join((r) => r.sha256 ?? result.artifact?.sha256),
     'uploaded-bytes': join((r) => r.uploadedBytes),
     'duration-seconds': join((r) => r.durationSeconds),
     'rolled-back': join((r) => r.rolledBack),

@@ -3,8 +3,9 @@
 /** The port the include points at, if it is one of the pair. */
 export function activePortFromInclude(include: string | undefined, ports: [number, number]): number | undefined {
   if (include === undefined) return undefined
-  const found = [...include.matchAll(/:(\d{1,5})\b/g)].map((m) => Number(m[1]))
-  return found.find((port) => ports.includes(port))
+  const numbers = (pattern: RegExp) => [...include.matchAll(pattern)].map((m) => Number(m[1]))
+  // A port after ":" (a URL) first; a custom template may name the port bare.
+  return numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ?? numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port))
 }
 
 /** Active and idle ports: with no include, or one naming neither port, the first port is idle. */

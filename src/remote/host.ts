@@ -109,10 +109,14 @@ fi
 for dir in "$DEPLOY_DIR"/releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir%/}; name=\${name##*/}
-  file=
-  for entry in "$dir"*; do
-    case "\${entry##*/}" in sha256|env|'*') ;; *) file=\${entry##*/} ;; esac
-  done
+  # The app runs in its release dir and may write files there: the jar's name is recorded.
+  file=$(cat "$dir.artifact" 2>/dev/null || true)
+  if [ -z "$file" ]; then
+    for entry in "$dir"*; do
+      [ -f "$entry" ] || continue
+      case "\${entry##*/}" in sha256|env) ;; *.jar) file=\${entry##*/}; break ;; *) [ -n "$file" ] || file=\${entry##*/} ;; esac
+    done
+  fi
   echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
 done
 for port in "$PORT_A" "$PORT_B"; do

@@ -65,7 +65,7 @@ reload_and_wait() {
   workers=$(nginx_workers "$MASTER_HINT")
   before=" $(echo $workers) "
   if ! out=$(sh -c "$RELOAD_COMMAND" 2>&1); then
-    echo "@@reload_output"; echo "$out"; return 2
+    echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
   fi
   if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   deadline=$(( $(now) + RELOAD_TIMEOUT ))
@@ -93,7 +93,7 @@ reload_and_wait
 status=$?
 if [ "$status" != 0 ]; then
   restore
-  if [ "$status" = 2 ]; then echo "error=reload_failed"; exit ${SWITCH_EXIT.reloadFailed}; fi
+  if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
   # nginx kept its old workers, so it still serves the old port; make the include say so again.
   sh -c "$RELOAD_COMMAND" > /dev/null 2>&1
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}

@@ -48,7 +48,8 @@ function wildcardMatch(pattern: string, name: string): boolean {
 
 /** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
 export function patternsMatch(patterns: string, host: string, port: number): boolean {
-  const name = knownHostsName(host, port)
+  // OpenSSH hashes and compares host names in lower case.
+  const name = knownHostsName(host.toLowerCase(), port)
   if (patterns.startsWith('|1|')) {
     const [, , salt, hash] = patterns.split('|')
     if (!salt || !hash) return false

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
 import type { NodeSSH } from 'node-ssh'
 import { shellQuote } from '../remote/quote.js'
 
@@ -38,10 +39,12 @@ export class ShellSession {
   static async open(ssh: NodeSSH): Promise<ShellSession> {
     const stdin = new PassThrough()
     const session = new ShellSession(stdin)
+    // A UTF-8 character may be split across two SSH packets.
+    const decoder = new StringDecoder('utf8')
     const ended = ssh.execCommand(`sh -c ${shellQuote(BOOTSTRAP)}`, {
       stdin,
       noTrim: true,
-      onStdout: (chunk) => session.receive(chunk.toString('utf8')),
+      onStdout: (chunk) => session.receive(decoder.write(chunk)),
     })
     ended.then(
       (response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)),

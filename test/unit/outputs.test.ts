@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import type { RunResult } from '../../src/deploy/fleet.js'
+import { outputsOf, summaryTable } from '../../src/deploy/outputs.js'
+import { type HostReport, emptyReport } from '../../src/deploy/report.js'
+
+const SHA = 'ab'.repeat(32)
+
+function report(host: string, overrides: Partial<HostReport>): HostReport {
+  return { ...emptyReport(host, 'deploy'), ...overrides }
+}
+
+const first = report('deploy@web1', {
+  outcome: 'deployed',
+  activePort: 8082,
+  previousPort: 8081,
+  release: '20260101-000000-abababab',
+  sha256: SHA,
+  uploadedBytes: 1234,
+  durationSeconds: 12.5,
+  phases: { connect: 0.25, upload: 3, switch: 1.125 },
+})
+const second = report('deploy@web2:2222', {
+  outcome: 'deployed',
+  activePort: 8081,
+  previousPort: undefined,
+  release: '20260101-000001-abababab',
+  sha256: SHA,
+  uploadedBytes: 0,
+  rolledBack: true,
+  durationSeconds: 3,
+})
+const artifact = { path: '/ws/build/libs/app.jar', fileName: 'app.jar', size: 1234, sha256: SHA }
+
+describe('outputsOf', () => {
+  it('one host: its values, plain', () => {
+    const outputs = outputsOf({ reports: [first], artifact })
+    expect(outputs).toMatchObject({
+      'active-port': '8082',
+      'previous-port': '8081',
+      release: '20260101-000000-abababab',
+      'artifact-sha256': SHA,
+      'uploaded-bytes': '1234',
+      'duration-seconds': '12.5',
+      'rolled-back': 'false',
+    })
+  })
+
+  it('several hosts: each plain output joins the values with commas, in host order; missing values are empty', () => {
+    const outputs = outputsOf({ reports: [first, second], artifact })
+    expect(outputs['active-port']).toBe('8082,8081')
+    expect(outputs['previous-port']).toBe('8081,')
+    expect(outputs.release).toBe('20260101-000000-abababab,20260101-000001-abababab')
+    expect(outputs['uploaded-bytes']).toBe('1234,0')
+    expect(outputs['duration-seconds']).toBe('12.5,3')
+    expect(outputs['rolled-back']).toBe('false,true')
+    const reversed = outputsOf({ reports: [second, first], artifact })
+    expect(reversed['active-port']).toBe('8081,8082')
+  })
+
+  it('report is the JSON of the host reports, in order', () => {
+    const result: RunResult = { reports: [first, second], artifact }
+    const outputs = outputsOf(result)
+    expect(JSON.parse(outputs.report)).toEqual(JSON.parse(JSON.stringify([first, second])))
+    expect(JSON.parse(outputs.report)[0].phases).toEqual({ connect: 0.25, upload: 3, switch: 1.125 })
+  })
+
+  it('without an artifact (rollback, status), artifact-sha256 comes from the reports', () => {
+    const outputs = outputsOf({ reports: [report('h', { command: 'status', outcome: 'status', sha256: SHA })] })
+    expect(outputs['artifact-sha256']).toBe(SHA)
+  })
+
+  it('names every output of the SPEC', () => {
+    expect(Object.keys(outputsOf({ reports: [first] })).sort()).toEqual(
+      ['active-port', 'artifact-sha256', 'duration-seconds', 'previous-port', 'release', 'report', 'rolled-back', 'uploaded-bytes'].sort(),
+    )
+  })
+})
+
+describe('summaryTable', () => {
+  it('one row per host, in order, with ports, short sha and the phases', () => {
+    const [header, ...rows] = summaryTable({ reports: [first, second], artifact })
+    expect(header[0]).toBe('Host')
+    expect(rows.map((r) => r[0])).toEqual(['deploy@web1', 'deploy@web2:2222'])
+    expect(rows[0]).toContain('8081 -> 8082')
+    expect(rows[1]).toContain('- -> 8081')
+    expect(rows[0]).toContain(SHA.slice(0, 12))
+    expect(rows[0].join(' ')).toContain('connect 0.25, upload 3.00, switch 1.13')
+  })
+})

@@ -1,0 +1,90 @@
+/**
+ * The run's one remote shell, driven through a stand-in for node-ssh that runs the command with a
+ * local `sh` and hands its stdout over in chunks, as an SSH channel does.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { PassThrough } from 'node:stream'
+import type { NodeSSH } from 'node-ssh'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ShellSession } from '../../src/ssh/session.js'
+
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
+/** A NodeSSH whose execCommand runs locally; `chunk` re-cuts stdout into pieces of that many bytes. */
+function localSsh(chunk = Infinity): NodeSSH {
+  return {
+    execCommand(command: string, options: { stdin?: PassThrough; onStdout?: (chunk: Buffer) => void }) {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] })
+      children.push(child)
+      options.stdin?.pipe(child.stdin)
+      let stderr = ''
+      child.stdout.on('data', (data: Buffer) => {
+        for (let at = 0; at < data.length; at += Math.min(chunk, data.length)) options.onStdout?.(data.subarray(at, at + Math.min(chunk, data.length)))
+      })
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
+      return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })))
+    },
+  } as unknown as NodeSSH
+}
+
+describe('ShellSession', () => {
+  it('runs scripts one after another, with their own exit code, stdout and stderr', async () => {
+    const session = await ShellSession.open(localSsh())
+    const [a, b, c] = await Promise.all([
+      session.run('echo one; echo oops >&2; exit 3'),
+      session.run('printf "no newline"'),
+      session.run('echo three'),
+    ])
+    expect(a).toEqual({ code: 3, stdout: 'one\n', stderr: 'oops\n' })
+    expect(b).toEqual({ code: 0, stdout: 'no newline', stderr: '' })
+    expect(c).toEqual({ code: 0, stdout: 'three\n', stderr: '' })
+    session.close()
+  })
+
+  it('every script runs in the same shell ($$ is the same), and exit ends only the script', async () => {
+    const session = await ShellSession.open(localSsh())
+    const first = await session.run('echo $$; exit 0')
+    const second = await session.run('echo $$')
+    expect(first.stdout).toBe(second.stdout)
+    expect(first.stdout).toMatch(/^\d+\n$/)
+    session.close()
+  })
+
+  it('a script that reads stdin gets nothing, and the next script still runs', async () => {
+    const session = await ShellSession.open(localSsh())
+    const reader = await session.run('cat; echo "read done"')
+    expect(reader.stdout).toBe('read done\n')
+    expect((await session.run('echo next')).stdout).toBe('next\n')
+    session.close()
+  })
+
+  it('unicode output arrives intact however the channel cuts it', async () => {
+    const session = await ShellSession.open(localSsh(1))
+    const text = 'include: set $url "é ✓ 😀";'
+    const result = await session.run(`printf '%s\\n' '${text}'; printf 'err ✓' >&2`)
+    expect(result.stdout).toBe(`${text}\n`)
+    expect(result.stderr).toBe('err ✓')
+    session.close()
+  })
+
+  it('streams whole lines of output while the script runs', async () => {
+    const session = await ShellSession.open(localSsh())
+    const seen: string[] = []
+    const result = await session.run('echo first; sleep 0.3; echo second', (text) => seen.push(text))
+    expect(seen.join('')).toBe('first\nsecond\n')
+    expect(seen[0]).toBe('first\n')
+    expect(result.stdout).toBe('first\nsecond\n')
+    session.close()
+  })
+
+  it('once the remote shell has ended, run fails instead of hanging', async () => {
+    const session = await ShellSession.open(localSsh())
+    await session.run('true')
+    session.close()
+    await new Promise((r) => setTimeout(r, 200))
+    await expect(session.run('echo late')).rejects.toThrow(/remote shell ended/)
+  })
+})
