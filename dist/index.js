@@ -57651,14 +57651,17 @@ async function findArtifact(pattern, workspace) {
 }
 async function sha256OfFile(path) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: 1 << 20 }))
+    // Small reads keep the memory flat: 1 MiB buffers pile up faster than they are collected.
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: 64 * 1024 }))
         hash.update(chunk);
     return hash.digest('hex');
 }
-async function resolveArtifact(pattern, workspace) {
-    const path = await findArtifact(pattern, workspace);
+async function describeArtifact(path) {
     const info = await (0,promises_namespaceObject.stat)(path);
     return { path, fileName: (0,external_node_path_.basename)(path), size: info.size, sha256: await sha256OfFile(path) };
+}
+async function resolveArtifact(pattern, workspace) {
+    return describeArtifact(await findArtifact(pattern, workspace));
 }
 
 ;// CONCATENATED MODULE: ./lib/log.js
@@ -58905,6 +58908,7 @@ class RemoteHost {
     ssh;
     lost = false;
     session;
+    sftp;
     /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
     gone;
     constructor(entry, ssh) {
@@ -58966,10 +58970,20 @@ class RemoteHost {
         }
         return result;
     }
+    /**
+     * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
+     * when first used: on a host with a slow login shell the two waits overlap.
+     */
+    warmUp() {
+        this.session ??= ShellSession.open(this.ssh);
+        this.sftp ??= this.ssh.requestSFTP();
+        this.sftp.catch(() => undefined);
+    }
     /** Uploads a file through SFTP, streaming it in chunks. */
     async upload(localPath, remotePath, onProgress) {
         try {
-            const upload = this.ssh.putFile(localPath, remotePath, null, {
+            this.sftp ??= this.ssh.requestSFTP();
+            const upload = this.ssh.putFile(localPath, remotePath, await this.sftp, {
                 concurrency: 64,
                 chunkSize: 32768,
                 step: (sent, _chunk, total) => onProgress?.(sent, total),
@@ -59143,9 +59157,20 @@ listen_inodes() {
     while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
 }
 
-# Status 0 when something listens on 127.0.0.1/any address at port $1.
+# Listeners on TCP port $1 as ss shows them (header dropped); status 1 when ss is missing or fails.
+# ss asks the kernel for listening sockets only, where /proc/net/tcp also lists every TIME_WAIT
+# socket: tens of thousands on a busy proxy, and half a second to read.
+ss_listeners() {
+  command -v ss >/dev/null 2>&1 || return 1
+  listeners=$(ss -ltnp "sport = :$1" 2>/dev/null) || return 1
+  printf '%s\\n' "$listeners" | tail -n +2
+}
+
+# Status 0 when something listens on port $1.
 port_in_use() {
-  if [ -r /proc/net/tcp ]; then
+  if listeners=$(ss_listeners "$1"); then
+    [ -n "$listeners" ]
+  elif [ -r /proc/net/tcp ]; then
     [ -n "$(listen_inodes "$1")" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
@@ -59154,6 +59179,8 @@ port_in_use() {
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
 port_holder() {
+  holder=$(ss_listeners "$1" | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
+  if [ -n "$holder" ]; then echo "$holder"; return 0; fi
   for inode in $(listen_inodes "$1"); do
     dir=
     ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r line; do
@@ -59863,6 +59890,7 @@ async function deploy(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
     if (config.dryRun)
         return planDeploy(remote, config, artifact, report, log);
+    remote.warmUp();
     const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
     try {
         const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
@@ -60014,7 +60042,7 @@ async function onHost(target, config, command, artifact) {
     try {
         remote = await timed(report, 'connect', () => target.connect());
         if (command === 'deploy')
-            await deploy(remote, config, artifact, report, target.log);
+            await deploy(remote, config, await artifact, report, target.log);
         else if (command === 'rollback')
             await rollback(remote, config, report, target.log);
         else
@@ -60031,7 +60059,10 @@ async function onHost(target, config, command, artifact) {
     return report;
 }
 async function runOnFleet(config, workspace) {
-    const artifact = config.command === 'deploy' ? await resolveArtifact(config.artifact, workspace) : undefined;
+    // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
+    const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined;
+    const artifact = artifactPath ? describeArtifact(artifactPath) : undefined;
+    artifact?.catch(() => undefined);
     let bastion;
     const viaBastion = config.proxy
         ? async (entry) => {
@@ -60076,7 +60107,7 @@ async function runOnFleet(config, workspace) {
         if (bastion)
             (await bastion.catch(() => undefined))?.close();
     }
-    return { reports, artifact, error };
+    return { reports, artifact: await artifact?.catch(() => undefined), error };
 }
 /** After a failure, puts every host this run switched back on its previous port. */
 async function revertSwitchedHosts(targets, reports, config) {

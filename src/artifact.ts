@@ -78,12 +78,16 @@ export async function findArtifact(pattern: string, workspace: string): Promise<
 
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  // Small reads keep the memory flat: 1 MiB buffers pile up faster than they are collected.
+  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
 
-export async function resolveArtifact(pattern: string, workspace: string): Promise<Artifact> {
-  const path = await findArtifact(pattern, workspace)
+export async function describeArtifact(path: string): Promise<Artifact> {
   const info = await stat(path)
   return { path, fileName: basename(path), size: info.size, sha256: await sha256OfFile(path) }
+}
+
+export async function resolveArtifact(pattern: string, workspace: string): Promise<Artifact> {
+  return describeArtifact(await findArtifact(pattern, workspace))
 }

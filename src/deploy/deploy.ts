@@ -22,6 +22,7 @@ import {
 export async function deploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
   report.sha256 = artifact.sha256
   if (config.dryRun) return planDeploy(remote, config, artifact, report, log)
+  remote.warmUp()
 
   const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
   try {

@@ -2,7 +2,7 @@
  * A run across the listed hosts: `max-parallel` at a time, each host finished before the next wave.
  * If a host fails, no further host is touched and the hosts this run switched are switched back.
  */
-import { resolveArtifact, type Artifact } from '../artifact.js'
+import { describeArtifact, findArtifact, type Artifact } from '../artifact.js'
 import type { HostEntry } from '../config/hosts.js'
 import type { DeployConfig } from '../config/inputs.js'
 import { type Log, actionsLog } from '../log.js'
@@ -25,13 +25,13 @@ interface Target {
   connect: () => Promise<RemoteHost>
 }
 
-async function onHost(target: Target, config: DeployConfig, command: DeployConfig['command'], artifact: Artifact | undefined): Promise<HostReport> {
+async function onHost(target: Target, config: DeployConfig, command: DeployConfig['command'], artifact: Promise<Artifact> | undefined): Promise<HostReport> {
   const report = emptyReport(target.entry.label, command)
   const started = performance.now()
   let remote: RemoteHost | undefined
   try {
     remote = await timed(report, 'connect', () => target.connect())
-    if (command === 'deploy') await deploy(remote, config, artifact as Artifact, report, target.log)
+    if (command === 'deploy') await deploy(remote, config, await (artifact as Promise<Artifact>), report, target.log)
     else if (command === 'rollback') await rollback(remote, config, report, target.log)
     else await status(remote, config, report, target.log)
   } catch (error) {
@@ -45,7 +45,10 @@ async function onHost(target: Target, config: DeployConfig, command: DeployConfi
 }
 
 export async function runOnFleet(config: DeployConfig, workspace: string): Promise<RunResult> {
-  const artifact = config.command === 'deploy' ? await resolveArtifact(config.artifact, workspace) : undefined
+  // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
+  const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined
+  const artifact = artifactPath ? describeArtifact(artifactPath) : undefined
+  artifact?.catch(() => undefined)
   let bastion: Promise<RemoteHost> | undefined
   const viaBastion = config.proxy
     ? async (entry: HostEntry) => {
@@ -88,7 +91,7 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
   } finally {
     if (bastion) (await bastion.catch(() => undefined))?.close()
   }
-  return { reports, artifact, error }
+  return { reports, artifact: await artifact?.catch(() => undefined), error }
 }
 
 /** After a failure, puts every host this run switched back on its previous port. */

