@@ -40,6 +40,8 @@ const HELP = `Usage: node scripts/bench.mjs [options]
   --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
   --concurrency N      client load loops (default 4)
   --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
+  --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
+                       a host-like target with a home of its own and an init that reaps (needs root)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 const { values: flags } = parseArgs({
@@ -51,6 +53,7 @@ const { values: flags } = parseArgs({
     'health-interval': { type: 'string' },
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    'this-login-shell': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -590,9 +593,18 @@ async function main() {
   const fatJarBytes = (await stat(jars.get(fatVersions[0]).jarPath)).size
   log(`jars ready: small ${smallJarBytes} B, fat ${fatJarBytes} B`)
 
-  log('starting the target (sshd + nginx on 127.0.0.1)')
-  const target = await startTarget()
+  // A deploy host is a server: a plain login shell and an init that reaps orphans. A developer
+  // machine's root may run pyenv and more in ~/.bashrc (0.5 s per login here), which would be
+  // measured as the action's overhead. As root the target gets mount and PID namespaces with a
+  // home of its own; --this-login-shell measures against this machine's own account instead.
+  const hostLike = process.getuid?.() === 0 && !flags['this-login-shell']
+  const machineDir = hostLike ? path.join(os.tmpdir(), `zdd-bench-host-${process.pid}`) : undefined
+  log(`starting the target (sshd + nginx on 127.0.0.1${hostLike ? ', host-like: own home and init' : ", this machine's login shell"})`)
+  const target = await startTarget(machineDir ? { machineDir } : {})
   cleanups.push(() => target.stop())
+  if (machineDir) cleanups.push(() => rm(machineDir, { recursive: true, force: true }))
+  /** Paths as the host sees them (the same as ours unless the target has a machine of its own). */
+  const onHost = target.remote ?? { dir: target.dir, deployDir: target.deployDir, includePath: target.includePath }
   log(`target in ${target.dir}: ssh :${target.sshPort}, nginx :${target.nginxPort}, app ports ${target.appPorts.join('/')}`)
 
   const proxy = await startSshProxy(target.sshPort)
@@ -616,9 +628,9 @@ async function main() {
     'known-hosts': proxyKnownHosts,
     artifact: 'build/libs/*.jar',
     'app-name': 'sample',
-    'deploy-dir': target.deployDir,
+    'deploy-dir': onHost.deployDir,
     ports: target.appPorts.join(','),
-    'nginx-include': target.includePath,
+    'nginx-include': onHost.includePath,
     'nginx-test-command': target.nginxTestCommand,
     'nginx-reload-command': target.nginxReloadCommand,
     'health-timeout': '30',
@@ -845,7 +857,7 @@ async function main() {
     // For the upload phase: the same 40 MB to the same host with the system OpenSSH scp.
     const diagDir = path.join(target.dir, 'diag')
     await mkdir(diagDir, { recursive: true })
-    const r = await runProcess('scp', ['-q', ...systemSshOptions(target), '-P', String(target.sshPort), jars.get(fatVersions[0]).jarPath, `${target.user}@127.0.0.1:${diagDir}/fat.jar`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
+    const r = await runProcess('scp', ['-q', ...systemSshOptions(target), '-P', String(target.sshPort), jars.get(fatVersions[0]).jarPath, `${target.user}@127.0.0.1:${path.join(onHost.dir, 'diag')}/fat.jar`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
     if (r.code === 0) diagnostics.scpFatMs.push(r.ms)
     await rm(diagDir, { recursive: true, force: true })
     log(`  scp of the 40 MB jar with the system client: ${fmt(r.ms / 1000)} s${r.code === 0 ? '' : ` (failed: ${lastLines(r.stderr, 2)})`}`)
@@ -858,8 +870,8 @@ async function main() {
   let classicTraffic
   if (config.classic > 0) {
     log(`classic scp + ssh script: ${config.classic} deploy(s) under ${config.concurrency} new-connection loops (~11 s each by design)`)
-    const classicDir = path.join(target.dir, 'classic')
-    await mkdir(classicDir, { recursive: true })
+    await mkdir(path.join(target.dir, 'classic'), { recursive: true })
+    const classicDir = path.join(onHost.dir, 'classic')
     loadSamples.push({ at: 'classic', load1: os.loadavg()[0] })
     const sshOpts = systemSshOptions(target)
     const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
@@ -873,7 +885,7 @@ async function main() {
         let ssh = { code: /** @type {number | null} */ (null), stdout: '', stderr: 'not run: scp failed', ms: 0, timedOut: false }
         if (scp.code === 0) {
           const script = classicScript({
-            include: target.includePath,
+            include: onHost.includePath,
             ports: target.appPorts,
             jar: remoteJar,
             logFile: path.join(classicDir, 'nohup.out'),

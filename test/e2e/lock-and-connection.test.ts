@@ -120,7 +120,7 @@ describe('a connection that drops', () => {
   })
 
   it('mid-upload: fails in plain words, leaves no partial jar as a release; the next run succeeds', async () => {
-    const workspace = await workspaceWithJar('2-big', { padBytes: 60 * 1024 * 1024 })
+    const workspace = await workspaceWithJar('2-big', { padBytes: 32 * 1024 * 1024 })
     const releasesDir = path.join(target.deployDir, 'releases')
     const before = (await readdir(releasesDir)).sort()
     const running = run(target, workspace)
