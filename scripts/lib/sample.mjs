@@ -2,7 +2,7 @@
 import { execFile as execFileCb } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -52,11 +52,12 @@ function compiledClasses() {
 /**
  * Deterministic filler (xorshift32), so padded jars are reproducible and incompressible.
  * @param {number} size
+ * @param {number} [seed] nonzero 32-bit seed; each seed gives other bytes
  * @returns {Buffer}
  */
-function pseudoRandomBytes(size) {
+export function pseudoRandomBytes(size, seed = 0x2545f491) {
   const buf = Buffer.allocUnsafe(size)
-  let x = 0x2545f491
+  let x = seed | 0 || 0x2545f491
   for (let i = 0; i < size; i++) {
     x ^= x << 13
     x ^= x >>> 17
@@ -66,14 +67,34 @@ function pseudoRandomBytes(size) {
   return buf
 }
 
+/** A nonzero 32-bit seed from a name, so a library's bytes depend on its name only. */
+function seedOf(/** @type {string} */ name) {
+  return createHash('sha256').update(name).digest().readInt32LE(0) || 1
+}
+
+/** Sets the access and modification time of every file and directory under `dir`. */
+async function touchTree(/** @type {string} */ dir, /** @type {Date} */ time) {
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    await utimes(path.join(entry.parentPath ?? entry.path, entry.name), time, time)
+  }
+  await utimes(dir, time, time)
+}
+
 /**
  * Builds a runnable jar (`java -jar`) of the sample service.
- * @param {{ outDir: string, version: string, fileName?: string, padBytes?: number }} options
+ * @param {{ outDir: string, version: string, fileName?: string, padBytes?: number,
+ *   libs?: Array<{ name: string, bytes: number }>, files?: Array<{ path: string, content: string | Buffer }>,
+ *   mtime?: Date | number }} options
  *   padBytes > 0 adds an uncompressed BOOT-INF/lib/padding.bin of that size, so upload
  *   tests can use a jar about as large as a real Spring Boot one.
+ *   libs adds STORED (uncompressed) entries BOOT-INF/lib/<name> of pseudo-random bytes that depend
+ *   only on the name and size, as a Spring Boot fat jar holds its library jars: the same in every
+ *   build. files adds compressed entries (e.g. BOOT-INF/classes/...) with the given content.
+ *   mtime gives every entry that time stamp (as a fresh build would give it its own), so two
+ *   builds of the same bytes differ in their zip headers.
  * @returns {Promise<string>} absolute path of the jar
  */
-export async function buildSampleJar({ outDir, version, fileName = 'app.jar', padBytes = 0 }) {
+export async function buildSampleJar({ outDir, version, fileName = 'app.jar', padBytes = 0, libs = [], files = [], mtime }) {
   const classes = await compiledClasses()
   const absOut = path.resolve(outDir)
   await mkdir(absOut, { recursive: true })
@@ -83,10 +104,33 @@ export async function buildSampleJar({ outDir, version, fileName = 'app.jar', pa
   const res = await mkdtemp(path.join(os.tmpdir(), 'zdd-sample-res-'))
   try {
     await writeFile(path.join(res, 'version.txt'), `${version}\n`)
-    const args = ['--create', '--file', jarPath, '--main-class', 'Sample', '-C', classes, '.', '-C', res, 'version.txt']
+    let classesDir = classes
+    const extra = []
+    for (const file of files) {
+      if (path.isAbsolute(file.path) || file.path.split('/').includes('..')) throw new Error(`files: ${file.path}: expected a relative path inside the jar`)
+      await mkdir(path.dirname(path.join(res, file.path)), { recursive: true })
+      await writeFile(path.join(res, file.path), file.content)
+      extra.push('-C', res, file.path)
+    }
+    const stored = []
+    for (const lib of libs) {
+      if (!/^[A-Za-z0-9._-]+$/.test(lib.name)) throw new Error(`libs: ${lib.name}: expected a plain file name`)
+      await mkdir(path.join(res, 'BOOT-INF/lib'), { recursive: true })
+      await writeFile(path.join(res, 'BOOT-INF/lib', lib.name), pseudoRandomBytes(lib.bytes, seedOf(lib.name)))
+      stored.push('-C', res, `BOOT-INF/lib/${lib.name}`)
+    }
+    if (mtime !== undefined) {
+      // The shared compiled classes must keep their own times: stamp a copy.
+      classesDir = path.join(res, '.classes')
+      await cp(classes, classesDir, { recursive: true })
+      await touchTree(classesDir, new Date(mtime))
+      await touchTree(res, new Date(mtime))
+    }
+    const args = ['--create', '--file', jarPath, '--main-class', 'Sample', '-C', classesDir, '.', '-C', res, 'version.txt', ...extra]
     if (padBytes > 0) {
       await mkdir(path.join(res, 'BOOT-INF/lib'), { recursive: true })
       await writeFile(path.join(res, 'BOOT-INF/lib/padding.bin'), pseudoRandomBytes(padBytes))
+      if (mtime !== undefined) await utimes(path.join(res, 'BOOT-INF/lib/padding.bin'), new Date(mtime), new Date(mtime))
       args.push('-C', res, 'BOOT-INF/lib/padding.bin')
       // Stored, not deflated: keeps the jar size predictable (random bytes would not shrink anyway).
       args.splice(1, 0, '--no-compress')
@@ -94,6 +138,8 @@ export async function buildSampleJar({ outDir, version, fileName = 'app.jar', pa
     // A jar from an earlier build must not survive a failed one and look valid.
     await rm(jarPath, { force: true })
     await execFile('jar', args, { maxBuffer: 16 * 1024 * 1024 })
+    // The libraries go in stored, the rest as it was (jar --update keeps existing entries' methods).
+    if (stored.length > 0) await execFile('jar', ['--update', '--no-compress', '--file', jarPath, ...stored], { maxBuffer: 16 * 1024 * 1024 })
   } finally {
     await rm(res, { recursive: true, force: true })
   }

@@ -73,7 +73,7 @@ async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Ar
   const activeRelease = instanceOn(state, active)?.release
   const plan = [
     active === undefined ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve` : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
-    reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes) as release ${release}`,
+    reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
     idleInstance?.running ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})` : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
     `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,

@@ -12,6 +12,7 @@ import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
+import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import type { HostReport } from './report.js'
@@ -117,9 +118,12 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
   const { remote, state, log, config } = run
   const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = existing?.name ?? releaseName(artifact.sha256, new Date())
+  // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
+  const delta = existing ? {} : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases })
+  const manifestText = delta.manifestText
   if (existing) {
     log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`)
-  } else {
+  } else if (delta.sentBytes === undefined) {
     const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`
     await remote.run(`mkdir -p -- ${shellQuote(partialDir(state.deployDir, release))}`, { step: 'upload' })
     let reported = 0
@@ -129,10 +133,11 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
         log.info(`uploaded ${Math.round(sent / 1024)} of ${Math.round(total / 1024)} KiB`)
       }
     })
+    log.info(describeSent(artifact.size, artifact.size, 'the whole jar'))
   }
   try {
     const envText = envFileText(config.env, shellQuote)
-    await remote.run(finalizeReleaseScript({ deployDir: state.deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, uploaded: !existing, envText }), {
+    await remote.run(finalizeReleaseScript({ deployDir: state.deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, uploaded: !existing, envText, manifestText }), {
       step: 'upload',
     })
   } catch (error) {
@@ -141,7 +146,7 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
     }
     throw error
   }
-  return { release, uploadedBytes: existing ? 0 : artifact.size }
+  return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? artifact.size) }
 }
 
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */

@@ -9,11 +9,13 @@ export function partialDir(deployDir: string, release: string): string {
 /**
  * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
  * release, and writes the env file with mode 0600. Its text travels inside the script, which the
- * session shell reads from its stdin: it never appears on a command line.
+ * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
+ * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
+ * appears; failing to write it only costs the next deploy its delta.
  */
-export function finalizeReleaseScript(p: { deployDir: string; release: string; fileName: string; sha256: string; uploaded: boolean; envText: string }): string {
+export function finalizeReleaseScript(p: { deployDir: string; release: string; fileName: string; sha256: string; uploaded: boolean; envText: string; manifestText?: string }): string {
   return shellScript(
-    { DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText },
+    { DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' },
     `
 cd -- "$DEPLOY_DIR/releases" || exit 40
 if [ "$UPLOADED" = 1 ]; then
@@ -25,6 +27,10 @@ if [ "$UPLOADED" = 1 ]; then
     exit 41
   fi
   echo "$SHA256" > "$partial/sha256"
+  if [ -n "$MANIFEST_TEXT" ]; then
+    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
+  fi
+  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
   rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
 fi
