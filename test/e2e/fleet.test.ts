@@ -262,7 +262,8 @@ describe.skipIf(!canMakeNamespaces)(`a fleet of three hosts, and a bastion${canM
       expect(await readFile(path.join(h.deployDir, 'run', '8081.release'), 'utf8')).toBe(`${releases[i]}\n`)
     }
     expect(column(result, 'uploaded-bytes').map(Number)).toEqual(report.map((r: any) => r.uploadedBytes))
-    for (const bytes of column(result, 'uploaded-bytes')) expect(Number(bytes)).toBeGreaterThan(1000)
+    // A new version crosses the wire (as a delta of the kept release: a few hundred bytes here).
+    for (const bytes of column(result, 'uploaded-bytes')) expect(Number(bytes)).toBeGreaterThan(0)
     expect(column(result, 'duration-seconds').map(Number)).toEqual(report.map((r: any) => r.durationSeconds))
     for (const [i, h] of hosts.entries()) {
       expect(await served(h)).toBe('200 version=2 port=8081')
@@ -376,7 +377,7 @@ describe.skipIf(!canMakeNamespaces)(`a fleet of three hosts, and a bastion${canM
       for (const [i, release] of column(result, 'release').entries()) expect(release, label(hosts[i])).toMatch(RELEASE)
       const uploaded = column(result, 'uploaded-bytes').map(Number)
       expect(uploaded.slice(0, 2)).toEqual([0, 0])
-      expect(uploaded[2]).toBeGreaterThan(1000)
+      expect(uploaded[2]).toBeGreaterThan(0)
       for (const [i, h] of hosts.entries()) {
         expect(await servedInside(h)).toBe('200 version=3 port=8082')
         // One login per host, and it came from the bastion's address on the hosts' segment.
