@@ -58979,6 +58979,20 @@ class RemoteHost {
         this.sftp ??= this.ssh.requestSFTP();
         this.sftp.catch(() => undefined);
     }
+    /**
+     * Creates a directory whose parent exists, through SFTP: no shell needed, so it does not wait
+     * behind a script that runs in the session.
+     */
+    async makeDirectory(path) {
+        this.sftp ??= this.ssh.requestSFTP();
+        const sftp = await this.sftp;
+        await new Promise((resolve, reject) => sftp.mkdir(path, (error) => {
+            if (!error)
+                return resolve();
+            // It may exist already; anything else shows up as a failed upload next.
+            sftp.stat(path, (statError, stats) => (statError || !stats.isDirectory() ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`)) : resolve()));
+        }));
+    }
     /** Uploads a file through SFTP, streaming it in chunks. */
     async upload(localPath, remotePath, onProgress) {
         try {
@@ -59162,7 +59176,7 @@ listen_inodes() {
 # socket: tens of thousands on a busy proxy, and half a second to read.
 ss_listeners() {
   command -v ss >/dev/null 2>&1 || return 1
-  listeners=$(ss -ltnp "sport = :$1" 2>/dev/null) || return 1
+  listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
   printf '%s\\n' "$listeners" | tail -n +2
 }
 
@@ -59179,7 +59193,8 @@ port_in_use() {
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
 port_holder() {
-  holder=$(ss_listeners "$1" | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
+  # -p makes ss read every process's file descriptors: only here, where the pid is needed.
+  holder=$(ss -ltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
   if [ -n "$holder" ]; then echo "$holder"; return 0; fi
   for inode in $(listen_inodes "$1"); do
     dir=
@@ -60153,6 +60168,8 @@ const DELTA_WORTH = 0.9;
  * runs from two per entry to two per large entry.
  */
 const MIN_COPY_RUN = 2048;
+/** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
+const DELTA_MIN_JAR = 1024 * 1024;
 const amount = (bytes) => (bytes < 10 * 1024 ? `${bytes} bytes` : bytes < 10 * 1024 * 1024 ? `${Math.round(bytes / 1024)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 const percent = (part, whole) => `${whole === 0 ? 0 : ((100 * part) / whole).toFixed(part < whole / 100 ? 2 : 1)}%`;
 /** One line for the log: what crossed the wire for this jar. */
@@ -60172,7 +60189,7 @@ async function uploadByDelta(p) {
         .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
         .slice(0, DELTA_BASE_RELEASES);
     // The host reads the old manifests while the jar is chunked here.
-    const listing = candidates.length === 0
+    const listing = candidates.length === 0 || artifact.size < DELTA_MIN_JAR
         ? undefined
         : remote.run(readManifestsScript({ deployDir, jars: candidates.map((r) => `${r.name}/${r.fileName}`) }), { step: 'upload' }).then((result) => ({ result }), (error) => ({ error }));
     let chunks;
@@ -60223,7 +60240,7 @@ async function uploadByDelta(p) {
             throw new Error(`the delta file holds ${deltaSize} bytes, expected ${plan.sendBytes}`);
         const partial = partialDir(deployDir, release);
         remoteTouched = true;
-        await remote.run(shellScript({ PARTIAL: partial }, 'mkdir -p -- "$PARTIAL"'), { step: 'upload' });
+        await remote.makeDirectory(partial);
         await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`);
         const started = Date.now();
         await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' });
@@ -60404,7 +60421,7 @@ async function uploadRelease(run, artifact) {
     }
     else if (delta.sentBytes === undefined) {
         const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`;
-        await remote.run(`mkdir -p -- ${shellQuote(partialDir(state.deployDir, release))}`, { step: 'upload' });
+        await remote.makeDirectory(partialDir(state.deployDir, release));
         let reported = 0;
         await remote.upload(artifact.path, target, (sent, total) => {
             if (sent - reported >= 8 * 1024 * 1024 || sent === total) {
@@ -60572,9 +60589,14 @@ async function deploy(remote, config, artifact, report, log) {
         report.activePort = active;
         report.previousPort = active;
         report.release = instanceOn(state, active)?.release;
+        // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
+        // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
+        // upload fails, the active one still serves, and rollback restarts the previous release.
+        const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle));
+        freeing.catch(() => undefined);
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
         report.uploadedBytes = uploadedBytes;
-        await timed(report, 'stop_idle', () => freeIdlePort(run, idle));
+        await freeing;
         await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
         try {
             await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)));

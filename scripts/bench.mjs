@@ -828,7 +828,9 @@ async function main() {
       for (const rec of phaseB.runs) {
         const wait = start + rec.endOffsetMs - performance.now()
         if (wait > 0) await sleep(wait)
-        const r = await runProcess('sh', ['-c', target.nginxReloadCommand], { timeoutMs: 10_000 })
+        // On a host-like target, the reload runs inside the host's namespaces, as on the host.
+        const reload = target.machinePid ? ['nsenter', ['--target', String(target.machinePid), '--net', '--mount', '--pid', '--', 'sh', '-c', target.nginxReloadCommand]] : ['sh', ['-c', target.nginxReloadCommand]]
+        const r = await runProcess(reload[0], reload[1], { timeoutMs: 10_000 })
         if (r.code !== 0) reloadErrors++
       }
       const rest = start + phaseB.durationMs - performance.now()

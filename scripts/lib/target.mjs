@@ -533,6 +533,8 @@ export async function startTarget(options = {}) {
       dir,
       host,
       netns,
+      /** The machine's init as the runner sees it (with machineDir), for commands run on the host. */
+      machinePid: initPid,
       remote: { dir: remoteDir, deployDir: path.join(remoteDir, 'app'), includePath: path.join(remoteDir, 'nginx', 'service-url.inc') },
       sshPort,
       user: os.userInfo().username,

@@ -30,6 +30,8 @@ export const DELTA_WORTH = 0.9
  * runs from two per entry to two per large entry.
  */
 export const MIN_COPY_RUN = 2048
+/** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
+export const DELTA_MIN_JAR = 1024 * 1024
 
 export interface DeltaOutcome {
   /** The new release's manifest, to be written beside its jar; undefined if chunking failed. */
@@ -60,7 +62,7 @@ export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir
     .slice(0, DELTA_BASE_RELEASES)
   // The host reads the old manifests while the jar is chunked here.
   const listing =
-    candidates.length === 0
+    candidates.length === 0 || artifact.size < DELTA_MIN_JAR
       ? undefined
       : remote.run(readManifestsScript({ deployDir, jars: candidates.map((r) => `${r.name}/${r.fileName}`) }), { step: 'upload' }).then(
           (result) => ({ result }),
@@ -112,7 +114,7 @@ export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir
 
     const partial = partialDir(deployDir, release)
     remoteTouched = true
-    await remote.run(shellScript({ PARTIAL: partial }, 'mkdir -p -- "$PARTIAL"'), { step: 'upload' })
+    await remote.makeDirectory(partial)
     await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`)
     const started = Date.now()
     await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' })

@@ -35,10 +35,14 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     report.previousPort = active
     report.release = instanceOn(state, active)?.release
 
+    // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
+    // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
+    // upload fails, the active one still serves, and rollback restarts the previous release.
+    const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle))
+    freeing.catch(() => undefined)
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
     report.uploadedBytes = uploadedBytes
-
-    await timed(report, 'stop_idle', () => freeIdlePort(run, idle))
+    await freeing
     await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
     try {
       await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)))

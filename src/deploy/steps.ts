@@ -125,7 +125,7 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
     log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`)
   } else if (delta.sentBytes === undefined) {
     const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`
-    await remote.run(`mkdir -p -- ${shellQuote(partialDir(state.deployDir, release))}`, { step: 'upload' })
+    await remote.makeDirectory(partialDir(state.deployDir, release))
     let reported = 0
     await remote.upload(artifact.path, target, (sent, total) => {
       if (sent - reported >= 8 * 1024 * 1024 || sent === total) {

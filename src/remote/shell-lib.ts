@@ -46,7 +46,7 @@ listen_inodes() {
 # socket: tens of thousands on a busy proxy, and half a second to read.
 ss_listeners() {
   command -v ss >/dev/null 2>&1 || return 1
-  listeners=$(ss -ltnp "sport = :$1" 2>/dev/null) || return 1
+  listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
   printf '%s\\n' "$listeners" | tail -n +2
 }
 
@@ -63,7 +63,8 @@ port_in_use() {
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
 port_holder() {
-  holder=$(ss_listeners "$1" | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
+  # -p makes ss read every process's file descriptors: only here, where the pid is needed.
+  holder=$(ss -ltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
   if [ -n "$holder" ]; then echo "$holder"; return 0; fi
   for inode in $(listen_inodes "$1"); do
     dir=

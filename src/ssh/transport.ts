@@ -182,6 +182,22 @@ export class RemoteHost {
     this.sftp.catch(() => undefined)
   }
 
+  /**
+   * Creates a directory whose parent exists, through SFTP: no shell needed, so it does not wait
+   * behind a script that runs in the session.
+   */
+  async makeDirectory(path: string): Promise<void> {
+    this.sftp ??= this.ssh.requestSFTP()
+    const sftp = await this.sftp
+    await new Promise<void>((resolve, reject) =>
+      sftp.mkdir(path, (error) => {
+        if (!error) return resolve()
+        // It may exist already; anything else shows up as a failed upload next.
+        sftp.stat(path, (statError, stats) => (statError || !stats.isDirectory() ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`)) : resolve()))
+      }),
+    )
+  }
+
   /** Uploads a file through SFTP, streaming it in chunks. */
   async upload(localPath: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
     try {
