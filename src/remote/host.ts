@@ -120,8 +120,9 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
 done
 for port in "$PORT_A" "$PORT_B"; do
-  pid=$(cat "$DEPLOY_DIR/run/$port.pid" 2>/dev/null || true)
-  release=$(cat "$DEPLOY_DIR/run/$port.release" 2>/dev/null || true)
+  pid=; release=
+  [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
+  [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
   state=stopped
   [ -n "$pid" ] && alive "$pid" && state=running
   listening=no
