@@ -6,6 +6,8 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Chunk, Chunker, chunkBuffer, chunkFile, chunkStream, spreadMask } from '../../src/delta/chunker.js'
 import { planDelta } from '../../src/delta/manifest.js'
+// @ts-ignore -- plain JS helper shared with the e2e tests and the bench
+import { pseudoRandomBytes } from '../../scripts/lib/sample.mjs'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -14,14 +16,7 @@ afterAll(() => {
 
 /** Deterministic incompressible bytes (xorshift32) without any "PK" in them, unless asked. */
 function noise(size: number, seed: number): Buffer {
-  const buf = Buffer.allocUnsafe(size)
-  let x = seed | 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    buf[i] = x & 0xff
-  }
+  const buf = pseudoRandomBytes(size, seed || 1)
   // Break every accidental zip signature: these tests place their own.
   for (let i = buf.indexOf('PK'); i >= 0; i = buf.indexOf('PK', i + 1)) buf[i] = 0x51
   return buf

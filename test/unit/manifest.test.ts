@@ -10,6 +10,8 @@ import { type DeltaPlan, formatManifest, manifestSize, parseManifest, planDelta 
 import { ASSEMBLE_EXIT, DELTA_FILE, assembleScript, parseManifestListing, planText, readManifestsScript } from '../../src/remote/delta.js'
 import { parseAnswer } from '../../src/remote/protocol.js'
 import { finalizeReleaseScript, partialDir } from '../../src/remote/release.js'
+// @ts-ignore -- plain JS helper shared with the e2e tests and the bench
+import { pseudoRandomBytes } from '../../scripts/lib/sample.mjs'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -24,17 +26,7 @@ function tempDir(): string {
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
 const h = (n: number) => sha(Buffer.from(String(n)))
 
-function noise(size: number, seed: number): Buffer {
-  const buf = Buffer.allocUnsafe(size)
-  let x = seed | 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    buf[i] = x & 0xff
-  }
-  return buf
-}
+const noise = (size: number, seed: number): Buffer => pseudoRandomBytes(size, seed || 1)
 
 /** Chunks of the given lengths, named by the numbers in `ids`. */
 function chunks(ids: number[], length = 100): Chunk[] {
