@@ -60255,7 +60255,8 @@ async function uploadByDelta(p) {
         await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' });
         log.info(describeSent(plan.sendBytes, artifact.size, `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`) +
             ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`);
-        return { manifestText, sentBytes: plan.sendBytes };
+        // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
+        return { manifestText, sentBytes: plan.sendBytes + Buffer.byteLength(text) + Buffer.byteLength(manifestText) };
     }
     catch (error) {
         // A lost connection is not the delta's fault, and the whole upload could not do better.
@@ -60452,7 +60453,9 @@ async function uploadRelease(run, artifact) {
         }
         throw error;
     }
-    return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? artifact.size) };
+    // Counted as it crossed the wire, the chunk list (sent with the finalize script) included.
+    const fullBytes = artifact.size + Buffer.byteLength(manifestText ?? '');
+    return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) };
 }
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
 async function freeIdlePort(run, port) {

@@ -122,7 +122,8 @@ export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir
       describeSent(plan.sendBytes, artifact.size, `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`) +
         ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`,
     )
-    return { manifestText, sentBytes: plan.sendBytes }
+    // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
+    return { manifestText, sentBytes: plan.sendBytes + Buffer.byteLength(text) + Buffer.byteLength(manifestText) }
   } catch (error) {
     // A lost connection is not the delta's fault, and the whole upload could not do better.
     if (error instanceof ConnectionError) throw error

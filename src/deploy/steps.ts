@@ -146,7 +146,9 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
     }
     throw error
   }
-  return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? artifact.size) }
+  // Counted as it crossed the wire, the chunk list (sent with the finalize script) included.
+  const fullBytes = artifact.size + Buffer.byteLength(manifestText ?? '')
+  return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) }
 }
 
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildSampleJar } from '../../scripts/lib/sample.mjs'
 // @ts-ignore -- plain JS helper
 import { startTarget } from '../../scripts/lib/target.mjs'
-import { get, removeWorkspaces, run, runAction, inputsFor, served, why, workspaceWithJar } from './support.js'
+import { get, killDeployed, removeWorkspaces, run, runAction, inputsFor, served, why, workspaceWithJar } from './support.js'
 
 const HOSTILE = [
   `it's "quoted"`,
@@ -36,11 +36,13 @@ async function filesUnder(dir: string): Promise<string[]> {
 describe('hostile values reach the app byte for byte and run nothing', () => {
   let target: any
   let root: string
+  let hostileDeployDir: string | undefined
   beforeAll(async () => {
     target = await startTarget()
     root = await mkdtemp(path.join(os.tmpdir(), 'zdd-hostile-'))
   })
   afterAll(async () => {
+    if (hostileDeployDir) await killDeployed(hostileDeployDir)
     await target?.stop()
     await rm(root, { recursive: true, force: true })
     await removeWorkspaces()
@@ -48,6 +50,7 @@ describe('hostile values reach the app byte for byte and run nothing', () => {
 
   it('in env values, deploy-dir, java-opts and the artifact file name', async () => {
     const deployDir = path.join(root, `dir with 'quote' $(touch PWNED-dir) \`x\` ;semi é`)
+    hostileDeployDir = deployDir
     const workspace = await mkdtemp(path.join(root, 'ws-'))
     const fileName = `sample 'v1' $(touch PWNED-file) ;x.jar`
     await mkdir(path.join(workspace, 'build', 'libs'), { recursive: true })
@@ -89,13 +92,7 @@ describe('hostile values reach the app byte for byte and run nothing', () => {
       const releases = await readdir(path.join(os.homedir(), relative, 'releases'))
       expect(releases).toContain(result.outputs.release)
     } finally {
-      const runDir = path.join(os.homedir(), relative, 'run')
-      for (const file of (await readdir(runDir).catch(() => [])).filter((f) => f.endsWith('.pid'))) {
-        const pid = Number(await readFile(path.join(runDir, file), 'utf8'))
-        try {
-          process.kill(-pid, 'SIGKILL')
-        } catch {}
-      }
+      await killDeployed(path.join(os.homedir(), relative))
       await rm(path.join(os.homedir(), relative), { recursive: true, force: true })
     }
   })

@@ -1,6 +1,6 @@
 // What every e2e test needs: a workspace holding a built jar, and the inputs that point the action
 // at a target started by scripts/lib/target.mjs.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 // @ts-ignore -- plain JS helper shared with the demo and the bench
@@ -74,4 +74,20 @@ export async function served(target: any): Promise<string> {
 /** Explains a failed run in the assertion message. */
 export function why(result: ActionRun): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
+}
+
+/** Kills the instances a deploy started in `deployDir` (a target's stop() covers only its own dir). */
+export async function killDeployed(deployDir: string): Promise<void> {
+  const runDir = path.join(deployDir, 'run')
+  for (const file of (await readdir(runDir).catch(() => [] as string[])).filter((f) => f.endsWith('.pid'))) {
+    const pid = Number(await readFile(path.join(runDir, file), 'utf8').catch(() => ''))
+    if (!pid) continue
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+  }
 }
