@@ -10,9 +10,12 @@
 //   2. deploy time per phase, and the overhead above the service's own start-up time;
 //   3. the classic scp + ssh + `nohup java` + `sleep 10` script, as the baseline it replaces;
 //   4. the action's peak RSS and its start-up time up to its first SSH packet;
-//   5. a small jar against a 40 MB fat jar.
+//   5. a small jar against a 40 MB fat jar;
+//   6. (as root, with network namespaces) the delta upload over a link shaped to 20 Mbit/s: a full
+//      upload of a 40 MB fat jar against the redeploy of its next build (scripts/lib/bench-link.mjs).
 // Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
-// Only 127.0.0.1 is ever contacted.
+// Only 127.0.0.1 is ever contacted, and in section 6 the one address of a network namespace that
+// section makes itself (10.213.X.10, see scripts/lib/netns.mjs).
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -23,6 +26,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runLinkBench } from './lib/bench-link.mjs'
+import { namespaceSupport } from './lib/netns.mjs'
 import { runAction } from './lib/run-action.mjs'
 import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
@@ -42,6 +47,8 @@ const HELP = `Usage: node scripts/bench.mjs [options]
   --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
   --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
                        a host-like target with a home of its own and an init that reaps (needs root)
+  --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
+  --only-link          run only that section; prints its table and figures, writes no result file
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 const { values: flags } = parseArgs({
@@ -54,12 +61,18 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'this-login-shell': { type: 'boolean', default: false },
+    'no-link': { type: 'boolean', default: false },
+    'only-link': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (flags.help) {
   console.log(HELP)
   process.exit(0)
+}
+if (flags['no-link'] && flags['only-link']) {
+  console.error(`--no-link and --only-link exclude each other\n\n${HELP}`)
+  process.exit(2)
 }
 
 /**
@@ -542,6 +555,67 @@ echo "> switched to $IDLE_PORT"
 `
 }
 
+// --- the delta upload over a slow link -------------------------------------------------------
+
+const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
+
+/**
+ * The link section (scripts/lib/bench-link.mjs), when this process can make network namespaces (root) and
+ * --no-link is not given. A failure is returned (and goes to the problems), not thrown; it throws
+ * only when the bench is being stopped.
+ * @returns {Promise<{ ran: boolean, skipped?: string, error?: string, seconds?: number,
+ *   rows?: Array<{ label: string, value: string, target?: string, pass?: boolean }>,
+ *   figures?: Record<string, any>, table?: string }>}
+ */
+async function linkSection() {
+  if (flags['no-link']) {
+    log(`${LINK_TITLE}: skipped (--no-link)`)
+    return { ran: false, skipped: '--no-link' }
+  }
+  const support = await namespaceSupport()
+  if (!support.ok) {
+    log(`${LINK_TITLE}: skipped (${support.reason})`)
+    return { ran: false, skipped: support.reason }
+  }
+  checkNotAborting()
+  log(`${LINK_TITLE}: full upload vs redeploy of a 40 MB fat jar, and scp, over a link shaped with tc tbf`)
+  const started = performance.now()
+  /** @param {() => unknown} fn */
+  const track = (fn) => {
+    cleanups.push(fn)
+    return () => {
+      const i = cleanups.indexOf(fn)
+      if (i >= 0) cleanups.splice(i, 1)
+    }
+  }
+  try {
+    const { rows, figures } = await runLinkBench({ log, track })
+    const seconds = (performance.now() - started) / 1000
+    const table = renderTable(
+      ['Metric', 'Value', 'Target', ''],
+      rows.map((r) => [r.label, r.value, r.target ?? '', r.pass === undefined ? (r.target ? 'n/a' : '') : r.pass ? 'PASS' : 'MISS']),
+    )
+    log(`${LINK_TITLE}: done in ${seconds.toFixed(0)} s`)
+    return { ran: true, seconds, rows, figures, table: `${LINK_TITLE} (section took ${seconds.toFixed(0)} s):\n${table}` }
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err)
+    log(`${LINK_TITLE}: FAILED: ${error}`)
+    return { ran: false, error, seconds: (performance.now() - started) / 1000 }
+  }
+}
+
+/** `--only-link`: the link section alone; prints its table and figures. */
+async function linkOnly() {
+  log(`bench, link section only (--only-link)`)
+  const provenance = await distProvenance()
+  log(`action: dist/index.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
+  const link = await linkSection()
+  if (link.table) console.log(`\n${link.table}\n`)
+  console.log(JSON.stringify({ action: provenance, link }, null, 2))
+  if (link.error) throw new Error(`the link section failed: ${link.error.split('\n')[0]}`)
+  if (!link.ran) throw new Error(`the link section did not run: ${link.skipped}`)
+}
+
 // --- main -------------------------------------------------------------------------------------
 
 async function main() {
@@ -918,6 +992,12 @@ async function main() {
     log(`  classic: ${classicTraffic.failed} failed of ${classicTraffic.total} requests`)
   }
 
+  // 7. the delta upload over a 20 Mbit/s link (network namespaces; as root only).
+  loadSamples.push({ at: 'link', load1: os.loadavg()[0] })
+  const link = await linkSection()
+  if (link.error) problems.push(`${LINK_TITLE} failed: ${link.error}`)
+  for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
+
   // --- figures ------------------------------------------------------------------------------
   const okSmallUnderLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load !== 'none' && r.asExpected)
   const okSmallNoLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load === 'none' && r.label !== 'w0' && r.asExpected)
@@ -1017,6 +1097,8 @@ async function main() {
     '',
     'Diagnostics (under the new-connection load unless said otherwise):',
     renderTable(['What', 'Value'], diagRows),
+    '',
+    link.table ?? `${LINK_TITLE}: ${link.error ? `failed (${link.error.split('\n')[0]})` : `skipped (${link.skipped})`}`,
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `- ${p}`)] : []),
   ].join('\n')
 
@@ -1058,7 +1140,11 @@ async function main() {
       actionCpuSFat: cpuFat,
       classicSwitchLagMs: classicLag,
       verdicts: Object.fromEntries(mainRows.filter((r) => r[3]).map((r) => [r[0], r[3]])),
+      linkUploadTimeRatio: link.figures?.uploadTimeRatio,
+      linkDeltaPercent: link.figures?.deltaPercent,
+      linkVerdicts: Object.fromEntries((link.rows ?? []).filter((r) => r.pass !== undefined).map((r) => [r.label.trim(), r.pass ? 'PASS' : 'MISS'])),
     },
+    link,
     traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, classic: classicTraffic },
     startupMs: { idle: startupIdleMs, underLoad: startupLoadMs },
     diagnostics,
@@ -1105,7 +1191,8 @@ const watchdog = setTimeout(() => {
 
 let exitCode = 0
 try {
-  await main()
+  if (flags['only-link']) await linkOnly()
+  else await main()
 } catch (err) {
   exitCode = 1
   console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`)
