@@ -51,6 +51,7 @@ const PASSPHRASE = 'correct horse'
  * @property {string} sshdLogPath
  * @property {string} nginxErrorLogPath
  * @property {string} nginxAccessLogPath
+ * @property {number | undefined} machinePid the machine's init as the runner sees it (with machineDir)
  * @property {() => Promise<void>} stop kills everything started in `dir`, removes it; idempotent
  */
 
