@@ -275,7 +275,8 @@ async function processesOf(dir) {
  * Starts sshd and nginx in a fresh temp dir. Call `stop()` when done.
  * @param {{ netns?: string, listenAddress?: string, authorizedKeys?: string,
  *   sessionEnv?: Record<string, string>, machineDir?: string, sshPort?: number,
- *   nginxPort?: number, appPorts?: [number, number] }} [options]
+ *   nginxPort?: number, appPorts?: [number, number], passwordAuth?: boolean }} [options]
+ *   passwordAuth: let sshd accept passwords (checked against the system's shadow file).
  *   netns: run sshd and nginx with `ip netns exec <netns>` (needs root), so the target and all
  *   it starts live in that namespace. listenAddress: where sshd and nginx listen (default
  *   127.0.0.1); with netns, an address of that namespace. authorizedKeys: more public key lines
@@ -291,7 +292,7 @@ async function processesOf(dir) {
  * @returns {Promise<Target>}
  */
 export async function startTarget(options = {}) {
-  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir } = options
+  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir, passwordAuth = false } = options
   if (machineDir !== undefined && (!path.isAbsolute(machineDir) || /[\s'"\\]/.test(machineDir))) {
     throw new Error(`machineDir ${JSON.stringify(machineDir)}: expected an absolute path without spaces or quotes`)
   }
@@ -416,7 +417,7 @@ export async function startTarget(options = {}) {
         'AllowTcpForwarding yes',
         ...Object.entries(sessionEnv).map(([name, value]) => `SetEnv ${name}=${value}`),
         'PermitRootLogin yes',
-        'PasswordAuthentication no',
+        `PasswordAuthentication ${passwordAuth ? 'yes' : 'no'}`,
         'KbdInteractiveAuthentication no',
         'PubkeyAuthentication yes',
         // Deploys open many channels/connections in parallel; defaults (10:30:100, 10) throttle them.

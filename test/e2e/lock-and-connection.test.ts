@@ -264,3 +264,37 @@ describe('connection problems, in plain words', () => {
     expect(result.code, why(result)).toBe(0)
   })
 })
+
+describe.skipIf(process.getuid?.() !== 0)('password authentication (needs root to make a user)', () => {
+  let target: any
+  let workspace: string
+  const user = `zdd-pw-${process.pid}`
+  const password = `pw ${process.pid} 'quoted' $x`
+  beforeAll(async () => {
+    await execFile('useradd', ['--create-home', '--shell', '/bin/sh', user])
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('chpasswd', { stdio: ['pipe', 'ignore', 'inherit'] })
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${code}`))))
+      child.stdin.end(`${user}:${password}\n`)
+    })
+    target = await startTarget({ passwordAuth: true })
+    workspace = await workspaceWithJar('1')
+  })
+  afterAll(async () => {
+    await target?.stop()
+    await execFile('userdel', ['--remove', user]).catch(() => undefined)
+    await removeWorkspaces()
+  })
+
+  it('logs in with a password (no key) and reports status; a wrong password is refused in plain words', async () => {
+    const inputs = (pw: string) => ({ ...inputsFor(target, { command: 'status', username: user, password: pw }), 'private-key': '', 'deploy-dir': '' })
+    const ok = await runAction({ inputs: inputs(password), workspace })
+    expect(ok.code, why(ok)).toBe(0)
+    expect(JSON.parse(ok.outputs.report)[0]).toMatchObject({ host: `${user}@127.0.0.1:${target.sshPort}`, outcome: 'status' })
+    expect(ok.stdout.split('\n')).toContain(`::add-mask::${password}`)
+
+    const wrong = await runAction({ inputs: inputs('not the password'), workspace })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stdout).toContain(`the host refused the credentials for user "${user}"`)
+  })
+})
