@@ -17,7 +17,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { createLab } from './netns.mjs'
 import { runAction } from './run-action.mjs'
-import { buildSampleJar, pseudoRandomBytes } from './sample.mjs'
+import { buildSampleJar, fatJarBuild } from './sample.mjs'
 import { get, startTarget } from './target.mjs'
 
 const execFile = promisify(execFileCb)
@@ -38,29 +38,6 @@ const BUILD_TIMEOUT_MS = 180_000
 const RUN_TIMEOUT_MS = 240_000 // a full upload takes ~17 s at 20 Mbit/s; this is many times that
 const SCP_TIMEOUT_MS = 180_000
 const CMD_TIMEOUT_MS = 15_000
-
-/** Library jars of a Spring Boot app, as test/e2e/delta.test.ts has them: ~40 MB in all. */
-function libraries(total = 40 * 1024 * 1024) {
-  const sizes = [6e6, 3e6, 2e6, 1.5e6, 1e6, 8e5, 6e5, 4e5, 3e5, 2e5, 1.2e5, 8e4, 5e4]
-  const libs = []
-  for (let sum = 0, i = 0; sum < total; i++) {
-    const bytes = Math.min(Math.round(sizes[i % sizes.length]), total - sum)
-    libs.push({ name: `lib-${i}-1.0.${i % 7}.jar`, bytes })
-    sum += bytes
-  }
-  return libs
-}
-
-/** The app's own classes (as in delta.test.ts): 150 compressed entries, one changes per version. */
-function classes(/** @type {string} */ version) {
-  return Array.from({ length: 150 }, (_, i) => {
-    const body = `class Generated${i} { /* ${'x'.repeat(200 + ((i * 37) % 1500))} */ int f() { return ${i}; } }\n${pseudoRandomBytes(400 + ((i * 13) % 800), i + 1).toString('base64')}`
-    return { path: `BOOT-INF/classes/app/Generated${i}.class`, content: i === 77 ? `${body}\n// built as version ${version}` : body }
-  })
-}
-
-const HOUR = 3600_000
-const T0 = Date.parse('2026-03-01T09:00:00Z')
 
 /**
  * @template T
@@ -254,14 +231,13 @@ export async function runLinkBench({ log, track }) {
     // --- the jars: v1 and the next build (one class changed, every time stamp new) -----------
     const wsRoot = await mkdtemp(path.join(os.tmpdir(), 'zdd-link-ws-'))
     cleanups.push(() => rm(wsRoot, { recursive: true, force: true }))
-    const libs = libraries()
     /** @param {number} n */
     const build = async (n) => {
       const workspace = path.join(wsRoot, `v${n}`)
       const outDir = path.join(workspace, 'build', 'libs')
       await mkdir(outDir, { recursive: true })
       const jar = await bounded(
-        buildSampleJar({ outDir, version: String(n), fileName: 'shop.jar', libs, files: classes(String(n)), mtime: T0 + n * HOUR }),
+        buildSampleJar({ outDir, fileName: 'shop.jar', ...fatJarBuild(n) }),
         BUILD_TIMEOUT_MS,
         `building jar v${n}`,
       )

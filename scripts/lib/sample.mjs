@@ -145,3 +145,31 @@ export async function buildSampleJar({ outDir, version, fileName = 'app.jar', pa
   }
   return jarPath
 }
+
+/** Library jars of a Spring Boot app: a few big ones, many small ones, `total` bytes in all. */
+function fatJarLibraries(total) {
+  const sizes = [6e6, 3e6, 2e6, 1.5e6, 1e6, 8e5, 6e5, 4e5, 3e5, 2e5, 1.2e5, 8e4, 5e4]
+  const libs = []
+  for (let sum = 0, i = 0; sum < total; i++) {
+    const bytes = Math.min(Math.round(sizes[i % sizes.length]), total - sum)
+    libs.push({ name: `lib-${i}-1.0.${i % 7}.jar`, bytes })
+    sum += bytes
+  }
+  return libs
+}
+
+/**
+ * Build `n` of a fat jar as a Spring Boot build makes it: stored library jars that stay the same,
+ * 150 compressed classes of which one changes with every build, and the build's own time stamps.
+ * Pass the result to buildSampleJar (with outDir and fileName).
+ * @param {number} n
+ * @param {number} [total] bytes of library jars (40 MiB)
+ */
+export function fatJarBuild(n, total = 40 * 1024 * 1024) {
+  const version = String(n)
+  const files = Array.from({ length: 150 }, (_, i) => {
+    const body = `class Generated${i} { /* ${'x'.repeat(200 + ((i * 37) % 1500))} */ int f() { return ${i}; } }\n${pseudoRandomBytes(400 + ((i * 13) % 800), i + 1).toString('base64')}`
+    return { path: `BOOT-INF/classes/app/Generated${i}.class`, content: i === 77 ? `${body}\n// built as version ${version}` : body }
+  })
+  return { version, libs: fatJarLibraries(total), files, mtime: Date.parse('2026-03-01T09:00:00Z') + n * 3600_000 }
+}

@@ -8,37 +8,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-ignore -- plain JS helper
-import { buildSampleJar, pseudoRandomBytes } from '../../scripts/lib/sample.mjs'
+import { buildSampleJar, fatJarBuild } from '../../scripts/lib/sample.mjs'
 // @ts-ignore -- plain JS helper
 import { startTarget } from '../../scripts/lib/target.mjs'
 import { chunkFile } from '../../src/delta/chunker.js'
 import { formatManifest } from '../../src/delta/manifest.js'
 import { type ActionRun, inputsFor, runAction, served, why } from './support.js'
 
-/** Library jars of a Spring Boot app: a few big ones, many small ones, ~40 MB in all. */
-function libraries(total = 40 * 1024 * 1024): Array<{ name: string; bytes: number }> {
-  const sizes = [6e6, 3e6, 2e6, 1.5e6, 1e6, 8e5, 6e5, 4e5, 3e5, 2e5, 1.2e5, 8e4, 5e4]
-  const libs = []
-  for (let sum = 0, i = 0; sum < total; i++) {
-    const bytes = Math.min(Math.round(sizes[i % sizes.length]), total - sum)
-    libs.push({ name: `lib-${i}-1.0.${i % 7}.jar`, bytes })
-    sum += bytes
-  }
-  return libs
-}
-
-/** The app's own classes: 150 small compressed entries, one of which changes with every version. */
-function classes(version: string): Array<{ path: string; content: string }> {
-  return Array.from({ length: 150 }, (_, i) => {
-    const body = `class Generated${i} { /* ${'x'.repeat(200 + ((i * 37) % 1500))} */ int f() { return ${i}; } }\n${pseudoRandomBytes(400 + ((i * 13) % 800), i + 1).toString('base64')}`
-    return { path: `BOOT-INF/classes/app/Generated${i}.class`, content: i === 77 ? `${body}\n// built as version ${version}` : body }
-  })
-}
-
 const workspaces: string[] = []
-const LIBS = libraries()
-const HOUR = 3600_000
-const T0 = Date.parse('2026-03-01T09:00:00Z')
 
 /** A workspace holding build `n` of the fat jar: its own class changed, its own time stamps. */
 async function build(n: number): Promise<{ workspace: string; jar: string }> {
@@ -46,7 +23,7 @@ async function build(n: number): Promise<{ workspace: string; jar: string }> {
   workspaces.push(workspace)
   const outDir = path.join(workspace, 'build', 'libs')
   await mkdir(outDir, { recursive: true })
-  const jar = await buildSampleJar({ outDir, version: String(n), fileName: 'shop.jar', libs: LIBS, files: classes(String(n)), mtime: T0 + n * HOUR })
+  const jar = await buildSampleJar({ outDir, fileName: 'shop.jar', ...fatJarBuild(n) })
   return { workspace, jar }
 }
 
