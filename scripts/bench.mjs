@@ -32,6 +32,9 @@ import { runAction } from './lib/run-action.mjs'
 import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
 import { startTraffic } from './lib/traffic.mjs'
+import { fmt, fmtSpread, median, renderTable, spread, verdict } from './lib/bench-report.mjs'
+import { classicScript } from './lib/classic-deploy.mjs'
+import { startSshProxy } from './lib/ssh-proxy.mjs'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -135,65 +138,6 @@ function log(message) {
   console.log(`[${t}s] ${message}`)
 }
 
-/**
- * @param {number[]} xs
- * @returns {number | undefined}
- */
-function median(xs) {
-  if (xs.length === 0) return undefined
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-
-/**
- * @param {number[]} xs
- * @returns {{ n: number, median?: number, min?: number, max?: number }}
- */
-function spread(xs) {
-  if (xs.length === 0) return { n: 0 }
-  return { n: xs.length, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }
-}
-
-/**
- * @param {number | undefined} x
- * @param {number} [digits]
- */
-function fmt(x, digits = 2) {
-  return x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits)
-}
-
-/** @param {{ median?: number, min?: number, max?: number }} s @param {number} [digits] */
-function fmtSpread(s, digits = 2) {
-  return s.median === undefined ? '-' : `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`
-}
-
-/**
- * @param {number | undefined} value
- * @param {'<=' | '<' | '=='} op
- * @param {number} target
- */
-function verdict(value, op, target) {
-  if (value === undefined || Number.isNaN(value)) return 'n/a'
-  const ok = op === '<=' ? value <= target : op === '<' ? value < target : value === target
-  return ok ? 'PASS' : 'MISS'
-}
-
-/**
- * Aligned plain-text table.
- * @param {string[]} headers
- * @param {string[][]} rows
- */
-function renderTable(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (/** @type {string[]} */ cells) =>
-    cells
-      .map((c, i) => (i === 0 ? (c ?? '').padEnd(widths[i]) : (c ?? '').padStart(widths[i])))
-      .join('  ')
-      .trimEnd()
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
-}
-
 /** @returns {Promise<number>} a port free right now on 127.0.0.1 */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -277,59 +221,6 @@ for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
 }
 
 // --- the parts --------------------------------------------------------------------------------
-
-/**
- * A TCP proxy in front of sshd that notes when the first connection after `arm()` is accepted and
- * when its first byte (the SSH client's identification line) arrives. Used to time the action's
- * start-up up to its first SSH packet.
- * @param {number} upstreamPort
- */
-async function startSshProxy(upstreamPort) {
-  /** @type {Set<net.Socket>} */
-  const sockets = new Set()
-  let armed = false
-  /** @type {number | undefined} */
-  let acceptAt
-  /** @type {number | undefined} */
-  let firstByteAt
-  const server = net.createServer((client) => {
-    if (armed && acceptAt === undefined) acceptAt = performance.now()
-    client.once('data', () => {
-      if (armed && firstByteAt === undefined) firstByteAt = performance.now()
-    })
-    const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort })
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.once('close', () => sockets.delete(s))
-      s.on('error', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(undefined))
-  })
-  return {
-    port: /** @type {net.AddressInfo} */ (server.address()).port,
-    arm() {
-      armed = true
-      acceptAt = undefined
-      firstByteAt = undefined
-    },
-    take() {
-      armed = false
-      return { acceptAt, firstByteAt }
-    },
-    async close() {
-      for (const s of sockets) s.destroy()
-      await new Promise((resolve) => server.close(() => resolve(undefined)))
-    },
-  }
-}
 
 /**
  * The service's own start-up time: `java -jar` by hand with the same start delay, polling
@@ -488,72 +379,6 @@ function systemSshOptions(target) {
 }
 
 // --- the classic procedure (the baseline) -----------------------------------------------------
-
-/**
- * THE PROCEDURE BEING REPLACED: the deploy script of the classic "Travis CI + EC2 + nginx"
- * setup, as found in countless tutorials. Kept deliberately faithful, slowness included: it
- * kills whatever holds the idle port, starts the new jar with `nohup java -jar`, sleeps a fixed
- * 10 s, then tries the health URL up to 10 times 10 s apart, rewrites the include in place and
- * reloads nginx. No lock, no checksum, no confirmation that the reload took effect.
- * Two deviations, both only so the bench can run it safely:
- *   - `lsof ... -sTCP:LISTEN` (tutorials write `lsof -ti tcp:$PORT`, which can also name a
- *     client process with a connection to that port, e.g. an nginx worker);
- *   - java's stdin comes from /dev/null, or the ssh session would never end.
- * Runs as one `ssh ... sh -s` with this text on stdin, after an `scp` of the jar.
- * @param {{ include: string, ports: [number, number], jar: string, logFile: string, reload: string, startDelayMs: number }} p
- */
-function classicScript(p) {
-  const q = (/** @type {string | number} */ s) => `'${String(s).replace(/'/g, `'\\''`)}'`
-  return `
-INCLUDE=${q(p.include)}
-PORT_A=${q(p.ports[0])}
-PORT_B=${q(p.ports[1])}
-JAR=${q(p.jar)}
-LOG=${q(p.logFile)}
-RELOAD=${q(p.reload)}
-
-# 1. find the idle port from the include
-CURRENT=$(grep -o '[0-9]*;' "$INCLUDE" | tr -d ';')
-if [ "$CURRENT" = "$PORT_A" ]; then IDLE_PORT=$PORT_B; else IDLE_PORT=$PORT_A; fi
-echo "> idle port: $IDLE_PORT"
-
-# 2. kill what holds the idle port
-IDLE_PID=$(lsof -ti tcp:$IDLE_PORT -sTCP:LISTEN)
-if [ -z "$IDLE_PID" ]; then
-  echo "> nothing runs on $IDLE_PORT"
-else
-  echo "> kill -15 $IDLE_PID"
-  kill -15 $IDLE_PID
-fi
-
-# 3. start the new jar there
-SAMPLE_START_DELAY_MS=${q(p.startDelayMs)} nohup java -jar "$JAR" --server.port=$IDLE_PORT >> "$LOG" 2>&1 < /dev/null &
-
-# 4. give it time to come up
-sleep 10
-
-# 5. health check: up to 10 tries, 10 s apart
-for RETRY_COUNT in 1 2 3 4 5 6 7 8 9 10; do
-  RESPONSE=$(curl -s http://127.0.0.1:$IDLE_PORT/actuator/health)
-  UP_COUNT=$(echo "$RESPONSE" | grep 'UP' | wc -l)
-  if [ "$UP_COUNT" -ge 1 ]; then
-    echo "> health check ok"
-    break
-  fi
-  echo "> health check: no UP yet ($RESPONSE)"
-  if [ "$RETRY_COUNT" -eq 10 ]; then
-    echo "> health check failed; not switching" >&2
-    exit 1
-  fi
-  sleep 10
-done
-
-# 6. switch: rewrite the include and reload nginx
-echo "set \\$service_url http://127.0.0.1:$IDLE_PORT;" > "$INCLUDE"
-sh -c "$RELOAD"
-echo "> switched to $IDLE_PORT"
-`
-}
 
 // --- the delta upload over a slow link -------------------------------------------------------
 
