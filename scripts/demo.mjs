@@ -2,8 +2,6 @@
 // It starts a private sshd and nginx, builds two versions of a small Java service, and runs the
 // bundled action the way a GitHub runner does: deploy v1, deploy v2 while requests flow through
 // nginx, roll back. It prints what happens and how many requests failed, then tears it all down.
-import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,34 +9,9 @@ import { runAction } from './lib/run-action.mjs'
 import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
 import { startTraffic } from './lib/traffic.mjs'
+import { ensureSystemTools } from './lib/system-tools.mjs'
 
 const say = (text) => console.log(`\n== ${text}`)
-
-function ensureSystemTools() {
-  const missing = []
-  if (!existsSync('/usr/sbin/sshd')) missing.push('openssh-server')
-  if (!existsSync('/usr/sbin/nginx')) missing.push('nginx')
-  const has = (tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!has('javac') || !has('jar')) missing.push('openjdk-17-jdk-headless')
-  if (!has('ssh-keygen')) missing.push('openssh-client')
-  if (!has('curl')) missing.push('curl')
-  if (missing.length === 0) return
-  if (process.getuid?.() !== 0) {
-    console.error(`The demo needs ${missing.join(', ')}. Install them (as root: apt-get install -y ${missing.join(' ')}) and run it again.`)
-    process.exit(1)
-  }
-  say(`Installing ${missing.join(', ')} with apt-get`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env })
-  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env })
-}
 
 /** The action's log as a user reads it in the Actions UI: without workflow commands' syntax. */
 function showLog(stdout) {
@@ -54,7 +27,7 @@ async function served(target) {
   return `${response.status} ${String(response.body).trim()}`
 }
 
-ensureSystemTools()
+ensureSystemTools((text) => say(text))
 const work = await mkdtemp(path.join(os.tmpdir(), 'zdd-demo-'))
 let target
 let traffic

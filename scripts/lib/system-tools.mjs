@@ -1,0 +1,43 @@
+// What the demo and the end-to-end tests need from the system: sshd, nginx, a JDK, ssh-keygen,
+// curl and iproute2. Installed with apt-get when missing and we are root (a fresh Debian machine).
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+
+/** @param {string} tool */
+function has(tool) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Debian packages that are missing for the demo and the tests. */
+export function missingPackages() {
+  const missing = []
+  if (!existsSync('/usr/sbin/sshd')) missing.push('openssh-server')
+  if (!existsSync('/usr/sbin/nginx')) missing.push('nginx')
+  if (!has('javac') || !has('jar')) missing.push('openjdk-17-jdk-headless')
+  if (!has('ssh-keygen')) missing.push('openssh-client')
+  if (!has('curl')) missing.push('curl')
+  if (!has('ip') || !has('ss')) missing.push('iproute2')
+  return missing
+}
+
+/**
+ * Installs what is missing, as root; otherwise says what to install and exits.
+ * @param {(text: string) => void} [say]
+ */
+export function ensureSystemTools(say = console.log) {
+  const missing = missingPackages()
+  if (missing.length === 0) return
+  if (process.getuid?.() !== 0) {
+    console.error(`This needs ${missing.join(', ')}. Install them (as root: apt-get install -y ${missing.join(' ')}) and run it again.`)
+    process.exit(1)
+  }
+  say(`Installing ${missing.join(', ')} with apt-get`)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env })
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env })
+}
