@@ -45,4 +45,15 @@ describe('stop-previous with slow requests in flight', () => {
     await expect(get(`http://127.0.0.1:${oldPort}/`, { timeoutMs: 1000 })).rejects.toThrow()
     expect(await readdir(path.join(target.deployDir, 'run'))).not.toContain(`${oldPort}.pid`)
   })
+
+  it('rollback with nothing warm on the other port starts the previous release there, then switches', async () => {
+    const traffic = startTraffic({ url: target.url, concurrency: 3, maxDurationMs: 120_000 })
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'rollback' })
+    const stats = await traffic.stop()
+    expect(result.code, why(result)).toBe(0)
+    expect(result.stdout).toContain('Nothing healthy runs on port')
+    expect(Object.keys(JSON.parse(result.outputs.report)[0].phases)).toContain('start')
+    expect(await served(target)).toMatch(/^200 version=1 /)
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+  })
 })
