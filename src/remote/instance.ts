@@ -12,7 +12,8 @@ export interface FreePortParams {
 export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53 } as const
 
 /**
- * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout), then any other
+ * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
+ * its listener it may finish in the background, still bounded by the timeout), then any other
  * process still listening on it, naming it, and confirms that nothing listens any more.
  */
 export function freePortScript(p: FreePortParams): string {
@@ -23,7 +24,28 @@ cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 old=$(cat "run/$PORT.pid" 2>/dev/null || true)
 if [ -n "$old" ] && alive "$old"; then
   echo "idle_pid=$old"
-  stop_group "$old" "$STOP_TIMEOUT"
+  kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
+  deadline=$(( $(now) + STOP_TIMEOUT ))
+  while alive "$old"; do
+    if ! port_in_use "$PORT"; then
+      # The port is free: a JVM closes its listener first and may take seconds more to finish.
+      # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
+      (
+        while alive "$old" && [ "$(now)" -lt "$deadline" ]; do sleep 0.5; done
+        if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
+      ) < /dev/null > /dev/null 2>&1 &
+      echo "draining=$old"
+      break
+    fi
+    if [ "$(now)" -ge "$deadline" ]; then
+      kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
+      echo "killed=$old"
+      sleep 0.1
+      break
+    fi
+    sleep 0.05
+  done
+  alive "$old" || echo "stopped=$old"
 fi
 rm -f -- "run/$PORT.pid" "run/$PORT.release"
 port_in_use "$PORT" || { echo "port=free"; exit 0; }

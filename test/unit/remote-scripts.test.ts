@@ -578,11 +578,34 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
       writeFileSync(join(deployDir, 'run', `${port}.release`), 'r1\n')
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 5 }))
       expect(run.code, run.stdout).toBe(0)
-      expect(run.answer.facts).toMatchObject({ idle_pid: String(ours.pid), stopped: String(ours.pid), port: 'free' })
+      // Stopped, or (once its listener closed) left to finish in the background, bounded by stop-timeout.
+      expect(run.answer.facts).toMatchObject({ idle_pid: String(ours.pid), port: 'free' })
+      expect([run.answer.facts.stopped, run.answer.facts.draining]).toContain(String(ours.pid))
       expect(run.answer.facts.foreign_pid).toBeUndefined()
       expect(await waitUntil(() => !isRunning(ours.pid!))).toBe(true)
       expect(readdirSync(join(deployDir, 'run'))).toEqual([])
       expect(await portIsFree(port)).toBe(true)
+    })
+
+    it('our instance that closes its listener on SIGTERM but lingers: the port is free at once, the rest is killed at stop-timeout', async () => {
+      const deployDir = tempDir()
+      mkdirSync(join(deployDir, 'run'))
+      const port = await freePort()
+      // Like a JVM: on SIGTERM it stops listening, then takes its time (here: forever).
+      const code = `const s = require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('ready')); process.on('SIGTERM', () => { s.close(); setInterval(() => {}, 1000) })`
+      const lingering = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
+      track(lingering.pid)
+      await new Promise<void>((resolve) => lingering.stdout!.once('data', () => resolve()))
+      writeFileSync(join(deployDir, 'run', `${port}.pid`), `${lingering.pid}\n`)
+      const started = Date.now()
+      const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 2 }))
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.answer.facts).toMatchObject({ idle_pid: String(lingering.pid), draining: String(lingering.pid), port: 'free' })
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(await portIsFree(port)).toBe(true)
+      expect(isRunning(lingering.pid!)).toBe(true)
+      // The watchdog ends it once stop-timeout has passed.
+      expect(await waitUntil(() => !isRunning(lingering.pid!), 6000)).toBe(true)
     })
 
     it('our instance ignoring SIGTERM is killed after stop-timeout', async () => {
@@ -735,7 +758,8 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
       track(Number(start.answer.facts.pid))
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 2 }))
       expect(run.code, run.stdout).toBe(0)
-      expect(run.answer.facts).toMatchObject({ idle_pid: start.answer.facts.pid, stopped: start.answer.facts.pid, port: 'free' })
+      expect(run.answer.facts).toMatchObject({ idle_pid: start.answer.facts.pid, port: 'free' })
+      expect([run.answer.facts.stopped, run.answer.facts.draining]).toContain(start.answer.facts.pid)
       expect(run.answer.facts.foreign_pid).toBeUndefined()
     })
 
