@@ -59452,6 +59452,7 @@ function startScript(p) {
         HEALTH_EXPECT: p.healthExpect,
         HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
         HEALTH_INTERVAL: p.healthIntervalSeconds,
+        HEALTH_INTERVAL_MS: Math.max(1, Math.round(p.healthIntervalSeconds * 1000)),
         STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
     }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
@@ -59482,6 +59483,11 @@ fail() {
 }
 body="run/.health-$PORT"
 deadline=$(( $(now) + HEALTH_TIMEOUT ))
+# Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
+# where date has nanoseconds (GNU); elsewhere they sleep health-interval between polls.
+started_ns=$(date +%s%N 2>/dev/null)
+case "$started_ns" in *[!0-9]*|'') started_ns= ;; esac
+step_ns=$(( HEALTH_INTERVAL_MS * 1000000 ))
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)
@@ -59496,7 +59502,14 @@ while :; do
     echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
     fail timeout ${INSTANCE_EXIT.unhealthy}
   fi
-  sleep "$HEALTH_INTERVAL"
+  if [ -n "$started_ns" ]; then
+    now_ns=$(date +%s%N)
+    next_ns=$(( started_ns + ((now_ns - started_ns) / step_ns + 1) * step_ns ))
+    wait_ms=$(( (next_ns - now_ns) / 1000000 ))
+    sleep "$(( wait_ms / 1000 )).$(printf '%03d' $(( wait_ms % 1000 )))"
+  else
+    sleep "$HEALTH_INTERVAL"
+  fi
 done`);
 }
 /** One health probe of each given port: `probe=<port> <http status> <ok|fail>`. */

@@ -103,6 +103,7 @@ export function startScript(p: StartParams): string {
       HEALTH_EXPECT: p.healthExpect,
       HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
       HEALTH_INTERVAL: p.healthIntervalSeconds,
+      HEALTH_INTERVAL_MS: Math.max(1, Math.round(p.healthIntervalSeconds * 1000)),
       STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
     },
     `${SHELL_LIB}
@@ -134,6 +135,11 @@ fail() {
 }
 body="run/.health-$PORT"
 deadline=$(( $(now) + HEALTH_TIMEOUT ))
+# Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
+# where date has nanoseconds (GNU); elsewhere they sleep health-interval between polls.
+started_ns=$(date +%s%N 2>/dev/null)
+case "$started_ns" in *[!0-9]*|'') started_ns= ;; esac
+step_ns=$(( HEALTH_INTERVAL_MS * 1000000 ))
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)
@@ -148,7 +154,14 @@ while :; do
     echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
     fail timeout ${INSTANCE_EXIT.unhealthy}
   fi
-  sleep "$HEALTH_INTERVAL"
+  if [ -n "$started_ns" ]; then
+    now_ns=$(date +%s%N)
+    next_ns=$(( started_ns + ((now_ns - started_ns) / step_ns + 1) * step_ns ))
+    wait_ms=$(( (next_ns - now_ns) / 1000000 ))
+    sleep "$(( wait_ms / 1000 )).$(printf '%03d' $(( wait_ms % 1000 )))"
+  else
+    sleep "$HEALTH_INTERVAL"
+  fi
 done`,
   )
 }
