@@ -60436,7 +60436,7 @@ async function inspectHost(remote, config, prepare) {
     return readHostState(result.answer);
 }
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
-function checkHostReady(state, config, remote, artifact) {
+function checkHostReady(state, remote, artifact) {
     const user = remote.entry.username;
     if (state.http === 'none') {
         throw new StepError('inspect', 'the host has neither curl nor wget, and the health check needs one. Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").');
@@ -60629,7 +60629,7 @@ async function deploy(remote, config, artifact, report, log) {
     const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
     try {
         const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
-        checkHostReady(state, config, remote, artifact);
+        checkHostReady(state, remote, artifact);
         const run = { config, remote, log, report, state };
         const { active, idle } = choosePorts(state.include, config.ports);
         // Until the switch, the outputs describe what serves: the old port and release.
@@ -60671,7 +60671,7 @@ async function deploy(remote, config, artifact, report, log) {
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
 async function planDeploy(remote, config, artifact, report, log) {
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, false));
-    checkHostReady(state, config, remote, artifact);
+    checkHostReady(state, remote, artifact);
     const { active, idle } = choosePorts(state.include, config.ports);
     const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = reuse?.name ?? releaseName(artifact.sha256, new Date());
@@ -60704,7 +60704,7 @@ async function rollback(remote, config, report, log) {
     const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
     try {
         const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
-        checkHostReady(state, config, remote);
+        checkHostReady(state, remote);
         const run = { config, remote, log, report, state };
         const { active, idle: other } = choosePorts(state.include, config.ports);
         if (active === undefined) {

@@ -32,7 +32,7 @@ import { runAction } from './lib/run-action.mjs'
 import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
 import { startTraffic } from './lib/traffic.mjs'
-import { fmt, fmtSpread, median, renderTable, spread, verdict } from './lib/bench-report.mjs'
+import { firstHostReport, fmt, fmtSpread, median, renderTable, spread, verdict } from './lib/bench-report.mjs'
 import { classicScript } from './lib/classic-deploy.mjs'
 import { startSshProxy } from './lib/ssh-proxy.mjs'
 
@@ -578,13 +578,7 @@ async function main() {
     }).finally(() => cleanups.splice(cleanups.indexOf(killChild), 1))
     const endOffsetMs = performance.now() - o.phaseStart
     const timing = proxy.take()
-    /** @type {any} */
-    let report
-    try {
-      report = JSON.parse(r.outputs.report ?? '[]')[0]
-    } catch {
-      report = undefined
-    }
+    const report = firstHostReport(r.outputs)
     const now = await served()
     let asExpected = false
     if (o.kind === 'deploy') asExpected = r.code === 0 && report?.outcome === 'deployed' && now.startsWith(`200 version=${o.version} `)

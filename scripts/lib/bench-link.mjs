@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { firstHostReport } from './bench-report.mjs'
 import { createLab } from './netns.mjs'
 import { runAction } from './run-action.mjs'
 import { buildSampleJar, fatJarBuild } from './sample.mjs'
@@ -283,13 +284,7 @@ export async function runLinkBench({ log, track }) {
       const untrackChild = track?.(() => child?.exitCode === null && child.signalCode === null && child.kill('SIGKILL'))
       const r = await runAction({ inputs, workspace: jar.workspace, measure: true, timeoutMs: RUN_TIMEOUT_MS, onSpawn: (c) => (child = c) }).finally(() => untrackChild?.())
       const after = await shaperStats(seg.hub, ports)
-      /** @type {any} */
-      let report
-      try {
-        report = JSON.parse(r.outputs.report ?? '[]')[0]
-      } catch {
-        report = undefined
-      }
+      const report = firstHostReport(r.outputs)
       const now = await served()
       const ok = r.code === 0 && report?.outcome === 'deployed' && now.startsWith(`200 version=${version} `)
       const uploadS = typeof report?.phases?.upload === 'number' ? report.phases.upload : undefined

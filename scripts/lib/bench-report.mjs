@@ -58,3 +58,16 @@ export function renderTable(headers, rows) {
       .trimEnd()
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
+
+/**
+ * The first host's entry of a run's `report` output, or undefined when there is none.
+ * @param {Record<string, string>} outputs
+ * @returns {any}
+ */
+export function firstHostReport(outputs) {
+  try {
+    return JSON.parse(outputs.report ?? '[]')[0]
+  } catch {
+    return undefined
+  }
+}

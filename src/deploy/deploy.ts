@@ -27,7 +27,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
   const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
   try {
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
-    checkHostReady(state, config, remote, artifact)
+    checkHostReady(state, remote, artifact)
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle } = choosePorts(state.include, config.ports)
     // Until the switch, the outputs describe what serves: the old port and release.
@@ -69,7 +69,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
 async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, false))
-  checkHostReady(state, config, remote, artifact)
+  checkHostReady(state, remote, artifact)
   const { active, idle } = choosePorts(state.include, config.ports)
   const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = reuse?.name ?? releaseName(artifact.sha256, new Date())

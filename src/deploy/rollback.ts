@@ -11,7 +11,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
   const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
   try {
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
-    checkHostReady(state, config, remote)
+    checkHostReady(state, remote)
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {

@@ -95,7 +95,7 @@ export async function inspectHost(remote: RemoteHost, config: DeployConfig, prep
 }
 
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
-export function checkHostReady(state: HostState, config: DeployConfig, remote: RemoteHost, artifact?: Artifact): void {
+export function checkHostReady(state: HostState, remote: RemoteHost, artifact?: Artifact): void {
   const user = remote.entry.username
   if (state.http === 'none') {
     throw new StepError('inspect', 'the host has neither curl nor wget, and the health check needs one. Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").')
