@@ -33,7 +33,10 @@ while ! mkdir .lock 2>/dev/null; do
     echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
   fi
   if [ -z "$waiting" ]; then
-    echo "lock=waiting"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; waiting=1
+    owner="owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"
+    echo "lock=waiting"; echo "$owner"; waiting=1
+    # fd 3 reaches the runner while this waits (see the session); absent when run on its own.
+    echo "$owner" 2>/dev/null >&3
   fi
   sleep 0.2
 done

@@ -2,7 +2,13 @@
  * One remote shell for a whole run. A login shell can take a while to start (a heavy ~/.bashrc
  * costs half a second on some hosts), and a run has a dozen steps: so each run starts `sh` once
  * and feeds it one script after another on its stdin. Each script runs in a subshell with stdin
- * from /dev/null; its end is marked by a line with a random nonce and its exit code.
+ * from /dev/null.
+ *
+ * A script's stdout (its answer) and stderr go to files, and the shell sends them back in one
+ * write, framed by lines with a random nonce and the exit code. One write matters: sshd leaves
+ * Nagle's algorithm on for a session without a terminal, so a second small write waits for the
+ * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
+ * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
  */
 import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
@@ -16,8 +22,8 @@ export interface ScriptResult {
   stderr: string
 }
 
-/** The session's own wrapper: a temp file for each script's stderr, removed when the session ends. */
-const BOOTSTRAP = 'ZDD_STDERR=$(mktemp) || exit 70; export ZDD_STDERR; sh -s; rm -f "$ZDD_STDERR"'
+/** The session's own wrapper: a temp dir for each script's answer, removed when the session ends. */
+const BOOTSTRAP = 'ZDD_TMP=$(mktemp -d) || exit 70; export ZDD_TMP; sh -s; rm -rf "$ZDD_TMP"'
 
 interface Pending {
   nonce: string
@@ -67,12 +73,16 @@ export class ShellSession {
   private send(script: string, onStdout?: (text: string) => void): Promise<ScriptResult> {
     if (this.closed) return Promise.reject(this.closed)
     const nonce = randomBytes(12).toString('hex')
+    const out = '"$ZDD_TMP/out"'
+    const err = '"$ZDD_TMP/err"'
     return new Promise<ScriptResult>((resolve, reject) => {
       this.pending = { nonce, onStdout, streamed: 0, resolve, reject }
       this.stdin.write(
-        `(\n${script}\n) < /dev/null 2> "$ZDD_STDERR"\n` +
+        `printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
+          `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\n` +
           `zdd_status=$?\n` +
-          `printf '\\n@@@zdd-stderr:${nonce}\\n'; cat "$ZDD_STDERR"; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"\n`,
+          `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
+          `cat ${out}\n`,
       )
     })
   }
@@ -81,19 +91,20 @@ export class ShellSession {
     this.buffer += text
     const pending = this.pending
     if (!pending) return
-    const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
-    const stderrAt = this.buffer.indexOf(stderrMarker)
-    const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer)
-    if (pending.onStdout) {
-      // Stream whole lines of the script's own output as they come.
-      const limit = stderrAt >= 0 ? stderrAt : this.buffer.lastIndexOf('\n') + 1
-      if (limit > pending.streamed) {
-        pending.onStdout(this.buffer.slice(pending.streamed, limit))
-        pending.streamed = limit
-      }
+    const answerMarker = `@@@zdd-answer:${pending.nonce}\n`
+    const answerAt = this.buffer.indexOf(answerMarker)
+    // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
+    const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1
+    if (live > pending.streamed) {
+      pending.onStdout?.(this.buffer.slice(pending.streamed, live))
+      pending.streamed = live
     }
+    if (answerAt < 0) return
+    const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
+    const stderrAt = this.buffer.indexOf(stderrMarker, answerAt)
+    const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer)
     if (!end || stderrAt < 0) return
-    const stdout = this.buffer.slice(0, stderrAt)
+    const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt)
     const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index)
     this.buffer = this.buffer.slice(end.index + end[0].length)
     this.pending = undefined

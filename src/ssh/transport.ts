@@ -74,6 +74,8 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
   if (endpoint.openSocket) config.sock = (await endpoint.openSocket()) as never
   try {
     await ssh.connect(config)
+    // Scripts and SFTP requests are small writes: none should wait on Nagle for an ACK.
+    ssh.connection?.setNoDelay(true)
     return { ssh, presented }
   } catch (error) {
     ssh.dispose()

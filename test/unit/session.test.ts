@@ -70,13 +70,30 @@ describe('ShellSession', () => {
     session.close()
   })
 
-  it('streams whole lines of output while the script runs', async () => {
+  it('passes on what the script writes to fd 3 while it runs; stdout comes as the answer', async () => {
     const session = await ShellSession.open(localSsh())
-    const seen: string[] = []
-    const result = await session.run('echo first; sleep 0.3; echo second', (text) => seen.push(text))
-    expect(seen.join('')).toBe('first\nsecond\n')
-    expect(seen[0]).toBe('first\n')
-    expect(result.stdout).toBe('first\nsecond\n')
+    const seen: Array<{ text: string; at: number }> = []
+    const started = Date.now()
+    const result = await session.run('echo answer=1; echo first >&3; sleep 0.3; echo second >&3', (text) => seen.push({ text, at: Date.now() - started }))
+    expect(seen.map((s) => s.text).join('')).toBe('first\nsecond\n')
+    expect(seen[0]).toMatchObject({ text: 'first\n' })
+    expect(seen[0].at).toBeLessThan(250)
+    expect(result.stdout).toBe('answer=1\n')
+    session.close()
+  })
+
+  it('sends each answer in one write, whatever the script wrote and in how many pieces', async () => {
+    // sshd keeps Nagle on without a terminal: a second small write would wait 40 ms for an ACK.
+    const writes: string[] = []
+    const ssh = localSsh()
+    const spying = {
+      execCommand: (command: string, options: { stdin?: PassThrough; onStdout?: (chunk: Buffer) => void }) =>
+        ssh.execCommand(command, { ...options, onStdout: (chunk: Buffer) => { writes.push(chunk.toString()); options.onStdout?.(chunk) } } as never),
+    } as unknown as NodeSSH
+    const session = await ShellSession.open(spying)
+    const result = await session.run('echo a=1; sleep 0.1; echo b=2; echo warn >&2; sleep 0.1; printf c=3')
+    expect(result).toEqual({ code: 0, stdout: 'a=1\nb=2\nc=3', stderr: 'warn\n' })
+    expect(writes).toHaveLength(1)
     session.close()
   })
 
