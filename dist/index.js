@@ -59160,7 +59160,25 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * and Linux's /proc (to find who holds a port and to watch nginx workers).
  */
 const SHELL_LIB = `
-now() { date +%s; }
+# Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
+# deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
+# empty where it does not. Every process a script starts costs 20 ms on a loaded host.
+clock() {
+  if [ -r /proc/uptime ] && read -r NOW _ < /proc/uptime; then
+    NOW_CS=\${NOW%.*}\${NOW#*.}
+    NOW_CS=\${NOW_CS#\${NOW_CS%%[!0]*}}
+    NOW=\${NOW%.*}
+  else
+    NOW=$(date +%s) NOW_CS=
+  fi
+}
+
+# Sleeps $1 hundredths of a second.
+sleep_cs() {
+  fraction=$(( $1 % 100 ))
+  [ "$fraction" -ge 10 ] || fraction=0$fraction
+  sleep "$(( $1 / 100 )).$fraction"
+}
 
 # Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.
 # Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.
@@ -59209,7 +59227,10 @@ listen_inodes() {
 ss_listeners() {
   command -v ss >/dev/null 2>&1 || return 1
   listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
-  printf '%s\\n' "$listeners" | tail -n +2
+  # Drop the header line.
+  case "$listeners" in *'
+'*) printf '%s\\n' "\${listeners#*
+}" ;; esac
 }
 
 # Status 0 when something listens on port $1.
@@ -59220,6 +59241,17 @@ port_in_use() {
     [ -n "$(listen_inodes "$1")" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
+  fi
+}
+
+# Which of the ports $@ something listens on, each followed by a space: one ss for all of them.
+listening_ports() {
+  if command -v ss >/dev/null 2>&1 && all=$(ss -ltn 2>/dev/null); then
+    for port in "$@"; do
+      case "$all" in *[:.]"$port "*) printf '%s ' "$port" ;; esac
+    done
+  else
+    for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
   fi
 }
 
@@ -59247,9 +59279,9 @@ command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 stop_group() {
   alive "$1" || return 0
   kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
-  deadline=$(( $(now) + $2 ))
+  clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
       echo "killed=$1"
       sleep 0.1
@@ -59261,20 +59293,28 @@ stop_group() {
 }
 
 # Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
-# $1 (all masters when $1 is empty or matches none).
+# $1 (all masters when $1 is empty or matches none). nginx writes its role into its command line
+# ("nginx: master process <its arguments>"), so one grep over /proc finds them all.
 nginx_workers() {
-  masters=
-  for file in $(grep -a -l -F 'nginx: master process' /proc/[0-9]*/cmdline 2>/dev/null); do
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
-    if [ -z "$1" ] || grep -a -q -F -- "$1" "$file" 2>/dev/null; then masters="$masters $pid"; fi
-  done
-  if [ -z "$masters" ] && [ -n "$1" ]; then nginx_workers ''; return; fi
-  for file in $(grep -a -l -F 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null); do
-    grep -a -q -F 'shutting down' "$file" 2>/dev/null && continue
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+  titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
+  masters= all_masters=
+  while IFS= read -r line; do
+    case "$line" in *':nginx: master process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
+    all_masters="$all_masters $pid"
+    case "$line" in *"$1"*) masters="$masters $pid" ;; esac
+  done <<EOF
+$titles
+EOF
+  [ -n "$masters" ] || masters=$all_masters
+  while IFS= read -r line; do
+    case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
     read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
     case " $masters " in *" $parent "*) echo "$pid" ;; esac
-  done
+  done <<EOF
+$titles
+EOF
 }
 `;
 
@@ -59288,17 +59328,18 @@ nginx_workers() {
  * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
  */
 function acquireLockScript(p) {
-    return shellScript({ DEPLOY_DIR: p.deployDir, OWNER: p.owner, TIMEOUT: Math.ceil(p.timeoutSeconds) }, `${SHELL_LIB}
+    return shellScript({ DEPLOY_DIR: p.deployDir, OWNER: p.owner, SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'), TIMEOUT: Math.ceil(p.timeoutSeconds) }, `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
-mkdir -p -- "$DEPLOY_DIR" 2>/dev/null && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
+{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
   echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
 }
 echo "deploy_dir=$DEPLOY_DIR"
-deadline=$(( $(now) + TIMEOUT ))
+clock; deadline=$(( NOW + TIMEOUT ))
 waiting=
 while ! mkdir .lock 2>/dev/null; do
-  holder=$(cat .lock/pid 2>/dev/null || true)
-  age=$(( $(now) - $(stat -c %Y .lock 2>/dev/null || now) ))
+  holder=
+  [ ! -r .lock/pid ] || read -r holder < .lock/pid
+  age=$(( $(date +%s) - $(stat -c %Y .lock 2>/dev/null || date +%s) ))
   if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
     stale=".lock.stale.$$"
     if mv .lock "$stale" 2>/dev/null; then
@@ -59307,7 +59348,7 @@ while ! mkdir .lock 2>/dev/null; do
     fi
     continue
   fi
-  if [ "$(now)" -ge "$deadline" ]; then
+  if clock; [ "$NOW" -ge "$deadline" ]; then
     echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
   fi
   if [ -z "$waiting" ]; then
@@ -59319,14 +59360,16 @@ while ! mkdir .lock 2>/dev/null; do
   sleep 0.2
 done
 echo "$$" > .lock/pid
-printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > .lock/owner
+printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/owner
 echo "lock=held"`);
 }
 /** Releases the lock if this session's shell still holds it. */
 function releaseLockScript(p) {
     return shellScript({ DEPLOY_DIR: p.deployDir }, `
 cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
-[ "$(cat .lock/pid 2>/dev/null)" = "$$" ] && rm -rf .lock
+holder=
+[ ! -r .lock/pid ] || read -r holder < .lock/pid
+[ "$holder" = "$$" ] && rm -rf .lock
 echo "lock=released"`);
 }
 /**
@@ -59345,7 +59388,9 @@ function inspectScript(p) {
     }, `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
 echo "deploy_dir=$DEPLOY_DIR"
-echo "uid=$(id -u)"
+uid=
+while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
+echo "uid=\${uid:-$(id -u)}"
 echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
@@ -59354,17 +59399,21 @@ if [ "$NEED_JAVA" = 1 ]; then
   if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
 fi
 if [ "$PREPARE" = 1 ]; then
-  if mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null \\
-    && touch "$DEPLOY_DIR/.write-test" 2>/dev/null && rm -f "$DEPLOY_DIR/.write-test"; then
+  if { [ -d "$DEPLOY_DIR/releases" ] && [ -d "$DEPLOY_DIR/run" ] && [ -d "$DEPLOY_DIR/logs" ] ||
+    mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null; } && [ -w "$DEPLOY_DIR" ]; then
     echo "writable=yes"
-    rm -rf "$DEPLOY_DIR"/releases/.partial-* 2>/dev/null
+    for partial in "$DEPLOY_DIR"/releases/.partial-*; do
+      [ ! -e "$partial" ] || rm -rf -- "$partial" 2>/dev/null
+    done
   else
     echo "writable=no"
   fi
 fi
 if [ -d "$DEPLOY_DIR" ]; then
   echo "deploy_dir_exists=yes"
-  set -- $(df -Pk "$DEPLOY_DIR" 2>/dev/null | tail -n 1)
+  usage=$(df -Pk "$DEPLOY_DIR" 2>/dev/null)
+  set -- \${usage##*
+}
   [ $# -ge 4 ] && echo "free_kb=$4"
 else
   echo "deploy_dir_exists=no"
@@ -59373,24 +59422,27 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir%/}; name=\${name##*/}
   # The app runs in its release dir and may write files there: the jar's name is recorded.
-  file=$(cat "$dir.artifact" 2>/dev/null || true)
+  file=
+  [ ! -r "$dir.artifact" ] || read -r file < "$dir.artifact"
   if [ -z "$file" ]; then
     for entry in "$dir"*; do
       [ -f "$entry" ] || continue
       case "\${entry##*/}" in sha256|env) ;; *.jar) file=\${entry##*/}; break ;; *) [ -n "$file" ] || file=\${entry##*/} ;; esac
     done
   fi
-  echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
+  sha=
+  [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
+  echo "release=$name \${sha:--} $file"
 done
+listening=" $(listening_ports "$PORT_A" "$PORT_B") "
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
   [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
   [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
   state=stopped
   [ -n "$pid" ] && alive "$pid" && state=running
-  listening=no
-  port_in_use "$port" && listening=yes
-  echo "instance=$port \${pid:--} $state $listening \${release:--}"
+  case "$listening" in *" $port "*) listens=yes ;; *) listens=no ;; esac
+  echo "instance=$port \${pid:--} $state $listens \${release:--}"
 done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
@@ -59415,23 +59467,24 @@ const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53
 function freePortScript(p) {
     return shellScript({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
-old=$(cat "run/$PORT.pid" 2>/dev/null || true)
+old=
+[ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
 if [ -n "$old" ] && alive "$old"; then
   echo "idle_pid=$old"
   kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
-  deadline=$(( $(now) + STOP_TIMEOUT ))
+  clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
       (
-        while alive "$old" && [ "$(now)" -lt "$deadline" ]; do sleep 0.5; done
+        while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
         if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
       ) < /dev/null > /dev/null 2>&1 &
       echo "draining=$old"
       break
     fi
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
       echo "killed=$old"
       sleep 0.1
@@ -59441,7 +59494,7 @@ if [ -n "$old" ] && alive "$old"; then
   done
   alive "$old" || echo "stopped=$old"
 fi
-rm -f -- "run/$PORT.pid" "run/$PORT.release"
+[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
 port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
@@ -59450,12 +59503,12 @@ fi
 echo "foreign_pid=$holder"
 echo "foreign_command=$(command_of "$holder")"
 kill -TERM "$holder" 2>/dev/null
-deadline=$(( $(now) + STOP_TIMEOUT ))
-while pid_alive "$holder" && [ "$(now)" -lt "$deadline" ]; do sleep 0.05; done
+clock; deadline=$(( NOW + STOP_TIMEOUT ))
+while pid_alive "$holder" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
 if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
-deadline=$(( $(now) + 3 ))
+clock; deadline=$(( NOW + 3 ))
 while port_in_use "$PORT"; do
-  if [ "$(now)" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
   sleep 0.05
 done
 echo "port=free"`);
@@ -59479,17 +59532,18 @@ function startScript(p) {
         HEALTH_EXPECT: p.healthExpect,
         HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
         HEALTH_INTERVAL: p.healthIntervalSeconds,
-        HEALTH_INTERVAL_MS: Math.max(1, Math.round(p.healthIntervalSeconds * 1000)),
+        HEALTH_INTERVAL_CS: Math.max(1, Math.round(p.healthIntervalSeconds * 100)),
         STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+        STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
     }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
 if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT" >> "$log"
+echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
 (
-  cd -- "releases/$RELEASE" || exit 97
-  ARTIFACT="$(pwd -P)/$FILE_NAME"
+  cd -P -- "releases/$RELEASE" || exit 97
+  ARTIFACT="$PWD/$FILE_NAME"
   SERVER_PORT=$PORT
   export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
   . ./env || exit 98
@@ -59509,12 +59563,14 @@ fail() {
   exit "$2"
 }
 body="run/.health-$PORT"
-deadline=$(( $(now) + HEALTH_TIMEOUT ))
+clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
-# where date has nanoseconds (GNU); elsewhere they sleep health-interval between polls.
-started_ns=$(date +%s%N 2>/dev/null)
-case "$started_ns" in *[!0-9]*|'') started_ns= ;; esac
-step_ns=$(( HEALTH_INTERVAL_MS * 1000000 ))
+# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
+# polls, where ss can tell cheaply, the port is watched: once the service opens it (a Spring Boot
+# app does when it is about ready) the next poll goes at once, not up to health-interval later.
+started_cs=$NOW_CS
+watch_port=
+command -v ss >/dev/null 2>&1 && watch_port=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)
@@ -59524,16 +59580,22 @@ while :; do
         if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
       fi ;;
   esac
-  if [ "$(now)" -ge "$deadline" ]; then
+  if clock; [ "$NOW" -ge "$deadline" ]; then
     echo "last_status=$code"
     echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
     fail timeout ${INSTANCE_EXIT.unhealthy}
   fi
-  if [ -n "$started_ns" ]; then
-    now_ns=$(date +%s%N)
-    next_ns=$(( started_ns + ((now_ns - started_ns) / step_ns + 1) * step_ns ))
-    wait_ms=$(( (next_ns - now_ns) / 1000000 ))
-    sleep "$(( wait_ms / 1000 )).$(printf '%03d' $(( wait_ms % 1000 )))"
+  if [ -n "$started_cs" ]; then
+    next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
+    while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
+      if [ -n "$watch_port" ] && [ $(( next_cs - NOW_CS )) -gt 5 ]; then
+        sleep 0.05
+        alive "$pid" || break
+        if port_in_use "$PORT"; then watch_port=; break; fi
+      else
+        sleep_cs $(( next_cs - NOW_CS ))
+      fi
+    done
   else
     sleep "$HEALTH_INTERVAL"
   fi
@@ -59585,14 +59647,19 @@ function switchScript(p) {
         INTERVAL: p.intervalSeconds,
         RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
     }, `${SHELL_LIB}
-dir=$(dirname -- "$INCLUDE")
+case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
 if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
 fresh="$INCLUDE.zdd-new"
 saved="$INCLUDE.zdd-old"
 had_old=no
 [ -e "$INCLUDE" ] && had_old=yes
 
-if ! printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; then
+if [ -z "$as" ]; then
+  write_fresh() { printf '%s\\n' "$CONTENT" > "$fresh"; }
+else
+  write_fresh() { printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; }
+fi
+if ! write_fresh; then
   $as rm -f -- "$fresh" 2>/dev/null
   echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
 fi
@@ -59602,6 +59669,9 @@ if [ "$had_old" = yes ] && ! $as cp -p -- "$INCLUDE" "$saved"; then
 fi
 $as mv -f -- "$fresh" "$INCLUDE" || { echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}; }
 
+# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
+run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
+
 restore() {
   if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
 }
@@ -59609,12 +59679,13 @@ restore() {
 # Prints reload=observed once every old worker has stopped taking connections and a new one runs.
 reload_and_wait() {
   workers=$(nginx_workers "$MASTER_HINT")
-  before=" $(echo $workers) "
-  if ! out=$(sh -c "$RELOAD_COMMAND" 2>&1); then
+  before=" "
+  for worker in $workers; do before="$before$worker "; done
+  if ! out=$(run_command "$RELOAD_COMMAND" 2>&1); then
     echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
   fi
   if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
-  deadline=$(( $(now) + RELOAD_TIMEOUT ))
+  clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
     current=$(nginx_workers "$MASTER_HINT")
     taken=yes
@@ -59623,12 +59694,12 @@ reload_and_wait() {
       case "$before" in *" $worker "*) taken=no ;; esac
     done
     if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
-    if [ "$(now)" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
+    if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
     sleep 0.05
   done
 }
 
-if ! out=$(sh -c "$TEST_COMMAND" 2>&1); then
+if ! out=$(run_command "$TEST_COMMAND" 2>&1); then
   restore
   echo "error=nginx_test"
   echo "@@test_output"; echo "$out"
@@ -59641,17 +59712,17 @@ if [ "$status" != 0 ]; then
   restore
   if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
   # nginx kept its old workers, so it still serves the old port; make the include say so again.
-  sh -c "$RELOAD_COMMAND" > /dev/null 2>&1
+  (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
 fi
 
 if [ -n "$VERIFY_URL" ]; then
   body=$(mktemp)
-  deadline=$(( $(now) + VERIFY_TIMEOUT ))
+  clock; deadline=$(( NOW + VERIFY_TIMEOUT ))
   while :; do
     code=$(http_status "$VERIFY_URL" "$body" 5)
     case "$code" in 2??) echo "verify=ok"; break ;; esac
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       echo "verify=failed"; echo "verify_status=$code"
       restore
       reload_and_wait > /dev/null
@@ -59697,18 +59768,23 @@ if [ "$UPLOADED" = 1 ]; then
     { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
   fi
   printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  rm -rf -- "$RELEASE"
+  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
 fi
 [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && chmod 600 "$RELEASE/.env.new" && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
+[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
 echo "release=$RELEASE"`);
 }
 /** Removes the named releases, except any that a live instance still runs from. */
 function pruneScript(p) {
     return shellScript({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
 cd -- "$DEPLOY_DIR" || exit 0
-in_use=" $(cat run/*.release 2>/dev/null | tr '\\n' ' ') "
+in_use=" "
+for file in run/*.release; do
+  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
+done
 printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
   [ -n "$name" ] && [ -d "releases/$name" ] || continue
   case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
@@ -60414,7 +60490,7 @@ function lockOwner(env = process.env) {
 }
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
 async function takeLock(remote, config, log) {
-    const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), timeoutSeconds: config.lockTimeoutSeconds });
+    const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), since: new Date(), timeoutSeconds: config.lockTimeoutSeconds });
     let pending = '';
     try {
         const result = await remote.run(script, {
@@ -60558,6 +60634,7 @@ async function startAndCheckHealth(run, port, release, fileName) {
             healthTimeoutSeconds: config.health.timeoutSeconds,
             healthIntervalSeconds: config.health.intervalSeconds,
             stopTimeoutSeconds: config.stopTimeoutSeconds,
+            startedAt: new Date(),
         }), { step: 'start' });
         run.log.info(`Release ${release} is healthy on port ${port} (pid ${result.answer.facts.pid}).`);
     }

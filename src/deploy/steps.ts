@@ -48,7 +48,7 @@ export interface HeldLock {
 
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
 export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Log): Promise<HeldLock> {
-  const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), timeoutSeconds: config.lockTimeoutSeconds })
+  const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), since: new Date(), timeoutSeconds: config.lockTimeoutSeconds })
   let pending = ''
   try {
     const result = await remote.run(script, {
@@ -190,6 +190,7 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
         healthTimeoutSeconds: config.health.timeoutSeconds,
         healthIntervalSeconds: config.health.intervalSeconds,
         stopTimeoutSeconds: config.stopTimeoutSeconds,
+        startedAt: new Date(),
       }),
       { step: 'start' },
     )

@@ -7,20 +7,21 @@ import { SHELL_LIB } from './shell-lib.js'
  * steps of a run share one remote shell, so the lock lives exactly as long as the run's
  * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
  */
-export function acquireLockScript(p: { deployDir: string; owner: string; timeoutSeconds: number }): string {
+export function acquireLockScript(p: { deployDir: string; owner: string; since: Date; timeoutSeconds: number }): string {
   return shellScript(
-    { DEPLOY_DIR: p.deployDir, OWNER: p.owner, TIMEOUT: Math.ceil(p.timeoutSeconds) },
+    { DEPLOY_DIR: p.deployDir, OWNER: p.owner, SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'), TIMEOUT: Math.ceil(p.timeoutSeconds) },
     `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
-mkdir -p -- "$DEPLOY_DIR" 2>/dev/null && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
+{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
   echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
 }
 echo "deploy_dir=$DEPLOY_DIR"
-deadline=$(( $(now) + TIMEOUT ))
+clock; deadline=$(( NOW + TIMEOUT ))
 waiting=
 while ! mkdir .lock 2>/dev/null; do
-  holder=$(cat .lock/pid 2>/dev/null || true)
-  age=$(( $(now) - $(stat -c %Y .lock 2>/dev/null || now) ))
+  holder=
+  [ ! -r .lock/pid ] || read -r holder < .lock/pid
+  age=$(( $(date +%s) - $(stat -c %Y .lock 2>/dev/null || date +%s) ))
   if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
     stale=".lock.stale.$$"
     if mv .lock "$stale" 2>/dev/null; then
@@ -29,7 +30,7 @@ while ! mkdir .lock 2>/dev/null; do
     fi
     continue
   fi
-  if [ "$(now)" -ge "$deadline" ]; then
+  if clock; [ "$NOW" -ge "$deadline" ]; then
     echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
   fi
   if [ -z "$waiting" ]; then
@@ -41,7 +42,7 @@ while ! mkdir .lock 2>/dev/null; do
   sleep 0.2
 done
 echo "$$" > .lock/pid
-printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > .lock/owner
+printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/owner
 echo "lock=held"`,
   )
 }
@@ -52,7 +53,9 @@ export function releaseLockScript(p: { deployDir: string }): string {
     { DEPLOY_DIR: p.deployDir },
     `
 cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
-[ "$(cat .lock/pid 2>/dev/null)" = "$$" ] && rm -rf .lock
+holder=
+[ ! -r .lock/pid ] || read -r holder < .lock/pid
+[ "$holder" = "$$" ] && rm -rf .lock
 echo "lock=released"`,
   )
 }
@@ -85,7 +88,9 @@ export function inspectScript(p: InspectParams): string {
     `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
 echo "deploy_dir=$DEPLOY_DIR"
-echo "uid=$(id -u)"
+uid=
+while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
+echo "uid=\${uid:-$(id -u)}"
 echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
@@ -94,17 +99,21 @@ if [ "$NEED_JAVA" = 1 ]; then
   if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
 fi
 if [ "$PREPARE" = 1 ]; then
-  if mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null \\
-    && touch "$DEPLOY_DIR/.write-test" 2>/dev/null && rm -f "$DEPLOY_DIR/.write-test"; then
+  if { [ -d "$DEPLOY_DIR/releases" ] && [ -d "$DEPLOY_DIR/run" ] && [ -d "$DEPLOY_DIR/logs" ] ||
+    mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null; } && [ -w "$DEPLOY_DIR" ]; then
     echo "writable=yes"
-    rm -rf "$DEPLOY_DIR"/releases/.partial-* 2>/dev/null
+    for partial in "$DEPLOY_DIR"/releases/.partial-*; do
+      [ ! -e "$partial" ] || rm -rf -- "$partial" 2>/dev/null
+    done
   else
     echo "writable=no"
   fi
 fi
 if [ -d "$DEPLOY_DIR" ]; then
   echo "deploy_dir_exists=yes"
-  set -- $(df -Pk "$DEPLOY_DIR" 2>/dev/null | tail -n 1)
+  usage=$(df -Pk "$DEPLOY_DIR" 2>/dev/null)
+  set -- \${usage##*
+}
   [ $# -ge 4 ] && echo "free_kb=$4"
 else
   echo "deploy_dir_exists=no"
@@ -113,24 +122,27 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ -d "$dir" ] || continue
   name=\${dir%/}; name=\${name##*/}
   # The app runs in its release dir and may write files there: the jar's name is recorded.
-  file=$(cat "$dir.artifact" 2>/dev/null || true)
+  file=
+  [ ! -r "$dir.artifact" ] || read -r file < "$dir.artifact"
   if [ -z "$file" ]; then
     for entry in "$dir"*; do
       [ -f "$entry" ] || continue
       case "\${entry##*/}" in sha256|env) ;; *.jar) file=\${entry##*/}; break ;; *) [ -n "$file" ] || file=\${entry##*/} ;; esac
     done
   fi
-  echo "release=$name $(cat "$dir/sha256" 2>/dev/null || echo -) $file"
+  sha=
+  [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
+  echo "release=$name \${sha:--} $file"
 done
+listening=" $(listening_ports "$PORT_A" "$PORT_B") "
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
   [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
   [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
   state=stopped
   [ -n "$pid" ] && alive "$pid" && state=running
-  listening=no
-  port_in_use "$port" && listening=yes
-  echo "instance=$port \${pid:--} $state $listening \${release:--}"
+  case "$listening" in *" $port "*) listens=yes ;; *) listens=no ;; esac
+  echo "instance=$port \${pid:--} $state $listens \${release:--}"
 done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"

@@ -21,23 +21,24 @@ export function freePortScript(p: FreePortParams): string {
     { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
     `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
-old=$(cat "run/$PORT.pid" 2>/dev/null || true)
+old=
+[ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
 if [ -n "$old" ] && alive "$old"; then
   echo "idle_pid=$old"
   kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
-  deadline=$(( $(now) + STOP_TIMEOUT ))
+  clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
       (
-        while alive "$old" && [ "$(now)" -lt "$deadline" ]; do sleep 0.5; done
+        while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
         if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
       ) < /dev/null > /dev/null 2>&1 &
       echo "draining=$old"
       break
     fi
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
       echo "killed=$old"
       sleep 0.1
@@ -47,7 +48,7 @@ if [ -n "$old" ] && alive "$old"; then
   done
   alive "$old" || echo "stopped=$old"
 fi
-rm -f -- "run/$PORT.pid" "run/$PORT.release"
+[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
 port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
@@ -56,12 +57,12 @@ fi
 echo "foreign_pid=$holder"
 echo "foreign_command=$(command_of "$holder")"
 kill -TERM "$holder" 2>/dev/null
-deadline=$(( $(now) + STOP_TIMEOUT ))
-while pid_alive "$holder" && [ "$(now)" -lt "$deadline" ]; do sleep 0.05; done
+clock; deadline=$(( NOW + STOP_TIMEOUT ))
+while pid_alive "$holder" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
 if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
-deadline=$(( $(now) + 3 ))
+clock; deadline=$(( NOW + 3 ))
 while port_in_use "$PORT"; do
-  if [ "$(now)" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
   sleep 0.05
 done
 echo "port=free"`,
@@ -81,6 +82,8 @@ export interface StartParams {
   healthTimeoutSeconds: number
   healthIntervalSeconds: number
   stopTimeoutSeconds: number
+  /** For the line that marks the start in the port's log. */
+  startedAt: Date
 }
 
 /**
@@ -103,18 +106,19 @@ export function startScript(p: StartParams): string {
       HEALTH_EXPECT: p.healthExpect,
       HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
       HEALTH_INTERVAL: p.healthIntervalSeconds,
-      HEALTH_INTERVAL_MS: Math.max(1, Math.round(p.healthIntervalSeconds * 1000)),
+      HEALTH_INTERVAL_CS: Math.max(1, Math.round(p.healthIntervalSeconds * 100)),
       STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+      STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
     },
     `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
 if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT" >> "$log"
+echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
 (
-  cd -- "releases/$RELEASE" || exit 97
-  ARTIFACT="$(pwd -P)/$FILE_NAME"
+  cd -P -- "releases/$RELEASE" || exit 97
+  ARTIFACT="$PWD/$FILE_NAME"
   SERVER_PORT=$PORT
   export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
   . ./env || exit 98
@@ -134,12 +138,14 @@ fail() {
   exit "$2"
 }
 body="run/.health-$PORT"
-deadline=$(( $(now) + HEALTH_TIMEOUT ))
+clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
-# where date has nanoseconds (GNU); elsewhere they sleep health-interval between polls.
-started_ns=$(date +%s%N 2>/dev/null)
-case "$started_ns" in *[!0-9]*|'') started_ns= ;; esac
-step_ns=$(( HEALTH_INTERVAL_MS * 1000000 ))
+# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
+# polls, where ss can tell cheaply, the port is watched: once the service opens it (a Spring Boot
+# app does when it is about ready) the next poll goes at once, not up to health-interval later.
+started_cs=$NOW_CS
+watch_port=
+command -v ss >/dev/null 2>&1 && watch_port=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)
@@ -149,16 +155,22 @@ while :; do
         if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
       fi ;;
   esac
-  if [ "$(now)" -ge "$deadline" ]; then
+  if clock; [ "$NOW" -ge "$deadline" ]; then
     echo "last_status=$code"
     echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
     fail timeout ${INSTANCE_EXIT.unhealthy}
   fi
-  if [ -n "$started_ns" ]; then
-    now_ns=$(date +%s%N)
-    next_ns=$(( started_ns + ((now_ns - started_ns) / step_ns + 1) * step_ns ))
-    wait_ms=$(( (next_ns - now_ns) / 1000000 ))
-    sleep "$(( wait_ms / 1000 )).$(printf '%03d' $(( wait_ms % 1000 )))"
+  if [ -n "$started_cs" ]; then
+    next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
+    while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
+      if [ -n "$watch_port" ] && [ $(( next_cs - NOW_CS )) -gt 5 ]; then
+        sleep 0.05
+        alive "$pid" || break
+        if port_in_use "$PORT"; then watch_port=; break; fi
+      else
+        sleep_cs $(( next_cs - NOW_CS ))
+      fi
+    done
   else
     sleep "$HEALTH_INTERVAL"
   fi

@@ -39,14 +39,19 @@ export function switchScript(p: SwitchParams): string {
       RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
     },
     `${SHELL_LIB}
-dir=$(dirname -- "$INCLUDE")
+case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
 if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
 fresh="$INCLUDE.zdd-new"
 saved="$INCLUDE.zdd-old"
 had_old=no
 [ -e "$INCLUDE" ] && had_old=yes
 
-if ! printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; then
+if [ -z "$as" ]; then
+  write_fresh() { printf '%s\\n' "$CONTENT" > "$fresh"; }
+else
+  write_fresh() { printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; }
+fi
+if ! write_fresh; then
   $as rm -f -- "$fresh" 2>/dev/null
   echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
 fi
@@ -56,6 +61,9 @@ if [ "$had_old" = yes ] && ! $as cp -p -- "$INCLUDE" "$saved"; then
 fi
 $as mv -f -- "$fresh" "$INCLUDE" || { echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}; }
 
+# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
+run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
+
 restore() {
   if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
 }
@@ -63,12 +71,13 @@ restore() {
 # Prints reload=observed once every old worker has stopped taking connections and a new one runs.
 reload_and_wait() {
   workers=$(nginx_workers "$MASTER_HINT")
-  before=" $(echo $workers) "
-  if ! out=$(sh -c "$RELOAD_COMMAND" 2>&1); then
+  before=" "
+  for worker in $workers; do before="$before$worker "; done
+  if ! out=$(run_command "$RELOAD_COMMAND" 2>&1); then
     echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
   fi
   if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
-  deadline=$(( $(now) + RELOAD_TIMEOUT ))
+  clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
     current=$(nginx_workers "$MASTER_HINT")
     taken=yes
@@ -77,12 +86,12 @@ reload_and_wait() {
       case "$before" in *" $worker "*) taken=no ;; esac
     done
     if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
-    if [ "$(now)" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
+    if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
     sleep 0.05
   done
 }
 
-if ! out=$(sh -c "$TEST_COMMAND" 2>&1); then
+if ! out=$(run_command "$TEST_COMMAND" 2>&1); then
   restore
   echo "error=nginx_test"
   echo "@@test_output"; echo "$out"
@@ -95,17 +104,17 @@ if [ "$status" != 0 ]; then
   restore
   if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
   # nginx kept its old workers, so it still serves the old port; make the include say so again.
-  sh -c "$RELOAD_COMMAND" > /dev/null 2>&1
+  (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
 fi
 
 if [ -n "$VERIFY_URL" ]; then
   body=$(mktemp)
-  deadline=$(( $(now) + VERIFY_TIMEOUT ))
+  clock; deadline=$(( NOW + VERIFY_TIMEOUT ))
   while :; do
     code=$(http_status "$VERIFY_URL" "$body" 5)
     case "$code" in 2??) echo "verify=ok"; break ;; esac
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       echo "verify=failed"; echo "verify_status=$code"
       restore
       reload_and_wait > /dev/null

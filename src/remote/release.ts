@@ -31,11 +31,13 @@ if [ "$UPLOADED" = 1 ]; then
     { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
   fi
   printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  rm -rf -- "$RELEASE"
+  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
 fi
 [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && chmod 600 "$RELEASE/.env.new" && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
+[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
 echo "release=$RELEASE"`,
   )
 }
@@ -46,7 +48,10 @@ export function pruneScript(p: { deployDir: string; releases: string[] }): strin
     { DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') },
     `
 cd -- "$DEPLOY_DIR" || exit 0
-in_use=" $(cat run/*.release 2>/dev/null | tr '\\n' ' ') "
+in_use=" "
+for file in run/*.release; do
+  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
+done
 printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
   [ -n "$name" ] && [ -d "releases/$name" ] || continue
   case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac

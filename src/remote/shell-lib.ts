@@ -6,7 +6,25 @@
  * and Linux's /proc (to find who holds a port and to watch nginx workers).
  */
 export const SHELL_LIB = `
-now() { date +%s; }
+# Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
+# deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
+# empty where it does not. Every process a script starts costs 20 ms on a loaded host.
+clock() {
+  if [ -r /proc/uptime ] && read -r NOW _ < /proc/uptime; then
+    NOW_CS=\${NOW%.*}\${NOW#*.}
+    NOW_CS=\${NOW_CS#\${NOW_CS%%[!0]*}}
+    NOW=\${NOW%.*}
+  else
+    NOW=$(date +%s) NOW_CS=
+  fi
+}
+
+# Sleeps $1 hundredths of a second.
+sleep_cs() {
+  fraction=$(( $1 % 100 ))
+  [ "$fraction" -ge 10 ] || fraction=0$fraction
+  sleep "$(( $1 / 100 )).$fraction"
+}
 
 # Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.
 # Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.
@@ -55,7 +73,10 @@ listen_inodes() {
 ss_listeners() {
   command -v ss >/dev/null 2>&1 || return 1
   listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
-  printf '%s\\n' "$listeners" | tail -n +2
+  # Drop the header line.
+  case "$listeners" in *'
+'*) printf '%s\\n' "\${listeners#*
+}" ;; esac
 }
 
 # Status 0 when something listens on port $1.
@@ -66,6 +87,17 @@ port_in_use() {
     [ -n "$(listen_inodes "$1")" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
+  fi
+}
+
+# Which of the ports $@ something listens on, each followed by a space: one ss for all of them.
+listening_ports() {
+  if command -v ss >/dev/null 2>&1 && all=$(ss -ltn 2>/dev/null); then
+    for port in "$@"; do
+      case "$all" in *[:.]"$port "*) printf '%s ' "$port" ;; esac
+    done
+  else
+    for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
   fi
 }
 
@@ -93,9 +125,9 @@ command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 stop_group() {
   alive "$1" || return 0
   kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
-  deadline=$(( $(now) + $2 ))
+  clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
-    if [ "$(now)" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$deadline" ]; then
       kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
       echo "killed=$1"
       sleep 0.1
@@ -107,19 +139,27 @@ stop_group() {
 }
 
 # Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
-# $1 (all masters when $1 is empty or matches none).
+# $1 (all masters when $1 is empty or matches none). nginx writes its role into its command line
+# ("nginx: master process <its arguments>"), so one grep over /proc finds them all.
 nginx_workers() {
-  masters=
-  for file in $(grep -a -l -F 'nginx: master process' /proc/[0-9]*/cmdline 2>/dev/null); do
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
-    if [ -z "$1" ] || grep -a -q -F -- "$1" "$file" 2>/dev/null; then masters="$masters $pid"; fi
-  done
-  if [ -z "$masters" ] && [ -n "$1" ]; then nginx_workers ''; return; fi
-  for file in $(grep -a -l -F 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null); do
-    grep -a -q -F 'shutting down' "$file" 2>/dev/null && continue
-    pid=\${file#/proc/}; pid=\${pid%/cmdline}
+  titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
+  masters= all_masters=
+  while IFS= read -r line; do
+    case "$line" in *':nginx: master process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
+    all_masters="$all_masters $pid"
+    case "$line" in *"$1"*) masters="$masters $pid" ;; esac
+  done <<EOF
+$titles
+EOF
+  [ -n "$masters" ] || masters=$all_masters
+  while IFS= read -r line; do
+    case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
     read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
     case " $masters " in *" $parent "*) echo "$pid" ;; esac
-  done
+  done <<EOF
+$titles
+EOF
 }
 `

@@ -226,10 +226,11 @@ const http = require('http')
 fs.writeFileSync('seen.json', JSON.stringify({ env: process.env, cwd: process.cwd() }))
 console.log('app: listening on ' + process.env.PORT)
 const status = Number(process.env.HEALTH_STATUS || 200)
-http.createServer((req, res) => {
+const server = http.createServer((req, res) => {
   if (req.url === '/actuator/health') { res.writeHead(status); res.end('{"status":"UP"}') }
   else { res.writeHead(200); res.end('app on ' + process.env.PORT) }
-}).listen(Number(process.env.PORT), '127.0.0.1')
+})
+setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'), Number(process.env.LISTEN_DELAY_MS || 0))
 `
 
 /** `<deployDir>/releases/<name>/` with a jar, the app and an env file, as finalize leaves it. */
@@ -260,6 +261,7 @@ function startParams(deployDir: string, port: number, overrides: Partial<StartPa
     healthTimeoutSeconds: 10,
     healthIntervalSeconds: 0.1,
     stopTimeoutSeconds: 5,
+    startedAt: new Date('2026-01-01T12:34:56.789Z'),
     ...overrides,
   }
 }
@@ -685,7 +687,7 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
       expect(Number(session)).toBe(pid)
       expect(execFileSync('readlink', [`/proc/${pid}/fd/0`]).toString().trim()).toBe('/dev/null')
       const log = readFileSync(join(deployDir, 'logs', `${port}.log`), 'utf8')
-      expect(log).toMatch(/--- .* starting release 20260101-000000-aaaaaaaa on port/)
+      expect(log).toMatch(/--- 2026-01-01T12:34:56Z starting release 20260101-000000-aaaaaaaa on port/)
       expect(log).toContain(`app: listening on ${port}`)
       expect(readdirSync(join(deployDir, 'run')).sort()).toEqual([`${port}.pid`, `${port}.release`])
     })
@@ -705,6 +707,18 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
       expect(log[49]).toBe(`boom: no database at ${port}`)
       expect(run.ms).toBeLessThan(10_000) // at once, not after health-timeout (30 s)
       expect(readdirSync(join(deployDir, 'run'))).toEqual([])
+    })
+
+    it('polls at once when the new instance opens its port, not at the next health-interval', async () => {
+      const deployDir = tempDir()
+      const port = await freePort()
+      makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '800']])
+      const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 6 })))
+      trackGroup(Number(run.answer.facts.pid))
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.answer.facts.health).toBe('ok')
+      // The first poll (at the start) finds nothing listening; the next tick would be 6 s later.
+      expect(run.ms).toBeLessThan(5_000)
     })
 
     it('a process that never answers 2xx: exit 53 after health-timeout, the process stopped', async () => {
@@ -858,7 +872,7 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
   })
 
   describe('acquireLockScript and releaseLockScript', () => {
-    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) => acquireLockScript({ deployDir, owner, timeoutSeconds })
+    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) => acquireLockScript({ deployDir, owner, since: new Date(), timeoutSeconds })
     const shells: LocalShell[] = []
     const shell = () => {
       const s = new LocalShell()
