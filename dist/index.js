@@ -58590,9 +58590,11 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
 
 
 
-
-/** The session's own wrapper: a temp dir for each script's answer, removed when the session ends. */
-const BOOTSTRAP = 'ZDD_TMP=$(mktemp -d) || exit 70; export ZDD_TMP; sh -s; rm -rf "$ZDD_TMP"';
+/**
+ * What the session's shell reads first: a temp dir for each script's answer, removed when the
+ * shell ends (its stdin closes with the connection).
+ */
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\n`;
 class ShellSession {
     stdin;
     buffer = '';
@@ -58607,7 +58609,8 @@ class ShellSession {
         const session = new ShellSession(stdin);
         // A UTF-8 character may be split across two SSH packets.
         const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-        const ended = ssh.execCommand(`sh -c ${shellQuote(BOOTSTRAP)}`, {
+        stdin.write(PROLOGUE);
+        const ended = ssh.execCommand('sh -s', {
             stdin,
             noTrim: true,
             onStdout: (chunk) => session.receive(decoder.write(chunk)),
@@ -59221,38 +59224,43 @@ listen_inodes() {
     while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
 }
 
-# Listeners on TCP port $1 as ss shows them (header dropped); status 1 when ss is missing or fails.
-# ss asks the kernel for listening sockets only, where /proc/net/tcp also lists every TIME_WAIT
-# socket: tens of thousands on a busy proxy, and half a second to read.
-ss_listeners() {
-  command -v ss >/dev/null 2>&1 || return 1
-  listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
-  # Drop the header line.
-  case "$listeners" in *'
-'*) printf '%s\\n' "\${listeners#*
-}" ;; esac
+# Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
+port_hex() {
+  HEX= n=$1
+  for _ in 1 2 3 4; do
+    digit=$(( n % 16 )); n=$(( n / 16 ))
+    case $digit in 10) digit=A ;; 11) digit=B ;; 12) digit=C ;; 13) digit=D ;; 14) digit=E ;; 15) digit=F ;; esac
+    HEX=$digit$HEX
+  done
 }
 
-# Status 0 when something listens on port $1.
+# Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in
+# /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy
+# proxy), so reading stops at the first socket that does not listen: no process is started.
 port_in_use() {
-  if listeners=$(ss_listeners "$1"); then
-    [ -n "$listeners" ]
-  elif [ -r /proc/net/tcp ]; then
-    [ -n "$(listen_inodes "$1")" ]
+  if [ -r /proc/net/tcp ]; then
+    port_hex "$1"
+    for table in /proc/net/tcp /proc/net/tcp6; do
+      [ -r "$table" ] || continue
+      {
+        read -r _
+        while read -r _ local _ state _; do
+          [ "$state" = 0A ] || break
+          case "$local" in *:"$HEX") return 0 ;; esac
+        done
+      } < "$table"
+    done
+    return 1
+  elif command -v ss >/dev/null 2>&1; then
+    listeners=$(ss -Hltn "sport = :$1" 2>/dev/null) && [ -n "$listeners" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
   fi
 }
 
-# Which of the ports $@ something listens on, each followed by a space: one ss for all of them.
+# Which of the ports $@ something listens on, each followed by a space.
 listening_ports() {
-  if command -v ss >/dev/null 2>&1 && all=$(ss -ltn 2>/dev/null); then
-    for port in "$@"; do
-      case "$all" in *[:.]"$port "*) printf '%s ' "$port" ;; esac
-    done
-  else
-    for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
-  fi
+  for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
 }
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
@@ -59447,7 +59455,7 @@ done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"
-  cat -- "$INCLUDE"
+  while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done < "$INCLUDE"
 else
   echo "include=absent"
 fi`);
@@ -59566,11 +59574,11 @@ body="run/.health-$PORT"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
-# polls, where ss can tell cheaply, the port is watched: once the service opens it (a Spring Boot
-# app does when it is about ready) the next poll goes at once, not up to health-interval later.
+# polls, where the kernel's tables tell it without a process, the port is watched: once the service
+# opens it (a Spring Boot app does when it is about ready) the next poll goes at once.
 started_cs=$NOW_CS
 watch_port=
-command -v ss >/dev/null 2>&1 && watch_port=1
+[ ! -r /proc/net/tcp ] || watch_port=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)

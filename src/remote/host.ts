@@ -147,7 +147,7 @@ done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"
-  cat -- "$INCLUDE"
+  while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done < "$INCLUDE"
 else
   echo "include=absent"
 fi`,

@@ -141,11 +141,11 @@ body="run/.health-$PORT"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
-# polls, where ss can tell cheaply, the port is watched: once the service opens it (a Spring Boot
-# app does when it is about ready) the next poll goes at once, not up to health-interval later.
+# polls, where the kernel's tables tell it without a process, the port is watched: once the service
+# opens it (a Spring Boot app does when it is about ready) the next poll goes at once.
 started_cs=$NOW_CS
 watch_port=
-command -v ss >/dev/null 2>&1 && watch_port=1
+[ ! -r /proc/net/tcp ] || watch_port=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   code=$(http_status "$HEALTH_URL" "$body" 5)

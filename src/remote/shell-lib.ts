@@ -67,38 +67,43 @@ listen_inodes() {
     while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
 }
 
-# Listeners on TCP port $1 as ss shows them (header dropped); status 1 when ss is missing or fails.
-# ss asks the kernel for listening sockets only, where /proc/net/tcp also lists every TIME_WAIT
-# socket: tens of thousands on a busy proxy, and half a second to read.
-ss_listeners() {
-  command -v ss >/dev/null 2>&1 || return 1
-  listeners=$(ss -ltn "sport = :$1" 2>/dev/null) || return 1
-  # Drop the header line.
-  case "$listeners" in *'
-'*) printf '%s\\n' "\${listeners#*
-}" ;; esac
+# Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
+port_hex() {
+  HEX= n=$1
+  for _ in 1 2 3 4; do
+    digit=$(( n % 16 )); n=$(( n / 16 ))
+    case $digit in 10) digit=A ;; 11) digit=B ;; 12) digit=C ;; 13) digit=D ;; 14) digit=E ;; 15) digit=F ;; esac
+    HEX=$digit$HEX
+  done
 }
 
-# Status 0 when something listens on port $1.
+# Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in
+# /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy
+# proxy), so reading stops at the first socket that does not listen: no process is started.
 port_in_use() {
-  if listeners=$(ss_listeners "$1"); then
-    [ -n "$listeners" ]
-  elif [ -r /proc/net/tcp ]; then
-    [ -n "$(listen_inodes "$1")" ]
+  if [ -r /proc/net/tcp ]; then
+    port_hex "$1"
+    for table in /proc/net/tcp /proc/net/tcp6; do
+      [ -r "$table" ] || continue
+      {
+        read -r _
+        while read -r _ local _ state _; do
+          [ "$state" = 0A ] || break
+          case "$local" in *:"$HEX") return 0 ;; esac
+        done
+      } < "$table"
+    done
+    return 1
+  elif command -v ss >/dev/null 2>&1; then
+    listeners=$(ss -Hltn "sport = :$1" 2>/dev/null) && [ -n "$listeners" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
   fi
 }
 
-# Which of the ports $@ something listens on, each followed by a space: one ss for all of them.
+# Which of the ports $@ something listens on, each followed by a space.
 listening_ports() {
-  if command -v ss >/dev/null 2>&1 && all=$(ss -ltn 2>/dev/null); then
-    for port in "$@"; do
-      case "$all" in *[:.]"$port "*) printf '%s ' "$port" ;; esac
-    done
-  else
-    for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
-  fi
+  for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
 }
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).

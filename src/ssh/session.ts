@@ -14,7 +14,6 @@ import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import type { NodeSSH } from 'node-ssh'
-import { shellQuote } from '../remote/quote.js'
 
 export interface ScriptResult {
   code: number
@@ -22,8 +21,11 @@ export interface ScriptResult {
   stderr: string
 }
 
-/** The session's own wrapper: a temp dir for each script's answer, removed when the session ends. */
-const BOOTSTRAP = 'ZDD_TMP=$(mktemp -d) || exit 70; export ZDD_TMP; sh -s; rm -rf "$ZDD_TMP"'
+/**
+ * What the session's shell reads first: a temp dir for each script's answer, removed when the
+ * shell ends (its stdin closes with the connection).
+ */
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\n`
 
 interface Pending {
   nonce: string
@@ -47,7 +49,8 @@ export class ShellSession {
     const session = new ShellSession(stdin)
     // A UTF-8 character may be split across two SSH packets.
     const decoder = new StringDecoder('utf8')
-    const ended = ssh.execCommand(`sh -c ${shellQuote(BOOTSTRAP)}`, {
+    stdin.write(PROLOGUE)
+    const ended = ssh.execCommand('sh -s', {
       stdin,
       noTrim: true,
       onStdout: (chunk) => session.receive(decoder.write(chunk)),

@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { createHash, randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { get } from 'node:http'
-import { createServer } from 'node:net'
+import { type Server, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,7 +16,8 @@ import { acquireLockScript, inspectScript, releaseLockScript } from '../../src/r
 import { INSTANCE_EXIT, type StartParams, freePortScript, probeScript, startScript, stopScript } from '../../src/remote/instance.js'
 import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../src/remote/nginx.js'
 import { type RemoteAnswer, parseAnswer } from '../../src/remote/protocol.js'
-import { shellQuote } from '../../src/remote/quote.js'
+import { shellQuote, shellScript } from '../../src/remote/quote.js'
+import { SHELL_LIB } from '../../src/remote/shell-lib.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../../src/remote/release.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +286,35 @@ afterAll(() => {
 // Independent scripts in their own temporary directories: run concurrently, which also keeps the
 // file fast while most of them wait on health checks and timeouts.
 describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, () => {
+  describe('port_in_use', () => {
+    it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
+      const servers: Server[] = []
+      const listen = (host: string, port = 0) =>
+        new Promise<number | undefined>((resolve) => {
+          const server = createServer((socket) => socket.on('error', () => undefined))
+          server.once('error', () => resolve(undefined)) // no IPv6 here
+          server.listen(port, host, () => {
+            servers.push(server)
+            resolve((server.address() as { port: number }).port)
+          })
+        })
+      try {
+        const v4 = await listen('127.0.0.1')
+        const v6 = await listen('::1')
+        // A connected client: its sockets come after the listeners in the tables, on ports that do not listen.
+        const client = connect(v4!, '127.0.0.1')
+        await new Promise((resolve) => client.once('connect', resolve))
+        const closed = await freePort()
+        const ports = [v4!, ...(v6 ? [v6] : []), closed, client.localPort!]
+        const run = await runScript(shellScript({ PORTS: ports.join(' ') }, `${SHELL_LIB}\nfor port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; done; exit 0`))
+        client.destroy()
+        expect(run.answer.lists.in_use).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
+      } finally {
+        for (const server of servers) server.close()
+      }
+    })
+  })
+
   describe('inspectScript', () => {
     const params = (deployDir: string, include: string, ports: [number, number], prepare = true) => ({ deployDir, include, ports, prepare, needJava: false })
 
@@ -714,7 +744,7 @@ describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, ()
       const port = await freePort()
       makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '800']])
       const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 6 })))
-      trackGroup(Number(run.answer.facts.pid))
+      track(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts.health).toBe('ok')
       // The first poll (at the start) finds nothing listening; the next tick would be 6 s later.

@@ -3,6 +3,7 @@
  * local `sh` and hands its stdout over in chunks, as an SSH channel does.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import type { PassThrough } from 'node:stream'
 import type { NodeSSH } from 'node-ssh'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -95,6 +96,15 @@ describe('ShellSession', () => {
     expect(result).toEqual({ code: 0, stdout: 'a=1\nb=2\nc=3', stderr: 'warn\n' })
     expect(writes).toHaveLength(1)
     session.close()
+  })
+
+  it('keeps its answers in a temp dir that goes when the session ends', async () => {
+    const session = await ShellSession.open(localSsh())
+    const dir = (await session.run('echo "$ZDD_TMP"')).stdout.trim()
+    expect(existsSync(dir)).toBe(true)
+    session.close()
+    for (let i = 0; i < 50 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(existsSync(dir)).toBe(false)
   })
 
   it('once the remote shell has ended, run fails instead of hanging', async () => {
