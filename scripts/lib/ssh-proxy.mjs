@@ -14,12 +14,14 @@ export async function startSshProxy(upstreamPort) {
   let acceptAt
   /** @type {number | undefined} */
   let firstByteAt
-  const server = net.createServer((client) => {
+  // Nagle off on both legs, as the action's own socket has it: the proxy must not add the delayed
+  // ACK waits that the action avoids.
+  const server = net.createServer({ noDelay: true }, (client) => {
     if (armed && acceptAt === undefined) acceptAt = performance.now()
     client.once('data', () => {
       if (armed && firstByteAt === undefined) firstByteAt = performance.now()
     })
-    const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort })
+    const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort, noDelay: true })
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.once('close', () => sockets.delete(s))
