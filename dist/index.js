@@ -59498,7 +59498,7 @@ if [ -n "$old" ] && alive "$old"; then
       sleep 0.1
       break
     fi
-    sleep 0.05
+    sleep 0.02
   done
   alive "$old" || echo "stopped=$old"
 fi
@@ -59597,7 +59597,7 @@ while :; do
     next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
     while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
       if [ -n "$watch_port" ] && [ $(( next_cs - NOW_CS )) -gt 5 ]; then
-        sleep 0.05
+        sleep 0.03
         alive "$pid" || break
         if port_in_use "$PORT"; then watch_port=; break; fi
       else
@@ -59703,7 +59703,7 @@ reload_and_wait() {
     done
     if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
-    sleep 0.05
+    sleep 0.02
   done
 }
 

@@ -7,7 +7,8 @@
 //   1. failed requests across N deploys (one crashing release, one rollback) under steady load,
 //      a new connection per request; then the same with keep-alive connections, against a
 //      baseline of N bare `nginx -s reload`s done under the same keep-alive load, spaced alike;
-//   2. deploy time per phase, and the overhead above the service's own start-up time;
+//   2. deploy time per phase, and the overhead above the service's own start-up time T, with and
+//      without load (T timed by hand between the deploys it is compared with);
 //   3. the classic scp + ssh + `nohup java` + `sleep 10` script, as the baseline it replaces;
 //   4. the action's peak RSS and its start-up time up to its first SSH packet;
 //   5. a small jar against a 40 MB fat jar;
@@ -43,7 +44,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const HELP = `Usage: node scripts/bench.mjs [options]
   --deploys N          deploys per load phase, incl. one crashing release and one rollback (default 10, min 4)
   --classic N          deploys with the classic scp+ssh script (default 3; 0 skips it)
-  --startup-runs N     hand-started JVMs timing the service's own start-up under load (default 5; idle: min(3, N))
+  --startup-runs N     hand-started JVMs timing the service's own start-up T between deploys under load (default 5)
   --fat-deploys N      deploys of the 40 MB fat jar (default 2)
   --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
   --concurrency N      client load loops (default 4)

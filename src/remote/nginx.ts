@@ -87,7 +87,7 @@ reload_and_wait() {
     done
     if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
-    sleep 0.05
+    sleep 0.02
   done
 }
 
