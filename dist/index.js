@@ -59234,23 +59234,30 @@ port_hex() {
   done
 }
 
+# Status 0 when table $2 (in the format of /proc/net/tcp) lists a socket listening on port $1
+# (as port_hex writes it), reading no further than the listening sockets at its top.
+listed_as_listening() {
+  {
+    read -r _
+    while read -r _ local _ state _; do
+      case "$state" in
+        0A) case "$local" in *:"$1") return 0 ;; esac ;;
+        03) ;;
+        *) return 1 ;;
+      esac
+    done
+  } < "$2"
+  return 1
+}
+
 # Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in
 # /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy
-# proxy), so reading stops at the first socket that does not listen: no process is started.
+# proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list
+# half-open connections, state 03, among the listeners: they do not end the listeners.)
 port_in_use() {
   if [ -r /proc/net/tcp ]; then
     port_hex "$1"
-    for table in /proc/net/tcp /proc/net/tcp6; do
-      [ -r "$table" ] || continue
-      {
-        read -r _
-        while read -r _ local _ state _; do
-          [ "$state" = 0A ] || break
-          case "$local" in *:"$HEX") return 0 ;; esac
-        done
-      } < "$table"
-    done
-    return 1
+    listed_as_listening "$HEX" /proc/net/tcp || { [ -r /proc/net/tcp6 ] && listed_as_listening "$HEX" /proc/net/tcp6; }
   elif command -v ss >/dev/null 2>&1; then
     listeners=$(ss -Hltn "sport = :$1" 2>/dev/null) && [ -n "$listeners" ]
   else

@@ -287,6 +287,24 @@ afterAll(() => {
 // file fast while most of them wait on health checks and timeouts.
 describe.concurrent('remote scripts, run by a local sh', { timeout: 30_000 }, () => {
   describe('port_in_use', () => {
+    it('reads a kernel table only as far as its listening sockets', async () => {
+      const dir = tempDir()
+      const row = (n: number, port: string, state: string) =>
+        `  ${n}: 0100007F:${port} 00000000:0000 ${state} 00000000:00000000 00:00000000 00000000     0        0 ${1000 + n} 1 0000000000000000 100 0 0 10 0`
+      const table = [
+        '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+        row(0, '1F90', '0A'),
+        row(1, 'C350', '03'), // a half-open connection, listed among the listeners before Linux 4.4
+        row(2, '1F91', '0A'),
+        row(3, 'D431', '01'), // the established and TIME_WAIT sockets begin here
+        row(4, '1F92', '0A'), // never listed after them; here it shows where reading stopped
+      ].join('\n')
+      writeFileSync(join(dir, 'tcp'), `${table}\n`)
+      const script = shellScript({ TABLE: join(dir, 'tcp') }, `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`)
+      expect((await runScript(script)).answer.lists.listening).toEqual(['8080', '8081'])
+    })
+
+
     it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
       const servers: Server[] = []
       const listen = (host: string, port = 0) =>
