@@ -48,6 +48,8 @@ const HELP = `Usage: node scripts/bench.mjs [options]
   --fat-deploys N      deploys of the 40 MB fat jar (default 2)
   --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
   --concurrency N      client load loops (default 4)
+  --start-delay-ms N   how long the sample service waits before it opens its port, like a Spring
+                       context starting (default 2000; 0 is the bare JDK service)
   --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
   --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
                        a host-like target with a home of its own and an init that reaps (needs root)
@@ -62,6 +64,7 @@ const { values: flags } = parseArgs({
     'startup-runs': { type: 'string' },
     'fat-deploys': { type: 'string' },
     'health-interval': { type: 'string' },
+    'start-delay-ms': { type: 'string' },
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'this-login-shell': { type: 'boolean', default: false },
@@ -110,7 +113,7 @@ const config = {
   smallDeploys: quick ? 1 : 5,
   concurrency: intFlag(flags.concurrency, 4, 1, 'concurrency'),
   /** The sample sleeps this long before it binds its port: a Spring context's start. */
-  startDelayMs: 2000,
+  startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
   fatBytes: 40 * 1024 * 1024,
