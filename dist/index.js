@@ -59161,6 +59161,8 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * that `shellScript` sets.
  * Only what the host is promised to have is used: POSIX sh, coreutils, grep, sed, curl or wget,
  * and Linux's /proc (to find who holds a port and to watch nginx workers).
+ * sh has no local variables: what a function sets, its caller sees, so their working variables
+ * have names the scripts do not use (a script's `state` once came back as a /proc stat line).
  */
 const SHELL_LIB = `
 # Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
@@ -59187,9 +59189,9 @@ sleep_cs() {
 # Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.
 pid_alive() {
   if [ -r "/proc/$1/stat" ]; then
-    read -r stat < "/proc/$1/stat" 2>/dev/null || return 1
-    state=\${stat##*) }
-    case "\${state%% *}" in Z|X|'') return 1 ;; *) return 0 ;; esac
+    read -r proc_stat < "/proc/$1/stat" 2>/dev/null || return 1
+    proc_state=\${proc_stat##*) }
+    case "\${proc_state%% *}" in Z|X|'') return 1 ;; *) return 0 ;; esac
   elif [ -d /proc/self ]; then
     return 1
   else
@@ -59239,9 +59241,9 @@ port_hex() {
 listed_as_listening() {
   {
     read -r _
-    while read -r _ local _ state _; do
-      case "$state" in
-        0A) case "$local" in *:"$1") return 0 ;; esac ;;
+    while read -r _ socket_address _ socket_state _; do
+      case "$socket_state" in
+        0A) case "$socket_address" in *:"$1") return 0 ;; esac ;;
         03) ;;
         *) return 1 ;;
       esac
@@ -59263,11 +59265,6 @@ port_in_use() {
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
   fi
-}
-
-# Which of the ports $@ something listens on, each followed by a space.
-listening_ports() {
-  for port in "$@"; do ! port_in_use "$port" || printf '%s ' "$port"; done
 }
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
@@ -59449,15 +59446,15 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
 done
-listening=" $(listening_ports "$PORT_A" "$PORT_B") "
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
   [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
   [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
   state=stopped
   [ -n "$pid" ] && alive "$pid" && state=running
-  case "$listening" in *" $port "*) listens=yes ;; *) listens=no ;; esac
-  echo "instance=$port \${pid:--} $state $listens \${release:--}"
+  listening=no
+  port_in_use "$port" && listening=yes
+  echo "instance=$port \${pid:--} $state $listening \${release:--}"
 done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"

@@ -104,8 +104,8 @@ const config = {
   deploys: intFlag(flags.deploys, quick ? 4 : 10, 4, 'deploys'),
   classic: intFlag(flags.classic, quick ? 1 : 3, 0, 'classic'),
   /**
-   * Hand-started JVMs (the T the overhead is taken against), each right after a deploy under the
-   * same conditions: after the first ones of the new-connection phase, and after each idle deploy.
+   * Hand-started JVMs timing T under load, one right after each of the first N deploys of the
+   * new-connection phase (T without load is timed after each of the smallDeploys).
    */
   startupRuns: intFlag(flags['startup-runs'], quick ? 2 : 5, 1, 'startup-runs'),
   fatDeploys: intFlag(flags['fat-deploys'], quick ? 1 : 2, 1, 'fat-deploys'),
@@ -690,8 +690,8 @@ async function main() {
       const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000 })
       if (r.code === 0) diagnostics.sshTrueMs.push(r.ms)
     }
-    // The action's port_in_use/listen_inodes: grep both kernel tables (every socket, TIME_WAIT
-    // included) for a listener on the port; against ss, which filters in the kernel.
+    // What a full scan of both kernel tables (every socket, TIME_WAIT included) for a listener
+    // costs here, against ss, which filters in the kernel: port_in_use reads neither in full.
     const hex = target.appPorts[0].toString(16).toUpperCase().padStart(4, '0')
     const grep = `grep -h -E '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`
     for (let i = 0; i < 3; i++) {
@@ -894,7 +894,7 @@ async function main() {
   const diagRows = [
     [`ssh <host> true with the system client (handshake + login shell), s (n=${sshTrue.n})`, fmtSpread(sshTrue)],
     [`/proc/net/tcp + tcp6 entries (every socket, TIME_WAIT included)`, fmt(median(diagnostics.procNetTcpEntries), 0)],
-    [`  grep them for a listener, as the action's port_in_use does, ms`, fmtSpread(spread(diagnostics.procNetTcpGrepMs), 0)],
+    [`  grep all of them for a listener (port_in_use reads only the listeners at their top), ms`, fmtSpread(spread(diagnostics.procNetTcpGrepMs), 0)],
     [`  ss -Hltn 'sport = :P' (filtered in the kernel), ms`, fmtSpread(spread(diagnostics.ssFilterMs), 0)],
     [`  sh -c true (what spawning alone costs here), ms`, fmtSpread(spread(diagnostics.shTrueMs), 0)],
     [`scp of the 40 MB jar, system OpenSSH client, no load, s`, fmtSpread(spread(diagnostics.scpFatMs.map((ms) => ms / 1000)))],

@@ -134,15 +134,15 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
 done
-listening=" $(listening_ports "$PORT_A" "$PORT_B") "
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
   [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
   [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
   state=stopped
   [ -n "$pid" ] && alive "$pid" && state=running
-  case "$listening" in *" $port "*) listens=yes ;; *) listens=no ;; esac
-  echo "instance=$port \${pid:--} $state $listens \${release:--}"
+  listening=no
+  port_in_use "$port" && listening=yes
+  echo "instance=$port \${pid:--} $state $listening \${release:--}"
 done
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
