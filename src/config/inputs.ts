@@ -313,3 +313,20 @@ export function secretsOf(config: DeployConfig): string[] {
   for (const [, value] of config.env) values.push(value)
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 3)
 }
+
+/**
+ * The address the run connects to first: the bastion when `proxy-host` is set, else the first
+ * `host`. Undefined when the inputs do not name it cleanly. Only a hint, read before the rest of the
+ * action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ */
+export function firstDestination(get: (name: string) => string): { host: string; port: number } | undefined {
+  const port = (name: string) => {
+    const value = (get(name) ?? '').trim()
+    return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined
+  }
+  const proxyHost = (get('proxy-host') ?? '').trim()
+  const [entry, defaultPort] = proxyHost !== '' ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
+  if (entry === undefined || defaultPort === undefined) return undefined
+  const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' })
+  return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port }
+}

@@ -9,6 +9,7 @@ import { NodeSSH, type Config } from 'node-ssh'
 import type { SFTPWrapper } from 'ssh2'
 import type { HostEntry } from '../config/hosts.js'
 import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
+import { takeEarlySocket } from './early-socket.js'
 import { ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
@@ -74,7 +75,9 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
   if (auth.password) config.password = auth.password
   // Our own socket, to turn Nagle off before the handshake: its packets come in pairs, and a
   // second small write waits for the other side's delayed ACK (a connect took 230 ms, now 70).
-  const socket = endpoint.openSocket ? await endpoint.openSocket() : connect({ host: entry.host, port: entry.port, noDelay: true })
+  const socket = endpoint.openSocket
+    ? await endpoint.openSocket()
+    : (takeEarlySocket(entry.host, entry.port) ?? connect({ host: entry.host, port: entry.port, noDelay: true }))
   config.sock = socket as never
   try {
     await ssh.connect(config)

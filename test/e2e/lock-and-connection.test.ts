@@ -200,6 +200,28 @@ describe('connection problems, in plain words', () => {
     expect(result.stdout).toContain(`connection refused at 127.0.0.1:${free}: nothing listens there. Check host and port, and that sshd is running.`)
   })
 
+  it('a bad input fails the step at once, though the host is reachable; nothing was said to it', async () => {
+    // The action opens the TCP connection while it loads; with a bad input it must neither hang nor talk.
+    let received = 0
+    let connections = 0
+    const listener = net.createServer((socket) => {
+      connections++
+      socket.on('data', (data) => (received += data.length))
+    })
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (listener.address() as net.AddressInfo).port
+      const result = await runAction({ inputs: inputsFor(target, { port, ports: '8081,8081' }), workspace, timeoutMs: 20_000 })
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain('ports: "8081,8081" is not valid')
+      expect(result.durationMs).toBeLessThan(5_000)
+      expect(connections).toBeLessThanOrEqual(1)
+      expect(received).toBe(0)
+    } finally {
+      listener.close()
+    }
+  })
+
   it('timeout: a port that accepts but never speaks SSH fails after connect-timeout', async () => {
     const silent = net.createServer(() => undefined)
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))

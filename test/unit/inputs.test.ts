@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { InputError, parseInputs, secretsOf, type DeployConfig } from '../../src/config/inputs.js'
+import { InputError, firstDestination, parseInputs, secretsOf, type DeployConfig } from '../../src/config/inputs.js'
 
 const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'
 
@@ -390,5 +390,29 @@ describe('secretsOf', () => {
 
   it('returns no empty strings (they would mask nothing useful)', () => {
     expect(secretsOf(parse({ env: 'EMPTY=' }))).not.toContain('')
+  })
+})
+
+describe('firstDestination', () => {
+  const first = (values: Record<string, string>) => firstDestination(getter(values))
+
+  it('is the first listed host, with the port input or its own', () => {
+    expect(first({ host: 'a.example.com, b.example.com' })).toEqual({ host: 'a.example.com', port: 22 })
+    expect(first({ host: '\n  deploy@a.example.com:2222\nb.example.com', port: '2200' })).toEqual({ host: 'a.example.com', port: 2222 })
+    expect(first({ host: 'a.example.com', port: '2200' })).toEqual({ host: 'a.example.com', port: 2200 })
+    expect(first({ host: '[2001:db8::1]:2022' })).toEqual({ host: '2001:db8::1', port: 2022 })
+  })
+
+  it('is the bastion when there is one: the first connection goes there', () => {
+    expect(first({ host: '10.0.1.5', port: '2200', 'proxy-host': 'ec2-user@bastion.example.com', 'proxy-port': '2022' })).toEqual({ host: 'bastion.example.com', port: 2022 })
+    expect(first({ host: '10.0.1.5', 'proxy-host': 'bastion.example.com' })).toEqual({ host: 'bastion.example.com', port: 22 })
+  })
+
+  it('names nothing when the inputs do not name a host cleanly (parseInputs reports those)', () => {
+    expect(first({})).toBeUndefined()
+    expect(first({ host: 'bad host!' })).toBeUndefined()
+    expect(first({ host: 'a.example.com', port: '70000' })).toBeUndefined()
+    expect(first({ host: 'a.example.com', port: 'ssh' })).toBeUndefined()
+    expect(first({ host: 'a.example.com', 'proxy-host': 'bastion.example.com:x' })).toBeUndefined()
   })
 })

@@ -1,0 +1,2654 @@
+export const id = 105;
+export const ids = [105];
+export const modules = {
+
+/***/ 5105:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  main: () => (/* binding */ main)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
+var core = __webpack_require__(6421);
+// EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
+var inputs = __webpack_require__(9665);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __webpack_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(6760);
+;// CONCATENATED MODULE: ./lib/artifact.js
+/** Finds the built jar in the workspace and fingerprints it, reading it as a stream. */
+
+
+
+
+class ArtifactError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ArtifactError';
+    }
+}
+/** A glob (`*`, `?`, `**`) as a regular expression over `/`-separated relative paths. */
+function globToRegExp(glob) {
+    let source = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*' && glob[i + 1] === '*') {
+            const slash = glob[i + 2] === '/';
+            source += slash ? '(?:.*/)?' : '.*';
+            i += slash ? 2 : 1;
+        }
+        else if (c === '*')
+            source += '[^/]*';
+        else if (c === '?')
+            source += '[^/]';
+        else
+            source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${source}$`);
+}
+async function walk(dir, depthLeft, found) {
+    if (depthLeft < 0)
+        return;
+    let entries;
+    try {
+        entries = await (0,promises_.readdir)(dir, { withFileTypes: true });
+    }
+    catch {
+        return;
+    }
+    for (const entry of entries) {
+        if (entry.name === '.git' || entry.name === 'node_modules')
+            continue;
+        const full = (0,external_node_path_.join)(dir, entry.name);
+        if (entry.isDirectory())
+            await walk(full, depthLeft - 1, found);
+        else if (entry.isFile())
+            found.push(full);
+    }
+}
+/**
+ * The one file `pattern` names, relative to `workspace`. Spring Boot's `*-plain.jar` (classes
+ * only, not runnable) is set aside when the pattern also matches the runnable jar.
+ */
+async function findArtifact(pattern, workspace) {
+    if (!/[*?]/.test(pattern)) {
+        const path = (0,external_node_path_.isAbsolute)(pattern) ? pattern : (0,external_node_path_.resolve)(workspace, pattern);
+        const info = await (0,promises_.stat)(path).catch(() => undefined);
+        if (!info?.isFile())
+            throw new ArtifactError(`artifact: "${pattern}" matched no file in ${workspace}; expected the path of the built jar (did the build step run first?)`);
+        return path;
+    }
+    const segments = pattern.split('/');
+    const firstWild = segments.findIndex((segment) => /[*?]/.test(segment));
+    const root = (0,external_node_path_.resolve)(workspace, segments.slice(0, firstWild).join('/') || '.');
+    const rest = segments.slice(firstWild).join('/');
+    const matcher = globToRegExp(rest);
+    const files = [];
+    await walk(root, rest.includes('**') ? 32 : rest.split('/').length - 1, files);
+    const matched = files.filter((f) => matcher.test((0,external_node_path_.relative)(root, f).split('\\').join('/'))).sort();
+    const runnable = matched.filter((f) => !f.endsWith('-plain.jar'));
+    if (runnable.length === 1)
+        return runnable[0];
+    const shown = matched.map((f) => (0,external_node_path_.relative)(workspace, f)).join(', ');
+    if (matched.length === 0)
+        throw new ArtifactError(`artifact: "${pattern}" matched no file in ${workspace}; expected one built jar (did the build step run first?)`);
+    throw new ArtifactError(`artifact: "${pattern}" matched ${runnable.length} files (${shown}); expected exactly one once *-plain.jar files are set aside. Make the pattern more specific.`);
+}
+async function sha256OfFile(path) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    // Small reads keep the memory flat: 1 MiB buffers pile up faster than they are collected.
+    for await (const chunk of (0,external_node_fs_.createReadStream)(path, { highWaterMark: 64 * 1024 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+async function describeArtifact(path) {
+    const info = await (0,promises_.stat)(path);
+    return { path, fileName: (0,external_node_path_.basename)(path), size: info.size, sha256: await sha256OfFile(path) };
+}
+async function resolveArtifact(pattern, workspace) {
+    return describeArtifact(await findArtifact(pattern, workspace));
+}
+
+;// CONCATENATED MODULE: ./lib/log.js
+/** The action's log: GitHub's log groups for one host at a time, prefixed lines when hosts overlap. */
+
+function actionsLog(prefix = '') {
+    if (prefix === '') {
+        return {
+            info: (message) => core/* info */.pq(message),
+            warning: (message) => core/* warning */.$e(message),
+            group: (title, work) => core/* group */.Os(title, work),
+        };
+    }
+    const tag = (message) => message.split('\n').map((line) => `[${prefix}] ${line}`).join('\n');
+    return {
+        info: (message) => core/* info */.pq(tag(message)),
+        warning: (message) => core/* warning */.$e(tag(message)),
+        group: async (title, work) => {
+            core/* info */.pq(tag(`${title}`));
+            return work();
+        },
+    };
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __webpack_require__(7030);
+// EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(9487);
+// EXTERNAL MODULE: ./lib/ssh/early-socket.js
+var early_socket = __webpack_require__(1743);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __webpack_require__(7075);
+// EXTERNAL MODULE: external "node:string_decoder"
+var external_node_string_decoder_ = __webpack_require__(6193);
+;// CONCATENATED MODULE: ./lib/ssh/session.js
+/**
+ * One remote shell for a whole run. A login shell can take a while to start (a heavy ~/.bashrc
+ * costs half a second on some hosts), and a run has a dozen steps: so each run starts `sh` once
+ * and feeds it one script after another on its stdin. Each script runs in a subshell with stdin
+ * from /dev/null.
+ *
+ * A script's stdout (its answer) and stderr go to files, and the shell sends them back in one
+ * write, framed by lines with a random nonce and the exit code. One write matters: sshd leaves
+ * Nagle's algorithm on for a session without a terminal, so a second small write waits for the
+ * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
+ * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
+ */
+
+
+
+/**
+ * What the session's shell reads first: a temp dir for each script's answer, removed when the
+ * shell ends (its stdin closes with the connection).
+ */
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\n`;
+class ShellSession {
+    stdin;
+    buffer = '';
+    pending;
+    queue = Promise.resolve();
+    closed;
+    constructor(stdin) {
+        this.stdin = stdin;
+    }
+    static async open(ssh) {
+        const stdin = new external_node_stream_.PassThrough();
+        const session = new ShellSession(stdin);
+        // A UTF-8 character may be split across two SSH packets.
+        const decoder = new external_node_string_decoder_.StringDecoder('utf8');
+        stdin.write(PROLOGUE);
+        const ended = ssh.execCommand('sh -s', {
+            stdin,
+            noTrim: true,
+            onStdout: (chunk) => session.receive(decoder.write(chunk)),
+        });
+        ended.then((response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)), (error) => session.end(error));
+        return session;
+    }
+    /** Runs one script; scripts run one at a time, in the order they were given. */
+    run(script, onStdout) {
+        const next = this.queue.then(() => this.send(script, onStdout));
+        this.queue = next.catch(() => undefined);
+        return next;
+    }
+    close() {
+        this.stdin.end();
+    }
+    send(script, onStdout) {
+        if (this.closed)
+            return Promise.reject(this.closed);
+        const nonce = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+        const out = '"$ZDD_TMP/out"';
+        const err = '"$ZDD_TMP/err"';
+        return new Promise((resolve, reject) => {
+            this.pending = { nonce, onStdout, streamed: 0, resolve, reject };
+            this.stdin.write(`printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
+                `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\n` +
+                `zdd_status=$?\n` +
+                `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
+                `cat ${out}\n`);
+        });
+    }
+    receive(text) {
+        this.buffer += text;
+        const pending = this.pending;
+        if (!pending)
+            return;
+        const answerMarker = `@@@zdd-answer:${pending.nonce}\n`;
+        const answerAt = this.buffer.indexOf(answerMarker);
+        // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
+        const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1;
+        if (live > pending.streamed) {
+            pending.onStdout?.(this.buffer.slice(pending.streamed, live));
+            pending.streamed = live;
+        }
+        if (answerAt < 0)
+            return;
+        const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`;
+        const stderrAt = this.buffer.indexOf(stderrMarker, answerAt);
+        const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer);
+        if (!end || stderrAt < 0)
+            return;
+        const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt);
+        const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index);
+        this.buffer = this.buffer.slice(end.index + end[0].length);
+        this.pending = undefined;
+        pending.resolve({ code: Number(end[1]), stdout, stderr });
+    }
+    end(error) {
+        this.closed = error;
+        this.pending?.reject(error);
+        this.pending = undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/remote/protocol.js
+function parseAnswer(stdout) {
+    const answer = { facts: {}, lists: {}, sections: {} };
+    let section;
+    const sectionLines = {};
+    for (const line of stdout.split('\n')) {
+        const opener = /^@@([a-z_]+)$/.exec(line);
+        if (opener) {
+            section = opener[1];
+            sectionLines[section] ??= [];
+            continue;
+        }
+        if (section !== undefined) {
+            sectionLines[section].push(line);
+            continue;
+        }
+        const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(line);
+        if (!fact)
+            continue;
+        answer.facts[fact[1]] = fact[2];
+        (answer.lists[fact[1]] ??= []).push(fact[2]);
+    }
+    for (const [name, lines] of Object.entries(sectionLines)) {
+        while (lines.length > 0 && lines[lines.length - 1] === '')
+            lines.pop();
+        answer.sections[name] = lines.join('\n');
+    }
+    return answer;
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/errors.js
+/** A connection could not be made or kept; the message is meant for the user as it is. */
+class ConnectionError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ConnectionError';
+    }
+}
+/** Turns an error from connecting to `entry` into a message that says what happened and what to check. */
+function describeConnectError(error, entry, timeoutSeconds) {
+    const where = `${entry.host}:${entry.port}`;
+    const message = error.message ?? String(error);
+    if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
+        return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`;
+    }
+    if (/bad passphrase|Bad passphrase|decrypt|Encrypted private OpenSSH key detected, but no passphrase given|Encrypted .* key detected/i.test(message)) {
+        return `${entry.label}: the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.`;
+    }
+    if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {
+        return `${entry.label}: the private key could not be read (${message}). Paste the whole key file, including its BEGIN and END lines, into the secret.`;
+    }
+    if (error.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(message) || error.code === 'ETIMEDOUT') {
+        return `${entry.label}: no SSH answer from ${where} within ${timeoutSeconds} s (connect-timeout). Check that the host is up and that a firewall or security group lets the runner reach port ${entry.port}.`;
+    }
+    if (error.code === 'ECONNREFUSED') {
+        return `${entry.label}: connection refused at ${where}: nothing listens there. Check host and port, and that sshd is running.`;
+    }
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+        return `${entry.label}: the host name "${entry.host}" does not resolve. Check the host input.`;
+    }
+    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
+        return `${entry.label}: ${where} is not reachable from the runner (${error.code}). Check the address and the network path.`;
+    }
+    if (error.code === 'ECONNRESET' || /Connection lost before handshake/i.test(message)) {
+        return `${entry.label}: ${where} closed the connection before the SSH handshake. Check that port ${entry.port} is an SSH server and that it allows the runner (sshd MaxStartups, fail2ban, AllowUsers).`;
+    }
+    return `${entry.label}: SSH connection failed: ${message}`;
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
+/**
+ * Host key pinning. A host is trusted only when its key matches a `host-fingerprint` pin or a
+ * `known-hosts` line; this is decided inside the SSH handshake, before any credential is sent.
+ */
+
+/** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its sha256. */
+function fingerprintOf(keyBlob) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+/** The key type named inside the blob, e.g. `ssh-ed25519`. */
+function keyTypeOf(keyBlob) {
+    if (keyBlob.length < 4)
+        return 'unknown';
+    const length = keyBlob.readUInt32BE(0);
+    return keyBlob.subarray(4, 4 + length).toString('latin1');
+}
+function parseKnownHosts(text) {
+    const lines = [];
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const fields = line.split(/\s+/);
+        const marker = fields[0] === '@revoked' || fields[0] === '@cert-authority' ? fields.shift() : undefined;
+        if (fields.length < 3)
+            continue;
+        lines.push({ marker, patterns: fields[0], keyType: fields[1], key: fields[2] });
+    }
+    return lines;
+}
+/** How known_hosts names a host: plain on port 22, `[host]:port` otherwise. */
+function knownHostsName(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+function wildcardMatch(pattern, name) {
+    const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    return regex.test(name);
+}
+/** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
+function patternsMatch(patterns, host, port) {
+    // OpenSSH hashes and compares host names in lower case.
+    const name = knownHostsName(host.toLowerCase(), port);
+    if (patterns.startsWith('|1|')) {
+        const [, , salt, hash] = patterns.split('|');
+        if (!salt || !hash)
+            return false;
+        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+        return digest === hash;
+    }
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        const body = negated ? pattern.slice(1) : pattern;
+        if (wildcardMatch(body, name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a presented host key against the pins. */
+function judgeHostKey(policy, host, port, keyBlob) {
+    const lines = parseKnownHosts(policy.knownHosts).filter((l) => patternsMatch(l.patterns, host, port));
+    const base64 = keyBlob.toString('base64');
+    if (lines.some((l) => l.marker === '@revoked' && l.key === base64))
+        return { trusted: false, reason: 'revoked' };
+    const fingerprint = fingerprintOf(keyBlob);
+    if (policy.fingerprints.some((pin) => pin.replace(/=+$/, '') === fingerprint))
+        return { trusted: true };
+    if (lines.some((l) => l.marker === undefined && l.key === base64))
+        return { trusted: true };
+    if (policy.insecureSkip)
+        return { trusted: true };
+    const pinned = policy.fingerprints.length > 0 || lines.some((l) => l.marker === undefined);
+    return { trusted: false, reason: pinned ? 'mismatch' : 'no-pin' };
+}
+/** Host key algorithms for a key type, strongest first, as ssh2 names them. */
+function algorithmsForKeyType(keyType) {
+    if (keyType === 'ssh-rsa')
+        return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+    return [keyType];
+}
+/** Every key family a host may have; scanned one by one to list all of a host's fingerprints. */
+const KEY_FAMILIES = [
+    ['ssh-ed25519'],
+    ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'],
+    ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+];
+/** known_hosts key types pinned for this host, to ask the server for a key we can check. */
+function pinnedKeyTypes(knownHosts, host, port) {
+    const types = parseKnownHosts(knownHosts)
+        .filter((l) => l.marker === undefined && patternsMatch(l.patterns, host, port))
+        .map((l) => l.keyType);
+    return [...new Set(types)];
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/transport.js
+/**
+ * The one way this action talks to a host: a single SSH connection (node-ssh over ssh2) whose host
+ * key is checked before any credential is sent. Commands run through `run`, which checks the exit
+ * code; files go up through `upload`; a lost connection becomes a plain error.
+ */
+
+
+
+
+
+
+
+/** A remote command ended with an exit code the caller did not expect. */
+class RemoteCommandError extends Error {
+    step;
+    result;
+    constructor(step, result) {
+        const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+        super(`${step}: the remote command failed with exit code ${result.code}${detail ? `:\n${detail}` : ''}`);
+        this.step = step;
+        this.result = result;
+        this.name = 'RemoteCommandError';
+    }
+}
+const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat());
+async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
+    const { entry, auth, hostKeys } = endpoint;
+    const presented = [];
+    const ssh = new esm/* NodeSSH */.H();
+    const config = {
+        host: entry.host,
+        port: entry.port,
+        username: entry.username,
+        readyTimeout: endpoint.connectTimeoutSeconds * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 4,
+        hostVerifier: (blob) => {
+            const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob);
+            presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason });
+            return authenticate && verdict.trusted;
+        },
+    };
+    if (hostKeyAlgorithms)
+        config.algorithms = { serverHostKey: hostKeyAlgorithms };
+    if (auth.privateKey)
+        config.privateKey = auth.privateKey;
+    if (auth.passphrase)
+        config.passphrase = auth.passphrase;
+    if (auth.password)
+        config.password = auth.password;
+    // Our own socket, to turn Nagle off before the handshake: its packets come in pairs, and a
+    // second small write waits for the other side's delayed ACK (a connect took 230 ms, now 70).
+    const socket = endpoint.openSocket
+        ? await endpoint.openSocket()
+        : ((0,early_socket/* takeEarlySocket */.p)(entry.host, entry.port) ?? (0,external_node_net_.connect)({ host: entry.host, port: entry.port, noDelay: true }));
+    config.sock = socket;
+    try {
+        await ssh.connect(config);
+        return { ssh, presented };
+    }
+    catch (error) {
+        // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
+        socket.destroy();
+        ssh.dispose();
+        return { error: error, presented };
+    }
+}
+/** Every fingerprint the host offers, one handshake per key family (like ssh-keyscan). */
+async function scanFingerprints(endpoint) {
+    const found = [];
+    for (const family of KEY_FAMILIES) {
+        const result = await attempt(endpoint, family, false);
+        for (const key of result.presented)
+            found.push(`${keyTypeOf(key.blob)} ${fingerprintOf(key.blob)}`);
+    }
+    return [...new Set(found)];
+}
+function hostKeyMessage(endpoint, reason, fingerprints) {
+    const { entry } = endpoint;
+    const listed = fingerprints.length > 0 ? fingerprints.map((f) => `  ${f}`).join('\n') : '  (the host offered no key this action can read)';
+    const how = `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
+        `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
+        `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`;
+    if (reason === 'revoked')
+        return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`;
+    if (reason === 'mismatch') {
+        return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`;
+    }
+    return `${entry.label}: refusing to authenticate: no host key is pinned (set host-fingerprint or known-hosts, or insecure-skip-host-key-check: true). No credential was sent. The host offers:\n${listed}\n${how}`;
+}
+class RemoteHost {
+    entry;
+    ssh;
+    lost = false;
+    session;
+    sftp;
+    /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
+    gone;
+    constructor(entry, ssh) {
+        this.entry = entry;
+        this.ssh = ssh;
+        this.gone = new Promise((resolve) => {
+            const lose = () => {
+                this.lost = true;
+                resolve();
+            };
+            ssh.connection?.on('close', lose);
+            // Without an error listener, a reset connection would crash the process instead of failing the step.
+            ssh.connection?.on('error', lose);
+        });
+    }
+    /** Connects, trusting the host only if its key matches a pin. */
+    static async connect(endpoint) {
+        const { entry, hostKeys } = endpoint;
+        const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port);
+        const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a));
+        let result = await attempt(endpoint, preferred.length > 0 ? preferred : undefined, true);
+        const refused = result.presented.find((key) => !key.trusted);
+        if (!result.ssh && refused) {
+            // A pinned key of another type may exist: ask for each family the host has.
+            const fingerprints = refused.reason === 'revoked' ? [] : await scanFingerprints(endpoint);
+            const pinnedFamily = KEY_FAMILIES.find((family) => fingerprints.some((f) => family.includes(f.split(' ')[0]) && hostKeys.fingerprints.includes(f.split(' ')[1])));
+            if (refused.reason === 'mismatch' && pinnedFamily) {
+                result = await attempt(endpoint, pinnedFamily, true);
+            }
+            else {
+                throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints));
+            }
+        }
+        if (!result.ssh)
+            throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
+        return new RemoteHost(entry, result.ssh);
+    }
+    /**
+     * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
+     * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
+     * `ConnectionError` if the connection dies.
+     */
+    async run(script, options) {
+        if (this.lost)
+            throw this.lostError(options.step);
+        this.session ??= ShellSession.open(this.ssh);
+        let response;
+        try {
+            response = await (await this.session).run(script, options.onStdout);
+        }
+        catch (error) {
+            if (this.lost || !this.ssh.isConnected())
+                throw this.lostError(options.step);
+            throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}`);
+        }
+        const result = { ...response, answer: parseAnswer(response.stdout) };
+        if (result.code !== 0 && !(options.allowExit ?? []).includes(result.code)) {
+            throw new RemoteCommandError(options.step, result);
+        }
+        return result;
+    }
+    /**
+     * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
+     * when first used: on a host with a slow login shell the two waits overlap.
+     */
+    warmUp() {
+        this.session ??= ShellSession.open(this.ssh);
+        this.sftp ??= this.ssh.requestSFTP();
+        this.sftp.catch(() => undefined);
+    }
+    /**
+     * Creates a directory whose parent exists, through SFTP: no shell needed, so it does not wait
+     * behind a script that runs in the session.
+     */
+    async makeDirectory(path) {
+        this.sftp ??= this.ssh.requestSFTP();
+        const sftp = await this.sftp;
+        await new Promise((resolve, reject) => sftp.mkdir(path, (error) => {
+            if (!error)
+                return resolve();
+            // It may exist already; anything else shows up as a failed upload next.
+            sftp.stat(path, (statError, stats) => (statError || !stats.isDirectory() ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`)) : resolve()));
+        }));
+    }
+    /** Uploads a file through SFTP, streaming it in chunks. */
+    async upload(localPath, remotePath, onProgress) {
+        try {
+            this.sftp ??= this.ssh.requestSFTP();
+            const upload = this.ssh.putFile(localPath, remotePath, await this.sftp, {
+                concurrency: 64,
+                chunkSize: 32768,
+                step: (sent, _chunk, total) => onProgress?.(sent, total),
+            });
+            await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))]);
+        }
+        catch (error) {
+            if (this.lost)
+                throw this.lostError('upload');
+            throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${error.message}`);
+        }
+    }
+    /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it. */
+    async forward(host, port) {
+        try {
+            return (await this.ssh.forwardOut('127.0.0.1', 0, host, port));
+        }
+        catch (error) {
+            throw new ConnectionError(`${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
+        }
+    }
+    close() {
+        this.ssh.dispose();
+    }
+    lostError(step) {
+        return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/host-state.js
+function readHostState(answer) {
+    const { facts, lists } = answer;
+    const releases = (lists.release ?? []).map((line) => {
+        const [name, sha256, ...file] = line.split(' ');
+        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' ') };
+    });
+    const instances = (lists.instance ?? []).map((line) => {
+        const [port, pid, state, listening, release] = line.split(' ');
+        return {
+            port: Number(port),
+            pid: pid === '-' ? undefined : Number(pid),
+            running: state === 'running',
+            listening: listening === 'yes',
+            release: release === '-' || release === undefined ? undefined : release,
+        };
+    });
+    return {
+        isRoot: facts.uid === '0',
+        home: facts.home ?? '',
+        http: (facts.http ?? 'none'),
+        javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
+        writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
+        deployDirExists: facts.deploy_dir_exists === 'yes',
+        freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
+        releases,
+        instances,
+        deployDir: facts.deploy_dir ?? '',
+        include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
+    };
+}
+function instanceOn(state, port) {
+    return state.instances.find((i) => i.port === port);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/plan.js
+/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
+/** The port the include points at, if it is one of the pair. */
+function activePortFromInclude(include, ports) {
+    if (include === undefined)
+        return undefined;
+    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
+    // A port after ":" (a URL) first; a custom template may name the port bare.
+    return numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ?? numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port));
+}
+/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
+function choosePorts(include, ports) {
+    const active = activePortFromInclude(include, ports);
+    if (active === undefined)
+        return { idle: ports[0] };
+    return { active, idle: active === ports[0] ? ports[1] : ports[0] };
+}
+function renderInclude(template, port) {
+    return template.replaceAll('{port}', String(port));
+}
+/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
+function releaseName(sha256, now) {
+    const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
+    return `${stamp}-${sha256.slice(0, 8)}`;
+}
+/**
+ * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
+ * the rollback target), never the current one.
+ */
+function releasesToPrune(releases, keep, running) {
+    const newestFirst = [...releases].map((r) => r.name).sort().reverse();
+    return newestFirst.slice(keep).filter((name) => !running.includes(name));
+}
+/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
+function withoutSudoForRoot(command, isRoot) {
+    return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command;
+}
+/**
+ * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
+ * which nginx keeps in the master's command line. Empty for the system nginx.
+ */
+function nginxMasterHint(reloadCommand) {
+    const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand);
+    return match ? (match[1] ?? match[2] ?? match[3]) : '';
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/report.js
+/** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
+function emptyReport(host, command) {
+    return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
+}
+/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
+async function timed(report, phase, work) {
+    const started = performance.now();
+    try {
+        return await work();
+    }
+    finally {
+        const seconds = (performance.now() - started) / 1000;
+        report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000;
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(8161);
+// EXTERNAL MODULE: ./lib/remote/quote.js
+var quote = __webpack_require__(6982);
+;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
+/**
+ * Shell functions shared by the remote scripts. Static text (`\${` is the shell's own `${`): no
+ * value is ever spliced in here; functions take their inputs as arguments or from the variables
+ * that `shellScript` sets.
+ * Only what the host is promised to have is used: POSIX sh, coreutils, grep, sed, curl or wget,
+ * and Linux's /proc (to find who holds a port and to watch nginx workers).
+ * sh has no local variables: what a function sets, its caller sees, so their working variables
+ * have names the scripts do not use (a script's `state` once came back as a /proc stat line).
+ */
+const SHELL_LIB = `
+# Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
+# deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
+# empty where it does not. Every process a script starts costs 20 ms on a loaded host.
+clock() {
+  if [ -r /proc/uptime ] && read -r NOW _ < /proc/uptime; then
+    NOW_CS=\${NOW%.*}\${NOW#*.}
+    NOW_CS=\${NOW_CS#\${NOW_CS%%[!0]*}}
+    NOW=\${NOW%.*}
+  else
+    NOW=$(date +%s) NOW_CS=
+  fi
+}
+
+# Sleeps $1 hundredths of a second.
+sleep_cs() {
+  fraction=$(( $1 % 100 ))
+  [ "$fraction" -ge 10 ] || fraction=0$fraction
+  sleep "$(( $1 / 100 )).$fraction"
+}
+
+# Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.
+# Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.
+pid_alive() {
+  if [ -r "/proc/$1/stat" ]; then
+    read -r proc_stat < "/proc/$1/stat" 2>/dev/null || return 1
+    proc_state=\${proc_stat##*) }
+    case "\${proc_state%% *}" in Z|X|'') return 1 ;; *) return 0 ;; esac
+  elif [ -d /proc/self ]; then
+    return 1
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
+}
+
+# Exit status 0 when some process of the group led by $1 (or $1 itself) is running.
+alive() {
+  if [ -d /proc/self ]; then
+    pid_alive "$1" || grep -q -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null
+  else
+    kill -0 "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null
+  fi
+}
+
+# HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).
+http_status() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -s -o "$2" -w '%{http_code}' --max-time "$3" "$1" 2>/dev/null || true
+  else
+    code=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1)
+    echo "\${code:-000}"
+  fi
+}
+
+# Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
+# the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
+listen_inodes() {
+  hex=$(printf '%04X' "$1")
+  grep -h -E "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+    while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
+}
+
+# Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
+port_hex() {
+  HEX= n=$1
+  for _ in 1 2 3 4; do
+    digit=$(( n % 16 )); n=$(( n / 16 ))
+    case $digit in 10) digit=A ;; 11) digit=B ;; 12) digit=C ;; 13) digit=D ;; 14) digit=E ;; 15) digit=F ;; esac
+    HEX=$digit$HEX
+  done
+}
+
+# Status 0 when table $2 (in the format of /proc/net/tcp) lists a socket listening on port $1
+# (as port_hex writes it), reading no further than the listening sockets at its top.
+listed_as_listening() {
+  {
+    read -r _
+    while read -r _ socket_address _ socket_state _; do
+      case "$socket_state" in
+        0A) case "$socket_address" in *:"$1") return 0 ;; esac ;;
+        03) ;;
+        *) return 1 ;;
+      esac
+    done
+  } < "$2"
+  return 1
+}
+
+# Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in
+# /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy
+# proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list
+# half-open connections, state 03, among the listeners: they do not end the listeners.)
+port_in_use() {
+  if [ -r /proc/net/tcp ]; then
+    port_hex "$1"
+    listed_as_listening "$HEX" /proc/net/tcp || { [ -r /proc/net/tcp6 ] && listed_as_listening "$HEX" /proc/net/tcp6; }
+  elif command -v ss >/dev/null 2>&1; then
+    listeners=$(ss -Hltn "sport = :$1" 2>/dev/null) && [ -n "$listeners" ]
+  else
+    http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
+  fi
+}
+
+# The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
+port_holder() {
+  # -p makes ss read every process's file descriptors: only here, where the pid is needed.
+  holder=$(ss -ltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)
+  if [ -n "$holder" ]; then echo "$holder"; return 0; fi
+  for inode in $(listen_inodes "$1"); do
+    dir=
+    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r line; do
+      case "$line" in
+        /proc/*/fd:) dir=\${line%/fd:} ;;
+        *"socket:[$inode]"*) echo "\${dir#/proc/}"; break ;;
+      esac
+    done | head -n 1
+  done | head -n 1
+}
+
+# The command line of pid $1, for messages.
+command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
+
+# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do. ("kill -SIG -PGID"
+# without "--": dash rejects "kill -TERM -- -PGID".)
+stop_group() {
+  alive "$1" || return 0
+  kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  clock; deadline=$(( NOW + $2 ))
+  while alive "$1"; do
+    if clock; [ "$NOW" -ge "$deadline" ]; then
+      kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+      echo "killed=$1"
+      sleep 0.1
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "stopped=$1"
+}
+
+# Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
+# $1 (all masters when $1 is empty or matches none). nginx writes its role into its command line
+# ("nginx: master process <its arguments>"), so one grep over /proc finds them all.
+nginx_workers() {
+  titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
+  masters= all_masters=
+  while IFS= read -r line; do
+    case "$line" in *':nginx: master process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
+    all_masters="$all_masters $pid"
+    case "$line" in *"$1"*) masters="$masters $pid" ;; esac
+  done <<EOF
+$titles
+EOF
+  [ -n "$masters" ] || masters=$all_masters
+  while IFS= read -r line; do
+    case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
+    pid=\${line#/proc/}; pid=\${pid%%/*}
+    read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
+    case " $masters " in *" $parent "*) echo "$pid" ;; esac
+  done <<EOF
+$titles
+EOF
+}
+`;
+
+;// CONCATENATED MODULE: ./lib/remote/host.js
+/** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
+
+
+/**
+ * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
+ * steps of a run share one remote shell, so the lock lives exactly as long as the run's
+ * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
+ */
+function acquireLockScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, OWNER: p.owner, SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'), TIMEOUT: Math.ceil(p.timeoutSeconds) }, `${SHELL_LIB}
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
+  echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
+}
+echo "deploy_dir=$DEPLOY_DIR"
+clock; deadline=$(( NOW + TIMEOUT ))
+waiting=
+while ! mkdir .lock 2>/dev/null; do
+  holder=
+  [ ! -r .lock/pid ] || read -r holder < .lock/pid
+  age=$(( $(date +%s) - $(stat -c %Y .lock 2>/dev/null || date +%s) ))
+  if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
+    stale=".lock.stale.$$"
+    if mv .lock "$stale" 2>/dev/null; then
+      echo "stale_owner=$(tr '\\n' ' ' < "$stale/owner" 2>/dev/null)"
+      rm -rf -- "$stale"
+    fi
+    continue
+  fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
+  fi
+  if [ -z "$waiting" ]; then
+    owner="owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"
+    echo "lock=waiting"; echo "$owner"; waiting=1
+    # fd 3 reaches the runner while this waits (see the session); absent when run on its own.
+    echo "$owner" 2>/dev/null >&3
+  fi
+  sleep 0.2
+done
+echo "$$" > .lock/pid
+printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/owner
+echo "lock=held"`);
+}
+/** Releases the lock if this session's shell still holds it. */
+function releaseLockScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir }, `
+cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
+holder=
+[ ! -r .lock/pid ] || read -r holder < .lock/pid
+[ "$holder" = "$$" ] && rm -rf .lock
+echo "lock=released"`);
+}
+/**
+ * One round trip that tells everything a run needs to decide: who we are, which tools exist,
+ * whether the deploy dir is writable and has room, the releases, what runs on each port, and the
+ * include's text.
+ */
+function inspectScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        INCLUDE: p.include,
+        PORT_A: p.ports[0],
+        PORT_B: p.ports[1],
+        PREPARE: p.prepare ? 1 : 0,
+        NEED_JAVA: p.needJava ? 1 : 0,
+    }, `${SHELL_LIB}
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+echo "deploy_dir=$DEPLOY_DIR"
+uid=
+while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
+echo "uid=\${uid:-$(id -u)}"
+echo "home=$HOME"
+if command -v curl >/dev/null 2>&1; then echo "http=curl"
+elif command -v wget >/dev/null 2>&1; then echo "http=wget"
+else echo "http=none"; fi
+if [ "$NEED_JAVA" = 1 ]; then
+  if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
+fi
+if [ "$PREPARE" = 1 ]; then
+  if { [ -d "$DEPLOY_DIR/releases" ] && [ -d "$DEPLOY_DIR/run" ] && [ -d "$DEPLOY_DIR/logs" ] ||
+    mkdir -p -- "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs" 2>/dev/null; } && [ -w "$DEPLOY_DIR" ]; then
+    echo "writable=yes"
+    for partial in "$DEPLOY_DIR"/releases/.partial-*; do
+      [ ! -e "$partial" ] || rm -rf -- "$partial" 2>/dev/null
+    done
+  else
+    echo "writable=no"
+  fi
+fi
+if [ -d "$DEPLOY_DIR" ]; then
+  echo "deploy_dir_exists=yes"
+  usage=$(df -Pk "$DEPLOY_DIR" 2>/dev/null)
+  set -- \${usage##*
+}
+  [ $# -ge 4 ] && echo "free_kb=$4"
+else
+  echo "deploy_dir_exists=no"
+fi
+for dir in "$DEPLOY_DIR"/releases/*/; do
+  [ -d "$dir" ] || continue
+  name=\${dir%/}; name=\${name##*/}
+  # The app runs in its release dir and may write files there: the jar's name is recorded.
+  file=
+  [ ! -r "$dir.artifact" ] || read -r file < "$dir.artifact"
+  if [ -z "$file" ]; then
+    for entry in "$dir"*; do
+      [ -f "$entry" ] || continue
+      case "\${entry##*/}" in sha256|env) ;; *.jar) file=\${entry##*/}; break ;; *) [ -n "$file" ] || file=\${entry##*/} ;; esac
+    done
+  fi
+  sha=
+  [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
+  echo "release=$name \${sha:--} $file"
+done
+for port in "$PORT_A" "$PORT_B"; do
+  pid=; release=
+  [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
+  [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
+  state=stopped
+  [ -n "$pid" ] && alive "$pid" && state=running
+  listening=no
+  port_in_use "$port" && listening=yes
+  echo "instance=$port \${pid:--} $state $listening \${release:--}"
+done
+if [ -f "$INCLUDE" ]; then
+  echo "include=present"
+  echo "@@include"
+  while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done < "$INCLUDE"
+else
+  echo "include=absent"
+fi`);
+}
+
+;// CONCATENATED MODULE: ./lib/remote/instance.js
+/** Scripts that run the service: free a port, start a release there, check its health, stop it. */
+
+
+/** Exit codes of the instance scripts, so the client can tell the failures apart. */
+const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53 };
+/**
+ * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
+ * its listener it may finish in the background, still bounded by the timeout), then any other
+ * process still listening on it, naming it, and confirms that nothing listens any more.
+ */
+function freePortScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+old=
+[ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
+if [ -n "$old" ] && alive "$old"; then
+  echo "idle_pid=$old"
+  kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
+  clock; deadline=$(( NOW + STOP_TIMEOUT ))
+  while alive "$old"; do
+    if ! port_in_use "$PORT"; then
+      # The port is free: a JVM closes its listener first and may take seconds more to finish.
+      # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
+      (
+        while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
+        if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
+      ) < /dev/null > /dev/null 2>&1 &
+      echo "draining=$old"
+      break
+    fi
+    if clock; [ "$NOW" -ge "$deadline" ]; then
+      kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
+      echo "killed=$old"
+      sleep 0.1
+      break
+    fi
+    sleep 0.02
+  done
+  alive "$old" || echo "stopped=$old"
+fi
+[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+port_in_use "$PORT" || { echo "port=free"; exit 0; }
+holder=$(port_holder "$PORT")
+if [ -z "$holder" ]; then
+  echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
+fi
+echo "foreign_pid=$holder"
+echo "foreign_command=$(command_of "$holder")"
+kill -TERM "$holder" 2>/dev/null
+clock; deadline=$(( NOW + STOP_TIMEOUT ))
+while pid_alive "$holder" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
+if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
+clock; deadline=$(( NOW + 3 ))
+while port_in_use "$PORT"; do
+  if clock; [ "$NOW" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  sleep 0.05
+done
+echo "port=free"`);
+}
+/**
+ * Starts the release on a free port, detached from the session (stdin from /dev/null, output
+ * appended to the port's log), and polls its health until it answers 2xx while the process this
+ * run started is alive. On failure the new instance is stopped again and the log tail returned,
+ * so a failed start never leaves anything running.
+ */
+function startScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        PORT: p.port,
+        RELEASE: p.release,
+        FILE_NAME: p.fileName,
+        APP_NAME: p.appName,
+        JAVA_OPTS: p.javaOpts,
+        START_COMMAND: p.startCommand,
+        HEALTH_URL: p.healthUrl,
+        HEALTH_EXPECT: p.healthExpect,
+        HEALTH_TIMEOUT: Math.ceil(p.healthTimeoutSeconds),
+        HEALTH_INTERVAL: p.healthIntervalSeconds,
+        HEALTH_INTERVAL_CS: Math.max(1, Math.round(p.healthIntervalSeconds * 100)),
+        STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+        STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
+    }, `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+pid_file="run/$PORT.pid"
+log="logs/$PORT.log"
+if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+(
+  cd -P -- "releases/$RELEASE" || exit 97
+  ARTIFACT="$PWD/$FILE_NAME"
+  SERVER_PORT=$PORT
+  export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
+  . ./env || exit 98
+  exec $detach sh -c "$START_COMMAND"
+) < /dev/null >> "$log" 2>&1 &
+pid=$!
+echo "$pid" > "$pid_file"
+echo "$RELEASE" > "run/$PORT.release"
+echo "pid=$pid"
+
+fail() {
+  echo "health=$1"
+  stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  rm -f -- "$pid_file" "run/$PORT.release" "$body"
+  echo "@@log"
+  tail -n 50 -- "$log"
+  exit "$2"
+}
+body="run/.health-$PORT"
+clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
+# Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
+# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
+# polls, where the kernel's tables tell it without a process, the port is watched: once the service
+# opens it (a Spring Boot app does when it is about ready) the next poll goes at once.
+started_cs=$NOW_CS
+watch_port=
+[ ! -r /proc/net/tcp ] || watch_port=1
+while :; do
+  alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
+  code=$(http_status "$HEALTH_URL" "$body" 5)
+  case "$code" in
+    2??)
+      if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
+        if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
+      fi ;;
+  esac
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    echo "last_status=$code"
+    echo "last_body=$(head -c 200 "$body" 2>/dev/null | tr '\\n' ' ')"
+    fail timeout ${INSTANCE_EXIT.unhealthy}
+  fi
+  if [ -n "$started_cs" ]; then
+    next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
+    while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
+      if [ -n "$watch_port" ] && [ $(( next_cs - NOW_CS )) -gt 5 ]; then
+        sleep 0.03
+        alive "$pid" || break
+        if port_in_use "$PORT"; then watch_port=; break; fi
+      else
+        sleep_cs $(( next_cs - NOW_CS ))
+      fi
+    done
+  else
+    sleep "$HEALTH_INTERVAL"
+  fi
+done`);
+}
+/** One health probe of each given port: `probe=<port> <http status> <ok|fail>`. */
+function probeScript(p) {
+    return (0,quote/* shellScript */.ky)({ PORTS: p.ports.join(' '), HEALTH_PATH: p.healthPath, HEALTH_EXPECT: p.healthExpect }, `${SHELL_LIB}
+body=$(mktemp)
+for port in $PORTS; do
+  code=$(http_status "http://127.0.0.1:$port$HEALTH_PATH" "$body" 5)
+  verdict=fail
+  case "$code" in 2??) { [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body"; } && verdict=ok ;; esac
+  echo "probe=$port $code $verdict"
+done
+rm -f -- "$body"`);
+}
+/** Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). */
+function stopScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit 0
+pid=$(cat "run/$PORT.pid" 2>/dev/null || true)
+[ -n "$pid" ] && alive "$pid" || { echo "stopped=none"; exit 0; }
+sleep "$DRAIN"
+stop_group "$pid" "$STOP_TIMEOUT"
+rm -f -- "run/$PORT.pid" "run/$PORT.release"`);
+}
+
+;// CONCATENATED MODULE: ./lib/remote/nginx.js
+/** The switch: point nginx's include at a port, safely, and make sure nginx took it. */
+
+
+const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 };
+/**
+ * Writes the new include beside the old one and moves it into place, tests the configuration
+ * (restoring the old include byte for byte if the test fails), reloads, waits until the old nginx
+ * workers stop taking connections, then fetches the verify URL. If that fails, the old include is
+ * put back and nginx reloaded again (`rolled_back=yes`).
+ */
+function switchScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        INCLUDE: p.include,
+        CONTENT: p.content,
+        TEST_COMMAND: p.testCommand,
+        RELOAD_COMMAND: p.reloadCommand,
+        MASTER_HINT: p.masterHint,
+        VERIFY_URL: p.verifyUrl,
+        VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),
+        INTERVAL: p.intervalSeconds,
+        RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
+    }, `${SHELL_LIB}
+case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
+if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
+fresh="$INCLUDE.zdd-new"
+saved="$INCLUDE.zdd-old"
+had_old=no
+[ -e "$INCLUDE" ] && had_old=yes
+
+if [ -z "$as" ]; then
+  write_fresh() { printf '%s\\n' "$CONTENT" > "$fresh"; }
+else
+  write_fresh() { printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; }
+fi
+if ! write_fresh; then
+  $as rm -f -- "$fresh" 2>/dev/null
+  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
+fi
+if [ "$had_old" = yes ] && ! $as cp -p -- "$INCLUDE" "$saved"; then
+  $as rm -f -- "$fresh"
+  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
+fi
+$as mv -f -- "$fresh" "$INCLUDE" || { echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}; }
+
+# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
+run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
+
+restore() {
+  if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
+}
+
+# Prints reload=observed once every old worker has stopped taking connections and a new one runs.
+reload_and_wait() {
+  workers=$(nginx_workers "$MASTER_HINT")
+  before=" "
+  for worker in $workers; do before="$before$worker "; done
+  if ! out=$(run_command "$RELOAD_COMMAND" 2>&1); then
+    echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
+  fi
+  if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
+  clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
+  while :; do
+    current=$(nginx_workers "$MASTER_HINT")
+    taken=yes
+    [ -n "$current" ] || taken=no
+    for worker in $current; do
+      case "$before" in *" $worker "*) taken=no ;; esac
+    done
+    if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
+    if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
+    sleep 0.02
+  done
+}
+
+if ! out=$(run_command "$TEST_COMMAND" 2>&1); then
+  restore
+  echo "error=nginx_test"
+  echo "@@test_output"; echo "$out"
+  exit ${SWITCH_EXIT.testFailed}
+fi
+
+reload_and_wait
+status=$?
+if [ "$status" != 0 ]; then
+  restore
+  if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
+  # nginx kept its old workers, so it still serves the old port; make the include say so again.
+  (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
+  echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
+fi
+
+if [ -n "$VERIFY_URL" ]; then
+  body=$(mktemp)
+  clock; deadline=$(( NOW + VERIFY_TIMEOUT ))
+  while :; do
+    code=$(http_status "$VERIFY_URL" "$body" 5)
+    case "$code" in 2??) echo "verify=ok"; break ;; esac
+    if clock; [ "$NOW" -ge "$deadline" ]; then
+      echo "verify=failed"; echo "verify_status=$code"
+      restore
+      reload_and_wait > /dev/null
+      echo "rolled_back=yes"
+      rm -f -- "$body"
+      exit ${SWITCH_EXIT.verifyFailed}
+    fi
+    sleep "$INTERVAL"
+  done
+  rm -f -- "$body"
+fi
+$as rm -f -- "$saved"
+echo "switched=yes"`);
+}
+
+;// CONCATENATED MODULE: ./lib/remote/release.js
+/** Scripts that make a release out of an uploaded file, and prune old ones. */
+
+/** Where an upload lands before its checksum is known good: a release only appears whole. */
+function partialDir(deployDir, release) {
+    return `${deployDir}/releases/.partial-${release}`;
+}
+/**
+ * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
+ * release, and writes the env file with mode 0600. Its text travels inside the script, which the
+ * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
+ * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
+ * appears; failing to write it only costs the next deploy its delta.
+ */
+function finalizeReleaseScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' }, `
+cd -- "$DEPLOY_DIR/releases" || exit 40
+if [ "$UPLOADED" = 1 ]; then
+  partial=".partial-$RELEASE"
+  set -- $(sha256sum < "$partial/$FILE_NAME")
+  if [ "\${1:-}" != "$SHA256" ]; then
+    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
+    rm -rf -- "$partial"
+    exit 41
+  fi
+  echo "$SHA256" > "$partial/sha256"
+  if [ -n "$MANIFEST_TEXT" ]; then
+    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
+  fi
+  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
+  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
+  mv -- "$partial" "$RELEASE" || exit 42
+fi
+[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
+[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+echo "release=$RELEASE"`);
+}
+/** Removes the named releases, except any that a live instance still runs from. */
+function pruneScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
+cd -- "$DEPLOY_DIR" || exit 0
+in_use=" "
+for file in run/*.release; do
+  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
+done
+printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
+  [ -n "$name" ] && [ -d "releases/$name" ] || continue
+  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
+  rm -rf -- "releases/$name" && echo "pruned=$name"
+done`);
+}
+/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
+function envFileText(entries, quote) {
+    return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
+}
+
+;// CONCATENATED MODULE: ./lib/delta/chunker.js
+/**
+ * Content-defined chunking of a jar, so that the bytes two builds share can be found again even
+ * where zip entries moved. Pure and streaming: bytes go in with `push` in pieces of any size, chunks
+ * come out; memory stays fixed whatever the file's size (a few dozen bytes of look-ahead plus the
+ * caller's piece). The same bytes always give the same chunks, however they were split into pieces.
+ *
+ * Two kinds of boundaries:
+ * - FastCDC-style: a gear hash over the last 32 bytes; a cut where its masked bits are zero, with
+ *   normalised chunking (a harder mask before `avg`, an easier one after), never a chunk shorter
+ *   than `min` or longer than `max`. An insertion only changes the chunks around it: boundaries
+ *   depend on the bytes just before them, so they line up again after it.
+ * - Zip-aware: a cut at every zip local file header (`PK\x03\x04`) and right after it (30 fixed bytes
+ *   plus the name and extra field). A header whose time stamp changed between builds is then a tiny
+ *   chunk of its own, and the entry's data keeps its chunks. A header that gives its data's size (a
+ *   STORED nested jar, BOOT-INF/lib/*.jar) makes the scan skip that data, so the nested jar's own
+ *   headers cause no cuts (they would only multiply tiny chunks). One cut also marks the start of the
+ *   central directory (`PK\x01\x02`), which changes whenever any entry does.
+ *
+ * Changing any constant here (gear table, masks, sizes) stays correct: chunks are named by their
+ * sha256, and the host checks the assembled file's sha256. It only makes the next deploy after the
+ * change find fewer chunks in common with the releases uploaded before it.
+ */
+
+
+/**
+ * 16 KiB average (4 KiB min, 128 KiB max), chosen by measurement on a 40 MiB fat jar (the delta
+ * e2e's): with zip cuts, the chunks sent for "one class changed, all time stamps new" are the same
+ * at 8, 16, 32 and 64 KiB (the headers, the class, the central directory: 28 KB); the average sets
+ * the other two costs. The chunk list, sent with every upload, is about 80 bytes a chunk: 0.91%,
+ * 0.49%, 0.28%, 0.17% of the jar. Changes inside a large entry cost about one chunk each: ten
+ * scattered edits in a 6 MB library sent 111, 185, 393, 785 KiB. 16 KiB costs least over both.
+ */
+const DEFAULT_AVG = 16 * 1024;
+/** The gear table: 256 fixed pseudo-random 32-bit words, the first 4 bytes of sha256("zdd-gear-<i>"). */
+const GEAR = (() => {
+    const table = new Int32Array(256);
+    for (let i = 0; i < 256; i++)
+        table[i] = (0,external_node_crypto_.createHash)('sha256').update(`zdd-gear-${i}`).digest().readInt32LE(0);
+    return table;
+})();
+/** The gear hash's window: each byte shifts one bit left, so 32 bytes fill a 32-bit hash. */
+const WINDOW = 32;
+/** A mask of `bits` one-bits spread evenly over the 32 (so every cut depends on the whole window). */
+function spreadMask(bits) {
+    let mask = 0;
+    for (let k = 0; k < bits; k++)
+        mask |= 1 << (31 - Math.floor((k * 32) / bits));
+    return mask | 0;
+}
+/** Enough look-ahead to read a zip local header's fixed part from where its signature starts. */
+const LOOKAHEAD = 30;
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+const KNOWN_METHODS = new Set([0, 1, 6, 8, 9, 12, 14, 93, 95, 98, 99]);
+class Chunker {
+    min;
+    avg;
+    max;
+    zip;
+    maskHard;
+    maskEasy;
+    /** Bytes not processed yet (fewer than LOOKAHEAD after each push), starting at offset `pos`. */
+    carry = Buffer.alloc(0);
+    /** Where the look-ahead and the next piece are put together. */
+    work = Buffer.alloc(0);
+    pos = 0;
+    chunkStart = 0;
+    hash = 0;
+    sha = (0,external_node_crypto_.createHash)('sha256');
+    /** Absolute offset up to which the current chunk's bytes went into `sha`. */
+    hashedTo = 0;
+    /** The end of the header just seen: a cut falls there. */
+    headerEnd = -1;
+    /** No zip signature is looked for before this offset (inside an entry's data of known size). */
+    scanFrom = 0;
+    inCentral = false;
+    ended = false;
+    constructor(options = {}) {
+        const avg = options.avg ?? DEFAULT_AVG;
+        if (!Number.isInteger(Math.log2(avg)) || avg < 256)
+            throw new Error(`chunker: avg must be a power of two >= 256, got ${avg}`);
+        this.avg = avg;
+        this.min = options.min ?? avg / 4;
+        this.max = options.max ?? avg * 8;
+        if (!(this.min >= WINDOW && this.min < this.avg && this.avg < this.max))
+            throw new Error(`chunker: need ${WINDOW} <= min < avg < max`);
+        this.zip = options.zip ?? true;
+        const bits = Math.log2(avg);
+        this.maskHard = spreadMask(bits + 2);
+        this.maskEasy = spreadMask(bits - 2);
+    }
+    /** Feeds the next bytes of the file; returns the chunks they completed. */
+    push(data) {
+        if (this.ended)
+            throw new Error('chunker: push after end');
+        if (data.length === 0)
+            return [];
+        if (this.carry.length === 0)
+            return this.process(Buffer.from(data.buffer, data.byteOffset, data.length), false);
+        // The look-ahead, then the new bytes, in one reused buffer: no allocation per piece.
+        const size = this.carry.length + data.length;
+        if (this.work.length < size)
+            this.work = Buffer.allocUnsafe(size);
+        this.carry.copy(this.work, 0);
+        this.work.set(data, this.carry.length);
+        return this.process(this.work.subarray(0, size), false);
+    }
+    /** Ends the file: returns the last chunks. */
+    end() {
+        if (this.ended)
+            return [];
+        const out = this.process(this.carry, true);
+        this.ended = true;
+        return out;
+    }
+    process(buf, final) {
+        const out = [];
+        const base = this.pos;
+        const limit = final ? buf.length : Math.max(0, buf.length - LOOKAHEAD);
+        const { min, max, avg, maskHard, maskEasy, zip } = this;
+        // Positions below are indexes into buf (absolute offset = base + index); the state lives in
+        // locals during the hot loop and is written back at the end.
+        let start = this.chunkStart - base;
+        let hashed = this.hashedTo - base;
+        let hashFrom = start + min - WINDOW;
+        let hash = this.hash;
+        let headerEnd = this.headerEnd - base;
+        let scanFrom = this.scanFrom - base;
+        let inCentral = this.inCentral;
+        const cut = (at) => {
+            if (at > hashed)
+                this.sha.update(buf.subarray(hashed, at));
+            out.push({ offset: base + start, length: at - start, sha256: this.sha.digest('hex') });
+            this.sha = (0,external_node_crypto_.createHash)('sha256');
+            hashed = at;
+            start = at;
+            hash = 0;
+            hashFrom = at + min - WINDOW;
+        };
+        // Zip checks happen only where they can matter: at a header's end, and, while scanning, at each
+        // "P" (found with indexOf). Between those, a tight loop runs the gear hash alone.
+        let nextP = -1;
+        let i = 0;
+        while (i < limit) {
+            if (zip) {
+                if (i === headerEnd && i > start)
+                    cut(i);
+                if (i >= scanFrom && buf[i] === 0x50 && buf[i + 1] === 0x4b && i + 4 <= buf.length) {
+                    const signature = buf.readUInt32LE(i);
+                    if (signature === LOCAL_HEADER && i + LOOKAHEAD <= buf.length) {
+                        const version = buf.readUInt16LE(i + 4);
+                        const flags = buf.readUInt16LE(i + 6);
+                        const method = buf.readUInt16LE(i + 8);
+                        const compressed = buf.readUInt32LE(i + 18);
+                        const nameLength = buf.readUInt16LE(i + 26);
+                        const extraLength = buf.readUInt16LE(i + 28);
+                        if (version <= 63 && KNOWN_METHODS.has(method) && nameLength >= 1 && nameLength <= 4096) {
+                            if (i > start)
+                                cut(i);
+                            headerEnd = i + 30 + nameLength + extraLength;
+                            // Bit 3: sizes follow the data (a data descriptor); 0xffffffff: they are in a zip64 extra.
+                            const sizeKnown = (flags & 0x08) === 0 && compressed !== 0xffffffff;
+                            scanFrom = sizeKnown ? headerEnd + compressed : headerEnd;
+                            inCentral = false;
+                        }
+                    }
+                    else if (signature === CENTRAL_HEADER && !inCentral) {
+                        if (i > start)
+                            cut(i);
+                        inCentral = true;
+                    }
+                }
+            }
+            // The next position that needs a zip check; bytes before it only feed the hash.
+            let stop = limit;
+            if (zip) {
+                if (headerEnd > i && headerEnd < stop)
+                    stop = headerEnd;
+                if (i + 1 < scanFrom) {
+                    if (scanFrom < stop)
+                        stop = scanFrom;
+                }
+                else {
+                    if (nextP <= i)
+                        nextP = buf.indexOf(0x50, i + 1);
+                    if (nextP < 0)
+                        nextP = buf.length;
+                    if (nextP < stop)
+                        stop = nextP;
+                }
+            }
+            while (i < stop) {
+                if (i < hashFrom) {
+                    i = hashFrom < stop ? hashFrom : stop;
+                    continue;
+                }
+                hash = ((hash << 1) + GEAR[buf[i]]) | 0;
+                const length = i + 1 - start;
+                i++;
+                if (length >= min && ((hash & (length < avg ? maskHard : maskEasy)) === 0 || length >= max))
+                    cut(i);
+            }
+        }
+        if (limit > hashed)
+            this.sha.update(buf.subarray(hashed, limit));
+        hashed = Math.max(hashed, limit);
+        if (final && limit > start) {
+            out.push({ offset: base + start, length: limit - start, sha256: this.sha.digest('hex') });
+            this.sha = (0,external_node_crypto_.createHash)('sha256');
+            start = limit;
+        }
+        this.chunkStart = base + start;
+        this.hashedTo = base + hashed;
+        this.hash = hash;
+        this.headerEnd = base + headerEnd;
+        this.scanFrom = base + scanFrom;
+        this.inCentral = inCentral;
+        this.pos = base + limit;
+        // Copy the look-ahead: it must not pin the caller's (possibly large) buffer.
+        this.carry = Buffer.from(buf.subarray(limit));
+        return out;
+    }
+}
+/** Chunks a stream of bytes. */
+async function chunkStream(stream, options) {
+    const chunker = new Chunker(options);
+    const chunks = [];
+    for await (const piece of stream)
+        for (const c of chunker.push(piece))
+            chunks.push(c);
+    for (const c of chunker.end())
+        chunks.push(c);
+    return chunks;
+}
+/** Chunks a file, reading it 1 MiB at a time into one buffer: memory stays flat whatever its size. */
+async function chunkFile(path, options) {
+    const chunker = new Chunker(options);
+    const chunks = [];
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const handle = await (0,promises_.open)(path, 'r');
+    try {
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0)
+                break;
+            for (const c of chunker.push(buffer.subarray(0, bytesRead)))
+                chunks.push(c);
+        }
+    }
+    finally {
+        await handle.close();
+    }
+    for (const c of chunker.end())
+        chunks.push(c);
+    return chunks;
+}
+/** Chunks bytes already in memory (tests, small inputs). */
+function chunkBuffer(data, options) {
+    const chunker = new Chunker(options);
+    return [...chunker.push(data), ...chunker.end()];
+}
+
+;// CONCATENATED MODULE: ./lib/delta/manifest.js
+/** The manifest's file name in a release directory. */
+const MANIFEST_FILE = 'chunks';
+/** One line per chunk, in file order: `sha256 offset length`. */
+function formatManifest(chunks) {
+    let text = '';
+    for (const c of chunks)
+        text += `${c.sha256} ${c.offset} ${c.length}\n`;
+    return text;
+}
+const LINE = /^([0-9a-f]{64}) (\d{1,15}) (\d{1,15})$/;
+/**
+ * Reads a manifest; undefined when it is not one (a torn write, a foreign file): the chunks must
+ * follow each other from offset 0 without gap or overlap, each at least a byte long.
+ */
+function parseManifest(text) {
+    const chunks = [];
+    let next = 0;
+    for (const line of text.split('\n')) {
+        if (line === '')
+            continue;
+        const m = LINE.exec(line);
+        if (!m)
+            return undefined;
+        const offset = Number(m[2]);
+        const length = Number(m[3]);
+        if (offset !== next || length < 1)
+            return undefined;
+        chunks.push({ sha256: m[1], offset, length });
+        next = offset + length;
+    }
+    return chunks;
+}
+/** The total length the chunks describe. */
+function manifestSize(chunks) {
+    const last = chunks[chunks.length - 1];
+    return last ? last.offset + last.length : 0;
+}
+/**
+ * Plans the new file: each chunk is copied from an old release that has a chunk with the same
+ * sha256 and length, or sent. Among several copies of a chunk, the one that continues the previous
+ * copy run wins (so runs coalesce), then the first release given (the newest, by the caller's
+ * order), then the lowest offset. Contiguous chunks from the same old file become one run; so do
+ * contiguous sent chunks. A copy run shorter than `minCopyRun` bytes is sent instead: each run
+ * costs the host a process, which is dearer than sending a few hundred bytes.
+ */
+function planDelta(newChunks, oldManifests, options = {}) {
+    const minCopyRun = options.minCopyRun ?? 0;
+    const index = new Map();
+    oldManifests.forEach((m, source) => {
+        for (const c of m.chunks) {
+            const key = `${c.sha256}:${c.length}`;
+            const list = index.get(key);
+            if (!list)
+                index.set(key, [{ source, offset: c.offset }]);
+            else if (list.length < 8)
+                list.push({ source, offset: c.offset }); // a few places are plenty to continue runs
+        }
+    });
+    const drafts = [];
+    let last;
+    for (const c of newChunks) {
+        const candidates = index.get(`${c.sha256}:${c.length}`);
+        const continuing = last && last.source >= 0 ? candidates?.find((f) => f.source === last.source && f.offset === last.sourceOffset + last.length) : undefined;
+        const pick = continuing ?? candidates?.[0];
+        const source = pick ? pick.source : -1;
+        if (last && last.source === source && (source < 0 || continuing)) {
+            last.length += c.length;
+            last.chunks++;
+        }
+        else {
+            last = { source, sourceOffset: pick ? pick.offset : 0, targetOffset: c.offset, length: c.length, chunks: 1 };
+            drafts.push(last);
+        }
+    }
+    // Then short copy runs become sent bytes, and sent runs that now touch merge.
+    const runs = [];
+    const used = new Set();
+    let sendBytes = 0;
+    let copyBytes = 0;
+    let sentChunks = 0;
+    let copiedChunks = 0;
+    for (const d of drafts) {
+        const send = d.source < 0 || d.length < minCopyRun;
+        if (send) {
+            const previous = runs[runs.length - 1];
+            if (previous?.source.kind === 'send')
+                previous.length += d.length;
+            else
+                runs.push({ source: { kind: 'send' }, sourceOffset: sendBytes, targetOffset: d.targetOffset, length: d.length });
+            sendBytes += d.length;
+            sentChunks += d.chunks;
+        }
+        else {
+            const { release, fileName } = oldManifests[d.source];
+            used.add(d.source);
+            runs.push({ source: { kind: 'copy', release, fileName }, sourceOffset: d.sourceOffset, targetOffset: d.targetOffset, length: d.length });
+            copyBytes += d.length;
+            copiedChunks += d.chunks;
+        }
+    }
+    const sources = oldManifests.filter((_, i) => used.has(i)).map(({ release, fileName }) => ({ release, fileName }));
+    return { runs, sendBytes, copyBytes, totalBytes: sendBytes + copyBytes, sentChunks, copiedChunks, sources };
+}
+
+;// CONCATENATED MODULE: ./lib/remote/delta.js
+
+
+/** The delta file's name inside the partial directory (hidden: never taken for the jar). */
+const DELTA_FILE = '.delta';
+/** Exit codes of the assemble script: the new file could not be built; upload it whole instead. */
+const ASSEMBLE_EXIT = {
+    /** The partial directory or the delta file is missing. */
+    noDelta: 50,
+    /** A byte range could not be copied: an old jar is missing or unreadable, or dd failed. */
+    copyFailed: 51,
+    /** The assembled file has the wrong size or sha256: an old jar changed since its manifest was written. */
+    mismatch: 52,
+};
+/**
+ * Prints, for each release given (`<release>/<file name>`, relative to `releases/`) whose jar and
+ * manifest both exist, a line `release <index> <jar size>` followed by its manifest's lines, all in
+ * the section `@@manifests`.
+ */
+function readManifestsScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, JARS: p.jars.join('\n'), MANIFEST: MANIFEST_FILE }, `
+cd -- "$DEPLOY_DIR/releases" 2>/dev/null || exit 0
+echo "@@manifests"
+i=0
+printf '%s\\n' "$JARS" | while IFS= read -r jar; do
+  i=$((i + 1))
+  [ -n "$jar" ] && [ -f "$jar" ] || continue
+  manifest="\${jar%/*}/$MANIFEST"
+  [ -f "$manifest" ] || continue
+  size=$(wc -c < "$jar") || continue
+  echo "release $((i - 1)) $size"
+  cat -- "$manifest"
+  echo
+done`);
+}
+/** Parses readManifestsScript's section: the manifest text and jar size of each release index. */
+function parseManifestListing(section) {
+    const found = [];
+    let current;
+    const close = () => {
+        if (current)
+            found.push({ index: current.index, size: current.size, text: current.lines.join('\n') });
+    };
+    for (const line of (section ?? '').split('\n')) {
+        const header = /^release (\d+) +(\d+)$/.exec(line.trim());
+        if (header) {
+            close();
+            current = { index: Number(header[1]), size: Number(header[2]), lines: [] };
+        }
+        else if (current) {
+            current.lines.push(line);
+        }
+    }
+    close();
+    return found;
+}
+/**
+ * Builds `releases/.partial-<release>/<fileName>` from the plan's runs, in order: copy runs read
+ * from the old jars, send runs from the uploaded delta file. Then checks the size and the sha256;
+ * on any failure removes what it wrote and exits with an ASSEMBLE_EXIT code. Always removes the
+ * delta file.
+ */
+function assembleScript(p) {
+    const sources = p.plan.sources;
+    const vars = {
+        DEPLOY_DIR: p.deployDir,
+        RELEASE: p.release,
+        FILE_NAME: p.fileName,
+        SHA256: p.sha256,
+        SIZE: p.plan.totalBytes,
+        DELTA: DELTA_FILE,
+        PLAN: planText(p.plan),
+    };
+    sources.forEach((s, i) => (vars[`SRC_${i}`] = `../${s.release}/${s.fileName}`));
+    // Static text: one case branch per source index, each naming its own variable.
+    const branches = sources.map((_, i) => `    ${i}) file=$SRC_${i} ;;`).join('\n');
+    return (0,quote/* shellScript */.ky)(vars, `
+cd -- "$DEPLOY_DIR/releases/.partial-$RELEASE" 2>/dev/null && [ -f "$DELTA" ] || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
+if dd if=/dev/null of=/dev/null iflag=skip_bytes,count_bytes status=none 2>/dev/null; then gnu_dd=1; else gnu_dd=; fi
+# Writes bytes [$2, $2 + $3) of file $1 to stdout.
+copy_range() {
+  [ -r "$1" ] || return 1
+  if [ -n "$gnu_dd" ]; then
+    dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=1M status=none
+  else
+    tail -c "+$(($2 + 1))" "$1" | head -c "$3"
+  fi
+}
+give_up() {
+  rm -f -- "$FILE_NAME" "$DELTA"
+  echo "error=$1"
+  exit "$2"
+}
+exec 3>&1
+printf '%s\\n' "$PLAN" | while read -r src offset length; do
+  [ -n "$src" ] || continue
+  case $src in
+    d) file=$DELTA ;;
+${branches}
+    *) exit ${ASSEMBLE_EXIT.copyFailed} ;;
+  esac
+  copy_range "$file" "$offset" "$length" || { echo "failed_source=$file" >&3; exit ${ASSEMBLE_EXIT.copyFailed}; }
+done > "$FILE_NAME"
+[ $? = 0 ] || give_up copy_failed ${ASSEMBLE_EXIT.copyFailed}
+size=$(wc -c < "$FILE_NAME")
+[ "$size" = "$SIZE" ] || { echo "assembled_size=$size"; give_up size_mismatch ${ASSEMBLE_EXIT.mismatch}; }
+set -- $(sha256sum < "$FILE_NAME")
+[ "\${1:-}" = "$SHA256" ] || { echo "remote_sha256=\${1:-none}"; give_up sha256_mismatch ${ASSEMBLE_EXIT.mismatch}; }
+rm -f -- "$DELTA"
+echo "assembled=$SIZE"`);
+}
+/** The plan as the assemble script reads it: `<source> <offset> <length>` a line; source `d` or an index. */
+function planText(plan) {
+    const index = new Map(plan.sources.map((s, i) => [`${s.release}/${s.fileName}`, i]));
+    return plan.runs
+        .map((run) => {
+        const source = run.source.kind === 'send' ? 'd' : String(index.get(`${run.source.release}/${run.source.fileName}`));
+        return `${source} ${run.sourceOffset} ${run.length}`;
+    })
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/delta-upload.js
+/**
+ * The delta upload: the jar is cut into content-defined chunks; the chunks that the releases kept on
+ * the host already hold are copied there, and only the others cross the wire, in one delta file.
+ * Whatever goes wrong on this path ends in a note in the log and the whole jar being uploaded
+ * instead: a deploy never fails because of the delta. Memory stays flat: the jar is only ever
+ * streamed (to chunk it, and to copy the missing chunks into the delta file).
+ */
+
+
+
+
+
+
+
+
+
+
+/** Manifests of at most this many releases (the newest) are read: the newest share the most. */
+const DELTA_BASE_RELEASES = 3;
+/** The delta path is taken only when it sends at most this share of the jar. */
+const DELTA_WORTH = 0.9;
+/**
+ * Shorter copy runs are sent instead. Each run costs the host one `dd` process (1 to 3 ms measured);
+ * sending 2 KiB costs as much on a 1 MB/s link and far less on a faster one. In a fat jar this turns
+ * the data of small entries (classes) between their changed headers into sent bytes, and cuts the
+ * runs from two per entry to two per large entry.
+ */
+const MIN_COPY_RUN = 2048;
+/** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
+const DELTA_MIN_JAR = 1024 * 1024;
+const amount = (bytes) => (bytes < 10 * 1024 ? `${bytes} bytes` : bytes < 10 * 1024 * 1024 ? `${Math.round(bytes / 1024)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const percent = (part, whole) => `${whole === 0 ? 0 : ((100 * part) / whole).toFixed(part < whole / 100 ? 2 : 1)}%`;
+/** One line for the log: what crossed the wire for this jar. */
+function describeSent(sent, size, how) {
+    return `Sent ${amount(sent)} for the ${amount(size)} jar (${percent(sent, size)}): ${how}.`;
+}
+/**
+ * Tries to put `artifact` into the release's partial directory by a delta. Returns the manifest
+ * for the new release and, when the delta path succeeded, the bytes it sent. When `sentBytes` is
+ * undefined, the caller uploads the whole jar; nothing of the delta is left behind then.
+ */
+async function uploadByDelta(p) {
+    const { remote, log, deployDir, release, artifact } = p;
+    // The newest releases first: a chunk found in several is copied from the newest.
+    const candidates = p.releases
+        .filter((r) => r.name !== release && r.fileName !== '' && !r.fileName.includes('\n') && !r.name.includes('\n'))
+        .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
+        .slice(0, DELTA_BASE_RELEASES);
+    // The host reads the old manifests while the jar is chunked here.
+    const listing = candidates.length === 0 || artifact.size < DELTA_MIN_JAR
+        ? undefined
+        : remote.run(readManifestsScript({ deployDir, jars: candidates.map((r) => `${r.name}/${r.fileName}`) }), { step: 'upload' }).then((result) => ({ result }), (error) => ({ error }));
+    let chunks;
+    try {
+        chunks = await chunkFile(artifact.path);
+    }
+    catch (error) {
+        log.info(`Delta upload skipped: could not chunk the jar (${error.message}); uploading it whole.`);
+        await listing;
+        return {};
+    }
+    const manifestText = formatManifest(chunks);
+    if (manifestSize(chunks) !== artifact.size) {
+        log.info('Delta upload skipped: the jar changed while it was read; uploading it whole.');
+        await listing;
+        return {};
+    }
+    if (!listing)
+        return { manifestText };
+    let deltaDir;
+    let remoteTouched = false;
+    try {
+        const read = await listing;
+        if ('error' in read)
+            throw read.error;
+        const listed = read.result;
+        const olds = [];
+        for (const found of parseManifestListing(listed.answer.sections.manifests)) {
+            const base = candidates[found.index];
+            const parsed = base ? parseManifest(found.text) : undefined;
+            // A manifest that does not describe its jar's size is stale or torn: not a base.
+            if (base && parsed && parsed.length > 0 && manifestSize(parsed) === found.size)
+                olds.push({ release: base.name, fileName: base.fileName, chunks: parsed });
+        }
+        if (olds.length === 0)
+            return { manifestText };
+        const plan = planDelta(chunks, olds, { minCopyRun: MIN_COPY_RUN });
+        const text = planText(plan);
+        if (plan.sendBytes + text.length > artifact.size * DELTA_WORTH) {
+            log.info(`No delta upload: only ${amount(plan.copyBytes)} of the jar is already on the host (releases ${olds.map((o) => o.release).join(', ')}).`);
+            return { manifestText };
+        }
+        deltaDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'zdd-delta-'));
+        const deltaPath = (0,external_node_path_.join)(deltaDir, DELTA_FILE);
+        await writeDeltaFile(artifact.path, plan.runs, deltaPath);
+        const deltaSize = (await (0,promises_.stat)(deltaPath)).size;
+        if (deltaSize !== plan.sendBytes)
+            throw new Error(`the delta file holds ${deltaSize} bytes, expected ${plan.sendBytes}`);
+        const partial = partialDir(deployDir, release);
+        remoteTouched = true;
+        await remote.makeDirectory(partial);
+        await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`);
+        const started = Date.now();
+        await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' });
+        log.info(describeSent(plan.sendBytes, artifact.size, `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`) +
+            ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`);
+        // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
+        return { manifestText, sentBytes: plan.sendBytes + Buffer.byteLength(text) + Buffer.byteLength(manifestText) };
+    }
+    catch (error) {
+        // A lost connection is not the delta's fault, and the whole upload could not do better.
+        if (error instanceof ConnectionError)
+            throw error;
+        log.warning(`Delta upload failed (${describeFailure(error)}); uploading the whole jar instead.`);
+        if (remoteTouched)
+            await cleanUp(remote, deployDir, release, artifact.fileName).catch(() => undefined);
+        return { manifestText };
+    }
+    finally {
+        if (deltaDir)
+            await (0,promises_.rm)(deltaDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+}
+function describeFailure(error) {
+    if (error instanceof RemoteCommandError) {
+        const { facts } = error.result.answer;
+        switch (error.result.code) {
+            case ASSEMBLE_EXIT.copyFailed:
+                return `could not copy from an old release${facts.failed_source ? ` (${facts.failed_source.replace(/^\.\.\//, '')})` : ''}`;
+            case ASSEMBLE_EXIT.mismatch:
+                return `the jar assembled on the host differs from the local one (${facts.error ?? 'mismatch'}): an old release's jar changed since its chunk list was written`;
+            case ASSEMBLE_EXIT.noDelta:
+                return 'the delta file did not arrive on the host';
+        }
+        return `exit code ${error.result.code}${error.result.stderr.trim() ? `: ${error.result.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+    }
+    return error?.message ?? String(error);
+}
+/** Removes what the delta path left in the partial directory. */
+async function cleanUp(remote, deployDir, release, fileName) {
+    await remote.run((0,quote/* shellScript */.ky)({ PARTIAL: partialDir(deployDir, release), FILE_NAME: fileName, DELTA: DELTA_FILE }, 'rm -f -- "$PARTIAL/$DELTA" "$PARTIAL/$FILE_NAME"'), { step: 'upload' });
+}
+/** Writes the send runs' bytes of `jarPath`, in order, to `outPath`: 1 MiB at a time. */
+async function writeDeltaFile(jarPath, runs, outPath) {
+    const input = await (0,promises_.open)(jarPath, 'r');
+    try {
+        const output = await (0,promises_.open)(outPath, 'wx', 0o600);
+        try {
+            const buffer = Buffer.allocUnsafe(1 << 20);
+            for (const run of runs) {
+                if (run.source.kind !== 'send')
+                    continue;
+                let done = 0;
+                while (done < run.length) {
+                    const want = Math.min(buffer.length, run.length - done);
+                    const { bytesRead } = await input.read(buffer, 0, want, run.targetOffset + done);
+                    if (bytesRead === 0)
+                        throw new Error('the jar is shorter than when it was chunked');
+                    await output.write(buffer, 0, bytesRead);
+                    done += bytesRead;
+                }
+            }
+        }
+        finally {
+            await output.close();
+        }
+    }
+    finally {
+        await input.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/steps.js
+/**
+ * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
+ * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
+ */
+
+
+
+
+
+
+
+
+
+
+/** A step failed in a way the user can act on; the message says which step, what and what to do. */
+class StepError extends Error {
+    step;
+    constructor(step, message) {
+        super(`${step}: ${message}`);
+        this.step = step;
+        this.name = 'StepError';
+    }
+}
+/** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
+function lockOwner(env = process.env) {
+    const run = env.GITHUB_RUN_ID ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}` : 'a run outside GitHub Actions';
+    return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${(0,external_node_os_.hostname)()}`;
+}
+/** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
+async function takeLock(remote, config, log) {
+    const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), since: new Date(), timeoutSeconds: config.lockTimeoutSeconds });
+    let pending = '';
+    try {
+        const result = await remote.run(script, {
+            step: 'lock',
+            onStdout: (text) => {
+                pending += text;
+                const lines = pending.split('\n');
+                pending = lines.pop() ?? '';
+                for (const line of lines) {
+                    if (line.startsWith('owner='))
+                        log.info(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`);
+                }
+            },
+        });
+        const { facts } = result.answer;
+        if (facts.stale_owner !== undefined)
+            log.warning(`Took over a stale deploy lock left by a run that has ended (${facts.stale_owner.trim() || 'owner unknown'}).`);
+        const deployDir = facts.deploy_dir;
+        // A release that fails (connection lost) must not hide the error that ended the run; the lock
+        // then goes stale with the session's shell and the next run takes it over.
+        return { release: () => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined) };
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        const { facts } = error.result.answer;
+        if (facts.error === 'deploy_dir_unwritable') {
+            throw new StepError('lock', `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`);
+        }
+        if (facts.lock === 'timeout') {
+            throw new StepError('lock', `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`);
+        }
+        throw error;
+    }
+}
+/** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
+async function inspectHost(remote, config, prepare) {
+    const script = inspectScript({
+        deployDir: config.deployDir,
+        include: config.nginx.include,
+        ports: config.ports,
+        prepare,
+        needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
+    });
+    const result = await remote.run(script, { step: 'inspect' });
+    return readHostState(result.answer);
+}
+/** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
+function checkHostReady(state, remote, artifact) {
+    const user = remote.entry.username;
+    if (state.http === 'none') {
+        throw new StepError('inspect', 'the host has neither curl nor wget, and the health check needs one. Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").');
+    }
+    if (state.javaFound === false) {
+        throw new StepError('inspect', `"java" is not on the PATH of user "${user}" on the host, and start-command runs java. Install a JRE, or set start-command to the full path of java.`);
+    }
+    if (state.writable === false) {
+        throw new StepError('inspect', `deploy-dir "${state.deployDir}" is not writable by user "${user}". Give that user write access, or choose another deploy-dir.`);
+    }
+    const reused = artifact && state.releases.some((r) => r.sha256 === artifact.sha256);
+    if (artifact && !reused && state.freeBytes !== undefined && state.freeBytes < artifact.size + 16 * 1024 * 1024) {
+        const mb = (bytes) => `${Math.round(bytes / 1024 / 1024)} MB`;
+        throw new StepError('inspect', `not enough disk space in deploy-dir "${state.deployDir}": ${mb(state.freeBytes)} free, the artifact needs ${mb(artifact.size)} plus 16 MB of room. Free some space or lower keep-releases.`);
+    }
+}
+/** Step 5: puts the artifact in a release directory, or reuses a release with the same sha256. */
+async function uploadRelease(run, artifact) {
+    const { remote, state, log, config } = run;
+    const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
+    const release = existing?.name ?? releaseName(artifact.sha256, new Date());
+    // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
+    const delta = existing ? {} : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases });
+    const manifestText = delta.manifestText;
+    if (existing) {
+        log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`);
+    }
+    else if (delta.sentBytes === undefined) {
+        const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`;
+        await remote.makeDirectory(partialDir(state.deployDir, release));
+        let reported = 0;
+        await remote.upload(artifact.path, target, (sent, total) => {
+            if (sent - reported >= 8 * 1024 * 1024 || sent === total) {
+                reported = sent;
+                log.info(`uploaded ${Math.round(sent / 1024)} of ${Math.round(total / 1024)} KiB`);
+            }
+        });
+        log.info(describeSent(artifact.size, artifact.size, 'the whole jar'));
+    }
+    try {
+        const envText = envFileText(config.env, quote/* shellQuote */.ZL);
+        await remote.run(finalizeReleaseScript({ deployDir: state.deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, uploaded: !existing, envText, manifestText }), {
+            step: 'upload',
+        });
+    }
+    catch (error) {
+        if (error instanceof RemoteCommandError && error.result.answer.facts.error === 'sha256_mismatch') {
+            throw new StepError('upload', `the uploaded file's sha256 on the host (${error.result.answer.facts.remote_sha256}) differs from the artifact's (${artifact.sha256}); the partial upload was removed. Run the deploy again.`);
+        }
+        throw error;
+    }
+    // Counted as it crossed the wire, the chunk list (sent with the finalize script) included.
+    const fullBytes = artifact.size + Buffer.byteLength(manifestText ?? '');
+    return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) };
+}
+/** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
+async function freeIdlePort(run, port) {
+    const { remote, log, config, state } = run;
+    try {
+        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop idle' });
+        const { facts } = result.answer;
+        if (facts.idle_pid)
+            log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
+        if (facts.foreign_pid) {
+            log.warning(`Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${facts.foreign_command?.trim()}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`);
+        }
+    }
+    catch (error) {
+        if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
+            const { facts } = error.result.answer;
+            const who = facts.foreign_pid ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})` : `a process user "${remote.entry.username}" cannot see or stop`;
+            throw new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
+        }
+        throw error;
+    }
+}
+/** Steps 7 and 8: starts the release on the port, detached, and waits until it is healthy. */
+async function startAndCheckHealth(run, port, release, fileName) {
+    const { remote, config, state } = run;
+    const healthUrl = `http://127.0.0.1:${port}${config.health.path}`;
+    try {
+        const result = await remote.run(startScript({
+            deployDir: state.deployDir,
+            port,
+            release,
+            fileName,
+            appName: config.appName,
+            javaOpts: config.javaOpts,
+            startCommand: config.startCommand,
+            healthUrl,
+            healthExpect: config.health.expect,
+            healthTimeoutSeconds: config.health.timeoutSeconds,
+            healthIntervalSeconds: config.health.intervalSeconds,
+            stopTimeoutSeconds: config.stopTimeoutSeconds,
+            startedAt: new Date(),
+        }), { step: 'start' });
+        run.log.info(`Release ${release} is healthy on port ${port} (pid ${result.answer.facts.pid}).`);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        const { facts, sections } = error.result.answer;
+        const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : '';
+        if (error.result.code === INSTANCE_EXIT.exited) {
+            throw new StepError('start', `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`);
+        }
+        if (error.result.code === INSTANCE_EXIT.unhealthy) {
+            const expect = config.health.expect ? ` containing "${config.health.expect}"` : '';
+            throw new StepError('health check', `${healthUrl} did not answer 2xx${expect} within health-timeout (${config.health.timeoutSeconds} s); last answer: ${facts.last_status === '000' ? 'no connection' : `HTTP ${facts.last_status}`}. The new instance was stopped; nginx still serves the old version.${tail}`);
+        }
+        throw error;
+    }
+}
+/** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
+async function switchTraffic(run, port) {
+    const { remote, config, state, report, log } = run;
+    const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
+    try {
+        const result = await remote.run(switchScript({
+            include: config.nginx.include,
+            content: renderInclude(config.nginx.template, port),
+            testCommand: withoutSudoForRoot(config.nginx.testCommand, state.isRoot),
+            reloadCommand,
+            masterHint: nginxMasterHint(reloadCommand),
+            verifyUrl: config.verifyUrl,
+            verifyTimeoutSeconds: config.health.timeoutSeconds,
+            intervalSeconds: config.health.intervalSeconds,
+            reloadTimeoutSeconds: 10,
+        }), { step: 'switch' });
+        if (result.answer.facts.reload === 'unobserved')
+            log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
+        log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        const { facts, sections } = error.result.answer;
+        switch (error.result.code) {
+            case SWITCH_EXIT.writeFailed:
+                throw new StepError('switch', `could not write ${config.nginx.include} (as user "${remote.entry.username}", or with sudo -n). Make the include's directory writable by that user, or allow it passwordless sudo for tee, cp and mv. nginx was not touched.`);
+            case SWITCH_EXIT.testFailed:
+                throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.\n${sections.test_output ?? ''}`);
+            case SWITCH_EXIT.reloadFailed:
+                throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back.\n${sections.reload_output ?? ''}`);
+            case SWITCH_EXIT.notTaken:
+                throw new StepError('switch', 'nginx did not start new workers within 10 s of the reload, so it still serves the old port; the old include was put back. See the nginx error log on the host.');
+            case SWITCH_EXIT.verifyFailed:
+                report.rolledBack = facts.rolled_back === 'yes';
+                throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.`);
+        }
+        throw error;
+    }
+}
+/** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
+async function stopInstance(run, port, drainSeconds) {
+    const { remote, config, state } = run;
+    await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop' });
+}
+/** Step 11: removes releases beyond keep-releases, never one that runs. */
+async function pruneReleases(run, current, running) {
+    const { remote, config, state } = run;
+    const known = state.releases.some((r) => r.name === current) ? state.releases : [...state.releases, { name: current, sha256: '', fileName: '' }];
+    const doomed = releasesToPrune(known, config.keepReleases, [current, ...running]);
+    if (doomed.length === 0)
+        return [];
+    const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' });
+    return result.answer.lists.pruned ?? [];
+}
+/** One health probe of each port, for status and rollback. */
+async function probeHealth(run, ports) {
+    const { remote, config } = run;
+    const result = await remote.run(probeScript({ ports, healthPath: config.health.path, healthExpect: config.health.expect }), { step: 'probe' });
+    const health = new Map();
+    for (const line of result.answer.lists.probe ?? []) {
+        const [port, , verdict] = line.split(' ');
+        health.set(Number(port), verdict === 'ok');
+    }
+    return health;
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/deploy.js
+
+
+
+
+async function deploy(remote, config, artifact, report, log) {
+    report.sha256 = artifact.sha256;
+    if (config.dryRun)
+        return planDeploy(remote, config, artifact, report, log);
+    remote.warmUp();
+    const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
+    try {
+        const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
+        checkHostReady(state, remote, artifact);
+        const run = { config, remote, log, report, state };
+        const { active, idle } = choosePorts(state.include, config.ports);
+        // Until the switch, the outputs describe what serves: the old port and release.
+        report.activePort = active;
+        report.previousPort = active;
+        report.release = instanceOn(state, active)?.release;
+        // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
+        // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
+        // upload fails, the active one still serves, and rollback restarts the previous release.
+        const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle));
+        freeing.catch(() => undefined);
+        const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
+        report.uploadedBytes = uploadedBytes;
+        await freeing;
+        await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
+        try {
+            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)));
+        }
+        catch (error) {
+            // Traffic stays on (or went back to) the old port: the new instance must not linger.
+            await stopInstance(run, idle, 0).catch(() => undefined);
+            throw error;
+        }
+        report.activePort = idle;
+        report.release = release;
+        if (config.stopPrevious && active !== undefined) {
+            await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
+        }
+        const warm = config.stopPrevious ? undefined : instanceOn(state, active)?.release;
+        const pruned = await timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []));
+        if (pruned.length > 0)
+            log.info(`Pruned releases: ${pruned.join(', ')}`);
+        report.outcome = 'deployed';
+    }
+    finally {
+        await lock.release();
+    }
+}
+/** dry-run: inspect and print what a deploy would do; change nothing on the host. */
+async function planDeploy(remote, config, artifact, report, log) {
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, false));
+    checkHostReady(state, remote, artifact);
+    const { active, idle } = choosePorts(state.include, config.ports);
+    const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
+    const release = reuse?.name ?? releaseName(artifact.sha256, new Date());
+    const idleInstance = instanceOn(state, idle);
+    const activeRelease = instanceOn(state, active)?.release;
+    const plan = [
+        active === undefined ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve` : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
+        reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
+        idleInstance?.running ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})` : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+        `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+        `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+        config.stopPrevious && active !== undefined ? `stop the instance on port ${active} after ${config.drainSeconds} s` : `keep the instance on port ${active ?? '-'} warm for rollback`,
+    ];
+    const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [release, ...(activeRelease ? [activeRelease] : [])]);
+    plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing');
+    log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`);
+    report.plan = plan;
+    report.activePort = active;
+    report.previousPort = active;
+    report.release = release;
+    report.outcome = 'dry-run';
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/rollback.js
+
+
+
+
+async function rollback(remote, config, report, log) {
+    const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
+    try {
+        const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
+        checkHostReady(state, remote);
+        const run = { config, remote, log, report, state };
+        const { active, idle: other } = choosePorts(state.include, config.ports);
+        if (active === undefined) {
+            throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`);
+        }
+        report.activePort = active;
+        report.previousPort = active;
+        const warm = instanceOn(state, other);
+        const healthy = warm?.running ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
+        let release = warm?.release;
+        if (healthy) {
+            log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
+        }
+        else {
+            const activeRelease = instanceOn(state, active)?.release;
+            const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '');
+            if (!candidate) {
+                throw new StepError('rollback', `nothing runs on port ${other} and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}), so there is nothing to roll back to.`);
+            }
+            release = candidate.name;
+            log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
+            await timed(report, 'stop_idle', () => freeIdlePort(run, other));
+            await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)));
+        }
+        await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other)));
+        report.activePort = other;
+        report.release = release;
+        report.outcome = 'rolled-back';
+    }
+    finally {
+        await lock.release();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/status.js
+
+
+
+async function status_status(remote, config, report, log) {
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, false));
+    const { active, idle } = choosePorts(state.include, config.ports);
+    const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports));
+    report.instances = state.instances.map((instance) => ({
+        port: instance.port,
+        pid: instance.running ? instance.pid : undefined,
+        release: instance.running ? instance.release : undefined,
+        running: instance.running,
+        healthy: health.get(instance.port) === true,
+        active: instance.port === active,
+    }));
+    report.activePort = active;
+    report.previousPort = active === undefined ? undefined : idle;
+    report.release = report.instances.find((i) => i.active)?.release;
+    report.outcome = 'status';
+    const lines = report.instances.map((i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}`);
+    log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}\n${lines.join('\n')}`);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/fleet.js
+/**
+ * A run across the listed hosts: `max-parallel` at a time, each host finished before the next wave.
+ * If a host fails, no further host is touched and the hosts this run switched are switched back.
+ */
+
+
+
+
+
+
+
+async function onHost(target, config, command, artifact) {
+    const report = emptyReport(target.entry.label, command);
+    const started = performance.now();
+    let remote;
+    try {
+        remote = await timed(report, 'connect', () => target.connect());
+        if (command === 'deploy')
+            await deploy(remote, config, await artifact, report, target.log);
+        else if (command === 'rollback')
+            await rollback(remote, config, report, target.log);
+        else
+            await status_status(remote, config, report, target.log);
+    }
+    catch (error) {
+        report.outcome = 'failed';
+        report.error = error instanceof Error ? error.message : String(error);
+    }
+    finally {
+        remote?.close();
+        report.durationSeconds = Math.round((performance.now() - started) / 10) / 100;
+    }
+    return report;
+}
+async function runOnFleet(config, workspace) {
+    // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
+    const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined;
+    const artifact = artifactPath ? describeArtifact(artifactPath) : undefined;
+    artifact?.catch(() => undefined);
+    let bastion;
+    const viaBastion = config.proxy
+        ? async (entry) => {
+            const proxy = config.proxy;
+            bastion ??= RemoteHost.connect({ entry: proxy.entry, auth: proxy.auth, hostKeys: proxy.hostKeys, connectTimeoutSeconds: config.connectTimeoutSeconds });
+            const jump = await bastion;
+            return () => jump.forward(entry.host, entry.port);
+        }
+        : undefined;
+    const several = config.hosts.length > 1;
+    const targets = config.hosts.map((entry) => ({
+        entry,
+        log: actionsLog(several ? entry.label : ''),
+        connect: async () => RemoteHost.connect({
+            entry,
+            auth: config.auth,
+            hostKeys: config.hostKeys,
+            connectTimeoutSeconds: config.connectTimeoutSeconds,
+            openSocket: viaBastion ? await viaBastion(entry) : undefined,
+        }),
+    }));
+    const reports = [];
+    let error;
+    try {
+        for (let i = 0; i < targets.length; i += config.maxParallel) {
+            const wave = targets.slice(i, i + config.maxParallel);
+            const results = await Promise.all(wave.map((target) => onHost(target, config, config.command, artifact)));
+            reports.push(...results);
+            const failed = results.find((r) => r.outcome === 'failed');
+            if (!failed)
+                continue;
+            error = several ? `${failed.host}: ${failed.error}` : failed.error;
+            for (const target of targets.slice(i + config.maxParallel)) {
+                reports.push({ ...emptyReport(target.entry.label, config.command), outcome: 'skipped', error: 'not touched: an earlier host failed' });
+            }
+            if (config.command !== 'status' && !config.dryRun)
+                await revertSwitchedHosts(targets, reports, config);
+            break;
+        }
+    }
+    finally {
+        if (bastion)
+            (await bastion.catch(() => undefined))?.close();
+    }
+    return { reports, artifact: await artifact?.catch(() => undefined), error };
+}
+/** After a failure, puts every host this run switched back on its previous port. */
+async function revertSwitchedHosts(targets, reports, config) {
+    for (const report of reports) {
+        if (report.outcome !== 'deployed' && report.outcome !== 'rolled-back')
+            continue;
+        const target = targets.find((t) => t.entry.label === report.host);
+        target.log.warning(`Switching ${report.host} back to port ${report.previousPort}, so that the fleet stays on one version.`);
+        const back = await onHost(target, config, 'rollback', undefined);
+        if (back.outcome === 'rolled-back') {
+            report.outcome = 'reverted';
+            report.rolledBack = true;
+            report.activePort = back.activePort;
+            report.release = back.release;
+        }
+        else {
+            report.error = `switching back failed: ${back.error}`;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/outputs.js
+/** The step's outputs and job summary, from the hosts' reports. */
+
+/** Plain outputs join the hosts' values with commas, in host order. */
+function outputsOf(result) {
+    const join = (pick) => result.reports.map((r) => (pick(r) ?? '')).join(',');
+    return {
+        'active-port': join((r) => r.activePort),
+        'previous-port': join((r) => r.previousPort),
+        release: join((r) => r.release),
+        'artifact-sha256': join((r) => r.sha256 ?? result.artifact?.sha256),
+        'uploaded-bytes': join((r) => r.uploadedBytes),
+        'duration-seconds': join((r) => r.durationSeconds),
+        'rolled-back': join((r) => r.rolledBack),
+        report: JSON.stringify(result.reports),
+    };
+}
+const PHASES = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup', 'probe'];
+function summaryTable(result) {
+    const header = ['Host', 'Outcome', 'Port (previous -> active)', 'Release', 'sha256', 'Uploaded', 'Seconds by phase', 'Total s'];
+    const rows = result.reports.map((r) => [
+        r.host,
+        r.outcome,
+        `${r.previousPort ?? '-'} -> ${r.activePort ?? '-'}`,
+        r.release ?? '-',
+        r.sha256 ? r.sha256.slice(0, 12) : '-',
+        result.artifact ? `${r.uploadedBytes} of ${result.artifact.size} bytes` : '-',
+        PHASES.filter((p) => r.phases[p] !== undefined).map((p) => `${p} ${r.phases[p].toFixed(2)}`).join(', '),
+        r.durationSeconds.toFixed(2),
+    ]);
+    return [header, ...rows];
+}
+async function publish(result) {
+    for (const [name, value] of Object.entries(outputsOf(result)))
+        core/* setOutput */.uH(name, value);
+    const command = result.reports[0]?.command ?? 'deploy';
+    const [header, ...rows] = summaryTable(result);
+    const summary = core/* summary */.z
+        .addHeading(`zero-downtime-deploy: ${command}${result.error ? ' failed' : ''}`, 3)
+        .addTable([header.map((data) => ({ data, header: true })), ...rows]);
+    if (result.error)
+        summary.addCodeBlock(result.error);
+    for (const report of result.reports) {
+        if (report.plan)
+            summary.addList(report.plan.map((line) => `${report.host}: ${line}`), true);
+    }
+    await summary.write().catch((error) => core/* warning */.$e(`Could not write the job summary: ${error.message}`));
+}
+
+;// CONCATENATED MODULE: ./lib/main.js
+/** The action: inputs -> run -> outputs. The one place an error becomes a failed step. */
+
+
+
+
+const SECRET_INPUTS = ['private-key', 'passphrase', 'password', 'proxy-private-key', 'proxy-passphrase'];
+/** Masks secrets before anything can print them, whole and line by line (keys span lines). */
+function maskSecrets(values) {
+    for (const value of values) {
+        if (value.trim() === '')
+            continue;
+        core/* setSecret */.Pq(value);
+        for (const line of value.split('\n'))
+            if (line.trim().length >= 8 && !line.includes('-----'))
+                core/* setSecret */.Pq(line.trim());
+    }
+}
+async function main() {
+    try {
+        const input = (name) => core/* getInput */.V4(name, { trimWhitespace: false });
+        maskSecrets(SECRET_INPUTS.map(input));
+        const config = (0,inputs/* parseInputs */.TL)(input, { repository: process.env.GITHUB_REPOSITORY });
+        maskSecrets((0,inputs/* secretsOf */.Fj)(config));
+        const result = await runOnFleet(config, process.env.GITHUB_WORKSPACE ?? process.cwd());
+        await publish(result);
+        if (result.error)
+            core/* setFailed */.C1(result.error);
+    }
+    catch (error) {
+        core/* setFailed */.C1(error instanceof Error ? error.message : String(error));
+    }
+}
+
+
+/***/ })
+
+};
