@@ -161,6 +161,11 @@ var external_node_string_decoder_ = __webpack_require__(6193);
  * Nagle's algorithm on for a session without a terminal, so a second small write waits for the
  * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
  * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
+ *
+ * Scripts are sent as soon as they are given, without waiting for the answers before them: the
+ * shell runs them in order, and the answers come back in order. A script that must not run unless
+ * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
+ * instead: a step that waits for nothing from the previous answer costs no round trip of its own.
  */
 
 
@@ -169,12 +174,14 @@ var external_node_string_decoder_ = __webpack_require__(6193);
  * What the session's shell reads first: a temp dir for each script's answer, removed when the
  * shell ends (its stdin closes with the connection).
  */
-const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\n`;
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\nzdd_status=0\n`;
+/** The exit code of a script skipped because the one before it failed. */
+const SKIPPED_EXIT = 125;
 class ShellSession {
     stdin;
     buffer = '';
-    pending;
-    queue = Promise.resolve();
+    /** Scripts sent and not yet answered, oldest first. */
+    pending = [];
     closed;
     constructor(stdin) {
         this.stdin = stdin;
@@ -194,59 +201,58 @@ class ShellSession {
         return session;
     }
     /** Runs one script; scripts run one at a time, in the order they were given. */
-    run(script, onStdout) {
-        const next = this.queue.then(() => this.send(script, onStdout));
-        this.queue = next.catch(() => undefined);
-        return next;
+    run(script, options = {}) {
+        return this.send(script, options);
     }
     close() {
         this.stdin.end();
     }
-    send(script, onStdout) {
+    send(script, { onStdout, onlyIfPreviousSucceeded }) {
         if (this.closed)
             return Promise.reject(this.closed);
         const nonce = (0,external_node_crypto_.randomBytes)(12).toString('hex');
         const out = '"$ZDD_TMP/out"';
         const err = '"$ZDD_TMP/err"';
+        const run = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
         return new Promise((resolve, reject) => {
-            this.pending = { nonce, onStdout, streamed: 0, resolve, reject };
+            this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject });
             this.stdin.write(`printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
-                `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\n` +
-                `zdd_status=$?\n` +
+                (onlyIfPreviousSucceeded
+                    ? `if [ "$zdd_status" = 0 ]; then\n${run}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+                    : run) +
                 `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
                 `cat ${out}\n`);
         });
     }
     receive(text) {
         this.buffer += text;
-        const pending = this.pending;
-        if (!pending)
-            return;
-        const answerMarker = `@@@zdd-answer:${pending.nonce}\n`;
-        const answerAt = this.buffer.indexOf(answerMarker);
-        // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
-        const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1;
-        if (live > pending.streamed) {
-            pending.onStdout?.(this.buffer.slice(pending.streamed, live));
-            pending.streamed = live;
+        for (let pending = this.pending[0]; pending; pending = this.pending[0]) {
+            const answerMarker = `@@@zdd-answer:${pending.nonce}\n`;
+            const answerAt = this.buffer.indexOf(answerMarker);
+            // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
+            const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1;
+            if (live > pending.streamed) {
+                pending.onStdout?.(this.buffer.slice(pending.streamed, live));
+                pending.streamed = live;
+            }
+            if (answerAt < 0)
+                return;
+            const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`;
+            const stderrAt = this.buffer.indexOf(stderrMarker, answerAt);
+            const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer);
+            if (!end || stderrAt < 0)
+                return;
+            const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt);
+            const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index);
+            this.buffer = this.buffer.slice(end.index + end[0].length);
+            this.pending.shift();
+            pending.resolve({ code: Number(end[1]), stdout, stderr });
         }
-        if (answerAt < 0)
-            return;
-        const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`;
-        const stderrAt = this.buffer.indexOf(stderrMarker, answerAt);
-        const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer);
-        if (!end || stderrAt < 0)
-            return;
-        const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt);
-        const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index);
-        this.buffer = this.buffer.slice(end.index + end[0].length);
-        this.pending = undefined;
-        pending.resolve({ code: Number(end[1]), stdout, stderr });
     }
     end(error) {
         this.closed = error;
-        this.pending?.reject(error);
-        this.pending = undefined;
+        for (const pending of this.pending.splice(0))
+            pending.reject(error);
     }
 }
 
@@ -554,7 +560,8 @@ class RemoteHost {
     /**
      * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
      * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
-     * `ConnectionError` if the connection dies.
+     * `ConnectionError` if the connection dies. The script is sent at once, behind any still
+     * running (see ShellSession for `onlyIfPreviousSucceeded`).
      */
     async run(script, options) {
         if (this.lost)
@@ -562,7 +569,7 @@ class RemoteHost {
         this.session ??= ShellSession.open(this.ssh);
         let response;
         try {
-            response = await (await this.session).run(script, options.onStdout);
+            response = await (await this.session).run(script, options);
         }
         catch (error) {
             if (this.lost || !this.ssh.isConnected())
@@ -2066,6 +2073,7 @@ async function writeDeltaFile(jarPath, runs, outPath) {
 
 
 
+
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 class StepError extends Error {
     step;
@@ -2103,7 +2111,8 @@ async function takeLock(remote, config, log) {
         const deployDir = facts.deploy_dir;
         // A release that fails (connection lost) must not hide the error that ended the run; the lock
         // then goes stale with the session's shell and the next run takes it over.
-        return { release: () => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined) };
+        let released;
+        return { release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)) };
     }
     catch (error) {
         if (!(error instanceof RemoteCommandError))
@@ -2119,7 +2128,7 @@ async function takeLock(remote, config, log) {
     }
 }
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
-async function inspectHost(remote, config, prepare) {
+async function inspectHost(remote, config, prepare, { onlyIfPreviousSucceeded = false } = {}) {
     const script = inspectScript({
         deployDir: config.deployDir,
         include: config.nginx.include,
@@ -2127,8 +2136,26 @@ async function inspectHost(remote, config, prepare) {
         prepare,
         needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
     });
-    const result = await remote.run(script, { step: 'inspect' });
+    const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded });
     return readHostState(result.answer);
+}
+/**
+ * Steps 3 and 4 for the commands that change the host: the lock, then a look at the host under it.
+ * Inspect is sent right behind the lock script and runs only once the lock is held, so the second
+ * costs no round trip of its own. On failure nothing is held.
+ */
+async function lockAndInspect(remote, config, report, log) {
+    const locking = timed(report, 'lock', () => takeLock(remote, config, log));
+    const inspecting = inspectHost(remote, config, true, { onlyIfPreviousSucceeded: true });
+    inspecting.catch(() => undefined);
+    const lock = await locking;
+    try {
+        return { lock, state: await timed(report, 'inspect', () => inspecting) };
+    }
+    catch (error) {
+        await lock.release();
+        throw error;
+    }
 }
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
 function checkHostReady(state, remote, artifact) {
@@ -2322,9 +2349,8 @@ async function deploy(remote, config, artifact, report, log) {
     if (config.dryRun)
         return planDeploy(remote, config, artifact, report, log);
     remote.warmUp();
-    const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
-        const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
         checkHostReady(state, remote, artifact);
         const run = { config, remote, log, report, state };
         const { active, idle } = choosePorts(state.include, config.ports);
@@ -2355,7 +2381,10 @@ async function deploy(remote, config, artifact, report, log) {
             await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
         }
         const warm = config.stopPrevious ? undefined : instanceOn(state, active)?.release;
-        const pruned = await timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []));
+        const pruning = timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []));
+        // The release follows the prune at once, and runs whatever the prune's outcome.
+        void lock.release();
+        const pruned = await pruning;
         if (pruned.length > 0)
             log.info(`Pruned releases: ${pruned.join(', ')}`);
         report.outcome = 'deployed';
@@ -2397,9 +2426,8 @@ async function planDeploy(remote, config, artifact, report, log) {
 
 
 async function rollback(remote, config, report, log) {
-    const lock = await timed(report, 'lock', () => takeLock(remote, config, log));
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
-        const state = await timed(report, 'inspect', () => inspectHost(remote, config, true));
         checkHostReady(state, remote);
         const run = { config, remote, log, report, state };
         const { active, idle: other } = choosePorts(state.include, config.ports);

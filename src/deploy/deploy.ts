@@ -11,11 +11,11 @@ import {
   checkHostReady,
   freeIdlePort,
   inspectHost,
+  lockAndInspect,
   pruneReleases,
   startAndCheckHealth,
   stopInstance,
   switchTraffic,
-  takeLock,
   uploadRelease,
 } from './steps.js'
 
@@ -24,9 +24,8 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
   if (config.dryRun) return planDeploy(remote, config, artifact, report, log)
   remote.warmUp()
 
-  const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
+  const { lock, state } = await lockAndInspect(remote, config, report, log)
   try {
-    const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
     checkHostReady(state, remote, artifact)
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle } = choosePorts(state.include, config.ports)
@@ -58,7 +57,10 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
       await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)))
     }
     const warm = config.stopPrevious ? undefined : instanceOn(state, active)?.release
-    const pruned = await timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []))
+    const pruning = timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []))
+    // The release follows the prune at once, and runs whatever the prune's outcome.
+    void lock.release()
+    const pruned = await pruning
     if (pruned.length > 0) log.info(`Pruned releases: ${pruned.join(', ')}`)
     report.outcome = 'deployed'
   } finally {

@@ -5,12 +5,11 @@ import type { RemoteHost } from '../ssh/transport.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts } from './plan.js'
 import { type HostReport, timed } from './report.js'
-import { type HostRun, StepError, checkHostReady, freeIdlePort, inspectHost, probeHealth, startAndCheckHealth, switchTraffic, takeLock } from './steps.js'
+import { type HostRun, StepError, checkHostReady, freeIdlePort, lockAndInspect, probeHealth, startAndCheckHealth, switchTraffic } from './steps.js'
 
 export async function rollback(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
-  const lock = await timed(report, 'lock', () => takeLock(remote, config, log))
+  const { lock, state } = await lockAndInspect(remote, config, report, log)
   try {
-    const state = await timed(report, 'inspect', () => inspectHost(remote, config, true))
     checkHostReady(state, remote)
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle: other } = choosePorts(state.include, config.ports)

@@ -15,7 +15,7 @@ import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
-import type { HostReport } from './report.js'
+import { type HostReport, timed } from './report.js'
 
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 export class StepError extends Error {
@@ -43,6 +43,7 @@ export function lockOwner(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export interface HeldLock {
+  /** Sends the release (once; later calls wait for the same one). */
   release(): Promise<void>
 }
 
@@ -67,7 +68,8 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
     const deployDir = facts.deploy_dir
     // A release that fails (connection lost) must not hide the error that ended the run; the lock
     // then goes stale with the session's shell and the next run takes it over.
-    return { release: () => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined) }
+    let released: Promise<void> | undefined
+    return { release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)) }
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts } = error.result.answer
@@ -82,7 +84,7 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
 }
 
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
-export async function inspectHost(remote: RemoteHost, config: DeployConfig, prepare: boolean): Promise<HostState> {
+export async function inspectHost(remote: RemoteHost, config: DeployConfig, prepare: boolean, { onlyIfPreviousSucceeded = false } = {}): Promise<HostState> {
   const script = inspectScript({
     deployDir: config.deployDir,
     include: config.nginx.include,
@@ -90,8 +92,26 @@ export async function inspectHost(remote: RemoteHost, config: DeployConfig, prep
     prepare,
     needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
   })
-  const result = await remote.run(script, { step: 'inspect' })
+  const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded })
   return readHostState(result.answer)
+}
+
+/**
+ * Steps 3 and 4 for the commands that change the host: the lock, then a look at the host under it.
+ * Inspect is sent right behind the lock script and runs only once the lock is held, so the second
+ * costs no round trip of its own. On failure nothing is held.
+ */
+export async function lockAndInspect(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<{ lock: HeldLock; state: HostState }> {
+  const locking = timed(report, 'lock', () => takeLock(remote, config, log))
+  const inspecting = inspectHost(remote, config, true, { onlyIfPreviousSucceeded: true })
+  inspecting.catch(() => undefined)
+  const lock = await locking
+  try {
+    return { lock, state: await timed(report, 'inspect', () => inspecting) }
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
 }
 
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */

@@ -9,6 +9,11 @@
  * Nagle's algorithm on for a session without a terminal, so a second small write waits for the
  * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
  * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
+ *
+ * Scripts are sent as soon as they are given, without waiting for the answers before them: the
+ * shell runs them in order, and the answers come back in order. A script that must not run unless
+ * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
+ * instead: a step that waits for nothing from the previous answer costs no round trip of its own.
  */
 import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
@@ -25,7 +30,17 @@ export interface ScriptResult {
  * What the session's shell reads first: a temp dir for each script's answer, removed when the
  * shell ends (its stdin closes with the connection).
  */
-const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\n`
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\nzdd_status=0\n`
+
+/** The exit code of a script skipped because the one before it failed. */
+export const SKIPPED_EXIT = 125
+
+export interface RunOptions {
+  /** Called with what the script writes to fd 3, while it runs. */
+  onStdout?: (text: string) => void
+  /** Run only if the script sent just before this one exited 0; otherwise answer SKIPPED_EXIT. */
+  onlyIfPreviousSucceeded?: boolean
+}
 
 interface Pending {
   nonce: string
@@ -38,8 +53,8 @@ interface Pending {
 
 export class ShellSession {
   private buffer = ''
-  private pending?: Pending
-  private queue: Promise<unknown> = Promise.resolve()
+  /** Scripts sent and not yet answered, oldest first. */
+  private readonly pending: Pending[] = []
   private closed?: Error
 
   private constructor(private readonly stdin: PassThrough) {}
@@ -63,27 +78,27 @@ export class ShellSession {
   }
 
   /** Runs one script; scripts run one at a time, in the order they were given. */
-  run(script: string, onStdout?: (text: string) => void): Promise<ScriptResult> {
-    const next = this.queue.then(() => this.send(script, onStdout))
-    this.queue = next.catch(() => undefined)
-    return next
+  run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
+    return this.send(script, options)
   }
 
   close(): void {
     this.stdin.end()
   }
 
-  private send(script: string, onStdout?: (text: string) => void): Promise<ScriptResult> {
+  private send(script: string, { onStdout, onlyIfPreviousSucceeded }: RunOptions): Promise<ScriptResult> {
     if (this.closed) return Promise.reject(this.closed)
     const nonce = randomBytes(12).toString('hex')
     const out = '"$ZDD_TMP/out"'
     const err = '"$ZDD_TMP/err"'
+    const run = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
     return new Promise<ScriptResult>((resolve, reject) => {
-      this.pending = { nonce, onStdout, streamed: 0, resolve, reject }
+      this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
       this.stdin.write(
         `printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
-          `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\n` +
-          `zdd_status=$?\n` +
+          (onlyIfPreviousSucceeded
+            ? `if [ "$zdd_status" = 0 ]; then\n${run}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+            : run) +
           `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
           `cat ${out}\n`,
       )
@@ -92,31 +107,30 @@ export class ShellSession {
 
   private receive(text: string): void {
     this.buffer += text
-    const pending = this.pending
-    if (!pending) return
-    const answerMarker = `@@@zdd-answer:${pending.nonce}\n`
-    const answerAt = this.buffer.indexOf(answerMarker)
-    // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
-    const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1
-    if (live > pending.streamed) {
-      pending.onStdout?.(this.buffer.slice(pending.streamed, live))
-      pending.streamed = live
+    for (let pending = this.pending[0]; pending; pending = this.pending[0]) {
+      const answerMarker = `@@@zdd-answer:${pending.nonce}\n`
+      const answerAt = this.buffer.indexOf(answerMarker)
+      // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
+      const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1
+      if (live > pending.streamed) {
+        pending.onStdout?.(this.buffer.slice(pending.streamed, live))
+        pending.streamed = live
+      }
+      if (answerAt < 0) return
+      const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
+      const stderrAt = this.buffer.indexOf(stderrMarker, answerAt)
+      const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer)
+      if (!end || stderrAt < 0) return
+      const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt)
+      const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index)
+      this.buffer = this.buffer.slice(end.index + end[0].length)
+      this.pending.shift()
+      pending.resolve({ code: Number(end[1]), stdout, stderr })
     }
-    if (answerAt < 0) return
-    const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
-    const stderrAt = this.buffer.indexOf(stderrMarker, answerAt)
-    const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer)
-    if (!end || stderrAt < 0) return
-    const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt)
-    const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index)
-    this.buffer = this.buffer.slice(end.index + end[0].length)
-    this.pending = undefined
-    pending.resolve({ code: Number(end[1]), stdout, stderr })
   }
 
   private end(error: Error): void {
     this.closed = error
-    this.pending?.reject(error)
-    this.pending = undefined
+    for (const pending of this.pending.splice(0)) pending.reject(error)
   }
 }

@@ -10,7 +10,7 @@ import type { SFTPWrapper } from 'ssh2'
 import type { HostEntry } from '../config/hosts.js'
 import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
 import { takeEarlySocket } from './early-socket.js'
-import { ShellSession } from './session.js'
+import { type RunOptions, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
@@ -162,14 +162,15 @@ export class RemoteHost {
   /**
    * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
    * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
-   * `ConnectionError` if the connection dies.
+   * `ConnectionError` if the connection dies. The script is sent at once, behind any still
+   * running (see ShellSession for `onlyIfPreviousSucceeded`).
    */
-  async run(script: string, options: { step: string; allowExit?: number[]; onStdout?: (text: string) => void }): Promise<RemoteResult> {
+  async run(script: string, options: { step: string; allowExit?: number[] } & RunOptions): Promise<RemoteResult> {
     if (this.lost) throw this.lostError(options.step)
     this.session ??= ShellSession.open(this.ssh)
     let response
     try {
-      response = await (await this.session).run(script, options.onStdout)
+      response = await (await this.session).run(script, options)
     } catch (error) {
       if (this.lost || !this.ssh.isConnected()) throw this.lostError(options.step)
       throw new ConnectionError(`${this.entry.label}: ${options.step}: ${(error as Error).message}`)

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import type { PassThrough } from 'node:stream'
 import type { NodeSSH } from 'node-ssh'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ShellSession } from '../../src/ssh/session.js'
+import { SKIPPED_EXIT, ShellSession } from '../../src/ssh/session.js'
 
 const children: ChildProcess[] = []
 afterEach(() => {
@@ -75,7 +75,7 @@ describe('ShellSession', () => {
     const session = await ShellSession.open(localSsh())
     const seen: Array<{ text: string; at: number }> = []
     const started = Date.now()
-    const result = await session.run('echo answer=1; echo first >&3; sleep 0.3; echo second >&3', (text) => seen.push({ text, at: Date.now() - started }))
+    const result = await session.run('echo answer=1; echo first >&3; sleep 0.3; echo second >&3', { onStdout: (text) => seen.push({ text, at: Date.now() - started }) })
     expect(seen.map((s) => s.text).join('')).toBe('first\nsecond\n')
     expect(seen[0]).toMatchObject({ text: 'first\n' })
     expect(seen[0].at).toBeLessThan(250)
@@ -95,6 +95,62 @@ describe('ShellSession', () => {
     const result = await session.run('echo a=1; sleep 0.1; echo b=2; echo warn >&2; sleep 0.1; printf c=3')
     expect(result).toEqual({ code: 0, stdout: 'a=1\nb=2\nc=3', stderr: 'warn\n' })
     expect(writes).toHaveLength(1)
+    session.close()
+  })
+
+  it('sends a script without waiting for the answers before it', async () => {
+    const sent: Array<{ text: string; at: number }> = []
+    const ssh = localSsh()
+    const spying = {
+      execCommand: (command: string, options: { stdin: PassThrough }) => {
+        options.stdin.on('data', (chunk: Buffer) => sent.push({ text: chunk.toString(), at: Date.now() }))
+        return ssh.execCommand(command, options as never)
+      },
+    } as unknown as NodeSSH
+    const session = await ShellSession.open(spying)
+    const slow = session.run('sleep 0.3; echo slow')
+    const quick = session.run('echo quick')
+    const answers: string[] = []
+    const [a, b] = await Promise.all([slow.then((r) => (answers.push('slow'), r)), quick.then((r) => (answers.push('quick'), r))])
+    expect([a.stdout, b.stdout]).toEqual(['slow\n', 'quick\n'])
+    expect(answers).toEqual(['slow', 'quick'])
+    const quickSent = sent.find((s) => s.text.includes('echo quick'))
+    expect(quickSent).toBeDefined()
+    expect(quickSent!.at - sent[0].at).toBeLessThan(200)
+    session.close()
+  })
+
+  it('skips a script told to run only after a success when the one before it failed, and says so', async () => {
+    const session = await ShellSession.open(localSsh())
+    const marker = `/tmp/zdd-session-skip-${process.pid}`
+    const [failed, skipped, chained, free] = await Promise.all([
+      session.run('echo lock=timeout; exit 31'),
+      session.run(`echo inspected; : > ${marker}`, { onlyIfPreviousSucceeded: true }),
+      session.run('echo chained', { onlyIfPreviousSucceeded: true }),
+      session.run('echo unconditional'),
+    ])
+    expect(failed.code).toBe(31)
+    expect(skipped).toEqual({ code: SKIPPED_EXIT, stdout: '', stderr: 'skipped: the script before it failed\n' })
+    expect(existsSync(marker)).toBe(false)
+    expect(chained.code).toBe(SKIPPED_EXIT)
+    expect(free).toEqual({ code: 0, stdout: 'unconditional\n', stderr: '' })
+    const [ok, after] = await Promise.all([session.run('true'), session.run('echo ran', { onlyIfPreviousSucceeded: true })])
+    expect(ok.code).toBe(0)
+    expect(after).toEqual({ code: 0, stdout: 'ran\n', stderr: '' })
+    session.close()
+  })
+
+  it('passes fd 3 notices to the script that is running, not to the one queued behind it', async () => {
+    const session = await ShellSession.open(localSsh())
+    const first: string[] = []
+    const second: string[] = []
+    const [a, b] = await Promise.all([
+      session.run('echo waiting >&3; sleep 0.2; echo held=1', { onStdout: (text) => first.push(text) }),
+      session.run('echo own >&3; echo done=1', { onStdout: (text) => second.push(text) }),
+    ])
+    expect(first.join('')).toBe('waiting\n')
+    expect(second.join('')).toBe('own\n')
+    expect([a.stdout, b.stdout]).toEqual(['held=1\n', 'done=1\n'])
     session.close()
   })
 
