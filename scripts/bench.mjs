@@ -8,7 +8,8 @@
 //      a new connection per request; then the same with keep-alive connections, against a
 //      baseline of N bare `nginx -s reload`s done under the same keep-alive load, spaced alike;
 //   2. deploy time per phase, and the overhead above the service's own start-up time T, with and
-//      without load (T timed by hand between the deploys it is compared with);
+//      without load (T timed by hand between the deploys it is compared with), and without load
+//      over an SSH connection whose every round trip takes 50 ms (a proxy holds each packet);
 //   3. the classic scp + ssh + `nohup java` + `sleep 10` script, as the baseline it replaces;
 //   4. the action's peak RSS and its start-up time up to its first SSH packet;
 //   5. a small jar against a 40 MB fat jar;
@@ -33,7 +34,8 @@ import { runAction } from './lib/run-action.mjs'
 import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
 import { startTraffic } from './lib/traffic.mjs'
-import { firstHostReport, fmt, fmtSpread, median, renderTable, spread, verdict } from './lib/bench-report.mjs'
+import { firstHostReport, fmt, median, renderTable } from './lib/bench-report.mjs'
+import { LINK_TITLE, summarize } from './lib/bench-summary.mjs'
 import { classicScript } from './lib/classic-deploy.mjs'
 import { startSshProxy } from './lib/ssh-proxy.mjs'
 
@@ -111,6 +113,9 @@ const config = {
   fatDeploys: intFlag(flags['fat-deploys'], quick ? 1 : 2, 1, 'fat-deploys'),
   /** Small-jar deploys without load, through the timing proxy (start-up, RSS, idle overhead). */
   smallDeploys: quick ? 1 : 5,
+  /** Small-jar deploys without load whose SSH goes through a proxy that adds this round trip. */
+  roundTripDeploys: quick ? 1 : 3,
+  roundTripMs: 50,
   concurrency: intFlag(flags.concurrency, 4, 1, 'concurrency'),
   /** The sample sleeps this long before it binds its port: a Spring context's start. */
   startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
@@ -127,13 +132,6 @@ const STARTUP_TIMEOUT_MS = 30_000
 const TRAFFIC_MAX_MS = 600_000
 const BENCH_TIMEOUT_MS = 20 * 60_000
 
-const TARGETS = {
-  failedNewConnections: 0,
-  overheadSeconds: 1.0,
-  ratioToClassic: 0.25,
-  actionStartupMs: 300,
-  fatPeakRssMb: 150,
-}
 
 // --- small helpers ----------------------------------------------------------------------------
 
@@ -272,29 +270,7 @@ async function timeServiceStartup(jarPath) {
   }
 }
 
-/**
- * @typedef {object} RunRecord
- * @property {string} label
- * @property {'deploy' | 'crash' | 'rollback'} kind
- * @property {string} jar 'small' | 'fat'
- * @property {string} load 'none' | 'new-connection' | 'keep-alive'
- * @property {boolean} asExpected
- * @property {number | null} code
- * @property {boolean} timedOut
- * @property {number} durationMs wall time of the action's process
- * @property {number | undefined} peakRssKb
- * @property {number | undefined} cpuMs user + system CPU time of the action's process
- * @property {string | undefined} outcome
- * @property {Record<string, number>} phases
- * @property {number} uploadedBytes
- * @property {string | undefined} release
- * @property {string | undefined} error
- * @property {string | undefined} served what nginx answered right after the run
- * @property {number | undefined} firstSshByteMs spawn -> first byte on the SSH port
- * @property {number | undefined} acceptMs spawn -> TCP connection accepted on the SSH port
- * @property {number} startOffsetMs relative to the start of its phase
- * @property {number} endOffsetMs
- */
+/** @typedef {import('./lib/bench-summary.mjs').RunRecord} RunRecord */
 
 /**
  * Deploy-cycle plan for one load phase: N runs, one crashing release (about a third in) and one
@@ -389,7 +365,6 @@ function systemSshOptions(target) {
 
 // --- the delta upload over a slow link -------------------------------------------------------
 
-const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
 
 /**
  * The link section (scripts/lib/bench-link.mjs), when this process can make network namespaces (root) and
@@ -486,8 +461,9 @@ async function main() {
   const versionsB = phaseVersions('b')
   const smallVersions = Array.from({ length: config.smallDeploys }, (_, i) => `s${i + 1}`)
   const fatVersions = Array.from({ length: config.fatDeploys }, (_, i) => `f${i + 1}`)
+  const roundTripVersions = Array.from({ length: config.roundTripDeploys }, (_, i) => `r${i + 1}`)
   const classicVersions = Array.from({ length: config.classic }, (_, i) => `c${i + 1}`)
-  const smallSpecs = ['w0', ...versionsA, ...versionsB, ...smallVersions, ...classicVersions].filter(Boolean).map((version) => ({ version }))
+  const smallSpecs = ['w0', ...versionsA, ...versionsB, ...smallVersions, ...roundTripVersions, ...classicVersions].filter(Boolean).map((version) => ({ version }))
 
   log(`building ${smallSpecs.length} small jars and ${fatVersions.length} fat jar(s) of ${config.fatBytes / 1024 / 1024} MiB`)
   await jars.build(smallSpecs, 3)
@@ -515,8 +491,12 @@ async function main() {
 
   const proxy = await startSshProxy(target.sshPort)
   cleanups.push(() => proxy.close())
+  // A host further away than loopback: every packet of the SSH connection waits half the round trip.
+  const farProxy = await startSshProxy(target.sshPort, { oneWayDelayMs: config.roundTripMs / 2 })
+  cleanups.push(() => farProxy.close())
   // known_hosts names the host with its port: the same lines, for the proxy's port.
-  const proxyKnownHosts = target.knownHosts.split(`]:${target.sshPort} `).join(`]:${proxy.port} `)
+  const knownHostsVia = (/** @type {{ port: number }} */ p) => target.knownHosts.split(`]:${target.sshPort} `).join(`]:${p.port} `)
+  const proxyKnownHosts = knownHostsVia(proxy)
 
   const envBase = `SAMPLE_START_DELAY_MS=${config.startDelayMs}`
 
@@ -558,18 +538,20 @@ async function main() {
    * Every run connects through the timing proxy (one more loopback hop, negligible), so each
    * one tells its start-up time to the first SSH byte.
    * @param {{ label: string, kind: 'deploy' | 'crash' | 'rollback', version: string, jar?: string,
-   *   load: string, phaseStart: number }} o
+   *   load: string, phaseStart: number, far?: boolean }} o
+   *   far: through the proxy that adds config.roundTripMs to every round trip.
    * @returns {Promise<RunRecord>}
    */
   const actionRun = async (o) => {
     checkNotAborting()
     const workspace = o.version ? jars.get(o.version).workspace : jars.get('w0').workspace
+    const via = o.far ? farProxy : proxy
     /** @type {Record<string, string>} */
-    const extra = {}
+    const extra = o.far ? { port: String(farProxy.port), 'known-hosts': knownHostsVia(farProxy) } : {}
     if (o.kind === 'rollback') extra.command = 'rollback'
     if (o.kind === 'crash') extra.env = `${envBase}\nSAMPLE_MODE=crash` // the release exits at once
     const before = o.kind === 'crash' ? await served() : undefined
-    proxy.arm()
+    via.arm()
     const startOffsetMs = performance.now() - o.phaseStart
     /** @type {import('node:child_process').ChildProcess | undefined} */
     let child
@@ -584,7 +566,7 @@ async function main() {
       onSpawn: (c) => (child = c),
     }).finally(() => cleanups.splice(cleanups.indexOf(killChild), 1))
     const endOffsetMs = performance.now() - o.phaseStart
-    const timing = proxy.take()
+    const timing = via.take()
     const report = firstHostReport(r.outputs)
     const now = await served()
     let asExpected = false
@@ -721,8 +703,9 @@ async function main() {
         const wait = start + rec.endOffsetMs - performance.now()
         if (wait > 0) await sleep(wait)
         // On a host-like target, the reload runs inside the host's namespaces, as on the host.
-        const reload = target.machinePid ? ['nsenter', ['--target', String(target.machinePid), '--net', '--mount', '--pid', '--', 'sh', '-c', target.nginxReloadCommand]] : ['sh', ['-c', target.nginxReloadCommand]]
-        const r = await runProcess(reload[0], reload[1], { timeoutMs: 10_000 })
+        const inHost = target.machinePid ? ['nsenter', '--target', String(target.machinePid), '--net', '--mount', '--pid', '--'] : []
+        const [cmd, ...args] = [...inHost, 'sh', '-c', target.nginxReloadCommand]
+        const r = await runProcess(cmd, args, { timeoutMs: 10_000 })
         if (r.code !== 0) reloadErrors++
       }
       const rest = start + phaseB.durationMs - performance.now()
@@ -750,6 +733,8 @@ async function main() {
     await timeStartup(startupIdleMs, 'idle')
   }
   for (const v of fatVersions) await actionRun({ label: v, kind: 'deploy', version: v, jar: 'fat', load: 'none', phaseStart: performance.now() })
+  log(`no load, SSH through a proxy adding a ${config.roundTripMs} ms round trip: ${config.roundTripDeploys} small-jar deploy(s)`)
+  for (const v of roundTripVersions) await actionRun({ label: v, kind: 'deploy', version: v, load: `none, ${config.roundTripMs} ms round trip`, phaseStart: performance.now(), far: true })
   {
     // For the upload phase: the same 40 MB to the same host with the system OpenSSH scp.
     const diagDir = path.join(target.dir, 'diag')
@@ -819,165 +804,13 @@ async function main() {
   if (link.error) problems.push(`${LINK_TITLE} failed: ${link.error}`)
   for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
 
-  // --- figures ------------------------------------------------------------------------------
-  const okSmallUnderLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load !== 'none' && r.asExpected)
-  const okSmallNoLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && r.load === 'none' && r.label !== 'w0' && r.asExpected)
-  const okFat = runs.filter((r) => r.kind === 'deploy' && r.jar === 'fat' && r.asExpected)
-  const deploySeconds = spread(okSmallUnderLoad.map((r) => r.durationMs / 1000))
-  const startupLoad = spread(startupLoadMs.map((ms) => ms / 1000))
-  const startupIdle = spread(startupIdleMs.map((ms) => ms / 1000))
-  const overhead = deploySeconds.median !== undefined && startupLoad.median !== undefined ? deploySeconds.median - startupLoad.median : undefined
-  const deployNoLoad = spread(okSmallNoLoad.map((r) => r.durationMs / 1000))
-  const overheadNoLoad = deployNoLoad.median !== undefined && startupIdle.median !== undefined ? deployNoLoad.median - startupIdle.median : undefined
-  const classicOk = classicRuns.filter((r) => r.ok)
-  const classicSeconds = spread(classicOk.map((r) => r.totalMs / 1000))
-  const ratio = deploySeconds.median !== undefined && classicSeconds.median ? deploySeconds.median / classicSeconds.median : undefined
-  const firstByteSmall = spread(okSmallNoLoad.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
-  const firstByteLoaded = spread(okSmallUnderLoad.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
-  const firstByteFat = spread(okFat.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
-  const rssMb = (/** @type {RunRecord[]} */ rs) => spread(rs.map((r) => r.peakRssKb).filter((x) => x !== undefined).map((kb) => kb / 1024))
-  const rssSmall = rssMb(runs.filter((r) => r.jar === 'small' && r.label !== 'w0'))
-  const rssFat = rssMb(okFat)
-  const reloadsByAction = phaseB.runs.filter((r) => r.kind !== 'crash' && r.asExpected).length
-  const cpuSmall = spread(okSmallUnderLoad.map((r) => r.cpuMs).filter((x) => x !== undefined).map((ms) => ms / 1000))
-  const cpuFat = spread(okFat.map((r) => r.cpuMs).filter((x) => x !== undefined).map((ms) => ms / 1000))
-  const classicLag = spread(classicOk.map((r) => r.switchLagMs).filter((x) => x !== undefined))
-  const sshTrue = spread(diagnostics.sshTrueMs.map((ms) => ms / 1000))
-  const loads = loadSamples.map((l) => l.load1)
-
-  /** @type {Record<string, { median?: number, min?: number, max?: number, n: number }>} */
-  const phases = {}
-  const PHASES = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup']
-  for (const p of PHASES) phases[p] = spread(okSmallUnderLoad.map((r) => r.phases[p]).filter((x) => x !== undefined))
-  const outside = spread(okSmallUnderLoad.map((r) => r.durationMs / 1000 - PHASES.reduce((s, p) => s + (r.phases[p] ?? 0), 0)))
-  const startMinusT = startupLoad.median !== undefined && phases.start.median !== undefined ? phases.start.median - startupLoad.median : undefined
-
-  // --- the table ----------------------------------------------------------------------------
-  const n = plan.length
-  const kinds = `${plan.filter((k) => k === 'deploy').length} ok + 1 crash + 1 rollback`
-  const mainRows = [
-    [`Failed requests, new connection per request, ${n} runs (${kinds})`, `${phaseA.traffic.failed} of ${phaseA.traffic.total}`, '== 0', verdict(phaseA.traffic.failed, '==', TARGETS.failedNewConnections)],
-    [`Keep-alive resets, ours: ${n} runs (${reloadsByAction} nginx reloads)`, `${phaseB.traffic.failed} of ${phaseB.traffic.total}`, 'report', ''],
-    [`Keep-alive resets, baseline: ${baseline.reloads} bare nginx -s reload, same spacing`, `${baseline.traffic.failed} of ${baseline.traffic.total}`, 'report', ''],
-    [`Keep-alive resets per reload, ours vs baseline`, `${fmt(phaseB.traffic.failed / Math.max(1, reloadsByAction))} vs ${fmt(baseline.traffic.failed / baseline.reloads)}`, 'report', ''],
-    [`Deploy time, small jar, no load, s (n=${deployNoLoad.n})`, fmtSpread(deployNoLoad), '', ''],
-    [`Service start-up T by hand, after each of those, s (n=${startupIdle.n})`, fmtSpread(startupIdle), '', ''],
-    ['Overhead above service start-up, no load (median - T), s', fmt(overheadNoLoad), `<= ${TARGETS.overheadSeconds}`, verdict(overheadNoLoad, '<=', TARGETS.overheadSeconds)],
-    [`Deploy time, small jar, under load, s (n=${deploySeconds.n})`, fmtSpread(deploySeconds), '', ''],
-    [`Service start-up T by hand, between those deploys, s (n=${startupLoad.n})`, fmtSpread(startupLoad), '', ''],
-    ['Overhead above service start-up, under load (median - T), s', fmt(overhead), `<= ${TARGETS.overheadSeconds}`, verdict(overhead, '<=', TARGETS.overheadSeconds)],
-    [`Classic scp+ssh script, s (n=${classicSeconds.n})`, fmtSpread(classicSeconds), '', ''],
-    ['Classic: failed requests (new connection per request)', classicTraffic ? `${classicTraffic.failed} of ${classicTraffic.total}` : '-', '', ''],
-    ['Classic: old version still served after the script returned, ms', fmtSpread(classicLag, 0), '', ''],
-    ['Ours / classic (medians)', fmt(ratio), `<= ${TARGETS.ratioToClassic}`, verdict(ratio, '<=', TARGETS.ratioToClassic)],
-    [`Action start-up to first SSH byte, small jar, no load, ms (n=${firstByteSmall.n})`, fmtSpread(firstByteSmall, 0), `< ${TARGETS.actionStartupMs}`, verdict(firstByteSmall.median, '<', TARGETS.actionStartupMs)],
-    [`  same, small jar, deploys under load, ms (n=${firstByteLoaded.n})`, fmtSpread(firstByteLoaded, 0), '', ''],
-    [`  same, 40 MB jar (hashed before connecting), no load, ms (n=${firstByteFat.n})`, fmtSpread(firstByteFat, 0), '', ''],
-    [`Peak RSS of the action, small jar, MB (n=${rssSmall.n})`, fmtSpread(rssSmall, 1), '', ''],
-    [`Peak RSS of the action, 40 MB jar upload, MB (n=${rssFat.n})`, fmtSpread(rssFat, 1), `< ${TARGETS.fatPeakRssMb}`, verdict(rssFat.max, '<', TARGETS.fatPeakRssMb)],
-  ]
-  const phaseRows = [
-    ...PHASES.map((p) => [p, fmt(phases[p].median), fmt(phases[p].min), fmt(phases[p].max), phases[p].n ? '' : 'not run']),
-    ['outside phases (node start, hash, outputs, exit)', fmt(outside.median), fmt(outside.min), fmt(outside.max), ''],
-    ['action process wall time', fmt(deploySeconds.median), fmt(deploySeconds.min), fmt(deploySeconds.max), ''],
-    ['start phase - T (health polling, spawn)', fmt(startMinusT), '', '', ''],
-  ]
-  /** @param {string} name @param {number} bytes @param {RunRecord[]} rs */
-  const sizeRow = (name, bytes, rs) => {
-    const d = spread(rs.map((r) => r.durationMs / 1000))
-    const up = spread(rs.map((r) => r.phases.upload).filter((x) => x !== undefined))
-    const rss = rssMb(rs)
-    const fb = spread(rs.map((r) => r.firstSshByteMs).filter((x) => x !== undefined))
-    return [name, `${(bytes / 1024 / 1024).toFixed(bytes > 1024 * 1024 ? 1 : 3)} MiB`, String(rs.length), fmtSpread(d), fmt(up.median), fmt(rss.max, 1), fmt(fb.median, 0)]
-  }
-  const sizeRows = [sizeRow('small jar', smallJarBytes, okSmallNoLoad), sizeRow('fat jar', fatJarBytes, okFat)]
-  const diagRows = [
-    [`ssh <host> true with the system client (handshake + login shell), s (n=${sshTrue.n})`, fmtSpread(sshTrue)],
-    [`/proc/net/tcp + tcp6 entries (every socket, TIME_WAIT included)`, fmt(median(diagnostics.procNetTcpEntries), 0)],
-    [`  grep all of them for a listener (port_in_use reads only the listeners at their top), ms`, fmtSpread(spread(diagnostics.procNetTcpGrepMs), 0)],
-    [`  ss -Hltn 'sport = :P' (filtered in the kernel), ms`, fmtSpread(spread(diagnostics.ssFilterMs), 0)],
-    [`  sh -c true (what spawning alone costs here), ms`, fmtSpread(spread(diagnostics.shTrueMs), 0)],
-    [`scp of the 40 MB jar, system OpenSSH client, no load, s`, fmtSpread(spread(diagnostics.scpFatMs.map((ms) => ms / 1000)))],
-    [`Bare Node 24 start-up (node -e 0), no load, ms`, fmtSpread(spread(diagnostics.bareNodeMs), 0)],
-    [`Action CPU time (user+sys), small jar deploy under load, s`, fmtSpread(cpuSmall)],
-    [`Action CPU time (user+sys), 40 MB jar deploy, s`, fmtSpread(cpuFat)],
-    [`1-min load average at phase starts (2 cores), min-max`, `${fmt(Math.min(...loads))}-${fmt(Math.max(...loads))}`],
-  ]
-
-  const wallSeconds = (performance.now() - benchStarted) / 1000
-  const healthIntervalUsed = config.healthInterval ?? '0.5 (action default)'
-  const table = [
-    `zero-downtime-deploy bench, ${startedAtIso}, ${os.cpus().length} cores, ${wallSeconds.toFixed(0)} s wall, dist/index.js ${provenance.distSha256.slice(0, 12)} (HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ', dist modified' : ''})`,
-    `sample start delay ${config.startDelayMs} ms (env input), health-interval ${healthIntervalUsed}, ${config.concurrency} request loops, ${plan.length} runs per load phase`,
-    '',
-    renderTable(['Metric', 'Value', 'Target', ''], mainRows),
-    '',
-    `Deploy phases, small jar under load, seconds, n=${deploySeconds.n} successful deploys (report's phases):`,
-    renderTable(['Phase', 'median', 'min', 'max', ''], phaseRows),
-    '',
-    'Jar sizes, no load:',
-    renderTable(['Jar', 'size', 'deploys', 'wall s median (min-max)', 'upload s', 'peak RSS MB', 'first SSH byte ms'], sizeRows),
-    '',
-    'Diagnostics (under the new-connection load unless said otherwise):',
-    renderTable(['What', 'Value'], diagRows),
-    '',
-    link.table ?? `${LINK_TITLE}: ${link.error ? `failed (${link.error.split('\n')[0]})` : `skipped (${link.skipped})`}`,
-    ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `- ${p}`)] : []),
-  ].join('\n')
-
+  const { table, result } = summarize({
+    runs, plan, phaseA, phaseB, baseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs,
+    diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes,
+    wallSeconds: (performance.now() - benchStarted) / 1000,
+  })
   console.log(`\n${table}\n`)
 
-  const result = {
-    startedAt: startedAtIso,
-    finishedAt: new Date().toISOString(),
-    wallSeconds,
-    action: provenance,
-    machine: { cpus: os.cpus().length, loadavgAtEnd: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.release()}` },
-    config: { ...config, healthInterval: healthIntervalUsed },
-    targets: TARGETS,
-    plan,
-    summary: {
-      failedNewConnection: phaseA.traffic.failed,
-      keepAliveResetsOurs: phaseB.traffic.failed,
-      keepAliveReloadsOurs: reloadsByAction,
-      keepAliveResetsBaseline: baseline.traffic.failed,
-      keepAliveReloadsBaseline: baseline.reloads,
-      serviceStartupUnderLoadS: startupLoad,
-      serviceStartupIdleS: startupIdle,
-      deployS: deploySeconds,
-      overheadS: overhead,
-      deployNoLoadS: deployNoLoad,
-      overheadNoLoadS: overheadNoLoad,
-      phasesS: phases,
-      outsidePhasesS: outside,
-      classicS: classicSeconds,
-      classicFailedRequests: classicTraffic?.failed,
-      ratioToClassic: ratio,
-      firstSshByteMsSmall: firstByteSmall,
-      firstSshByteMsSmallUnderLoad: firstByteLoaded,
-      firstSshByteMsFat: firstByteFat,
-      peakRssMbSmall: rssSmall,
-      peakRssMbFat: rssFat,
-      smallJarBytes,
-      fatJarBytes,
-      actionCpuSSmall: cpuSmall,
-      actionCpuSFat: cpuFat,
-      classicSwitchLagMs: classicLag,
-      verdicts: Object.fromEntries(mainRows.filter((r) => r[3]).map((r) => [r[0], r[3]])),
-      linkUploadTimeRatio: link.figures?.uploadTimeRatio,
-      linkDeltaPercent: link.figures?.deltaPercent,
-      linkVerdicts: Object.fromEntries((link.rows ?? []).filter((r) => r.pass !== undefined).map((r) => [r.label.trim(), r.pass ? 'PASS' : 'MISS'])),
-    },
-    link,
-    traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, classic: classicTraffic },
-    startupMs: { idle: startupIdleMs, underLoad: startupLoadMs },
-    diagnostics,
-    loadSamples,
-    runs,
-    classicRuns,
-    problems,
-    table,
-  }
   const outDir = path.join(repoRoot, 'bench', 'results')
   await mkdir(outDir, { recursive: true })
   const stamp = startedAtIso.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')

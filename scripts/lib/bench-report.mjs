@@ -71,3 +71,22 @@ export function firstHostReport(outputs) {
     return undefined
   }
 }
+
+/**
+ * The chance of `a` or more of the a + b events falling in the first sample if both samples had the
+ * same rate per unit (`ta` and `tb` units): the one-sided p of "the first rate is higher"
+ * (conditional binomial test for two Poisson counts).
+ * @param {number} a @param {number} ta @param {number} b @param {number} tb
+ */
+export function higherRateP(a, ta, b, tb) {
+  const n = a + b
+  const p = ta / (ta + tb)
+  if (p >= 1) return 1
+  let pmf = (1 - p) ** n
+  let tail = 0
+  for (let k = 0; k <= n; k++) {
+    if (k >= a) tail += pmf
+    pmf = (pmf * (n - k) * p) / ((k + 1) * (1 - p))
+  }
+  return Math.min(1, tail)
+}
