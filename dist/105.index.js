@@ -2275,7 +2275,7 @@ async function startAndCheckHealth(run, port, release, fileName) {
     }
 }
 /** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
-async function switchTraffic(run, port) {
+async function switchTraffic(run, port, { onlyIfPreviousSucceeded = false } = {}) {
     const { remote, config, state, report, log } = run;
     const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
     try {
@@ -2289,7 +2289,7 @@ async function switchTraffic(run, port) {
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
             reloadTimeoutSeconds: 10,
-        }), { step: 'switch' });
+        }), { step: 'switch', onlyIfPreviousSucceeded });
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
         log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`);
@@ -2368,9 +2368,14 @@ async function deploy(remote, config, artifact, report, log) {
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
         report.uploadedBytes = uploadedBytes;
         await freeing;
-        await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
+        // The switch goes out right behind the start script (both are given here, in this order) and
+        // runs only if the new instance is healthy: no round trip between the two.
+        const starting = timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
+        const switching = switchTraffic(run, idle, { onlyIfPreviousSucceeded: true });
+        switching.catch(() => undefined);
+        await starting;
         try {
-            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)));
+            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switching));
         }
         catch (error) {
             // Traffic stays on (or went back to) the old port: the new instance must not linger.

@@ -42,9 +42,14 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
     report.uploadedBytes = uploadedBytes
     await freeing
-    await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
+    // The switch goes out right behind the start script (both are given here, in this order) and
+    // runs only if the new instance is healthy: no round trip between the two.
+    const starting = timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
+    const switching = switchTraffic(run, idle, { onlyIfPreviousSucceeded: true })
+    switching.catch(() => undefined)
+    await starting
     try {
-      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)))
+      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switching))
     } catch (error) {
       // Traffic stays on (or went back to) the old port: the new instance must not linger.
       await stopInstance(run, idle, 0).catch(() => undefined)
