@@ -21,7 +21,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -324,14 +324,19 @@ class Jars {
 }
 
 /**
- * Which action was measured: dist/index.js's sha256 and the commit it sits on.
+ * Which action was measured: one sha256 over dist/'s JavaScript files (the entry point and the
+ * chunks it loads, by name), and the commit it sits on.
  * @returns {Promise<{ distSha256: string, head: string, distModified: boolean }>}
  */
 async function distProvenance() {
-  const dist = await readFile(path.join(repoRoot, 'dist/index.js'))
+  const distDir = path.join(repoRoot, 'dist')
+  const hash = createHash('sha256')
+  for (const name of (await readdir(distDir)).filter((n) => n.endsWith('.js')).sort()) {
+    hash.update(`${name}\0`).update(await readFile(path.join(distDir, name)))
+  }
   const git = async (/** @type {string[]} */ args) => (await runProcess('git', ['-C', repoRoot, ...args], { timeoutMs: 10_000 })).stdout.trim()
   return {
-    distSha256: createHash('sha256').update(dist).digest('hex'),
+    distSha256: hash.digest('hex'),
     head: await git(['rev-parse', 'HEAD']),
     distModified: (await git(['status', '--porcelain', '--', 'dist'])) !== '',
   }
@@ -415,7 +420,7 @@ async function linkSection() {
 async function linkOnly() {
   log(`bench, link section only (--only-link)`)
   const provenance = await distProvenance()
-  log(`action: dist/index.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
+  log(`action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
   const link = await linkSection()
   if (link.table) console.log(`\n${link.table}\n`)
   console.log(JSON.stringify({ action: provenance, link }, null, 2))
@@ -446,7 +451,7 @@ async function main() {
 
   log(`bench: ${JSON.stringify({ ...config, healthInterval: config.healthInterval ?? 'default (0.5)' })}`)
   const provenance = await distProvenance()
-  log(`action: dist/index.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
+  log(`action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
   log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 
   const wsRoot = await mkdtemp(path.join(os.tmpdir(), 'zdd-bench-ws-'))

@@ -168,7 +168,7 @@ export function summarize(m) {
 
   const healthIntervalUsed = config.healthInterval ?? '0.5 (action default)'
   const table = [
-    `zero-downtime-deploy bench, ${startedAtIso}, ${os.cpus().length} cores, ${wallSeconds.toFixed(0)} s wall, dist/index.js ${provenance.distSha256.slice(0, 12)} (HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ', dist modified' : ''})`,
+    `zero-downtime-deploy bench, ${startedAtIso}, ${os.cpus().length} cores, ${wallSeconds.toFixed(0)} s wall, dist/*.js ${provenance.distSha256.slice(0, 12)} (HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ', dist modified' : ''})`,
     `sample start delay ${config.startDelayMs} ms (env input), health-interval ${healthIntervalUsed}, ${config.concurrency} request loops, ${plan.length} runs per load phase`,
     '',
     renderTable(['Metric', 'Value', 'Target', ''], mainRows),
