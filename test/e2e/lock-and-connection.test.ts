@@ -200,6 +200,28 @@ describe('connection problems, in plain words', () => {
     expect(result.stdout).toContain(`connection refused at 127.0.0.1:${free}: nothing listens there. Check host and port, and that sshd is running.`)
   })
 
+  it('a deploy makes one TCP connection to the host: the one opened while the action loads', async () => {
+    // Firewalls and fail2ban count connections; an abandoned early one would show as a [preauth] close.
+    let connections = 0
+    const counter = net.createServer((client) => {
+      connections++
+      const upstream = net.connect(target.sshPort, '127.0.0.1')
+      client.pipe(upstream).pipe(client)
+      for (const s of [client, upstream]) s.on('error', () => (client.destroy(), upstream.destroy()))
+    })
+    await new Promise<void>((resolve) => counter.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (counter.address() as net.AddressInfo).port
+      const knownHosts = target.knownHosts.split(`]:${target.sshPort} `).join(`]:${port} `)
+      const result = await attempt({ port, 'known-hosts': knownHosts })
+      expect(result.code, why(result)).toBe(0)
+      expect(result.outputs['active-port']).toMatch(/^\d+$/)
+      expect(connections).toBe(1)
+    } finally {
+      counter.close()
+    }
+  })
+
   it('a bad input fails the step at once, though the host is reachable; nothing was said to it', async () => {
     // The action opens the TCP connection while it loads; with a bad input it must neither hang nor talk.
     let received = 0
