@@ -200,26 +200,23 @@ class ShellSession {
         ended.then((response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)), (error) => session.end(error));
         return session;
     }
-    /** Runs one script; scripts run one at a time, in the order they were given. */
-    run(script, options = {}) {
-        return this.send(script, options);
-    }
     close() {
         this.stdin.end();
     }
-    send(script, { onStdout, onlyIfPreviousSucceeded }) {
+    /** Sends one script at once; the shell runs scripts one at a time, in the order they were given. */
+    run(script, { onStdout, onlyIfPreviousSucceeded } = {}) {
         if (this.closed)
             return Promise.reject(this.closed);
         const nonce = (0,external_node_crypto_.randomBytes)(12).toString('hex');
         const out = '"$ZDD_TMP/out"';
         const err = '"$ZDD_TMP/err"';
-        const run = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
+        const execute = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
         return new Promise((resolve, reject) => {
             this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject });
             this.stdin.write(`printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
                 (onlyIfPreviousSucceeded
-                    ? `if [ "$zdd_status" = 0 ]; then\n${run}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
-                    : run) +
+                    ? `if [ "$zdd_status" = 0 ]; then\n${execute}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+                    : execute) +
                 `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
                 `cat ${out}\n`);
         });
@@ -875,15 +872,18 @@ port_holder() {
 # The command line of pid $1, for messages.
 command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 
-# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do. ("kill -SIG -PGID"
+# Sends signal $1 to the group led by $2, or to $2 alone when it leads none. ("kill -SIG -PGID"
 # without "--": dash rejects "kill -TERM -- -PGID".)
+signal_group() { kill -"$1" "-$2" 2>/dev/null || kill -"$1" "$2" 2>/dev/null; }
+
+# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
 stop_group() {
   alive "$1" || return 0
-  kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  signal_group TERM "$1"
   clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+      signal_group KILL "$1"
       echo "killed=$1"
       sleep 0.1
       return 0
@@ -1072,7 +1072,7 @@ old=
 [ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
 if [ -n "$old" ] && alive "$old"; then
   echo "idle_pid=$old"
-  kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
+  signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
@@ -1080,13 +1080,13 @@ if [ -n "$old" ] && alive "$old"; then
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
       (
         while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
-        if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
+        if alive "$old"; then signal_group KILL "$old"; fi
       ) < /dev/null > /dev/null 2>&1 &
       echo "draining=$old"
       break
     fi
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
+      signal_group KILL "$old"
       echo "killed=$old"
       sleep 0.1
       break

@@ -25,7 +25,7 @@ old=
 [ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
 if [ -n "$old" ] && alive "$old"; then
   echo "idle_pid=$old"
-  kill -TERM "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null
+  signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
@@ -33,13 +33,13 @@ if [ -n "$old" ] && alive "$old"; then
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
       (
         while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
-        if alive "$old"; then kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null; fi
+        if alive "$old"; then signal_group KILL "$old"; fi
       ) < /dev/null > /dev/null 2>&1 &
       echo "draining=$old"
       break
     fi
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      kill -KILL "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null
+      signal_group KILL "$old"
       echo "killed=$old"
       sleep 0.1
       break

@@ -129,15 +129,18 @@ port_holder() {
 # The command line of pid $1, for messages.
 command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 
-# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do. ("kill -SIG -PGID"
+# Sends signal $1 to the group led by $2, or to $2 alone when it leads none. ("kill -SIG -PGID"
 # without "--": dash rejects "kill -TERM -- -PGID".)
+signal_group() { kill -"$1" "-$2" 2>/dev/null || kill -"$1" "$2" 2>/dev/null; }
+
+# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
 stop_group() {
   alive "$1" || return 0
-  kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  signal_group TERM "$1"
   clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+      signal_group KILL "$1"
       echo "killed=$1"
       sleep 0.1
       return 0

@@ -77,28 +77,24 @@ export class ShellSession {
     return session
   }
 
-  /** Runs one script; scripts run one at a time, in the order they were given. */
-  run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
-    return this.send(script, options)
-  }
-
   close(): void {
     this.stdin.end()
   }
 
-  private send(script: string, { onStdout, onlyIfPreviousSucceeded }: RunOptions): Promise<ScriptResult> {
+  /** Sends one script at once; the shell runs scripts one at a time, in the order they were given. */
+  run(script: string, { onStdout, onlyIfPreviousSucceeded }: RunOptions = {}): Promise<ScriptResult> {
     if (this.closed) return Promise.reject(this.closed)
     const nonce = randomBytes(12).toString('hex')
     const out = '"$ZDD_TMP/out"'
     const err = '"$ZDD_TMP/err"'
-    const run = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
+    const execute = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
     return new Promise<ScriptResult>((resolve, reject) => {
       this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
       this.stdin.write(
         `printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
           (onlyIfPreviousSucceeded
-            ? `if [ "$zdd_status" = 0 ]; then\n${run}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
-            : run) +
+            ? `if [ "$zdd_status" = 0 ]; then\n${execute}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+            : execute) +
           `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
           `cat ${out}\n`,
       )
