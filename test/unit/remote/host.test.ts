@@ -1,0 +1,290 @@
+/**
+ * The lock, the inspection and the shell library's port check (src/remote/host.ts and
+ * shell-lib.ts), run by a local `sh` in temporary directories: what they do on a host, without SSH.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { type Server, connect, createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { readHostState } from '../../../src/deploy/host-state.js'
+import { acquireLockScript, inspectScript, releaseLockScript } from '../../../src/remote/host.js'
+import { shellScript } from '../../../src/remote/quote.js'
+import { SHELL_LIB } from '../../../src/remote/shell-lib.js'
+import { finalizeReleaseScript, partialDir } from '../../../src/remote/release.js'
+import { LocalShell, runScript, tempDir, freePort, listener, makeRelease, sha256, cleanUpAfterAll } from './local-host.js'
+
+cleanUpAfterAll()
+
+describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () => {
+  describe('port_in_use', () => {
+    it('reads a kernel table only as far as its listening sockets', async () => {
+      const dir = tempDir()
+      const row = (n: number, port: string, state: string) =>
+        `  ${n}: 0100007F:${port} 00000000:0000 ${state} 00000000:00000000 00:00000000 00000000     0        0 ${1000 + n} 1 0000000000000000 100 0 0 10 0`
+      const table = [
+        '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+        row(0, '1F90', '0A'),
+        row(1, 'C350', '03'), // a half-open connection, listed among the listeners before Linux 4.4
+        row(2, '1F91', '0A'),
+        row(3, 'D431', '01'), // the established and TIME_WAIT sockets begin here
+        row(4, '1F92', '0A'), // never listed after them; here it shows where reading stopped
+      ].join('\n')
+      writeFileSync(join(dir, 'tcp'), `${table}\n`)
+      const script = shellScript({ TABLE: join(dir, 'tcp') }, `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`)
+      expect((await runScript(script)).answer.lists.listening).toEqual(['8080', '8081'])
+    })
+
+    it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
+      const servers: Server[] = []
+      const listen = (host: string, port = 0) =>
+        new Promise<number | undefined>((resolve) => {
+          const server = createServer((socket) => socket.on('error', () => undefined))
+          server.once('error', () => resolve(undefined)) // no IPv6 here
+          server.listen(port, host, () => {
+            servers.push(server)
+            resolve((server.address() as { port: number }).port)
+          })
+        })
+      try {
+        const v4 = await listen('127.0.0.1')
+        const v6 = await listen('::1')
+        // A connected client: its sockets come after the listeners in the tables, on ports that do not listen.
+        const client = connect(v4!, '127.0.0.1')
+        await new Promise((resolve) => client.once('connect', resolve))
+        const closed = await freePort()
+        const ports = [v4!, ...(v6 ? [v6] : []), closed, client.localPort!]
+        const run = await runScript(shellScript({ PORTS: ports.join(' ') }, `${SHELL_LIB}\nfor port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; done; exit 0`))
+        client.destroy()
+        expect(run.answer.lists.in_use).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
+      } finally {
+        for (const server of servers) server.close()
+      }
+    })
+  })
+
+  describe('inspectScript', () => {
+    const params = (deployDir: string, include: string, ports: [number, number], prepare = true) => ({ deployDir, include, ports, prepare, needJava: false })
+
+    it('on an empty dir with prepare: creates releases/ run/ logs/, include absent, both instances stopped', async () => {
+      const root = tempDir()
+      const deployDir = join(root, 'apps', 'shop')
+      const [a, b] = [await freePort(), await freePort()]
+      const run = await runScript(inspectScript(params(deployDir, join(root, 'service-url.inc'), [a, b])))
+      expect(run.code, run.stderr).toBe(0)
+      for (const sub of ['releases', 'run', 'logs']) expect(statSync(join(deployDir, sub)).isDirectory()).toBe(true)
+      expect(run.answer.facts).toMatchObject({ deploy_dir: deployDir, writable: 'yes', deploy_dir_exists: 'yes', include: 'absent', uid: String(process.getuid!()) })
+      expect(run.answer.lists.instance).toEqual([`${a} - stopped no -`, `${b} - stopped no -`])
+      const state = readHostState(run.answer)
+      expect(state).toMatchObject({ deployDir, writable: true, deployDirExists: true, releases: [], include: undefined })
+      expect(state.freeBytes).toBeGreaterThan(0)
+      expect(['curl', 'wget']).toContain(state.http)
+      expect(readdirSync(deployDir).sort()).toEqual(['logs', 'releases', 'run'])
+    })
+
+    it('without prepare (dry-run, status) it creates nothing and clears nothing', async () => {
+      const root = tempDir()
+      const deployDir = join(root, 'apps', 'shop')
+      const run = await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082], false)))
+      expect(run.code).toBe(0)
+      expect(existsSync(deployDir)).toBe(false)
+      expect(run.answer.facts.deploy_dir_exists).toBe('no')
+      expect(run.answer.facts.writable).toBeUndefined()
+
+      mkdirSync(join(deployDir, 'releases', '.partial-20260101-000000-aaaaaaaa'), { recursive: true })
+      await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082], false)))
+      expect(existsSync(join(deployDir, 'releases', '.partial-20260101-000000-aaaaaaaa'))).toBe(true)
+    })
+
+    it('a relative deploy-dir is under the remote user\'s home', async () => {
+      const home = tempDir()
+      const run = await runScript(inspectScript(params('apps/shop', join(home, 'x.inc'), [8081, 8082])), { env: { ...process.env, HOME: home } })
+      expect(run.answer.facts.deploy_dir).toBe(join(home, 'apps/shop'))
+      expect(run.answer.facts.home).toBe(home)
+      expect(statSync(join(home, 'apps/shop/releases')).isDirectory()).toBe(true)
+    })
+
+    it('the include section is the include file, byte for byte', async () => {
+      const root = tempDir()
+      const include = join(root, 'conf.d', 'service-url.inc')
+      mkdirSync(dirname(include))
+      const content = 'set $service_url http://127.0.0.1:8082;\n# ünïcödé ✓ "double" \'single\' $var `tick` \\ back\ttab\r\n\n  last line, no newline'
+      writeFileSync(include, content)
+      const run = await runScript(inspectScript(params(join(root, 'app'), include, [8081, 8082])))
+      expect(run.answer.facts.include).toBe('present')
+      expect(run.answer.sections.include).toBe(content)
+      expect(readHostState(run.answer).include).toBe(content)
+    })
+
+    it('an include ending in newlines: the section is its text without them', async () => {
+      const root = tempDir()
+      const include = join(root, 'service-url.inc')
+      writeFileSync(include, 'set $service_url http://127.0.0.1:8081;\n\n')
+      const run = await runScript(inspectScript(params(join(root, 'app'), include, [8081, 8082])))
+      expect(run.answer.sections.include).toBe('set $service_url http://127.0.0.1:8081;')
+    })
+
+    it('an empty include is present and empty', async () => {
+      const root = tempDir()
+      const include = join(root, 'service-url.inc')
+      writeFileSync(include, '')
+      const state = readHostState((await runScript(inspectScript(params(join(root, 'app'), include, [8081, 8082])))).answer)
+      expect(state.include).toBe('')
+    })
+
+    it('lists the releases with their sha256 and jar, and clears upload leftovers', async () => {
+      const root = tempDir()
+      const deployDir = join(root, 'app')
+      rmSync(join(makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['A', '1']], 'shop-1.0.jar'), 'server.js'))
+      const second = makeRelease(deployDir, '20260102-000000-bbbbbbbb', [], 'my shop.jar')
+      rmSync(join(second, 'sha256'))
+      rmSync(join(second, 'server.js'))
+      mkdirSync(join(deployDir, 'releases', '.partial-20260103-000000-cccccccc'))
+      writeFileSync(join(deployDir, 'releases', '.partial-20260103-000000-cccccccc', 'app.jar'), 'half')
+      const run = await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082])))
+      const state = readHostState(run.answer)
+      expect(state.releases).toEqual([
+        { name: '20260101-000000-aaaaaaaa', sha256: 'f'.repeat(64), fileName: 'shop-1.0.jar' },
+        { name: '20260102-000000-bbbbbbbb', sha256: '', fileName: 'my shop.jar' },
+      ])
+      expect(existsSync(join(deployDir, 'releases', '.partial-20260103-000000-cccccccc'))).toBe(false)
+    })
+
+    it('files the app wrote into its release directory (its working directory) are not taken for the jar', async () => {
+      // The start command runs in releases/<release>/: apps write logs, pid files, H2 databases there.
+      // rollback restarts a release by the file name inspect reports, and a deploy reuses a release
+      // only when the names match.
+      const root = tempDir()
+      const deployDir = join(root, 'app')
+      mkdirSync(partialDir(deployDir, 'r1'), { recursive: true })
+      writeFileSync(join(partialDir(deployDir, 'r1'), 'shop.jar'), 'jar bytes')
+      const finalized = await runScript(finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: sha256('jar bytes'), uploaded: true, envText: '' }))
+      expect(finalized.code).toBe(0)
+      writeFileSync(join(deployDir, 'releases', 'r1', 'spring.log'), 'started\n')
+      writeFileSync(join(deployDir, 'releases', 'r1', 'application.pid'), '123\n')
+      mkdirSync(join(deployDir, 'releases', 'r1', 'tomcat-work'))
+      const state = readHostState((await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082])))).answer)
+      expect(state.releases).toEqual([{ name: 'r1', sha256: sha256('jar bytes'), fileName: 'shop.jar' }])
+    })
+
+    it('reports a running instance from its pid file, and a port something else listens on', async () => {
+      const root = tempDir()
+      const deployDir = join(root, 'app')
+      mkdirSync(join(deployDir, 'run'), { recursive: true })
+      const [a, b] = [await freePort(), await freePort()]
+      const ours = await listener(a, { detached: true })
+      await listener(b)
+      writeFileSync(join(deployDir, 'run', `${a}.pid`), `${ours.pid}\n`)
+      writeFileSync(join(deployDir, 'run', `${a}.release`), '20260101-000000-aaaaaaaa\n')
+      writeFileSync(join(deployDir, 'run', `${b}.pid`), '999999999\n')
+      const state = readHostState((await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [a, b])))).answer)
+      expect(state.instances).toEqual([
+        { port: a, pid: ours.pid, running: true, listening: true, release: '20260101-000000-aaaaaaaa' },
+        { port: b, pid: 999999999, running: false, listening: true, release: undefined },
+      ])
+    })
+
+    it('hostile paths are data, not code', async () => {
+      const root = tempDir()
+      const deployDir = join(root, "it's $(touch PWNED) `x`")
+      const run = await runScript(inspectScript(params(deployDir, join(root, '$(touch PWNED).inc'), [8081, 8082])), { cwd: root })
+      expect(run.code).toBe(0)
+      expect(run.answer.facts.deploy_dir).toBe(deployDir)
+      expect(existsSync(join(root, 'PWNED'))).toBe(false)
+      expect(statSync(join(deployDir, 'releases')).isDirectory()).toBe(true)
+    })
+
+    it('needJava: reports whether java is on the PATH', async () => {
+      const root = tempDir()
+      const hasJava = spawnSync('sh', ['-c', 'command -v java']).status === 0
+      const run = await runScript(inspectScript({ ...params(join(root, 'app'), join(root, 'x.inc'), [8081, 8082]), needJava: true }))
+      expect(readHostState(run.answer).javaFound).toBe(hasJava)
+      const noJava = await runScript(inspectScript({ ...params(join(root, 'app'), join(root, 'x.inc'), [8081, 8082]), needJava: true }), {
+        env: { ...process.env, PATH: '/nonexistent' },
+      })
+      // sh itself was found by absolute path; without PATH nothing else is
+      expect(noJava.answer.facts.java).toBe('no')
+    })
+  })
+
+  describe('acquireLockScript and releaseLockScript', () => {
+    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) => acquireLockScript({ deployDir, owner, since: new Date(), timeoutSeconds })
+    const shells: LocalShell[] = []
+    const shell = () => {
+      const s = new LocalShell()
+      shells.push(s)
+      return s
+    }
+    afterAll(async () => {
+      await Promise.all(shells.splice(0).map((s) => s.close()))
+    })
+
+    it('takes <deploy-dir>/.lock for the session, names its owner, and releases it', async () => {
+      const deployDir = join(tempDir(), 'app')
+      const session = shell()
+      const held = await session.run(acquire(deployDir, 'owner=run 42 by alice'))
+      expect(held.code).toBe(0)
+      expect(held.answer.facts).toMatchObject({ lock: 'held', deploy_dir: deployDir })
+      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=run 42 by alice')
+      expect(readFileSync(join(deployDir, '.lock', 'pid'), 'utf8').trim()).toBe(String(session.pid))
+      const released = await session.run(releaseLockScript({ deployDir }))
+      expect(released.answer.facts.lock).toBe('released')
+      expect(existsSync(join(deployDir, '.lock'))).toBe(false)
+    })
+
+    it('a second run waits, then gives up after lock-timeout naming the owner (exit 31)', async () => {
+      const deployDir = join(tempDir(), 'app')
+      const first = shell()
+      expect((await first.run(acquire(deployDir, 'owner=first run'))).answer.facts.lock).toBe('held')
+      const second = await shell().run(acquire(deployDir, 'owner=second', 1))
+      expect(second.code).toBe(31)
+      expect(second.answer.facts.lock).toBe('timeout')
+      expect(second.answer.lists.lock).not.toContain('held')
+      expect(second.answer.facts.owner).toContain('owner=first run')
+      expect(second.ms).toBeLessThan(8000)
+      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=first run')
+    })
+
+    it('another session cannot release a lock it does not hold', async () => {
+      const deployDir = join(tempDir(), 'app')
+      await shell().run(acquire(deployDir, 'owner=first run'))
+      await shell().run(releaseLockScript({ deployDir }))
+      expect(existsSync(join(deployDir, '.lock'))).toBe(true)
+    })
+
+    it('the waiting run gets the lock as soon as the holder releases it', async () => {
+      const deployDir = join(tempDir(), 'app')
+      const first = shell()
+      await first.run(acquire(deployDir, 'owner=first run'))
+      // lock-timeout 60 s: were the release missed, the test would time out
+      const waiting = shell().run(acquire(deployDir, 'owner=second run', 60))
+      await new Promise((r) => setTimeout(r, 400))
+      await first.run(releaseLockScript({ deployDir }))
+      const second = await waiting
+      expect(second.answer.lists.lock).toEqual(['waiting', 'held'])
+      expect(second.answer.facts.stale_owner).toBeUndefined()
+    })
+
+    it('a lock whose session has ended is stale: taken over, and its owner named', async () => {
+      const deployDir = join(tempDir(), 'app')
+      const first = new LocalShell()
+      await first.run(acquire(deployDir, 'owner=crashed run'))
+      await first.close() // the connection died without releasing the lock
+      const second = await shell().run(acquire(deployDir, 'owner=new run', 2))
+      expect(second.code).toBe(0)
+      expect(second.answer.facts.lock).toBe('held')
+      expect(second.answer.facts.stale_owner).toContain('owner=crashed run')
+      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=new run')
+    })
+
+    it('a deploy-dir that cannot be created: exit 30, naming it', async () => {
+      const root = tempDir()
+      writeFileSync(join(root, 'file'), '')
+      const run = await runScript(acquire(join(root, 'file', 'app'), 'owner=x'))
+      expect(run.code).toBe(30)
+      expect(run.answer.facts).toMatchObject({ error: 'deploy_dir_unwritable', deploy_dir: join(root, 'file', 'app') })
+    })
+  })
+
+  // ---------------------------------------------------------------------------------------------
+})

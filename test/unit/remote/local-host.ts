@@ -1,0 +1,278 @@
+/**
+ * A local stand-in for a host, for the remote scripts' tests: a shell that runs scripts as the
+ * session does, temporary directories, free ports, listeners and a tiny app. Every process a test
+ * starts is recorded and killed once its file is done.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll } from 'vitest'
+import type { StartParams } from '../../../src/remote/instance.js'
+import { type RemoteAnswer, parseAnswer } from '../../../src/remote/protocol.js'
+import { shellQuote } from '../../../src/remote/quote.js'
+import { envFileText } from '../../../src/remote/release.js'
+
+export interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+  answer: RemoteAnswer
+  ms: number
+}
+
+/**
+ * A local stand-in for the run's remote shell: one `sh -s` fed script after script on its stdin,
+ * each run as the session runs it, `( script ) < /dev/null`, its end marked by a nonce line.
+ */
+export class LocalShell {
+  readonly child: ChildProcess
+  private buffer = ''
+  private stderr = ''
+  private waiting?: { nonce: string; started: number; resolve: (run: Run) => void }
+  private readonly closed: Promise<void>
+
+  constructor(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.child = spawn('/bin/sh', ['-s'], { cwd: options.cwd ?? tmpdir(), env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    track(this.child.pid)
+    this.child.stdin!.on('error', () => undefined)
+    this.child.stdout!.setEncoding('utf8') // decodes characters split across chunks
+    this.child.stdout!.on('data', (text: string) => {
+      this.buffer += text
+      this.check()
+    })
+    this.child.stderr!.setEncoding('utf8')
+    this.child.stderr!.on('data', (text: string) => (this.stderr += text))
+    this.closed = new Promise((resolve) => this.child.on('close', () => resolve()))
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  run(script: string): Promise<Run> {
+    if (this.waiting) throw new Error('one script at a time')
+    const nonce = randomBytes(8).toString('hex')
+    return new Promise((resolve) => {
+      this.waiting = { nonce, started: Date.now(), resolve }
+      this.stderr = ''
+      this.child.stdin!.write(`(\n${script}\n) < /dev/null\nprintf '\\n@@@end:${nonce}:%s\\n' "$?"\n`)
+    })
+  }
+
+  private check(): void {
+    const waiting = this.waiting
+    if (!waiting) return
+    const end = new RegExp(`\n@@@end:${waiting.nonce}:(\\d+)\n`).exec(this.buffer)
+    if (!end) return
+    const stdout = this.buffer.slice(0, end.index)
+    this.buffer = this.buffer.slice(end.index + end[0].length)
+    this.waiting = undefined
+    waiting.resolve({ code: Number(end[1]), stdout, stderr: this.stderr, answer: parseAnswer(stdout), ms: Date.now() - waiting.started })
+  }
+
+  async close(): Promise<void> {
+    this.child.stdin!.end()
+    await this.closed
+  }
+}
+
+/** Runs one script in a fresh local shell. */
+export async function runScript(script: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const shell = new LocalShell(options)
+  try {
+    return await shell.run(script)
+  } finally {
+    await shell.close()
+  }
+}
+
+const tempDirs: string[] = []
+export function tempDir(prefix = 'zdd-remote-'): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)))
+  tempDirs.push(dir)
+  return dir
+}
+
+/**
+ * Processes the tests started (directly, or through a script that detached them), with their start
+ * time: pids are reused quickly on a busy host, and only our own processes may be killed.
+ */
+const startedPids = new Map<number, string | undefined>()
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+export function track(pid: number | undefined): number {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 1) throw new Error(`not a pid: ${pid}`)
+  if (!startedPids.has(pid)) startedPids.set(pid, startTimeOf(pid))
+  return pid
+}
+
+/** A group leader the script should already have stopped: killed later only if its group outlived it. */
+export function trackGroup(pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`not a pid: ${pid}`)
+  startedPids.set(pid, GROUP_ONLY)
+  return pid
+}
+const GROUP_ONLY = 'group-only'
+
+function killStarted(): void {
+  for (const [pid, started] of startedPids) {
+    const now = startTimeOf(pid)
+    // Same process (same start time): ours. Gone (or a zombie): a group that still has its id can
+    // only be ours, since the kernel does not reuse a pid while a process group is named after it.
+    if (started === GROUP_ONLY) {
+      if (now === undefined || !isRunning(pid)) {
+        try {
+          process.kill(-pid, 'SIGKILL')
+        } catch {
+          // no such group: the script stopped it, as it should
+        }
+      }
+      continue
+    }
+    if (now !== undefined && now !== started) continue
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL')
+      } catch {
+        // gone, or not a group leader
+      }
+    }
+  }
+  startedPids.clear()
+}
+
+/** Alive and not a zombie. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return false
+  }
+}
+
+export async function waitUntil(condition: () => boolean | Promise<boolean>, ms = 3000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await condition()) return true
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return condition()
+}
+
+const handedOut = new Set<number>()
+/** A port nothing listens on, never the same twice in this file (tests run concurrently). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort()
+    if (handedOut.has(port) || handedOut.has(port + 1)) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
+function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** A Node process listening on `port`, started by the test itself. */
+export async function listener(port: number, options: { detached?: boolean; ignoreTerm?: boolean } = {}): Promise<ChildProcess> {
+  const code = `${options.ignoreTerm ? "process.on('SIGTERM', () => {});" : ''}require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('ready'))`
+  const child = spawn(process.execPath, ['-e', code], { detached: options.detached ?? false, stdio: ['ignore', 'pipe', 'ignore'] })
+  track(child.pid)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve())
+    child.once('exit', (code) => reject(new Error(`listener on ${port} exited with ${code}`)))
+  })
+  return child
+}
+
+/** A tiny HTTP app for start-command: records what it was given, answers /actuator/health. */
+const SERVER_JS = `
+const fs = require('fs')
+const http = require('http')
+fs.writeFileSync('seen.json', JSON.stringify({ env: process.env, cwd: process.cwd() }))
+console.log('app: listening on ' + process.env.PORT)
+const status = Number(process.env.HEALTH_STATUS || 200)
+const server = http.createServer((req, res) => {
+  if (req.url === '/actuator/health') { res.writeHead(status); res.end('{"status":"UP"}') }
+  else { res.writeHead(200); res.end('app on ' + process.env.PORT) }
+})
+setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'), Number(process.env.LISTEN_DELAY_MS || 0))
+`
+
+/** `<deployDir>/releases/<name>/` with a jar, the app and an env file, as finalize leaves it. */
+export function makeRelease(deployDir: string, name: string, env: Array<[string, string]> = [], fileName = 'app.jar'): string {
+  const dir = join(deployDir, 'releases', name)
+  mkdirSync(dir, { recursive: true })
+  for (const sub of ['run', 'logs']) mkdirSync(join(deployDir, sub), { recursive: true })
+  writeFileSync(join(dir, fileName), 'PK fake jar')
+  writeFileSync(join(dir, 'server.js'), SERVER_JS)
+  writeFileSync(join(dir, 'env'), envFileText(env, shellQuote), { mode: 0o600 })
+  writeFileSync(join(dir, 'sha256'), 'f'.repeat(64) + '\n')
+  return dir
+}
+
+export const NODE_APP = `exec ${shellQuote(process.execPath)} server.js`
+
+export function startParams(deployDir: string, port: number, overrides: Partial<StartParams> = {}): StartParams {
+  return {
+    deployDir,
+    port,
+    release: '20260101-000000-aaaaaaaa',
+    fileName: 'app.jar',
+    appName: 'shop',
+    javaOpts: '',
+    startCommand: NODE_APP,
+    healthUrl: `http://127.0.0.1:${port}/actuator/health`,
+    healthExpect: '',
+    healthTimeoutSeconds: 10,
+    healthIntervalSeconds: 0.1,
+    stopTimeoutSeconds: 5,
+    startedAt: new Date('2026-01-01T12:34:56.789Z'),
+    ...overrides,
+  }
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export function leftovers(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.includes('.zdd-'))
+}
+
+// Tests run concurrently: what they start is killed once the file is done.
+
+/** Kills what the file's tests started and removes their temporary directories once it is done. */
+export function cleanUpAfterAll(): void {
+  afterAll(() => {
+    killStarted()
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+  })
+}

@@ -1,0 +1,229 @@
+/**
+ * The switch (src/remote/nginx.ts), run by a local `sh`: with test and reload commands that touch
+ * no nginx, then against a private nginx.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { get } from 'node:http'
+import { dirname, join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
+import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
+import { shellQuote } from '../../../src/remote/quote.js'
+import { runScript, tempDir, waitUntil, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
+
+cleanUpAfterAll()
+
+describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () => {
+  describe('switchScript with test/reload commands that touch no nginx', () => {
+    const base = (include: string, overrides: Partial<SwitchParams> = {}): SwitchParams => ({
+      include,
+      content: 'set $service_url http://127.0.0.1:8082;',
+      testCommand: 'true',
+      reloadCommand: 'true',
+      masterHint: '',
+      verifyUrl: '',
+      verifyTimeoutSeconds: 1,
+      intervalSeconds: 0.1,
+      reloadTimeoutSeconds: 1,
+      ...overrides,
+    })
+    const ODD = Buffer.concat([Buffer.from("set $service_url http://127.0.0.1:8081;\r\n# 'odd' bytes:"), Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x09]), Buffer.from('\n\n  ')])
+
+    function nginxMastersVisible(): boolean {
+      return spawnSync('sh', ['-c', "grep -a -l -F 'nginx: master process' /proc/[0-9]*/cmdline"]).stdout.length > 0
+    }
+
+    it('success: writes the include (template text and a newline), leaves no temporary files', async (context) => {
+      if (nginxMastersVisible()) context.skip() // an nginx on this machine would be watched for the reload
+      const dir = tempDir()
+      const include = join(dir, 'service-url.inc')
+      writeFileSync(include, ODD)
+      const run = await runScript(switchScript(base(include)))
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.answer.facts).toMatchObject({ reload: 'unobserved', switched: 'yes' })
+      expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8082;\n')
+      expect(leftovers(dir)).toEqual([])
+    })
+
+    it('a failing test command: the old include is restored byte for byte (mode too), exit 61, its output shown', async () => {
+      const dir = tempDir()
+      const include = join(dir, 'service-url.inc')
+      writeFileSync(include, ODD)
+      chmodSync(include, 0o640)
+      const run = await runScript(switchScript(base(include, { testCommand: 'echo "nginx: [emerg] unknown directive" >&2; false' })))
+      expect(run.code).toBe(SWITCH_EXIT.testFailed)
+      expect(run.answer.facts.error).toBe('nginx_test')
+      expect(run.answer.sections.test_output).toContain('nginx: [emerg] unknown directive')
+      expect(readFileSync(include)).toEqual(ODD)
+      expect(statSync(include).mode & 0o777).toBe(0o640)
+      expect(leftovers(dir)).toEqual([])
+    })
+
+    it('a failing test command with no include before: the include is removed again', async () => {
+      const dir = tempDir()
+      const include = join(dir, 'service-url.inc')
+      const run = await runScript(switchScript(base(include, { testCommand: 'false' })))
+      expect(run.code).toBe(SWITCH_EXIT.testFailed)
+      expect(existsSync(include)).toBe(false)
+      expect(leftovers(dir)).toEqual([])
+    })
+
+    it('the test command sees the new include in place', async () => {
+      const dir = tempDir()
+      const include = join(dir, 'service-url.inc')
+      writeFileSync(include, ODD)
+      const run = await runScript(switchScript(base(include, { testCommand: `grep -q 8082 ${shellQuote(include)}` , reloadCommand: 'exit 3' })))
+      // the test passed (it saw 8082), so the reload ran and failed
+      expect(run.code).toBe(SWITCH_EXIT.reloadFailed)
+    })
+
+    it('a failing reload command: the old include is restored byte for byte, exit 62, its output shown', async () => {
+      const dir = tempDir()
+      const include = join(dir, 'service-url.inc')
+      writeFileSync(include, ODD)
+      const run = await runScript(switchScript(base(include, { reloadCommand: 'echo "reload broke"; exit 1' })))
+      expect(run.code).toBe(SWITCH_EXIT.reloadFailed)
+      expect(run.answer.facts.error).toBe('reload_failed')
+      expect(run.answer.sections.reload_output).toContain('reload broke')
+      expect(readFileSync(include)).toEqual(ODD)
+      expect(leftovers(dir)).toEqual([])
+    })
+
+    it('hostile content and commands are data until the commands run', async () => {
+      const dir = tempDir()
+      const include = join(dir, "it's $(touch PWNED).inc")
+      const content = "set $service_url http://127.0.0.1:8082; # '$(touch PWNED)' `touch PWNED`"
+      const run = await runScript(switchScript(base(include, { content, testCommand: 'false' })), { cwd: dir })
+      expect(run.code).toBe(SWITCH_EXIT.testFailed)
+      expect(existsSync(join(dir, 'PWNED'))).toBe(false)
+    })
+  })
+})
+
+// A private nginx (if installed): the switch against the real thing, watched through /proc.
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((path) => existsSync(path))
+
+describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_000 }, () => {
+  let dir: string
+  let include: string
+  let nginxPort: number
+  let backends: number[]
+  let nginxArgs: string
+  const backendProcesses: ChildProcess[] = []
+  const template = 'set $service_url http://127.0.0.1:{port};'
+
+  /** One request through nginx, on a fresh connection. */
+  function viaNginx(): Promise<string> {
+    return new Promise((resolve) => {
+      const request = get({ host: '127.0.0.1', port: nginxPort, path: '/', agent: false }, (response) => {
+        let body = ''
+        response.on('data', (chunk) => (body += chunk))
+        response.on('end', () => resolve(`${response.statusCode} ${body}`))
+      })
+      request.on('error', (error) => resolve(`no answer: ${error.message}`))
+    })
+  }
+
+  const params = (port: number, overrides: Partial<SwitchParams> = {}): SwitchParams => {
+    const reloadCommand = `${NGINX} ${nginxArgs} -s reload`
+    return {
+      include,
+      content: renderInclude(template, port),
+      testCommand: `${NGINX} ${nginxArgs} -t`,
+      reloadCommand,
+      masterHint: nginxMasterHint(reloadCommand),
+      verifyUrl: '',
+      verifyTimeoutSeconds: 2,
+      intervalSeconds: 0.1,
+      reloadTimeoutSeconds: 5,
+      ...overrides,
+    }
+  }
+
+  beforeAll(async () => {
+    dir = tempDir('zdd-nginx-')
+    include = join(dir, 'conf.d', 'service-url.inc')
+    mkdirSync(dirname(include))
+    mkdirSync(join(dir, 'logs'))
+    nginxPort = await freePort()
+    backends = [await freePort(), await freePort()]
+    for (const port of backends) {
+      const child = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('backend ${port}')).listen(${port}, '127.0.0.1', () => console.log('ready'))`], { stdio: ['ignore', 'pipe', 'ignore'] })
+      await new Promise((resolve) => child.stdout!.once('data', resolve))
+      backendProcesses.push(child) // they live for the whole describe; killed in afterAll
+    }
+    writeFileSync(include, `${renderInclude(template, backends[0])}\n`)
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp-body; proxy_temp_path ${dir}/tmp-proxy; fastcgi_temp_path ${dir}/tmp-fcgi;
+  uwsgi_temp_path ${dir}/tmp-uwsgi; scgi_temp_path ${dir}/tmp-scgi;
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / { include ${include}; proxy_pass $service_url; }
+  }
+}
+`,
+    )
+    nginxArgs = `-p ${dir}/ -c ${dir}/nginx.conf -e ${dir}/logs/error.log`
+    execFileSync(NGINX!, nginxArgs.split(' '), { stdio: 'ignore' })
+    expect(await waitUntil(() => existsSync(join(dir, 'nginx.pid')))).toBe(true)
+  })
+
+  afterAll(() => {
+    try {
+      const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim())
+      if (master > 0) process.kill(master, 'SIGQUIT')
+    } catch {
+      // not started
+    }
+    for (const child of backendProcesses) child.kill('SIGKILL')
+  })
+
+  it('switches traffic to the other port, and sees the reload taken', async () => {
+    expect(await viaNginx()).toBe(`200 backend ${backends[0]}`)
+    const run = await runScript(switchScript(params(backends[1])))
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
+    expect(await viaNginx()).toBe(`200 backend ${backends[1]}`)
+    expect(readFileSync(include, 'utf8')).toBe(`${renderInclude(template, backends[1])}\n`)
+    expect(leftovers(dirname(include))).toEqual([])
+  })
+
+  it('nginx -t rejecting the new include: the old one is back byte for byte and traffic never moved', async () => {
+    const before = readFileSync(include)
+    const served = await viaNginx()
+    const run = await runScript(switchScript(params(backends[0], { content: 'this is not nginx configuration;' })))
+    expect(run.code).toBe(SWITCH_EXIT.testFailed)
+    expect(run.answer.sections.test_output).toMatch(/unknown directive|emerg/)
+    expect(readFileSync(include)).toEqual(before)
+    expect(await viaNginx()).toBe(served)
+    expect(leftovers(dirname(include))).toEqual([])
+  })
+
+  it('verify-url answering 2xx: verify=ok', async () => {
+    const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
+    const run = await runScript(switchScript(params(target, { verifyUrl: `http://127.0.0.1:${nginxPort}/` })))
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.answer.facts).toMatchObject({ verify: 'ok', switched: 'yes' })
+    expect(await viaNginx()).toBe(`200 backend ${target}`)
+  })
+
+  it('verify-url failing after the switch: the old include is put back, nginx reloaded, exit 64', async () => {
+    const before = readFileSync(include)
+    const served = await viaNginx()
+    const deadPort = await freePort()
+    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${nginxPort}/`, verifyTimeoutSeconds: 1 })))
+    expect(run.code, run.stdout).toBe(SWITCH_EXIT.verifyFailed)
+    expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
+    expect(readFileSync(include)).toEqual(before)
+    expect(await viaNginx()).toBe(served)
+    expect(leftovers(dirname(include))).toEqual([])
+  })
+})
