@@ -6,7 +6,8 @@
 // What it measures, in one run (see `--help`):
 //   1. failed requests across N deploys (one crashing release, one rollback) under steady load,
 //      a new connection per request; then the same with keep-alive connections, against a
-//      baseline of N bare `nginx -s reload`s done under the same keep-alive load, spaced alike;
+//      baseline of N bare `nginx -s reload`s done under the same keep-alive load, spaced alike
+//      (and N more, each made as a hand-started JVM turns healthy, as at a deploy's switch);
 //   2. deploy time per phase, and the overhead above the service's own start-up time T, with and
 //      without load (T timed by hand between the deploys it is compared with), and without load
 //      over an SSH connection whose every round trip takes 50 ms (a proxy holds each packet);
@@ -231,9 +232,10 @@ for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
  * The service's own start-up time: `java -jar` by hand with the same start delay, polling
  * /actuator/health every 20 ms until it answers 200.
  * @param {string} jarPath
+ * @param {() => Promise<unknown>} [onHealthy] runs as soon as it answers, before it is stopped
  * @returns {Promise<number>} ms from spawn to the first 200
  */
-async function timeServiceStartup(jarPath) {
+async function timeServiceStartup(jarPath, onHealthy) {
   checkNotAborting()
   const port = await freePort()
   const started = performance.now()
@@ -261,7 +263,11 @@ async function timeServiceStartup(jarPath) {
         (r) => r.status === 200,
         () => false,
       )
-      if (ok) return performance.now() - started
+      if (ok) {
+        const ms = performance.now() - started
+        await onHealthy?.()
+        return ms
+      }
       await sleep(20)
     }
   } finally {
@@ -696,34 +702,56 @@ async function main() {
 
   // 3. the same with keep-alive connections, then the baseline: bare reloads, spaced alike.
   const phaseB = await loadPhase('keep-alive', versionsB, 'b')
-  loadSamples.push({ at: 'keep-alive baseline', load1: os.loadavg()[0] })
-  log(`keep-alive baseline: ${plan.length} bare "nginx -s reload" at the moments the deploys above ended, same load`)
-  const baseline = await (async () => {
+
+  /**
+   * Bare reloads under the same keep-alive load, as `schedule` times them.
+   * @param {(reload: () => Promise<void>) => Promise<void>} schedule
+   */
+  const keepAliveReloads = async (schedule) => {
     const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: true, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
     cleanups.push(() => traffic.stop())
-    const start = performance.now()
+    // On a host-like target, the reload runs inside the host's namespaces, as on the host.
+    const inHost = target.machinePid ? ['nsenter', '--target', String(target.machinePid), '--net', '--mount', '--pid', '--'] : []
+    const [cmd, ...args] = [...inHost, 'sh', '-c', target.nginxReloadCommand]
+    let reloads = 0
     let reloadErrors = 0
+    const start = performance.now()
     try {
-      for (const rec of phaseB.runs) {
-        const wait = start + rec.endOffsetMs - performance.now()
-        if (wait > 0) await sleep(wait)
-        // On a host-like target, the reload runs inside the host's namespaces, as on the host.
-        const inHost = target.machinePid ? ['nsenter', '--target', String(target.machinePid), '--net', '--mount', '--pid', '--'] : []
-        const [cmd, ...args] = [...inHost, 'sh', '-c', target.nginxReloadCommand]
-        const r = await runProcess(cmd, args, { timeoutMs: 10_000 })
-        if (r.code !== 0) reloadErrors++
-      }
-      const rest = start + phaseB.durationMs - performance.now()
-      if (rest > 0) await sleep(rest)
+      await schedule(async () => {
+        reloads++
+        if ((await runProcess(cmd, args, { timeoutMs: 10_000 })).code !== 0) reloadErrors++
+      })
     } finally {
       await traffic.stop()
     }
     const stats = await traffic.stop() // the same settled result
     const durationMs = performance.now() - start
-    log(`  baseline: ${stats.failed} failed of ${stats.total} requests in ${(durationMs / 1000).toFixed(1)} s (${plan.length} reloads${reloadErrors ? `, ${reloadErrors} failed` : ''})`)
-    if (reloadErrors) problems.push(`${reloadErrors} of the baseline's bare reloads failed`)
-    return { reloads: plan.length, reloadErrors, traffic: trafficSummary(stats, durationMs) }
-  })()
+    log(`  ${stats.failed} failed of ${stats.total} requests in ${(durationMs / 1000).toFixed(1)} s (${reloads} reloads${reloadErrors ? `, ${reloadErrors} failed` : ''})`)
+    if (reloadErrors) problems.push(`${reloadErrors} of the bare reloads failed`)
+    return { reloads, reloadErrors, traffic: trafficSummary(stats, durationMs) }
+  }
+
+  loadSamples.push({ at: 'keep-alive baseline', load1: os.loadavg()[0] })
+  log(`keep-alive baseline: ${plan.length} bare "nginx -s reload" at the moments the deploys above ended, same load`)
+  const baseline = await keepAliveReloads(async (reload) => {
+    const start = performance.now()
+    for (const rec of phaseB.runs) {
+      const wait = start + rec.endOffsetMs - performance.now()
+      if (wait > 0) await sleep(wait)
+      await reload()
+    }
+    const rest = start + phaseB.durationMs - performance.now()
+    if (rest > 0) await sleep(rest)
+  })
+
+  // How many idle connections a reload catches mid-request depends on what else the machine does
+  // at that moment, and at a deploy's switch a new JVM has just started. The same bare reloads,
+  // made when a hand-started JVM first answers its health check, show what that alone does.
+  loadSamples.push({ at: 'keep-alive baseline, starting JVM', load1: os.loadavg()[0] })
+  log(`keep-alive baseline with a starting JVM: ${plan.length} bare reloads, each as a hand-started JVM turns healthy`)
+  const startingJvmBaseline = await keepAliveReloads(async (reload) => {
+    for (let i = 0; i < plan.length; i++) await timeServiceStartup(jars.get('w0').jarPath, reload)
+  })
 
   // 4./5. no load: small and fat jars through the timing proxy (start-up to first SSH byte, RSS).
   loadSamples.push({ at: 'no-load deploys', load1: os.loadavg()[0] })
@@ -810,7 +838,7 @@ async function main() {
   for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
 
   const { table, result } = summarize({
-    runs, plan, phaseA, phaseB, baseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs,
+    runs, plan, phaseA, phaseB, baseline, startingJvmBaseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs,
     diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes,
     wallSeconds: (performance.now() - benchStarted) / 1000,
   })

@@ -45,6 +45,8 @@ export const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
  * @property {{ traffic: TrafficFigures }} phaseA new connection per request
  * @property {{ traffic: TrafficFigures, runs: RunRecord[] }} phaseB keep-alive
  * @property {{ reloads: number, traffic: TrafficFigures }} baseline bare reloads under keep-alive
+ * @property {{ reloads: number, traffic: TrafficFigures }} [startingJvmBaseline] bare reloads under
+ *   keep-alive, each as a hand-started JVM turns healthy (absent from runs made before it existed)
  * @property {Array<{ ok: boolean, totalMs: number, switchLagMs?: number }>} classicRuns
  * @property {TrafficFigures | undefined} classicTraffic
  * @property {number[]} startupLoadMs T under load
@@ -66,7 +68,7 @@ export const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
  * @returns {{ table: string, result: Record<string, unknown> }}
  */
 export function summarize(m) {
-  const { runs, plan, phaseA, phaseB, baseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs, diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes, wallSeconds } = m
+  const { runs, plan, phaseA, phaseB, baseline, startingJvmBaseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs, diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes, wallSeconds } = m
   // --- figures ------------------------------------------------------------------------------
   const underLoad = (/** @type {RunRecord} */ r) => r.load === 'new-connection' || r.load === 'keep-alive'
   const okSmallUnderLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && underLoad(r) && r.asExpected)
@@ -110,6 +112,9 @@ export function summarize(m) {
   const baselinePerReload = baseline.traffic.failed / Math.max(1, baseline.reloads)
   const resetsP = higherRateP(phaseB.traffic.failed, Math.max(1, reloadsByAction), baseline.traffic.failed, Math.max(1, baseline.reloads))
   const resetsVerdict = oursPerReload <= baselinePerReload ? 'PASS' : resetsP >= 0.05 ? 'PASS (noise)' : 'MISS'
+  const jvm = startingJvmBaseline
+  const jvmPerReload = jvm ? jvm.traffic.failed / Math.max(1, jvm.reloads) : undefined
+  const resetsPJvm = jvm ? higherRateP(phaseB.traffic.failed, Math.max(1, reloadsByAction), jvm.traffic.failed, Math.max(1, jvm.reloads)) : undefined
 
   // --- the table ----------------------------------------------------------------------------
   const n = plan.length
@@ -120,6 +125,13 @@ export function summarize(m) {
     [`Keep-alive resets, baseline: ${baseline.reloads} bare nginx -s reload, same spacing`, `${baseline.traffic.failed} of ${baseline.traffic.total}`, 'report', ''],
     [`Keep-alive resets per reload, ours vs baseline`, `${fmt(oursPerReload)} vs ${fmt(baselinePerReload)}`, 'not above', resetsVerdict],
     [`  chance of ours being that high or higher at the baseline's rate (one-sided p)`, fmt(resetsP), '', ''],
+    ...(jvm
+      ? [
+          [`Keep-alive resets, ${jvm.reloads} bare reloads, each as a hand-started JVM turns healthy`, `${jvm.traffic.failed} of ${jvm.traffic.total}`, 'report', ''],
+          [`  per reload, ours vs those`, `${fmt(oursPerReload)} vs ${fmt(jvmPerReload)}`, '', ''],
+          [`  chance of ours being that high or higher at their rate (one-sided p)`, fmt(resetsPJvm), '', ''],
+        ]
+      : []),
     [`Deploy time, small jar, no load, s (n=${deployNoLoad.n})`, fmtSpread(deployNoLoad), '', ''],
     [`Service start-up T by hand, after each of those, s (n=${startupIdle.n})`, fmtSpread(startupIdle), '', ''],
     ['Overhead above service start-up, no load (median - T), s', fmt(overheadNoLoad), `<= ${TARGETS.overheadSeconds}`, verdict(overheadNoLoad, '<=', TARGETS.overheadSeconds)],
@@ -202,6 +214,9 @@ export function summarize(m) {
       keepAliveResetsBaseline: baseline.traffic.failed,
       keepAliveResetsOursHigherP: resetsP,
       keepAliveReloadsBaseline: baseline.reloads,
+      keepAliveResetsStartingJvm: jvm?.traffic.failed,
+      keepAliveReloadsStartingJvm: jvm?.reloads,
+      keepAliveResetsOursHigherPStartingJvm: resetsPJvm,
       serviceStartupUnderLoadS: startupLoad,
       serviceStartupIdleS: startupIdle,
       deployS: deploySeconds,
@@ -232,7 +247,7 @@ export function summarize(m) {
       linkVerdicts: Object.fromEntries((link.rows ?? []).filter((r) => r.pass !== undefined).map((r) => [r.label.trim(), r.pass ? 'PASS' : 'MISS'])),
     },
     link,
-    traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, classic: classicTraffic },
+    traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, keepAliveStartingJvmBaseline: jvm?.traffic, classic: classicTraffic },
     startupMs: { idle: startupIdleMs, underLoad: startupLoadMs },
     diagnostics,
     loadSamples,
