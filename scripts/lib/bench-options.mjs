@@ -1,0 +1,83 @@
+// The bench's command line: its options, checked, and the configuration they give.
+import { parseArgs } from 'node:util'
+
+export const HELP = `Usage: node scripts/bench.mjs [options]
+  --deploys N          deploys per load phase, incl. one crashing release and one rollback (default 10, min 4)
+  --classic N          deploys with the classic scp+ssh script (default 3; 0 skips it)
+  --startup-runs N     hand-started JVMs timing the service's own start-up T between deploys under load (default 5)
+  --fat-deploys N      deploys of the 40 MB fat jar (default 2)
+  --health-interval S  the action's health-interval input (default: unset, i.e. the action's 0.5)
+  --concurrency N      client load loops (default 4)
+  --start-delay-ms N   how long the sample service waits before it opens its port, like a Spring
+                       context starting (default 2000; 0 is the bare JDK service)
+  --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
+  --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
+                       a host-like target with a home of its own and an init that reaps (needs root)
+  --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
+  --only-link          run only that section; prints its table and figures, writes no result file
+Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
+
+export const { values: flags } = parseArgs({
+  options: {
+    deploys: { type: 'string' },
+    classic: { type: 'string' },
+    'startup-runs': { type: 'string' },
+    'fat-deploys': { type: 'string' },
+    'health-interval': { type: 'string' },
+    'start-delay-ms': { type: 'string' },
+    concurrency: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'this-login-shell': { type: 'boolean', default: false },
+    'no-link': { type: 'boolean', default: false },
+    'only-link': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+if (flags.help) {
+  console.log(HELP)
+  process.exit(0)
+}
+if (flags['no-link'] && flags['only-link']) {
+  console.error(`--no-link and --only-link exclude each other\n\n${HELP}`)
+  process.exit(2)
+}
+
+/**
+ * @param {string | undefined} raw
+ * @param {number} fallback
+ * @param {number} min
+ * @param {string} name
+ */
+function intFlag(raw, fallback, min, name) {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be an integer >= ${min}, got "${raw}"\n\n${HELP}`)
+    process.exit(2)
+  }
+  return n
+}
+
+const quick = Boolean(flags.quick)
+export const config = {
+  quick,
+  deploys: intFlag(flags.deploys, quick ? 4 : 10, 4, 'deploys'),
+  classic: intFlag(flags.classic, quick ? 1 : 3, 0, 'classic'),
+  /**
+   * Hand-started JVMs timing T under load, one right after each of the first N deploys of the
+   * new-connection phase (T without load is timed after each of the smallDeploys).
+   */
+  startupRuns: intFlag(flags['startup-runs'], quick ? 2 : 5, 1, 'startup-runs'),
+  fatDeploys: intFlag(flags['fat-deploys'], quick ? 1 : 2, 1, 'fat-deploys'),
+  /** Small-jar deploys without load, through the timing proxy (start-up, RSS, idle overhead). */
+  smallDeploys: quick ? 1 : 5,
+  /** Small-jar deploys without load whose SSH goes through a proxy that adds this round trip. */
+  roundTripDeploys: quick ? 1 : 3,
+  roundTripMs: 50,
+  concurrency: intFlag(flags.concurrency, 4, 1, 'concurrency'),
+  /** The sample sleeps this long before it binds its port: a Spring context's start. */
+  startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
+  /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
+  healthInterval: flags['health-interval'],
+  fatBytes: 40 * 1024 * 1024,
+}
