@@ -68,6 +68,17 @@ restore() {
   if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
 }
 
+# Status 0 when none of the nginx workers given still takes connections: each has exited or calls
+# itself "shutting down". Read by the shell alone: this runs every 20 ms while the old workers close
+# their idle connections, and a process started then takes CPU from the clients they close on.
+workers_retired() {
+  for worker in "$@"; do
+    title=
+    { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
+    case "$title" in '' | *'shutting down'*) ;; *) return 1 ;; esac
+  done
+}
+
 # Prints reload=observed once every old worker has stopped taking connections and a new one runs.
 reload_and_wait() {
   workers=$(nginx_workers "$MASTER_HINT")
@@ -79,13 +90,16 @@ reload_and_wait() {
   if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
-    current=$(nginx_workers "$MASTER_HINT")
-    taken=yes
-    [ -n "$current" ] || taken=no
-    for worker in $current; do
-      case "$before" in *" $worker "*) taken=no ;; esac
-    done
-    if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
+    # The full scan only once the old workers have all retired: it must also find a new one.
+    if workers_retired $workers; then
+      current=$(nginx_workers "$MASTER_HINT")
+      taken=yes
+      [ -n "$current" ] || taken=no
+      for worker in $current; do
+        case "$before" in *" $worker "*) taken=no ;; esac
+      done
+      if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
+    fi
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
     sleep 0.02
   done

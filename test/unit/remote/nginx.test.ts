@@ -207,6 +207,18 @@ http {
     expect(leftovers(dirname(include))).toEqual([])
   })
 
+  it('a reload command that does not reload: not taken within the timeout, exit 63, the old include back', async () => {
+    const before = readFileSync(include)
+    const served = await viaNginx()
+    const target = served.endsWith(` ${backends[0]}`) ? backends[1] : backends[0]
+    const run = await runScript(switchScript(params(target, { reloadCommand: 'true', reloadTimeoutSeconds: 1 })))
+    expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
+    expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
+    expect(readFileSync(include)).toEqual(before)
+    expect(await viaNginx()).toBe(served)
+    expect(leftovers(dirname(include))).toEqual([])
+  })
+
   it('verify-url answering 2xx: verify=ok', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
     const run = await runScript(switchScript(params(target, { verifyUrl: `http://127.0.0.1:${nginxPort}/` })))
