@@ -64,8 +64,8 @@ http_status() {
 # Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
 # the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
 listen_inodes() {
-  hex=$(printf '%04X' "$1")
-  grep -h -E "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+  port_hex "$1"
+  grep -h -E "^ *[0-9]+: [0-9A-F]+:$HEX [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
     while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
 }
 
