@@ -634,6 +634,10 @@ class RemoteHost {
         this.ssh.dispose();
     }
     lostError(step) {
+        if (step === 'switch') {
+            // The switch script was on the host already, and it does not need the connection to finish.
+            return new ConnectionError(`${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`);
+        }
         return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
     }
 }
@@ -2289,7 +2293,7 @@ async function startAndCheckHealth(run, port, release, fileName) {
     }
 }
 /** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
-async function switchTraffic(run, port, { onlyIfPreviousSucceeded = false } = {}) {
+async function switchTraffic(run, port) {
     const { remote, config, state, report, log } = run;
     const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
     try {
@@ -2303,7 +2307,7 @@ async function switchTraffic(run, port, { onlyIfPreviousSucceeded = false } = {}
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
             reloadTimeoutSeconds: 10,
-        }), { step: 'switch', onlyIfPreviousSucceeded });
+        }), { step: 'switch' });
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
         log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`);
@@ -2382,14 +2386,12 @@ async function deploy(remote, config, artifact, report, log) {
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
         report.uploadedBytes = uploadedBytes;
         await freeing;
-        // The switch goes out right behind the start script (both are given here, in this order) and
-        // runs only if the new instance is healthy: no round trip between the two.
-        const starting = timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
-        const switching = switchTraffic(run, idle, { onlyIfPreviousSucceeded: true });
-        switching.catch(() => undefined);
-        await starting;
+        await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
+        // Sent only now, a round trip after the start's answer, and never queued behind it: a queued
+        // switch would still run on the host after the connection was lost (a cancelled run, or a
+        // rolling deploy that is putting the other hosts back).
         try {
-            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switching));
+            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)));
         }
         catch (error) {
             // Traffic stays on (or went back to) the old port: the new instance must not linger.

@@ -42,14 +42,12 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
     report.uploadedBytes = uploadedBytes
     await freeing
-    // The switch goes out right behind the start script (both are given here, in this order) and
-    // runs only if the new instance is healthy: no round trip between the two.
-    const starting = timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
-    const switching = switchTraffic(run, idle, { onlyIfPreviousSucceeded: true })
-    switching.catch(() => undefined)
-    await starting
+    await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
+    // Sent only now, a round trip after the start's answer, and never queued behind it: a queued
+    // switch would still run on the host after the connection was lost (a cancelled run, or a
+    // rolling deploy that is putting the other hosts back).
     try {
-      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switching))
+      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)))
     } catch (error) {
       // Traffic stays on (or went back to) the old port: the new instance must not linger.
       await stopInstance(run, idle, 0).catch(() => undefined)

@@ -231,7 +231,7 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
 }
 
 /** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
-export async function switchTraffic(run: HostRun, port: number, { onlyIfPreviousSucceeded = false } = {}): Promise<void> {
+export async function switchTraffic(run: HostRun, port: number): Promise<void> {
   const { remote, config, state, report, log } = run
   const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot)
   try {
@@ -247,7 +247,7 @@ export async function switchTraffic(run: HostRun, port: number, { onlyIfPrevious
         intervalSeconds: config.health.intervalSeconds,
         reloadTimeoutSeconds: 10,
       }),
-      { step: 'switch', onlyIfPreviousSucceeded },
+      { step: 'switch' },
     )
     if (result.answer.facts.reload === 'unobserved') log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.')
     log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`)

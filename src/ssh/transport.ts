@@ -240,6 +240,10 @@ export class RemoteHost {
   }
 
   private lostError(step: string): ConnectionError {
+    if (step === 'switch') {
+      // The switch script was on the host already, and it does not need the connection to finish.
+      return new ConnectionError(`${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`)
+    }
     return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`)
   }
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
 import { startTraffic } from '../../scripts/lib/traffic.mjs'
-import { type ActionRun, inputsFor, removeWorkspaces, run, runAction, served, why, workspaceWithJar } from './support.js'
+import { type ActionRun, get, inputsFor, removeWorkspaces, run, runAction, served, why, workspaceWithJar } from './support.js'
 
 const execFile = promisify(execFileCb)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -146,7 +146,7 @@ describe('a connection that drops', () => {
     expect((await readdir(releasesDir)).filter((name) => name.startsWith('.'))).toEqual([])
   })
 
-  it('mid-deploy (while the new release starts): fails, nginx untouched; the next run succeeds', async () => {
+  it('mid-deploy (while the new release starts): fails, and nginx stays untouched after the release turns healthy; the next run succeeds', async () => {
     const include = await readFile(target.includePath, 'utf8')
     const servedNow = await served(target)
     const running = run(target, await workspaceWithJar('3'), { env: 'SAMPLE_START_DELAY_MS=4000', 'health-timeout': '20' })
@@ -161,10 +161,37 @@ describe('a connection that drops', () => {
     expect(result.stdout).toMatch(/::error::.*the SSH connection was lost during start/)
     expect(await readFile(target.includePath, 'utf8')).toBe(include)
     expect(await served(target)).toBe(servedNow)
+    // The start script runs on without the connection. Once the new release answers its health
+    // check, nothing may switch to it: the run that asked for it has failed.
+    await waitFor('the orphaned release to turn healthy', async () => (await get(`http://127.0.0.1:${idle}/actuator/health`).catch(() => undefined))?.status === 200)
+    await sleep(2000)
+    expect(await readFile(target.includePath, 'utf8')).toBe(include)
+    expect(await served(target)).toBe(servedNow)
 
     const again = await run(target, await workspaceWithJar('4'))
     expect(again.code, why(again)).toBe(0)
     expect(await served(target)).toMatch(/^200 version=4 /)
+    const stats = await traffic.stop()
+    traffic = undefined
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+  })
+
+  it('mid-switch: says so, the switch finishes on the host on its own, and status shows where traffic went', async () => {
+    const include = await readFile(target.includePath, 'utf8')
+    const idle = include.includes(`:${target.appPorts[0]};`) ? target.appPorts[1] : target.appPorts[0]
+    traffic = startTraffic({ url: target.url, concurrency: 3, maxDurationMs: 60_000 })
+    // A slow nginx test holds the switch open after the new include is in place: the drop lands there.
+    const running = run(target, await workspaceWithJar('5'), { 'nginx-test-command': `sleep 3; ${target.nginxTestCommand}` })
+    await waitFor('the switch to write the include', async () => (await readFile(target.includePath, 'utf8')) !== include)
+    await dropConnections(target)
+    const result = await running
+    expect(result.code, why(result)).toBe(1)
+    expect(result.stdout).toMatch(/::error::.*the SSH connection was lost during the switch\. The switch finishes on the host on its own/)
+
+    await waitFor('the switch to finish on the host', async () => (await served(target)).startsWith('200 version=5 '))
+    const status = await run(target, await workspaceWithJar('5'), { command: 'status' })
+    expect(status.code, why(status)).toBe(0)
+    expect(status.outputs['active-port']).toBe(String(idle))
     const stats = await traffic.stop()
     traffic = undefined
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
