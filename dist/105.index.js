@@ -1178,7 +1178,9 @@ watch_port=
 [ ! -r /proc/net/tcp ] || watch_port=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
-  code=$(http_status "$HEALTH_URL" "$body" 5)
+  # Until the port opens nothing can answer, and an HTTP client started then only takes CPU from
+  # the starting JVM.
+  if [ -n "$watch_port" ] && ! port_in_use "$PORT"; then code=000; else code=$(http_status "$HEALTH_URL" "$body" 5); fi
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then

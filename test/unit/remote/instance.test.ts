@@ -175,6 +175,23 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       expect(run.ms).toBeLessThan(5_000)
     })
 
+    it('starts no HTTP client while nothing listens on the port: one curl, once the port is open', async () => {
+      const deployDir = tempDir()
+      const port = await freePort()
+      makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '800']])
+      // A curl first on the PATH that notes each call, then runs the real one.
+      const bin = tempDir('zdd-curl-log-')
+      const calls = join(bin, 'calls')
+      const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim()
+      writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, { mode: 0o755 })
+      const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 0.1 })), { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+      track(Number(run.answer.facts.pid))
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.answer.facts.health).toBe('ok')
+      // Polled every 0.1 s, the 800 ms before the port opened would have taken about eight.
+      expect(readFileSync(calls, 'utf8')).toBe('called\n')
+    })
+
     it('a process that never answers 2xx: exit 53 after health-timeout, the process stopped', async () => {
       const deployDir = tempDir()
       const port = await freePort()
