@@ -28,7 +28,7 @@ import { runLinkBench } from './lib/bench-link.mjs'
 import { namespaceSupport } from './lib/netns.mjs'
 import { runAction } from './lib/run-action.mjs'
 import { get, startTarget } from './lib/target.mjs'
-import { startTraffic } from './lib/traffic.mjs'
+import { startTrafficProcess } from './lib/traffic-process.mjs'
 import { firstHostReport, fmt, median, renderTable } from './lib/bench-report.mjs'
 import { LINK_TITLE, summarize } from './lib/bench-summary.mjs'
 import { classicScript } from './lib/classic-deploy.mjs'
@@ -247,6 +247,7 @@ async function main() {
       workspace,
       measure: true,
       timeoutMs: RUN_TIMEOUT_MS,
+      ownSession: true,
       onSpawn: (c) => (child = c),
     }).finally(() => cleanups.splice(cleanups.indexOf(killChild), 1))
     const endOffsetMs = performance.now() - o.phaseStart
@@ -324,7 +325,7 @@ async function main() {
   const loadPhase = async (load, versions, prefix, whileLoaded, afterEach) => {
     loadSamples.push({ at: `${load} deploys`, load1: os.loadavg()[0] })
     log(`${load} load: ${plan.length} runs (${plan.join(', ')}) under ${config.concurrency} request loops`)
-    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: load === 'keep-alive', maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: load === 'keep-alive', maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
     cleanups.push(() => traffic.stop())
     const phaseStart = performance.now()
     /** @type {RunRecord[]} */
@@ -353,7 +354,7 @@ async function main() {
     log('diagnostics under the same load: ssh login, listening-socket lookup')
     const sshArgs = [...systemSshOptions(target), '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'true']
     for (let i = 0; i < 2; i++) {
-      const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000 })
+      const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000, ownSession: true })
       if (r.code === 0) diagnostics.sshTrueMs.push(r.ms)
     }
     // What a full scan of both kernel tables (every socket, TIME_WAIT included) for a listener
@@ -381,7 +382,7 @@ async function main() {
    * @param {(reload: () => Promise<void>) => Promise<void>} schedule
    */
   const keepAliveReloads = async (schedule) => {
-    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: true, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: true, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
     cleanups.push(() => traffic.stop())
     // On a host-like target, the reload runs inside the host's namespaces, as on the host.
     const inHost = target.machinePid ? ['nsenter', '--target', String(target.machinePid), '--net', '--mount', '--pid', '--'] : []
@@ -462,14 +463,14 @@ async function main() {
     const classicDir = path.join(onHost.dir, 'classic')
     loadSamples.push({ at: 'classic', load1: os.loadavg()[0] })
     const sshOpts = systemSshOptions(target)
-    const traffic = startTraffic({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
     cleanups.push(() => traffic.stop())
     const start = performance.now()
     try {
       for (const version of classicVersions) {
         const { jarPath } = jars.get(version)
         const remoteJar = path.join(classicDir, path.basename(jarPath))
-        const scp = await runProcess('scp', ['-q', ...sshOpts, '-P', String(target.sshPort), jarPath, `${target.user}@127.0.0.1:${remoteJar}`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
+        const scp = await runProcess('scp', ['-q', ...sshOpts, '-P', String(target.sshPort), jarPath, `${target.user}@127.0.0.1:${remoteJar}`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS, ownSession: true })
         let ssh = { code: /** @type {number | null} */ (null), stdout: '', stderr: 'not run: scp failed', ms: 0, timedOut: false }
         if (scp.code === 0) {
           const script = classicScript({
@@ -480,7 +481,7 @@ async function main() {
             reload: target.nginxReloadCommand,
             startDelayMs: config.startDelayMs,
           })
-          ssh = await runProcess('ssh', [...sshOpts, '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'sh -s'], { input: script, timeoutMs: CLASSIC_SSH_TIMEOUT_MS })
+          ssh = await runProcess('ssh', [...sshOpts, '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'sh -s'], { input: script, timeoutMs: CLASSIC_SSH_TIMEOUT_MS, ownSession: true })
         }
         // The script returns right after `nginx -s reload`, which returns before nginx's new
         // workers take over: note how long nginx keeps serving the old version after that.

