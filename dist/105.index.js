@@ -645,9 +645,10 @@ class RemoteHost {
 ;// CONCATENATED MODULE: ./lib/deploy/host-state.js
 function readHostState(answer) {
     const { facts, lists } = answer;
+    const pending = new Set(lists.pending ?? []);
     const releases = (lists.release ?? []).map((line) => {
         const [name, sha256, ...file] = line.split(' ');
-        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' ') };
+        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: pending.has(name) };
     });
     const instances = (lists.instance ?? []).map((line) => {
         const [port, pid, state, listening, release] = line.split(' ');
@@ -923,8 +924,76 @@ EOF
 }
 `;
 
+;// CONCATENATED MODULE: ./lib/remote/release.js
+/** Scripts that make a release out of an uploaded file, and prune old ones. */
+
+/**
+ * The file in a release directory that says it has never served: written with the release, removed
+ * by the first switch to it that succeeds. A run cut off while its release started leaves it, so
+ * rollback does not mistake that release for the previous version. Releases older than the mark
+ * have none: they count as having served.
+ */
+const PENDING_MARK = '.pending';
+/** Where an upload lands before its checksum is known good: a release only appears whole. */
+function partialDir(deployDir, release) {
+    return `${deployDir}/releases/.partial-${release}`;
+}
+/**
+ * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
+ * release, marked `.pending` until a switch to it succeeds (see PENDING_MARK), and writes the env
+ * file with mode 0600. Its text travels inside the script, which the
+ * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
+ * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
+ * appears; failing to write it only costs the next deploy its delta.
+ */
+function finalizeReleaseScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' }, `
+cd -- "$DEPLOY_DIR/releases" || exit 40
+if [ "$UPLOADED" = 1 ]; then
+  partial=".partial-$RELEASE"
+  set -- $(sha256sum < "$partial/$FILE_NAME")
+  if [ "\${1:-}" != "$SHA256" ]; then
+    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
+    rm -rf -- "$partial"
+    exit 41
+  fi
+  echo "$SHA256" > "$partial/sha256"
+  if [ -n "$MANIFEST_TEXT" ]; then
+    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
+  fi
+  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
+  printf '' > "$partial/${PENDING_MARK}" || exit 42
+  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
+  mv -- "$partial" "$RELEASE" || exit 42
+fi
+[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
+[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+echo "release=$RELEASE"`);
+}
+/** Removes the named releases, except any that a live instance still runs from. */
+function pruneScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
+cd -- "$DEPLOY_DIR" || exit 0
+in_use=" "
+for file in run/*.release; do
+  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
+done
+printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
+  [ -n "$name" ] && [ -d "releases/$name" ] || continue
+  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
+  rm -rf -- "releases/$name" && echo "pruned=$name"
+done`);
+}
+/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
+function envFileText(entries, quote) {
+    return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
+}
+
 ;// CONCATENATED MODULE: ./lib/remote/host.js
 /** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
+
 
 
 /**
@@ -1038,6 +1107,7 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   sha=
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
+  [ ! -e "$dir${PENDING_MARK}" ] || echo "pending=$name"
 done
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
@@ -1253,6 +1323,7 @@ function switchScript(p) {
         VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),
         INTERVAL: p.intervalSeconds,
         RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
+        PENDING_MARK: p.pendingMark,
     }, `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
 if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
@@ -1356,65 +1427,8 @@ if [ -n "$VERIFY_URL" ]; then
   rm -f -- "$body"
 fi
 $as rm -f -- "$saved"
+[ -z "$PENDING_MARK" ] || [ ! -e "$PENDING_MARK" ] || rm -f -- "$PENDING_MARK"
 echo "switched=yes"`);
-}
-
-;// CONCATENATED MODULE: ./lib/remote/release.js
-/** Scripts that make a release out of an uploaded file, and prune old ones. */
-
-/** Where an upload lands before its checksum is known good: a release only appears whole. */
-function partialDir(deployDir, release) {
-    return `${deployDir}/releases/.partial-${release}`;
-}
-/**
- * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, and writes the env file with mode 0600. Its text travels inside the script, which the
- * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
- * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
- * appears; failing to write it only costs the next deploy its delta.
- */
-function finalizeReleaseScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' }, `
-cd -- "$DEPLOY_DIR/releases" || exit 40
-if [ "$UPLOADED" = 1 ]; then
-  partial=".partial-$RELEASE"
-  set -- $(sha256sum < "$partial/$FILE_NAME")
-  if [ "\${1:-}" != "$SHA256" ]; then
-    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
-    rm -rf -- "$partial"
-    exit 41
-  fi
-  echo "$SHA256" > "$partial/sha256"
-  if [ -n "$MANIFEST_TEXT" ]; then
-    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
-  fi
-  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
-  mv -- "$partial" "$RELEASE" || exit 42
-fi
-[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
-[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
-(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
-echo "release=$RELEASE"`);
-}
-/** Removes the named releases, except any that a live instance still runs from. */
-function pruneScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
-cd -- "$DEPLOY_DIR" || exit 0
-in_use=" "
-for file in run/*.release; do
-  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
-done
-printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
-  [ -n "$name" ] && [ -d "releases/$name" ] || continue
-  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
-  rm -rf -- "releases/$name" && echo "pruned=$name"
-done`);
-}
-/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
-function envFileText(entries, quote) {
-    return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
 }
 
 ;// CONCATENATED MODULE: ./lib/delta/chunker.js
@@ -2294,8 +2308,8 @@ async function startAndCheckHealth(run, port, release, fileName) {
         throw error;
     }
 }
-/** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
-async function switchTraffic(run, port) {
+/** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
+async function switchTraffic(run, port, release) {
     const { remote, config, state, report, log } = run;
     const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
     try {
@@ -2309,6 +2323,7 @@ async function switchTraffic(run, port) {
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
             reloadTimeoutSeconds: 10,
+            pendingMark: release ? `${state.deployDir}/releases/${release}/${PENDING_MARK}` : '',
         }), { step: 'switch' });
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
@@ -2393,7 +2408,7 @@ async function deploy(remote, config, artifact, report, log) {
         // switch would still run on the host after the connection was lost (a cancelled run, or a
         // rolling deploy that is putting the other hosts back).
         try {
-            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)));
+            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)));
         }
         catch (error) {
             // Traffic stays on (or went back to) the old port: the new instance must not linger.
@@ -2462,23 +2477,27 @@ async function rollback(remote, config, report, log) {
         report.activePort = active;
         report.previousPort = active;
         const warm = instanceOn(state, other);
-        const healthy = warm?.running ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
+        const neverServed = (name) => state.releases.some((r) => r.name === name && r.neverServed);
+        if (warm?.running && neverServed(warm.release)) {
+            log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`);
+        }
+        const healthy = warm?.running && !neverServed(warm.release) ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
         let release = warm?.release;
         if (healthy) {
             log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
         }
         else {
             const activeRelease = instanceOn(state, active)?.release;
-            const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '');
+            const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed);
             if (!candidate) {
-                throw new StepError('rollback', `nothing runs on port ${other} and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}), so there is nothing to roll back to.`);
+                throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`);
             }
             release = candidate.name;
             log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
             await timed(report, 'stop_idle', () => freeIdlePort(run, other));
             await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)));
         }
-        await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other)));
+        await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)));
         report.activePort = other;
         report.release = release;
         report.outcome = 'rolled-back';

@@ -47,7 +47,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     // switch would still run on the host after the connection was lost (a cancelled run, or a
     // rolling deploy that is putting the other hosts back).
     try {
-      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle)))
+      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
     } catch (error) {
       // Traffic stays on (or went back to) the old port: the new instance must not linger.
       await stopInstance(run, idle, 0).catch(() => undefined)

@@ -5,6 +5,8 @@ import type { ReleaseOnHost } from './plan.js'
 export interface StoredRelease extends ReleaseOnHost {
   /** The jar's file name inside the release directory. */
   fileName: string
+  /** No switch to it has succeeded yet (its run failed or was cut off): not a version to go back to. */
+  neverServed: boolean
 }
 
 export interface InstanceState {
@@ -34,9 +36,10 @@ export interface HostState {
 
 export function readHostState(answer: RemoteAnswer): HostState {
   const { facts, lists } = answer
+  const pending = new Set(lists.pending ?? [])
   const releases = (lists.release ?? []).map((line) => {
     const [name, sha256, ...file] = line.split(' ')
-    return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' ') }
+    return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: pending.has(name) }
   })
   const instances = (lists.instance ?? []).map((line): InstanceState => {
     const [port, pid, state, listening, release] = line.split(' ')

@@ -19,22 +19,26 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     report.activePort = active
     report.previousPort = active
     const warm = instanceOn(state, other)
-    const healthy = warm?.running ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
+    const neverServed = (name: string | undefined) => state.releases.some((r) => r.name === name && r.neverServed)
+    if (warm?.running && neverServed(warm.release)) {
+      log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`)
+    }
+    const healthy = warm?.running && !neverServed(warm.release) ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
     let release = warm?.release
     if (healthy) {
       log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)
     } else {
       const activeRelease = instanceOn(state, active)?.release
-      const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '')
+      const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed)
       if (!candidate) {
-        throw new StepError('rollback', `nothing runs on port ${other} and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}), so there is nothing to roll back to.`)
+        throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`)
       }
       release = candidate.name
       log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`)
       await timed(report, 'stop_idle', () => freeIdlePort(run, other))
       await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)))
     }
-    await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other)))
+    await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)))
     report.activePort = other
     report.release = release
     report.outcome = 'rolled-back'

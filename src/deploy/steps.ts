@@ -10,7 +10,7 @@ import { acquireLockScript, inspectScript, releaseLockScript } from '../remote/h
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
-import { envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
+import { PENDING_MARK, envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState } from './host-state.js'
@@ -230,8 +230,8 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
   }
 }
 
-/** Step 9: points the include at `port`, tests, reloads, confirms the reload, verifies. */
-export async function switchTraffic(run: HostRun, port: number): Promise<void> {
+/** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
+export async function switchTraffic(run: HostRun, port: number, release: string | undefined): Promise<void> {
   const { remote, config, state, report, log } = run
   const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot)
   try {
@@ -246,6 +246,7 @@ export async function switchTraffic(run: HostRun, port: number): Promise<void> {
         verifyTimeoutSeconds: config.health.timeoutSeconds,
         intervalSeconds: config.health.intervalSeconds,
         reloadTimeoutSeconds: 10,
+        pendingMark: release ? `${state.deployDir}/releases/${release}/${PENDING_MARK}` : '',
       }),
       { step: 'switch' },
     )

@@ -1,6 +1,7 @@
 /** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
+import { PENDING_MARK } from './release.js'
 
 /**
  * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
@@ -133,6 +134,7 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   sha=
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
+  [ ! -e "$dir${PENDING_MARK}" ] || echo "pending=$name"
 done
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=

@@ -15,6 +15,8 @@ export interface SwitchParams {
   intervalSeconds: number
   /** How long to wait for the reload to take effect. */
   reloadTimeoutSeconds: number
+  /** The release's never-served mark, removed once the switch has succeeded; '' for none. */
+  pendingMark: string
 }
 
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
@@ -37,6 +39,7 @@ export function switchScript(p: SwitchParams): string {
       VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),
       INTERVAL: p.intervalSeconds,
       RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
+      PENDING_MARK: p.pendingMark,
     },
     `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
@@ -141,6 +144,7 @@ if [ -n "$VERIFY_URL" ]; then
   rm -f -- "$body"
 fi
 $as rm -f -- "$saved"
+[ -z "$PENDING_MARK" ] || [ ! -e "$PENDING_MARK" ] || rm -f -- "$PENDING_MARK"
 echo "switched=yes"`,
   )
 }

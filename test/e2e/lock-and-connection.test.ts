@@ -146,7 +146,7 @@ describe('a connection that drops', () => {
     expect((await readdir(releasesDir)).filter((name) => name.startsWith('.'))).toEqual([])
   })
 
-  it('mid-deploy (while the new release starts): fails, and nginx stays untouched after the release turns healthy; the next run succeeds', async () => {
+  it('mid-deploy (while the new release starts): fails, nginx stays untouched after the release turns healthy, rollback passes it over; the next run succeeds', async () => {
     const include = await readFile(target.includePath, 'utf8')
     const servedNow = await served(target)
     const running = run(target, await workspaceWithJar('3'), { env: 'SAMPLE_START_DELAY_MS=4000', 'health-timeout': '20' })
@@ -167,6 +167,11 @@ describe('a connection that drops', () => {
     await sleep(2000)
     expect(await readFile(target.includePath, 'utf8')).toBe(include)
     expect(await served(target)).toBe(servedNow)
+    // Nor does rollback take it for the previous version: it starts the one that served before.
+    const back = await run(target, await workspaceWithJar('3'), { command: 'rollback' })
+    expect(back.code, why(back)).toBe(0)
+    expect(back.stdout).toContain('which has never served')
+    expect(await served(target)).toMatch(/^200 version=1 /)
 
     const again = await run(target, await workspaceWithJar('4'))
     expect(again.code, why(again)).toBe(0)

@@ -13,6 +13,7 @@ free_kb=2048
 release=20260101-000000-aaaaaaaa aaaa1111 shop.jar
 release=20260102-000000-bbbbbbbb - my app.jar
 release=20260103-000000-cccccccc cccc3333 
+pending=20260103-000000-cccccccc
 instance=8081 4242 running yes 20260101-000000-aaaaaaaa
 instance=8082 - stopped no -
 include=present
@@ -34,11 +35,11 @@ describe('readHostState', () => {
     expect(state.freeBytes).toBe(2048 * 1024)
   })
 
-  it('reads the releases: name, sha256 ("-" is unknown) and file name (spaces kept)', () => {
+  it('reads the releases: name, sha256 ("-" is unknown), file name (spaces kept), and whether one has never served', () => {
     expect(state.releases).toEqual([
-      { name: '20260101-000000-aaaaaaaa', sha256: 'aaaa1111', fileName: 'shop.jar' },
-      { name: '20260102-000000-bbbbbbbb', sha256: '', fileName: 'my app.jar' },
-      { name: '20260103-000000-cccccccc', sha256: 'cccc3333', fileName: '' },
+      { name: '20260101-000000-aaaaaaaa', sha256: 'aaaa1111', fileName: 'shop.jar', neverServed: false },
+      { name: '20260102-000000-bbbbbbbb', sha256: '', fileName: 'my app.jar', neverServed: false },
+      { name: '20260103-000000-cccccccc', sha256: 'cccc3333', fileName: '', neverServed: true },
     ])
   })
 

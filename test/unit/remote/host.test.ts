@@ -144,8 +144,9 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       const run = await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082])))
       const state = readHostState(run.answer)
       expect(state.releases).toEqual([
-        { name: '20260101-000000-aaaaaaaa', sha256: 'f'.repeat(64), fileName: 'shop-1.0.jar' },
-        { name: '20260102-000000-bbbbbbbb', sha256: '', fileName: 'my shop.jar' },
+        // Made before releases were marked: they count as having served.
+        { name: '20260101-000000-aaaaaaaa', sha256: 'f'.repeat(64), fileName: 'shop-1.0.jar', neverServed: false },
+        { name: '20260102-000000-bbbbbbbb', sha256: '', fileName: 'my shop.jar', neverServed: false },
       ])
       expect(existsSync(join(deployDir, 'releases', '.partial-20260103-000000-cccccccc'))).toBe(false)
     })
@@ -164,7 +165,8 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       writeFileSync(join(deployDir, 'releases', 'r1', 'application.pid'), '123\n')
       mkdirSync(join(deployDir, 'releases', 'r1', 'tomcat-work'))
       const state = readHostState((await runScript(inspectScript(params(deployDir, join(root, 'x.inc'), [8081, 8082])))).answer)
-      expect(state.releases).toEqual([{ name: 'r1', sha256: sha256('jar bytes'), fileName: 'shop.jar' }])
+      // A fresh release has never served until a switch to it succeeds.
+      expect(state.releases).toEqual([{ name: 'r1', sha256: sha256('jar bytes'), fileName: 'shop.jar', neverServed: true }])
     })
 
     it('reports a running instance from its pid file, and a port something else listens on', async () => {
