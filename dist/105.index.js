@@ -645,10 +645,10 @@ class RemoteHost {
 ;// CONCATENATED MODULE: ./lib/deploy/host-state.js
 function readHostState(answer) {
     const { facts, lists } = answer;
-    const pending = new Set(lists.pending ?? []);
+    const neverServed = new Set(lists.never_served ?? []);
     const releases = (lists.release ?? []).map((line) => {
         const [name, sha256, ...file] = line.split(' ');
-        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: pending.has(name) };
+        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
     });
     const instances = (lists.instance ?? []).map((line) => {
         const [port, pid, state, listening, release] = line.split(' ');
@@ -928,19 +928,19 @@ EOF
 /** Scripts that make a release out of an uploaded file, and prune old ones. */
 
 /**
- * The file in a release directory that says it has never served: written with the release, removed
- * by the first switch to it that succeeds. A run cut off while its release started leaves it, so
- * rollback does not mistake that release for the previous version. Releases older than the mark
- * have none: they count as having served.
+ * The file in a release directory that says whether it has served: `new` from when the release is
+ * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
+ * `new`, so rollback does not mistake that release for the previous version. Releases made before
+ * this file existed have none, and count as served. Written and read by shell builtins only.
  */
-const PENDING_MARK = '.pending';
+const RELEASE_STATE_FILE = '.state';
 /** Where an upload lands before its checksum is known good: a release only appears whole. */
 function partialDir(deployDir, release) {
     return `${deployDir}/releases/.partial-${release}`;
 }
 /**
  * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, marked `.pending` until a switch to it succeeds (see PENDING_MARK), and writes the env
+ * release, in state `new` (see RELEASE_STATE_FILE), and writes the env
  * file with mode 0600. Its text travels inside the script, which the
  * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
  * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
@@ -962,7 +962,7 @@ if [ "$UPLOADED" = 1 ]; then
     { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
   fi
   printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  printf '' > "$partial/${PENDING_MARK}" || exit 42
+  printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
   [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
 fi
@@ -1107,7 +1107,9 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   sha=
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
-  [ ! -e "$dir${PENDING_MARK}" ] || echo "pending=$name"
+  release_state=
+  [ ! -r "$dir${RELEASE_STATE_FILE}" ] || read -r release_state < "$dir${RELEASE_STATE_FILE}"
+  [ "$release_state" != new ] || echo "never_served=$name"
 done
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=
@@ -1323,7 +1325,7 @@ function switchScript(p) {
         VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),
         INTERVAL: p.intervalSeconds,
         RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
-        PENDING_MARK: p.pendingMark,
+        RELEASE_STATE_FILE: p.releaseStateFile,
     }, `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
 if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
@@ -1427,7 +1429,7 @@ if [ -n "$VERIFY_URL" ]; then
   rm -f -- "$body"
 fi
 $as rm -f -- "$saved"
-[ -z "$PENDING_MARK" ] || [ ! -e "$PENDING_MARK" ] || rm -f -- "$PENDING_MARK"
+[ -z "$RELEASE_STATE_FILE" ] || printf 'served\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`);
 }
 
@@ -2323,7 +2325,7 @@ async function switchTraffic(run, port, release) {
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
             reloadTimeoutSeconds: 10,
-            pendingMark: release ? `${state.deployDir}/releases/${release}/${PENDING_MARK}` : '',
+            releaseStateFile: release ? `${state.deployDir}/releases/${release}/${RELEASE_STATE_FILE}` : '',
         }), { step: 'switch' });
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');

@@ -36,10 +36,10 @@ export interface HostState {
 
 export function readHostState(answer: RemoteAnswer): HostState {
   const { facts, lists } = answer
-  const pending = new Set(lists.pending ?? [])
+  const neverServed = new Set(lists.never_served ?? [])
   const releases = (lists.release ?? []).map((line) => {
     const [name, sha256, ...file] = line.split(' ')
-    return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: pending.has(name) }
+    return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) }
   })
   const instances = (lists.instance ?? []).map((line): InstanceState => {
     const [port, pid, state, listening, release] = line.split(' ')

@@ -1,7 +1,7 @@
 /** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
-import { PENDING_MARK } from './release.js'
+import { RELEASE_STATE_FILE } from './release.js'
 
 /**
  * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
@@ -134,7 +134,9 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   sha=
   [ ! -r "$dir/sha256" ] || read -r sha < "$dir/sha256"
   echo "release=$name \${sha:--} $file"
-  [ ! -e "$dir${PENDING_MARK}" ] || echo "pending=$name"
+  release_state=
+  [ ! -r "$dir${RELEASE_STATE_FILE}" ] || read -r release_state < "$dir${RELEASE_STATE_FILE}"
+  [ "$release_state" != new ] || echo "never_served=$name"
 done
 for port in "$PORT_A" "$PORT_B"; do
   pid=; release=

@@ -15,8 +15,8 @@ export interface SwitchParams {
   intervalSeconds: number
   /** How long to wait for the reload to take effect. */
   reloadTimeoutSeconds: number
-  /** The release's never-served mark, removed once the switch has succeeded; '' for none. */
-  pendingMark: string
+  /** The release's state file (RELEASE_STATE_FILE), set to `served` once the switch has succeeded; '' for none. */
+  releaseStateFile: string
 }
 
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
@@ -39,7 +39,7 @@ export function switchScript(p: SwitchParams): string {
       VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),
       INTERVAL: p.intervalSeconds,
       RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
-      PENDING_MARK: p.pendingMark,
+      RELEASE_STATE_FILE: p.releaseStateFile,
     },
     `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
@@ -144,7 +144,7 @@ if [ -n "$VERIFY_URL" ]; then
   rm -f -- "$body"
 fi
 $as rm -f -- "$saved"
-[ -z "$PENDING_MARK" ] || [ ! -e "$PENDING_MARK" ] || rm -f -- "$PENDING_MARK"
+[ -z "$RELEASE_STATE_FILE" ] || printf 'served\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`,
   )
 }

@@ -2,12 +2,12 @@
 import { shellScript } from './quote.js'
 
 /**
- * The file in a release directory that says it has never served: written with the release, removed
- * by the first switch to it that succeeds. A run cut off while its release started leaves it, so
- * rollback does not mistake that release for the previous version. Releases older than the mark
- * have none: they count as having served.
+ * The file in a release directory that says whether it has served: `new` from when the release is
+ * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
+ * `new`, so rollback does not mistake that release for the previous version. Releases made before
+ * this file existed have none, and count as served. Written and read by shell builtins only.
  */
-export const PENDING_MARK = '.pending'
+export const RELEASE_STATE_FILE = '.state'
 
 /** Where an upload lands before its checksum is known good: a release only appears whole. */
 export function partialDir(deployDir: string, release: string): string {
@@ -16,7 +16,7 @@ export function partialDir(deployDir: string, release: string): string {
 
 /**
  * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, marked `.pending` until a switch to it succeeds (see PENDING_MARK), and writes the env
+ * release, in state `new` (see RELEASE_STATE_FILE), and writes the env
  * file with mode 0600. Its text travels inside the script, which the
  * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
  * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
@@ -40,7 +40,7 @@ if [ "$UPLOADED" = 1 ]; then
     { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
   fi
   printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  printf '' > "$partial/${PENDING_MARK}" || exit 42
+  printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
   [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
 fi

@@ -26,7 +26,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       verifyTimeoutSeconds: 1,
       intervalSeconds: 0.1,
       reloadTimeoutSeconds: 1,
-      pendingMark: '',
+      releaseStateFile: '',
       ...overrides,
     })
     const ODD = Buffer.concat([Buffer.from("set $service_url http://127.0.0.1:8081;\r\n# 'odd' bytes:"), Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x09]), Buffer.from('\n\n  ')])
@@ -44,19 +44,19 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
         })
     }
 
-    it("success: writes the include (template text and a newline), leaves no temporary files, clears the release's never-served mark", async (context) => {
+    it("success: writes the include (template text and a newline), leaves no temporary files, marks the release served", async (context) => {
       if (nginxMastersVisible()) context.skip() // an nginx on this machine would be watched for the reload
       const dir = tempDir()
       const include = join(dir, 'service-url.inc')
       writeFileSync(include, ODD)
-      const mark = join(tempDir(), '.pending')
-      writeFileSync(mark, '')
-      const run = await runScript(switchScript(base(include, { pendingMark: mark })))
+      const stateFile = join(tempDir(), '.state')
+      writeFileSync(stateFile, 'new\n')
+      const run = await runScript(switchScript(base(include, { releaseStateFile: stateFile })))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts).toMatchObject({ reload: 'unobserved', switched: 'yes' })
       expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8082;\n')
       expect(leftovers(dir)).toEqual([])
-      expect(existsSync(mark)).toBe(false)
+      expect(readFileSync(stateFile, 'utf8')).toBe('served\n')
     })
 
     it('a failing test command: the old include is restored byte for byte (mode too), exit 61, its output shown, the release still never served', async () => {
@@ -64,10 +64,10 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       const include = join(dir, 'service-url.inc')
       writeFileSync(include, ODD)
       chmodSync(include, 0o640)
-      const mark = join(tempDir(), '.pending')
-      writeFileSync(mark, '')
-      const run = await runScript(switchScript(base(include, { testCommand: 'echo "nginx: [emerg] unknown directive" >&2; false', pendingMark: mark })))
-      expect(existsSync(mark)).toBe(true)
+      const stateFile = join(tempDir(), '.state')
+      writeFileSync(stateFile, 'new\n')
+      const run = await runScript(switchScript(base(include, { testCommand: 'echo "nginx: [emerg] unknown directive" >&2; false', releaseStateFile: stateFile })))
+      expect(readFileSync(stateFile, 'utf8')).toBe('new\n')
       expect(run.code).toBe(SWITCH_EXIT.testFailed)
       expect(run.answer.facts.error).toBe('nginx_test')
       expect(run.answer.sections.test_output).toContain('nginx: [emerg] unknown directive')
@@ -153,7 +153,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
       verifyTimeoutSeconds: 2,
       intervalSeconds: 0.1,
       reloadTimeoutSeconds: 5,
-      pendingMark: '',
+      releaseStateFile: '',
       ...overrides,
     }
   }
