@@ -940,11 +940,11 @@ function partialDir(deployDir, release) {
 }
 /**
  * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, in state `new` (see RELEASE_STATE_FILE), and writes the env
- * file with mode 0600. Its text travels inside the script, which the
- * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
- * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
- * appears; failing to write it only costs the next deploy its delta.
+ * release, in state `new` (see RELEASE_STATE_FILE), and writes the env file with mode 0600. Its
+ * text travels inside the script, which the session shell reads from its stdin: it never appears
+ * on a command line. `manifestText`, when given with an upload, becomes the release's chunk
+ * manifest (`chunks`), there before the release appears; failing to write it only costs the next
+ * deploy its delta.
  */
 function finalizeReleaseScript(p) {
     return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' }, `

@@ -16,11 +16,11 @@ export function partialDir(deployDir: string, release: string): string {
 
 /**
  * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, in state `new` (see RELEASE_STATE_FILE), and writes the env
- * file with mode 0600. Its text travels inside the script, which the
- * session shell reads from its stdin: it never appears on a command line. `manifestText`, when
- * given with an upload, becomes the release's chunk manifest (`chunks`), there before the release
- * appears; failing to write it only costs the next deploy its delta.
+ * release, in state `new` (see RELEASE_STATE_FILE), and writes the env file with mode 0600. Its
+ * text travels inside the script, which the session shell reads from its stdin: it never appears
+ * on a command line. `manifestText`, when given with an upload, becomes the release's chunk
+ * manifest (`chunks`), there before the release appears; failing to write it only costs the next
+ * deploy its delta.
  */
 export function finalizeReleaseScript(p: { deployDir: string; release: string; fileName: string; sha256: string; uploaded: boolean; envText: string; manifestText?: string }): string {
   return shellScript(
