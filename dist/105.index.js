@@ -934,6 +934,10 @@ EOF
  * this file existed have none, and count as served. Written and read by shell builtins only.
  */
 const RELEASE_STATE_FILE = '.state';
+/** The release's RELEASE_STATE_FILE on the host. */
+function releaseStatePath(deployDir, release) {
+    return `${deployDir}/releases/${release}/${RELEASE_STATE_FILE}`;
+}
 /** Where an upload lands before its checksum is known good: a release only appears whole. */
 function partialDir(deployDir, release) {
     return `${deployDir}/releases/.partial-${release}`;
@@ -2325,7 +2329,7 @@ async function switchTraffic(run, port, release) {
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
             reloadTimeoutSeconds: 10,
-            releaseStateFile: release ? `${state.deployDir}/releases/${release}/${RELEASE_STATE_FILE}` : '',
+            releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
         }), { step: 'switch' });
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
@@ -2479,11 +2483,11 @@ async function rollback(remote, config, report, log) {
         report.activePort = active;
         report.previousPort = active;
         const warm = instanceOn(state, other);
-        const neverServed = (name) => state.releases.some((r) => r.name === name && r.neverServed);
-        if (warm?.running && neverServed(warm.release)) {
+        const warmNeverServed = state.releases.some((r) => r.name === warm?.release && r.neverServed);
+        if (warm?.running && warmNeverServed) {
             log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`);
         }
-        const healthy = warm?.running && !neverServed(warm.release) ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
+        const healthy = warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
         let release = warm?.release;
         if (healthy) {
             log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);

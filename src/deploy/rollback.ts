@@ -19,11 +19,11 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     report.activePort = active
     report.previousPort = active
     const warm = instanceOn(state, other)
-    const neverServed = (name: string | undefined) => state.releases.some((r) => r.name === name && r.neverServed)
-    if (warm?.running && neverServed(warm.release)) {
+    const warmNeverServed = state.releases.some((r) => r.name === warm?.release && r.neverServed)
+    if (warm?.running && warmNeverServed) {
       log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`)
     }
-    const healthy = warm?.running && !neverServed(warm.release) ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
+    const healthy = warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
     let release = warm?.release
     if (healthy) {
       log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)

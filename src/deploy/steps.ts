@@ -10,7 +10,7 @@ import { acquireLockScript, inspectScript, releaseLockScript } from '../remote/h
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
-import { RELEASE_STATE_FILE, envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
+import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState } from './host-state.js'
@@ -246,7 +246,7 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
         verifyTimeoutSeconds: config.health.timeoutSeconds,
         intervalSeconds: config.health.intervalSeconds,
         reloadTimeoutSeconds: 10,
-        releaseStateFile: release ? `${state.deployDir}/releases/${release}/${RELEASE_STATE_FILE}` : '',
+        releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
       }),
       { step: 'switch' },
     )

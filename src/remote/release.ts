@@ -9,6 +9,11 @@ import { shellScript } from './quote.js'
  */
 export const RELEASE_STATE_FILE = '.state'
 
+/** The release's RELEASE_STATE_FILE on the host. */
+export function releaseStatePath(deployDir: string, release: string): string {
+  return `${deployDir}/releases/${release}/${RELEASE_STATE_FILE}`
+}
+
 /** Where an upload lands before its checksum is known good: a release only appears whole. */
 export function partialDir(deployDir: string, release: string): string {
   return `${deployDir}/releases/.partial-${release}`
