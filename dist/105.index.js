@@ -128,7 +128,10 @@ function actionsLog(prefix = '') {
             group: (title, work) => core/* group */.Os(title, work),
         };
     }
-    const tag = (message) => message.split('\n').map((line) => `[${prefix}] ${line}`).join('\n');
+    const tag = (message) => message
+        .split('\n')
+        .map((line) => `[${prefix}] ${line}`)
+        .join('\n');
     return {
         info: (message) => core/* info */.pq(tag(message)),
         warning: (message) => core/* warning */.$e(tag(message)),
@@ -358,7 +361,10 @@ function knownHostsName(host, port) {
     return port === 22 ? host : `[${host}]:${port}`;
 }
 function wildcardMatch(pattern, name) {
-    const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const regex = new RegExp(`^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`, 'i');
     return regex.test(name);
 }
 /** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
@@ -601,7 +607,9 @@ class RemoteHost {
             if (!error)
                 return resolve();
             // It may exist already; anything else shows up as a failed upload next.
-            sftp.stat(path, (statError, stats) => (statError || !stats.isDirectory() ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`)) : resolve()));
+            sftp.stat(path, (statError, stats) => statError || !stats.isDirectory()
+                ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`))
+                : resolve());
         }));
     }
     /** Uploads a file through SFTP, streaming it in chunks. */
@@ -686,7 +694,8 @@ function activePortFromInclude(include, ports) {
         return undefined;
     const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
     // A port after ":" (a URL) first; a custom template may name the port bare.
-    return numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ?? numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port));
+    return (numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
+        numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)));
 }
 /** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
 function choosePorts(include, ports) {
@@ -700,7 +709,11 @@ function renderInclude(template, port) {
 }
 /** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
 function releaseName(sha256, now) {
-    const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
+    const stamp = now
+        .toISOString()
+        .replace(/\.\d+Z$/, '')
+        .replace(/[-:]/g, '')
+        .replace('T', '-');
     return `${stamp}-${sha256.slice(0, 8)}`;
 }
 /**
@@ -708,7 +721,10 @@ function releaseName(sha256, now) {
  * the rollback target), never the current one.
  */
 function releasesToPrune(releases, keep, running) {
-    const newestFirst = [...releases].map((r) => r.name).sort().reverse();
+    const newestFirst = [...releases]
+        .map((r) => r.name)
+        .sort()
+        .reverse();
     return newestFirst.slice(keep).filter((name) => !running.includes(name));
 }
 /** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
@@ -951,7 +967,15 @@ function partialDir(deployDir, release) {
  * deploy its delta.
  */
 function finalizeReleaseScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' }, `
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        RELEASE: p.release,
+        FILE_NAME: p.fileName,
+        SHA256: p.sha256,
+        UPLOADED: p.uploaded ? 1 : 0,
+        ENV_TEXT: p.envText,
+        MANIFEST_TEXT: p.manifestText ?? '',
+    }, `
 cd -- "$DEPLOY_DIR/releases" || exit 40
 if [ "$UPLOADED" = 1 ]; then
   partial=".partial-$RELEASE"
@@ -1763,7 +1787,9 @@ function planDelta(newChunks, oldManifests, options = {}) {
     let last;
     for (const c of newChunks) {
         const candidates = index.get(`${c.sha256}:${c.length}`);
-        const continuing = last && last.source >= 0 ? candidates?.find((f) => f.source === last.source && f.offset === last.sourceOffset + last.length) : undefined;
+        const continuing = last && last.source >= 0
+            ? candidates?.find((f) => f.source === last.source && f.offset === last.sourceOffset + last.length)
+            : undefined;
         const pick = continuing ?? candidates?.[0];
         const source = pick ? pick.source : -1;
         if (last && last.source === source && (source < 0 || continuing)) {
@@ -1796,7 +1822,12 @@ function planDelta(newChunks, oldManifests, options = {}) {
         else {
             const { release, fileName } = oldManifests[d.source];
             used.add(d.source);
-            runs.push({ source: { kind: 'copy', release, fileName }, sourceOffset: d.sourceOffset, targetOffset: d.targetOffset, length: d.length });
+            runs.push({
+                source: { kind: 'copy', release, fileName },
+                sourceOffset: d.sourceOffset,
+                targetOffset: d.targetOffset,
+                length: d.length,
+            });
             copyBytes += d.length;
             copiedChunks += d.chunks;
         }
@@ -1958,7 +1989,11 @@ const DELTA_WORTH = 0.9;
 const MIN_COPY_RUN = 2048;
 /** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
 const DELTA_MIN_JAR = 1024 * 1024;
-const amount = (bytes) => (bytes < 10 * 1024 ? `${bytes} bytes` : bytes < 10 * 1024 * 1024 ? `${Math.round(bytes / 1024)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const amount = (bytes) => bytes < 10 * 1024
+    ? `${bytes} bytes`
+    : bytes < 10 * 1024 * 1024
+        ? `${Math.round(bytes / 1024)} KiB`
+        : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const percent = (part, whole) => `${whole === 0 ? 0 : ((100 * part) / whole).toFixed(part < whole / 100 ? 2 : 1)}%`;
 /** One line for the log: what crossed the wire for this jar. */
 function describeSent(sent, size, how) {
@@ -2127,12 +2162,19 @@ class StepError extends Error {
 }
 /** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
 function lockOwner(env = process.env) {
-    const run = env.GITHUB_RUN_ID ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}` : 'a run outside GitHub Actions';
+    const run = env.GITHUB_RUN_ID
+        ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+        : 'a run outside GitHub Actions';
     return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${(0,external_node_os_.hostname)()}`;
 }
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
 async function takeLock(remote, config, log) {
-    const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), since: new Date(), timeoutSeconds: config.lockTimeoutSeconds });
+    const script = acquireLockScript({
+        deployDir: config.deployDir,
+        owner: lockOwner(),
+        since: new Date(),
+        timeoutSeconds: config.lockTimeoutSeconds,
+    });
     let pending = '';
     try {
         const result = await remote.run(script, {
@@ -2154,7 +2196,9 @@ async function takeLock(remote, config, log) {
         // A release that fails (connection lost) must not hide the error that ended the run; the lock
         // then goes stale with the session's shell and the next run takes it over.
         let released;
-        return { release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)) };
+        return {
+            release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)),
+        };
     }
     catch (error) {
         if (!(error instanceof RemoteCommandError))
@@ -2223,7 +2267,9 @@ async function uploadRelease(run, artifact) {
     const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = existing?.name ?? releaseName(artifact.sha256, new Date());
     // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
-    const delta = existing ? {} : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases });
+    const delta = existing
+        ? {}
+        : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases });
     const manifestText = delta.manifestText;
     if (existing) {
         log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`);
@@ -2242,7 +2288,15 @@ async function uploadRelease(run, artifact) {
     }
     try {
         const envText = envFileText(config.env, quote/* shellQuote */.ZL);
-        await remote.run(finalizeReleaseScript({ deployDir: state.deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, uploaded: !existing, envText, manifestText }), {
+        await remote.run(finalizeReleaseScript({
+            deployDir: state.deployDir,
+            release,
+            fileName: artifact.fileName,
+            sha256: artifact.sha256,
+            uploaded: !existing,
+            envText,
+            manifestText,
+        }), {
             step: 'upload',
         });
     }
@@ -2260,7 +2314,9 @@ async function uploadRelease(run, artifact) {
 async function freeIdlePort(run, port) {
     const { remote, log, config, state } = run;
     try {
-        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop idle' });
+        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+            step: 'stop idle',
+        });
         const { facts } = result.answer;
         if (facts.idle_pid)
             log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
@@ -2271,7 +2327,9 @@ async function freeIdlePort(run, port) {
     catch (error) {
         if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
             const { facts } = error.result.answer;
-            const who = facts.foreign_pid ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})` : `a process user "${remote.entry.username}" cannot see or stop`;
+            const who = facts.foreign_pid
+                ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})`
+                : `a process user "${remote.entry.username}" cannot see or stop`;
             throw new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
         }
         throw error;
@@ -2358,12 +2416,16 @@ async function switchTraffic(run, port, release) {
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 async function stopInstance(run, port, drainSeconds) {
     const { remote, config, state } = run;
-    await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop' });
+    await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+        step: 'stop',
+    });
 }
 /** Step 11: removes releases beyond keep-releases, never one that runs. */
 async function pruneReleases(run, current, running) {
     const { remote, config, state } = run;
-    const known = state.releases.some((r) => r.name === current) ? state.releases : [...state.releases, { name: current, sha256: '', fileName: '' }];
+    const known = state.releases.some((r) => r.name === current)
+        ? state.releases
+        : [...state.releases, { name: current, sha256: '', fileName: '' }];
     const doomed = releasesToPrune(known, config.keepReleases, [current, ...running]);
     if (doomed.length === 0)
         return [];
@@ -2373,7 +2435,9 @@ async function pruneReleases(run, current, running) {
 /** One health probe of each port, for status and rollback. */
 async function probeHealth(run, ports) {
     const { remote, config } = run;
-    const result = await remote.run(probeScript({ ports, healthPath: config.health.path, healthExpect: config.health.expect }), { step: 'probe' });
+    const result = await remote.run(probeScript({ ports, healthPath: config.health.path, healthExpect: config.health.expect }), {
+        step: 'probe',
+    });
     const health = new Map();
     for (const line of result.answer.lists.probe ?? []) {
         const [port, , verdict] = line.split(' ');
@@ -2449,14 +2513,25 @@ async function planDeploy(remote, config, artifact, report, log) {
     const idleInstance = instanceOn(state, idle);
     const activeRelease = instanceOn(state, active)?.release;
     const plan = [
-        active === undefined ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve` : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
-        reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
-        idleInstance?.running ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})` : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+        active === undefined
+            ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve`
+            : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
+        reuse
+            ? `reuse release ${release}, already on the host: upload nothing`
+            : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
+        idleInstance?.running
+            ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
+            : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
         `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
         `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
-        config.stopPrevious && active !== undefined ? `stop the instance on port ${active} after ${config.drainSeconds} s` : `keep the instance on port ${active ?? '-'} warm for rollback`,
+        config.stopPrevious && active !== undefined
+            ? `stop the instance on port ${active} after ${config.drainSeconds} s`
+            : `keep the instance on port ${active ?? '-'} warm for rollback`,
     ];
-    const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [release, ...(activeRelease ? [activeRelease] : [])]);
+    const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [
+        release,
+        ...(activeRelease ? [activeRelease] : []),
+    ]);
     plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing');
     log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`);
     report.plan = plan;
@@ -2494,7 +2569,9 @@ async function rollback(remote, config, report, log) {
         }
         else {
             const activeRelease = instanceOn(state, active)?.release;
-            const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed);
+            const candidate = [...state.releases]
+                .sort((a, b) => b.name.localeCompare(a.name))
+                .find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed);
             if (!candidate) {
                 throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`);
             }
@@ -2581,7 +2658,12 @@ async function runOnFleet(config, workspace) {
     const viaBastion = config.proxy
         ? async (entry) => {
             const proxy = config.proxy;
-            bastion ??= RemoteHost.connect({ entry: proxy.entry, auth: proxy.auth, hostKeys: proxy.hostKeys, connectTimeoutSeconds: config.connectTimeoutSeconds });
+            bastion ??= RemoteHost.connect({
+                entry: proxy.entry,
+                auth: proxy.auth,
+                hostKeys: proxy.hostKeys,
+                connectTimeoutSeconds: config.connectTimeoutSeconds,
+            });
             const jump = await bastion;
             return () => jump.forward(entry.host, entry.port);
         }
@@ -2610,7 +2692,11 @@ async function runOnFleet(config, workspace) {
                 continue;
             error = several ? `${failed.host}: ${failed.error}` : failed.error;
             for (const target of targets.slice(i + config.maxParallel)) {
-                reports.push({ ...emptyReport(target.entry.label, config.command), outcome: 'skipped', error: 'not touched: an earlier host failed' });
+                reports.push({
+                    ...emptyReport(target.entry.label, config.command),
+                    outcome: 'skipped',
+                    error: 'not touched: an earlier host failed',
+                });
             }
             if (config.command !== 'status' && !config.dryRun)
                 await revertSwitchedHosts(targets, reports, config);
@@ -2670,7 +2756,9 @@ function summaryTable(result) {
         r.release ?? '-',
         r.sha256 ? r.sha256.slice(0, 12) : '-',
         result.artifact ? `${r.uploadedBytes} of ${result.artifact.size} bytes` : '-',
-        PHASES.filter((p) => r.phases[p] !== undefined).map((p) => `${p} ${r.phases[p].toFixed(2)}`).join(', '),
+        PHASES.filter((p) => r.phases[p] !== undefined)
+            .map((p) => `${p} ${r.phases[p].toFixed(2)}`)
+            .join(', '),
         r.durationSeconds.toFixed(2),
     ]);
     return [header, ...rows];

@@ -322,7 +322,9 @@ function parseInputs(get, context = {}) {
         return fallback;
     };
     const fingerprints = (name) => {
-        const entries = raw(name).split(/[\s,]+/).filter(Boolean);
+        const entries = raw(name)
+            .split(/[\s,]+/)
+            .filter(Boolean);
         return entries.filter((entry) => {
             if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(entry))
                 return true;
@@ -382,7 +384,11 @@ function parseInputs(get, context = {}) {
                     privateKey: raw('proxy-private-key').trim() || auth.privateKey,
                     passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
                 },
-                hostKeys: { fingerprints: fingerprints('proxy-host-fingerprint'), knownHosts: hostKeys.knownHosts, insecureSkip: hostKeys.insecureSkip },
+                hostKeys: {
+                    fingerprints: fingerprints('proxy-host-fingerprint'),
+                    knownHosts: hostKeys.knownHosts,
+                    insecureSkip: hostKeys.insecureSkip,
+                },
             };
         }
     }
@@ -498,7 +504,13 @@ function parseInputs(get, context = {}) {
 }
 /** Values to mask in logs: every secret input, and env values (which often hold credentials). */
 function secretsOf(config) {
-    const values = [config.auth.privateKey, config.auth.passphrase, config.auth.password, config.proxy?.auth.privateKey, config.proxy?.auth.passphrase];
+    const values = [
+        config.auth.privateKey,
+        config.auth.passphrase,
+        config.auth.password,
+        config.proxy?.auth.privateKey,
+        config.proxy?.auth.passphrase,
+    ];
     for (const [, value] of config.env)
         values.push(value);
     return values.filter((v) => typeof v === 'string' && v.length >= 3);

@@ -99,7 +99,9 @@ async function linkSection() {
 async function linkOnly() {
   log(`bench, link section only (--only-link)`)
   const provenance = await distProvenance()
-  log(`action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
+  log(
+    `action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`,
+  )
   const link = await linkSection()
   if (link.table) console.log(`\n${link.table}\n`)
   console.log(JSON.stringify({ action: provenance, link }, null, 2))
@@ -130,8 +132,15 @@ async function main() {
 
   log(`bench: ${JSON.stringify({ ...config, healthInterval: config.healthInterval ?? 'default (0.5)' })}`)
   const provenance = await distProvenance()
-  log(`action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`)
-  log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+  log(
+    `action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`,
+  )
+  log(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
 
   const wsRoot = await mkdtemp(path.join(os.tmpdir(), 'zdd-bench-ws-'))
   cleanups.push(() => rm(wsRoot, { recursive: true, force: true }))
@@ -140,14 +149,17 @@ async function main() {
   // Versions: every deploy gets its own jar (its own sha256), so every deploy uploads.
   const plan = deployPlan(config.deploys)
   /** @param {string} prefix */
-  const phaseVersions = (prefix) => plan.map((kind, i) => (kind === 'rollback' ? '' : `${prefix}${i + 1}${kind === 'crash' ? '-crash' : ''}`))
+  const phaseVersions = (prefix) =>
+    plan.map((kind, i) => (kind === 'rollback' ? '' : `${prefix}${i + 1}${kind === 'crash' ? '-crash' : ''}`))
   const versionsA = phaseVersions('a')
   const versionsB = phaseVersions('b')
   const smallVersions = Array.from({ length: config.smallDeploys }, (_, i) => `s${i + 1}`)
   const fatVersions = Array.from({ length: config.fatDeploys }, (_, i) => `f${i + 1}`)
   const roundTripVersions = Array.from({ length: config.roundTripDeploys }, (_, i) => `r${i + 1}`)
   const classicVersions = Array.from({ length: config.classic }, (_, i) => `c${i + 1}`)
-  const smallSpecs = ['w0', ...versionsA, ...versionsB, ...smallVersions, ...roundTripVersions, ...classicVersions].filter(Boolean).map((version) => ({ version }))
+  const smallSpecs = ['w0', ...versionsA, ...versionsB, ...smallVersions, ...roundTripVersions, ...classicVersions]
+    .filter(Boolean)
+    .map((version) => ({ version }))
 
   log(`building ${smallSpecs.length} small jars and ${fatVersions.length} fat jar(s) of ${config.fatBytes / 1024 / 1024} MiB`)
   await jars.build(smallSpecs, 3)
@@ -291,7 +303,9 @@ async function main() {
         ` -> ${now}`,
     )
     if (!asExpected) {
-      problems.push(`${rec.label} (${rec.kind}) did not go as expected: exit ${rec.code}${rec.timedOut ? ' (timed out)' : ''}, outcome ${rec.outcome}, nginx serves "${now}"${rec.error ? `: ${rec.error}` : ''}`)
+      problems.push(
+        `${rec.label} (${rec.kind}) did not go as expected: exit ${rec.code}${rec.timedOut ? ' (timed out)' : ''}, outcome ${rec.outcome}, nginx serves "${now}"${rec.error ? `: ${rec.error}` : ''}`,
+      )
     }
     return rec
   }
@@ -325,14 +339,28 @@ async function main() {
   const loadPhase = async (load, versions, prefix, whileLoaded, afterEach) => {
     loadSamples.push({ at: `${load} deploys`, load1: os.loadavg()[0] })
     log(`${load} load: ${plan.length} runs (${plan.join(', ')}) under ${config.concurrency} request loops`)
-    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: load === 'keep-alive', maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({
+      url: target.url,
+      concurrency: config.concurrency,
+      keepAlive: load === 'keep-alive',
+      maxDurationMs: TRAFFIC_MAX_MS,
+      timeoutMs: 10_000,
+    })
     cleanups.push(() => traffic.stop())
     const phaseStart = performance.now()
     /** @type {RunRecord[]} */
     const phaseRuns = []
     try {
       for (let i = 0; i < plan.length; i++) {
-        phaseRuns.push(await actionRun({ label: `${prefix}${i + 1}${plan[i] === 'crash' ? '-crash' : ''}`, kind: plan[i], version: versions[i], load, phaseStart }))
+        phaseRuns.push(
+          await actionRun({
+            label: `${prefix}${i + 1}${plan[i] === 'crash' ? '-crash' : ''}`,
+            kind: plan[i],
+            version: versions[i],
+            load,
+            phaseStart,
+          }),
+        )
         await afterEach?.(phaseRuns[phaseRuns.length - 1])
       }
       loadSamples.push({ at: `${load} deploys, end`, load1: os.loadavg()[0] })
@@ -350,29 +378,40 @@ async function main() {
 
   // 2. failed requests with a new connection per request. While that load still runs, a few
   //    figures that explain where a deploy's time goes on this host (see `diagnostics`).
-  const phaseA = await loadPhase('new-connection', versionsA, 'a', async () => {
-    log('diagnostics under the same load: ssh login, listening-socket lookup')
-    const sshArgs = [...systemSshOptions(target), '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'true']
-    for (let i = 0; i < 2; i++) {
-      const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000, ownSession: true })
-      if (r.code === 0) diagnostics.sshTrueMs.push(r.ms)
-    }
-    // What a full scan of both kernel tables (every socket, TIME_WAIT included) for a listener
-    // costs here, against ss, which filters in the kernel: port_in_use reads neither in full.
-    const hex = target.appPorts[0].toString(16).toUpperCase().padStart(4, '0')
-    const grep = `grep -h -E '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`
-    for (let i = 0; i < 3; i++) {
-      const count = await runProcess('sh', ['-c', 'cat /proc/net/tcp /proc/net/tcp6 | wc -l'], { timeoutMs: 30_000 })
-      diagnostics.procNetTcpEntries.push(Number(count.stdout.trim()))
-      diagnostics.procNetTcpGrepMs.push((await runProcess('sh', ['-c', grep], { timeoutMs: 30_000 })).ms)
-      diagnostics.ssFilterMs.push((await runProcess('sh', ['-c', `ss -Hltn 'sport = :${target.appPorts[0]}'`], { timeoutMs: 30_000 })).ms)
-      diagnostics.shTrueMs.push((await runProcess('sh', ['-c', 'true'], { timeoutMs: 30_000 })).ms)
-    }
-    log(`  ssh true ${fmt(median(diagnostics.sshTrueMs), 0)} ms; /proc/net/tcp{,6}: ${median(diagnostics.procNetTcpEntries)} lines, grep ${fmt(median(diagnostics.procNetTcpGrepMs), 0)} ms vs ss ${fmt(median(diagnostics.ssFilterMs), 0)} ms`)
-  }, async (run) => {
-    if (run.kind === 'deploy' && startupLoadMs.length < config.startupRuns) await timeStartup(startupLoadMs, 'under load')
-  })
-  if (phaseA.traffic.failed > 0) problems.push(`new-connection load saw ${phaseA.traffic.failed} failed requests: ${JSON.stringify(phaseA.traffic.failures.slice(0, 5))}`)
+  const phaseA = await loadPhase(
+    'new-connection',
+    versionsA,
+    'a',
+    async () => {
+      log('diagnostics under the same load: ssh login, listening-socket lookup')
+      const sshArgs = [...systemSshOptions(target), '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'true']
+      for (let i = 0; i < 2; i++) {
+        const r = await runProcess('ssh', sshArgs, { timeoutMs: 30_000, ownSession: true })
+        if (r.code === 0) diagnostics.sshTrueMs.push(r.ms)
+      }
+      // What a full scan of both kernel tables (every socket, TIME_WAIT included) for a listener
+      // costs here, against ss, which filters in the kernel: port_in_use reads neither in full.
+      const hex = target.appPorts[0].toString(16).toUpperCase().padStart(4, '0')
+      const grep = `grep -h -E '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`
+      for (let i = 0; i < 3; i++) {
+        const count = await runProcess('sh', ['-c', 'cat /proc/net/tcp /proc/net/tcp6 | wc -l'], { timeoutMs: 30_000 })
+        diagnostics.procNetTcpEntries.push(Number(count.stdout.trim()))
+        diagnostics.procNetTcpGrepMs.push((await runProcess('sh', ['-c', grep], { timeoutMs: 30_000 })).ms)
+        diagnostics.ssFilterMs.push((await runProcess('sh', ['-c', `ss -Hltn 'sport = :${target.appPorts[0]}'`], { timeoutMs: 30_000 })).ms)
+        diagnostics.shTrueMs.push((await runProcess('sh', ['-c', 'true'], { timeoutMs: 30_000 })).ms)
+      }
+      log(
+        `  ssh true ${fmt(median(diagnostics.sshTrueMs), 0)} ms; /proc/net/tcp{,6}: ${median(diagnostics.procNetTcpEntries)} lines, grep ${fmt(median(diagnostics.procNetTcpGrepMs), 0)} ms vs ss ${fmt(median(diagnostics.ssFilterMs), 0)} ms`,
+      )
+    },
+    async (run) => {
+      if (run.kind === 'deploy' && startupLoadMs.length < config.startupRuns) await timeStartup(startupLoadMs, 'under load')
+    },
+  )
+  if (phaseA.traffic.failed > 0)
+    problems.push(
+      `new-connection load saw ${phaseA.traffic.failed} failed requests: ${JSON.stringify(phaseA.traffic.failures.slice(0, 5))}`,
+    )
 
   // 3. the same with keep-alive connections, then the baseline: bare reloads, spaced alike.
   const phaseB = await loadPhase('keep-alive', versionsB, 'b')
@@ -382,7 +421,13 @@ async function main() {
    * @param {(reload: () => Promise<void>) => Promise<void>} schedule
    */
   const keepAliveReloads = async (schedule) => {
-    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: true, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({
+      url: target.url,
+      concurrency: config.concurrency,
+      keepAlive: true,
+      maxDurationMs: TRAFFIC_MAX_MS,
+      timeoutMs: 10_000,
+    })
     cleanups.push(() => traffic.stop())
     // On a host-like target, the reload runs inside the host's namespaces, as on the host.
     const inHost = target.machinePid ? ['nsenter', '--target', String(target.machinePid), '--net', '--mount', '--pid', '--'] : []
@@ -400,7 +445,9 @@ async function main() {
     }
     const stats = await traffic.stop() // the same settled result
     const durationMs = performance.now() - start
-    log(`  ${stats.failed} failed of ${stats.total} requests in ${(durationMs / 1000).toFixed(1)} s (${reloads} reloads${reloadErrors ? `, ${reloadErrors} failed` : ''})`)
+    log(
+      `  ${stats.failed} failed of ${stats.total} requests in ${(durationMs / 1000).toFixed(1)} s (${reloads} reloads${reloadErrors ? `, ${reloadErrors} failed` : ''})`,
+    )
     if (reloadErrors) problems.push(`${reloadErrors} of the bare reloads failed`)
     return { reloads, reloadErrors, traffic: trafficSummary(stats, durationMs) }
   }
@@ -439,14 +486,34 @@ async function main() {
     await actionRun({ label: v, kind: 'deploy', version: v, load: 'none', phaseStart: performance.now() })
     await timeStartup(startupIdleMs, 'idle')
   }
-  for (const v of fatVersions) await actionRun({ label: v, kind: 'deploy', version: v, jar: 'fat', load: 'none', phaseStart: performance.now() })
+  for (const v of fatVersions)
+    await actionRun({ label: v, kind: 'deploy', version: v, jar: 'fat', load: 'none', phaseStart: performance.now() })
   log(`no load, SSH through a proxy adding a ${config.roundTripMs} ms round trip: ${config.roundTripDeploys} small-jar deploy(s)`)
-  for (const v of roundTripVersions) await actionRun({ label: v, kind: 'deploy', version: v, load: `none, ${config.roundTripMs} ms round trip`, phaseStart: performance.now(), far: true })
+  for (const v of roundTripVersions)
+    await actionRun({
+      label: v,
+      kind: 'deploy',
+      version: v,
+      load: `none, ${config.roundTripMs} ms round trip`,
+      phaseStart: performance.now(),
+      far: true,
+    })
   {
     // For the upload phase: the same 40 MB to the same host with the system OpenSSH scp.
     const diagDir = path.join(target.dir, 'diag')
     await mkdir(diagDir, { recursive: true })
-    const r = await runProcess('scp', ['-q', ...systemSshOptions(target), '-P', String(target.sshPort), jars.get(fatVersions[0]).jarPath, `${target.user}@127.0.0.1:${path.join(onHost.dir, 'diag')}/fat.jar`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS })
+    const r = await runProcess(
+      'scp',
+      [
+        '-q',
+        ...systemSshOptions(target),
+        '-P',
+        String(target.sshPort),
+        jars.get(fatVersions[0]).jarPath,
+        `${target.user}@127.0.0.1:${path.join(onHost.dir, 'diag')}/fat.jar`,
+      ],
+      { timeoutMs: CLASSIC_SCP_TIMEOUT_MS },
+    )
     if (r.code === 0) diagnostics.scpFatMs.push(r.ms)
     await rm(diagDir, { recursive: true, force: true })
     log(`  scp of the 40 MB jar with the system client: ${fmt(r.ms / 1000)} s${r.code === 0 ? '' : ` (failed: ${lastLines(r.stderr, 2)})`}`)
@@ -463,14 +530,24 @@ async function main() {
     const classicDir = path.join(onHost.dir, 'classic')
     loadSamples.push({ at: 'classic', load1: os.loadavg()[0] })
     const sshOpts = systemSshOptions(target)
-    const traffic = await startTrafficProcess({ url: target.url, concurrency: config.concurrency, keepAlive: false, maxDurationMs: TRAFFIC_MAX_MS, timeoutMs: 10_000 })
+    const traffic = await startTrafficProcess({
+      url: target.url,
+      concurrency: config.concurrency,
+      keepAlive: false,
+      maxDurationMs: TRAFFIC_MAX_MS,
+      timeoutMs: 10_000,
+    })
     cleanups.push(() => traffic.stop())
     const start = performance.now()
     try {
       for (const version of classicVersions) {
         const { jarPath } = jars.get(version)
         const remoteJar = path.join(classicDir, path.basename(jarPath))
-        const scp = await runProcess('scp', ['-q', ...sshOpts, '-P', String(target.sshPort), jarPath, `${target.user}@127.0.0.1:${remoteJar}`], { timeoutMs: CLASSIC_SCP_TIMEOUT_MS, ownSession: true })
+        const scp = await runProcess(
+          'scp',
+          ['-q', ...sshOpts, '-P', String(target.sshPort), jarPath, `${target.user}@127.0.0.1:${remoteJar}`],
+          { timeoutMs: CLASSIC_SCP_TIMEOUT_MS, ownSession: true },
+        )
         let ssh = { code: /** @type {number | null} */ (null), stdout: '', stderr: 'not run: scp failed', ms: 0, timedOut: false }
         if (scp.code === 0) {
           const script = classicScript({
@@ -481,7 +558,11 @@ async function main() {
             reload: target.nginxReloadCommand,
             startDelayMs: config.startDelayMs,
           })
-          ssh = await runProcess('ssh', [...sshOpts, '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'sh -s'], { input: script, timeoutMs: CLASSIC_SSH_TIMEOUT_MS, ownSession: true })
+          ssh = await runProcess('ssh', [...sshOpts, '-p', String(target.sshPort), `${target.user}@127.0.0.1`, 'sh -s'], {
+            input: script,
+            timeoutMs: CLASSIC_SSH_TIMEOUT_MS,
+            ownSession: true,
+          })
         }
         // The script returns right after `nginx -s reload`, which returns before nginx's new
         // workers take over: note how long nginx keeps serving the old version after that.
@@ -493,10 +574,24 @@ async function main() {
         }
         const switchLagMs = now.startsWith(`200 version=${version} `) ? performance.now() - returned : undefined
         const ok = scp.code === 0 && ssh.code === 0 && switchLagMs !== undefined
-        const rec = { version, ok, totalMs: scp.ms + ssh.ms, scpMs: scp.ms, sshMs: ssh.ms, switchLagMs, served: now, output: lastLines(`${scp.stderr}\n${ssh.stdout}\n${ssh.stderr}`, 10) }
+        const rec = {
+          version,
+          ok,
+          totalMs: scp.ms + ssh.ms,
+          scpMs: scp.ms,
+          sshMs: ssh.ms,
+          switchLagMs,
+          served: now,
+          output: lastLines(`${scp.stderr}\n${ssh.stdout}\n${ssh.stderr}`, 10),
+        }
         classicRuns.push(rec)
-        log(`  classic ${version}: ${ok ? 'ok ' : 'FAILED'} ${fmt(rec.totalMs / 1000)} s (scp ${fmt(scp.ms / 1000)}, ssh ${fmt(ssh.ms / 1000)}); nginx served it ${fmt(switchLagMs, 0)} ms after the script returned -> ${now}`)
-        if (!ok) problems.push(`classic deploy ${version} failed: scp exit ${scp.code}, ssh exit ${ssh.code}${ssh.timedOut ? ' (timed out)' : ''}, nginx serves "${now}"\n${rec.output}`)
+        log(
+          `  classic ${version}: ${ok ? 'ok ' : 'FAILED'} ${fmt(rec.totalMs / 1000)} s (scp ${fmt(scp.ms / 1000)}, ssh ${fmt(ssh.ms / 1000)}); nginx served it ${fmt(switchLagMs, 0)} ms after the script returned -> ${now}`,
+        )
+        if (!ok)
+          problems.push(
+            `classic deploy ${version} failed: scp exit ${scp.code}, ssh exit ${ssh.code}${ssh.timedOut ? ' (timed out)' : ''}, nginx serves "${now}"\n${rec.output}`,
+          )
       }
     } finally {
       const stats = await traffic.stop()
@@ -512,8 +607,25 @@ async function main() {
   for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
 
   const { table, result } = summarize({
-    runs, plan, phaseA, phaseB, baseline, startingJvmBaseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs,
-    diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes,
+    runs,
+    plan,
+    phaseA,
+    phaseB,
+    baseline,
+    startingJvmBaseline,
+    classicRuns,
+    classicTraffic,
+    startupLoadMs,
+    startupIdleMs,
+    diagnostics,
+    loadSamples,
+    link,
+    problems,
+    config,
+    provenance,
+    startedAtIso,
+    smallJarBytes,
+    fatJarBytes,
     wallSeconds: (performance.now() - benchStarted) / 1000,
   })
   console.log(`\n${table}\n`)

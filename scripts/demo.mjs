@@ -17,7 +17,10 @@ const say = (text) => console.log(`\n== ${text}`)
 function showLog(stdout) {
   for (const line of stdout.split('\n')) {
     if (line === '' || line.startsWith('::add-mask::') || line.startsWith('::endgroup::')) continue
-    const shown = line.replace(/^::group::/, '> ').replace(/^::(error|warning)::/, (_, kind) => `${kind.toUpperCase()}: `).replaceAll('%0A', '\n    ')
+    const shown = line
+      .replace(/^::group::/, '> ')
+      .replace(/^::(error|warning)::/, (_, kind) => `${kind.toUpperCase()}: `)
+      .replaceAll('%0A', '\n    ')
     console.log(`    ${shown}`)
   }
 }
@@ -65,7 +68,9 @@ try {
     const result = await runAction({ inputs: inputs(extra), workspace, node: process.execPath })
     showLog(result.stdout)
     const { outputs } = result
-    console.log(`    -> exit ${result.code} in ${(result.durationMs / 1000).toFixed(2)} s; active-port=${outputs['active-port']} previous-port=${outputs['previous-port']} release=${outputs.release} uploaded-bytes=${outputs['uploaded-bytes']}`)
+    console.log(
+      `    -> exit ${result.code} in ${(result.durationMs / 1000).toFixed(2)} s; active-port=${outputs['active-port']} previous-port=${outputs['previous-port']} release=${outputs.release} uploaded-bytes=${outputs['uploaded-bytes']}`,
+    )
     console.log(`    nginx now answers: ${await served(target)}`)
     if (result.code !== 0) throw new Error(`${title} failed`)
   }

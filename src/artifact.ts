@@ -58,7 +58,10 @@ export async function findArtifact(pattern: string, workspace: string): Promise<
   if (!/[*?]/.test(pattern)) {
     const path = isAbsolute(pattern) ? pattern : resolve(workspace, pattern)
     const info = await stat(path).catch(() => undefined)
-    if (!info?.isFile()) throw new ArtifactError(`artifact: "${pattern}" matched no file in ${workspace}; expected the path of the built jar (did the build step run first?)`)
+    if (!info?.isFile())
+      throw new ArtifactError(
+        `artifact: "${pattern}" matched no file in ${workspace}; expected the path of the built jar (did the build step run first?)`,
+      )
     return path
   }
   const segments = pattern.split('/')
@@ -72,8 +75,13 @@ export async function findArtifact(pattern: string, workspace: string): Promise<
   const runnable = matched.filter((f) => !f.endsWith('-plain.jar'))
   if (runnable.length === 1) return runnable[0]
   const shown = matched.map((f) => relative(workspace, f)).join(', ')
-  if (matched.length === 0) throw new ArtifactError(`artifact: "${pattern}" matched no file in ${workspace}; expected one built jar (did the build step run first?)`)
-  throw new ArtifactError(`artifact: "${pattern}" matched ${runnable.length} files (${shown}); expected exactly one once *-plain.jar files are set aside. Make the pattern more specific.`)
+  if (matched.length === 0)
+    throw new ArtifactError(
+      `artifact: "${pattern}" matched no file in ${workspace}; expected one built jar (did the build step run first?)`,
+    )
+  throw new ArtifactError(
+    `artifact: "${pattern}" matched ${runnable.length} files (${shown}); expected exactly one once *-plain.jar files are set aside. Make the pattern more specific.`,
+  )
 }
 
 export async function sha256OfFile(path: string): Promise<string> {

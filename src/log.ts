@@ -16,7 +16,11 @@ export function actionsLog(prefix = ''): Log {
       group: (title, work) => core.group(title, work),
     }
   }
-  const tag = (message: string) => message.split('\n').map((line) => `[${prefix}] ${line}`).join('\n')
+  const tag = (message: string) =>
+    message
+      .split('\n')
+      .map((line) => `[${prefix}] ${line}`)
+      .join('\n')
   return {
     info: (message) => core.info(tag(message)),
     warning: (message) => core.warning(tag(message)),

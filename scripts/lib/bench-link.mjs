@@ -72,7 +72,7 @@ async function run(/** @type {string} */ cmd, args) {
     return stdout
   } catch (err) {
     const e = /** @type {Error & { stderr?: string }} */ (err)
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`)
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`, { cause: err })
   }
 }
 

@@ -52,7 +52,7 @@ async function ip(args) {
     return stdout
   } catch (err) {
     const e = /** @type {Error & { stderr?: string }} */ (err)
-    throw new Error(`ip ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`)
+    throw new Error(`ip ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`, { cause: err })
   }
 }
 

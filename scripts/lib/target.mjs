@@ -244,7 +244,9 @@ export async function startTarget(options = {}) {
       try {
         await launch(SSHD, ['-f', sshdConfigPath, '-E', sshdLogPath], { cwd: dir })
       } catch (err) {
-        throw new Error(`sshd failed to start: ${/** @type {Error} */ (err).message}\n${await readOr(sshdLogPath)}`)
+        throw new Error(`sshd failed to start: ${/** @type {Error} */ (err).message}\n${await readOr(sshdLogPath)}`, {
+          cause: err,
+        })
       }
       if (!(netns ? await waitForListenerOf(sshdPidPath, sshPort, 10_000) : await waitForPort(sshPort, 10_000, host))) {
         throw new Error(`sshd did not listen on ${host}:${sshPort} within 10s\n${await readOr(sshdLogPath)}`)
@@ -304,7 +306,7 @@ export async function startTarget(options = {}) {
       }
     } catch (err) {
       const e = /** @type {Error & { stderr?: string }} */ (err)
-      throw new Error(`nginx failed to start: ${e.message}\n${e.stderr ?? ''}\n${await readOr(nginxErrorLogPath)}`)
+      throw new Error(`nginx failed to start: ${e.message}\n${e.stderr ?? ''}\n${await readOr(nginxErrorLogPath)}`, { cause: err })
     }
     const nginxListens = initPid
       ? await waitForListenerIn(initPid, nginxPort, 10_000)

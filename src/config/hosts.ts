@@ -24,11 +24,7 @@ export function splitHostList(value: string): string[] {
  * Returns an error message (for the input named `input`) instead of throwing, so that the caller
  * can report every bad entry.
  */
-export function parseHostEntry(
-  entry: string,
-  defaults: { port: number; username: string },
-  input = 'host',
-): HostEntry | string {
+export function parseHostEntry(entry: string, defaults: { port: number; username: string }, input = 'host'): HostEntry | string {
   const bad = (why: string) => `${input}: "${entry}" ${why}`
   let rest = entry
   let username = defaults.username

@@ -132,10 +132,14 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     return fallback
   }
   const fingerprints = (name: string): string[] => {
-    const entries = raw(name).split(/[\s,]+/).filter(Boolean)
+    const entries = raw(name)
+      .split(/[\s,]+/)
+      .filter(Boolean)
     return entries.filter((entry) => {
       if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(entry)) return true
-      problems.push(`${name}: ${show(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`)
+      problems.push(
+        `${name}: ${show(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`,
+      )
       return false
     })
   }
@@ -191,7 +195,11 @@ export function parseInputs(get: (name: string) => string, context: InputContext
           privateKey: raw('proxy-private-key').trim() || auth.privateKey,
           passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
         },
-        hostKeys: { fingerprints: fingerprints('proxy-host-fingerprint'), knownHosts: hostKeys.knownHosts, insecureSkip: hostKeys.insecureSkip },
+        hostKeys: {
+          fingerprints: fingerprints('proxy-host-fingerprint'),
+          knownHosts: hostKeys.knownHosts,
+          insecureSkip: hostKeys.insecureSkip,
+        },
       }
     }
   }
@@ -237,7 +245,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     }
     const key = line.slice(0, eq).trim()
     if (!SHELL_NAME.test(key)) {
-      problems.push(`env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`)
+      problems.push(
+        `env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`,
+      )
       continue
     }
     env.push([key, line.slice(eq + 1).replace(/\r$/, '')])
@@ -309,7 +319,13 @@ export function parseInputs(get: (name: string) => string, context: InputContext
 
 /** Values to mask in logs: every secret input, and env values (which often hold credentials). */
 export function secretsOf(config: DeployConfig): string[] {
-  const values = [config.auth.privateKey, config.auth.passphrase, config.auth.password, config.proxy?.auth.privateKey, config.proxy?.auth.passphrase]
+  const values = [
+    config.auth.privateKey,
+    config.auth.passphrase,
+    config.auth.password,
+    config.proxy?.auth.privateKey,
+    config.proxy?.auth.passphrase,
+  ]
   for (const [, value] of config.env) values.push(value)
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 3)
 }

@@ -90,7 +90,11 @@ interface Found {
  * contiguous sent chunks. A copy run shorter than `minCopyRun` bytes is sent instead: each run
  * costs the host a process, which is dearer than sending a few hundred bytes.
  */
-export function planDelta(newChunks: readonly Chunk[], oldManifests: readonly OldManifest[], options: { minCopyRun?: number } = {}): DeltaPlan {
+export function planDelta(
+  newChunks: readonly Chunk[],
+  oldManifests: readonly OldManifest[],
+  options: { minCopyRun?: number } = {},
+): DeltaPlan {
   const minCopyRun = options.minCopyRun ?? 0
   const index = new Map<string, Found[]>()
   oldManifests.forEach((m, source) => {
@@ -114,7 +118,10 @@ export function planDelta(newChunks: readonly Chunk[], oldManifests: readonly Ol
   let last: Draft | undefined
   for (const c of newChunks) {
     const candidates = index.get(`${c.sha256}:${c.length}`)
-    const continuing = last && last.source >= 0 ? candidates?.find((f) => f.source === last!.source && f.offset === last!.sourceOffset + last!.length) : undefined
+    const continuing =
+      last && last.source >= 0
+        ? candidates?.find((f) => f.source === last!.source && f.offset === last!.sourceOffset + last!.length)
+        : undefined
     const pick = continuing ?? candidates?.[0]
     const source = pick ? pick.source : -1
     if (last && last.source === source && (source < 0 || continuing)) {
@@ -144,7 +151,12 @@ export function planDelta(newChunks: readonly Chunk[], oldManifests: readonly Ol
     } else {
       const { release, fileName } = oldManifests[d.source]
       used.add(d.source)
-      runs.push({ source: { kind: 'copy', release, fileName }, sourceOffset: d.sourceOffset, targetOffset: d.targetOffset, length: d.length })
+      runs.push({
+        source: { kind: 'copy', release, fileName },
+        sourceOffset: d.sourceOffset,
+        targetOffset: d.targetOffset,
+        length: d.length,
+      })
       copyBytes += d.length
       copiedChunks += d.chunks
     }

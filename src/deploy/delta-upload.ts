@@ -40,7 +40,12 @@ export interface DeltaOutcome {
   sentBytes?: number
 }
 
-const amount = (bytes: number) => (bytes < 10 * 1024 ? `${bytes} bytes` : bytes < 10 * 1024 * 1024 ? `${Math.round(bytes / 1024)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`)
+const amount = (bytes: number) =>
+  bytes < 10 * 1024
+    ? `${bytes} bytes`
+    : bytes < 10 * 1024 * 1024
+      ? `${Math.round(bytes / 1024)} KiB`
+      : `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 const percent = (part: number, whole: number) => `${whole === 0 ? 0 : ((100 * part) / whole).toFixed(part < whole / 100 ? 2 : 1)}%`
 
 /** One line for the log: what crossed the wire for this jar. */
@@ -53,7 +58,14 @@ export function describeSent(sent: number, size: number, how: string): string {
  * for the new release and, when the delta path succeeded, the bytes it sent. When `sentBytes` is
  * undefined, the caller uploads the whole jar; nothing of the delta is left behind then.
  */
-export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir: string; release: string; artifact: Artifact; releases: StoredRelease[] }): Promise<DeltaOutcome> {
+export async function uploadByDelta(p: {
+  remote: RemoteHost
+  log: Log
+  deployDir: string
+  release: string
+  artifact: Artifact
+  releases: StoredRelease[]
+}): Promise<DeltaOutcome> {
   const { remote, log, deployDir, release, artifact } = p
   // The newest releases first: a chunk found in several is copied from the newest.
   const candidates = p.releases
@@ -95,14 +107,17 @@ export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir
       const base = candidates[found.index]
       const parsed = base ? parseManifest(found.text) : undefined
       // A manifest that does not describe its jar's size is stale or torn: not a base.
-      if (base && parsed && parsed.length > 0 && manifestSize(parsed) === found.size) olds.push({ release: base.name, fileName: base.fileName, chunks: parsed })
+      if (base && parsed && parsed.length > 0 && manifestSize(parsed) === found.size)
+        olds.push({ release: base.name, fileName: base.fileName, chunks: parsed })
     }
     if (olds.length === 0) return { manifestText }
 
     const plan = planDelta(chunks, olds, { minCopyRun: MIN_COPY_RUN })
     const text = planText(plan)
     if (plan.sendBytes + text.length > artifact.size * DELTA_WORTH) {
-      log.info(`No delta upload: only ${amount(plan.copyBytes)} of the jar is already on the host (releases ${olds.map((o) => o.release).join(', ')}).`)
+      log.info(
+        `No delta upload: only ${amount(plan.copyBytes)} of the jar is already on the host (releases ${olds.map((o) => o.release).join(', ')}).`,
+      )
       return { manifestText }
     }
 
@@ -119,7 +134,11 @@ export async function uploadByDelta(p: { remote: RemoteHost; log: Log; deployDir
     const started = Date.now()
     await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' })
     log.info(
-      describeSent(plan.sendBytes, artifact.size, `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`) +
+      describeSent(
+        plan.sendBytes,
+        artifact.size,
+        `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      ) +
         ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`,
     )
     // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
@@ -153,7 +172,13 @@ function describeFailure(error: unknown): string {
 
 /** Removes what the delta path left in the partial directory. */
 async function cleanUp(remote: RemoteHost, deployDir: string, release: string, fileName: string): Promise<void> {
-  await remote.run(shellScript({ PARTIAL: partialDir(deployDir, release), FILE_NAME: fileName, DELTA: DELTA_FILE }, 'rm -f -- "$PARTIAL/$DELTA" "$PARTIAL/$FILE_NAME"'), { step: 'upload' })
+  await remote.run(
+    shellScript(
+      { PARTIAL: partialDir(deployDir, release), FILE_NAME: fileName, DELTA: DELTA_FILE },
+      'rm -f -- "$PARTIAL/$DELTA" "$PARTIAL/$FILE_NAME"',
+    ),
+    { step: 'upload' },
+  )
 }
 
 /** Writes the send runs' bytes of `jarPath`, in order, to `outPath`: 1 MiB at a time. */
@@ -181,4 +206,3 @@ export async function writeDeltaFile(jarPath: string, runs: readonly DeltaRun[],
     await input.close()
   }
 }
-

@@ -42,7 +42,9 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
     report.uploadedBytes = uploadedBytes
     await freeing
-    await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)))
+    await timed(report, 'start', () =>
+      log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)),
+    )
     // Sent only now, a round trip after the start's answer, and never queued behind it: a queued
     // switch would still run on the host after the connection was lost (a cancelled run, or a
     // rolling deploy that is putting the other hosts back).
@@ -57,7 +59,9 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     report.release = release
 
     if (config.stopPrevious && active !== undefined) {
-      await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)))
+      await timed(report, 'stop_previous', () =>
+        log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)),
+      )
     }
     const warm = config.stopPrevious ? undefined : instanceOn(state, active)?.release
     const pruning = timed(report, 'cleanup', () => pruneReleases(run, release, warm ? [warm] : []))
@@ -81,14 +85,25 @@ async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Ar
   const idleInstance = instanceOn(state, idle)
   const activeRelease = instanceOn(state, active)?.release
   const plan = [
-    active === undefined ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve` : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
-    reuse ? `reuse release ${release}, already on the host: upload nothing` : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
-    idleInstance?.running ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})` : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+    active === undefined
+      ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve`
+      : `nginx serves port ${active} (release ${activeRelease ?? 'unknown'})`,
+    reuse
+      ? `reuse release ${release}, already on the host: upload nothing`
+      : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
+    idleInstance?.running
+      ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
+      : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
     `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
-    config.stopPrevious && active !== undefined ? `stop the instance on port ${active} after ${config.drainSeconds} s` : `keep the instance on port ${active ?? '-'} warm for rollback`,
+    config.stopPrevious && active !== undefined
+      ? `stop the instance on port ${active} after ${config.drainSeconds} s`
+      : `keep the instance on port ${active ?? '-'} warm for rollback`,
   ]
-  const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [release, ...(activeRelease ? [activeRelease] : [])])
+  const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [
+    release,
+    ...(activeRelease ? [activeRelease] : []),
+  ])
   plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing')
   log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
   report.plan = plan

@@ -25,7 +25,12 @@ interface Target {
   connect: () => Promise<RemoteHost>
 }
 
-async function onHost(target: Target, config: DeployConfig, command: DeployConfig['command'], artifact: Promise<Artifact> | undefined): Promise<HostReport> {
+async function onHost(
+  target: Target,
+  config: DeployConfig,
+  command: DeployConfig['command'],
+  artifact: Promise<Artifact> | undefined,
+): Promise<HostReport> {
   const report = emptyReport(target.entry.label, command)
   const started = performance.now()
   let remote: RemoteHost | undefined
@@ -53,7 +58,12 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
   const viaBastion = config.proxy
     ? async (entry: HostEntry) => {
         const proxy = config.proxy!
-        bastion ??= RemoteHost.connect({ entry: proxy.entry, auth: proxy.auth, hostKeys: proxy.hostKeys, connectTimeoutSeconds: config.connectTimeoutSeconds })
+        bastion ??= RemoteHost.connect({
+          entry: proxy.entry,
+          auth: proxy.auth,
+          hostKeys: proxy.hostKeys,
+          connectTimeoutSeconds: config.connectTimeoutSeconds,
+        })
         const jump = await bastion
         return () => jump.forward(entry.host, entry.port)
       }
@@ -83,7 +93,11 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
       if (!failed) continue
       error = several ? `${failed.host}: ${failed.error}` : failed.error
       for (const target of targets.slice(i + config.maxParallel)) {
-        reports.push({ ...emptyReport(target.entry.label, config.command), outcome: 'skipped', error: 'not touched: an earlier host failed' })
+        reports.push({
+          ...emptyReport(target.entry.label, config.command),
+          outcome: 'skipped',
+          error: 'not touched: an earlier host failed',
+        })
       }
       if (config.command !== 'status' && !config.dryRun) await revertSwitchedHosts(targets, reports, config)
       break

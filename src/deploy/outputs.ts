@@ -29,7 +29,9 @@ export function summaryTable(result: RunResult): string[][] {
     r.release ?? '-',
     r.sha256 ? r.sha256.slice(0, 12) : '-',
     result.artifact ? `${r.uploadedBytes} of ${result.artifact.size} bytes` : '-',
-    PHASES.filter((p) => r.phases[p] !== undefined).map((p) => `${p} ${r.phases[p]!.toFixed(2)}`).join(', '),
+    PHASES.filter((p) => r.phases[p] !== undefined)
+      .map((p) => `${p} ${r.phases[p]!.toFixed(2)}`)
+      .join(', '),
     r.durationSeconds.toFixed(2),
   ])
   return [header, ...rows]
@@ -44,7 +46,11 @@ export async function publish(result: RunResult): Promise<void> {
     .addTable([header.map((data) => ({ data, header: true })), ...rows])
   if (result.error) summary.addCodeBlock(result.error)
   for (const report of result.reports) {
-    if (report.plan) summary.addList(report.plan.map((line) => `${report.host}: ${line}`), true)
+    if (report.plan)
+      summary.addList(
+        report.plan.map((line) => `${report.host}: ${line}`),
+        true,
+      )
   }
   await summary.write().catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
 }

@@ -5,7 +5,10 @@ export function activePortFromInclude(include: string | undefined, ports: [numbe
   if (include === undefined) return undefined
   const numbers = (pattern: RegExp) => [...include.matchAll(pattern)].map((m) => Number(m[1]))
   // A port after ":" (a URL) first; a custom template may name the port bare.
-  return numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ?? numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port))
+  return (
+    numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
+    numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port))
+  )
 }
 
 /** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
@@ -21,7 +24,11 @@ export function renderInclude(template: string, port: number): string {
 
 /** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
 export function releaseName(sha256: string, now: Date): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-')
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:]/g, '')
+    .replace('T', '-')
   return `${stamp}-${sha256.slice(0, 8)}`
 }
 
@@ -35,7 +42,10 @@ export interface ReleaseOnHost {
  * the rollback target), never the current one.
  */
 export function releasesToPrune(releases: ReleaseOnHost[], keep: number, running: string[]): string[] {
-  const newestFirst = [...releases].map((r) => r.name).sort().reverse()
+  const newestFirst = [...releases]
+    .map((r) => r.name)
+    .sort()
+    .reverse()
   return newestFirst.slice(keep).filter((name) => !running.includes(name))
 }
 

@@ -5,7 +5,16 @@ import type { RemoteHost } from '../ssh/transport.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts } from './plan.js'
 import { type HostReport, timed } from './report.js'
-import { type HostRun, StepError, checkHostReady, freeIdlePort, lockAndInspect, probeHealth, startAndCheckHealth, switchTraffic } from './steps.js'
+import {
+  type HostRun,
+  StepError,
+  checkHostReady,
+  freeIdlePort,
+  lockAndInspect,
+  probeHealth,
+  startAndCheckHealth,
+  switchTraffic,
+} from './steps.js'
 
 export async function rollback(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
   const { lock, state } = await lockAndInspect(remote, config, report, log)
@@ -14,29 +23,42 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     const run: HostRun = { config, remote, log, report, state }
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {
-      throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`)
+      throw new StepError(
+        'rollback',
+        `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`,
+      )
     }
     report.activePort = active
     report.previousPort = active
     const warm = instanceOn(state, other)
     const warmNeverServed = state.releases.some((r) => r.name === warm?.release && r.neverServed)
     if (warm?.running && warmNeverServed) {
-      log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`)
+      log.info(
+        `Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`,
+      )
     }
-    const healthy = warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
+    const healthy =
+      warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
     let release = warm?.release
     if (healthy) {
       log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)
     } else {
       const activeRelease = instanceOn(state, active)?.release
-      const candidate = [...state.releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed)
+      const candidate = [...state.releases]
+        .sort((a, b) => b.name.localeCompare(a.name))
+        .find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed)
       if (!candidate) {
-        throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`)
+        throw new StepError(
+          'rollback',
+          `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`,
+        )
       }
       release = candidate.name
       log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`)
       await timed(report, 'stop_idle', () => freeIdlePort(run, other))
-      await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)))
+      await timed(report, 'start', () =>
+        log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)),
+      )
     }
     await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)))
     report.activePort = other

@@ -23,7 +23,8 @@ export async function status(remote: RemoteHost, config: DeployConfig, report: H
   report.release = report.instances.find((i) => i.active)?.release
   report.outcome = 'status'
   const lines = report.instances.map(
-    (i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}`,
+    (i) =>
+      `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}`,
   )
   log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}\n${lines.join('\n')}`)
 }

@@ -38,7 +38,9 @@ export interface HostRun {
 
 /** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
 export function lockOwner(env: NodeJS.ProcessEnv = process.env): string {
-  const run = env.GITHUB_RUN_ID ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}` : 'a run outside GitHub Actions'
+  const run = env.GITHUB_RUN_ID
+    ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+    : 'a run outside GitHub Actions'
   return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${hostname()}`
 }
 
@@ -49,7 +51,12 @@ export interface HeldLock {
 
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
 export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Log): Promise<HeldLock> {
-  const script = acquireLockScript({ deployDir: config.deployDir, owner: lockOwner(), since: new Date(), timeoutSeconds: config.lockTimeoutSeconds })
+  const script = acquireLockScript({
+    deployDir: config.deployDir,
+    owner: lockOwner(),
+    since: new Date(),
+    timeoutSeconds: config.lockTimeoutSeconds,
+  })
   let pending = ''
   try {
     const result = await remote.run(script, {
@@ -59,32 +66,51 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
         const lines = pending.split('\n')
         pending = lines.pop() ?? ''
         for (const line of lines) {
-          if (line.startsWith('owner=')) log.info(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`)
+          if (line.startsWith('owner='))
+            log.info(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`)
         }
       },
     })
     const { facts } = result.answer
-    if (facts.stale_owner !== undefined) log.warning(`Took over a stale deploy lock left by a run that has ended (${facts.stale_owner.trim() || 'owner unknown'}).`)
+    if (facts.stale_owner !== undefined)
+      log.warning(`Took over a stale deploy lock left by a run that has ended (${facts.stale_owner.trim() || 'owner unknown'}).`)
     const deployDir = facts.deploy_dir
     // A release that fails (connection lost) must not hide the error that ended the run; the lock
     // then goes stale with the session's shell and the next run takes it over.
     let released: Promise<void> | undefined
-    return { release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)) }
+    return {
+      release: () =>
+        (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(
+          () => undefined,
+          () => undefined,
+        )),
+    }
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts } = error.result.answer
     if (facts.error === 'deploy_dir_unwritable') {
-      throw new StepError('lock', `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`)
+      throw new StepError(
+        'lock',
+        `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`,
+      )
     }
     if (facts.lock === 'timeout') {
-      throw new StepError('lock', `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`)
+      throw new StepError(
+        'lock',
+        `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`,
+      )
     }
     throw error
   }
 }
 
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
-export async function inspectHost(remote: RemoteHost, config: DeployConfig, prepare: boolean, { onlyIfPreviousSucceeded = false } = {}): Promise<HostState> {
+export async function inspectHost(
+  remote: RemoteHost,
+  config: DeployConfig,
+  prepare: boolean,
+  { onlyIfPreviousSucceeded = false } = {},
+): Promise<HostState> {
   const script = inspectScript({
     deployDir: config.deployDir,
     include: config.nginx.include,
@@ -101,7 +127,12 @@ export async function inspectHost(remote: RemoteHost, config: DeployConfig, prep
  * Inspect is sent right behind the lock script and runs only once the lock is held, so the second
  * costs no round trip of its own. On failure nothing is held.
  */
-export async function lockAndInspect(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<{ lock: HeldLock; state: HostState }> {
+export async function lockAndInspect(
+  remote: RemoteHost,
+  config: DeployConfig,
+  report: HostReport,
+  log: Log,
+): Promise<{ lock: HeldLock; state: HostState }> {
   const locking = timed(report, 'lock', () => takeLock(remote, config, log))
   const inspecting = inspectHost(remote, config, true, { onlyIfPreviousSucceeded: true })
   inspecting.catch(() => undefined)
@@ -118,18 +149,30 @@ export async function lockAndInspect(remote: RemoteHost, config: DeployConfig, r
 export function checkHostReady(state: HostState, remote: RemoteHost, artifact?: Artifact): void {
   const user = remote.entry.username
   if (state.http === 'none') {
-    throw new StepError('inspect', 'the host has neither curl nor wget, and the health check needs one. Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").')
+    throw new StepError(
+      'inspect',
+      'the host has neither curl nor wget, and the health check needs one. Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").',
+    )
   }
   if (state.javaFound === false) {
-    throw new StepError('inspect', `"java" is not on the PATH of user "${user}" on the host, and start-command runs java. Install a JRE, or set start-command to the full path of java.`)
+    throw new StepError(
+      'inspect',
+      `"java" is not on the PATH of user "${user}" on the host, and start-command runs java. Install a JRE, or set start-command to the full path of java.`,
+    )
   }
   if (state.writable === false) {
-    throw new StepError('inspect', `deploy-dir "${state.deployDir}" is not writable by user "${user}". Give that user write access, or choose another deploy-dir.`)
+    throw new StepError(
+      'inspect',
+      `deploy-dir "${state.deployDir}" is not writable by user "${user}". Give that user write access, or choose another deploy-dir.`,
+    )
   }
   const reused = artifact && state.releases.some((r) => r.sha256 === artifact.sha256)
   if (artifact && !reused && state.freeBytes !== undefined && state.freeBytes < artifact.size + 16 * 1024 * 1024) {
     const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`
-    throw new StepError('inspect', `not enough disk space in deploy-dir "${state.deployDir}": ${mb(state.freeBytes)} free, the artifact needs ${mb(artifact.size)} plus 16 MB of room. Free some space or lower keep-releases.`)
+    throw new StepError(
+      'inspect',
+      `not enough disk space in deploy-dir "${state.deployDir}": ${mb(state.freeBytes)} free, the artifact needs ${mb(artifact.size)} plus 16 MB of room. Free some space or lower keep-releases.`,
+    )
   }
 }
 
@@ -139,7 +182,9 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
   const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = existing?.name ?? releaseName(artifact.sha256, new Date())
   // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
-  const delta = existing ? {} : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases })
+  const delta = existing
+    ? {}
+    : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases })
   const manifestText = delta.manifestText
   if (existing) {
     log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`)
@@ -157,12 +202,26 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
   }
   try {
     const envText = envFileText(config.env, shellQuote)
-    await remote.run(finalizeReleaseScript({ deployDir: state.deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, uploaded: !existing, envText, manifestText }), {
-      step: 'upload',
-    })
+    await remote.run(
+      finalizeReleaseScript({
+        deployDir: state.deployDir,
+        release,
+        fileName: artifact.fileName,
+        sha256: artifact.sha256,
+        uploaded: !existing,
+        envText,
+        manifestText,
+      }),
+      {
+        step: 'upload',
+      },
+    )
   } catch (error) {
     if (error instanceof RemoteCommandError && error.result.answer.facts.error === 'sha256_mismatch') {
-      throw new StepError('upload', `the uploaded file's sha256 on the host (${error.result.answer.facts.remote_sha256}) differs from the artifact's (${artifact.sha256}); the partial upload was removed. Run the deploy again.`)
+      throw new StepError(
+        'upload',
+        `the uploaded file's sha256 on the host (${error.result.answer.facts.remote_sha256}) differs from the artifact's (${artifact.sha256}); the partial upload was removed. Run the deploy again.`,
+      )
     }
     throw error
   }
@@ -175,17 +234,29 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
 export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
   const { remote, log, config, state } = run
   try {
-    const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop idle' })
+    const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+      step: 'stop idle',
+    })
     const { facts } = result.answer
-    if (facts.idle_pid) log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`)
+    if (facts.idle_pid)
+      log.info(
+        `Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`,
+      )
     if (facts.foreign_pid) {
-      log.warning(`Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${facts.foreign_command?.trim()}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`)
+      log.warning(
+        `Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${facts.foreign_command?.trim()}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`,
+      )
     }
   } catch (error) {
     if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
       const { facts } = error.result.answer
-      const who = facts.foreign_pid ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})` : `a process user "${remote.entry.username}" cannot see or stop`
-      throw new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`)
+      const who = facts.foreign_pid
+        ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})`
+        : `a process user "${remote.entry.username}" cannot see or stop`
+      throw new StepError(
+        'stop idle',
+        `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`,
+      )
     }
     throw error
   }
@@ -220,11 +291,17 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
     const { facts, sections } = error.result.answer
     const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : ''
     if (error.result.code === INSTANCE_EXIT.exited) {
-      throw new StepError('start', `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`)
+      throw new StepError(
+        'start',
+        `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`,
+      )
     }
     if (error.result.code === INSTANCE_EXIT.unhealthy) {
       const expect = config.health.expect ? ` containing "${config.health.expect}"` : ''
-      throw new StepError('health check', `${healthUrl} did not answer 2xx${expect} within health-timeout (${config.health.timeoutSeconds} s); last answer: ${facts.last_status === '000' ? 'no connection' : `HTTP ${facts.last_status}`}. The new instance was stopped; nginx still serves the old version.${tail}`)
+      throw new StepError(
+        'health check',
+        `${healthUrl} did not answer 2xx${expect} within health-timeout (${config.health.timeoutSeconds} s); last answer: ${facts.last_status === '000' ? 'no connection' : `HTTP ${facts.last_status}`}. The new instance was stopped; nginx still serves the old version.${tail}`,
+      )
     }
     throw error
   }
@@ -250,23 +327,39 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
       }),
       { step: 'switch' },
     )
-    if (result.answer.facts.reload === 'unobserved') log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.')
+    if (result.answer.facts.reload === 'unobserved')
+      log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.')
     log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`)
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts, sections } = error.result.answer
     switch (error.result.code) {
       case SWITCH_EXIT.writeFailed:
-        throw new StepError('switch', `could not write ${config.nginx.include} (as user "${remote.entry.username}", or with sudo -n). Make the include's directory writable by that user, or allow it passwordless sudo for tee, cp and mv. nginx was not touched.`)
+        throw new StepError(
+          'switch',
+          `could not write ${config.nginx.include} (as user "${remote.entry.username}", or with sudo -n). Make the include's directory writable by that user, or allow it passwordless sudo for tee, cp and mv. nginx was not touched.`,
+        )
       case SWITCH_EXIT.testFailed:
-        throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.\n${sections.test_output ?? ''}`)
+        throw new StepError(
+          'switch',
+          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.\n${sections.test_output ?? ''}`,
+        )
       case SWITCH_EXIT.reloadFailed:
-        throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back.\n${sections.reload_output ?? ''}`)
+        throw new StepError(
+          'switch',
+          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back.\n${sections.reload_output ?? ''}`,
+        )
       case SWITCH_EXIT.notTaken:
-        throw new StepError('switch', 'nginx did not start new workers within 10 s of the reload, so it still serves the old port; the old include was put back. See the nginx error log on the host.')
+        throw new StepError(
+          'switch',
+          'nginx did not start new workers within 10 s of the reload, so it still serves the old port; the old include was put back. See the nginx error log on the host.',
+        )
       case SWITCH_EXIT.verifyFailed:
         report.rolledBack = facts.rolled_back === 'yes'
-        throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.`)
+        throw new StepError(
+          'verify',
+          `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.`,
+        )
     }
     throw error
   }
@@ -275,13 +368,17 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 export async function stopInstance(run: HostRun, port: number, drainSeconds: number): Promise<void> {
   const { remote, config, state } = run
-  await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop' })
+  await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+    step: 'stop',
+  })
 }
 
 /** Step 11: removes releases beyond keep-releases, never one that runs. */
 export async function pruneReleases(run: HostRun, current: string, running: string[]): Promise<string[]> {
   const { remote, config, state } = run
-  const known = state.releases.some((r) => r.name === current) ? state.releases : [...state.releases, { name: current, sha256: '', fileName: '' }]
+  const known = state.releases.some((r) => r.name === current)
+    ? state.releases
+    : [...state.releases, { name: current, sha256: '', fileName: '' }]
   const doomed = releasesToPrune(known, config.keepReleases, [current, ...running])
   if (doomed.length === 0) return []
   const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' })
@@ -291,7 +388,9 @@ export async function pruneReleases(run: HostRun, current: string, running: stri
 /** One health probe of each port, for status and rollback. */
 export async function probeHealth(run: HostRun, ports: number[]): Promise<Map<number, boolean>> {
   const { remote, config } = run
-  const result = await remote.run(probeScript({ ports, healthPath: config.health.path, healthExpect: config.health.expect }), { step: 'probe' })
+  const result = await remote.run(probeScript({ ports, healthPath: config.health.path, healthExpect: config.health.expect }), {
+    step: 'probe',
+  })
   const health = new Map<number, boolean>()
   for (const line of result.answer.lists.probe ?? []) {
     const [port, , verdict] = line.split(' ')

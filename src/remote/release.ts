@@ -27,9 +27,25 @@ export function partialDir(deployDir: string, release: string): string {
  * manifest (`chunks`), there before the release appears; failing to write it only costs the next
  * deploy its delta.
  */
-export function finalizeReleaseScript(p: { deployDir: string; release: string; fileName: string; sha256: string; uploaded: boolean; envText: string; manifestText?: string }): string {
+export function finalizeReleaseScript(p: {
+  deployDir: string
+  release: string
+  fileName: string
+  sha256: string
+  uploaded: boolean
+  envText: string
+  manifestText?: string
+}): string {
   return shellScript(
-    { DEPLOY_DIR: p.deployDir, RELEASE: p.release, FILE_NAME: p.fileName, SHA256: p.sha256, UPLOADED: p.uploaded ? 1 : 0, ENV_TEXT: p.envText, MANIFEST_TEXT: p.manifestText ?? '' },
+    {
+      DEPLOY_DIR: p.deployDir,
+      RELEASE: p.release,
+      FILE_NAME: p.fileName,
+      SHA256: p.sha256,
+      UPLOADED: p.uploaded ? 1 : 0,
+      ENV_TEXT: p.envText,
+      MANIFEST_TEXT: p.manifestText ?? '',
+    },
     `
 cd -- "$DEPLOY_DIR/releases" || exit 40
 if [ "$UPLOADED" = 1 ]; then

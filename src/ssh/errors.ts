@@ -21,7 +21,11 @@ export function describeConnectError(error: ErrorWithLevel, entry: HostEntry, ti
   if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
     return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`
   }
-  if (/bad passphrase|Bad passphrase|decrypt|Encrypted private OpenSSH key detected, but no passphrase given|Encrypted .* key detected/i.test(message)) {
+  if (
+    /bad passphrase|Bad passphrase|decrypt|Encrypted private OpenSSH key detected, but no passphrase given|Encrypted .* key detected/i.test(
+      message,
+    )
+  ) {
     return `${entry.label}: the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.`
   }
   if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {

@@ -157,7 +157,8 @@ export class RemoteHost {
         throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints))
       }
     }
-    if (!result.ssh) throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
+    if (!result.ssh)
+      throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
     return new RemoteHost(entry, result.ssh)
   }
 
@@ -205,7 +206,11 @@ export class RemoteHost {
       sftp.mkdir(path, (error) => {
         if (!error) return resolve()
         // It may exist already; anything else shows up as a failed upload next.
-        sftp.stat(path, (statError, stats) => (statError || !stats.isDirectory() ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`)) : resolve()))
+        sftp.stat(path, (statError, stats) =>
+          statError || !stats.isDirectory()
+            ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`))
+            : resolve(),
+        )
       }),
     )
   }
@@ -231,7 +236,9 @@ export class RemoteHost {
     try {
       return (await this.ssh.forwardOut('127.0.0.1', 0, host, port)) as Duplex
     } catch (error) {
-      throw new ConnectionError(`${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${(error as Error).message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`)
+      throw new ConnectionError(
+        `${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${(error as Error).message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`,
+      )
     }
   }
 
@@ -242,8 +249,12 @@ export class RemoteHost {
   private lostError(step: string): ConnectionError {
     if (step === 'switch') {
       // The switch script was on the host already, and it does not need the connection to finish.
-      return new ConnectionError(`${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`)
+      return new ConnectionError(
+        `${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`,
+      )
     }
-    return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`)
+    return new ConnectionError(
+      `${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`,
+    )
   }
 }

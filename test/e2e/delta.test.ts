@@ -46,14 +46,18 @@ describe('delta upload of a fat jar', () => {
     for (const n of [1, 2, 3]) builds.push(await build(n))
   })
   afterAll(async () => {
-    // eslint-disable-next-line no-console
     console.log(`delta e2e measurements: ${JSON.stringify(timings)}`)
     await target?.stop()
     await Promise.all([...workspaces, runnerTemp].filter(Boolean).map((dir) => rm(dir, { recursive: true, force: true })))
   })
 
   async function deploy(n: number): Promise<ActionRun & { peakRssKb?: number }> {
-    const result = await runAction({ inputs: inputsFor(target), workspace: builds[n - 1].workspace, env: { RUNNER_TEMP: runnerTemp }, measure: true })
+    const result = await runAction({
+      inputs: inputsFor(target),
+      workspace: builds[n - 1].workspace,
+      env: { RUNNER_TEMP: runnerTemp },
+      measure: true,
+    })
     // The delta file lives in the runner's temp dir only while it is sent.
     expect(await readdir(runnerTemp)).toEqual([])
     return result
@@ -84,17 +88,26 @@ describe('delta upload of a fat jar', () => {
     const sent = Number(result.outputs['uploaded-bytes'])
     expect(sent).toBeGreaterThan(0)
     expect(sent).toBeLessThanOrEqual(size * 0.02)
-    expect(result.stdout).toMatch(/Sent \d+ KiB for the 40\.\d MiB jar \(0\.\d\d%\): \d+ new chunks; \d+ chunks \(40\.\d MiB\) copied on the host from release /)
+    expect(result.stdout).toMatch(
+      /Sent \d+ KiB for the 40\.\d MiB jar \(0\.\d\d%\): \d+ new chunks; \d+ chunks \(40\.\d MiB\) copied on the host from release /,
+    )
     expect(await served(target)).toMatch(/^200 version=2 /)
     const release = result.outputs.release
     releases.push(release)
     expect(await sha256(hostJar(release))).toBe(await sha256(builds[1].jar))
     expect(await readFile(path.join(target.deployDir, 'releases', release, 'sha256'), 'utf8')).toBe(`${await sha256(builds[1].jar)}\n`)
-    expect(await readFile(path.join(target.deployDir, 'releases', release, 'chunks'), 'utf8')).toBe(formatManifest(await chunkFile(builds[1].jar)))
+    expect(await readFile(path.join(target.deployDir, 'releases', release, 'chunks'), 'utf8')).toBe(
+      formatManifest(await chunkFile(builds[1].jar)),
+    )
     // Nothing of the delta is left on the host.
     expect((await readdir(path.join(target.deployDir, 'releases'))).filter((name) => name.startsWith('.'))).toEqual([])
     expect((await readdir(path.join(target.deployDir, 'releases', release))).filter((name) => name.startsWith('.delta'))).toEqual([])
-    timings.delta = { bytes: sent, percent: +((100 * sent) / size).toFixed(3), seconds: JSON.parse(result.outputs.report)[0].phases.upload, peakRssMiB: Math.round((result.peakRssKb ?? 0) / 1024) }
+    timings.delta = {
+      bytes: sent,
+      percent: +((100 * sent) / size).toFixed(3),
+      seconds: JSON.parse(result.outputs.report)[0].phases.upload,
+      peakRssMiB: Math.round((result.peakRssKb ?? 0) / 1024),
+    }
   })
 
   it('a corrupt old release: the delta fails on the host, the deploy says so, uploads the whole jar and succeeds', async () => {
@@ -112,7 +125,9 @@ describe('delta upload of a fat jar', () => {
     const { size } = await stat(builds[2].jar)
     const result = await deploy(3)
     expect(result.code, why(result)).toBe(0)
-    expect(result.stdout).toMatch(/Delta upload failed \(the jar assembled on the host differs from the local one \(sha256_mismatch\)[^)]*\); uploading the whole jar instead\./)
+    expect(result.stdout).toMatch(
+      /Delta upload failed \(the jar assembled on the host differs from the local one \(sha256_mismatch\)[^)]*\); uploading the whole jar instead\./,
+    )
     // The whole jar, and its chunk list (well under 1% of it).
     expect(Number(result.outputs['uploaded-bytes'])).toBeGreaterThan(size)
     expect(Number(result.outputs['uploaded-bytes'])).toBeLessThan(size * 1.01)

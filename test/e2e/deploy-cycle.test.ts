@@ -90,7 +90,11 @@ describe('deploy, deploy, status, rollback, deploy on one host', () => {
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
     expect(stats.total).toBeGreaterThan(100)
     expect(Object.keys(stats.bodies).sort()).toEqual(
-      [`version=1 port=${target.appPorts[portB]}`, `version=2 port=${target.appPorts[portA]}`, `version=3 port=${target.appPorts[portA]}`].sort(),
+      [
+        `version=1 port=${target.appPorts[portB]}`,
+        `version=2 port=${target.appPorts[portA]}`,
+        `version=3 port=${target.appPorts[portA]}`,
+      ].sort(),
     )
 
     // The host's layout: v3 and the warm v1 remain (v1 runs, so it is never pruned); v2 is gone.

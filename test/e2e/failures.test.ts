@@ -44,7 +44,9 @@ describe('failed deploys keep the old version serving', () => {
     const include = await readFile(target.includePath, 'utf8')
     const result = await run(target, await workspaceWithJar('2-unhealthy'), { env: 'SAMPLE_MODE=unhealthy', 'health-timeout': '3' })
     expect(result.code, why(result)).toBe(1)
-    expect(result.stdout).toMatch(/::error::health check: http:\/\/127\.0\.0\.1:\d+\/actuator\/health did not answer 2xx within health-timeout \(3 s\); last answer: HTTP 503/)
+    expect(result.stdout).toMatch(
+      /::error::health check: http:\/\/127\.0\.0\.1:\d+\/actuator\/health did not answer 2xx within health-timeout \(3 s\); last answer: HTTP 503/,
+    )
     expect(result.stdout).toContain('started version=2-unhealthy')
     const report = JSON.parse(result.outputs.report)[0]
     expect(report.outcome).toBe('failed')
@@ -71,7 +73,9 @@ describe('failed deploys keep the old version serving', () => {
     const odd = `# keep me \u00e9\r\n${include.trimEnd()}`
     const { writeFile } = await import('node:fs/promises')
     await writeFile(target.includePath, odd)
-    const result = await run(target, await workspaceWithJar('2-badinclude'), { 'nginx-include-template': 'set $service_url http://127.0.0.1:{port}; no_such_directive on;' })
+    const result = await run(target, await workspaceWithJar('2-badinclude'), {
+      'nginx-include-template': 'set $service_url http://127.0.0.1:{port}; no_such_directive on;',
+    })
     expect(result.code, why(result)).toBe(1)
     expect(result.stdout).toContain('::error::switch: the nginx test')
     expect(result.stdout).toContain('no_such_directive')
@@ -81,10 +85,15 @@ describe('failed deploys keep the old version serving', () => {
 
   it('a verify-url that fails after the reload puts traffic back and reports rolled-back', async () => {
     const include = await readFile(target.includePath, 'utf8')
-    const result = await run(target, await workspaceWithJar('2-verify'), { 'verify-url': `${target.url}/no-such-page`, 'health-timeout': '2' })
+    const result = await run(target, await workspaceWithJar('2-verify'), {
+      'verify-url': `${target.url}/no-such-page`,
+      'health-timeout': '2',
+    })
     expect(result.code, why(result)).toBe(1)
     expect(result.outputs['rolled-back']).toBe('true')
-    expect(result.stdout).toMatch(/::error::verify: .*no-such-page did not answer 2xx within 2 s after the switch \(last answer: HTTP 404\); traffic was put back/)
+    expect(result.stdout).toMatch(
+      /::error::verify: .*no-such-page did not answer 2xx within 2 s after the switch \(last answer: HTTP 404\); traffic was put back/,
+    )
     await expectUntouched(include)
   })
 
@@ -92,14 +101,21 @@ describe('failed deploys keep the old version serving', () => {
     const idle = target.appPorts[0]
     const jarDir = await workspaceWithJar('stranger')
     const jar = path.join(jarDir, 'build', 'libs', 'sample-stranger.jar')
-    stranger = spawn('java', ['-jar', jar, `--server.port=${idle}`], { env: { ...process.env, SAMPLE_MODE: 'ignore-term' }, stdio: 'ignore' })
+    stranger = spawn('java', ['-jar', jar, `--server.port=${idle}`], {
+      env: { ...process.env, SAMPLE_MODE: 'ignore-term' },
+      stdio: 'ignore',
+    })
     for (let i = 0; i < 100; i++) {
       if ((await get(`http://127.0.0.1:${idle}/`, { timeoutMs: 500 }).catch(() => undefined))?.status === 200) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     const result = await run(target, await workspaceWithJar('2'), { 'stop-timeout': '2' })
     expect(result.code, why(result)).toBe(0)
-    expect(result.stdout).toMatch(new RegExp(`::warning::Port ${idle} was held by a process this action did not start: pid ${stranger.pid} \\(java -jar .*sample-stranger\\.jar.*\\)\\. It was stopped with SIGKILL after stop-timeout`))
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `::warning::Port ${idle} was held by a process this action did not start: pid ${stranger.pid} \\(java -jar .*sample-stranger\\.jar.*\\)\\. It was stopped with SIGKILL after stop-timeout`,
+      ),
+    )
     expect(await served(target)).toBe(`200 version=2 port=${idle}`)
     const stats = await traffic.stop()
     traffic = undefined

@@ -43,11 +43,16 @@ describe('e2e harness', () => {
     expect(target.hostFingerprints).toHaveLength(2)
     for (const fp of target.hostFingerprints) expect(fp).toMatch(/^SHA256:/)
     const { stdout } = await execFile('ssh', [
-      '-i', target.privateKeyPath,
-      '-p', String(target.sshPort),
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', `UserKnownHostsFile=${target.knownHostsPath}`,
-      '-o', 'BatchMode=yes',
+      '-i',
+      target.privateKeyPath,
+      '-p',
+      String(target.sshPort),
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${target.knownHostsPath}`,
+      '-o',
+      'BatchMode=yes',
       `${target.user}@127.0.0.1`,
       'echo ok',
     ])

@@ -21,7 +21,8 @@ describe('a host that lacks a tool or room', () => {
 
   /** The SSH sessions' PATH is `bin`, a copy of /usr/bin made of links: tools can be taken away. */
   const hide = (...tools: string[]) => Promise.all(tools.map((tool) => unlink(path.join(bin, tool)).catch(() => undefined)))
-  const restore = (...tools: string[]) => Promise.all(tools.map((tool) => symlink(path.join('/usr/bin', tool), path.join(bin, tool)).catch(() => undefined)))
+  const restore = (...tools: string[]) =>
+    Promise.all(tools.map((tool) => symlink(path.join('/usr/bin', tool), path.join(bin, tool)).catch(() => undefined)))
 
   async function expectNothingChanged(): Promise<void> {
     expect(await readFile(target.includePath, 'utf8')).toBe(includeBefore)
@@ -77,7 +78,9 @@ describe('a host that lacks a tool or room', () => {
     try {
       const result = await run(target, await workspaceWithJar('3'))
       expect(result.code, why(result)).toBe(1)
-      expect(result.stdout).toContain(`::error::inspect: "java" is not on the PATH of user "${target.user}" on the host, and start-command runs java.`)
+      expect(result.stdout).toContain(
+        `::error::inspect: "java" is not on the PATH of user "${target.user}" on the host, and start-command runs java.`,
+      )
       await expectNothingChanged()
     } finally {
       await symlink('/usr/bin/java', javaLink).catch(() => undefined)
@@ -89,7 +92,9 @@ describe('a host that lacks a tool or room', () => {
     await writeFile(file, 'not a directory')
     const result = await run(target, await workspaceWithJar('3'), { 'deploy-dir': path.join(file, 'app') })
     expect(result.code, why(result)).toBe(1)
-    expect(result.stdout).toContain(`::error::lock: deploy-dir "${path.join(file, 'app')}" cannot be created or written by user "${target.user}".`)
+    expect(result.stdout).toContain(
+      `::error::lock: deploy-dir "${path.join(file, 'app')}" cannot be created or written by user "${target.user}".`,
+    )
     await expectNothingChanged()
   })
 
@@ -103,7 +108,9 @@ describe('a host that lacks a tool or room', () => {
     }
     const result = await run(target, await workspaceWithJar('3'), { 'deploy-dir': path.join(tiny, 'app') })
     expect(result.code, why(result)).toBe(1)
-    expect(result.stdout).toMatch(/::error::inspect: not enough disk space in deploy-dir ".*tiny\/app": \d+ MB free, the artifact needs \d+ MB plus 16 MB of room/)
+    expect(result.stdout).toMatch(
+      /::error::inspect: not enough disk space in deploy-dir ".*tiny\/app": \d+ MB free, the artifact needs \d+ MB plus 16 MB of room/,
+    )
     await expectNothingChanged()
   })
 })

@@ -76,7 +76,9 @@ describe('the deploy lock', () => {
     await writeFile(path.join(target.deployDir, '.lock', 'owner'), 'owner=acme/sample-service run 41.1 by someone\n')
     const result = await run(target, await workspaceWithJar('3'))
     expect(result.code, why(result)).toBe(0)
-    expect(result.stdout).toContain('::warning::Took over a stale deploy lock left by a run that has ended (owner=acme/sample-service run 41.1 by someone')
+    expect(result.stdout).toContain(
+      '::warning::Took over a stale deploy lock left by a run that has ended (owner=acme/sample-service run 41.1 by someone',
+    )
     expect(await readdir(target.deployDir)).not.toContain('.lock')
   })
 
@@ -89,7 +91,9 @@ describe('the deploy lock', () => {
       const include = await readFile(target.includePath, 'utf8')
       const result = await run(target, await workspaceWithJar('4'), { 'lock-timeout': '2' })
       expect(result.code, why(result)).toBe(1)
-      expect(result.stdout).toContain('::error::lock: another deploy holds the lock on this host (owner=acme/sample-service run 42.1 by someone')
+      expect(result.stdout).toContain(
+        '::error::lock: another deploy holds the lock on this host (owner=acme/sample-service run 42.1 by someone',
+      )
       expect(result.stdout).toContain('gave up after lock-timeout (2 s)')
       expect(await readFile(target.includePath, 'utf8')).toBe(include)
     } finally {
@@ -128,7 +132,7 @@ describe('a connection that drops', () => {
       for (const name of await readdir(releasesDir)) {
         if (!name.startsWith('.partial-')) continue
         const files = await readdir(path.join(releasesDir, name))
-        const size = files.length ? (await stat(path.join(releasesDir, name, files[0])).catch(() => undefined))?.size ?? 0 : 0
+        const size = files.length ? ((await stat(path.join(releasesDir, name, files[0])).catch(() => undefined))?.size ?? 0) : 0
         if (size > 0) return true
       }
       return false
@@ -154,7 +158,10 @@ describe('a connection that drops', () => {
     const idle = include.includes(`:${target.appPorts[0]};`) ? target.appPorts[1] : target.appPorts[0]
     const idleLog = path.join(target.deployDir, 'logs', `${idle}.log`)
     const startsBefore = ((await readFile(idleLog, 'utf8').catch(() => '')).match(/starting release/g) ?? []).length
-    await waitFor('the new release to start', async () => ((await readFile(idleLog, 'utf8').catch(() => '')).match(/starting release/g) ?? []).length > startsBefore)
+    await waitFor(
+      'the new release to start',
+      async () => ((await readFile(idleLog, 'utf8').catch(() => '')).match(/starting release/g) ?? []).length > startsBefore,
+    )
     await dropConnections(target)
     const result = await running
     expect(result.code, why(result)).toBe(1)
@@ -163,7 +170,10 @@ describe('a connection that drops', () => {
     expect(await served(target)).toBe(servedNow)
     // The start script runs on without the connection. Once the new release answers its health
     // check, nothing may switch to it: the run that asked for it has failed.
-    await waitFor('the orphaned release to turn healthy', async () => (await get(`http://127.0.0.1:${idle}/actuator/health`).catch(() => undefined))?.status === 200)
+    await waitFor(
+      'the orphaned release to turn healthy',
+      async () => (await get(`http://127.0.0.1:${idle}/actuator/health`).catch(() => undefined))?.status === 200,
+    )
     await sleep(2000)
     expect(await readFile(target.includePath, 'utf8')).toBe(include)
     expect(await served(target)).toBe(servedNow)
@@ -229,7 +239,9 @@ describe('connection problems, in plain words', () => {
     })
     const result = await attempt({ port: free })
     expect(result.code).toBe(1)
-    expect(result.stdout).toContain(`connection refused at 127.0.0.1:${free}: nothing listens there. Check host and port, and that sshd is running.`)
+    expect(result.stdout).toContain(
+      `connection refused at 127.0.0.1:${free}: nothing listens there. Check host and port, and that sshd is running.`,
+    )
   })
 
   it('a deploy makes one TCP connection to the host: the one opened while the action loads', async () => {
@@ -293,14 +305,18 @@ describe('connection problems, in plain words', () => {
     await execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, 'stranger')])
     const result = await attempt({ 'private-key': await readFile(path.join(keys, 'stranger'), 'utf8') })
     expect(result.code).toBe(1)
-    expect(result.stdout).toContain(`the host refused the credentials for user "${target.user}". Check that the private key's public half is in ~${target.user}/.ssh/authorized_keys`)
+    expect(result.stdout).toContain(
+      `the host refused the credentials for user "${target.user}". Check that the private key's public half is in ~${target.user}/.ssh/authorized_keys`,
+    )
   })
 
   it('bad or missing passphrase: says the key could not be decrypted', async () => {
     for (const passphrase of ['wrong horse', '']) {
       const result = await attempt({ 'private-key': target.encryptedKey, passphrase })
       expect(result.code).toBe(1)
-      expect(result.stdout).toContain('the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.')
+      expect(result.stdout).toContain(
+        'the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.',
+      )
     }
     const right = await attempt({ 'private-key': target.encryptedKey, passphrase: target.passphrase })
     expect(right.code, why(right)).toBe(0)
@@ -363,7 +379,11 @@ describe.skipIf(process.getuid?.() !== 0)('password authentication (needs root t
   })
 
   it('logs in with a password (no key) and reports status; a wrong password is refused in plain words', async () => {
-    const inputs = (pw: string) => ({ ...inputsFor(target, { command: 'status', username: user, password: pw }), 'private-key': '', 'deploy-dir': '' })
+    const inputs = (pw: string) => ({
+      ...inputsFor(target, { command: 'status', username: user, password: pw }),
+      'private-key': '',
+      'deploy-dir': '',
+    })
     const ok = await runAction({ inputs: inputs(password), workspace })
     expect(ok.code, why(ok)).toBe(0)
     expect(JSON.parse(ok.outputs.report)[0]).toMatchObject({ host: `${user}@127.0.0.1:${target.sshPort}`, outcome: 'status' })

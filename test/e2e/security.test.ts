@@ -1,6 +1,6 @@
 // Security by default, as a user would check it: hostile values arrive byte for byte and run
 // nothing, secrets are masked and stored only in the 0600 env file, and dry-run changes nothing.
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -171,7 +171,9 @@ describe('dry-run', () => {
     const result = await run(target, await workspaceWithJar('1'), { 'dry-run': 'true' })
     expect(result.code, why(result)).toBe(0)
     expect(result.stdout).toContain('Dry run: nothing will change.')
-    expect(result.stdout).toMatch(/upload sample-1\.jar \(\d+ bytes; only the chunks no kept release has, when they have chunk lists\) as release/)
+    expect(result.stdout).toMatch(
+      /upload sample-1\.jar \(\d+ bytes; only the chunks no kept release has, when they have chunk lists\) as release/,
+    )
     expect(JSON.parse(result.outputs.report)[0].outcome).toBe('dry-run')
     await expect(stat(target.deployDir)).rejects.toThrow()
     expect(await readFile(target.includePath, 'utf8')).toBe(include)

@@ -87,7 +87,9 @@ export async function killDeployed(deployDir: string): Promise<void> {
     } catch {
       try {
         process.kill(pid, 'SIGKILL')
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
   }
 }

@@ -84,7 +84,7 @@ describe('findArtifact', () => {
     expect(await findArtifact('build/libs/*.jar', dir)).toBe(join(dir, 'build/libs/shop-1.0.0.jar'))
   })
 
-  it('Spring Boot\'s -plain.jar beside the runnable jar is set aside', async () => {
+  it("Spring Boot's -plain.jar beside the runnable jar is set aside", async () => {
     const dir = workspace('build/libs/shop-1.0.0.jar', 'build/libs/shop-1.0.0-plain.jar')
     expect(await findArtifact('build/libs/*.jar', dir)).toBe(join(dir, 'build/libs/shop-1.0.0.jar'))
   })
@@ -127,7 +127,9 @@ describe('findArtifact', () => {
       path: join(dir, 'build/libs/app.jar'),
       fileName: 'app.jar',
       size: 'content of build/libs/app.jar'.length,
-      sha256: execFileSync('sha256sum', [join(dir, 'build/libs/app.jar')]).toString().split(' ')[0],
+      sha256: execFileSync('sha256sum', [join(dir, 'build/libs/app.jar')])
+        .toString()
+        .split(' ')[0],
     })
   })
 })

@@ -226,7 +226,9 @@ describe('zip awareness', () => {
     const centralBytes = next.bytes.length - next.bytes.indexOf(Buffer.from([0x50, 0x4b, 1, 2]))
     expect(plan.sendBytes).toBeLessThanOrEqual(headerBytes + centralBytes + 100)
     // Without zip awareness, each header would spoil the chunk around it.
-    const blind = planDelta(chunkBuffer(next.bytes, { zip: false }), [{ release: 'r', fileName: 'app.jar', chunks: chunkBuffer(old.bytes, { zip: false }) }])
+    const blind = planDelta(chunkBuffer(next.bytes, { zip: false }), [
+      { release: 'r', fileName: 'app.jar', chunks: chunkBuffer(old.bytes, { zip: false }) },
+    ])
     expect(blind.sendBytes).toBeGreaterThan(plan.sendBytes * 5)
   })
 

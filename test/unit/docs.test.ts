@@ -20,7 +20,10 @@ function declared(section: 'inputs' | 'outputs'): Declared[] {
     if (name) entries.push({ name: name[1], required: false })
     const field = /^ {4}(default|required): (.*)$/.exec(line)
     if (field && entries.length > 0) {
-      const value = field[2].trim().replace(/^'(.*)'$/, '$1').replace(/''/g, "'")
+      const value = field[2]
+        .trim()
+        .replace(/^'(.*)'$/, '$1')
+        .replace(/''/g, "'")
       if (field[1] === 'default') entries[entries.length - 1].default = value
       else entries[entries.length - 1].required = value === 'true'
     }
@@ -54,12 +57,57 @@ describe('README tables and action.yml', () => {
   })
 
   it('document exactly the outputs action.yml declares', () => {
-    expect([...documented('Output').keys()].sort()).toEqual(declared('outputs').map((o) => o.name).sort())
+    expect([...documented('Output').keys()].sort()).toEqual(
+      declared('outputs')
+        .map((o) => o.name)
+        .sort(),
+    )
   })
 
   it('declare every input the SPEC names, each with a description', () => {
     const names = declared('inputs').map((i) => i.name)
-    for (const name of ['host', 'port', 'username', 'private-key', 'passphrase', 'password', 'host-fingerprint', 'known-hosts', 'insecure-skip-host-key-check', 'proxy-host', 'proxy-port', 'proxy-username', 'proxy-private-key', 'proxy-passphrase', 'proxy-host-fingerprint', 'connect-timeout', 'artifact', 'app-name', 'deploy-dir', 'keep-releases', 'ports', 'start-command', 'java-opts', 'env', 'health-path', 'health-timeout', 'health-interval', 'health-expect', 'stop-previous', 'drain-seconds', 'stop-timeout', 'nginx-include', 'nginx-include-template', 'nginx-test-command', 'nginx-reload-command', 'verify-url', 'command', 'dry-run', 'lock-timeout', 'max-parallel']) {
+    for (const name of [
+      'host',
+      'port',
+      'username',
+      'private-key',
+      'passphrase',
+      'password',
+      'host-fingerprint',
+      'known-hosts',
+      'insecure-skip-host-key-check',
+      'proxy-host',
+      'proxy-port',
+      'proxy-username',
+      'proxy-private-key',
+      'proxy-passphrase',
+      'proxy-host-fingerprint',
+      'connect-timeout',
+      'artifact',
+      'app-name',
+      'deploy-dir',
+      'keep-releases',
+      'ports',
+      'start-command',
+      'java-opts',
+      'env',
+      'health-path',
+      'health-timeout',
+      'health-interval',
+      'health-expect',
+      'stop-previous',
+      'drain-seconds',
+      'stop-timeout',
+      'nginx-include',
+      'nginx-include-template',
+      'nginx-test-command',
+      'nginx-reload-command',
+      'verify-url',
+      'command',
+      'dry-run',
+      'lock-timeout',
+      'max-parallel',
+    ]) {
       expect(names).toContain(name)
     }
     expect(actionYml.match(/^ {4}description: .+$/gm)?.length).toBe(declared('inputs').length + declared('outputs').length)

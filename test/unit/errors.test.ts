@@ -41,6 +41,8 @@ describe('describeConnectError', () => {
   })
 
   it('anything else keeps the original message', () => {
-    expect(describeConnectError(error('something odd'), entry, 30)).toBe('deploy@web1.example.com:2222: SSH connection failed: something odd')
+    expect(describeConnectError(error('something odd'), entry, 30)).toBe(
+      'deploy@web1.example.com:2222: SSH connection failed: something odd',
+    )
   })
 })

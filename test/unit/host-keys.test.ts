@@ -30,7 +30,10 @@ function generate(name: string, args: string[]): Key {
   const path = join(dir, name)
   execFileSync('ssh-keygen', ['-q', ...args, '-N', '', '-C', `${name}@test`, '-f', path])
   const [type, base64] = readFileSync(`${path}.pub`, 'utf8').trim().split(/\s+/)
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`]).toString().trim().split(/\s+/)[1]
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`])
+    .toString()
+    .trim()
+    .split(/\s+/)[1]
   return { type, base64, blob: Buffer.from(base64, 'base64'), fingerprint }
 }
 
@@ -152,7 +155,10 @@ describe('patternsMatch', () => {
 
   it('matches hashed entries made by ssh-keygen -H', () => {
     const file = join(dir, 'hashed_known_hosts')
-    writeFileSync(file, [`example.com ssh-ed25519 ${keys.ed25519.base64}`, `[web2.example.com]:2222 ssh-ed25519 ${keys.other.base64}`, ''].join('\n'))
+    writeFileSync(
+      file,
+      [`example.com ssh-ed25519 ${keys.ed25519.base64}`, `[web2.example.com]:2222 ssh-ed25519 ${keys.other.base64}`, ''].join('\n'),
+    )
     execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' })
     const lines = parseKnownHosts(readFileSync(file, 'utf8'))
     expect(lines).toHaveLength(2)
@@ -196,7 +202,9 @@ describe('judgeHostKey', () => {
 
   it('trusts a key named by a known_hosts line for this host', () => {
     const key = keys.ecdsa
-    expect(judgeHostKey({ ...none, knownHosts: `h.example.com ${key.type} ${key.base64}` }, 'h.example.com', 22, key.blob)).toEqual({ trusted: true })
+    expect(judgeHostKey({ ...none, knownHosts: `h.example.com ${key.type} ${key.base64}` }, 'h.example.com', 22, key.blob)).toEqual({
+      trusted: true,
+    })
   })
 
   it('trusts a key named by a [host]:port known_hosts line, as ssh-keyscan -p writes it', () => {
@@ -216,7 +224,10 @@ describe('judgeHostKey', () => {
   })
 
   it('a pinned fingerprint of another key: mismatch', () => {
-    expect(judgeHostKey({ ...none, fingerprints: [keys.other.fingerprint] }, 'h', 22, keys.ed25519.blob)).toEqual({ trusted: false, reason: 'mismatch' })
+    expect(judgeHostKey({ ...none, fingerprints: [keys.other.fingerprint] }, 'h', 22, keys.ed25519.blob)).toEqual({
+      trusted: false,
+      reason: 'mismatch',
+    })
   })
 
   it('a known_hosts line for this host with another key: mismatch', () => {
@@ -234,12 +245,16 @@ describe('judgeHostKey', () => {
 
   it('a @cert-authority line does not trust a plain host key', () => {
     const key = keys.ed25519
-    expect(judgeHostKey({ ...none, knownHosts: `@cert-authority * ${key.type} ${key.base64}` }, 'h', 22, key.blob)).toMatchObject({ trusted: false })
+    expect(judgeHostKey({ ...none, knownHosts: `@cert-authority * ${key.type} ${key.base64}` }, 'h', 22, key.blob)).toMatchObject({
+      trusted: false,
+    })
   })
 
   it('insecure-skip-host-key-check trusts any key, including a mismatched one', () => {
     expect(judgeHostKey({ ...none, insecureSkip: true }, 'h', 22, keys.ed25519.blob)).toEqual({ trusted: true })
-    expect(judgeHostKey({ fingerprints: [keys.other.fingerprint], knownHosts: '', insecureSkip: true }, 'h', 22, keys.ed25519.blob)).toEqual({ trusted: true })
+    expect(
+      judgeHostKey({ fingerprints: [keys.other.fingerprint], knownHosts: '', insecureSkip: true }, 'h', 22, keys.ed25519.blob),
+    ).toEqual({ trusted: true })
   })
 
   it('pinnedKeyTypes lists the key types known for this host, once each', () => {

@@ -172,7 +172,12 @@ describe('parseInputs: values', () => {
 
   it('a jump host inherits the user and key unless given its own', () => {
     const config = parse({ 'proxy-host': 'jump@bastion.example.com:2200', passphrase: 'pp-secret' })
-    expect(config.proxy?.entry).toEqual({ host: 'bastion.example.com', port: 2200, username: 'jump', label: 'jump@bastion.example.com:2200' })
+    expect(config.proxy?.entry).toEqual({
+      host: 'bastion.example.com',
+      port: 2200,
+      username: 'jump',
+      label: 'jump@bastion.example.com:2200',
+    })
     expect(config.proxy?.auth).toEqual({ privateKey: KEY.trim(), passphrase: 'pp-secret' })
     const own = parse({ 'proxy-host': 'bastion', 'proxy-port': '2022', 'proxy-private-key': KEY.replace('b3Bl', 'Zm9v') })
     expect(own.proxy?.entry).toMatchObject({ host: 'bastion', port: 2022, username: 'deploy' })
@@ -226,7 +231,7 @@ describe('parseInputs: env', () => {
   it('keeps values byte for byte: "=", spaces, quotes, $, backslashes, unicode', () => {
     const env = [
       'DB_URL=jdbc:postgresql://db:5432/app?user=a&password=b=c',
-      "QUOTED='single' \"double\" `tick` $(not run) \\n",
+      'QUOTED=\'single\' "double" `tick` $(not run) \\n',
       'SPACES=  leading and trailing  ',
       'EMPTY=',
       '  # a comment',
@@ -238,7 +243,7 @@ describe('parseInputs: env', () => {
     ].join('\n')
     expect(parse({ env }).env).toEqual([
       ['DB_URL', 'jdbc:postgresql://db:5432/app?user=a&password=b=c'],
-      ['QUOTED', "'single' \"double\" `tick` $(not run) \\n"],
+      ['QUOTED', '\'single\' "double" `tick` $(not run) \\n'],
       ['SPACES', '  leading and trailing  '],
       ['EMPTY', ''],
       ['UNICODE', 'héllo wörld ✓ 😀'],
@@ -350,7 +355,14 @@ describe('parseInputs: bad values', () => {
   })
 
   it('reports every bad input at once, one per line', () => {
-    const error = problemsOf({ ports: '8081', 'health-timeout': 'abc', 'dry-run': 'maybe', host: 'bad_host', 'app-name': 'my app', env: '1BAD=x' })
+    const error = problemsOf({
+      ports: '8081',
+      'health-timeout': 'abc',
+      'dry-run': 'maybe',
+      host: 'bad_host',
+      'app-name': 'my app',
+      env: '1BAD=x',
+    })
     expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['app-name', 'dry-run', 'env', 'health-timeout', 'host', 'ports'])
     for (const problem of error.problems) expect(error.message).toContain(`- ${problem}`)
     expect(error.message).toMatch(/^6 inputs are not valid/)
@@ -404,7 +416,10 @@ describe('firstDestination', () => {
   })
 
   it('is the bastion when there is one: the first connection goes there', () => {
-    expect(first({ host: '10.0.1.5', port: '2200', 'proxy-host': 'ec2-user@bastion.example.com', 'proxy-port': '2022' })).toEqual({ host: 'bastion.example.com', port: 2022 })
+    expect(first({ host: '10.0.1.5', port: '2200', 'proxy-host': 'ec2-user@bastion.example.com', 'proxy-port': '2022' })).toEqual({
+      host: 'bastion.example.com',
+      port: 2022,
+    })
     expect(first({ host: '10.0.1.5', 'proxy-host': 'bastion.example.com' })).toEqual({ host: 'bastion.example.com', port: 22 })
   })
 

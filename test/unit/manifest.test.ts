@@ -115,7 +115,11 @@ describe('planDelta', () => {
     ])
     expect(plan).toMatchObject({ sendBytes: 400, copyBytes: 300, sentChunks: 4, copiedChunks: 3 })
     // Every run short: nothing is read from the old release.
-    expect(planDelta(next, olds, { minCopyRun: 1000 })).toMatchObject({ sendBytes: 700, sources: [], runs: [{ source: { kind: 'send' }, length: 700 }] })
+    expect(planDelta(next, olds, { minCopyRun: 1000 })).toMatchObject({
+      sendBytes: 700,
+      sources: [],
+      runs: [{ source: { kind: 'send' }, length: 700 }],
+    })
   })
 
   it('a chunk of the same hash but another length is not taken', () => {
@@ -129,7 +133,10 @@ describe('planDelta', () => {
   })
 
   it('the plan text names sources by index: `d` for the delta file', () => {
-    const plan = planDelta(chunks([1, 9, 2]), [{ release: 'r0', fileName: 'x.jar', chunks: chunks([7]) }, { release: 'r1', fileName: 'y.jar', chunks: old }])
+    const plan = planDelta(chunks([1, 9, 2]), [
+      { release: 'r0', fileName: 'x.jar', chunks: chunks([7]) },
+      { release: 'r1', fileName: 'y.jar', chunks: old },
+    ])
     expect(planText(plan)).toBe('0 0 100\nd 0 100\n0 100 100')
   })
 })
@@ -143,7 +150,13 @@ describe('remote scripts of the delta upload, run by a local sh', () => {
     const oldBytes = Buffer.concat([noise(900_000, 1), noise(300_000, 2), noise(500_000, 3)])
     // The new file: a changed piece in the middle, a piece of the second old release, a new tail.
     const otherBytes = noise(200_000, 4)
-    const newBytes = Buffer.concat([oldBytes.subarray(0, 600_000), noise(5000, 5), oldBytes.subarray(610_000, 1_500_000), otherBytes, noise(1234, 6)])
+    const newBytes = Buffer.concat([
+      oldBytes.subarray(0, 600_000),
+      noise(5000, 5),
+      oldBytes.subarray(610_000, 1_500_000),
+      otherBytes,
+      noise(1234, 6),
+    ])
     const releases = [
       { name: '20260102-000000-bbbbbbbb', bytes: oldBytes },
       { name: '20260101-000000-aaaaaaaa', bytes: otherBytes },
@@ -188,13 +201,19 @@ describe('remote scripts of the delta upload, run by a local sh', () => {
     mkdirSync(bin)
     writeFileSync(join(bin, 'dd'), '#!/bin/sh\necho "dd: unknown operand" >&2\nexit 1\n')
     chmodSync(join(bin, 'dd'), 0o755)
-    const run = sh(assembleScript({ deployDir, release, fileName, sha256: sha(newBytes), plan }), { ...process.env, PATH: `${bin}:${process.env.PATH}` })
+    const run = sh(assembleScript({ deployDir, release, fileName, sha256: sha(newBytes), plan }), {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+    })
     expect(run.code, run.stdout + run.stderr).toBe(0)
     expect(readFileSync(join(partialDir(deployDir, release), fileName)).equals(newBytes)).toBe(true)
   })
 
   it('hostile names: a deploy dir and a jar name with spaces, quotes and $', async () => {
-    const { deployDir, fileName, release, newBytes, local, plan } = setUp({ deployDirName: `it's $HOME "x"`, fileName: `my shop's $(id).jar` })
+    const { deployDir, fileName, release, newBytes, local, plan } = setUp({
+      deployDirName: `it's $HOME "x"`,
+      fileName: `my shop's $(id).jar`,
+    })
     await stageDelta(local, plan, deployDir, release)
     const run = sh(assembleScript({ deployDir, release, fileName, sha256: sha(newBytes), plan }))
     expect(run.code, run.stdout + run.stderr).toBe(0)
@@ -248,7 +267,12 @@ describe('remote scripts of the delta upload, run by a local sh', () => {
     const third = join(deployDir, 'releases', '20251231-000000-dddddddd')
     mkdirSync(third)
     writeFileSync(join(third, fileName), 'no manifest beside me')
-    const jars = [`${olds[0].release}/${fileName}`, `${olds[1].release}/${fileName}`, `20251231-000000-dddddddd/${fileName}`, `gone/${fileName}`]
+    const jars = [
+      `${olds[0].release}/${fileName}`,
+      `${olds[1].release}/${fileName}`,
+      `20251231-000000-dddddddd/${fileName}`,
+      `gone/${fileName}`,
+    ]
     const run = sh(readManifestsScript({ deployDir, jars }))
     expect(run.code, run.stderr).toBe(0)
     const listing = parseManifestListing(run.answer.sections.manifests)
@@ -270,12 +294,24 @@ describe('remote scripts of the delta upload, run by a local sh', () => {
     mkdirSync(partialDir(deployDir, 'r1'), { recursive: true })
     writeFileSync(join(partialDir(deployDir, 'r1'), 'shop.jar'), 'jar bytes')
     const manifestText = formatManifest(chunkBuffer(Buffer.from('jar bytes')))
-    const run = sh(finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: sha(Buffer.from('jar bytes')), uploaded: true, envText: '', manifestText }))
+    const run = sh(
+      finalizeReleaseScript({
+        deployDir,
+        release: 'r1',
+        fileName: 'shop.jar',
+        sha256: sha(Buffer.from('jar bytes')),
+        uploaded: true,
+        envText: '',
+        manifestText,
+      }),
+    )
     expect(run.code, run.stderr).toBe(0)
     expect(readFileSync(join(deployDir, 'releases', 'r1', 'chunks'), 'utf8')).toBe(manifestText)
     // Reused: nothing written.
     rmSync(join(deployDir, 'releases', 'r1', 'chunks'))
-    const reused = sh(finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: 'x', uploaded: false, envText: '', manifestText }))
+    const reused = sh(
+      finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: 'x', uploaded: false, envText: '', manifestText }),
+    )
     expect(reused.code, reused.stderr).toBe(0)
     expect(existsSync(join(deployDir, 'releases', 'r1', 'chunks'))).toBe(false)
   })

@@ -58,7 +58,11 @@ describe('choosePorts', () => {
   it('custom templates where the port is not written after ":" still name the active port', () => {
     // nginx-include-template is the user's: "{port} is replaced", wherever it stands. If the active
     // port goes unseen, the deploy takes the *active* port for idle and stops the serving instance.
-    const templates = ['set $app_port {port};', 'set $service_url http://127.0.0.1:$app_port; set $app_port {port};', 'server unix:/run/app-{port}.sock;']
+    const templates = [
+      'set $app_port {port};',
+      'set $service_url http://127.0.0.1:$app_port; set $app_port {port};',
+      'server unix:/run/app-{port}.sock;',
+    ]
     for (const template of templates) {
       expect(choosePorts(renderInclude(template, 8082), PAIR), template).toEqual({ active: 8082, idle: 8081 })
       expect(choosePorts(renderInclude(template, 8081), PAIR), template).toEqual({ active: 8081, idle: 8082 })
@@ -83,7 +87,9 @@ describe('choosePorts', () => {
 describe('renderInclude', () => {
   it('replaces every {port} and nothing else', () => {
     expect(renderInclude(DEFAULT_TEMPLATE, 8082)).toBe('set $service_url http://127.0.0.1:8082;')
-    expect(renderInclude('# {port}\nset $u http://127.0.0.1:{port}; # {ports} {port', 9)).toBe('# 9\nset $u http://127.0.0.1:9; # {ports} {port')
+    expect(renderInclude('# {port}\nset $u http://127.0.0.1:{port}; # {ports} {port', 9)).toBe(
+      '# 9\nset $u http://127.0.0.1:9; # {ports} {port',
+    )
   })
 
   it('leaves $ sequences of the template alone (no replacement patterns)', () => {
@@ -117,7 +123,13 @@ describe('releaseName', () => {
 
 describe('releasesToPrune', () => {
   const named = (...names: string[]) => names.map((name) => ({ name, sha256: `sha-${name}` }))
-  const releases = named('20260101-000000-aaaaaaaa', '20260103-000000-cccccccc', '20260102-000000-bbbbbbbb', '20260105-000000-eeeeeeee', '20260104-000000-dddddddd')
+  const releases = named(
+    '20260101-000000-aaaaaaaa',
+    '20260103-000000-cccccccc',
+    '20260102-000000-bbbbbbbb',
+    '20260105-000000-eeeeeeee',
+    '20260104-000000-dddddddd',
+  )
 
   it('keeps the N newest, whatever order the host listed them in', () => {
     expect(releasesToPrune(releases, 3, []).sort()).toEqual(['20260101-000000-aaaaaaaa', '20260102-000000-bbbbbbbb'])
@@ -135,7 +147,12 @@ describe('releasesToPrune', () => {
   })
 
   it('keep=1 keeps only the newest (and whatever runs)', () => {
-    expect(releasesToPrune(releases, 1, []).sort()).toEqual(releases.map((r) => r.name).filter((n) => n !== '20260105-000000-eeeeeeee').sort())
+    expect(releasesToPrune(releases, 1, []).sort()).toEqual(
+      releases
+        .map((r) => r.name)
+        .filter((n) => n !== '20260105-000000-eeeeeeee')
+        .sort(),
+    )
     expect(releasesToPrune(releases, 1, ['20260105-000000-eeeeeeee', '20260103-000000-cccccccc']).sort()).toEqual([
       '20260101-000000-aaaaaaaa',
       '20260102-000000-bbbbbbbb',

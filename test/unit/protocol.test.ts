@@ -32,7 +32,8 @@ describe('parseAnswer', () => {
   })
 
   it('sections: each @@name opens a free-text section that runs to the next one; trailing blank lines dropped', () => {
-    const stdout = 'include=present\n@@include\nset $service_url http://127.0.0.1:8081;\n  key=value inside is text\n\n@@log\nline 1\n\nline 3\n\n\n'
+    const stdout =
+      'include=present\n@@include\nset $service_url http://127.0.0.1:8081;\n  key=value inside is text\n\n@@log\nline 1\n\nline 3\n\n\n'
     const answer = parseAnswer(stdout)
     expect(answer.facts).toEqual({ include: 'present' })
     expect(answer.sections).toEqual({

@@ -24,7 +24,9 @@ function shPrints(quoted: string, cwd?: string): Buffer {
 /** The same, one `sh` per value, several at a time. */
 function shPrintsAsync(quoted: string, cwd?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', `printf %s ${quoted}`], { cwd, encoding: 'buffer' }, (error, stdout) => (error ? reject(error) : resolve(stdout)))
+    execFile('/bin/sh', ['-c', `printf %s ${quoted}`], { cwd, encoding: 'buffer' }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    )
   })
 }
 
@@ -43,7 +45,44 @@ async function assertShSeesExactly(values: fc.Arbitrary<string>, batches: number
 }
 
 /** Pieces a hostile value is made of. */
-const HOSTILE = ["'", '"', '`', '$(', ')', '${', '}', '$HOME', '$1', '\n', '\r', ';', '&', '|', '\\', ' ', '\t', '*', '?', '[', ']', '~', '#', '!', '<', '>', '-n', '%s', '%', 'é', '😀', '\u00a0', "'\\''", 'touch PWNED', '=', 'a']
+const HOSTILE = [
+  "'",
+  '"',
+  '`',
+  '$(',
+  ')',
+  '${',
+  '}',
+  '$HOME',
+  '$1',
+  '\n',
+  '\r',
+  ';',
+  '&',
+  '|',
+  '\\',
+  ' ',
+  '\t',
+  '*',
+  '?',
+  '[',
+  ']',
+  '~',
+  '#',
+  '!',
+  '<',
+  '>',
+  '-n',
+  '%s',
+  '%',
+  'é',
+  '😀',
+  '\u00a0',
+  "'\\''",
+  'touch PWNED',
+  '=',
+  'a',
+]
 const hostile = fc.array(fc.constantFrom(...HOSTILE), { maxLength: 12 }).map((parts) => parts.join(''))
 const noNul = (s: string) => s.replaceAll('\0', '')
 

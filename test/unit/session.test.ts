@@ -23,7 +23,8 @@ function localSsh(chunk = Infinity): NodeSSH {
       options.stdin?.pipe(child.stdin)
       let stderr = ''
       child.stdout.on('data', (data: Buffer) => {
-        for (let at = 0; at < data.length; at += Math.min(chunk, data.length)) options.onStdout?.(data.subarray(at, at + Math.min(chunk, data.length)))
+        for (let at = 0; at < data.length; at += Math.min(chunk, data.length))
+          options.onStdout?.(data.subarray(at, at + Math.min(chunk, data.length)))
       })
       child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
       return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })))
@@ -75,7 +76,9 @@ describe('ShellSession', () => {
     const session = await ShellSession.open(localSsh())
     const seen: Array<{ text: string; at: number }> = []
     const started = Date.now()
-    const result = await session.run('echo answer=1; echo first >&3; sleep 0.3; echo second >&3', { onStdout: (text) => seen.push({ text, at: Date.now() - started }) })
+    const result = await session.run('echo answer=1; echo first >&3; sleep 0.3; echo second >&3', {
+      onStdout: (text) => seen.push({ text, at: Date.now() - started }),
+    })
     expect(seen.map((s) => s.text).join('')).toBe('first\nsecond\n')
     expect(seen[0]).toMatchObject({ text: 'first\n' })
     expect(seen[0].at).toBeLessThan(250)
@@ -89,7 +92,13 @@ describe('ShellSession', () => {
     const ssh = localSsh()
     const spying = {
       execCommand: (command: string, options: { stdin?: PassThrough; onStdout?: (chunk: Buffer) => void }) =>
-        ssh.execCommand(command, { ...options, onStdout: (chunk: Buffer) => { writes.push(chunk.toString()); options.onStdout?.(chunk) } } as never),
+        ssh.execCommand(command, {
+          ...options,
+          onStdout: (chunk: Buffer) => {
+            writes.push(chunk.toString())
+            options.onStdout?.(chunk)
+          },
+        } as never),
     } as unknown as NodeSSH
     const session = await ShellSession.open(spying)
     const result = await session.run('echo a=1; sleep 0.1; echo b=2; echo warn >&2; sleep 0.1; printf c=3')

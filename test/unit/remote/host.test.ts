@@ -31,7 +31,10 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
         row(4, '1F92', '0A'), // never listed after them; here it shows where reading stopped
       ].join('\n')
       writeFileSync(join(dir, 'tcp'), `${table}\n`)
-      const script = shellScript({ TABLE: join(dir, 'tcp') }, `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`)
+      const script = shellScript(
+        { TABLE: join(dir, 'tcp') },
+        `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`,
+      )
       expect((await runScript(script)).answer.lists.listening).toEqual(['8080', '8081'])
     })
 
@@ -54,7 +57,12 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
         await new Promise((resolve) => client.once('connect', resolve))
         const closed = await freePort()
         const ports = [v4!, ...(v6 ? [v6] : []), closed, client.localPort!]
-        const run = await runScript(shellScript({ PORTS: ports.join(' ') }, `${SHELL_LIB}\nfor port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; done; exit 0`))
+        const run = await runScript(
+          shellScript(
+            { PORTS: ports.join(' ') },
+            `${SHELL_LIB}\nfor port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; done; exit 0`,
+          ),
+        )
         client.destroy()
         expect(run.answer.lists.in_use).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
       } finally {
@@ -64,7 +72,13 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
   })
 
   describe('inspectScript', () => {
-    const params = (deployDir: string, include: string, ports: [number, number], prepare = true) => ({ deployDir, include, ports, prepare, needJava: false })
+    const params = (deployDir: string, include: string, ports: [number, number], prepare = true) => ({
+      deployDir,
+      include,
+      ports,
+      prepare,
+      needJava: false,
+    })
 
     it('on an empty dir with prepare: creates releases/ run/ logs/, include absent, both instances stopped', async () => {
       const root = tempDir()
@@ -73,7 +87,13 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       const run = await runScript(inspectScript(params(deployDir, join(root, 'service-url.inc'), [a, b])))
       expect(run.code, run.stderr).toBe(0)
       for (const sub of ['releases', 'run', 'logs']) expect(statSync(join(deployDir, sub)).isDirectory()).toBe(true)
-      expect(run.answer.facts).toMatchObject({ deploy_dir: deployDir, writable: 'yes', deploy_dir_exists: 'yes', include: 'absent', uid: String(process.getuid!()) })
+      expect(run.answer.facts).toMatchObject({
+        deploy_dir: deployDir,
+        writable: 'yes',
+        deploy_dir_exists: 'yes',
+        include: 'absent',
+        uid: String(process.getuid!()),
+      })
       expect(run.answer.lists.instance).toEqual([`${a} - stopped no -`, `${b} - stopped no -`])
       const state = readHostState(run.answer)
       expect(state).toMatchObject({ deployDir, writable: true, deployDirExists: true, releases: [], include: undefined })
@@ -96,9 +116,11 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       expect(existsSync(join(deployDir, 'releases', '.partial-20260101-000000-aaaaaaaa'))).toBe(true)
     })
 
-    it('a relative deploy-dir is under the remote user\'s home', async () => {
+    it("a relative deploy-dir is under the remote user's home", async () => {
       const home = tempDir()
-      const run = await runScript(inspectScript(params('apps/shop', join(home, 'x.inc'), [8081, 8082])), { env: { ...process.env, HOME: home } })
+      const run = await runScript(inspectScript(params('apps/shop', join(home, 'x.inc'), [8081, 8082])), {
+        env: { ...process.env, HOME: home },
+      })
       expect(run.answer.facts.deploy_dir).toBe(join(home, 'apps/shop'))
       expect(run.answer.facts.home).toBe(home)
       expect(statSync(join(home, 'apps/shop/releases')).isDirectory()).toBe(true)
@@ -108,7 +130,8 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       const root = tempDir()
       const include = join(root, 'conf.d', 'service-url.inc')
       mkdirSync(dirname(include))
-      const content = 'set $service_url http://127.0.0.1:8082;\n# ünïcödé ✓ "double" \'single\' $var `tick` \\ back\ttab\r\n\n  last line, no newline'
+      const content =
+        'set $service_url http://127.0.0.1:8082;\n# ünïcödé ✓ "double" \'single\' $var `tick` \\ back\ttab\r\n\n  last line, no newline'
       writeFileSync(include, content)
       const run = await runScript(inspectScript(params(join(root, 'app'), include, [8081, 8082])))
       expect(run.answer.facts.include).toBe('present')
@@ -159,7 +182,9 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       const deployDir = join(root, 'app')
       mkdirSync(partialDir(deployDir, 'r1'), { recursive: true })
       writeFileSync(join(partialDir(deployDir, 'r1'), 'shop.jar'), 'jar bytes')
-      const finalized = await runScript(finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: sha256('jar bytes'), uploaded: true, envText: '' }))
+      const finalized = await runScript(
+        finalizeReleaseScript({ deployDir, release: 'r1', fileName: 'shop.jar', sha256: sha256('jar bytes'), uploaded: true, envText: '' }),
+      )
       expect(finalized.code).toBe(0)
       writeFileSync(join(deployDir, 'releases', 'r1', 'spring.log'), 'started\n')
       writeFileSync(join(deployDir, 'releases', 'r1', 'application.pid'), '123\n')
@@ -210,7 +235,8 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
   })
 
   describe('acquireLockScript and releaseLockScript', () => {
-    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) => acquireLockScript({ deployDir, owner, since: new Date(), timeoutSeconds })
+    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) =>
+      acquireLockScript({ deployDir, owner, since: new Date(), timeoutSeconds })
     const shells: LocalShell[] = []
     const shell = () => {
       const s = new LocalShell()

@@ -10,7 +10,20 @@ import { readHostState } from '../../../src/deploy/host-state.js'
 import { inspectScript } from '../../../src/remote/host.js'
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../../../src/remote/instance.js'
 import { shellQuote } from '../../../src/remote/quote.js'
-import { runScript, tempDir, track, trackGroup, isRunning, waitUntil, freePort, portIsFree, listener, makeRelease, startParams, cleanUpAfterAll } from './local-host.js'
+import {
+  runScript,
+  tempDir,
+  track,
+  trackGroup,
+  isRunning,
+  waitUntil,
+  freePort,
+  portIsFree,
+  listener,
+  makeRelease,
+  startParams,
+  cleanUpAfterAll,
+} from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -111,7 +124,10 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         ['SPACES', '  a  b  '],
       ]
       const dir = makeRelease(deployDir, '20260101-000000-aaaaaaaa', env)
-      const run = await runScript(startScript(startParams(deployDir, port, { javaOpts: '-Xmx64m -Dx="a b"', healthExpect: '"status":"UP"' })), { cwd: deployDir })
+      const run = await runScript(
+        startScript(startParams(deployDir, port, { javaOpts: '-Xmx64m -Dx="a b"', healthExpect: '"status":"UP"' })),
+        { cwd: deployDir },
+      )
       const pid = track(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts.health).toBe('ok')
@@ -139,7 +155,11 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const [, , pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       expect(Number(pgrp)).toBe(pid)
       expect(Number(session)).toBe(pid)
-      expect(execFileSync('readlink', [`/proc/${pid}/fd/0`]).toString().trim()).toBe('/dev/null')
+      expect(
+        execFileSync('readlink', [`/proc/${pid}/fd/0`])
+          .toString()
+          .trim(),
+      ).toBe('/dev/null')
       const log = readFileSync(join(deployDir, 'logs', `${port}.log`), 'utf8')
       expect(log).toMatch(/--- 2026-01-01T12:34:56Z starting release 20260101-000000-aaaaaaaa on port/)
       expect(log).toContain(`app: listening on ${port}`)
@@ -183,8 +203,12 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const bin = tempDir('zdd-curl-log-')
       const calls = join(bin, 'calls')
       const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim()
-      writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, { mode: 0o755 })
-      const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 0.1 })), { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+      writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, {
+        mode: 0o755,
+      })
+      const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 0.1 })), {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      })
       track(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts.health).toBe('ok')
@@ -216,7 +240,11 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const deployDir = tempDir()
       const port = await freePort()
       makeRelease(deployDir, 'r1', [['HEALTH_STATUS', '503']])
-      const run = await runScript(startScript(startParams(deployDir, port, { release: 'r1', startCommand: NO_EXEC_APP, healthTimeoutSeconds: 1, stopTimeoutSeconds: 2 })))
+      const run = await runScript(
+        startScript(
+          startParams(deployDir, port, { release: 'r1', startCommand: NO_EXEC_APP, healthTimeoutSeconds: 1, stopTimeoutSeconds: 2 }),
+        ),
+      )
       trackGroup(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(INSTANCE_EXIT.unhealthy)
       expect(await waitUntil(() => portIsFree(port), 1500)).toBe(true)
@@ -252,13 +280,21 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const deployDir = tempDir()
       const port = await freePort()
       makeRelease(deployDir, 'r1')
-      const run = await runScript(startScript(startParams(deployDir, port, { release: 'r1', startCommand: `${shellQuote(process.execPath)} server.js & sleep 0.2` })))
+      const run = await runScript(
+        startScript(startParams(deployDir, port, { release: 'r1', startCommand: `${shellQuote(process.execPath)} server.js & sleep 0.2` })),
+      )
       const leader = track(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts.health).toBe('ok')
       const seen = JSON.parse(readFileSync(join(deployDir, 'releases', 'r1', 'seen.json'), 'utf8'))
       expect(seen.env.PORT).toBe(String(port))
-      const inspected = readHostState((await runScript(inspectScript({ deployDir, include: join(deployDir, 'x.inc'), ports: [port, port + 1], prepare: false, needJava: false }))).answer)
+      const inspected = readHostState(
+        (
+          await runScript(
+            inspectScript({ deployDir, include: join(deployDir, 'x.inc'), ports: [port, port + 1], prepare: false, needJava: false }),
+          )
+        ).answer,
+      )
       expect(inspected.instances[0]).toMatchObject({ port, pid: leader, running: true, listening: true })
       const stop = await runScript(stopScript({ deployDir, port, drainSeconds: 0, stopTimeoutSeconds: 2 }))
       expect(stop.code).toBe(0)
@@ -326,18 +362,31 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
 
     it.skipIf(!existsSync('/usr/bin/wget'))('inspect reports http=wget; probe reads status codes through wget', async () => {
       const root = tempDir()
-      const inspected = await runScript(inspectScript({ deployDir: join(root, 'app'), include: join(root, 'x.inc'), ports: [8081, 8082], prepare: false, needJava: false }), noCurl())
+      const inspected = await runScript(
+        inspectScript({ deployDir: join(root, 'app'), include: join(root, 'x.inc'), ports: [8081, 8082], prepare: false, needJava: false }),
+        noCurl(),
+      )
       expect(inspected.answer.facts.http).toBe('wget')
       const [ok, unhealthy, closed] = [await freePort(), await freePort(), await freePort()]
       for (const [port, status] of [
         [ok, 200],
         [unhealthy, 503],
       ]) {
-        const child = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => { s.writeHead(${status}); s.end('{"status":"UP"}') }).listen(${port}, '127.0.0.1', () => console.log('ready'))`], { stdio: ['ignore', 'pipe', 'ignore'] })
+        const child = spawn(
+          process.execPath,
+          [
+            '-e',
+            `require('http').createServer((q, s) => { s.writeHead(${status}); s.end('{"status":"UP"}') }).listen(${port}, '127.0.0.1', () => console.log('ready'))`,
+          ],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        )
         track(child.pid)
         await new Promise((resolve) => child.stdout!.once('data', resolve))
       }
-      const run = await runScript(probeScript({ ports: [ok, unhealthy, closed], healthPath: '/actuator/health', healthExpect: 'UP' }), noCurl())
+      const run = await runScript(
+        probeScript({ ports: [ok, unhealthy, closed], healthPath: '/actuator/health', healthExpect: 'UP' }),
+        noCurl(),
+      )
       expect(run.answer.lists.probe).toEqual([`${ok} 200 ok`, `${unhealthy} 503 fail`, `${closed} 000 fail`])
     })
   })

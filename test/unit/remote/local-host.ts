@@ -35,7 +35,11 @@ export class LocalShell {
   private readonly closed: Promise<void>
 
   constructor(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.child = spawn('/bin/sh', ['-s'], { cwd: options.cwd ?? tmpdir(), env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn('/bin/sh', ['-s'], {
+      cwd: options.cwd ?? tmpdir(),
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     track(this.child.pid)
     this.child.stdin!.on('error', () => undefined)
     this.child.stdout!.setEncoding('utf8') // decodes characters split across chunks

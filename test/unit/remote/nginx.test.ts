@@ -29,7 +29,11 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       releaseStateFile: '',
       ...overrides,
     })
-    const ODD = Buffer.concat([Buffer.from("set $service_url http://127.0.0.1:8081;\r\n# 'odd' bytes:"), Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x09]), Buffer.from('\n\n  ')])
+    const ODD = Buffer.concat([
+      Buffer.from("set $service_url http://127.0.0.1:8081;\r\n# 'odd' bytes:"),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x09]),
+      Buffer.from('\n\n  '),
+    ])
 
     /** Read here rather than by grep, whose own command line would name what it looks for. */
     function nginxMastersVisible(): boolean {
@@ -44,7 +48,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
         })
     }
 
-    it("success: writes the include (template text and a newline), leaves no temporary files, marks the release served", async (context) => {
+    it('success: writes the include (template text and a newline), leaves no temporary files, marks the release served', async (context) => {
       if (nginxMastersVisible()) context.skip() // an nginx on this machine would be watched for the reload
       const dir = tempDir()
       const include = join(dir, 'service-url.inc')
@@ -66,7 +70,9 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       chmodSync(include, 0o640)
       const stateFile = join(tempDir(), '.state')
       writeFileSync(stateFile, 'new\n')
-      const run = await runScript(switchScript(base(include, { testCommand: 'echo "nginx: [emerg] unknown directive" >&2; false', releaseStateFile: stateFile })))
+      const run = await runScript(
+        switchScript(base(include, { testCommand: 'echo "nginx: [emerg] unknown directive" >&2; false', releaseStateFile: stateFile })),
+      )
       expect(readFileSync(stateFile, 'utf8')).toBe('new\n')
       expect(run.code).toBe(SWITCH_EXIT.testFailed)
       expect(run.answer.facts.error).toBe('nginx_test')
@@ -89,7 +95,9 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       const dir = tempDir()
       const include = join(dir, 'service-url.inc')
       writeFileSync(include, ODD)
-      const run = await runScript(switchScript(base(include, { testCommand: `grep -q 8082 ${shellQuote(include)}` , reloadCommand: 'exit 3' })))
+      const run = await runScript(
+        switchScript(base(include, { testCommand: `grep -q 8082 ${shellQuote(include)}`, reloadCommand: 'exit 3' })),
+      )
       // the test passed (it saw 8082), so the reload ran and failed
       expect(run.code).toBe(SWITCH_EXIT.reloadFailed)
     })
@@ -166,7 +174,11 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     nginxPort = await freePort()
     backends = [await freePort(), await freePort()]
     for (const port of backends) {
-      const child = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('backend ${port}')).listen(${port}, '127.0.0.1', () => console.log('ready'))`], { stdio: ['ignore', 'pipe', 'ignore'] })
+      const child = spawn(
+        process.execPath,
+        ['-e', `require('http').createServer((q, s) => s.end('backend ${port}')).listen(${port}, '127.0.0.1', () => console.log('ready'))`],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      )
       await new Promise((resolve) => child.stdout!.once('data', resolve))
       backendProcesses.push(child) // they live for the whole describe; killed in afterAll
     }

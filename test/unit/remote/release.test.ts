@@ -33,7 +33,9 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
         ],
         shellQuote,
       )
-      const run = await runScript(finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: sha256(JAR), uploaded: true, envText }))
+      const run = await runScript(
+        finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: sha256(JAR), uploaded: true, envText }),
+      )
       expect(run.code, run.stdout + run.stderr).toBe(0)
       expect(run.answer.facts.release).toBe(RELEASE)
       const dir = join(deployDir, 'releases', RELEASE)
@@ -46,10 +48,19 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
       expect(readdirSync(dir)).not.toContain('.env.new')
     })
 
-    it('wrong sha256: exit 41, the host\'s sha256 reported, and the partial upload removed', async () => {
+    it("wrong sha256: exit 41, the host's sha256 reported, and the partial upload removed", async () => {
       const deployDir = tempDir()
       upload(deployDir)
-      const run = await runScript(finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: sha256('something else'), uploaded: true, envText: '' }))
+      const run = await runScript(
+        finalizeReleaseScript({
+          deployDir,
+          release: RELEASE,
+          fileName: 'app.jar',
+          sha256: sha256('something else'),
+          uploaded: true,
+          envText: '',
+        }),
+      )
       expect(run.code).toBe(41)
       expect(run.answer.facts.error).toBe('sha256_mismatch')
       expect(run.answer.facts.remote_sha256).toBe(sha256(JAR))
@@ -61,7 +72,9 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
       const dir = makeRelease(deployDir, RELEASE, [['OLD', 'old']])
       chmodSync(join(dir, 'env'), 0o644)
       const envText = envFileText([['NEW', 'new value']], shellQuote)
-      const run = await runScript(finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: 'unused', uploaded: false, envText }))
+      const run = await runScript(
+        finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: 'unused', uploaded: false, envText }),
+      )
       expect(run.code).toBe(0)
       expect(readFileSync(join(dir, 'env'), 'utf8')).toBe(envText)
       expect(statSync(join(dir, 'env')).mode & 0o777).toBe(0o600)
@@ -71,7 +84,9 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
     it('a release whose jar is missing: exit 43', async () => {
       const deployDir = tempDir()
       mkdirSync(join(deployDir, 'releases', RELEASE), { recursive: true })
-      const run = await runScript(finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: 'x', uploaded: false, envText: '' }))
+      const run = await runScript(
+        finalizeReleaseScript({ deployDir, release: RELEASE, fileName: 'app.jar', sha256: 'x', uploaded: false, envText: '' }),
+      )
       expect(run.code).toBe(43)
       expect(run.answer.facts.error).toBe('release_missing')
     })
@@ -106,7 +121,11 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
     it('the values are exported to programs the shell starts', () => {
       const dir = tempDir()
       writeFileSync(join(dir, 'env'), envFileText(HOSTILE, shellQuote))
-      const out = execFileSync('sh', ['-c', `. ./env && exec ${shellQuote(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`], { cwd: dir })
+      const out = execFileSync(
+        'sh',
+        ['-c', `. ./env && exec ${shellQuote(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`],
+        { cwd: dir },
+      )
       const env = JSON.parse(out.toString())
       for (const [key, value] of HOSTILE) expect(env[key], key).toBe(value)
     })
