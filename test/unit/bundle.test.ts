@@ -15,6 +15,12 @@ describe('the bundle in dist/', () => {
     expect(bundle).not.toMatch(/undici|llhttp/)
   })
 
+  // ssh2 ships pagent.exe to reach PuTTY's agent on Windows; ncc copies it as an asset, but a
+  // Linux runner never runs it, so `npm run bundle` leaves it out.
+  it('carries no Windows executables', () => {
+    expect(readdirSync(dist).filter((name) => name.endsWith('.exe'))).toEqual([])
+  })
+
   it('still carries the parts of @actions/core the action uses', () => {
     expect(bundle).toContain('GITHUB_OUTPUT')
     expect(bundle).toContain('GITHUB_STEP_SUMMARY')
