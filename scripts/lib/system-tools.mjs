@@ -1,5 +1,5 @@
 // What the demo and the end-to-end tests need from the system: sshd, nginx, a JDK, ssh-keygen,
-// curl and iproute2. Installed with apt-get when missing and we are root (a fresh Debian machine).
+// curl, iproute2, sudo, busybox, iptables and systemd. Installed with apt-get when missing and we are root (a fresh Debian machine).
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
@@ -22,6 +22,12 @@ export function missingPackages() {
   if (!has('ssh-keygen')) missing.push('openssh-client')
   if (!has('curl')) missing.push('curl')
   if (!has('ip') || !has('ss')) missing.push('iproute2')
+  // Hosts as users have them: a non-root deploy user with sudo rules, BusyBox's wget (Alpine),
+  // a silent network drop (iptables), and systemd as PID 1 of a namespace.
+  if (!has('sudo')) missing.push('sudo')
+  if (!has('busybox')) missing.push('busybox')
+  if (!has('iptables')) missing.push('iptables')
+  if (!existsSync('/lib/systemd/systemd')) missing.push('systemd')
   return missing
 }
 
