@@ -197,9 +197,9 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
     it('reports a running instance from its pid file, and a port something else listens on', async () => {
       const root = tempDir()
       const deployDir = join(root, 'app')
-      mkdirSync(join(deployDir, 'run'), { recursive: true })
       const [a, b] = [await freePort(), await freePort()]
-      const ours = await listener(a, { detached: true })
+      // A pid file as earlier versions wrote it (the pid alone), of a process in its release directory.
+      const ours = await listener(a, { detached: true, cwd: makeRelease(deployDir, '20260101-000000-aaaaaaaa') })
       await listener(b)
       writeFileSync(join(deployDir, 'run', `${a}.pid`), `${ours.pid}\n`)
       writeFileSync(join(deployDir, 'run', `${a}.release`), '20260101-000000-aaaaaaaa\n')
