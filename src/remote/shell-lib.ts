@@ -61,12 +61,28 @@ http_status() {
   fi
 }
 
-# Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
-# the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
+# Inodes of the sockets listening on TCP port $1, from the kernel's tables. Only their top is read:
+# see port_in_use (under load the tables hold tens of thousands of TIME_WAIT lines, and the kernel
+# takes half a second to write them all out).
 listen_inodes() {
   port_hex "$1"
-  grep -h -E "^ *[0-9]+: [0-9A-F]+:$HEX [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
+  [ ! -r /proc/net/tcp ] || listening_inodes_in "$HEX" /proc/net/tcp
+  [ ! -r /proc/net/tcp6 ] || listening_inodes_in "$HEX" /proc/net/tcp6
+}
+
+# Prints the inode of each socket that table $2 lists as listening on port $1 (as port_hex writes
+# it), reading no further than the listening sockets at its top.
+listening_inodes_in() {
+  {
+    read -r _
+    while read -r _ socket_address _ socket_state _ _ _ _ _ socket_inode _; do
+      case "$socket_state" in
+        0A) case "$socket_address" in *:"$1") echo "$socket_inode" ;; esac ;;
+        03) ;;
+        *) return 0 ;;
+      esac
+    done
+  } < "$2"
 }
 
 # Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.

@@ -36,6 +36,12 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
         `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`,
       )
       expect((await runScript(script)).answer.lists.listening).toEqual(['8080', '8081'])
+      // The inodes of those listeners (what tells whose they are) come from the same top of the table.
+      const inodes = shellScript(
+        { TABLE: join(dir, 'tcp') },
+        `${SHELL_LIB}\nfor port in 8080 8081 8082; do port_hex "$port"; for inode in $(listening_inodes_in "$HEX" "$TABLE"); do echo "inode=$port $inode"; done; done; exit 0`,
+      )
+      expect((await runScript(inodes)).answer.lists.inode).toEqual(['8080 1000', '8081 1002'])
     })
 
     it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
