@@ -213,7 +213,8 @@ is_our_instance() {
 # (group) proven to be our instance on PORT. When it names a live process that is not ours,
 # STALE_PID is set to that pid and "stale_pid=PORT PID" printed, for the log: that process must
 # not be signalled. RECORDED_PID is the pid the file names (empty without one); INSTANCE_ID its
-# identity line, INSTANCE_RELEASE the release, for a later is_our_instance.
+# identity line, INSTANCE_RELEASE the release, for a later is_our_instance. run/PORT.release must
+# name the release the instance runs: whoever starts one writes it beside record_instance's file.
 find_instance() {
   INSTANCE_PID= STALE_PID= RECORDED_PID= INSTANCE_ID= INSTANCE_RELEASE=
   { read -r RECORDED_PID; read -r INSTANCE_ID; } 2>/dev/null < "run/$1.pid"
@@ -229,6 +230,11 @@ find_instance() {
   echo "stale_pid=$1 $STALE_PID"
   return 1
 }
+
+# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
+# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
+# calls find_instance itself.
+instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
 
 # Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
 # children and the processes of its group or session (what stop_group stops). Where the kernel's
