@@ -77,7 +77,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
 
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
 async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
-  const state = await timed(report, 'inspect', () => inspectHost(remote, config, false))
+  const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   checkHostReady(state, remote, artifact)
   const { active, idle } = choosePorts(state.include, config.ports)
   const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)

@@ -1,4 +1,5 @@
 /** The host as the inspect script saw it, typed. */
+import type { Log } from '../log.js'
 import type { RemoteAnswer } from '../remote/protocol.js'
 import type { ReleaseOnHost } from './plan.js'
 
@@ -12,8 +13,10 @@ export interface StoredRelease extends ReleaseOnHost {
 export interface InstanceState {
   port: number
   pid?: number
-  /** Our recorded process (group) is alive. */
+  /** Our recorded process (group) is alive, and proven to be ours (not a reused pid). */
   running: boolean
+  /** The pid file names a live process that is not our instance: a stale record, never signalled. */
+  stalePid?: number
   /** Something listens on the port (ours or not). */
   listening: boolean
   release?: string
@@ -41,14 +44,17 @@ export function readHostState(answer: RemoteAnswer): HostState {
     const [name, sha256, ...file] = line.split(' ')
     return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) }
   })
+  const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number) as [number, number]))
   const instances = (lists.instance ?? []).map((line): InstanceState => {
     const [port, pid, state, listening, release] = line.split(' ')
+    const stalePid = stale.get(Number(port))
     return {
       port: Number(port),
       pid: pid === '-' ? undefined : Number(pid),
       running: state === 'running',
       listening: listening === 'yes',
       release: release === '-' || release === undefined ? undefined : release,
+      ...(stalePid === undefined ? {} : { stalePid }),
     }
   })
   return {
@@ -68,4 +74,19 @@ export function readHostState(answer: RemoteAnswer): HostState {
 
 export function instanceOn(state: HostState, port: number | undefined): InstanceState | undefined {
   return state.instances.find((i) => i.port === port)
+}
+
+/**
+ * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
+ * file naming a live process that is not the instance it recorded. Records the inspection in
+ * `known` already reported are not repeated.
+ */
+export function warnStaleRecords(log: Log, lines: string[] | undefined, known?: HostState): void {
+  for (const line of lines ?? []) {
+    const [port, pid] = line.split(' ').map(Number)
+    if (known && instanceOn(known, port)?.stalePid === pid) continue
+    log.warning(
+      `Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`,
+    )
+  }
 }

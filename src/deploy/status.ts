@@ -7,7 +7,7 @@ import { type HostReport, timed } from './report.js'
 import { inspectHost, probeHealth } from './steps.js'
 
 export async function status(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
-  const state = await timed(report, 'inspect', () => inspectHost(remote, config, false))
+  const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   const { active, idle } = choosePorts(state.include, config.ports)
   const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports))
   report.instances = state.instances.map((instance) => ({

@@ -13,7 +13,7 @@ import { shellQuote } from '../remote/quote.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
-import { type HostState, readHostState } from './host-state.js'
+import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HostReport, timed } from './report.js'
 
@@ -108,6 +108,7 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
 export async function inspectHost(
   remote: RemoteHost,
   config: DeployConfig,
+  log: Log,
   prepare: boolean,
   { onlyIfPreviousSucceeded = false } = {},
 ): Promise<HostState> {
@@ -119,6 +120,7 @@ export async function inspectHost(
     needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
   })
   const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded })
+  warnStaleRecords(log, result.answer.lists.stale_pid)
   return readHostState(result.answer)
 }
 
@@ -134,7 +136,7 @@ export async function lockAndInspect(
   log: Log,
 ): Promise<{ lock: HeldLock; state: HostState }> {
   const locking = timed(report, 'lock', () => takeLock(remote, config, log))
-  const inspecting = inspectHost(remote, config, true, { onlyIfPreviousSucceeded: true })
+  const inspecting = inspectHost(remote, config, log, true, { onlyIfPreviousSucceeded: true })
   inspecting.catch(() => undefined)
   const lock = await locking
   try {
@@ -237,7 +239,8 @@ export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
     const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
       step: 'stop idle',
     })
-    const { facts } = result.answer
+    const { facts, lists } = result.answer
+    warnStaleRecords(log, lists.stale_pid, state)
     if (facts.idle_pid)
       log.info(
         `Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`,
@@ -294,6 +297,13 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
       throw new StepError(
         'start',
         `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`,
+      )
+    }
+    if (error.result.code === INSTANCE_EXIT.notOurs) {
+      const holder = facts.holder_pid ? ` (pid ${facts.holder_pid}${facts.holder_program ? `, ${facts.holder_program}` : ''})` : ''
+      throw new StepError(
+        'health check',
+        `${healthUrl} answered 2xx, but a process not started by this run holds port ${port}${holder}; release ${release} (pid ${facts.pid}) does not listen there. nginx was not pointed at it: the new instance was stopped and nginx still serves the old version. Find what starts that process on the host (an old service with Restart=always?), stop it, and deploy again.${tail}`,
       )
     }
     if (error.result.code === INSTANCE_EXIT.unhealthy) {
@@ -367,10 +377,12 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
 
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 export async function stopInstance(run: HostRun, port: number, drainSeconds: number): Promise<void> {
-  const { remote, config, state } = run
-  await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
-    step: 'stop',
-  })
+  const { remote, config, state, log } = run
+  const result = await remote.run(
+    stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }),
+    { step: 'stop' },
+  )
+  warnStaleRecords(log, result.answer.lists.stale_pid, state)
 }
 
 /** Step 11: removes releases beyond keep-releases, never one that runs. */

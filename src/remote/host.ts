@@ -138,16 +138,22 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ ! -r "$dir${RELEASE_STATE_FILE}" ] || read -r release_state < "$dir${RELEASE_STATE_FILE}"
   [ "$release_state" != new ] || echo "never_served=$name"
 done
-for port in "$PORT_A" "$PORT_B"; do
-  pid=; release=
-  [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
-  [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
-  state=stopped
-  [ -n "$pid" ] && alive "$pid" && state=running
-  listening=no
-  port_in_use "$port" && listening=yes
-  echo "instance=$port \${pid:--} $state $listening \${release:--}"
-done
+# In the deploy dir, where the instance records are read (find_instance), in a subshell: the
+# include's path may be relative to the home directory.
+(
+  records=
+  ! cd -- "$DEPLOY_DIR" 2>/dev/null || records=yes
+  for port in "$PORT_A" "$PORT_B"; do
+    release= state=stopped RECORDED_PID=
+    if [ -n "$records" ]; then
+      [ ! -r "run/$port.release" ] || read -r release < "run/$port.release"
+      ! find_instance "$port" || state=running
+    fi
+    listening=no
+    port_in_use "$port" && listening=yes
+    echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
+  done
+)
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"

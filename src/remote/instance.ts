@@ -9,7 +9,7 @@ export interface FreePortParams {
 }
 
 /** Exit codes of the instance scripts, so the client can tell the failures apart. */
-export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53 } as const
+export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53, notOurs: 54 } as const
 
 /**
  * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
@@ -21,20 +21,22 @@ export function freePortScript(p: FreePortParams): string {
     { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
     `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
-old=
-[ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
-if [ -n "$old" ] && alive "$old"; then
+# A pid file that names a process which is not ours (see find_instance) is stale: nothing is
+# signalled on its word, and it is removed below.
+if find_instance "$PORT"; then
+  old=$INSTANCE_PID
   echo "idle_pid=$old"
   signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
-      # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
+      # The new instance need not wait for that; a watchdog still ends it at stop-timeout, once it
+      # has made sure the pid is still our instance's. It must not hold the session's fd 3 open.
       (
         while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
-        if alive "$old"; then signal_group KILL "$old"; fi
-      ) < /dev/null > /dev/null 2>&1 &
+        if alive "$old" && is_our_instance "$old" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then signal_group KILL "$old"; fi
+      ) < /dev/null > /dev/null 2>&1 3>&- &
       echo "draining=$old"
       break
     fi
@@ -116,6 +118,8 @@ pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
 if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
 echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+# fd 3 is the session's own output (see the session): an instance holding it open would keep the
+# connection from ever seeing the end of its output.
 (
   cd -P -- "releases/$RELEASE" || exit 97
   ARTIFACT="$PWD/$FILE_NAME"
@@ -123,9 +127,9 @@ echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
   export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
   . ./env || exit 98
   exec $detach sh -c "$START_COMMAND"
-) < /dev/null >> "$log" 2>&1 &
+) < /dev/null >> "$log" 2>&1 3>&- &
 pid=$!
-echo "$pid" > "$pid_file"
+record_instance "$PORT" "$pid"
 echo "$RELEASE" > "run/$PORT.release"
 echo "pid=$pid"
 
@@ -154,7 +158,19 @@ while :; do
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
-        if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
+        if alive "$pid"; then
+          # The answer must come from the process this run started (or its family), not from one
+          # that took the port meanwhile: checked once, when everything else has passed.
+          if ! listeners_are_ours "$PORT" "$pid"; then
+            holder=$(port_holder "$PORT")
+            if [ -n "$holder" ]; then
+              echo "holder_pid=$holder"
+              echo "holder_program=$(program_of "$holder")"
+            fi
+            fail not_ours ${INSTANCE_EXIT.notOurs}
+          fi
+          rm -f -- "$body"; echo "health=ok"; exit 0
+        fi
       fi ;;
   esac
   if clock; [ "$NOW" -ge "$deadline" ]; then
@@ -202,10 +218,14 @@ export function stopScript(p: { deployDir: string; port: number; drainSeconds: n
     { DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
     `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit 0
-pid=$(cat "run/$PORT.pid" 2>/dev/null || true)
-[ -n "$pid" ] && alive "$pid" || { echo "stopped=none"; exit 0; }
+if ! find_instance "$PORT"; then
+  # A stale record (its pid now names another process) says nothing runs here: it goes.
+  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+  echo "stopped=none"; exit 0
+fi
 sleep "$DRAIN"
-stop_group "$pid" "$STOP_TIMEOUT"
+# The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
+if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
 rm -f -- "run/$PORT.pid" "run/$PORT.release"`,
   )
 }

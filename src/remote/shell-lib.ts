@@ -61,12 +61,28 @@ http_status() {
   fi
 }
 
-# Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
-# the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
+# Inodes of the sockets listening on TCP port $1, from the kernel's tables. Only their top is read:
+# see port_in_use (under load the tables hold tens of thousands of TIME_WAIT lines, and the kernel
+# takes half a second to write them all out).
 listen_inodes() {
   port_hex "$1"
-  grep -h -E "^ *[0-9]+: [0-9A-F]+:$HEX [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
+  [ ! -r /proc/net/tcp ] || listening_inodes_in "$HEX" /proc/net/tcp
+  [ ! -r /proc/net/tcp6 ] || listening_inodes_in "$HEX" /proc/net/tcp6
+}
+
+# Prints the inode of each socket that table $2 lists as listening on port $1 (as port_hex writes
+# it), reading no further than the listening sockets at its top.
+listening_inodes_in() {
+  {
+    read -r _
+    while read -r _ socket_address _ socket_state _ _ _ _ _ socket_inode _; do
+      case "$socket_state" in
+        0A) case "$socket_address" in *:"$1") echo "$socket_inode" ;; esac ;;
+        03) ;;
+        *) return 0 ;;
+      esac
+    done
+  } < "$2"
 }
 
 # Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
@@ -124,6 +140,126 @@ port_holder() {
       esac
     done | head -n 1
   done | head -n 1
+}
+
+# Instance identity. run/<port>.pid names the process a run started on <port>, but a pid alone
+# proves nothing: the instance may have ended long ago, or the host rebooted, and the pid now
+# belongs to anything on the host. So the file's second line records which process it was: the
+# boot and the process's start time. A process is ours only when it is on the same boot, started
+# at the recorded time, and runs the release named in run/<port>.release (that release directory
+# is its working directory, or is on its command line). Files written before identities were
+# recorded hold only the pid: for them the release check alone decides. A pid that fails is never
+# signalled. These functions work in the deploy dir, whoever started the process (a detached
+# start or a supervisor), and use builtins but for the command-line fallback.
+
+# Sets BOOT_ID to the kernel's id of this boot (empty where it does not tell).
+boot_id() { BOOT_ID=; read -r BOOT_ID 2>/dev/null < /proc/sys/kernel/random/boot_id || BOOT_ID=; }
+
+# Sets PROC_START to the start time of process $1: field 22 of its stat, clock ticks since boot.
+# It never changes over the process's life (exec included), and a reused pid has another one.
+proc_start() {
+  PROC_START=
+  read -r proc_line 2>/dev/null < "/proc/$1/stat" || return 1
+  # The command name (field 2) may hold spaces and parentheses: count from the last ") ".
+  set -- \${proc_line##*) }
+  [ $# -ge 20 ] || return 1
+  shift 19
+  PROC_START=$1
+}
+
+# record_instance PORT PID: writes run/PORT.pid for the instance PID just started on PORT, with
+# its identity (see above). Call it as soon as the pid is known.
+record_instance() {
+  boot_id
+  proc_start "$2" || PROC_START=
+  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "run/$1.pid"
+}
+
+# Status 0 when process $1 runs release $2: its working directory is releases/$2, or that
+# directory's path is on its command line (a start command that changed directory).
+runs_release() {
+  [ -n "$2" ] || return 1
+  [ "/proc/$1/cwd" -ef "releases/$2" ] && return 0
+  release_path=$(cd -P -- "releases/$2" 2>/dev/null && pwd) || release_path="$PWD/releases/$2"
+  grep -q -a -F -e "$release_path/" "/proc/$1/cmdline" 2>/dev/null
+}
+
+# Status 0 when process (group) $1 is the instance recorded with identity line $2 ("" for a file
+# written before identities were recorded) running release $3. When the recorded process has
+# exited but its group lives on (a start command that left the app in the background), a member
+# of the group must run the release.
+is_our_instance() {
+  id_boot= id_start=
+  case "$2" in
+    boot=*) id_boot=\${2#boot=}; id_boot=\${id_boot%% *}; id_start=\${2##*start=}; id_start=\${id_start%% *} ;;
+    ?*) return 1 ;;
+  esac
+  if [ -n "$2" ]; then boot_id; [ "$id_boot" = "$BOOT_ID" ] || return 1; fi
+  if pid_alive "$1"; then
+    if [ -n "$2" ]; then proc_start "$1" && [ "$id_start" = "$PROC_START" ] || return 1; fi
+    runs_release "$1" "$3"
+    return
+  fi
+  for member in $(grep -l -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
+    member=\${member#/proc/}; member=\${member%/stat}
+    # Started after the recorded process: a member of an older group of the same id is not ours.
+    if [ -n "$2" ]; then proc_start "$member" && [ "$PROC_START" -ge "$id_start" ] 2>/dev/null || continue; fi
+    runs_release "$member" "$3" && return 0
+  done
+  return 1
+}
+
+# find_instance PORT: status 0, with INSTANCE_PID set, when run/PORT.pid names a live process
+# (group) proven to be our instance on PORT. When it names a live process that is not ours,
+# STALE_PID is set to that pid and "stale_pid=PORT PID" printed, for the log: that process must
+# not be signalled. RECORDED_PID is the pid the file names (empty without one); INSTANCE_ID its
+# identity line, INSTANCE_RELEASE the release, for a later is_our_instance. run/PORT.release must
+# name the release the instance runs: whoever starts one writes it beside record_instance's file.
+find_instance() {
+  INSTANCE_PID= STALE_PID= RECORDED_PID= INSTANCE_ID= INSTANCE_RELEASE=
+  { read -r RECORDED_PID; read -r INSTANCE_ID; } 2>/dev/null < "run/$1.pid"
+  case "$RECORDED_PID" in ''|*[!0-9]*) RECORDED_PID=; return 1 ;; esac
+  [ "$RECORDED_PID" -gt 1 ] && alive "$RECORDED_PID" || return 1
+  read -r INSTANCE_RELEASE 2>/dev/null < "run/$1.release" || :
+  # Without /proc (not Linux) there is nothing to prove it with: the pid file is believed.
+  if [ ! -d /proc/self ] || is_our_instance "$RECORDED_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+    INSTANCE_PID=$RECORDED_PID
+    return 0
+  fi
+  STALE_PID=$RECORDED_PID
+  echo "stale_pid=$1 $STALE_PID"
+  return 1
+}
+
+# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
+# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
+# calls find_instance itself.
+instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
+
+# Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
+# children and the processes of its group or session (what stop_group stops). Where the kernel's
+# tables cannot be read nothing can be told, and status is 0. It reads every process's stat and
+# the family's file descriptors: call it once, not in a wait loop.
+listeners_are_ours() {
+  own_inodes=$(listen_inodes "$1")
+  [ -n "$own_inodes" ] || return 0
+  own_fds=
+  # Fields 1, 4, 5 and 6 of a stat line: pid, parent, process group, session.
+  for own_stat in $(grep -l -E "^($2 |[0-9]+ \\(.*\\) . ([0-9]+ ){0,2}$2 )" /proc/[0-9]*/stat 2>/dev/null); do
+    own_fds="$own_fds \${own_stat%stat}fd"
+  done
+  [ -n "$own_fds" ] || return 1
+  own_sockets=$(ls -l $own_fds 2>/dev/null)
+  for own_inode in $own_inodes; do
+    case "$own_sockets" in *"socket:[$own_inode]"*) ;; *) return 1 ;; esac
+  done
+}
+
+# The program that process $1 runs, by name, for messages: its first word only, since the
+# arguments may carry secrets.
+program_of() {
+  program=$(tr '\\0' '\\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1)
+  echo "\${program##*/}"
 }
 
 # The command line of pid $1, for messages.

@@ -80,8 +80,9 @@ export function why(result: ActionRun): string {
 export async function killDeployed(deployDir: string): Promise<void> {
   const runDir = path.join(deployDir, 'run')
   for (const file of (await readdir(runDir).catch(() => [] as string[])).filter((f) => f.endsWith('.pid'))) {
-    const pid = Number(await readFile(path.join(runDir, file), 'utf8').catch(() => ''))
-    if (!pid) continue
+    // The first line is the pid; the second, its identity.
+    const pid = Number.parseInt(await readFile(path.join(runDir, file), 'utf8').catch(() => ''), 10)
+    if (!(pid > 1)) continue
     try {
       process.kill(-pid, 'SIGKILL')
     } catch {

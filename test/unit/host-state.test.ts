@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { instanceOn, readHostState } from '../../src/deploy/host-state.js'
+import { instanceOn, readHostState, warnStaleRecords } from '../../src/deploy/host-state.js'
 import { parseAnswer } from '../../src/remote/protocol.js'
 
 const INSPECTED = `deploy_dir=/home/deploy/apps/shop
@@ -86,5 +86,35 @@ describe('readHostState', () => {
     expect(state.javaFound).toBe(false)
     expect(state.writable).toBe(false)
     expect(state.http).toBe('none')
+  })
+})
+
+describe('stale instance records', () => {
+  const answer = parseAnswer(`stale_pid=8082 777
+instance=8081 4242 running yes r1
+instance=8082 777 stopped no r0
+`)
+  const state = readHostState(answer)
+
+  it('a pid file naming a process that is not ours: nothing runs there, and the record is stale', () => {
+    expect(instanceOn(state, 8082)).toEqual({ port: 8082, pid: 777, running: false, listening: false, release: 'r0', stalePid: 777 })
+    expect(instanceOn(state, 8081)?.stalePid).toBeUndefined()
+  })
+
+  it('each stale record is warned of once: a later script reporting the same one adds nothing', () => {
+    const warnings: string[] = []
+    const log = {
+      info: () => undefined,
+      warning: (m: string) => warnings.push(m),
+      group: <T>(_t: string, work: () => Promise<T>) => work(),
+    }
+    warnStaleRecords(log, answer.lists.stale_pid)
+    expect(warnings).toEqual([
+      'Port 8082: run/8082.pid names pid 777, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid 777 was not signalled.',
+    ])
+    warnStaleRecords(log, ['8082 777'], state)
+    warnStaleRecords(log, ['8081 999'], state)
+    expect(warnings).toHaveLength(2)
+    expect(warnings[1]).toContain('Port 8081: run/8081.pid names pid 999')
   })
 })

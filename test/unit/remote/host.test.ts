@@ -36,6 +36,12 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
         `${SHELL_LIB}\nfor port in 8080 8081 8082 8083; do port_hex "$port"; listed_as_listening "$HEX" "$TABLE" && echo "listening=$port"; done; exit 0`,
       )
       expect((await runScript(script)).answer.lists.listening).toEqual(['8080', '8081'])
+      // The inodes of those listeners (what tells whose they are) come from the same top of the table.
+      const inodes = shellScript(
+        { TABLE: join(dir, 'tcp') },
+        `${SHELL_LIB}\nfor port in 8080 8081 8082; do port_hex "$port"; for inode in $(listening_inodes_in "$HEX" "$TABLE"); do echo "inode=$port $inode"; done; done; exit 0`,
+      )
+      expect((await runScript(inodes)).answer.lists.inode).toEqual(['8080 1000', '8081 1002'])
     })
 
     it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
@@ -197,9 +203,9 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
     it('reports a running instance from its pid file, and a port something else listens on', async () => {
       const root = tempDir()
       const deployDir = join(root, 'app')
-      mkdirSync(join(deployDir, 'run'), { recursive: true })
       const [a, b] = [await freePort(), await freePort()]
-      const ours = await listener(a, { detached: true })
+      // A pid file as earlier versions wrote it (the pid alone), of a process in its release directory.
+      const ours = await listener(a, { detached: true, cwd: makeRelease(deployDir, '20260101-000000-aaaaaaaa') })
       await listener(b)
       writeFileSync(join(deployDir, 'run', `${a}.pid`), `${ours.pid}\n`)
       writeFileSync(join(deployDir, 'run', `${a}.release`), '20260101-000000-aaaaaaaa\n')

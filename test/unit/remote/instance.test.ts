@@ -22,6 +22,7 @@ import {
   listener,
   makeRelease,
   startParams,
+  startTimeOf,
   cleanUpAfterAll,
 } from './local-host.js'
 
@@ -38,11 +39,12 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       expect(run.answer.facts).toEqual({ port: 'free' })
     })
 
+    // These pid files hold only the pid, as earlier versions wrote them: a process that runs in the
+    // release directory named by run/<port>.release is still recognised as ours.
     it('our instance (run/<port>.pid) is stopped and its run files removed', async () => {
       const deployDir = tempDir()
-      mkdirSync(join(deployDir, 'run'))
       const port = await freePort()
-      const ours = await listener(port, { detached: true })
+      const ours = await listener(port, { detached: true, cwd: makeRelease(deployDir, 'r1') })
       writeFileSync(join(deployDir, 'run', `${port}.pid`), `${ours.pid}\n`)
       writeFileSync(join(deployDir, 'run', `${port}.release`), 'r1\n')
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 5 }))
@@ -58,14 +60,18 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
 
     it('our instance that closes its listener on SIGTERM but lingers: the port is free at once, the rest is killed at stop-timeout', async () => {
       const deployDir = tempDir()
-      mkdirSync(join(deployDir, 'run'))
       const port = await freePort()
       // Like a JVM: on SIGTERM it stops listening, then takes its time (here: forever).
       const code = `const s = require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('ready')); process.on('SIGTERM', () => { s.close(); setInterval(() => {}, 1000) })`
-      const lingering = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
+      const lingering = spawn(process.execPath, ['-e', code], {
+        detached: true,
+        cwd: makeRelease(deployDir, 'r1'),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
       track(lingering.pid)
       await new Promise<void>((resolve) => lingering.stdout!.once('data', () => resolve()))
       writeFileSync(join(deployDir, 'run', `${port}.pid`), `${lingering.pid}\n`)
+      writeFileSync(join(deployDir, 'run', `${port}.release`), 'r1\n')
       const started = Date.now()
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 2 }))
       expect(run.code, run.stdout).toBe(0)
@@ -79,10 +85,10 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
 
     it('our instance ignoring SIGTERM is killed after stop-timeout', async () => {
       const deployDir = tempDir()
-      mkdirSync(join(deployDir, 'run'))
       const port = await freePort()
-      const stubborn = await listener(port, { detached: true, ignoreTerm: true })
+      const stubborn = await listener(port, { detached: true, ignoreTerm: true, cwd: makeRelease(deployDir, 'r1') })
       writeFileSync(join(deployDir, 'run', `${port}.pid`), `${stubborn.pid}\n`)
+      writeFileSync(join(deployDir, 'run', `${port}.release`), 'r1\n')
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 1 }))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts).toMatchObject({ idle_pid: String(stubborn.pid), killed: String(stubborn.pid), port: 'free' })
@@ -131,7 +137,10 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const pid = track(Number(run.answer.facts.pid))
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts.health).toBe('ok')
-      expect(readFileSync(join(deployDir, 'run', `${port}.pid`), 'utf8').trim()).toBe(String(pid))
+      // The pid, then what makes it this process and no later one with the same pid.
+      const [recordedPid, identity] = readFileSync(join(deployDir, 'run', `${port}.pid`), 'utf8').split('\n')
+      expect(recordedPid).toBe(String(pid))
+      expect(identity).toBe(`boot=${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} start=${startTimeOf(pid)}`)
       expect(readFileSync(join(deployDir, 'run', `${port}.release`), 'utf8').trim()).toBe('20260101-000000-aaaaaaaa')
       expect(isRunning(pid)).toBe(true)
 

@@ -105,7 +105,7 @@ export function tempDir(prefix = 'zdd-remote-'): string {
  * time: pids are reused quickly on a busy host, and only our own processes may be killed.
  */
 const startedPids = new Map<number, string | undefined>()
-function startTimeOf(pid: number): string | undefined {
+export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
@@ -204,10 +204,17 @@ export async function portIsFree(port: number): Promise<boolean> {
   })
 }
 
-/** A Node process listening on `port`, started by the test itself. */
-export async function listener(port: number, options: { detached?: boolean; ignoreTerm?: boolean } = {}): Promise<ChildProcess> {
+/** A Node process listening on `port`, started by the test itself (in `cwd`: a release directory, say). */
+export async function listener(
+  port: number,
+  options: { detached?: boolean; ignoreTerm?: boolean; cwd?: string } = {},
+): Promise<ChildProcess> {
   const code = `${options.ignoreTerm ? "process.on('SIGTERM', () => {});" : ''}require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('ready'))`
-  const child = spawn(process.execPath, ['-e', code], { detached: options.detached ?? false, stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn(process.execPath, ['-e', code], {
+    detached: options.detached ?? false,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   track(child.pid)
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve())
