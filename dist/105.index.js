@@ -658,14 +658,17 @@ function readHostState(answer) {
         const [name, sha256, ...file] = line.split(' ');
         return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
     });
+    const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number)));
     const instances = (lists.instance ?? []).map((line) => {
         const [port, pid, state, listening, release] = line.split(' ');
+        const stalePid = stale.get(Number(port));
         return {
             port: Number(port),
             pid: pid === '-' ? undefined : Number(pid),
             running: state === 'running',
             listening: listening === 'yes',
             release: release === '-' || release === undefined ? undefined : release,
+            ...(stalePid === undefined ? {} : { stalePid }),
         };
     });
     return {
@@ -684,6 +687,19 @@ function readHostState(answer) {
 }
 function instanceOn(state, port) {
     return state.instances.find((i) => i.port === port);
+}
+/**
+ * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
+ * file naming a live process that is not the instance it recorded. Records the inspection in
+ * `known` already reported are not repeated.
+ */
+function warnStaleRecords(log, lines, known) {
+    for (const line of lines ?? []) {
+        const [port, pid] = line.split(' ').map(Number);
+        if (known && instanceOn(known, port)?.stalePid === pid)
+            continue;
+        log.warning(`Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/plan.js
@@ -825,12 +841,28 @@ http_status() {
   fi
 }
 
-# Inodes of the sockets listening on TCP port $1, from the kernel's tables. grep first: under load
-# the tables hold thousands of TIME_WAIT lines, and sh's read is slow on each of them.
+# Inodes of the sockets listening on TCP port $1, from the kernel's tables. Only their top is read:
+# see port_in_use (under load the tables hold tens of thousands of TIME_WAIT lines, and the kernel
+# takes half a second to write them all out).
 listen_inodes() {
   port_hex "$1"
-  grep -h -E "^ *[0-9]+: [0-9A-F]+:$HEX [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    while read -r _ _ _ _ _ _ _ _ _ inode _; do echo "$inode"; done
+  [ ! -r /proc/net/tcp ] || listening_inodes_in "$HEX" /proc/net/tcp
+  [ ! -r /proc/net/tcp6 ] || listening_inodes_in "$HEX" /proc/net/tcp6
+}
+
+# Prints the inode of each socket that table $2 lists as listening on port $1 (as port_hex writes
+# it), reading no further than the listening sockets at its top.
+listening_inodes_in() {
+  {
+    read -r _
+    while read -r _ socket_address _ socket_state _ _ _ _ _ socket_inode _; do
+      case "$socket_state" in
+        0A) case "$socket_address" in *:"$1") echo "$socket_inode" ;; esac ;;
+        03) ;;
+        *) return 0 ;;
+      esac
+    done
+  } < "$2"
 }
 
 # Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
@@ -888,6 +920,126 @@ port_holder() {
       esac
     done | head -n 1
   done | head -n 1
+}
+
+# Instance identity. run/<port>.pid names the process a run started on <port>, but a pid alone
+# proves nothing: the instance may have ended long ago, or the host rebooted, and the pid now
+# belongs to anything on the host. So the file's second line records which process it was: the
+# boot and the process's start time. A process is ours only when it is on the same boot, started
+# at the recorded time, and runs the release named in run/<port>.release (that release directory
+# is its working directory, or is on its command line). Files written before identities were
+# recorded hold only the pid: for them the release check alone decides. A pid that fails is never
+# signalled. These functions work in the deploy dir, whoever started the process (a detached
+# start or a supervisor), and use builtins but for the command-line fallback.
+
+# Sets BOOT_ID to the kernel's id of this boot (empty where it does not tell).
+boot_id() { BOOT_ID=; read -r BOOT_ID 2>/dev/null < /proc/sys/kernel/random/boot_id || BOOT_ID=; }
+
+# Sets PROC_START to the start time of process $1: field 22 of its stat, clock ticks since boot.
+# It never changes over the process's life (exec included), and a reused pid has another one.
+proc_start() {
+  PROC_START=
+  read -r proc_line 2>/dev/null < "/proc/$1/stat" || return 1
+  # The command name (field 2) may hold spaces and parentheses: count from the last ") ".
+  set -- \${proc_line##*) }
+  [ $# -ge 20 ] || return 1
+  shift 19
+  PROC_START=$1
+}
+
+# record_instance PORT PID: writes run/PORT.pid for the instance PID just started on PORT, with
+# its identity (see above). Call it as soon as the pid is known.
+record_instance() {
+  boot_id
+  proc_start "$2" || PROC_START=
+  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "run/$1.pid"
+}
+
+# Status 0 when process $1 runs release $2: its working directory is releases/$2, or that
+# directory's path is on its command line (a start command that changed directory).
+runs_release() {
+  [ -n "$2" ] || return 1
+  [ "/proc/$1/cwd" -ef "releases/$2" ] && return 0
+  release_path=$(cd -P -- "releases/$2" 2>/dev/null && pwd) || release_path="$PWD/releases/$2"
+  grep -q -a -F -e "$release_path/" "/proc/$1/cmdline" 2>/dev/null
+}
+
+# Status 0 when process (group) $1 is the instance recorded with identity line $2 ("" for a file
+# written before identities were recorded) running release $3. When the recorded process has
+# exited but its group lives on (a start command that left the app in the background), a member
+# of the group must run the release.
+is_our_instance() {
+  id_boot= id_start=
+  case "$2" in
+    boot=*) id_boot=\${2#boot=}; id_boot=\${id_boot%% *}; id_start=\${2##*start=}; id_start=\${id_start%% *} ;;
+    ?*) return 1 ;;
+  esac
+  if [ -n "$2" ]; then boot_id; [ "$id_boot" = "$BOOT_ID" ] || return 1; fi
+  if pid_alive "$1"; then
+    if [ -n "$2" ]; then proc_start "$1" && [ "$id_start" = "$PROC_START" ] || return 1; fi
+    runs_release "$1" "$3"
+    return
+  fi
+  for member in $(grep -l -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
+    member=\${member#/proc/}; member=\${member%/stat}
+    # Started after the recorded process: a member of an older group of the same id is not ours.
+    if [ -n "$2" ]; then proc_start "$member" && [ "$PROC_START" -ge "$id_start" ] 2>/dev/null || continue; fi
+    runs_release "$member" "$3" && return 0
+  done
+  return 1
+}
+
+# find_instance PORT: status 0, with INSTANCE_PID set, when run/PORT.pid names a live process
+# (group) proven to be our instance on PORT. When it names a live process that is not ours,
+# STALE_PID is set to that pid and "stale_pid=PORT PID" printed, for the log: that process must
+# not be signalled. RECORDED_PID is the pid the file names (empty without one); INSTANCE_ID its
+# identity line, INSTANCE_RELEASE the release, for a later is_our_instance. run/PORT.release must
+# name the release the instance runs: whoever starts one writes it beside record_instance's file.
+find_instance() {
+  INSTANCE_PID= STALE_PID= RECORDED_PID= INSTANCE_ID= INSTANCE_RELEASE=
+  { read -r RECORDED_PID; read -r INSTANCE_ID; } 2>/dev/null < "run/$1.pid"
+  case "$RECORDED_PID" in ''|*[!0-9]*) RECORDED_PID=; return 1 ;; esac
+  [ "$RECORDED_PID" -gt 1 ] && alive "$RECORDED_PID" || return 1
+  read -r INSTANCE_RELEASE 2>/dev/null < "run/$1.release" || :
+  # Without /proc (not Linux) there is nothing to prove it with: the pid file is believed.
+  if [ ! -d /proc/self ] || is_our_instance "$RECORDED_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+    INSTANCE_PID=$RECORDED_PID
+    return 0
+  fi
+  STALE_PID=$RECORDED_PID
+  echo "stale_pid=$1 $STALE_PID"
+  return 1
+}
+
+# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
+# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
+# calls find_instance itself.
+instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
+
+# Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
+# children and the processes of its group or session (what stop_group stops). Where the kernel's
+# tables cannot be read nothing can be told, and status is 0. It reads every process's stat and
+# the family's file descriptors: call it once, not in a wait loop.
+listeners_are_ours() {
+  own_inodes=$(listen_inodes "$1")
+  [ -n "$own_inodes" ] || return 0
+  own_fds=
+  # Fields 1, 4, 5 and 6 of a stat line: pid, parent, process group, session.
+  for own_stat in $(grep -l -E "^($2 |[0-9]+ \\(.*\\) . ([0-9]+ ){0,2}$2 )" /proc/[0-9]*/stat 2>/dev/null); do
+    own_fds="$own_fds \${own_stat%stat}fd"
+  done
+  [ -n "$own_fds" ] || return 1
+  own_sockets=$(ls -l $own_fds 2>/dev/null)
+  for own_inode in $own_inodes; do
+    case "$own_sockets" in *"socket:[$own_inode]"*) ;; *) return 1 ;; esac
+  done
+}
+
+# The program that process $1 runs, by name, for messages: its first word only, since the
+# arguments may carry secrets.
+program_of() {
+  program=$(tr '\\0' '\\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1)
+  echo "\${program##*/}"
 }
 
 # The command line of pid $1, for messages.
@@ -1139,16 +1291,22 @@ for dir in "$DEPLOY_DIR"/releases/*/; do
   [ ! -r "$dir${RELEASE_STATE_FILE}" ] || read -r release_state < "$dir${RELEASE_STATE_FILE}"
   [ "$release_state" != new ] || echo "never_served=$name"
 done
-for port in "$PORT_A" "$PORT_B"; do
-  pid=; release=
-  [ -r "$DEPLOY_DIR/run/$port.pid" ] && read -r pid < "$DEPLOY_DIR/run/$port.pid"
-  [ -r "$DEPLOY_DIR/run/$port.release" ] && read -r release < "$DEPLOY_DIR/run/$port.release"
-  state=stopped
-  [ -n "$pid" ] && alive "$pid" && state=running
-  listening=no
-  port_in_use "$port" && listening=yes
-  echo "instance=$port \${pid:--} $state $listening \${release:--}"
-done
+# In the deploy dir, where the instance records are read (find_instance), in a subshell: the
+# include's path may be relative to the home directory.
+(
+  records=
+  ! cd -- "$DEPLOY_DIR" 2>/dev/null || records=yes
+  for port in "$PORT_A" "$PORT_B"; do
+    release= state=stopped RECORDED_PID=
+    if [ -n "$records" ]; then
+      [ ! -r "run/$port.release" ] || read -r release < "run/$port.release"
+      ! find_instance "$port" || state=running
+    fi
+    listening=no
+    port_in_use "$port" && listening=yes
+    echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
+  done
+)
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"
@@ -1163,7 +1321,7 @@ fi`);
 
 
 /** Exit codes of the instance scripts, so the client can tell the failures apart. */
-const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53 };
+const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53, notOurs: 54 };
 /**
  * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
  * its listener it may finish in the background, still bounded by the timeout), then any other
@@ -1172,20 +1330,22 @@ const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53
 function freePortScript(p) {
     return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
-old=
-[ ! -r "run/$PORT.pid" ] || read -r old < "run/$PORT.pid"
-if [ -n "$old" ] && alive "$old"; then
+# A pid file that names a process which is not ours (see find_instance) is stale: nothing is
+# signalled on its word, and it is removed below.
+if find_instance "$PORT"; then
+  old=$INSTANCE_PID
   echo "idle_pid=$old"
   signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
     if ! port_in_use "$PORT"; then
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
-      # The new instance need not wait for that; a watchdog still ends it at stop-timeout.
+      # The new instance need not wait for that; a watchdog still ends it at stop-timeout, once it
+      # has made sure the pid is still our instance's. It must not hold the session's fd 3 open.
       (
         while alive "$old" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.5; done
-        if alive "$old"; then signal_group KILL "$old"; fi
-      ) < /dev/null > /dev/null 2>&1 &
+        if alive "$old" && is_our_instance "$old" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then signal_group KILL "$old"; fi
+      ) < /dev/null > /dev/null 2>&1 3>&- &
       echo "draining=$old"
       break
     fi
@@ -1246,6 +1406,8 @@ pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
 if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
 echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+# fd 3 is the session's own output (see the session): an instance holding it open would keep the
+# connection from ever seeing the end of its output.
 (
   cd -P -- "releases/$RELEASE" || exit 97
   ARTIFACT="$PWD/$FILE_NAME"
@@ -1253,9 +1415,9 @@ echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
   export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
   . ./env || exit 98
   exec $detach sh -c "$START_COMMAND"
-) < /dev/null >> "$log" 2>&1 &
+) < /dev/null >> "$log" 2>&1 3>&- &
 pid=$!
-echo "$pid" > "$pid_file"
+record_instance "$PORT" "$pid"
 echo "$RELEASE" > "run/$PORT.release"
 echo "pid=$pid"
 
@@ -1284,7 +1446,19 @@ while :; do
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
-        if alive "$pid"; then rm -f -- "$body"; echo "health=ok"; exit 0; fi
+        if alive "$pid"; then
+          # The answer must come from the process this run started (or its family), not from one
+          # that took the port meanwhile: checked once, when everything else has passed.
+          if ! listeners_are_ours "$PORT" "$pid"; then
+            holder=$(port_holder "$PORT")
+            if [ -n "$holder" ]; then
+              echo "holder_pid=$holder"
+              echo "holder_program=$(program_of "$holder")"
+            fi
+            fail not_ours ${INSTANCE_EXIT.notOurs}
+          fi
+          rm -f -- "$body"; echo "health=ok"; exit 0
+        fi
       fi ;;
   esac
   if clock; [ "$NOW" -ge "$deadline" ]; then
@@ -1324,10 +1498,14 @@ rm -f -- "$body"`);
 function stopScript(p) {
     return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit 0
-pid=$(cat "run/$PORT.pid" 2>/dev/null || true)
-[ -n "$pid" ] && alive "$pid" || { echo "stopped=none"; exit 0; }
+if ! find_instance "$PORT"; then
+  # A stale record (its pid now names another process) says nothing runs here: it goes.
+  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+  echo "stopped=none"; exit 0
+fi
 sleep "$DRAIN"
-stop_group "$pid" "$STOP_TIMEOUT"
+# The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
+if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
 rm -f -- "run/$PORT.pid" "run/$PORT.release"`);
 }
 
@@ -2214,7 +2392,7 @@ async function takeLock(remote, config, log) {
     }
 }
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
-async function inspectHost(remote, config, prepare, { onlyIfPreviousSucceeded = false } = {}) {
+async function inspectHost(remote, config, log, prepare, { onlyIfPreviousSucceeded = false } = {}) {
     const script = inspectScript({
         deployDir: config.deployDir,
         include: config.nginx.include,
@@ -2223,6 +2401,7 @@ async function inspectHost(remote, config, prepare, { onlyIfPreviousSucceeded = 
         needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
     });
     const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded });
+    warnStaleRecords(log, result.answer.lists.stale_pid);
     return readHostState(result.answer);
 }
 /**
@@ -2232,7 +2411,7 @@ async function inspectHost(remote, config, prepare, { onlyIfPreviousSucceeded = 
  */
 async function lockAndInspect(remote, config, report, log) {
     const locking = timed(report, 'lock', () => takeLock(remote, config, log));
-    const inspecting = inspectHost(remote, config, true, { onlyIfPreviousSucceeded: true });
+    const inspecting = inspectHost(remote, config, log, true, { onlyIfPreviousSucceeded: true });
     inspecting.catch(() => undefined);
     const lock = await locking;
     try {
@@ -2317,7 +2496,8 @@ async function freeIdlePort(run, port) {
         const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
             step: 'stop idle',
         });
-        const { facts } = result.answer;
+        const { facts, lists } = result.answer;
+        warnStaleRecords(log, lists.stale_pid, state);
         if (facts.idle_pid)
             log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
         if (facts.foreign_pid) {
@@ -2364,6 +2544,10 @@ async function startAndCheckHealth(run, port, release, fileName) {
         const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : '';
         if (error.result.code === INSTANCE_EXIT.exited) {
             throw new StepError('start', `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`);
+        }
+        if (error.result.code === INSTANCE_EXIT.notOurs) {
+            const holder = facts.holder_pid ? ` (pid ${facts.holder_pid}${facts.holder_program ? `, ${facts.holder_program}` : ''})` : '';
+            throw new StepError('health check', `${healthUrl} answered 2xx, but a process not started by this run holds port ${port}${holder}; release ${release} (pid ${facts.pid}) does not listen there. nginx was not pointed at it: the new instance was stopped and nginx still serves the old version. Find what starts that process on the host (an old service with Restart=always?), stop it, and deploy again.${tail}`);
         }
         if (error.result.code === INSTANCE_EXIT.unhealthy) {
             const expect = config.health.expect ? ` containing "${config.health.expect}"` : '';
@@ -2415,10 +2599,9 @@ async function switchTraffic(run, port, release) {
 }
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 async function stopInstance(run, port, drainSeconds) {
-    const { remote, config, state } = run;
-    await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
-        step: 'stop',
-    });
+    const { remote, config, state, log } = run;
+    const result = await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop' });
+    warnStaleRecords(log, result.answer.lists.stale_pid, state);
 }
 /** Step 11: removes releases beyond keep-releases, never one that runs. */
 async function pruneReleases(run, current, running) {
@@ -2505,7 +2688,7 @@ async function deploy(remote, config, artifact, report, log) {
 }
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
 async function planDeploy(remote, config, artifact, report, log) {
-    const state = await timed(report, 'inspect', () => inspectHost(remote, config, false));
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     checkHostReady(state, remote, artifact);
     const { active, idle } = choosePorts(state.include, config.ports);
     const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
@@ -2595,7 +2778,7 @@ async function rollback(remote, config, report, log) {
 
 
 async function status_status(remote, config, report, log) {
-    const state = await timed(report, 'inspect', () => inspectHost(remote, config, false));
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     const { active, idle } = choosePorts(state.include, config.ports);
     const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports));
     report.instances = state.instances.map((instance) => ({
