@@ -129,7 +129,17 @@ replaced_workers() {
   return 1
 }
 
-# Prints reload=observed once the master that the reload signalled has replaced its workers.
+# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
+# command that stops and starts nginx), the new master of the one that exited.
+successor() {
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    case " $1 " in *" \${pair%%:*} "*) ;; *) echo "\${pair%%:*}"; return 0 ;; esac
+  done
+  return 1
+}
+
+# Prints reload=observed once the master that the reload signalled has replaced its workers (or,
+# when the command restarted nginx, once a new master runs in place of one that exited).
 reload_and_wait() {
   BEFORE=" " masters=
   for pair in $(nginx_workers "$MASTER_HINT"); do
@@ -146,6 +156,9 @@ reload_and_wait() {
       if replaced_workers "$master"; then
         SIGNALLED=$master
         echo "reload=observed"; echo "nginx_master=$master"; return 0
+      fi
+      if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+        echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
       fi
     done
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi

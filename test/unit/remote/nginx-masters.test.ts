@@ -89,6 +89,19 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     expect((await runScript(switchScript(params(served)))).code).toBe(0)
   })
 
+  it('a reload command that restarts nginx: the new master in place of the one that exited is the one watched', async () => {
+    const served = await servedPort()
+    const target = otherPort(served)
+    const before = ours.masterPid()
+    const pidFile = join(ours.dir, 'nginx.pid')
+    const restart = `pid=$(cat ${pidFile}); kill -QUIT "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; ${NGINX} ${ours.args}`
+    const run = await runScript(switchScript(params(target, { reloadCommand: restart })))
+    expect(run.code, run.stdout).toBe(0)
+    expect(ours.masterPid()).not.toBe(before)
+    expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
+    expect(await viaNginx(ours.port)).toBe(`200 backend ${target}`)
+  })
+
   it('verify-url failing: the old include is put back and nginx serves the old port again', async () => {
     const served = await servedPort()
     const deadPort = await freePort()
