@@ -82,22 +82,29 @@ if [ -w "$dir" ] && { [ "$had_old" = no ] || [ -w "$INCLUDE" ]; }; then
   }
   forget_old() { rm -f -- "$saved"; }
 else
-  # The exact command a sudoers rule names: "tee <include>", no option before the path.
+  # Written in place: by the user when the include itself is writable (a group's file in a root
+  # directory), otherwise with the exact command a sudoers rule names, "tee <include>".
   case "$INCLUDE" in -*) target=./$INCLUDE ;; *) target=$INCLUDE ;; esac
-  saved=$(mktemp 2>/dev/null) || write_failed sudo keep "mktemp could not create a temporary file"
+  if [ "$had_old" = yes ] && [ -w "$INCLUDE" ]; then
+    write_as=user
+    put() { cat > "$target"; }
+  else
+    write_as=sudo
+    put() { sudo -n tee "$target" > /dev/null; }
+  fi
+  saved=$(mktemp 2>/dev/null) || write_failed "$write_as" keep "mktemp could not create a temporary file"
   if [ "$had_old" = yes ] && ! out=$(cat -- "$INCLUDE" 2>&1 > "$saved"); then
     rm -f -- "$saved"
-    write_failed sudo read "$out"
+    write_failed "$write_as" read "$out"
   fi
-  if ! out=$({ printf '%s\\n' "$CONTENT" | sudo -n tee "$target" > /dev/null; } 2>&1); then
+  if ! out=$({ printf '%s\n' "$CONTENT" | put; } 2>&1); then
     # tee may have truncated the include before failing (a full disk): put the old text back.
-    [ "$had_old" = no ] || sudo -n tee "$target" < "$saved" > /dev/null 2>&1
+    [ "$had_old" = no ] || put < "$saved" > /dev/null 2>&1
     rm -f -- "$saved"
-    write_failed sudo write "$out"
+    write_failed "$write_as" write "$out"
   fi
   restore() {
-    if [ "$had_old" = yes ]; then sudo -n tee "$target" < "$saved" > /dev/null; else sudo -n rm -f -- "$INCLUDE"; fi ||
-      echo "restore=failed"
+    if [ "$had_old" = yes ]; then put < "$saved"; else sudo -n rm -f -- "$INCLUDE"; fi || echo "restore=failed"
     rm -f -- "$saved"
   }
   forget_old() { rm -f -- "$saved"; }

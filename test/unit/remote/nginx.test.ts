@@ -2,12 +2,13 @@
  * The switch (src/remote/nginx.ts), run by a local `sh`: with test and reload commands that touch
  * no nginx, then against a private nginx.
  */
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
 import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
+import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
 import { runScript, tempDir, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
 import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, viaNginx as viaPrivateNginx } from './private-nginx.js'
@@ -122,6 +123,56 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       expect(run.code).toBe(SWITCH_EXIT.testFailed)
       expect(existsSync(join(dir, 'PWNED'))).toBe(false)
     })
+  })
+})
+
+/** Runs a script as user nobody, as a deploy user without root runs it. */
+function runAsNobody(script: string): { code: number; answer: ReturnType<typeof parseAnswer> } {
+  const result = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-s'], { input: script, encoding: 'utf8', cwd: '/' })
+  return { code: result.status ?? -1, answer: parseAnswer(result.stdout) }
+}
+
+describe.skipIf(process.getuid?.() !== 0)("switchScript as a user who cannot write the include's directory", { timeout: 30_000 }, () => {
+  const setUp = (includeMode: number) => {
+    const dir = tempDir()
+    chmodSync(dir, 0o755)
+    const include = join(dir, 'service-url.inc')
+    writeFileSync(include, 'set $service_url http://127.0.0.1:8081;\n')
+    chmodSync(include, includeMode)
+    return { dir, include, inode: statSync(include).ino }
+  }
+  const params = (include: string): SwitchParams => ({
+    include,
+    content: 'set $service_url http://127.0.0.1:8082;',
+    testCommand: `grep -q 8082 ${shellQuote(include)}`,
+    reloadCommand: 'true',
+    masterHint: '',
+    verifyUrl: '',
+    verifyTimeoutSeconds: 1,
+    intervalSeconds: 0.1,
+    reloadTimeoutSeconds: 1,
+    releaseStateFile: '',
+  })
+
+  it('an include the user may write (in a directory it may not): written and put back in place, no sudo needed', () => {
+    const { dir, include, inode } = setUp(0o666)
+    // The test command passes only on the new text; the reload then fails, and the old text goes back.
+    const run = runAsNobody(switchScript({ ...params(include), reloadCommand: 'exit 3' }))
+    expect(run.code, JSON.stringify(run.answer)).toBe(SWITCH_EXIT.reloadFailed)
+    expect(run.answer.facts.restore).toBeUndefined()
+    expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8081;\n')
+    expect(statSync(include).ino).toBe(inode)
+    expect(leftovers(dir)).toEqual([])
+  })
+
+  it('no sudo rule for tee: exit 60, the refusal and the tee path reported, the include untouched', () => {
+    const { dir, include } = setUp(0o644)
+    const run = runAsNobody(switchScript(params(include)))
+    expect(run.code).toBe(SWITCH_EXIT.writeFailed)
+    expect(run.answer.facts).toMatchObject({ error: 'include_write', write_as: 'sudo', write_step: 'write', tee_path: '/usr/bin/tee' })
+    expect(run.answer.sections.write_output).toMatch(/sudo/)
+    expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8081;\n')
+    expect(leftovers(dir)).toEqual([])
   })
 })
 
