@@ -16,7 +16,7 @@ import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HostReport, timed } from './report.js'
-import { includeWriteFailure, restoreNote } from './switch-messages.js'
+import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
 
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 export class StepError extends Error {
@@ -353,12 +353,12 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
       case SWITCH_EXIT.testFailed:
         throw new StepError(
           'switch',
-          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}\n${sections.test_output ?? ''}`,
+          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`,
         )
       case SWITCH_EXIT.reloadFailed:
         throw new StepError(
           'switch',
-          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}\n${sections.reload_output ?? ''}`,
+          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`,
           true,
         )
       case SWITCH_EXIT.notTaken:

@@ -33,3 +33,10 @@ export function restoreNote(answer: RemoteAnswer, include: string): string {
     ? ` But ${include} could not be put back as it was: check it on the host before nginx is reloaded again.`
     : ''
 }
+
+/** When sudo refused a command (no rule, or one that names other arguments), says which rule is missing. */
+export function sudoRefusalNote(output: string | undefined, command: string, user: string): string {
+  if (!/^sudo: a password is required|is not allowed to execute/m.test(output ?? '')) return ''
+  const line = command.replace(/^\s*sudo\s+-n\s+/, '')
+  return ` sudo refused it: user "${user}" needs a sudoers rule for exactly "${line}" with NOPASSWD (full path of the program, the same arguments; see the README's "The nginx side").`
+}
