@@ -97,7 +97,7 @@ else
     rm -f -- "$saved"
     write_failed "$write_as" read "$out"
   fi
-  if ! out=$({ printf '%s\n' "$CONTENT" | put; } 2>&1); then
+  if ! out=$({ printf '%s\\n' "$CONTENT" | put; } 2>&1); then
     # tee may have truncated the include before failing (a full disk): put the old text back.
     [ "$had_old" = no ] || put < "$saved" > /dev/null 2>&1
     rm -f -- "$saved"
@@ -188,7 +188,7 @@ if [ "$status" != 0 ]; then
   # way, one more reload makes it serve what the include says again.
   (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
   if [ "$status" = 2 ]; then
-    echo "error=reload_failed"; echo "@@reload_output"; printf '%s\n' "$reload_output"
+    echo "error=reload_failed"; echo "@@reload_output"; printf '%s\\n' "$reload_output"
     exit ${SWITCH_EXIT.reloadFailed}
   fi
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
