@@ -59,8 +59,9 @@ const PASSPHRASE = 'correct horse'
  * Starts sshd and nginx in a fresh temp dir. Call `stop()` when done.
  * @param {{ netns?: string, listenAddress?: string, authorizedKeys?: string,
  *   sessionEnv?: Record<string, string>, machineDir?: string, sshPort?: number,
- *   nginxPort?: number, appPorts?: [number, number], passwordAuth?: boolean }} [options]
+ *   nginxPort?: number, appPorts?: [number, number], passwordAuth?: boolean, homeAuthorizedKeys?: boolean }} [options]
  *   passwordAuth: let sshd accept passwords (checked against the system's shadow file).
+ *   homeAuthorizedKeys: also accept each user's ~/.ssh/authorized_keys (a user a test creates).
  *   netns: run sshd and nginx with `ip netns exec <netns>` (needs root), so the target and all
  *   it starts live in that namespace. listenAddress: where sshd and nginx listen (default
  *   127.0.0.1); with netns, an address of that namespace. authorizedKeys: more public key lines
@@ -76,7 +77,7 @@ const PASSPHRASE = 'correct horse'
  * @returns {Promise<Target>}
  */
 export async function startTarget(options = {}) {
-  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir, passwordAuth = false } = options
+  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir, passwordAuth = false, homeAuthorizedKeys = false } = options
   if (machineDir !== undefined && (!path.isAbsolute(machineDir) || /[\s'"\\]/.test(machineDir))) {
     throw new Error(`machineDir ${JSON.stringify(machineDir)}: expected an absolute path without spaces or quotes`)
   }
@@ -192,7 +193,7 @@ export async function startTarget(options = {}) {
         `ListenAddress ${host}`,
         ...hostKeyPaths.map((k) => `HostKey ${k}`),
         `PidFile ${sshdPidPath}`,
-        `AuthorizedKeysFile ${authorizedKeysPath}`,
+        `AuthorizedKeysFile ${authorizedKeysPath}${homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
         // The temp dir is not a home directory; StrictModes would reject its permissions chain.
         'StrictModes no',
         'UsePAM no',

@@ -8,6 +8,7 @@ import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { type HostReport, timed } from './report.js'
 import {
   type HostRun,
+  StepError,
   checkHostReady,
   freeIdlePort,
   inspectHost,
@@ -51,8 +52,12 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     try {
       await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
     } catch (error) {
-      // Traffic stays on (or went back to) the old port: the new instance must not linger.
-      await stopInstance(run, idle, 0).catch(() => undefined)
+      // Traffic stays on (or went back to) the old port: the new instance must not linger. Once a
+      // reload may have taken effect, even in part, nginx workers that are shutting down may still
+      // send it requests: drain them first, as stop-previous does.
+      const drainSeconds = error instanceof StepError && error.afterReload ? config.drainSeconds : 0
+      if (drainSeconds > 0) log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`)
+      await stopInstance(run, idle, drainSeconds).catch(() => undefined)
       throw error
     }
     report.activePort = idle

@@ -16,12 +16,15 @@ import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HostReport, timed } from './report.js'
+import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
 
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 export class StepError extends Error {
   constructor(
     readonly step: string,
     message: string,
+    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
+    readonly afterReload = false,
   ) {
     super(`${step}: ${message}`)
     this.name = 'StepError'
@@ -343,32 +346,33 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts, sections } = error.result.answer
+    const restored = restoreNote(error.result.answer, config.nginx.include)
     switch (error.result.code) {
       case SWITCH_EXIT.writeFailed:
-        throw new StepError(
-          'switch',
-          `could not write ${config.nginx.include} (as user "${remote.entry.username}", or with sudo -n). Make the include's directory writable by that user, or allow it passwordless sudo for tee, cp and mv. nginx was not touched.`,
-        )
+        throw new StepError('switch', includeWriteFailure(error.result.answer, config.nginx.include, remote.entry.username))
       case SWITCH_EXIT.testFailed:
         throw new StepError(
           'switch',
-          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.\n${sections.test_output ?? ''}`,
+          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`,
         )
       case SWITCH_EXIT.reloadFailed:
         throw new StepError(
           'switch',
-          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back.\n${sections.reload_output ?? ''}`,
+          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`,
+          true,
         )
       case SWITCH_EXIT.notTaken:
         throw new StepError(
           'switch',
-          'nginx did not start new workers within 10 s of the reload, so it still serves the old port; the old include was put back. See the nginx error log on the host.',
+          `no nginx master started new workers within 10 s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`,
+          true,
         )
       case SWITCH_EXIT.verifyFailed:
         report.rolledBack = facts.rolled_back === 'yes'
         throw new StepError(
           'verify',
-          `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.`,
+          `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.${restored}`,
+          true,
         )
     }
     throw error

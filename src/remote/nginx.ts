@@ -8,7 +8,11 @@ export interface SwitchParams {
   content: string
   testCommand: string
   reloadCommand: string
-  /** Text that identifies our nginx master's command line (its -c path), or '' for any. */
+  /**
+   * Text that narrows the nginx masters to watch to those whose command line holds it (the reload
+   * command's -c path), or '' for every master. Of those, the one that replaces its workers after
+   * the reload is the one the reload signalled.
+   */
   masterHint: string
   verifyUrl: string
   verifyTimeoutSeconds: number
@@ -22,10 +26,15 @@ export interface SwitchParams {
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
 
 /**
- * Writes the new include beside the old one and moves it into place, tests the configuration
- * (restoring the old include byte for byte if the test fails), reloads, waits until the old nginx
- * workers stop taking connections, then fetches the verify URL. If that fails, the old include is
- * put back and nginx reloaded again (`rolled_back=yes`).
+ * Writes the new include, tests the configuration (restoring the old include byte for byte if the
+ * test fails), reloads, waits until the nginx master that the reload signalled has replaced its
+ * workers, then fetches the verify URL. If that fails, the old include is put back and nginx
+ * reloaded again (`rolled_back=yes`).
+ *
+ * A user who can write the include's directory gets the new include written beside the old one and
+ * moved into place. Anyone else goes through `sudo -n tee <include>` and nothing more, so that one
+ * narrow sudoers rule is enough: the include is written in place and the old text is kept by the
+ * script itself, to be written back with the same command.
  */
 export function switchScript(p: SwitchParams): string {
   return shellScript(
@@ -43,66 +52,122 @@ export function switchScript(p: SwitchParams): string {
     },
     `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
-if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
-fresh="$INCLUDE.zdd-new"
-saved="$INCLUDE.zdd-old"
 had_old=no
 [ -e "$INCLUDE" ] && had_old=yes
 
-if [ -z "$as" ]; then
-  write_fresh() { printf '%s\\n' "$CONTENT" > "$fresh"; }
+# Reports a write that did not happen: how it was tried, and what refused it.
+write_failed() {
+  echo "error=include_write"
+  echo "write_as=$1"
+  echo "write_step=$2"
+  [ "$1" = user ] || echo "tee_path=$(command -v tee 2>/dev/null)"
+  echo "@@write_output"; printf '%s\\n' "$3"
+  exit ${SWITCH_EXIT.writeFailed}
+}
+
+if [ -w "$dir" ] && { [ "$had_old" = no ] || [ -w "$INCLUDE" ]; }; then
+  fresh="$INCLUDE.zdd-new"
+  saved="$INCLUDE.zdd-old"
+  if ! out=$(printf '%s\\n' "$CONTENT" 2>&1 > "$fresh"); then
+    rm -f -- "$fresh" 2>/dev/null
+    write_failed user write "$out"
+  fi
+  if [ "$had_old" = yes ] && ! out=$(cp -p -- "$INCLUDE" "$saved" 2>&1); then
+    rm -f -- "$fresh"
+    write_failed user keep "$out"
+  fi
+  out=$(mv -f -- "$fresh" "$INCLUDE" 2>&1) || write_failed user write "$out"
+  restore() {
+    if [ "$had_old" = yes ]; then mv -f -- "$saved" "$INCLUDE"; else rm -f -- "$INCLUDE"; fi || echo "restore=failed"
+  }
+  forget_old() { rm -f -- "$saved"; }
 else
-  write_fresh() { printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; }
+  # Written in place: by the user when the include itself is writable (a group's file in a root
+  # directory), otherwise with the exact command a sudoers rule names, "tee <include>".
+  case "$INCLUDE" in -*) target=./$INCLUDE ;; *) target=$INCLUDE ;; esac
+  if [ "$had_old" = yes ] && [ -w "$INCLUDE" ]; then
+    write_as=user
+    put() { cat > "$target"; }
+  else
+    write_as=sudo
+    put() { sudo -n tee "$target" > /dev/null; }
+  fi
+  saved=$(mktemp 2>/dev/null) || write_failed "$write_as" keep "mktemp could not create a temporary file"
+  if [ "$had_old" = yes ] && ! out=$(cat -- "$INCLUDE" 2>&1 > "$saved"); then
+    rm -f -- "$saved"
+    write_failed "$write_as" read "$out"
+  fi
+  if ! out=$({ printf '%s\\n' "$CONTENT" | put; } 2>&1); then
+    # tee may have truncated the include before failing (a full disk): put the old text back.
+    [ "$had_old" = no ] || put < "$saved" > /dev/null 2>&1
+    rm -f -- "$saved"
+    write_failed "$write_as" write "$out"
+  fi
+  restore() {
+    if [ "$had_old" = yes ]; then put < "$saved"; else sudo -n rm -f -- "$INCLUDE"; fi || echo "restore=failed"
+    rm -f -- "$saved"
+  }
+  forget_old() { rm -f -- "$saved"; }
 fi
-if ! write_fresh; then
-  $as rm -f -- "$fresh" 2>/dev/null
-  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
-fi
-if [ "$had_old" = yes ] && ! $as cp -p -- "$INCLUDE" "$saved"; then
-  $as rm -f -- "$fresh"
-  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
-fi
-$as mv -f -- "$fresh" "$INCLUDE" || { echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}; }
 
 # Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
 run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
-restore() {
-  if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
-}
+# The nginx master the reload signalled, once seen; later reloads are watched on it alone.
+SIGNALLED=
 
-# Status 0 when none of the nginx workers given still takes connections: each has exited or calls
-# itself "shutting down". Read by the shell alone: this runs every 20 ms while the old workers close
-# their idle connections, and a process started then takes CPU from the clients they close on.
-workers_retired() {
-  for worker in "$@"; do
+# Status 0 when master $1 has replaced its workers listed in BEFORE: each of those has exited or
+# calls itself "shutting down", and the master runs a worker that is not among them. Other masters
+# (a container's nginx, another network namespace's, another configuration) are none of ours: one
+# that was not signalled keeps its workers, and is never waited for. The old workers are read by
+# the shell alone: this runs every 20 ms while they close their idle connections, and a process
+# started then takes CPU from the clients they close on. The full scan comes only once they retired.
+replaced_workers() {
+  for pair in $BEFORE; do
+    case "$pair" in "$1":*) ;; *) continue ;; esac
     title=
-    { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
+    { IFS= read -r title < "/proc/\${pair#*:}/cmdline"; } 2>/dev/null
     case "$title" in '' | *'shutting down'*) ;; *) return 1 ;; esac
   done
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    case "$pair" in "$1":*) ;; *) continue ;; esac
+    case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
+  done
+  return 1
 }
 
-# Prints reload=observed once every old worker has stopped taking connections and a new one runs.
+# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
+# command that stops and starts nginx), the new master of the one that exited.
+successor() {
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    case " $1 " in *" \${pair%%:*} "*) ;; *) echo "\${pair%%:*}"; return 0 ;; esac
+  done
+  return 1
+}
+
+# Prints reload=observed once the master that the reload signalled has replaced its workers (or,
+# when the command restarted nginx, once a new master runs in place of one that exited).
 reload_and_wait() {
-  workers=$(nginx_workers "$MASTER_HINT")
-  before=" "
-  for worker in $workers; do before="$before$worker "; done
-  if ! out=$(run_command "$RELOAD_COMMAND" 2>&1); then
-    echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
-  fi
-  if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
+  BEFORE=" " masters=
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    master=\${pair%%:*}
+    [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
+    BEFORE="$BEFORE$pair "
+    case " $masters " in *" $master "*) ;; *) masters="$masters $master" ;; esac
+  done
+  if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
+  if [ -z "$masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
-    # The full scan only once the old workers have all retired: it must also find a new one.
-    if workers_retired $workers; then
-      current=$(nginx_workers "$MASTER_HINT")
-      taken=yes
-      [ -n "$current" ] || taken=no
-      for worker in $current; do
-        case "$before" in *" $worker "*) taken=no ;; esac
-      done
-      if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
-    fi
+    for master in $masters; do
+      if replaced_workers "$master"; then
+        SIGNALLED=$master
+        echo "reload=observed"; echo "nginx_master=$master"; return 0
+      fi
+      if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+        echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
+      fi
+    done
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
     sleep 0.02
   done
@@ -119,9 +184,13 @@ reload_and_wait
 status=$?
 if [ "$status" != 0 ]; then
   restore
-  if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
-  # nginx kept its old workers, so it still serves the old port; make the include say so again.
+  # nginx kept its old workers, or a failing reload command may still have signalled it: either
+  # way, one more reload makes it serve what the include says again.
   (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
+  if [ "$status" = 2 ]; then
+    echo "error=reload_failed"; echo "@@reload_output"; printf '%s\\n' "$reload_output"
+    exit ${SWITCH_EXIT.reloadFailed}
+  fi
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
 fi
 
@@ -143,8 +212,8 @@ if [ -n "$VERIFY_URL" ]; then
   done
   rm -f -- "$body"
 fi
-$as rm -f -- "$saved"
-[ -z "$RELEASE_STATE_FILE" ] || printf 'served\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
+forget_old
+[ -z "$RELEASE_STATE_FILE" ] || printf 'served\\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`,
   )
 }

@@ -286,9 +286,12 @@ stop_group() {
   echo "stopped=$1"
 }
 
-# Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
-# $1 (all masters when $1 is empty or matches none). nginx writes its role into its command line
-# ("nginx: master process <its arguments>"), so one grep over /proc finds them all.
+# The live nginx workers (not shutting down), one "<master pid>:<worker pid>" line each, of the
+# nginx masters whose command line holds $1 (all masters when $1 is empty or matches none). nginx
+# writes its role into its command line ("nginx: master process <its arguments>"), so one grep over
+# /proc finds them all. Each worker comes with its master: a host may run several nginx masters
+# that look alike (a container's, another network namespace's), and a reload replaces the workers
+# of one of them only.
 nginx_workers() {
   titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
   masters= all_masters=
@@ -305,7 +308,7 @@ EOF
     case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
     pid=\${line#/proc/}; pid=\${pid%%/*}
     read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
-    case " $masters " in *" $parent "*) echo "$pid" ;; esac
+    case " $masters " in *" $parent "*) echo "$parent:$pid" ;; esac
   done <<EOF
 $titles
 EOF

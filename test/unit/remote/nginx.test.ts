@@ -2,15 +2,16 @@
  * The switch (src/remote/nginx.ts), run by a local `sh`: with test and reload commands that touch
  * no nginx, then against a private nginx.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { get } from 'node:http'
+import { type ChildProcess, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
 import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
+import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
-import { runScript, tempDir, waitUntil, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
+import { runScript, tempDir, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
+import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, viaNginx as viaPrivateNginx } from './private-nginx.js'
 
 cleanUpAfterAll()
 
@@ -125,93 +126,87 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
   })
 })
 
+/** Runs a script as user nobody, as a deploy user without root runs it. */
+function runAsNobody(script: string): { code: number; answer: ReturnType<typeof parseAnswer> } {
+  const result = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-s'], { input: script, encoding: 'utf8', cwd: '/' })
+  return { code: result.status ?? -1, answer: parseAnswer(result.stdout) }
+}
+
+describe.skipIf(process.getuid?.() !== 0)("switchScript as a user who cannot write the include's directory", { timeout: 30_000 }, () => {
+  const setUp = (includeMode: number) => {
+    const dir = tempDir()
+    chmodSync(dir, 0o755)
+    const include = join(dir, 'service-url.inc')
+    writeFileSync(include, 'set $service_url http://127.0.0.1:8081;\n')
+    chmodSync(include, includeMode)
+    return { dir, include, inode: statSync(include).ino }
+  }
+  const params = (include: string): SwitchParams => ({
+    include,
+    content: 'set $service_url http://127.0.0.1:8082;',
+    testCommand: `grep -q 8082 ${shellQuote(include)}`,
+    reloadCommand: 'true',
+    masterHint: '',
+    verifyUrl: '',
+    verifyTimeoutSeconds: 1,
+    intervalSeconds: 0.1,
+    reloadTimeoutSeconds: 1,
+    releaseStateFile: '',
+  })
+
+  it('an include the user may write (in a directory it may not): written and put back in place, no sudo needed', () => {
+    const { dir, include, inode } = setUp(0o666)
+    // The test command passes only on the new text; the reload then fails, and the old text goes back.
+    const run = runAsNobody(switchScript({ ...params(include), reloadCommand: 'exit 3' }))
+    expect(run.code, JSON.stringify(run.answer)).toBe(SWITCH_EXIT.reloadFailed)
+    expect(run.answer.facts.restore).toBeUndefined()
+    expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8081;\n')
+    expect(statSync(include).ino).toBe(inode)
+    expect(leftovers(dir)).toEqual([])
+  })
+
+  it('no sudo rule for tee: exit 60, the refusal and the tee path reported, the include untouched', () => {
+    const { dir, include } = setUp(0o644)
+    const run = runAsNobody(switchScript(params(include)))
+    expect(run.code).toBe(SWITCH_EXIT.writeFailed)
+    expect(run.answer.facts).toMatchObject({ error: 'include_write', write_as: 'sudo', write_step: 'write', tee_path: '/usr/bin/tee' })
+    expect(run.answer.sections.write_output).toMatch(/sudo/)
+    expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8081;\n')
+    expect(leftovers(dir)).toEqual([])
+  })
+})
+
 // A private nginx (if installed): the switch against the real thing, watched through /proc.
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((path) => existsSync(path))
-
 describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_000 }, () => {
-  let dir: string
+  let nginx: PrivateNginx
   let include: string
-  let nginxPort: number
   let backends: number[]
-  let nginxArgs: string
-  const backendProcesses: ChildProcess[] = []
-  const template = 'set $service_url http://127.0.0.1:{port};'
+  let backendProcesses: ChildProcess[] = []
+  const template = TEMPLATE
+  const viaNginx = () => viaPrivateNginx(nginx.port)
 
-  /** One request through nginx, on a fresh connection. */
-  function viaNginx(): Promise<string> {
-    return new Promise((resolve) => {
-      const request = get({ host: '127.0.0.1', port: nginxPort, path: '/', agent: false }, (response) => {
-        let body = ''
-        response.on('data', (chunk) => (body += chunk))
-        response.on('end', () => resolve(`${response.statusCode} ${body}`))
-      })
-      request.on('error', (error) => resolve(`no answer: ${error.message}`))
-    })
-  }
-
-  const params = (port: number, overrides: Partial<SwitchParams> = {}): SwitchParams => {
-    const reloadCommand = `${NGINX} ${nginxArgs} -s reload`
-    return {
-      include,
-      content: renderInclude(template, port),
-      testCommand: `${NGINX} ${nginxArgs} -t`,
-      reloadCommand,
-      masterHint: nginxMasterHint(reloadCommand),
-      verifyUrl: '',
-      verifyTimeoutSeconds: 2,
-      intervalSeconds: 0.1,
-      reloadTimeoutSeconds: 5,
-      releaseStateFile: '',
-      ...overrides,
-    }
-  }
+  const params = (port: number, overrides: Partial<SwitchParams> = {}): SwitchParams => ({
+    include,
+    content: renderInclude(template, port),
+    testCommand: nginx.testCommand,
+    reloadCommand: nginx.reloadCommand,
+    masterHint: nginxMasterHint(nginx.reloadCommand),
+    verifyUrl: '',
+    verifyTimeoutSeconds: 2,
+    intervalSeconds: 0.1,
+    reloadTimeoutSeconds: 5,
+    releaseStateFile: '',
+    ...overrides,
+  })
 
   beforeAll(async () => {
-    dir = tempDir('zdd-nginx-')
-    include = join(dir, 'conf.d', 'service-url.inc')
-    mkdirSync(dirname(include))
-    mkdirSync(join(dir, 'logs'))
-    nginxPort = await freePort()
-    backends = [await freePort(), await freePort()]
-    for (const port of backends) {
-      const child = spawn(
-        process.execPath,
-        ['-e', `require('http').createServer((q, s) => s.end('backend ${port}')).listen(${port}, '127.0.0.1', () => console.log('ready'))`],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      )
-      await new Promise((resolve) => child.stdout!.once('data', resolve))
-      backendProcesses.push(child) // they live for the whole describe; killed in afterAll
-    }
-    writeFileSync(include, `${renderInclude(template, backends[0])}\n`)
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp-body; proxy_temp_path ${dir}/tmp-proxy; fastcgi_temp_path ${dir}/tmp-fcgi;
-  uwsgi_temp_path ${dir}/tmp-uwsgi; scgi_temp_path ${dir}/tmp-scgi;
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location / { include ${include}; proxy_pass $service_url; }
-  }
-}
-`,
-    )
-    nginxArgs = `-p ${dir}/ -c ${dir}/nginx.conf -e ${dir}/logs/error.log`
-    execFileSync(NGINX!, nginxArgs.split(' '), { stdio: 'ignore' })
-    expect(await waitUntil(() => existsSync(join(dir, 'nginx.pid')))).toBe(true)
+    ;({ ports: backends, processes: backendProcesses } = await startBackends(2))
+    nginx = await startPrivateNginx(tempDir('zdd-nginx-'), backends[0])
+    include = nginx.include
   })
 
   afterAll(() => {
-    try {
-      const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim())
-      if (master > 0) process.kill(master, 'SIGQUIT')
-    } catch {
-      // not started
-    }
+    nginx?.stop()
     for (const child of backendProcesses) child.kill('SIGKILL')
   })
 
@@ -250,7 +245,7 @@ http {
 
   it('verify-url answering 2xx: verify=ok', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
-    const run = await runScript(switchScript(params(target, { verifyUrl: `http://127.0.0.1:${nginxPort}/` })))
+    const run = await runScript(switchScript(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` })))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ verify: 'ok', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${target}`)
@@ -260,7 +255,7 @@ http {
     const before = readFileSync(include)
     const served = await viaNginx()
     const deadPort = await freePort()
-    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${nginxPort}/`, verifyTimeoutSeconds: 1 })))
+    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${nginx.port}/`, verifyTimeoutSeconds: 1 })))
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.verifyFailed)
     expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
     expect(readFileSync(include)).toEqual(before)
