@@ -1,8 +1,8 @@
-export const id = 105;
-export const ids = [105];
+export const id = 969;
+export const ids = [969];
 export const modules = {
 
-/***/ 5105:
+/***/ 8969:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -1066,9 +1066,12 @@ stop_group() {
   echo "stopped=$1"
 }
 
-# Pids of the live nginx workers (not shutting down) of the nginx masters whose command line holds
-# $1 (all masters when $1 is empty or matches none). nginx writes its role into its command line
-# ("nginx: master process <its arguments>"), so one grep over /proc finds them all.
+# The live nginx workers (not shutting down), one "<master pid>:<worker pid>" line each, of the
+# nginx masters whose command line holds $1 (all masters when $1 is empty or matches none). nginx
+# writes its role into its command line ("nginx: master process <its arguments>"), so one grep over
+# /proc finds them all. Each worker comes with its master: a host may run several nginx masters
+# that look alike (a container's, another network namespace's), and a reload replaces the workers
+# of one of them only.
 nginx_workers() {
   titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
   masters= all_masters=
@@ -1085,7 +1088,7 @@ EOF
     case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
     pid=\${line#/proc/}; pid=\${pid%%/*}
     read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
-    case " $masters " in *" $parent "*) echo "$pid" ;; esac
+    case " $masters " in *" $parent "*) echo "$parent:$pid" ;; esac
   done <<EOF
 $titles
 EOF
@@ -1515,10 +1518,15 @@ rm -f -- "run/$PORT.pid" "run/$PORT.release"`);
 
 const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 };
 /**
- * Writes the new include beside the old one and moves it into place, tests the configuration
- * (restoring the old include byte for byte if the test fails), reloads, waits until the old nginx
- * workers stop taking connections, then fetches the verify URL. If that fails, the old include is
- * put back and nginx reloaded again (`rolled_back=yes`).
+ * Writes the new include, tests the configuration (restoring the old include byte for byte if the
+ * test fails), reloads, waits until the nginx master that the reload signalled has replaced its
+ * workers, then fetches the verify URL. If that fails, the old include is put back and nginx
+ * reloaded again (`rolled_back=yes`).
+ *
+ * A user who can write the include's directory gets the new include written beside the old one and
+ * moved into place. Anyone else goes through `sudo -n tee <include>` and nothing more, so that one
+ * narrow sudoers rule is enough: the include is written in place and the old text is kept by the
+ * script itself, to be written back with the same command.
  */
 function switchScript(p) {
     return (0,quote/* shellScript */.ky)({
@@ -1534,66 +1542,122 @@ function switchScript(p) {
         RELEASE_STATE_FILE: p.releaseStateFile,
     }, `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
-if [ -w "$dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then as=; else as="sudo -n"; fi
-fresh="$INCLUDE.zdd-new"
-saved="$INCLUDE.zdd-old"
 had_old=no
 [ -e "$INCLUDE" ] && had_old=yes
 
-if [ -z "$as" ]; then
-  write_fresh() { printf '%s\\n' "$CONTENT" > "$fresh"; }
+# Reports a write that did not happen: how it was tried, and what refused it.
+write_failed() {
+  echo "error=include_write"
+  echo "write_as=$1"
+  echo "write_step=$2"
+  [ "$1" = user ] || echo "tee_path=$(command -v tee 2>/dev/null)"
+  echo "@@write_output"; printf '%s\\n' "$3"
+  exit ${SWITCH_EXIT.writeFailed}
+}
+
+if [ -w "$dir" ] && { [ "$had_old" = no ] || [ -w "$INCLUDE" ]; }; then
+  fresh="$INCLUDE.zdd-new"
+  saved="$INCLUDE.zdd-old"
+  if ! out=$(printf '%s\\n' "$CONTENT" 2>&1 > "$fresh"); then
+    rm -f -- "$fresh" 2>/dev/null
+    write_failed user write "$out"
+  fi
+  if [ "$had_old" = yes ] && ! out=$(cp -p -- "$INCLUDE" "$saved" 2>&1); then
+    rm -f -- "$fresh"
+    write_failed user keep "$out"
+  fi
+  out=$(mv -f -- "$fresh" "$INCLUDE" 2>&1) || write_failed user write "$out"
+  restore() {
+    if [ "$had_old" = yes ]; then mv -f -- "$saved" "$INCLUDE"; else rm -f -- "$INCLUDE"; fi || echo "restore=failed"
+  }
+  forget_old() { rm -f -- "$saved"; }
 else
-  write_fresh() { printf '%s\\n' "$CONTENT" | $as tee -- "$fresh" > /dev/null; }
+  # Written in place: by the user when the include itself is writable (a group's file in a root
+  # directory), otherwise with the exact command a sudoers rule names, "tee <include>".
+  case "$INCLUDE" in -*) target=./$INCLUDE ;; *) target=$INCLUDE ;; esac
+  if [ "$had_old" = yes ] && [ -w "$INCLUDE" ]; then
+    write_as=user
+    put() { cat > "$target"; }
+  else
+    write_as=sudo
+    put() { sudo -n tee "$target" > /dev/null; }
+  fi
+  saved=$(mktemp 2>/dev/null) || write_failed "$write_as" keep "mktemp could not create a temporary file"
+  if [ "$had_old" = yes ] && ! out=$(cat -- "$INCLUDE" 2>&1 > "$saved"); then
+    rm -f -- "$saved"
+    write_failed "$write_as" read "$out"
+  fi
+  if ! out=$({ printf '%s\\n' "$CONTENT" | put; } 2>&1); then
+    # tee may have truncated the include before failing (a full disk): put the old text back.
+    [ "$had_old" = no ] || put < "$saved" > /dev/null 2>&1
+    rm -f -- "$saved"
+    write_failed "$write_as" write "$out"
+  fi
+  restore() {
+    if [ "$had_old" = yes ]; then put < "$saved"; else sudo -n rm -f -- "$INCLUDE"; fi || echo "restore=failed"
+    rm -f -- "$saved"
+  }
+  forget_old() { rm -f -- "$saved"; }
 fi
-if ! write_fresh; then
-  $as rm -f -- "$fresh" 2>/dev/null
-  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
-fi
-if [ "$had_old" = yes ] && ! $as cp -p -- "$INCLUDE" "$saved"; then
-  $as rm -f -- "$fresh"
-  echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}
-fi
-$as mv -f -- "$fresh" "$INCLUDE" || { echo "error=include_write"; exit ${SWITCH_EXIT.writeFailed}; }
 
 # Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
 run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
-restore() {
-  if [ "$had_old" = yes ]; then $as mv -f -- "$saved" "$INCLUDE"; else $as rm -f -- "$INCLUDE"; fi
-}
+# The nginx master the reload signalled, once seen; later reloads are watched on it alone.
+SIGNALLED=
 
-# Status 0 when none of the nginx workers given still takes connections: each has exited or calls
-# itself "shutting down". Read by the shell alone: this runs every 20 ms while the old workers close
-# their idle connections, and a process started then takes CPU from the clients they close on.
-workers_retired() {
-  for worker in "$@"; do
+# Status 0 when master $1 has replaced its workers listed in BEFORE: each of those has exited or
+# calls itself "shutting down", and the master runs a worker that is not among them. Other masters
+# (a container's nginx, another network namespace's, another configuration) are none of ours: one
+# that was not signalled keeps its workers, and is never waited for. The old workers are read by
+# the shell alone: this runs every 20 ms while they close their idle connections, and a process
+# started then takes CPU from the clients they close on. The full scan comes only once they retired.
+replaced_workers() {
+  for pair in $BEFORE; do
+    case "$pair" in "$1":*) ;; *) continue ;; esac
     title=
-    { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
+    { IFS= read -r title < "/proc/\${pair#*:}/cmdline"; } 2>/dev/null
     case "$title" in '' | *'shutting down'*) ;; *) return 1 ;; esac
   done
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    case "$pair" in "$1":*) ;; *) continue ;; esac
+    case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
+  done
+  return 1
 }
 
-# Prints reload=observed once every old worker has stopped taking connections and a new one runs.
+# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
+# command that stops and starts nginx), the new master of the one that exited.
+successor() {
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    case " $1 " in *" \${pair%%:*} "*) ;; *) echo "\${pair%%:*}"; return 0 ;; esac
+  done
+  return 1
+}
+
+# Prints reload=observed once the master that the reload signalled has replaced its workers (or,
+# when the command restarted nginx, once a new master runs in place of one that exited).
 reload_and_wait() {
-  workers=$(nginx_workers "$MASTER_HINT")
-  before=" "
-  for worker in $workers; do before="$before$worker "; done
-  if ! out=$(run_command "$RELOAD_COMMAND" 2>&1); then
-    echo "error=reload_failed"; echo "@@reload_output"; echo "$out"; return 2
-  fi
-  if [ -z "$workers" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
+  BEFORE=" " masters=
+  for pair in $(nginx_workers "$MASTER_HINT"); do
+    master=\${pair%%:*}
+    [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
+    BEFORE="$BEFORE$pair "
+    case " $masters " in *" $master "*) ;; *) masters="$masters $master" ;; esac
+  done
+  if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
+  if [ -z "$masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
-    # The full scan only once the old workers have all retired: it must also find a new one.
-    if workers_retired $workers; then
-      current=$(nginx_workers "$MASTER_HINT")
-      taken=yes
-      [ -n "$current" ] || taken=no
-      for worker in $current; do
-        case "$before" in *" $worker "*) taken=no ;; esac
-      done
-      if [ "$taken" = yes ]; then echo "reload=observed"; return 0; fi
-    fi
+    for master in $masters; do
+      if replaced_workers "$master"; then
+        SIGNALLED=$master
+        echo "reload=observed"; echo "nginx_master=$master"; return 0
+      fi
+      if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+        echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
+      fi
+    done
     if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
     sleep 0.02
   done
@@ -1610,9 +1674,13 @@ reload_and_wait
 status=$?
 if [ "$status" != 0 ]; then
   restore
-  if [ "$status" = 2 ]; then exit ${SWITCH_EXIT.reloadFailed}; fi
-  # nginx kept its old workers, so it still serves the old port; make the include say so again.
+  # nginx kept its old workers, or a failing reload command may still have signalled it: either
+  # way, one more reload makes it serve what the include says again.
   (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
+  if [ "$status" = 2 ]; then
+    echo "error=reload_failed"; echo "@@reload_output"; printf '%s\\n' "$reload_output"
+    exit ${SWITCH_EXIT.reloadFailed}
+  fi
   echo "error=reload_not_taken"; exit ${SWITCH_EXIT.notTaken}
 fi
 
@@ -1634,8 +1702,8 @@ if [ -n "$VERIFY_URL" ]; then
   done
   rm -f -- "$body"
 fi
-$as rm -f -- "$saved"
-[ -z "$RELEASE_STATE_FILE" ] || printf 'served\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
+forget_old
+[ -z "$RELEASE_STATE_FILE" ] || printf 'served\\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`);
 }
 
@@ -2313,6 +2381,44 @@ async function writeDeltaFile(jarPath, runs, outPath) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/switch-messages.js
+
+/** The include could not be written: names the missing permission, or the exact sudoers rule to add. */
+function includeWriteFailure(answer, include, user) {
+    const { facts, sections } = answer;
+    const said = (sections.write_output ?? '').trim().split('\n').slice(-3).join(' ').trim();
+    const because = said ? ` (${said})` : '';
+    if (facts.write_as === 'user') {
+        return `could not write ${include} as user "${user}"${because}. Check the free space and permissions of its directory. nginx was not touched.`;
+    }
+    if (facts.write_step === 'read') {
+        return `user "${user}" cannot read ${include}${because}; the switch keeps its text to put it back if nginx rejects the new one. Make it readable by that user (e.g. chmod 644). nginx was not touched.`;
+    }
+    if (facts.write_step === 'write') {
+        const tee = facts.tee_path || '/usr/bin/tee';
+        // sudoers needs a path with no spaces unescaped; quoted here only for a shell-safe hint.
+        const path = /^[A-Za-z0-9_./-]+$/.test(include) ? include : (0,quote/* shellQuote */.ZL)(include);
+        return (`user "${user}" cannot write the directory of ${include}, and "sudo -n tee ${path}" was refused${because}. ` +
+            `Allow exactly that command without a password, e.g. in /etc/sudoers.d/zero-downtime-deploy: ` +
+            `"${user} ALL=(root) NOPASSWD: ${tee} ${path}" (the README's "The nginx side" has the whole file), ` +
+            `or make the include's directory writable by that user. nginx was not touched.`);
+    }
+    return `could not keep a copy of ${include} before writing it${because}. Check that the host's temporary directory is writable. nginx was not touched.`;
+}
+/** Said after a failure that puts the old include back, when it could not be put back. */
+function restoreNote(answer, include) {
+    return answer.facts.restore === 'failed'
+        ? ` But ${include} could not be put back as it was: check it on the host before nginx is reloaded again.`
+        : '';
+}
+/** When sudo refused a command (no rule, or one that names other arguments), says which rule is missing. */
+function sudoRefusalNote(output, command, user) {
+    if (!/^sudo: a password is required|is not allowed to execute/m.test(output ?? ''))
+        return '';
+    const line = command.replace(/^\s*sudo\s+-n\s+/, '');
+    return ` sudo refused it: user "${user}" needs a sudoers rule for exactly "${line}" with NOPASSWD (full path of the program, the same arguments; see the README's "The nginx side").`;
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
 /**
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
@@ -2329,12 +2435,17 @@ async function writeDeltaFile(jarPath, runs, outPath) {
 
 
 
+
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 class StepError extends Error {
     step;
-    constructor(step, message) {
+    afterReload;
+    constructor(step, message, 
+    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
+    afterReload = false) {
         super(`${step}: ${message}`);
         this.step = step;
+        this.afterReload = afterReload;
         this.name = 'StepError';
     }
 }
@@ -2581,18 +2692,19 @@ async function switchTraffic(run, port, release) {
         if (!(error instanceof RemoteCommandError))
             throw error;
         const { facts, sections } = error.result.answer;
+        const restored = restoreNote(error.result.answer, config.nginx.include);
         switch (error.result.code) {
             case SWITCH_EXIT.writeFailed:
-                throw new StepError('switch', `could not write ${config.nginx.include} (as user "${remote.entry.username}", or with sudo -n). Make the include's directory writable by that user, or allow it passwordless sudo for tee, cp and mv. nginx was not touched.`);
+                throw new StepError('switch', includeWriteFailure(error.result.answer, config.nginx.include, remote.entry.username));
             case SWITCH_EXIT.testFailed:
-                throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.\n${sections.test_output ?? ''}`);
+                throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`);
             case SWITCH_EXIT.reloadFailed:
-                throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back.\n${sections.reload_output ?? ''}`);
+                throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`, true);
             case SWITCH_EXIT.notTaken:
-                throw new StepError('switch', 'nginx did not start new workers within 10 s of the reload, so it still serves the old port; the old include was put back. See the nginx error log on the host.');
+                throw new StepError('switch', `no nginx master started new workers within 10 s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`, true);
             case SWITCH_EXIT.verifyFailed:
                 report.rolledBack = facts.rolled_back === 'yes';
-                throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.`);
+                throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.${restored}`, true);
         }
         throw error;
     }
@@ -2664,8 +2776,13 @@ async function deploy(remote, config, artifact, report, log) {
             await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)));
         }
         catch (error) {
-            // Traffic stays on (or went back to) the old port: the new instance must not linger.
-            await stopInstance(run, idle, 0).catch(() => undefined);
+            // Traffic stays on (or went back to) the old port: the new instance must not linger. Once a
+            // reload may have taken effect, even in part, nginx workers that are shutting down may still
+            // send it requests: drain them first, as stop-previous does.
+            const drainSeconds = error instanceof StepError && error.afterReload ? config.drainSeconds : 0;
+            if (drainSeconds > 0)
+                log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`);
+            await stopInstance(run, idle, drainSeconds).catch(() => undefined);
             throw error;
         }
         report.activePort = idle;
