@@ -10,6 +10,7 @@ import { acquireLockScript, inspectScript, releaseLockScript } from '../remote/h
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
+import { unitName } from '../remote/systemd.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
@@ -319,11 +320,12 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts, sections } = error.result.answer
     const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : ''
-    if (facts.health === 'unit_start' || facts.health === 'unit_setup') {
+    if (unit && (facts.health === 'unit_start' || facts.health === 'unit_setup')) {
       const output = (error.result.answer.lists.unit_error ?? []).join('\n')
+      const what = facts.health === 'unit_setup' ? 'write the launcher, settings or unit file for' : 'enable and start'
       throw new StepError(
         'start',
-        `could not ${facts.health === 'unit_setup' ? 'write the launcher, settings or unit file of' : 'enable and start'} systemd unit ${unit ? `zdd-${config.appName}@${port}.service` : ''} for release ${release}; nothing was switched and nginx still serves the old version.${output ? `\n${output}` : ''}`,
+        `could not ${what} systemd unit ${unitName(config.appName, port)} (release ${release}); nothing was switched and nginx still serves the old version. Set supervisor: none to start it detached instead.${output ? `\n${output}` : ''}`,
       )
     }
     if (error.result.code === INSTANCE_EXIT.exited) {
