@@ -59,11 +59,13 @@ export async function systemdHostSupport() {
 
 /**
  * Makes the host's files and its lab, then boots it.
- * @param {{ nginxSite: string, files?: Record<string, string> }} options nginxSite: the text of the
- *   host's only nginx site (port 80); files: more files of the host (absolute paths), written before it boots
+ * @param {{ nginxSite: string, files?: Record<string, string>, sshdConfig?: string }} options
+ *   nginxSite: the text of the host's only nginx site (port 80); files: more files of the host
+ *   (absolute paths), written before it boots; sshdConfig: lines that take precedence over the
+ *   distribution's sshd_config (e.g. "UsePAM no": sessions then get no XDG_RUNTIME_DIR)
  * @returns {Promise<SystemdHost>}
  */
-export async function createSystemdHost({ nginxSite, files = {} }) {
+export async function createSystemdHost({ nginxSite, files = {}, sshdConfig = '' }) {
   const lab = await createLab()
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'zdd-systemd-host-'))
   /** @type {number | undefined} */
@@ -120,6 +122,12 @@ export async function createSystemdHost({ nginxSite, files = {} }) {
         if (!KEPT_SERVICES.includes(unit)) await unlink(path.join(units, entry, unit))
       }
     }
+    // Enabled as the distribution enables them, also where the packages were installed without systemd running.
+    await mkdir(path.join(units, 'multi-user.target.wants'), { recursive: true })
+    for (const service of KEPT_SERVICES) {
+      const link = path.join(units, 'multi-user.target.wants', service)
+      if (!existsSync(link)) await symlink(`/lib/systemd/system/${service}`, link)
+    }
     for (const unit of ['getty.target', 'console-getty.service', 'systemd-timesyncd.service', 'timers.target']) {
       await rm(path.join(units, unit), { force: true })
       await symlink('/dev/null', path.join(units, unit))
@@ -134,6 +142,7 @@ export async function createSystemdHost({ nginxSite, files = {} }) {
       await mkdir(path.dirname(file(name)), { recursive: true })
       await writeFile(file(name), text)
     }
+    if (sshdConfig) await writeFile(file('etc/ssh/sshd_config.d/zdd-test.conf'), sshdConfig)
     const keyPath = path.join(stateDir, 'client_key')
     await execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'zdd-systemd-host', '-f', keyPath])
     const publicKey = await readFile(`${keyPath}.pub`, 'utf8')
@@ -197,7 +206,8 @@ export async function createSystemdHost({ nginxSite, files = {} }) {
 
     /** @type {SystemdHost['addUser']} */
     const addUser = async (user) => {
-      await exec(['useradd', '--create-home', '--shell', '/bin/sh', user])
+      // A password of '*': no password logs in, but the account is not locked (sshd without PAM refuses locked ones).
+      await exec(['useradd', '--create-home', '--shell', '/bin/sh', '--password', '*', user])
       await exec(['install', '-d', '-m', '700', '-o', user, '-g', user, `/home/${user}/.ssh`])
       await writeFile(file(`home/${user}/.ssh/authorized_keys`), publicKey, { mode: 0o600 })
       await exec(['chown', `${user}:${user}`, `/home/${user}/.ssh/authorized_keys`])

@@ -246,7 +246,12 @@ describe.skipIf(!support.ok)(`on a host whose PID 1 is systemd${support.ok ? '' 
       })
 
     beforeAll(async () => {
-      host = await createSystemdHost({ nginxSite: site(include), files: { [include]: `set $service_url http://127.0.0.1:${PORT_A};\n` } })
+      // Without PAM, as sshd is often set up for deploy users: the session has no XDG_RUNTIME_DIR.
+      host = await createSystemdHost({
+        nginxSite: site(include),
+        files: { [include]: `set $service_url http://127.0.0.1:${PORT_A};\n` },
+        sshdConfig: 'UsePAM no\n',
+      })
       const name = 'zdddeploy'
       const { uid } = await host.addUser(name)
       user = { name, uid }
