@@ -8,6 +8,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { readHostState } from '../../../src/deploy/host-state.js'
+import { inspectScript } from '../../../src/remote/host.js'
 import { INSTANCE_EXIT, freePortScript, startScript, stopScript } from '../../../src/remote/instance.js'
 import { unitFileText } from '../../../src/remote/systemd.js'
 import { cleanUpAfterAll, freePort, isRunning, makeRelease, runScript, startParams, tempDir, trackGroup, waitUntil } from './local-host.js'
@@ -77,7 +79,23 @@ describe.concurrent('instance scripts as systemd units, with a stand-in systemct
     expect(readFileSync(conf, 'utf8')).toContain("JAVA_OPTS='-Dpw=opts-secret'")
     expect(readFileSync(conf, 'utf8')).toMatch(/^export PATH=/m)
     expect(readFileSync(join(h.deployDir, 'run', `${port}.release`), 'utf8')).toBe('20260101-000000-aaaaaaaa\n')
-    expect(readFileSync(join(h.deployDir, 'run', `${port}.pid`), 'utf8')).toBe(`${h.mainPid(port)}\n`)
+    // The unit's main pid, recorded with its identity (record_instance), so that inspect believes it.
+    expect(readFileSync(join(h.deployDir, 'run', `${port}.pid`), 'utf8')).toMatch(
+      new RegExp(`^${h.mainPid(port)}\nboot=\\S+ start=\\d+\n$`),
+    )
+
+    const inspected = await runScript(
+      inspectScript({
+        deployDir: h.deployDir,
+        include: join(h.home, 'none.inc'),
+        ports: [port, port + 1],
+        prepare: false,
+        needJava: false,
+        appName: 'shop',
+      }),
+      { env: h.env },
+    )
+    expect(readHostState(inspected.answer).instances[0]).toMatchObject({ port, pid: h.mainPid(port), running: true })
 
     // The same unit file again: no reload.
     const stop = await runScript(stopScript({ deployDir: h.deployDir, port, drainSeconds: 0, stopTimeoutSeconds: 5, unit }), { env: h.env })
