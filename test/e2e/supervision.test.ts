@@ -226,7 +226,7 @@ describe.skipIf(!support.ok)(`on a host whose PID 1 is systemd${support.ok ? '' 
     let host: any
     let traffic: any
     let user: { name: string; uid: number }
-    const include = '/etc/nginx/deploy/service-url.inc'
+    const include = '/etc/nginx/conf.d/service-url.inc'
     const deploy = async (version: string, extra: Inputs = {}) =>
       runAction({
         workspace: await workspaceWithJar(version),
@@ -237,7 +237,6 @@ describe.skipIf(!support.ok)(`on a host whose PID 1 is systemd${support.ok ? '' 
           'known-hosts': host.knownHosts,
           artifact: 'build/libs/*.jar',
           'app-name': 'sample',
-          'nginx-include': include,
           'health-interval': '0.1',
           'health-timeout': '60',
           'stop-timeout': '10',
@@ -255,14 +254,11 @@ describe.skipIf(!support.ok)(`on a host whose PID 1 is systemd${support.ok ? '' 
       const name = 'zdddeploy'
       const { uid } = await host.addUser(name)
       user = { name, uid }
-      // The README's setup for a user who is not root: the include's directory, and sudo for nginx.
-      await host.exec(['chown', '-R', `${name}:${name}`, '/etc/nginx/deploy'])
+      // The README's sudoers file for a user who is not root: the include and the two nginx commands, nothing more.
       await writeFile(
-        host.file('/etc/sudoers.d/zdd-deploy'),
-        `${name} ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -s reload\n`,
-        {
-          mode: 0o440,
-        },
+        host.file('/etc/sudoers.d/zero-downtime-deploy'),
+        `${name} ALL=(root) NOPASSWD: /usr/bin/tee ${include}\n${name} ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -s reload\n`,
+        { mode: 0o440 },
       )
     })
     afterAll(async () => {
