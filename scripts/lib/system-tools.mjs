@@ -1,5 +1,5 @@
 // What the demo and the end-to-end tests need from the system: sshd, nginx, a JDK, ssh-keygen,
-// curl, iproute2, sudo, busybox, iptables and systemd. Installed with apt-get when missing and we are root (a fresh Debian machine).
+// curl, iproute2, sudo, busybox, iptables, systemd and procps. Installed with apt-get when missing and we are root (a fresh Debian machine).
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
@@ -28,6 +28,8 @@ export function missingPackages() {
   if (!has('busybox')) missing.push('busybox')
   if (!has('iptables')) missing.push('iptables')
   if (!existsSync('/lib/systemd/systemd')) missing.push('systemd')
+  // pkill: the supervision tests kill a JVM inside a host whose PID 1 is systemd.
+  if (!has('pkill')) missing.push('procps')
   return missing
 }
 

@@ -7,6 +7,9 @@ import { SHELL_NAME } from '../remote/quote.js'
 
 export type Command = 'deploy' | 'rollback' | 'status'
 
+/** Who keeps the instances running: systemd units, detached processes, or systemd when the host allows it. */
+export type Supervisor = 'auto' | 'systemd' | 'none'
+
 export interface SecretInputs {
   privateKey?: string
   passphrase?: string
@@ -69,6 +72,7 @@ export interface DeployConfig {
   stopPrevious: boolean
   drainSeconds: number
   stopTimeoutSeconds: number
+  supervisor: Supervisor
   nginx: NginxConfig
   verifyUrl: string
   dryRun: boolean
@@ -253,6 +257,11 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     env.push([key, line.slice(eq + 1).replace(/\r$/, '')])
   }
 
+  const supervisor = text('supervisor', 'auto').toLowerCase()
+  if (!['auto', 'systemd', 'none'].includes(supervisor)) {
+    problems.push(`supervisor: ${show(supervisor)} is not valid; expected auto, systemd or none`)
+  }
+
   const healthPath = text('health-path', '/actuator/health')
   if (!healthPath.startsWith('/') || /\s/.test(healthPath)) {
     problems.push(`health-path: ${show(healthPath)} is not valid; expected a URL path starting with "/", without spaces`)
@@ -297,6 +306,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     stopPrevious: boolean('stop-previous', false),
     drainSeconds: seconds('drain-seconds', 10),
     stopTimeoutSeconds: seconds('stop-timeout', 30, 1),
+    supervisor: supervisor as Supervisor,
     nginx: {
       include,
       template,

@@ -5,11 +5,14 @@ import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
+import { unitName } from '../remote/systemd.js'
+import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
 import {
   type HostRun,
   StepError,
   checkHostReady,
+  checkSupervision,
   freeIdlePort,
   inspectHost,
   lockAndInspect,
@@ -29,6 +32,7 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
   try {
     checkHostReady(state, remote, artifact)
     const run: HostRun = { config, remote, log, report, state }
+    checkSupervision(run)
     const { active, idle } = choosePorts(state.include, config.ports)
     // Until the switch, the outputs describe what serves: the old port and release.
     report.activePort = active
@@ -88,6 +92,9 @@ async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Ar
   const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = reuse?.name ?? releaseName(artifact.sha256, new Date())
   const idleInstance = instanceOn(state, idle)
+  const supervision = supervisionOf(config.supervisor, config.appName, state)
+  if (supervision.refusal) throw new StepError('inspect', supervision.refusal)
+  if (supervision.warning) log.warning(supervision.warning)
   const activeRelease = instanceOn(state, active)?.release
   const plan = [
     active === undefined
@@ -99,7 +106,7 @@ async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Ar
     idleInstance?.running
       ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
       : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
-    `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+    `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
     config.stopPrevious && active !== undefined
       ? `stop the instance on port ${active} after ${config.drainSeconds} s`

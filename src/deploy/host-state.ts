@@ -22,8 +22,30 @@ export interface InstanceState {
   release?: string
 }
 
+/** The state of the app's systemd unit on one port, as systemctl show reports it. */
+export interface UnitState {
+  port: number
+  /** active, activating, inactive, failed, ... */
+  active: string
+  /** running, auto-restart, dead, ... */
+  sub: string
+  /** enabled, disabled, ... */
+  fileState: string
+  /** How often systemd restarted it since it was last started (systemd 235 and later). */
+  restarts?: number
+}
+
 export interface HostState {
   isRoot: boolean
+  uid?: number
+  /** The remote user's name. */
+  user: string
+  /** The host runs systemd (/run/systemd/system exists). */
+  systemd: boolean
+  /** Lingering is enabled for the remote user (only known where systemd runs). */
+  linger: boolean
+  /** The app's units, one per port, when its template unit is installed. */
+  units: UnitState[]
   home: string
   http: 'curl' | 'wget' | 'none'
   javaFound?: boolean
@@ -57,8 +79,17 @@ export function readHostState(answer: RemoteAnswer): HostState {
       ...(stalePid === undefined ? {} : { stalePid }),
     }
   })
+  const units = (lists.unit ?? []).map((line): UnitState => {
+    const [port, active, sub, fileState, restarts] = line.split(' ')
+    return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined }
+  })
   return {
     isRoot: facts.uid === '0',
+    uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
+    user: facts.user ?? '',
+    systemd: facts.systemd === 'yes',
+    linger: facts.linger === 'yes',
+    units,
     home: facts.home ?? '',
     http: (facts.http ?? 'none') as HostState['http'],
     javaFound: facts.java === undefined ? undefined : facts.java === 'yes',

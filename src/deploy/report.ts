@@ -9,6 +9,12 @@ export interface InstanceReport {
   running: boolean
   healthy?: boolean
   active: boolean
+  /** The port's systemd unit, when the app's template unit is installed on the host. */
+  unit?: string
+  /** `active/running, enabled`, `inactive/dead, disabled`, ... */
+  unitState?: string
+  /** How often systemd restarted the unit since it was last started. */
+  restarts?: number
 }
 
 export interface HostReport {
@@ -26,6 +32,8 @@ export interface HostReport {
   /** Seconds spent in each phase. */
   phases: Partial<Record<Phase, number>>
   instances?: InstanceReport[]
+  /** status: `systemd (system units)`, `systemd (user units)` or `none (detached)`. */
+  supervisor?: string
   plan?: string[]
   error?: string
 }

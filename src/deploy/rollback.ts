@@ -4,11 +4,13 @@ import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts } from './plan.js'
+import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
 import {
   type HostRun,
   StepError,
   checkHostReady,
+  checkSupervision,
   freeIdlePort,
   lockAndInspect,
   probeHealth,
@@ -21,6 +23,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
   try {
     checkHostReady(state, remote)
     const run: HostRun = { config, remote, log, report, state }
+    checkSupervision(run)
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {
       throw new StepError(
@@ -42,6 +45,12 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     let release = warm?.release
     if (healthy) {
       log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)
+      const unit = state.units.find((u) => u.port === other)
+      if (supervisionOf(config.supervisor, config.appName, state).mode === 'systemd' && unit?.active !== 'active') {
+        log.warning(
+          `Port ${other} runs detached (it was started before systemd supervision): it will not come back after a crash or a reboot. The next deploy runs it as a systemd unit.`,
+        )
+      }
     } else {
       const activeRelease = instanceOn(state, active)?.release
       const candidate = [...state.releases]

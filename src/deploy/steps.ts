@@ -10,12 +10,14 @@ import { acquireLockScript, inspectScript, releaseLockScript } from '../remote/h
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
+import { unitName } from '../remote/systemd.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HostReport, timed } from './report.js'
+import { supervisionOf } from './supervision.js'
 import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
 
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
@@ -121,6 +123,7 @@ export async function inspectHost(
     ports: config.ports,
     prepare,
     needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
+    appName: config.appName,
   })
   const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded })
   warnStaleRecords(log, result.answer.lists.stale_pid)
@@ -181,6 +184,20 @@ export function checkHostReady(state: HostState, remote: RemoteHost, artifact?: 
   }
 }
 
+/**
+ * Refuses, before anything is stopped, a host where `supervisor: systemd` cannot work; warns when
+ * `auto` has to start the service detached.
+ */
+export function checkSupervision(run: HostRun): void {
+  const supervision = supervisionOf(run.config.supervisor, run.config.appName, run.state)
+  if (supervision.refusal) throw new StepError('inspect', supervision.refusal)
+  if (supervision.warning) run.log.warning(supervision.warning)
+}
+
+function supervision(run: HostRun) {
+  return supervisionOf(run.config.supervisor, run.config.appName, run.state)
+}
+
 /** Step 5: puts the artifact in a release directory, or reuses a release with the same sha256. */
 export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{ release: string; uploadedBytes: number }> {
   const { remote, state, log, config } = run
@@ -239,11 +256,13 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
 export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
   const { remote, log, config, state } = run
   try {
-    const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
-      step: 'stop idle',
-    })
+    const result = await remote.run(
+      freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }),
+      { step: 'stop idle' },
+    )
     const { facts, lists } = result.answer
     warnStaleRecords(log, lists.stale_pid, state)
+    if (facts.unit_stopped) log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`)
     if (facts.idle_pid)
       log.info(
         `Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`,
@@ -272,6 +291,7 @@ export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
 export async function startAndCheckHealth(run: HostRun, port: number, release: string, fileName: string): Promise<void> {
   const { remote, config, state } = run
   const healthUrl = `http://127.0.0.1:${port}${config.health.path}`
+  const unit = supervision(run).start
   try {
     const result = await remote.run(
       startScript({
@@ -288,14 +308,26 @@ export async function startAndCheckHealth(run: HostRun, port: number, release: s
         healthIntervalSeconds: config.health.intervalSeconds,
         stopTimeoutSeconds: config.stopTimeoutSeconds,
         startedAt: new Date(),
+        unit,
       }),
       { step: 'start' },
     )
-    run.log.info(`Release ${release} is healthy on port ${port} (pid ${result.answer.facts.pid}).`)
+    const { facts } = result.answer
+    run.log.info(
+      `Release ${release} is healthy on port ${port} (pid ${facts.pid}${facts.unit ? `, systemd unit ${facts.unit}, enabled` : ''}).`,
+    )
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error
     const { facts, sections } = error.result.answer
     const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : ''
+    if (unit && (facts.health === 'unit_start' || facts.health === 'unit_setup')) {
+      const output = (error.result.answer.lists.unit_error ?? []).join('\n')
+      const what = facts.health === 'unit_setup' ? 'write the launcher, settings or unit file for' : 'enable and start'
+      throw new StepError(
+        'start',
+        `could not ${what} systemd unit ${unitName(config.appName, port)} (release ${release}); nothing was switched and nginx still serves the old version. Set supervisor: none to start it detached instead.${output ? `\n${output}` : ''}`,
+      )
+    }
     if (error.result.code === INSTANCE_EXIT.exited) {
       throw new StepError(
         'start',
@@ -383,7 +415,13 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
 export async function stopInstance(run: HostRun, port: number, drainSeconds: number): Promise<void> {
   const { remote, config, state, log } = run
   const result = await remote.run(
-    stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }),
+    stopScript({
+      deployDir: state.deployDir,
+      port,
+      drainSeconds,
+      stopTimeoutSeconds: config.stopTimeoutSeconds,
+      unit: supervision(run).existing,
+    }),
     { step: 'stop' },
   )
   warnStaleRecords(log, result.answer.lists.stale_pid, state)

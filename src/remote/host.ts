@@ -2,6 +2,7 @@
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
 import { RELEASE_STATE_FILE } from './release.js'
+import { SYSTEMCTL_LIB } from './systemd.js'
 
 /**
  * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
@@ -69,6 +70,8 @@ export interface InspectParams {
   prepare: boolean
   /** Check that `java` is on PATH (when the start command runs java). */
   needJava: boolean
+  /** Names the app's systemd units, whose state is reported when the host runs systemd. */
+  appName: string
 }
 
 /**
@@ -85,13 +88,15 @@ export function inspectScript(p: InspectParams): string {
       PORT_B: p.ports[1],
       PREPARE: p.prepare ? 1 : 0,
       NEED_JAVA: p.needJava ? 1 : 0,
+      APP_NAME: p.appName,
     },
     `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
 echo "deploy_dir=$DEPLOY_DIR"
 uid=
 while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
-echo "uid=\${uid:-$(id -u)}"
+[ -n "$uid" ] || uid=$(id -u)
+echo "uid=$uid"
 echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
@@ -154,6 +159,37 @@ done
     echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
   done
 )
+# Supervision: systemd runs when its runtime dir exists; a user's units need lingering.
+user=\${USER:-$(id -un 2>/dev/null)}
+echo "user=$user"
+if [ -d /run/systemd/system ]; then
+  echo "systemd=yes"
+  if [ -e "/var/lib/systemd/linger/$user" ]; then echo "linger=yes"; else echo "linger=no"; fi
+  if [ "\${uid:-}" = 0 ]; then UNIT_SCOPE=system; else UNIT_SCOPE=user; fi
+  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service"
+${SYSTEMCTL_LIB.trim()}
+  if unit_installed; then
+    for port in "$PORT_A" "$PORT_B"; do
+      props=$(unit_ctl show -p ActiveState -p SubState -p UnitFileState -p NRestarts "zdd-$APP_NAME@$port.service" 2>/dev/null) || {
+        echo "units=unreachable"; break
+      }
+      active=- sub=- file=- restarts=-
+      while IFS== read -r key value; do
+        case "$key" in
+          ActiveState) active=\${value:--} ;;
+          SubState) sub=\${value:--} ;;
+          UnitFileState) file=\${value:--} ;;
+          NRestarts) restarts=\${value:--} ;;
+        esac
+      done <<EOF
+$props
+EOF
+      echo "unit=$port $active $sub $file $restarts"
+    done
+  fi
+else
+  echo "systemd=no"
+fi
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"

@@ -1,11 +1,14 @@
 /** Scripts that run the service: free a port, start a release there, check its health, stop it. */
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
+import { SYSTEMCTL_LIB, type UnitTarget, instanceConfText, launcherText, unitFileText, unitVars } from './systemd.js'
 
 export interface FreePortParams {
   deployDir: string
   port: number
   stopTimeoutSeconds: number
+  /** The host's systemd, when usable: a unit of this app on the port is stopped and disabled first. */
+  unit?: UnitTarget
 }
 
 /** Exit codes of the instance scripts, so the client can tell the failures apart. */
@@ -18,9 +21,11 @@ export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unheal
  */
 export function freePortScript(p: FreePortParams): string {
   return shellScript(
-    { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
-    `${SHELL_LIB}
+    { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) },
+    `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+# A unit of this app on the port is stopped and disabled first: systemd would start it again.
+unit_retire
 # A pid file that names a process which is not ours (see find_instance) is stale: nothing is
 # signalled on its word, and it is removed below.
 if find_instance "$PORT"; then
@@ -50,7 +55,7 @@ if find_instance "$PORT"; then
   done
   alive "$old" || echo "stopped=$old"
 fi
-[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
 port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
@@ -71,6 +76,27 @@ echo "port=free"`,
   )
 }
 
+/**
+ * The start as a unit: the instance's settings (0600, with the session's PATH and HOME, which a
+ * unit does not inherit), the launcher and the template unit (reloaded only when it changed), then
+ * enable and start. Its main pid is what the health wait watches: a crash fails the start at once,
+ * even though systemd would restart it.
+ */
+const UNIT_START = `(umask 077 && { printf '%s' "$CONF_TEXT"; export -p | grep -E '^export (PATH|HOME)='; } > "run/$PORT.conf.new") &&
+    mv -f -- "run/$PORT.conf.new" "run/$PORT.conf" && echo "$RELEASE" > "run/$PORT.release" &&
+    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && mkdir -p -- "$UNIT_DIR" || fail unit_setup ${INSTANCE_EXIT.startFailed}
+  if write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT"; then unit_ctl daemon-reload; fi
+  if ! unit_output=$(unit_ctl enable --quiet "$UNIT" 2>&1 && unit_ctl start "$UNIT" 2>&1); then
+    printf '%s\\n' "$unit_output" | sed 's/^/unit_error=/'
+    fail unit_start ${INSTANCE_EXIT.startFailed}
+  fi
+  echo "unit=$UNIT"
+  pid=$(unit_ctl show -p MainPID "$UNIT" 2>/dev/null)
+  pid=\${pid#MainPID=}
+  case "$pid" in ''|*[!0-9]*) pid=0 ;; esac
+  [ "$pid" -gt 0 ] || fail exited ${INSTANCE_EXIT.exited}
+  record_instance "$PORT" "$pid"`
+
 export interface StartParams {
   deployDir: string
   port: number
@@ -86,6 +112,8 @@ export interface StartParams {
   stopTimeoutSeconds: number
   /** For the line that marks the start in the port's log. */
   startedAt: Date
+  /** Start it as the port's instance of the app's systemd unit, enabled; otherwise detached. */
+  unit?: UnitTarget
 }
 
 /**
@@ -111,37 +139,49 @@ export function startScript(p: StartParams): string {
       HEALTH_INTERVAL_CS: Math.max(1, Math.round(p.healthIntervalSeconds * 100)),
       STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
       STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
+      ...unitVars(p.unit, p.port),
+      UNIT_TEXT: p.unit
+        ? unitFileText({ appName: p.appName, deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds, scope: p.unit.scope })
+        : '',
+      LAUNCHER_TEXT: p.unit ? launcherText(p.deployDir) : '',
+      CONF_TEXT: p.unit ? instanceConfText(p) : '',
     },
-    `${SHELL_LIB}
+    `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
-if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
-echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
-# fd 3 is the session's own output (see the session): an instance holding it open would keep the
-# connection from ever seeing the end of its output.
-(
-  cd -P -- "releases/$RELEASE" || exit 97
-  ARTIFACT="$PWD/$FILE_NAME"
-  SERVER_PORT=$PORT
-  export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
-  . ./env || exit 98
-  exec $detach sh -c "$START_COMMAND"
-) < /dev/null >> "$log" 2>&1 3>&- &
-pid=$!
-record_instance "$PORT" "$pid"
-echo "$RELEASE" > "run/$PORT.release"
-echo "pid=$pid"
-
+body="run/.health-$PORT"
+pid=0
 fail() {
   echo "health=$1"
-  stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
-  rm -f -- "$pid_file" "run/$PORT.release" "$body"
+  # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.
+  [ -z "$UNIT" ] || unit_retire > /dev/null
+  [ "$pid" -le 0 ] || stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  rm -f -- "$pid_file" "run/$PORT.release" "run/$PORT.conf" "$body"
   echo "@@log"
   tail -n 50 -- "$log"
   exit "$2"
 }
-body="run/.health-$PORT"
+if [ -n "$UNIT" ]; then
+  ${UNIT_START}
+else
+  if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+  echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+  # fd 3 is the session's own output (see the session): an instance holding it open would keep the
+  # connection from ever seeing the end of its output.
+  (
+    cd -P -- "releases/$RELEASE" || exit 97
+    ARTIFACT="$PWD/$FILE_NAME"
+    SERVER_PORT=$PORT
+    export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
+    . ./env || exit 98
+    exec $detach sh -c "$START_COMMAND"
+  ) < /dev/null >> "$log" 2>&1 3>&- &
+  pid=$!
+  record_instance "$PORT" "$pid"
+  echo "$RELEASE" > "run/$PORT.release"
+fi
+echo "pid=$pid"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
@@ -212,20 +252,38 @@ rm -f -- "$body"`,
   )
 }
 
-/** Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). */
-export function stopScript(p: { deployDir: string; port: number; drainSeconds: number; stopTimeoutSeconds: number }): string {
+/**
+ * Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). Its
+ * unit, if any, is stopped and disabled, so that a reboot does not bring it back.
+ */
+export function stopScript(p: {
+  deployDir: string
+  port: number
+  drainSeconds: number
+  stopTimeoutSeconds: number
+  unit?: UnitTarget
+}): string {
   return shellScript(
-    { DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
-    `${SHELL_LIB}
+    {
+      DEPLOY_DIR: p.deployDir,
+      PORT: p.port,
+      DRAIN: p.drainSeconds,
+      STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+      ...unitVars(p.unit, p.port),
+    },
+    `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit 0
 if ! find_instance "$PORT"; then
+  # Nothing of ours runs here; a unit that would start it again is disabled all the same.
+  unit_retire
   # A stale record (its pid now names another process) says nothing runs here: it goes.
-  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
   echo "stopped=none"; exit 0
 fi
 sleep "$DRAIN"
+unit_retire
 # The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
 if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
-rm -f -- "run/$PORT.pid" "run/$PORT.release"`,
+rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`,
   )
 }

@@ -78,7 +78,25 @@ describe('readHostState', () => {
       instances: [],
       deployDir: '',
       include: undefined,
+      uid: 0,
+      user: '',
+      systemd: false,
+      linger: false,
+      units: [],
     })
+  })
+
+  it("supervision: systemd, lingering and the state of each port's unit", () => {
+    const state = readHostState(
+      parseAnswer(
+        'uid=1000\nuser=deploy\nsystemd=yes\nlinger=yes\nunit=8081 active running enabled 2\nunit=8082 inactive dead disabled -\n',
+      ),
+    )
+    expect(state).toMatchObject({ uid: 1000, user: 'deploy', systemd: true, linger: true })
+    expect(state.units).toEqual([
+      { port: 8081, active: 'active', sub: 'running', fileState: 'enabled', restarts: 2 },
+      { port: 8082, active: 'inactive', sub: 'dead', fileState: 'disabled', restarts: undefined },
+    ])
   })
 
   it('java=no and writable=no are false, not unknown', () => {

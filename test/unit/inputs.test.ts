@@ -85,6 +85,7 @@ describe('parseInputs: defaults', () => {
     expect(config.stopPrevious).toBe(false)
     expect(config.drainSeconds).toBe(10)
     expect(config.stopTimeoutSeconds).toBe(30)
+    expect(config.supervisor).toBe('auto')
   })
 
   it('switch defaults: the include, its template, sudo -n nginx -t and -s reload, no verify-url', () => {
@@ -131,6 +132,7 @@ describe('parseInputs: values', () => {
       'health-interval': '250ms',
       'drain-seconds': '0',
       'stop-timeout': '1.5',
+      supervisor: ' SystemD ',
       'lock-timeout': '0',
       'keep-releases': '1',
       'max-parallel': '3',
@@ -144,6 +146,7 @@ describe('parseInputs: values', () => {
     expect(config.health.intervalSeconds).toBeCloseTo(0.25)
     expect(config.drainSeconds).toBe(0)
     expect(config.stopTimeoutSeconds).toBe(1.5)
+    expect(config.supervisor).toBe('systemd')
     expect(config.lockTimeoutSeconds).toBe(0)
     expect(config.keepReleases).toBe(1)
     expect(config.maxParallel).toBe(3)
@@ -273,6 +276,7 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'health-timeout', value: '0' },
   { input: 'health-interval', value: '0' },
   { input: 'stop-timeout', value: '10 minutes' },
+  { input: 'supervisor', value: 'docker', hint: /expected auto, systemd or none/ },
   { input: 'connect-timeout', value: '0' },
   { input: 'lock-timeout', value: '5h' },
   { input: 'drain-seconds', value: '-5' },

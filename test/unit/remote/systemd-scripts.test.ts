@@ -1,0 +1,143 @@
+/**
+ * The instance scripts' systemd path (src/remote/instance.ts with a UnitTarget), run by a local sh.
+ * This machine's PID 1 is not systemd, so `systemctl` here is a small stand-in on PATH that keeps
+ * each unit's enabled flag and main pid in files and runs the launcher as systemd would: what is
+ * checked is the scripts' own sequence (settings, unit file, reload, enable, start, retire). The
+ * real systemd is met end to end in test/e2e/supervision.test.ts.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { readHostState } from '../../../src/deploy/host-state.js'
+import { inspectScript } from '../../../src/remote/host.js'
+import { INSTANCE_EXIT, freePortScript, startScript, stopScript } from '../../../src/remote/instance.js'
+import { unitFileText } from '../../../src/remote/systemd.js'
+import { cleanUpAfterAll, freePort, isRunning, makeRelease, runScript, startParams, tempDir, trackGroup, waitUntil } from './local-host.js'
+
+cleanUpAfterAll()
+
+const FAKE_SYSTEMCTL = `#!/bin/sh
+echo "$*" >> "$FAKE_STATE/calls"
+[ "$1" != --user ] || shift
+command=$1; shift
+[ "$1" != --quiet ] || shift
+for unit; do :; done
+port=\${unit#*@}; port=\${port%.service}
+main=$(cat "$FAKE_STATE/main.$port" 2>/dev/null || echo 0)
+running() { [ "$main" -gt 0 ] && kill -0 "$main" 2>/dev/null; }
+case "$command" in
+  daemon-reload|reset-failed) ;;
+  enable) touch "$FAKE_STATE/enabled.$port" ;;
+  disable) rm -f "$FAKE_STATE/enabled.$port" ;;
+  is-enabled) if [ -e "$FAKE_STATE/enabled.$port" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+  is-active) if running; then echo active; else echo inactive; exit 3; fi ;;
+  start) setsid sh "$FAKE_DEPLOY_DIR/run/launch" "$port" < /dev/null > /dev/null 2>&1 & echo $! > "$FAKE_STATE/main.$port" ;;
+  stop) if running; then kill -TERM -"$main"; while kill -0 "$main" 2>/dev/null; do sleep 0.02; done; fi; echo 0 > "$FAKE_STATE/main.$port" ;;
+  show) echo "MainPID=$main" ;;
+  *) echo "unknown command $command" >&2; exit 1 ;;
+esac
+`
+
+/** A deploy dir, a home for the user's unit dir, and the stand-in systemctl first on PATH. */
+function host() {
+  const deployDir = tempDir()
+  const home = tempDir('zdd-home-')
+  const state = tempDir('zdd-systemctl-')
+  const bin = join(state, 'bin')
+  mkdirSync(bin)
+  writeFileSync(join(bin, 'systemctl'), FAKE_SYSTEMCTL)
+  chmodSync(join(bin, 'systemctl'), 0o755)
+  makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['DB_PASSWORD', 'env-secret']])
+  const env = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, FAKE_DEPLOY_DIR: deployDir }
+  const calls = () => (existsSync(join(state, 'calls')) ? readFileSync(join(state, 'calls'), 'utf8').trim().split('\n') : [])
+  const mainPid = (port: number) => Number(readFileSync(join(state, `main.${port}`), 'utf8'))
+  return { deployDir, home, state, env, calls, mainPid }
+}
+
+const unit = { scope: 'user' as const, appName: 'shop', runtimeDir: '/run/user/1000' }
+
+describe.concurrent('instance scripts as systemd units, with a stand-in systemctl', { timeout: 30_000 }, () => {
+  it('start: settings in a 0600 file, the unit file written and reloaded once, then enable, start; the main pid is watched', async () => {
+    const h = host()
+    const port = await freePort()
+    const params = startParams(h.deployDir, port, { unit, javaOpts: '-Dpw=opts-secret' })
+    const run = await runScript(startScript(params), { env: h.env })
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(run.answer.facts).toMatchObject({ unit: `zdd-shop@${port}.service`, health: 'ok', pid: String(h.mainPid(port)) })
+    trackGroup(h.mainPid(port))
+    expect(h.calls()).toEqual([
+      '--user daemon-reload',
+      `--user enable --quiet zdd-shop@${port}.service`,
+      `--user start zdd-shop@${port}.service`,
+      `--user show -p MainPID zdd-shop@${port}.service`,
+    ])
+    const unitFile = readFileSync(join(h.home, '.config/systemd/user/zdd-shop@.service'), 'utf8')
+    expect(unitFile).toBe(unitFileText({ appName: 'shop', deployDir: h.deployDir, stopTimeoutSeconds: 5, scope: 'user' }))
+    expect(unitFile).not.toContain('secret')
+    const conf = join(h.deployDir, 'run', `${port}.conf`)
+    expect(statSync(conf).mode & 0o777).toBe(0o600)
+    expect(readFileSync(conf, 'utf8')).toContain("JAVA_OPTS='-Dpw=opts-secret'")
+    expect(readFileSync(conf, 'utf8')).toMatch(/^export PATH=/m)
+    expect(readFileSync(join(h.deployDir, 'run', `${port}.release`), 'utf8')).toBe('20260101-000000-aaaaaaaa\n')
+    // The unit's main pid, recorded with its identity (record_instance), so that inspect believes it.
+    expect(readFileSync(join(h.deployDir, 'run', `${port}.pid`), 'utf8')).toMatch(
+      new RegExp(`^${h.mainPid(port)}\nboot=\\S+ start=\\d+\n$`),
+    )
+
+    const inspected = await runScript(
+      inspectScript({
+        deployDir: h.deployDir,
+        include: join(h.home, 'none.inc'),
+        ports: [port, port + 1],
+        prepare: false,
+        needJava: false,
+        appName: 'shop',
+      }),
+      { env: h.env },
+    )
+    expect(readHostState(inspected.answer).instances[0]).toMatchObject({ port, pid: h.mainPid(port), running: true })
+
+    // The same unit file again: no reload.
+    const stop = await runScript(stopScript({ deployDir: h.deployDir, port, drainSeconds: 0, stopTimeoutSeconds: 5, unit }), { env: h.env })
+    expect(stop.code, stop.stdout).toBe(0)
+    const again = await runScript(startScript(params), { env: h.env })
+    expect(again.code, again.stdout).toBe(0)
+    trackGroup(h.mainPid(port))
+    expect(h.calls().filter((call) => call === '--user daemon-reload')).toHaveLength(1)
+  })
+
+  it('a crash during the health wait fails at once, and the unit is disabled and stopped', async () => {
+    const h = host()
+    const port = await freePort()
+    const run = await runScript(startScript(startParams(h.deployDir, port, { unit, startCommand: 'echo dying; exit 3' })), { env: h.env })
+    expect(run.code).toBe(INSTANCE_EXIT.exited)
+    expect(run.answer.facts.health).toBe('exited')
+    expect(run.answer.sections.log).toContain('dying')
+    expect(h.calls()).toEqual(expect.arrayContaining([`--user disable --quiet zdd-shop@${port}.service`]))
+    expect(existsSync(join(h.state, `enabled.${port}`))).toBe(false)
+    expect(existsSync(join(h.deployDir, 'run', `${port}.conf`))).toBe(false)
+  })
+
+  it('free port and stop: a running unit is disabled and stopped, its run files removed', async () => {
+    const h = host()
+    const port = await freePort()
+    const start = await runScript(startScript(startParams(h.deployDir, port, { unit })), { env: h.env })
+    expect(start.code, start.stdout).toBe(0)
+    const pid = trackGroup(h.mainPid(port))
+    const free = await runScript(freePortScript({ deployDir: h.deployDir, port, stopTimeoutSeconds: 5, unit }), { env: h.env })
+    expect(free.code, free.stdout).toBe(0)
+    expect(free.answer.facts).toMatchObject({ unit_stopped: `zdd-shop@${port}.service`, port: 'free' })
+    expect(await waitUntil(() => !isRunning(pid))).toBe(true)
+    expect(existsSync(join(h.state, `enabled.${port}`))).toBe(false)
+    for (const file of ['pid', 'release', 'conf']) expect(existsSync(join(h.deployDir, 'run', `${port}.${file}`))).toBe(false)
+  })
+
+  it('with a unit target but no template installed (a host never deployed with systemd), nothing asks systemctl', async () => {
+    const h = host()
+    const port = await freePort()
+    const run = await runScript(freePortScript({ deployDir: h.deployDir, port, stopTimeoutSeconds: 5, unit }), { env: h.env })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.answer.facts).toEqual({ port: 'free' })
+    expect(h.calls()).toEqual([])
+  })
+})
