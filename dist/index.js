@@ -440,6 +440,10 @@ function parseInputs(get, context = {}) {
         }
         env.push([key, line.slice(eq + 1).replace(/\r$/, '')]);
     }
+    const supervisor = text('supervisor', 'auto').toLowerCase();
+    if (!['auto', 'systemd', 'none'].includes(supervisor)) {
+        problems.push(`supervisor: ${show(supervisor)} is not valid; expected auto, systemd or none`);
+    }
     const healthPath = text('health-path', '/actuator/health');
     if (!healthPath.startsWith('/') || /\s/.test(healthPath)) {
         problems.push(`health-path: ${show(healthPath)} is not valid; expected a URL path starting with "/", without spaces`);
@@ -481,6 +485,7 @@ function parseInputs(get, context = {}) {
         stopPrevious: boolean('stop-previous', false),
         drainSeconds: seconds('drain-seconds', 10),
         stopTimeoutSeconds: seconds('stop-timeout', 30, 1),
+        supervisor: supervisor,
         nginx: {
             include,
             template,
@@ -550,7 +555,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(969)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8969));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(136)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9136));
 await main();
 
 __webpack_async_result__();

@@ -1,8 +1,8 @@
-export const id = 969;
-export const ids = [969];
+export const id = 136;
+export const ids = [136];
 export const modules = {
 
-/***/ 8969:
+/***/ 9136:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -671,8 +671,17 @@ function readHostState(answer) {
             ...(stalePid === undefined ? {} : { stalePid }),
         };
     });
+    const units = (lists.unit ?? []).map((line) => {
+        const [port, active, sub, fileState, restarts] = line.split(' ');
+        return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined };
+    });
     return {
         isRoot: facts.uid === '0',
+        uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
+        user: facts.user ?? '',
+        systemd: facts.systemd === 'yes',
+        linger: facts.linger === 'yes',
+        units,
         home: facts.home ?? '',
         http: (facts.http ?? 'none'),
         javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
@@ -756,25 +765,6 @@ function nginxMasterHint(reloadCommand) {
     return match ? (match[1] ?? match[2] ?? match[3]) : '';
 }
 
-;// CONCATENATED MODULE: ./lib/deploy/report.js
-/** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
-function emptyReport(host, command) {
-    return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
-}
-/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
-async function timed(report, phase, work) {
-    const started = performance.now();
-    try {
-        return await work();
-    }
-    finally {
-        const seconds = (performance.now() - started) / 1000;
-        report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000;
-    }
-}
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __webpack_require__(8161);
 // EXTERNAL MODULE: ./lib/remote/quote.js
 var quote = __webpack_require__(6982);
 ;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
@@ -1095,6 +1085,217 @@ EOF
 }
 `;
 
+;// CONCATENATED MODULE: ./lib/remote/systemd.js
+/**
+ * Supervision by systemd: the template unit `zdd-<app-name>@.service` (instance = port), the
+ * launcher it runs, and the shell functions that drive systemctl. Pure text builders: the scripts
+ * in instance.ts and host.ts splice these in.
+ *
+ * The unit file holds no value of the service's environment: the launcher reads the release and
+ * the start command, java-opts and PATH from `run/<port>.conf` and the env entries from the
+ * release's `env`, both of mode 0600, as a detached start does.
+ */
+
+
+function templateName(appName) {
+    return `zdd-${appName}@.service`;
+}
+function unitName(appName, port) {
+    return `zdd-${appName}@${port}.service`;
+}
+/** The directory the unit file goes to, as the shell on the host spells it. */
+function unitDirectory(scope) {
+    return scope === 'system' ? '/etc/systemd/system' : '$HOME/.config/systemd/user';
+}
+/**
+ * One word of a unit file's command line: in double quotes, with `\` and `"` escaped as systemd
+ * unquotes them, and `%` and `$` doubled, since systemd expands specifiers and variables there.
+ */
+function systemdWord(value) {
+    if (/[\n\r\0]/.test(value))
+        throw new Error('a value for a unit file contains a line break or NUL byte');
+    return `"${value
+        .replace(/[\\"]/g, (c) => `\\${c}`)
+        .replace(/%/g, '%%')
+        .replace(/\$/g, '$$$$')}"`;
+}
+/**
+ * The template unit. `Restart=on-failure` brings an instance back after a crash; a JVM that ends
+ * on SIGTERM exits 143, which is a clean stop, not a failure. `systemctl stop` sends SIGTERM to
+ * every process of the instance, then SIGKILL after stop-timeout.
+ */
+function unitFileText(p) {
+    return [
+        '# Written by zero-downtime-deploy on every start; edits here are overwritten.',
+        '[Unit]',
+        `Description=${p.appName} on port %i (zero-downtime-deploy)`,
+        'After=network.target',
+        '',
+        '[Service]',
+        'Type=simple',
+        `ExecStart=/bin/sh ${systemdWord(`${p.deployDir}/run/launch`)} %i`,
+        'Restart=on-failure',
+        'RestartSec=1',
+        'SuccessExitStatus=143',
+        'KillMode=control-group',
+        'KillSignal=SIGTERM',
+        `TimeoutStopSec=${Math.ceil(p.stopTimeoutSeconds)}`,
+        '',
+        '[Install]',
+        `WantedBy=${p.scope === 'system' ? 'multi-user.target' : 'default.target'}`,
+        '',
+    ].join('\n');
+}
+/**
+ * What the unit runs: the release recorded for port $1, in its directory, with the same
+ * environment as a detached start, its output appended to `logs/<port>.log`. It records itself
+ * (the unit's main pid, with its identity: see record_instance) at every start, so that a restart
+ * after a crash or a reboot keeps `run/<port>.pid` true for inspect, rollback and status.
+ */
+function launcherText(deployDir) {
+    return `#!/bin/sh
+# Written by zero-downtime-deploy: the unit zdd-<app-name>@<port>.service runs this with its port.
+set -u
+${SHELL_LIB.trim()}
+
+PORT=$1
+cd -- ${(0,quote/* shellQuote */.ZL)(deployDir)} || exit 97
+exec < /dev/null >> "logs/$PORT.log" 2>&1
+. "./run/$PORT.conf" || exit 98
+record_instance "$PORT" "$$"
+echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)"
+cd -P -- "releases/$RELEASE" || exit 97
+ARTIFACT="$PWD/$FILE_NAME"
+SERVER_PORT=$PORT
+export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
+. ./env || exit 98
+exec sh -c "$START_COMMAND"
+`;
+}
+/**
+ * The first part of `run/<port>.conf`: what the launcher needs to start this instance. The start
+ * script appends the session's PATH and HOME (a unit does not get them), and writes it with mode 0600.
+ */
+function instanceConfText(p) {
+    const lines = [
+        ['RELEASE', p.release],
+        ['FILE_NAME', p.fileName],
+        ['APP_NAME', p.appName],
+        ['JAVA_OPTS', p.javaOpts],
+        ['START_COMMAND', p.startCommand],
+    ];
+    return lines.map(([name, value]) => `${name}=${(0,quote/* shellQuote */.ZL)(value)}\n`).join('');
+}
+/** The variables SYSTEMCTL_LIB reads, for a script about `port` (empty values: no usable systemd). */
+function unitVars(target, port) {
+    return {
+        UNIT_SCOPE: target?.scope ?? '',
+        UNIT_TEMPLATE: target ? templateName(target.appName) : '',
+        UNIT: target ? unitName(target.appName, port) : '',
+        UNIT_RUNTIME_DIR: target?.runtimeDir ?? '',
+    };
+}
+/**
+ * Shell functions for the unit of one port (variables from `unitVars`). Static text.
+ */
+const SYSTEMCTL_LIB = `
+case "$UNIT_SCOPE" in
+  system) UNIT_DIR=/etc/systemd/system ;;
+  user) UNIT_DIR="$HOME/.config/systemd/user" ;;
+  *) UNIT_DIR= ;;
+esac
+
+# systemctl for the unit's scope: the system manager as root, the user's own manager otherwise,
+# reached through XDG_RUNTIME_DIR (which a session without PAM does not set).
+unit_ctl() {
+  if [ "$UNIT_SCOPE" = user ]; then
+    XDG_RUNTIME_DIR=\${XDG_RUNTIME_DIR:-$UNIT_RUNTIME_DIR} systemctl --user "$@"
+  else
+    systemctl "$@"
+  fi
+}
+
+# Status 0 when this app's template unit is installed.
+unit_installed() { [ -n "$UNIT_DIR" ] && [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ]; }
+
+# Stops the port's unit (SIGTERM, SIGKILL after its TimeoutStopSec) and disables it, so that a
+# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running.
+unit_retire() {
+  unit_installed || return 0
+  unit_enabled=$(unit_ctl is-enabled "$UNIT" 2>/dev/null)
+  unit_active=$(unit_ctl is-active "$UNIT" 2>/dev/null)
+  case "$unit_active" in inactive|failed|unknown|'') unit_running= ;; *) unit_running=1 ;; esac
+  [ "$unit_active" != failed ] || unit_ctl reset-failed "$UNIT" 2>/dev/null
+  [ "$unit_enabled" = enabled ] || [ -n "$unit_running" ] || return 0
+  echo "unit_stopped=$UNIT"
+  [ "$unit_enabled" != enabled ] || unit_ctl disable --quiet "$UNIT" 2>/dev/null
+  [ -z "$unit_running" ] || unit_ctl stop "$UNIT" 2>/dev/null
+  return 0
+}
+
+# Writes $2 to file $1 unless it already holds exactly that; status 0 when it wrote.
+write_changed() {
+  if [ -f "$1" ] && [ "$(cat -- "$1")" = "$(printf '%s' "$2")" ]; then return 1; fi
+  printf '%s' "$2" > "$1.new" && mv -f -- "$1.new" "$1"
+}
+`;
+
+;// CONCATENATED MODULE: ./lib/deploy/supervision.js
+function supervisionOf(supervisor, appName, state) {
+    const user = state.user || 'the remote user';
+    const scope = state.isRoot ? 'system' : 'user';
+    const existing = state.systemd ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}` } : undefined;
+    if (supervisor === 'none')
+        return { mode: 'none', existing };
+    const detached = 'so the service runs detached: it will not come back after a crash or a reboot.';
+    const linger = `sudo loginctl enable-linger ${user}`;
+    if (!state.systemd) {
+        return supervisor === 'systemd'
+            ? {
+                mode: 'none',
+                refusal: 'supervisor is "systemd", but the host does not run systemd (/run/systemd/system is absent). Set supervisor to auto or none to start the service detached, or deploy to a host that runs systemd. Nothing was stopped or started.',
+            }
+            : {
+                mode: 'none',
+                warning: `The host does not run systemd (/run/systemd/system is absent), ${detached} Deploy to a host with systemd to have it restarted, or set supervisor: none to start it detached without this warning.`,
+            };
+    }
+    if (!state.isRoot && !state.linger) {
+        const why = `user "${user}" is not root, so its instances would be units of its own systemd manager, and lingering is not enabled for it: without lingering its units stop at logout and do not start at boot.`;
+        return supervisor === 'systemd'
+            ? {
+                mode: 'none',
+                existing,
+                refusal: `supervisor is "systemd", but ${why} Run "${linger}" on the host, then deploy again. Nothing was stopped or started.`,
+            }
+            : {
+                mode: 'none',
+                existing,
+                warning: `User "${user}" has no lingering on the host, ${detached} Run "${linger}" on the host and the next deploy runs it as a systemd unit (or set supervisor: none to start it detached without this warning).`,
+            };
+    }
+    return { mode: 'systemd', start: existing, existing };
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/report.js
+/** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
+function emptyReport(host, command) {
+    return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
+}
+/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
+async function timed(report, phase, work) {
+    const started = performance.now();
+    try {
+        return await work();
+    }
+    finally {
+        const seconds = (performance.now() - started) / 1000;
+        report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000;
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(8161);
 ;// CONCATENATED MODULE: ./lib/remote/release.js
 /** Scripts that make a release out of an uploaded file, and prune old ones. */
 
@@ -1179,6 +1380,7 @@ function envFileText(entries, quote) {
 
 
 
+
 /**
  * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
  * steps of a run share one remote shell, so the lock lives exactly as long as the run's
@@ -1242,12 +1444,14 @@ function inspectScript(p) {
         PORT_B: p.ports[1],
         PREPARE: p.prepare ? 1 : 0,
         NEED_JAVA: p.needJava ? 1 : 0,
+        APP_NAME: p.appName,
     }, `${SHELL_LIB}
 case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
 echo "deploy_dir=$DEPLOY_DIR"
 uid=
 while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
-echo "uid=\${uid:-$(id -u)}"
+[ -n "$uid" ] || uid=$(id -u)
+echo "uid=$uid"
 echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
@@ -1310,6 +1514,37 @@ done
     echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
   done
 )
+# Supervision: systemd runs when its runtime dir exists; a user's units need lingering.
+user=\${USER:-$(id -un 2>/dev/null)}
+echo "user=$user"
+if [ -d /run/systemd/system ]; then
+  echo "systemd=yes"
+  if [ -e "/var/lib/systemd/linger/$user" ]; then echo "linger=yes"; else echo "linger=no"; fi
+  if [ "\${uid:-}" = 0 ]; then UNIT_SCOPE=system; else UNIT_SCOPE=user; fi
+  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service"
+${SYSTEMCTL_LIB.trim()}
+  if unit_installed; then
+    for port in "$PORT_A" "$PORT_B"; do
+      props=$(unit_ctl show -p ActiveState -p SubState -p UnitFileState -p NRestarts "zdd-$APP_NAME@$port.service" 2>/dev/null) || {
+        echo "units=unreachable"; break
+      }
+      active=- sub=- file=- restarts=-
+      while IFS== read -r key value; do
+        case "$key" in
+          ActiveState) active=\${value:--} ;;
+          SubState) sub=\${value:--} ;;
+          UnitFileState) file=\${value:--} ;;
+          NRestarts) restarts=\${value:--} ;;
+        esac
+      done <<EOF
+$props
+EOF
+      echo "unit=$port $active $sub $file $restarts"
+    done
+  fi
+else
+  echo "systemd=no"
+fi
 if [ -f "$INCLUDE" ]; then
   echo "include=present"
   echo "@@include"
@@ -1323,6 +1558,7 @@ fi`);
 /** Scripts that run the service: free a port, start a release there, check its health, stop it. */
 
 
+
 /** Exit codes of the instance scripts, so the client can tell the failures apart. */
 const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53, notOurs: 54 };
 /**
@@ -1331,8 +1567,10 @@ const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53
  * process still listening on it, naming it, and confirms that nothing listens any more.
  */
 function freePortScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) }, `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+# A unit of this app on the port is stopped and disabled first: systemd would start it again.
+unit_retire
 # A pid file that names a process which is not ours (see find_instance) is stale: nothing is
 # signalled on its word, and it is removed below.
 if find_instance "$PORT"; then
@@ -1362,7 +1600,7 @@ if find_instance "$PORT"; then
   done
   alive "$old" || echo "stopped=$old"
 fi
-[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+[ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
 port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
@@ -1381,6 +1619,26 @@ while port_in_use "$PORT"; do
 done
 echo "port=free"`);
 }
+/**
+ * The start as a unit: the instance's settings (0600, with the session's PATH and HOME, which a
+ * unit does not inherit), the launcher and the template unit (reloaded only when it changed), then
+ * enable and start. Its main pid is what the health wait watches: a crash fails the start at once,
+ * even though systemd would restart it.
+ */
+const UNIT_START = `(umask 077 && { printf '%s' "$CONF_TEXT"; export -p | grep -E '^export (PATH|HOME)='; } > "run/$PORT.conf.new") &&
+    mv -f -- "run/$PORT.conf.new" "run/$PORT.conf" && echo "$RELEASE" > "run/$PORT.release" &&
+    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && mkdir -p -- "$UNIT_DIR" || fail unit_setup ${INSTANCE_EXIT.startFailed}
+  if write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT"; then unit_ctl daemon-reload; fi
+  if ! unit_output=$(unit_ctl enable --quiet "$UNIT" 2>&1 && unit_ctl start "$UNIT" 2>&1); then
+    printf '%s\\n' "$unit_output" | sed 's/^/unit_error=/'
+    fail unit_start ${INSTANCE_EXIT.startFailed}
+  fi
+  echo "unit=$UNIT"
+  pid=$(unit_ctl show -p MainPID "$UNIT" 2>/dev/null)
+  pid=\${pid#MainPID=}
+  case "$pid" in ''|*[!0-9]*) pid=0 ;; esac
+  [ "$pid" -gt 0 ] || fail exited ${INSTANCE_EXIT.exited}
+  record_instance "$PORT" "$pid"`;
 /**
  * Starts the release on a free port, detached from the session (stdin from /dev/null, output
  * appended to the port's log), and polls its health until it answers 2xx while the process this
@@ -1403,36 +1661,48 @@ function startScript(p) {
         HEALTH_INTERVAL_CS: Math.max(1, Math.round(p.healthIntervalSeconds * 100)),
         STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
         STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
-    }, `${SHELL_LIB}
+        ...unitVars(p.unit, p.port),
+        UNIT_TEXT: p.unit
+            ? unitFileText({ appName: p.appName, deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds, scope: p.unit.scope })
+            : '',
+        LAUNCHER_TEXT: p.unit ? launcherText(p.deployDir) : '',
+        CONF_TEXT: p.unit ? instanceConfText(p) : '',
+    }, `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
-if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
-echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
-# fd 3 is the session's own output (see the session): an instance holding it open would keep the
-# connection from ever seeing the end of its output.
-(
-  cd -P -- "releases/$RELEASE" || exit 97
-  ARTIFACT="$PWD/$FILE_NAME"
-  SERVER_PORT=$PORT
-  export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
-  . ./env || exit 98
-  exec $detach sh -c "$START_COMMAND"
-) < /dev/null >> "$log" 2>&1 3>&- &
-pid=$!
-record_instance "$PORT" "$pid"
-echo "$RELEASE" > "run/$PORT.release"
-echo "pid=$pid"
-
+body="run/.health-$PORT"
+pid=0
 fail() {
   echo "health=$1"
-  stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
-  rm -f -- "$pid_file" "run/$PORT.release" "$body"
+  # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.
+  [ -z "$UNIT" ] || unit_retire > /dev/null
+  [ "$pid" -le 0 ] || stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  rm -f -- "$pid_file" "run/$PORT.release" "run/$PORT.conf" "$body"
   echo "@@log"
   tail -n 50 -- "$log"
   exit "$2"
 }
-body="run/.health-$PORT"
+if [ -n "$UNIT" ]; then
+  ${UNIT_START}
+else
+  if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+  echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+  # fd 3 is the session's own output (see the session): an instance holding it open would keep the
+  # connection from ever seeing the end of its output.
+  (
+    cd -P -- "releases/$RELEASE" || exit 97
+    ARTIFACT="$PWD/$FILE_NAME"
+    SERVER_PORT=$PORT
+    export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
+    . ./env || exit 98
+    exec $detach sh -c "$START_COMMAND"
+  ) < /dev/null >> "$log" 2>&1 3>&- &
+  pid=$!
+  record_instance "$PORT" "$pid"
+  echo "$RELEASE" > "run/$PORT.release"
+fi
+echo "pid=$pid"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
@@ -1497,19 +1767,31 @@ for port in $PORTS; do
 done
 rm -f -- "$body"`);
 }
-/** Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). */
+/**
+ * Waits `drainSeconds`, then stops the instance on `port` (SIGTERM, SIGKILL after the timeout). Its
+ * unit, if any, is stopped and disabled, so that a reboot does not bring it back.
+ */
 function stopScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, DRAIN: p.drainSeconds, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        PORT: p.port,
+        DRAIN: p.drainSeconds,
+        STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
+        ...unitVars(p.unit, p.port),
+    }, `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit 0
 if ! find_instance "$PORT"; then
+  # Nothing of ours runs here; a unit that would start it again is disabled all the same.
+  unit_retire
   # A stale record (its pid now names another process) says nothing runs here: it goes.
-  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release"
+  [ -z "$STALE_PID" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
   echo "stopped=none"; exit 0
 fi
 sleep "$DRAIN"
+unit_retire
 # The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
 if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
-rm -f -- "run/$PORT.pid" "run/$PORT.release"`);
+rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`);
 }
 
 ;// CONCATENATED MODULE: ./lib/remote/nginx.js
@@ -2436,6 +2718,8 @@ function sudoRefusalNote(output, command, user) {
 
 
 
+
+
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 class StepError extends Error {
     step;
@@ -2510,6 +2794,7 @@ async function inspectHost(remote, config, log, prepare, { onlyIfPreviousSucceed
         ports: config.ports,
         prepare,
         needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
+        appName: config.appName,
     });
     const result = await remote.run(script, { step: 'inspect', onlyIfPreviousSucceeded });
     warnStaleRecords(log, result.answer.lists.stale_pid);
@@ -2550,6 +2835,20 @@ function checkHostReady(state, remote, artifact) {
         const mb = (bytes) => `${Math.round(bytes / 1024 / 1024)} MB`;
         throw new StepError('inspect', `not enough disk space in deploy-dir "${state.deployDir}": ${mb(state.freeBytes)} free, the artifact needs ${mb(artifact.size)} plus 16 MB of room. Free some space or lower keep-releases.`);
     }
+}
+/**
+ * Refuses, before anything is stopped, a host where `supervisor: systemd` cannot work; warns when
+ * `auto` has to start the service detached.
+ */
+function checkSupervision(run) {
+    const supervision = supervisionOf(run.config.supervisor, run.config.appName, run.state);
+    if (supervision.refusal)
+        throw new StepError('inspect', supervision.refusal);
+    if (supervision.warning)
+        run.log.warning(supervision.warning);
+}
+function supervision(run) {
+    return supervisionOf(run.config.supervisor, run.config.appName, run.state);
 }
 /** Step 5: puts the artifact in a release directory, or reuses a release with the same sha256. */
 async function uploadRelease(run, artifact) {
@@ -2604,11 +2903,11 @@ async function uploadRelease(run, artifact) {
 async function freeIdlePort(run, port) {
     const { remote, log, config, state } = run;
     try {
-        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
-            step: 'stop idle',
-        });
+        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }), { step: 'stop idle' });
         const { facts, lists } = result.answer;
         warnStaleRecords(log, lists.stale_pid, state);
+        if (facts.unit_stopped)
+            log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`);
         if (facts.idle_pid)
             log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
         if (facts.foreign_pid) {
@@ -2630,6 +2929,7 @@ async function freeIdlePort(run, port) {
 async function startAndCheckHealth(run, port, release, fileName) {
     const { remote, config, state } = run;
     const healthUrl = `http://127.0.0.1:${port}${config.health.path}`;
+    const unit = supervision(run).start;
     try {
         const result = await remote.run(startScript({
             deployDir: state.deployDir,
@@ -2645,14 +2945,21 @@ async function startAndCheckHealth(run, port, release, fileName) {
             healthIntervalSeconds: config.health.intervalSeconds,
             stopTimeoutSeconds: config.stopTimeoutSeconds,
             startedAt: new Date(),
+            unit,
         }), { step: 'start' });
-        run.log.info(`Release ${release} is healthy on port ${port} (pid ${result.answer.facts.pid}).`);
+        const { facts } = result.answer;
+        run.log.info(`Release ${release} is healthy on port ${port} (pid ${facts.pid}${facts.unit ? `, systemd unit ${facts.unit}, enabled` : ''}).`);
     }
     catch (error) {
         if (!(error instanceof RemoteCommandError))
             throw error;
         const { facts, sections } = error.result.answer;
         const tail = sections.log ? `\nLast lines of ${state.deployDir}/logs/${port}.log:\n${sections.log}` : '';
+        if (unit && (facts.health === 'unit_start' || facts.health === 'unit_setup')) {
+            const output = (error.result.answer.lists.unit_error ?? []).join('\n');
+            const what = facts.health === 'unit_setup' ? 'write the launcher, settings or unit file for' : 'enable and start';
+            throw new StepError('start', `could not ${what} systemd unit ${unitName(config.appName, port)} (release ${release}); nothing was switched and nginx still serves the old version. Set supervisor: none to start it detached instead.${output ? `\n${output}` : ''}`);
+        }
         if (error.result.code === INSTANCE_EXIT.exited) {
             throw new StepError('start', `release ${release} exited on port ${port} before it answered its health check; it never received traffic and nginx still serves the old version.${tail}`);
         }
@@ -2712,7 +3019,13 @@ async function switchTraffic(run, port, release) {
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 async function stopInstance(run, port, drainSeconds) {
     const { remote, config, state, log } = run;
-    const result = await remote.run(stopScript({ deployDir: state.deployDir, port, drainSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds }), { step: 'stop' });
+    const result = await remote.run(stopScript({
+        deployDir: state.deployDir,
+        port,
+        drainSeconds,
+        stopTimeoutSeconds: config.stopTimeoutSeconds,
+        unit: supervision(run).existing,
+    }), { step: 'stop' });
     warnStaleRecords(log, result.answer.lists.stale_pid, state);
 }
 /** Step 11: removes releases beyond keep-releases, never one that runs. */
@@ -2746,6 +3059,8 @@ async function probeHealth(run, ports) {
 
 
 
+
+
 async function deploy(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
     if (config.dryRun)
@@ -2755,6 +3070,7 @@ async function deploy(remote, config, artifact, report, log) {
     try {
         checkHostReady(state, remote, artifact);
         const run = { config, remote, log, report, state };
+        checkSupervision(run);
         const { active, idle } = choosePorts(state.include, config.ports);
         // Until the switch, the outputs describe what serves: the old port and release.
         report.activePort = active;
@@ -2811,6 +3127,11 @@ async function planDeploy(remote, config, artifact, report, log) {
     const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = reuse?.name ?? releaseName(artifact.sha256, new Date());
     const idleInstance = instanceOn(state, idle);
+    const supervision = supervisionOf(config.supervisor, config.appName, state);
+    if (supervision.refusal)
+        throw new StepError('inspect', supervision.refusal);
+    if (supervision.warning)
+        log.warning(supervision.warning);
     const activeRelease = instanceOn(state, active)?.release;
     const plan = [
         active === undefined
@@ -2822,7 +3143,7 @@ async function planDeploy(remote, config, artifact, report, log) {
         idleInstance?.running
             ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
             : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
-        `start ${release} on port ${idle} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+        `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
         `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
         config.stopPrevious && active !== undefined
             ? `stop the instance on port ${active} after ${config.drainSeconds} s`
@@ -2846,11 +3167,13 @@ async function planDeploy(remote, config, artifact, report, log) {
 
 
 
+
 async function rollback(remote, config, report, log) {
     const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
         checkHostReady(state, remote);
         const run = { config, remote, log, report, state };
+        checkSupervision(run);
         const { active, idle: other } = choosePorts(state.include, config.ports);
         if (active === undefined) {
             throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`);
@@ -2866,6 +3189,10 @@ async function rollback(remote, config, report, log) {
         let release = warm?.release;
         if (healthy) {
             log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
+            const unit = state.units.find((u) => u.port === other);
+            if (supervisionOf(config.supervisor, config.appName, state).mode === 'systemd' && unit?.active !== 'active') {
+                log.warning(`Port ${other} runs detached (it was started before systemd supervision): it will not come back after a crash or a reboot. The next deploy runs it as a systemd unit.`);
+            }
         }
         else {
             const activeRelease = instanceOn(state, active)?.release;
@@ -2894,24 +3221,39 @@ async function rollback(remote, config, report, log) {
 
 
 
+
+
 async function status_status(remote, config, report, log) {
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     const { active, idle } = choosePorts(state.include, config.ports);
     const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports));
-    report.instances = state.instances.map((instance) => ({
-        port: instance.port,
-        pid: instance.running ? instance.pid : undefined,
-        release: instance.running ? instance.release : undefined,
-        running: instance.running,
-        healthy: health.get(instance.port) === true,
-        active: instance.port === active,
-    }));
+    const supervision = supervisionOf(config.supervisor, config.appName, state);
+    report.supervisor = supervision.start ? `systemd (${supervision.start.scope} units)` : 'none (detached)';
+    report.instances = state.instances.map((instance) => {
+        const unit = state.units.find((u) => u.port === instance.port);
+        return {
+            port: instance.port,
+            pid: instance.running ? instance.pid : undefined,
+            release: instance.running ? instance.release : undefined,
+            running: instance.running,
+            healthy: health.get(instance.port) === true,
+            active: instance.port === active,
+            ...(unit
+                ? {
+                    unit: unitName(config.appName, instance.port),
+                    unitState: `${unit.active}/${unit.sub}, ${unit.fileState}`,
+                    restarts: unit.restarts,
+                }
+                : {}),
+        };
+    });
     report.activePort = active;
     report.previousPort = active === undefined ? undefined : idle;
     report.release = report.instances.find((i) => i.active)?.release;
     report.outcome = 'status';
-    const lines = report.instances.map((i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}`);
-    log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}\n${lines.join('\n')}`);
+    const lines = report.instances.map((i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}` +
+        (i.unit ? `; unit ${i.unit} ${i.unitState}, ${i.restarts ?? 'unknown'} restart${i.restarts === 1 ? '' : 's'}` : ''));
+    log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}; supervisor: ${report.supervisor}\n${lines.join('\n')}`);
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/fleet.js
