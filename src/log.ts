@@ -4,6 +4,8 @@ import * as core from '@actions/core'
 export interface Log {
   info(message: string): void
   warning(message: string): void
+  /** Shown at once, even where a host's other lines wait for the end of its phase: whom a wait is for. */
+  progress(message: string): void
   /** Runs `work` inside a collapsible log group. */
   group<T>(title: string, work: () => Promise<T>): Promise<T>
 }
@@ -13,6 +15,7 @@ export function actionsLog(prefix = ''): Log {
     return {
       info: (message) => core.info(message),
       warning: (message) => core.warning(message),
+      progress: (message) => core.info(message),
       group: (title, work) => core.group(title, work),
     }
   }
@@ -24,6 +27,7 @@ export function actionsLog(prefix = ''): Log {
   return {
     info: (message) => core.info(tag(message)),
     warning: (message) => core.warning(tag(message)),
+    progress: (message) => core.info(tag(message)),
     group: async (title, work) => {
       core.info(tag(`${title}`))
       return work()
@@ -56,6 +60,10 @@ export function hostLog(prefix: string): HostLog {
     warning: (message) => {
       lines.push(`Warning: ${message}`)
       core.warning(tag(message))
+    },
+    progress: (message) => {
+      lines.push(message)
+      core.info(tag(message))
     },
     group: async (title, work) => {
       lines.push(`${title}:`)

@@ -195,6 +195,16 @@ function sumOf(report: HostReport, phases: readonly (keyof HostReport['phases'])
   return phases.reduce((sum, phase) => sum + (report.phases[phase] ?? 0), 0).toFixed(2)
 }
 
+/** The bastion failed: the first host carries its error, and no host was reached. */
+function noBastion(targets: Target[], error: string): Pick<RunResult, 'error'> {
+  for (const [index, target] of targets.entries()) {
+    settle(target)
+    target.report.outcome = index === 0 ? 'failed' : 'skipped'
+    target.report.error = index === 0 ? error : 'not touched: the bastion could not be reached'
+  }
+  return { error: targets.length > 1 ? `${targets[0].entry.label}: ${error}` : error }
+}
+
 export async function runOnFleet(config: DeployConfig, workspace: string): Promise<RunResult> {
   // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
   // Hashed once for the whole fleet, as is its chunk list (delta-upload.ts).
@@ -202,16 +212,18 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
   const artifact = artifactPath ? describeArtifact(artifactPath) : undefined
   artifact?.catch(() => undefined)
   // Every host behind a bastion is reached over its one connection.
-  let bastion: Promise<RemoteHost> | undefined
-  const viaBastion = config.proxy
+  // Connected first: a bastion that fails fails the run once, before any host is reached.
+  const bastion = config.proxy
+    ? RemoteHost.connect({
+        entry: config.proxy.entry,
+        auth: config.proxy.auth,
+        hostKeys: config.proxy.hostKeys,
+        connectTimeoutSeconds: config.connectTimeoutSeconds,
+      })
+    : undefined
+  bastion?.catch(() => undefined)
+  const viaBastion = bastion
     ? async (entry: HostEntry) => {
-        const proxy = config.proxy!
-        bastion ??= RemoteHost.connect({
-          entry: proxy.entry,
-          auth: proxy.auth,
-          hostKeys: proxy.hostKeys,
-          connectTimeoutSeconds: config.connectTimeoutSeconds,
-        })
         const jump = await bastion
         return () => jump.forward(entry.host, entry.port)
       }
@@ -239,8 +251,15 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
 
   let result: Pick<RunResult, 'error' | 'phases'>
   try {
-    result =
-      config.command === 'deploy' && !config.dryRun
+    const bastionError =
+      bastion &&
+      (await bastion.then(
+        () => undefined,
+        (error: unknown) => errorText(error),
+      ))
+    result = bastionError
+      ? noBastion(targets, bastionError)
+      : config.command === 'deploy' && !config.dryRun
         ? await deployFleet(targets, config, artifact!)
         : { error: await eachHost(targets, config, artifact) }
   } finally {
