@@ -15,6 +15,8 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
                        a host-like target with a home of its own and an init that reaps (needs root)
   --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
   --only-link          run only that section; prints its table and figures, writes no result file
+  --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
+  --only-fleet         run only that section; prints its table and figures, writes no result file
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -30,6 +32,8 @@ export const { values: flags } = parseArgs({
     'this-login-shell': { type: 'boolean', default: false },
     'no-link': { type: 'boolean', default: false },
     'only-link': { type: 'boolean', default: false },
+    'no-fleet': { type: 'boolean', default: false },
+    'only-fleet': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -39,6 +43,10 @@ if (flags.help) {
 }
 if (flags['no-link'] && flags['only-link']) {
   console.error(`--no-link and --only-link exclude each other\n\n${HELP}`)
+  process.exit(2)
+}
+if ((flags['only-link'] && flags['only-fleet']) || (flags['no-fleet'] && flags['only-fleet'])) {
+  console.error(`--only-fleet excludes --only-link and --no-fleet\n\n${HELP}`)
   process.exit(2)
 }
 

@@ -427,8 +427,8 @@ describe.skipIf(!canMakeNamespaces)(
     })
 
     it('a lock held on one host by another run makes the whole fleet wait, then deploys everywhere', async () => {
-      // Another run holds host 3's lock: a live process in host 3's own PID namespace, which lets go
-      // of it after 4 s, as a run that ends does.
+      // Another run holds host 3's lock: a live process in host 3's own PID namespace. It lets go
+      // only once hosts 1 and 2 have staged (their new instance answers), as a run that ends would.
       const h3 = hosts[2]
       const v5 = await workspaceWithJar('5')
       await mkdir(path.join(h3.deployDir, '.lock'))
@@ -443,37 +443,49 @@ describe.skipIf(!canMakeNamespaces)(
           '--',
           'sh',
           '-c',
-          'echo $$ > "$1/.lock/pid"; sleep 4; rm -rf "$1/.lock"',
+          'echo $$ > "$1/.lock/pid"; exec sleep 600',
           'sh',
           h3.remote.deployDir,
         ],
         { stdio: 'ignore' },
       )
-      const released = new Promise<number>((resolve) => holder.once('exit', () => resolve(performance.now())))
       const watch = watchFleet()
       startLoops()
       let result: ActionRun
       let stats: any[]
       let seen: Awaited<ReturnType<typeof watch.stop>>
+      let releasedAt: number | undefined
+      let stagedMeanwhile = false
       try {
-        result = await act({ inputs: fleetInputs(), workspace: v5 })
+        const running = act({ inputs: fleetInputs(), workspace: v5 })
+        const deadline = performance.now() + 120_000
+        while (!stagedMeanwhile && performance.now() < deadline) {
+          const answers = await Promise.all(hosts.slice(0, 2).map((h) => onPort(h, 8082)))
+          stagedMeanwhile = answers.every((a) => a === '200 version=5 port=8082')
+          if (!stagedMeanwhile) await sleep(200)
+        }
+        // A while longer, in which nothing may switch anywhere.
+        await sleep(1500)
+        await rm(path.join(h3.deployDir, '.lock'), { recursive: true, force: true })
+        releasedAt = performance.now()
+        result = await running
       } finally {
+        holder.kill('SIGKILL')
         stats = await stopLoops()
         seen = await watch.stop()
-        holder.kill('SIGKILL')
       }
-      const releasedAt = await released
+      expect(stagedMeanwhile, 'hosts 1 and 2 staged while host 3 waited').toBe(true)
       expect(result.code, why(result)).toBe(0)
       expect(result.stdout).toContain(`[${label(h3)}] Waiting for the deploy lock, held by owner=acme/sample-service run 77.1 by someone`)
-      // Hosts 1 and 2 staged meanwhile, but not one host switched before host 3 had its lock.
+      // Not one host switched before host 3 had its lock.
       for (const [i, h] of hosts.entries()) {
-        expect(seen[i].switched, label(h)).toBeGreaterThan(releasedAt)
+        expect(seen[i].switched, label(h)).toBeGreaterThan(releasedAt!)
         expect(await served(h)).toBe('200 version=5 port=8082')
         expect(stats[i].failed, `${label(h)}: ${JSON.stringify(stats[i].failures)}`).toBe(0)
       }
       const report = reportOf(result)
-      expect(report[2].phases.lock).toBeGreaterThan(2)
-      expect(report[0].phases.wait).toBeGreaterThan(2)
+      expect(report[2].phases.lock).toBeGreaterThan(1.5)
+      expect(report[0].phases.wait).toBeGreaterThan(1.5)
     })
 
     describe('behind a bastion', () => {
