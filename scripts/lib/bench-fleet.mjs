@@ -17,7 +17,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { fmt, renderTable } from './bench-report.mjs'
+import { fmt, median, renderTable } from './bench-report.mjs'
 import { createLab } from './netns.mjs'
 import { runAction } from './run-action.mjs'
 import { buildSampleJar } from './sample.mjs'
@@ -104,8 +104,8 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
     return ws
   }
 
-  /** @param {number} n @param {boolean} viaBastion */
-  const inputs = (n, viaBastion) => {
+  /** @param {number} n @param {boolean} viaBastion @param {'jvm' | 'shell'} [service] */
+  const inputs = (n, viaBastion, service = 'jvm') => {
     const chosen = hosts.slice(0, n)
     const [first] = chosen
     return {
@@ -125,6 +125,13 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
       env: `SAMPLE_START_DELAY_MS=${startDelayMs}`,
       // A small heap and the C1 compiler only: start-up CPU stays small beside the wait.
       'java-opts': '-Xmx48m -XX:+UseSerialGC -XX:TieredStopAtLevel=1',
+      // No JVM at all: the same wait, then BusyBox's httpd serves the release's files. What is
+      // left is the deploy tool's own work, and sshd's and nginx's on the hosts.
+      ...(service === 'shell'
+        ? {
+            'start-command': `mkdir -p www/actuator && echo "version=$RELEASE" > www/index.html && echo UP > www/actuator/health && sleep ${startDelayMs / 1000} && exec busybox httpd -f -p "127.0.0.1:$PORT" -h www`,
+          }
+        : {}),
       ...(viaBastion ? { 'proxy-host': bastion.host, 'proxy-port': bastion.sshPort, 'proxy-username': bastion.user } : {}),
     }
   }
@@ -135,9 +142,10 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
 
   /** @type {any[]} */
   const records = []
+  for (const service of /** @type {const} */ (['jvm', 'shell'])) {
   for (const viaBastion of [false, true]) {
     for (const n of sizes) {
-      const version = `${viaBastion ? 'b' : 'd'}${n}`
+      const version = `${service === 'jvm' ? '' : 's'}${viaBastion ? 'b' : 'd'}${n}`
       const ws = await workspace(version)
       const traffic = await startTrafficProcess(hosts.slice(0, n).map((h) => ({ url: h.url, concurrency: 1 })))
       /** @type {any} */
@@ -145,7 +153,7 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
       /** @type {any[]} */
       let stats
       try {
-        run = await runAction({ inputs: inputs(n, viaBastion), workspace: ws, measure: true, ownSession: true, timeoutMs: RUN_TIMEOUT_MS })
+        run = await runAction({ inputs: inputs(n, viaBastion, service), workspace: ws, measure: true, ownSession: true, timeoutMs: RUN_TIMEOUT_MS })
       } finally {
         stats = await traffic.stop()
       }
@@ -153,6 +161,7 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
       const phases = /Phases: stage ([\d.]+) s, switch ([\d.]+) s\./.exec(run.stdout)
       const one = report[0]?.phases ?? {}
       const record = {
+        service,
         n,
         viaBastion,
         code: run.code,
@@ -161,6 +170,14 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
         stageSeconds: phases ? Number(phases[1]) : ['connect', 'lock', 'inspect', 'upload', 'start'].reduce((s, p) => s + (one[p] ?? 0), 0),
         switchSeconds: phases ? Number(phases[2]) : (one.switch ?? NaN),
         peakRssMb: run.peakRssKb ? run.peakRssKb / 1024 : NaN,
+        actionCpuSeconds: (run.cpuMs ?? NaN) / 1000,
+        /** Each phase's median over the hosts, in seconds: where a host's time went. */
+        hostPhases: Object.fromEntries(
+          ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'wait', 'switch', 'cleanup'].map((p) => [
+            p,
+            median(report.map((/** @type {any} */ r) => r.phases?.[p] ?? 0)),
+          ]),
+        ),
         requests: stats.reduce((s, x) => s + x.total, 0),
         failed: stats.reduce((s, x) => s + x.failed, 0),
         failedHosts: stats.flatMap((x, i) => (x.failed > 0 ? [`${hosts[i].host}: ${x.failed} ${JSON.stringify(x.failures.slice(0, 2))}`] : [])),
@@ -168,14 +185,15 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
       }
       records.push(record)
       log(
-        `${FLEET_TITLE}: N=${n}${viaBastion ? ' via bastion' : ''}: exit ${run.code}, ${fmt(record.seconds)} s (stage ${fmt(record.stageSeconds)}, switch ${fmt(record.switchSeconds)}), rss ${fmt(record.peakRssMb, 0)} MB, ${record.failed} of ${record.requests} requests failed`,
+        `${FLEET_TITLE}: ${service}, N=${n}${viaBastion ? ' via bastion' : ''}: exit ${run.code}, ${fmt(record.seconds)} s (stage ${fmt(record.stageSeconds)}, switch ${fmt(record.switchSeconds)}), rss ${fmt(record.peakRssMb, 0)} MB, cpu ${fmt(record.actionCpuSeconds)} s, ${record.failed} of ${record.requests} requests failed; median by host ${JSON.stringify(record.hostPhases)}; load ${os.loadavg()[0].toFixed(1)}`,
       )
       if (run.code !== 0) log(`${FLEET_TITLE}: the deploy failed:\n${run.stdout.split('\n').slice(-30).join('\n')}`)
     }
   }
+  }
 
   const rows = records.map((r) => {
-    const base = records.find((b) => b.viaBastion === r.viaBastion && b.n === 1)
+    const base = records.find((b) => b.service === r.service && b.viaBastion === r.viaBastion && b.n === 1)
     const ratio = base ? r.seconds / base.seconds : NaN
     const target = FLEET_TARGETS[r.n]
     return {
@@ -186,8 +204,9 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
     }
   })
   const table = renderTable(
-    ['Hosts', 'Path', 'Deploy s', 'vs 1 host', 'Target', 'Stage s', 'Switch s', 'Peak RSS MB', 'Failed requests', ''],
+    ['Service', 'Hosts', 'Path', 'Deploy s', 'vs 1 host', 'Target', 'Stage s', 'Switch s', 'Peak RSS MB', 'Failed requests', ''],
     rows.map((r) => [
+      r.service === 'jvm' ? 'JVM sample' : 'sh + httpd',
       String(r.n),
       r.viaBastion ? 'bastion' : 'direct',
       fmt(r.seconds),

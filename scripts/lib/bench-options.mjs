@@ -17,6 +17,7 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --only-link          run only that section; prints its table and figures, writes no result file
   --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
   --only-fleet         run only that section; prints its table and figures, writes no result file
+  --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -34,6 +35,7 @@ export const { values: flags } = parseArgs({
     'only-link': { type: 'boolean', default: false },
     'no-fleet': { type: 'boolean', default: false },
     'only-fleet': { type: 'boolean', default: false },
+    'fleet-sizes': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -88,4 +90,6 @@ export const config = {
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
   fatBytes: 40 * 1024 * 1024,
+  /** undefined = the fleet section's own sizes (1, 4, 8, 16). */
+  fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),
 }
