@@ -129,12 +129,12 @@ async function deployFleet(
       if (several) core.info(`Stage: all ${targets.length} hosts staged in ${seconds.toFixed(2)} s; nginx untouched so far.`)
     },
     onWave: (wave, indices) => {
+      if (!several) return
       const now = performance.now()
       for (const index of indices) targets[index].report.phases.wait = Math.round(now - stagedAt[index]) / 1000
-      if (several)
-        core.info(
-          `Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`,
-        )
+      core.info(
+        `Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`,
+      )
     },
     switch: async (staged, index) => {
       try {
