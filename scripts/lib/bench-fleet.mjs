@@ -34,6 +34,8 @@ export const FLEET_TARGETS = /** @type {Record<number, number>} */ ({ 8: 2, 16: 
 export const FLEET_START_DELAY_MS = 1500
 
 const RUN_TIMEOUT_MS = 240_000
+/** One host's time is what every ratio divides by: its median over this many runs. */
+const BASELINE_RUNS = 3
 const TARGETS_AT_ONCE = 4
 
 /**
@@ -144,8 +146,8 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
   const records = []
   for (const service of /** @type {const} */ (['jvm', 'shell'])) {
   for (const viaBastion of [false, true]) {
-    for (const n of sizes) {
-      const version = `${service === 'jvm' ? '' : 's'}${viaBastion ? 'b' : 'd'}${n}`
+    for (const n of sizes.flatMap((n) => (n === 1 ? Array(BASELINE_RUNS).fill(1) : [n]))) {
+      const version = `${service === 'jvm' ? '' : 's'}${viaBastion ? 'b' : 'd'}${n}-${records.length}`
       const ws = await workspace(version)
       const traffic = await startTrafficProcess(hosts.slice(0, n).map((h) => ({ url: h.url, concurrency: 1 })))
       /** @type {any} */
@@ -192,8 +194,28 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
   }
   }
 
-  const rows = records.map((r) => {
-    const base = records.find((b) => b.service === r.service && b.viaBastion === r.viaBastion && b.n === 1)
+  /** The runs of one size, path and service, as one row: medians of the times, all the requests. */
+  const rowsOf = () => {
+    /** @type {Map<string, any[]>} */
+    const groups = new Map()
+    for (const r of records) {
+      const key = `${r.service} ${r.viaBastion} ${r.n}`
+      groups.set(key, [...(groups.get(key) ?? []), r])
+    }
+    return [...groups.values()].map((runs) => ({
+      ...runs[0],
+      runs: runs.length,
+      code: runs.find((r) => r.code !== 0)?.code ?? 0,
+      seconds: median(runs.map((r) => r.seconds)),
+      stageSeconds: median(runs.map((r) => r.stageSeconds)),
+      switchSeconds: median(runs.map((r) => r.switchSeconds)),
+      peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+      requests: runs.reduce((sum, r) => sum + r.requests, 0),
+      failed: runs.reduce((sum, r) => sum + r.failed, 0),
+    }))
+  }
+  const rows = rowsOf().map((r, _, all) => {
+    const base = all.find((b) => b.service === r.service && b.viaBastion === r.viaBastion && b.n === 1)
     const ratio = base ? r.seconds / base.seconds : NaN
     const target = FLEET_TARGETS[r.n]
     return {
@@ -207,7 +229,7 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
     ['Service', 'Hosts', 'Path', 'Deploy s', 'vs 1 host', 'Target', 'Stage s', 'Switch s', 'Peak RSS MB', 'Failed requests', ''],
     rows.map((r) => [
       r.service === 'jvm' ? 'JVM sample' : 'sh + httpd',
-      String(r.n),
+      r.runs > 1 ? `${r.n} (median of ${r.runs})` : String(r.n),
       r.viaBastion ? 'bastion' : 'direct',
       fmt(r.seconds),
       `${fmt(r.ratio)}x`,
