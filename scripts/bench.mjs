@@ -16,6 +16,8 @@
 //   5. a small jar against a 40 MB fat jar;
 //   6. (as root, with network namespaces) the delta upload over a link shaped to 20 Mbit/s: a full
 //      upload of a 40 MB fat jar against the redeploy of its next build (scripts/lib/bench-link.mjs).
+//   7. (as root, with network namespaces) a fleet deploy to 1, 4, 8 and 16 hosts, directly and
+//      through a bastion, against one host's time (scripts/lib/bench-fleet.mjs).
 // Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
 // Only 127.0.0.1 is ever contacted, and in section 6 the one address of a network namespace that
 // section makes itself (10.213.X.10, see scripts/lib/netns.mjs).
@@ -24,6 +26,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { FLEET_TITLE, runFleetBench } from './lib/bench-fleet.mjs'
 import { runLinkBench } from './lib/bench-link.mjs'
 import { namespaceSupport } from './lib/netns.mjs'
 import { runAction } from './lib/run-action.mjs'
@@ -107,6 +110,72 @@ async function linkOnly() {
   console.log(JSON.stringify({ action: provenance, link }, null, 2))
   if (link.error) throw new Error(`the link section failed: ${link.error.split('\n')[0]}`)
   if (!link.ran) throw new Error(`the link section did not run: ${link.skipped}`)
+}
+
+// --- the fleet: stage every host, then switch -------------------------------------------------
+
+/** Registers a cleanup with the bench; returns a function that unregisters it. */
+function track(/** @type {() => unknown} */ fn) {
+  cleanups.push(fn)
+  return () => {
+    const i = cleanups.indexOf(fn)
+    if (i >= 0) cleanups.splice(i, 1)
+  }
+}
+
+/**
+ * The fleet section (scripts/lib/bench-fleet.mjs), as root with network namespaces, unless
+ * --no-fleet. Like the link section, a failure is returned, not thrown.
+ * @returns {Promise<{ ran: boolean, skipped?: string, error?: string, seconds?: number, rows?: any[], table?: string }>}
+ */
+async function fleetSection() {
+  if (flags['no-fleet']) {
+    log(`${FLEET_TITLE}: skipped (--no-fleet)`)
+    return { ran: false, skipped: '--no-fleet' }
+  }
+  const support = await namespaceSupport()
+  if (!support.ok) {
+    log(`${FLEET_TITLE}: skipped (${support.reason})`)
+    return { ran: false, skipped: support.reason }
+  }
+  checkNotAborting()
+  const started = performance.now()
+  try {
+    const { rows, table, startDelayMs } = await runFleetBench({ log, track, sizes: config.fleetSizes })
+    const seconds = (performance.now() - started) / 1000
+    log(`${FLEET_TITLE}: done in ${seconds.toFixed(0)} s`)
+    const note = `Each service sleeps ${startDelayMs / 1000} s before it opens its port: it waits, it does not compute. The JVM sample still pays each JVM's start-up CPU, all at once, on this machine's ${os.cpus().length} cores; "sh + httpd" (BusyBox's httpd after the same sleep) leaves only the deploy tool's own work and sshd's and nginx's on the hosts.`
+    return {
+      ran: true,
+      seconds,
+      rows,
+      table: `${FLEET_TITLE} (section took ${seconds.toFixed(0)} s; default stage-parallel 10, max-parallel 1):\n${table}\n${note}`,
+    }
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err)
+    log(`${FLEET_TITLE}: FAILED: ${error}`)
+    return { ran: false, error, seconds: (performance.now() - started) / 1000 }
+  }
+}
+
+/** `--only-fleet`: the fleet section alone; prints its table and figures. */
+async function fleetOnly() {
+  log(`bench, fleet section only (--only-fleet)`)
+  const provenance = await distProvenance()
+  log(
+    `action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`,
+  )
+  log(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
+  const fleet = await fleetSection()
+  if (fleet.table) console.log(`\n${fleet.table}\n`)
+  console.log(JSON.stringify({ action: provenance, fleet }, null, 2))
+  if (fleet.error) throw new Error(`the fleet section failed: ${fleet.error.split('\n')[0]}`)
+  if (!fleet.ran) throw new Error(`the fleet section did not run: ${fleet.skipped}`)
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -606,6 +675,16 @@ async function main() {
   if (link.error) problems.push(`${LINK_TITLE} failed: ${link.error}`)
   for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
 
+  // 8. a fleet deploy to 1, 4, 8 and 16 hosts (network namespaces; as root only).
+  loadSamples.push({ at: 'fleet', load1: os.loadavg()[0] })
+  const fleet = await fleetSection()
+  if (fleet.error) problems.push(`${FLEET_TITLE} failed: ${fleet.error}`)
+  for (const r of fleet.rows ?? [])
+    if (!r.pass)
+      problems.push(
+        `${FLEET_TITLE}: ${r.n} hosts ${r.viaBastion ? 'via bastion' : 'direct'}: ${r.ratio.toFixed(2)}x, ${r.failed} failed requests`,
+      )
+
   const { table, result } = summarize({
     runs,
     plan,
@@ -629,6 +708,8 @@ async function main() {
     wallSeconds: (performance.now() - benchStarted) / 1000,
   })
   console.log(`\n${table}\n`)
+  if (fleet.table) console.log(`${fleet.table}\n`)
+  Object.assign(result, { fleet })
 
   const outDir = path.join(repoRoot, 'bench', 'results')
   await mkdir(outDir, { recursive: true })
@@ -647,6 +728,7 @@ const watchdog = setTimeout(() => {
 let exitCode = 0
 try {
   if (flags['only-link']) await linkOnly()
+  else if (flags['only-fleet']) await fleetOnly()
   else await main()
 } catch (err) {
   exitCode = 1

@@ -15,6 +15,9 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
                        a host-like target with a home of its own and an init that reaps (needs root)
   --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
   --only-link          run only that section; prints its table and figures, writes no result file
+  --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
+  --only-fleet         run only that section; prints its table and figures, writes no result file
+  --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -30,6 +33,9 @@ export const { values: flags } = parseArgs({
     'this-login-shell': { type: 'boolean', default: false },
     'no-link': { type: 'boolean', default: false },
     'only-link': { type: 'boolean', default: false },
+    'no-fleet': { type: 'boolean', default: false },
+    'only-fleet': { type: 'boolean', default: false },
+    'fleet-sizes': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -39,6 +45,10 @@ if (flags.help) {
 }
 if (flags['no-link'] && flags['only-link']) {
   console.error(`--no-link and --only-link exclude each other\n\n${HELP}`)
+  process.exit(2)
+}
+if ((flags['only-link'] && flags['only-fleet']) || (flags['no-fleet'] && flags['only-fleet'])) {
+  console.error(`--only-fleet excludes --only-link and --no-fleet\n\n${HELP}`)
   process.exit(2)
 }
 
@@ -80,4 +90,6 @@ export const config = {
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
   fatBytes: 40 * 1024 * 1024,
+  /** undefined = the fleet section's own sizes (1, 4, 8, 16). */
+  fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),
 }

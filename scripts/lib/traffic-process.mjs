@@ -9,9 +9,10 @@ import { startTraffic } from './traffic.mjs'
 const self = fileURLToPath(import.meta.url)
 
 /**
- * Starts the loops in a child process and resolves once they run.
- * @param {Parameters<typeof startTraffic>[0]} options
- * @returns {Promise<{ stop(): Promise<import('./traffic.mjs').TrafficStats> }>}
+ * Starts the loops in a child process and resolves once they run. With an array of options (one
+ * per host of a fleet), one process runs them all and `stop` answers with one stats per entry.
+ * @param {Parameters<typeof startTraffic>[0] | Array<Parameters<typeof startTraffic>[0]>} options
+ * @returns {Promise<{ stop(): Promise<any> }>}
  */
 export async function startTrafficProcess(options) {
   const child = fork(self, [JSON.stringify(options)], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -39,10 +40,13 @@ export async function startTrafficProcess(options) {
 
 // In the child: run the loops until told to stop, or until the bench is gone.
 if (process.argv[1] === self && process.send) {
-  const traffic = startTraffic(JSON.parse(process.argv[2]))
+  const options = JSON.parse(process.argv[2])
+  const several = Array.isArray(options)
+  const loops = (several ? options : [options]).map((o) => startTraffic(o))
   process.on('message', async (/** @type {any} */ message) => {
     if (message.type !== 'stop') return
-    const stats = await traffic.stop()
+    const all = await Promise.all(loops.map((loop) => loop.stop()))
+    const stats = several ? all : all[0]
     process.send?.({ type: 'stopped', stats }, () => process.exit(0))
   })
   process.on('disconnect', () => process.exit(0))

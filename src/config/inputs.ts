@@ -78,6 +78,8 @@ export interface DeployConfig {
   dryRun: boolean
   lockTimeoutSeconds: number
   maxParallel: number
+  /** Hosts staged at once (and reached at once by status and rollback). */
+  stageParallel: number
 }
 
 /** Thrown with every problem found, one per line, each naming its input. */
@@ -317,6 +319,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     dryRun: boolean('dry-run', false),
     lockTimeoutSeconds: seconds('lock-timeout', 300),
     maxParallel: integer('max-parallel', 1, 1, 100),
+    stageParallel: integer('stage-parallel', 10, 1, 100),
   }
   // rollback and status need no artifact
   if (command !== 'deploy') {

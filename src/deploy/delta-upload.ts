@@ -33,6 +33,17 @@ export const MIN_COPY_RUN = 2048
 /** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
 export const DELTA_MIN_JAR = 1024 * 1024
 
+/** Each artifact is chunked once per run, however many hosts it goes to; the list is small (a line per 16 KiB). */
+const chunkLists = new WeakMap<Artifact, Promise<Chunk[]>>()
+function chunksOf(artifact: Artifact): Promise<Chunk[]> {
+  let chunks = chunkLists.get(artifact)
+  if (!chunks) {
+    chunks = chunkFile(artifact.path)
+    chunkLists.set(artifact, chunks)
+  }
+  return chunks
+}
+
 export interface DeltaOutcome {
   /** The new release's manifest, to be written beside its jar; undefined if chunking failed. */
   manifestText?: string
@@ -82,7 +93,7 @@ export async function uploadByDelta(p: {
         )
   let chunks: Chunk[]
   try {
-    chunks = await chunkFile(artifact.path)
+    chunks = await chunksOf(artifact)
   } catch (error) {
     log.info(`Delta upload skipped: could not chunk the jar (${(error as Error).message}); uploading it whole.`)
     await listing

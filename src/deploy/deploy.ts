@@ -1,4 +1,9 @@
-/** `command: deploy` on one host: the SPEC's steps 3 to 11, in order. */
+/**
+ * `command: deploy` on one host, in the two phases of a fleet deploy (src/deploy/phases.ts runs them
+ * across the hosts; one host is a fleet of one): `stageHost` (the SPEC's steps 3 to 8), `switchHost`
+ * (step 9), then `finishHost` (steps 10 and 11); or, after a failure elsewhere, `unstageHost` or
+ * `switchBackHost`.
+ */
 import type { Artifact } from '../artifact.js'
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
@@ -9,6 +14,7 @@ import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
 import {
+  type HeldLock,
   type HostRun,
   StepError,
   checkHostReady,
@@ -23,11 +29,36 @@ import {
   uploadRelease,
 } from './steps.js'
 
-export async function deploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
-  report.sha256 = artifact.sha256
-  if (config.dryRun) return planDeploy(remote, config, artifact, report, log)
-  remote.warmUp()
+/**
+ * A host between its two phases: the new release runs healthy on the idle port, nginx still serves
+ * the old one, and the host's lock is held.
+ */
+export interface StagedHost {
+  run: HostRun
+  lock: HeldLock
+  /** The port nginx served before the run; undefined on a host's first deploy. */
+  active?: number
+  idle: number
+  release: string
+  /** The release on the active port, the one a revert goes back to. */
+  previousRelease?: string
+  /** nginx may have sent the new instance requests (a reload took effect, even in part): drain before stopping it. */
+  reloaded?: boolean
+}
 
+/**
+ * Phase 1, steps 3 to 8: lock, inspect, upload, free the idle port, start and check health. Nothing
+ * here touches nginx. On failure the lock is let go and the new instance (if any) is stopped.
+ */
+export async function stageHost(
+  remote: RemoteHost,
+  config: DeployConfig,
+  artifact: Artifact,
+  report: HostReport,
+  log: Log,
+): Promise<StagedHost> {
+  report.sha256 = artifact.sha256
+  remote.warmUp()
   const { lock, state } = await lockAndInspect(remote, config, report, log)
   try {
     checkHostReady(state, remote, artifact)
@@ -35,9 +66,10 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     checkSupervision(run)
     const { active, idle } = choosePorts(state.include, config.ports)
     // Until the switch, the outputs describe what serves: the old port and release.
+    const previousRelease = instanceOn(state, active)?.release
     report.activePort = active
     report.previousPort = active
-    report.release = instanceOn(state, active)?.release
+    report.release = previousRelease
 
     // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
     // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
@@ -50,23 +82,83 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     await timed(report, 'start', () =>
       log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)),
     )
-    // Sent only now, a round trip after the start's answer, and never queued behind it: a queued
-    // switch would still run on the host after the connection was lost (a cancelled run, or a
-    // rolling deploy that is putting the other hosts back).
-    try {
-      await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
-    } catch (error) {
-      // Traffic stays on (or went back to) the old port: the new instance must not linger. Once a
-      // reload may have taken effect, even in part, nginx workers that are shutting down may still
-      // send it requests: drain them first, as stop-previous does.
-      const drainSeconds = error instanceof StepError && error.afterReload ? config.drainSeconds : 0
-      if (drainSeconds > 0) log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`)
-      await stopInstance(run, idle, drainSeconds).catch(() => undefined)
-      throw error
-    }
-    report.activePort = idle
-    report.release = release
+    return { run, lock, active, idle, release, previousRelease }
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
+}
 
+/**
+ * Phase 2, step 9: points nginx at the staged instance. Sent only when called, a round trip after
+ * the start's answer, and never queued behind it: a queued switch would still run on the host after
+ * the connection was lost (a cancelled run, or a fleet that is putting the other hosts back). On
+ * failure nginx still (or again) serves the old port; the caller stops the new instance (`unstageHost`).
+ */
+export async function switchHost(staged: StagedHost): Promise<void> {
+  const { run, idle, release } = staged
+  try {
+    await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
+  } catch (error) {
+    staged.reloaded = error instanceof StepError && error.afterReload
+    throw error
+  }
+  staged.reloaded = true
+  run.report.activePort = idle
+  run.report.release = release
+}
+
+/**
+ * After a failure (its own switch's, or another host's): stops the staged instance, which nginx no
+ * longer sends to, and lets go of the host.
+ */
+export async function unstageHost(staged: StagedHost): Promise<void> {
+  try {
+    await stopNewInstance(staged)
+  } finally {
+    await staged.lock.release()
+  }
+}
+
+/** After another host's switch failed: nginx goes back to the warm previous instance, and the new one stops. */
+export async function switchBackHost(staged: StagedHost): Promise<void> {
+  const { run, active, idle, previousRelease } = staged
+  try {
+    if (active === undefined)
+      throw new StepError(
+        'switch back',
+        `there is no previous instance to go back to (this was the host's first deploy); it serves port ${idle}.`,
+      )
+    run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), so that the fleet stays on one version.`)
+    await timed(run.report, 'switch', () =>
+      run.log.group(`Switch nginx back to port ${active}`, () => switchTraffic(run, active, previousRelease)),
+    )
+    run.report.activePort = active
+    run.report.release = previousRelease
+    run.report.rolledBack = true
+    await stopNewInstance(staged).catch(() => undefined)
+  } finally {
+    await staged.lock.release()
+  }
+}
+
+/**
+ * The new instance must not linger once nginx is off it. Once a reload may have taken effect, even
+ * in part, nginx workers that are shutting down may still send it requests: drain them first, as
+ * stop-previous does.
+ */
+async function stopNewInstance(staged: StagedHost): Promise<void> {
+  const { run, idle } = staged
+  const drainSeconds = staged.reloaded ? run.config.drainSeconds : 0
+  if (drainSeconds > 0) run.log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`)
+  await stopInstance(run, idle, drainSeconds)
+}
+
+/** Steps 10 and 11, once every host serves the new version: stop-previous, prune, let go of the host. */
+export async function finishHost(staged: StagedHost): Promise<void> {
+  const { run, lock, active, release } = staged
+  const { config, log, report, state } = run
+  try {
     if (config.stopPrevious && active !== undefined) {
       await timed(report, 'stop_previous', () =>
         log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)),
@@ -78,14 +170,20 @@ export async function deploy(remote: RemoteHost, config: DeployConfig, artifact:
     void lock.release()
     const pruned = await pruning
     if (pruned.length > 0) log.info(`Pruned releases: ${pruned.join(', ')}`)
-    report.outcome = 'deployed'
   } finally {
     await lock.release()
   }
 }
 
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
-async function planDeploy(remote: RemoteHost, config: DeployConfig, artifact: Artifact, report: HostReport, log: Log): Promise<void> {
+export async function planDeploy(
+  remote: RemoteHost,
+  config: DeployConfig,
+  artifact: Artifact,
+  report: HostReport,
+  log: Log,
+): Promise<void> {
+  report.sha256 = artifact.sha256
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   checkHostReady(state, remote, artifact)
   const { active, idle } = choosePorts(state.include, config.ports)

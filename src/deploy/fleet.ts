@@ -1,13 +1,16 @@
 /**
- * A run across the listed hosts: `max-parallel` at a time, each host finished before the next wave.
- * If a host fails, no further host is touched and the hosts this run switched are switched back.
+ * A run across the listed hosts. A deploy goes in two phases (src/deploy/phases.ts): every host is
+ * staged, `stage-parallel` at a time, and only then switched, `max-parallel` at a time. `status`,
+ * `rollback` and dry runs reach `stage-parallel` hosts at a time. One host is a fleet of one.
  */
+import * as core from '@actions/core'
 import { describeArtifact, findArtifact, type Artifact } from '../artifact.js'
 import type { HostEntry } from '../config/hosts.js'
 import type { DeployConfig } from '../config/inputs.js'
-import { type Log, actionsLog } from '../log.js'
+import { type Log, actionsLog, hostLog } from '../log.js'
 import { RemoteHost } from '../ssh/transport.js'
-import { deploy } from './deploy.js'
+import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, switchHost, unstageHost } from './deploy.js'
+import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
 import { rollback } from './rollback.js'
 import { status } from './status.js'
@@ -17,111 +20,251 @@ export interface RunResult {
   artifact?: Artifact
   /** The first failure, for setFailed. */
   error?: string
+  /** A deploy's two phases, in seconds, when it got that far. */
+  phases?: { stage: number; switch: number }
 }
 
 interface Target {
   entry: HostEntry
   log: Log
+  /** Prints the host's lines held since the last flush, as one group (a fleet's hosts only). */
+  flush: (title: string) => void
   connect: () => Promise<RemoteHost>
+  report: HostReport
+  started: number
+  settled?: boolean
+  remote?: RemoteHost
 }
 
-async function onHost(
-  target: Target,
-  config: DeployConfig,
-  command: DeployConfig['command'],
-  artifact: Promise<Artifact> | undefined,
-): Promise<HostReport> {
-  const report = emptyReport(target.entry.label, command)
-  const started = performance.now()
-  let remote: RemoteHost | undefined
-  try {
-    remote = await timed(report, 'connect', () => target.connect())
-    if (command === 'deploy') await deploy(remote, config, await (artifact as Promise<Artifact>), report, target.log)
-    else if (command === 'rollback') await rollback(remote, config, report, target.log)
-    else await status(remote, config, report, target.log)
-  } catch (error) {
-    report.outcome = 'failed'
-    report.error = error instanceof Error ? error.message : String(error)
-  } finally {
-    remote?.close()
-    report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+/** Stops the host's clock: the run on it is over, whatever came of it. */
+function settle(target: Target): void {
+  if (target.settled) return
+  target.settled = true
+  target.report.durationSeconds = Math.round((performance.now() - target.started) / 10) / 100
+  target.remote?.close()
+  target.remote = undefined
+}
+
+async function connected(target: Target): Promise<RemoteHost> {
+  target.remote ??= await timed(target.report, 'connect', () => target.connect())
+  return target.remote
+}
+
+/** status, rollback and dry runs: each host on its own, `stage-parallel` at a time. */
+async function eachHost(targets: Target[], config: DeployConfig, artifact: Promise<Artifact> | undefined): Promise<string | undefined> {
+  let firstFailure: Target | undefined
+  await inPool(targets.length, config.stageParallel, async (index) => {
+    const target = targets[index]
+    const { report, log } = target
+    try {
+      const remote = await connected(target)
+      if (config.command === 'deploy') await planDeploy(remote, config, await artifact!, report, log)
+      else if (config.command === 'rollback') await rollback(remote, config, report, log)
+      else await status(remote, config, report, log)
+    } catch (error) {
+      report.outcome = 'failed'
+      report.error = errorText(error)
+      firstFailure ??= target
+    } finally {
+      settle(target)
+      target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`)
+    }
+  })
+  if (!firstFailure) return undefined
+  return targets.length > 1 ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error
+}
+
+/** What each fate means in the host's report. */
+function recordFate(target: Target, fate: HostFate, error: unknown, cause: string): void {
+  const { report } = target
+  if (error !== undefined) report.error = errorText(error)
+  switch (fate) {
+    case 'deployed':
+      report.outcome = 'deployed'
+      break
+    case 'reverted':
+      report.outcome = 'reverted'
+      break
+    case 'unstaged':
+      report.outcome = 'skipped'
+      report.error ??= `staged, then stopped: ${cause}; nginx was not touched`
+      break
+    case 'not-staged':
+      report.outcome = 'skipped'
+      report.error ??= `not touched: ${cause}`
+      break
+    case 'revert-failed':
+      report.outcome = 'failed'
+      report.error = `switching back failed: ${report.error}`
+      break
+    default:
+      report.outcome = 'failed'
   }
-  return report
+}
+
+/** A deploy: stage every host, then switch in waves, then finish (see phases.ts). */
+async function deployFleet(
+  targets: Target[],
+  config: DeployConfig,
+  artifact: Promise<Artifact>,
+): Promise<Pick<RunResult, 'error' | 'phases'>> {
+  const several = targets.length > 1
+  const stagedAt: number[] = []
+  const outcome = await runPhases<StagedHost>(targets.length, config, {
+    stage: async (index) => {
+      const target = targets[index]
+      try {
+        const staged = await stageHost(await connected(target), config, await artifact, target.report, target.log)
+        stagedAt[index] = performance.now()
+        target.flush(`stage: release ${staged.release} healthy on port ${staged.idle} (${sumOf(target.report, STAGE)} s)`)
+        return staged
+      } catch (error) {
+        target.flush(`stage: FAILED (${sumOf(target.report, STAGE)} s)`)
+        throw error
+      }
+    },
+    onStaged: (seconds) => {
+      if (several) core.info(`Stage: all ${targets.length} hosts staged in ${seconds.toFixed(2)} s; nginx untouched so far.`)
+    },
+    onWave: (wave, indices) => {
+      if (!several) return
+      const now = performance.now()
+      for (const index of indices) targets[index].report.phases.wait = Math.round(now - stagedAt[index]) / 1000
+      core.info(
+        `Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`,
+      )
+    },
+    switch: async (staged, index) => {
+      try {
+        await switchHost(staged)
+        targets[index].flush(`switch: serves release ${staged.release} on port ${staged.idle} (${targets[index].report.phases.switch} s)`)
+      } catch (error) {
+        targets[index].flush('switch: FAILED; nginx serves the old port')
+        throw error
+      }
+    },
+    switchBack: async (staged, index) => {
+      try {
+        await switchBackHost(staged)
+      } finally {
+        settle(targets[index])
+        targets[index].flush(`switch back to port ${staged.active ?? '-'}: ${targets[index].report.rolledBack ? 'done' : 'FAILED'}`)
+      }
+    },
+    unstage: async (staged, index) => {
+      try {
+        await unstageHost(staged)
+      } finally {
+        settle(targets[index])
+        targets[index].flush(`stop the staged instance on port ${staged.idle}`)
+      }
+    },
+    finish: async (staged, index) => {
+      try {
+        await finishHost(staged)
+      } finally {
+        settle(targets[index])
+        targets[index].flush(`finish (${sumOf(targets[index].report, ['stop_previous', 'cleanup'])} s)`)
+      }
+    },
+  })
+
+  const failedHost = outcome.failed ? targets[outcome.failed.index] : undefined
+  const cause =
+    outcome.failed?.phase === 'stage'
+      ? `${failedHost!.entry.label} failed to stage`
+      : outcome.failed?.phase === 'switch'
+        ? `${failedHost!.entry.label} failed to switch`
+        : 'an earlier host failed'
+  for (const [index, target] of targets.entries()) {
+    settle(target)
+    recordFate(target, outcome.fates[index], outcome.errors.get(index), cause)
+  }
+  const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds }
+  if (several) core.info(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`)
+  if (!failedHost) return { phases }
+  const error = failedHost.report.error ?? 'failed'
+  return { phases, error: several ? `${failedHost.entry.label}: ${error}` : error }
+}
+
+const STAGE = ['connect', 'lock', 'inspect', 'upload', 'start'] as const
+/** Seconds of the named phases of a host (the idle port is freed during the upload, so it is left out). */
+function sumOf(report: HostReport, phases: readonly (keyof HostReport['phases'])[]): string {
+  return phases.reduce((sum, phase) => sum + (report.phases[phase] ?? 0), 0).toFixed(2)
+}
+
+/** The bastion failed: the first host carries its error, and no host was reached. */
+function noBastion(targets: Target[], error: string): Pick<RunResult, 'error'> {
+  for (const [index, target] of targets.entries()) {
+    settle(target)
+    target.report.outcome = index === 0 ? 'failed' : 'skipped'
+    target.report.error = index === 0 ? error : 'not touched: the bastion could not be reached'
+  }
+  return { error: targets.length > 1 ? `${targets[0].entry.label}: ${error}` : error }
 }
 
 export async function runOnFleet(config: DeployConfig, workspace: string): Promise<RunResult> {
   // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
+  // Hashed once for the whole fleet, as is its chunk list (delta-upload.ts).
   const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined
   const artifact = artifactPath ? describeArtifact(artifactPath) : undefined
   artifact?.catch(() => undefined)
-  let bastion: Promise<RemoteHost> | undefined
-  const viaBastion = config.proxy
+  // Every host behind a bastion is reached over its one connection.
+  // Connected first: a bastion that fails fails the run once, before any host is reached.
+  const bastion = config.proxy
+    ? RemoteHost.connect({
+        entry: config.proxy.entry,
+        auth: config.proxy.auth,
+        hostKeys: config.proxy.hostKeys,
+        connectTimeoutSeconds: config.connectTimeoutSeconds,
+      })
+    : undefined
+  bastion?.catch(() => undefined)
+  const viaBastion = bastion
     ? async (entry: HostEntry) => {
-        const proxy = config.proxy!
-        bastion ??= RemoteHost.connect({
-          entry: proxy.entry,
-          auth: proxy.auth,
-          hostKeys: proxy.hostKeys,
-          connectTimeoutSeconds: config.connectTimeoutSeconds,
-        })
         const jump = await bastion
         return () => jump.forward(entry.host, entry.port)
       }
     : undefined
   const several = config.hosts.length > 1
-  const targets: Target[] = config.hosts.map((entry) => ({
-    entry,
-    log: actionsLog(several ? entry.label : ''),
-    connect: async () =>
-      RemoteHost.connect({
-        entry,
-        auth: config.auth,
-        hostKeys: config.hostKeys,
-        connectTimeoutSeconds: config.connectTimeoutSeconds,
-        openSocket: viaBastion ? await viaBastion(entry) : undefined,
-      }),
-  }))
-
-  const reports: HostReport[] = []
-  let error: string | undefined
-  try {
-    for (let i = 0; i < targets.length; i += config.maxParallel) {
-      const wave = targets.slice(i, i + config.maxParallel)
-      const results = await Promise.all(wave.map((target) => onHost(target, config, config.command, artifact)))
-      reports.push(...results)
-      const failed = results.find((r) => r.outcome === 'failed')
-      if (!failed) continue
-      error = several ? `${failed.host}: ${failed.error}` : failed.error
-      for (const target of targets.slice(i + config.maxParallel)) {
-        reports.push({
-          ...emptyReport(target.entry.label, config.command),
-          outcome: 'skipped',
-          error: 'not touched: an earlier host failed',
-        })
-      }
-      if (config.command !== 'status' && !config.dryRun) await revertSwitchedHosts(targets, reports, config)
-      break
+  const targets: Target[] = config.hosts.map((entry) => {
+    // One host keeps the log as it always was: a group per step, printed as it happens.
+    const fleetLog = several ? hostLog(entry.label) : undefined
+    return {
+      entry,
+      log: fleetLog ?? actionsLog(''),
+      flush: (title: string) => fleetLog?.flush(title),
+      report: emptyReport(entry.label, config.command),
+      started: performance.now(),
+      connect: async () =>
+        RemoteHost.connect({
+          entry,
+          auth: config.auth,
+          hostKeys: config.hostKeys,
+          connectTimeoutSeconds: config.connectTimeoutSeconds,
+          openSocket: viaBastion ? await viaBastion(entry) : undefined,
+        }),
     }
+  })
+
+  let result: Pick<RunResult, 'error' | 'phases'>
+  try {
+    const bastionError =
+      bastion &&
+      (await bastion.then(
+        () => undefined,
+        (error: unknown) => errorText(error),
+      ))
+    result = bastionError
+      ? noBastion(targets, bastionError)
+      : config.command === 'deploy' && !config.dryRun
+        ? await deployFleet(targets, config, artifact!)
+        : { error: await eachHost(targets, config, artifact) }
   } finally {
+    for (const target of targets) target.remote?.close()
     if (bastion) (await bastion.catch(() => undefined))?.close()
   }
-  return { reports, artifact: await artifact?.catch(() => undefined), error }
-}
-
-/** After a failure, puts every host this run switched back on its previous port. */
-async function revertSwitchedHosts(targets: Target[], reports: HostReport[], config: DeployConfig): Promise<void> {
-  for (const report of reports) {
-    if (report.outcome !== 'deployed' && report.outcome !== 'rolled-back') continue
-    const target = targets.find((t) => t.entry.label === report.host)!
-    target.log.warning(`Switching ${report.host} back to port ${report.previousPort}, so that the fleet stays on one version.`)
-    const back = await onHost(target, config, 'rollback', undefined)
-    if (back.outcome === 'rolled-back') {
-      report.outcome = 'reverted'
-      report.rolledBack = true
-      report.activePort = back.activePort
-      report.release = back.release
-    } else {
-      report.error = `switching back failed: ${back.error}`
-    }
-  }
+  return { reports: targets.map((t) => t.report), artifact: await artifact?.catch(() => undefined), ...result }
 }

@@ -18,7 +18,19 @@ export function outputsOf(result: RunResult): Record<string, string> {
   }
 }
 
-const PHASES: Phase[] = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup', 'probe']
+const PHASES: Phase[] = [
+  'connect',
+  'lock',
+  'inspect',
+  'upload',
+  'stop_idle',
+  'start',
+  'wait',
+  'switch',
+  'stop_previous',
+  'cleanup',
+  'probe',
+]
 
 export function summaryTable(result: RunResult): string[][] {
   const header = ['Host', 'Outcome', 'Port (previous -> active)', 'Release', 'sha256', 'Uploaded', 'Seconds by phase', 'Total s']

@@ -1,6 +1,18 @@
 /** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
 
-export type Phase = 'connect' | 'lock' | 'inspect' | 'upload' | 'stop_idle' | 'start' | 'switch' | 'stop_previous' | 'cleanup' | 'probe'
+export type Phase =
+  | 'connect'
+  | 'lock'
+  | 'inspect'
+  | 'upload'
+  | 'stop_idle'
+  | 'start'
+  /** In a fleet deploy: from the host's end of stage to the start of its switch (the other hosts' stage, the waves before its own). */
+  | 'wait'
+  | 'switch'
+  | 'stop_previous'
+  | 'cleanup'
+  | 'probe'
 
 export interface InstanceReport {
   port: number

@@ -72,7 +72,7 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
         pending = lines.pop() ?? ''
         for (const line of lines) {
           if (line.startsWith('owner='))
-            log.info(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`)
+            log.progress(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`)
         }
       },
     })

@@ -1,6 +1,7 @@
-// Fleets, end to end: a rolling deploy to three hosts while requests flow through every host's nginx,
-// a failure on the second host (the first is switched back, the third never touched), and deploys
-// through a bastion to hosts the runner cannot reach. Each host is a machine of its own on this one:
+// Fleets, end to end: a deploy to three hosts in two phases (stage everywhere, then switch in waves)
+// while requests flow through every host's nginx; a release unhealthy on one host (no host ever
+// serves it), a switch that fails in the second wave (the first wave goes back), a lock held on one
+// host (the whole fleet waits), and deploys through a bastion to hosts the runner cannot reach. Each host is a machine of its own on this one:
 // its own network, mount and PID namespaces (scripts/lib/netns.mjs, startTarget's machineDir), so all
 // three have the same addresses plan, ports (22, 80, 8081/8082) and paths, and every input is the
 // same for all of them, as for real hosts.
@@ -11,7 +12,7 @@
 //                         bastion tests, which take the runner off this segment
 // Each segment is a bridge inside a hub namespace of its own; the root namespace holds only the
 // runner's veth ends and an `unreachable` route per segment, so nothing leaves this machine.
-import { execFile as execFileCb } from 'node:child_process'
+import { execFile as execFileCb, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
@@ -71,6 +72,7 @@ describe.skipIf(!canMakeNamespaces)(
     /** The workspace of v3, whose deploy fails on host 2 and is run again through the bastion. */
     let v3 = ''
     let v2Result: ActionRun | undefined
+    let realJava = ''
 
     beforeAll(async () => {
       lab = await createLab()
@@ -95,6 +97,7 @@ describe.skipIf(!canMakeNamespaces)(
       const authorizedKeys = await readFile(path.join(keyDir, 'id_ed25519.pub'), 'utf8')
 
       const { stdout: javaPath } = await execFile('sh', ['-c', 'command -v java || true'])
+      realJava = javaPath.trim()
       const PATH = sessionPath(machineDir, javaPath.trim() ? path.dirname(javaPath.trim()) : '')
       const started = await Promise.allSettled([
         ...hostNs.map(({ ns, address }) =>
@@ -228,7 +231,7 @@ describe.skipIf(!canMakeNamespaces)(
     }
     const stopLoops = () => Promise.all(loops.splice(0).map((loop) => loop.stop()))
 
-    it('rolls v1 out to the three hosts, one after the other', async () => {
+    it('rolls v1 out in two phases: every host staged under its lock, then switched one after the other', async () => {
       const watch = watchFleet()
       let result: ActionRun
       let seen: Awaited<ReturnType<typeof watch.stop>>
@@ -238,19 +241,27 @@ describe.skipIf(!canMakeNamespaces)(
         seen = await watch.stop()
       }
       expect(result.code, why(result)).toBe(0)
-      // max-parallel 1: a host's lock is taken only once the host before it is switched and released.
-      for (const i of [1, 2]) {
-        expect(seen[i].locked, `${label(hosts[i])} locked`).toBeDefined()
-        expect(seen[i - 1].switched, `${label(hosts[i - 1])} switched`).toBeDefined()
-        expect(seen[i].locked!).toBeGreaterThan(seen[i - 1].switched!)
-        expect(seen[i].locked!).toBeGreaterThan(seen[i - 1].unlocked!)
+      const firstSwitch = Math.min(...seen.map((s) => s.switched ?? Infinity))
+      const lastSwitch = Math.max(...seen.map((s) => s.switched ?? -Infinity))
+      for (const [i, h] of hosts.entries()) {
+        // Every lock is taken before any host is switched, and held until the last host is.
+        expect(seen[i].locked, `${label(h)} locked`).toBeLessThan(firstSwitch)
+        expect(seen[i].unlocked, `${label(h)} unlocked`).toBeGreaterThan(lastSwitch)
       }
+      // max-parallel 1: the switches come in host order, one wave at a time.
+      for (const i of [1, 2]) expect(seen[i].switched!).toBeGreaterThan(seen[i - 1].switched!)
       // Each include starts on 8081, where nothing runs: 8082 is idle everywhere.
       expect(result.outputs['active-port']).toBe('8082,8082,8082')
       expect(result.outputs['previous-port']).toBe('8081,8081,8081')
       expect(result.outputs['rolled-back']).toBe('false,false,false')
       const report = reportOf(result)
       expect(report.map((r: any) => [r.host, r.outcome])).toEqual(hosts.map((h) => [label(h), 'deployed']))
+      // Each row has the phases' seconds, the wait for the other hosts between stage and switch included.
+      for (const r of report)
+        for (const phase of ['connect', 'lock', 'upload', 'start', 'wait', 'switch']) expect(r.phases[phase]).toBeGreaterThanOrEqual(0)
+      // Host 3 waited at least through the two waves before its own.
+      expect(report[2].phases.wait).toBeGreaterThanOrEqual(report[0].phases.switch + report[1].phases.switch - 0.01)
+      expect(result.stdout).toMatch(/Stage: all 3 hosts staged in [\d.]+ s/)
       for (const h of hosts) expect(await served(h)).toBe('200 version=1 port=8082')
     })
 
@@ -303,56 +314,101 @@ describe.skipIf(!canMakeNamespaces)(
       expect(v2Result!.outputs['artifact-sha256']).toBe([sha, sha, sha].join(','))
     })
 
-    it('a failure on the second host switches the first back and leaves the third untouched', async () => {
-      // Inputs are the same for every host, so the failure comes from host 2 itself: its Java is
-      // broken. Every host's SSH sessions have <machine>/bin first on PATH (sshd SetEnv PATH, as a host's
-      // own profile would); only on host 2 does that dir hold a `java`, one that exits at once, as a
-      // botched JDK upgrade would. The action's own checks see a `java` there, start the release, and
-      // see it die before its health check.
-      const brokenJava = path.join(hosts[1].dir, 'bin', 'java')
-      await mkdir(path.dirname(brokenJava), { recursive: true })
-      await writeFile(brokenJava, '#!/bin/sh\necho "Error: the JDK on this host is broken (fleet test)" >&2\nexit 1\n', { mode: 0o755 })
+    /** What answers on a port inside the host's own network (the new instance, or nothing). */
+    const onPort = async (h: any, port: number) => {
+      const script =
+        "fetch(process.argv[1]).then(async (r) => console.log(r.status + ' ' + (await r.text()).split('\\n')[0]), (e) => console.log('error ' + (e.cause?.code ?? e.message)))"
+      const { stdout } = await execIn(h.netns, process.execPath, ['-e', script, `http://127.0.0.1:${port}/`])
+      return stdout.trim()
+    }
+
+    it('a release unhealthy on one host: no host is switched, no host ever serves it, the staged instances are stopped', async () => {
+      // Inputs are the same for every host, so the failure comes from host 2 itself: every host's SSH
+      // sessions have <machine>/bin first on PATH (sshd SetEnv PATH, as a host's own profile would);
+      // only on host 2 does that dir hold a `java`, which runs the real one in a mode whose health
+      // check answers 503, as a release missing a setting on that host would.
+      const wrapper = path.join(hosts[1].dir, 'bin', 'java')
+      await mkdir(path.dirname(wrapper), { recursive: true })
+      await writeFile(wrapper, `#!/bin/sh\nSAMPLE_MODE=unhealthy exec ${realJava} "$@"\n`, { mode: 0o755 })
       const before = await Promise.all(hosts.map(snapshot))
       startLoops()
       let result: ActionRun
       let stats: any[]
       try {
         v3 = await workspaceWithJar('3')
-        result = await act({ inputs: fleetInputs(), workspace: v3 })
+        result = await act({ inputs: fleetInputs({ 'health-timeout': '6' }), workspace: v3 })
       } finally {
         stats = await stopLoops()
-        await rm(brokenJava, { force: true })
+        await rm(wrapper, { force: true })
       }
       expect(result.code, why(result)).not.toBe(0)
       // The step's error names host 2 and the step that failed there.
       const errorLine = result.stdout.split('\n').find((line) => line.startsWith('::error::')) ?? ''
-      expect(errorLine, why(result)).toContain(`::error::${label(hosts[1])}: start: release `)
-      expect(errorLine).toContain('exited on port 8082 before it answered its health check')
+      expect(errorLine, why(result)).toContain(
+        `::error::${label(hosts[1])}: health check: http://127.0.0.1:8082/actuator/health did not answer 2xx`,
+      )
 
+      const report = reportOf(result)
+      expect(report.map((r: any) => [r.host, r.outcome])).toEqual([
+        [label(hosts[0]), 'skipped'],
+        [label(hosts[1]), 'failed'],
+        [label(hosts[2]), 'skipped'],
+      ])
+      expect(report[0].error).toBe(`staged, then stopped: ${label(hosts[1])} failed to stage; nginx was not touched`)
+      expect(result.outputs['rolled-back']).toBe('false,false,false')
+      expect(result.outputs['active-port']).toBe('8081,8081,8081')
+
+      const after = await Promise.all(hosts.map(snapshot))
+      for (const [i, h] of hosts.entries()) {
+        // Hosts 1 and 3 did stage v3 (its release is there), yet nginx was never touched anywhere...
+        expect(after[i].releases.length, label(h)).toBe(before[i].releases.length + 1)
+        expect(after[i].include).toBe(before[i].include)
+        expect(await served(h)).toBe('200 version=2 port=8081')
+        // ...and the staged instance is stopped again.
+        expect(await onPort(h, 8082)).toMatch(/^error /)
+        // Polled through nginx during the whole run: v2 only, and not one request failed.
+        expect(Object.keys(stats[i].bodies), label(h)).toEqual(['version=2 port=8081'])
+        expect(stats[i].failed, `${label(h)}: ${JSON.stringify(stats[i].failures)}`).toBe(0)
+        expect(stats[i].total).toBeGreaterThan(20)
+      }
+    })
+
+    it('a switch that fails in the second wave puts the first wave back on its warm instance', async () => {
+      // Host 2's nginx configuration is broken on disk (its running nginx serves on from memory): its
+      // stage passes, as stage never touches nginx, and its switch's "nginx -t" fails.
+      const conf = await readFile(hosts[1].nginxConfPath, 'utf8')
+      await writeFile(hosts[1].nginxConfPath, `${conf}\nthis_directive_is_broken on;\n`)
+      const before = await Promise.all(hosts.map(snapshot))
+      startLoops()
+      let result: ActionRun
+      let stats: any[]
+      try {
+        result = await act({ inputs: fleetInputs(), workspace: await workspaceWithJar('4') })
+      } finally {
+        stats = await stopLoops()
+        await writeFile(hosts[1].nginxConfPath, conf)
+      }
+      expect(result.code, why(result)).not.toBe(0)
+      const errorLine = result.stdout.split('\n').find((line) => line.startsWith('::error::')) ?? ''
+      expect(errorLine, why(result)).toContain(`::error::${label(hosts[1])}: switch: the nginx test`)
       const report = reportOf(result)
       expect(report.map((r: any) => [r.host, r.outcome])).toEqual([
         [label(hosts[0]), 'reverted'],
         [label(hosts[1]), 'failed'],
         [label(hosts[2]), 'skipped'],
       ])
-      expect(report[0]).toMatchObject({ rolledBack: true, activePort: 8081 })
-      expect(report[1].error).toMatch(/^start: /)
       expect(result.outputs['rolled-back']).toBe('true,false,false')
-      expect(column(result, 'active-port').slice(0, 2)).toEqual(['8081', '8081'])
-
-      // Host 1 is back on v2; host 2 never left it; host 3 was not even logged into.
-      for (const h of hosts) expect(await served(h)).toBe('200 version=2 port=8081')
+      expect(result.outputs['active-port']).toBe('8081,8081,8081')
       const after = await Promise.all(hosts.map(snapshot))
-      expect(after[2]).toEqual(before[2])
-      expect(after[1].include).toBe(before[1].include)
-      expect(after[0].include).toBe(before[0].include)
-      expect(await readFile(path.join(hosts[1].deployDir, 'logs', '8082.log'), 'utf8')).toContain('the JDK on this host is broken')
       for (const [i, h] of hosts.entries()) {
+        expect(after[i].include, label(h)).toBe(before[i].include)
+        expect(await served(h)).toBe('200 version=2 port=8081')
+        expect(await onPort(h, 8082)).toMatch(/^error /)
         expect(stats[i].failed, `${label(h)}: ${JSON.stringify(stats[i].failures)}`).toBe(0)
         expect(stats[i].total).toBeGreaterThan(20)
       }
-      // Host 1 served v3 for a moment, then v2 again; the others only ever served v2.
-      expect(Object.keys(stats[0].bodies).sort()).toEqual(['version=2 port=8081', 'version=3 port=8082'])
+      // Host 1 served v4 for a moment (wave 1), then v2 again; the others only ever served v2.
+      expect(Object.keys(stats[0].bodies).sort()).toEqual(['version=2 port=8081', 'version=4 port=8082'])
       expect(Object.keys(stats[1].bodies)).toEqual(['version=2 port=8081'])
       expect(Object.keys(stats[2].bodies)).toEqual(['version=2 port=8081'])
     })
@@ -371,6 +427,68 @@ describe.skipIf(!canMakeNamespaces)(
       expect(after.map((s) => ({ ...s, logins: 0 }))).toEqual(before.map((s) => ({ ...s, logins: 0 })))
     })
 
+    it('a lock held on one host by another run makes the whole fleet wait, then deploys everywhere', async () => {
+      // Another run holds host 3's lock: a live process in host 3's own PID namespace. It lets go
+      // only once hosts 1 and 2 have staged (their new instance answers), as a run that ends would.
+      const h3 = hosts[2]
+      const v5 = await workspaceWithJar('5')
+      await mkdir(path.join(h3.deployDir, '.lock'))
+      await writeFile(path.join(h3.deployDir, '.lock', 'owner'), 'owner=acme/sample-service run 77.1 by someone\n')
+      const holder = spawn(
+        'nsenter',
+        [
+          '--target',
+          String(h3.machinePid),
+          '--pid',
+          '--mount',
+          '--',
+          'sh',
+          '-c',
+          'echo $$ > "$1/.lock/pid"; exec sleep 600',
+          'sh',
+          h3.remote.deployDir,
+        ],
+        { stdio: 'ignore' },
+      )
+      const watch = watchFleet()
+      startLoops()
+      let result: ActionRun
+      let stats: any[]
+      let seen: Awaited<ReturnType<typeof watch.stop>>
+      let releasedAt: number | undefined
+      let stagedMeanwhile = false
+      try {
+        const running = act({ inputs: fleetInputs(), workspace: v5 })
+        const deadline = performance.now() + 120_000
+        while (!stagedMeanwhile && performance.now() < deadline) {
+          const answers = await Promise.all(hosts.slice(0, 2).map((h) => onPort(h, 8082)))
+          stagedMeanwhile = answers.every((a) => a === '200 version=5 port=8082')
+          if (!stagedMeanwhile) await sleep(200)
+        }
+        // A while longer, in which nothing may switch anywhere.
+        await sleep(1500)
+        await rm(path.join(h3.deployDir, '.lock'), { recursive: true, force: true })
+        releasedAt = performance.now()
+        result = await running
+      } finally {
+        holder.kill('SIGKILL')
+        stats = await stopLoops()
+        seen = await watch.stop()
+      }
+      expect(stagedMeanwhile, 'hosts 1 and 2 staged while host 3 waited').toBe(true)
+      expect(result.code, why(result)).toBe(0)
+      expect(result.stdout).toContain(`[${label(h3)}] Waiting for the deploy lock, held by owner=acme/sample-service run 77.1 by someone`)
+      // Not one host switched before host 3 had its lock.
+      for (const [i, h] of hosts.entries()) {
+        expect(seen[i].switched, label(h)).toBeGreaterThan(releasedAt!)
+        expect(await served(h)).toBe('200 version=5 port=8082')
+        expect(stats[i].failed, `${label(h)}: ${JSON.stringify(stats[i].failures)}`).toBe(0)
+      }
+      const report = reportOf(result)
+      expect(report[2].phases.lock).toBeGreaterThan(1.5)
+      expect(report[0].phases.wait).toBeGreaterThan(1.5)
+    })
+
     describe('behind a bastion', () => {
       beforeAll(async () => {
         // From here on the runner is on the front segment only, where the bastion is its one peer.
@@ -384,20 +502,18 @@ describe.skipIf(!canMakeNamespaces)(
 
       it('deploys to all three hosts through the bastion, pinned by proxy-host-fingerprint', async () => {
         const logins = await Promise.all(hosts.map(accepted))
-        // The same v3 jar again, now that host 2's Java is fixed: hosts 1 and 2 still hold its release.
+        // The same v3 jar again, now that host 2's Java is fixed: every host staged it once, and holds its release.
         const result = await act({ inputs: viaBastion({ 'proxy-host-fingerprint': bastion.hostFingerprints[0] }), workspace: v3 })
         expect(result.code, why(result)).toBe(0)
         const report = reportOf(result)
         expect(report.map((r: any) => [r.host, r.outcome])).toEqual(hosts.map((h) => [label(h), 'deployed']))
-        expect(result.outputs['active-port']).toBe('8082,8082,8082')
-        expect(result.outputs['previous-port']).toBe('8081,8081,8081')
+        expect(result.outputs['active-port']).toBe('8081,8081,8081')
+        expect(result.outputs['previous-port']).toBe('8082,8082,8082')
         expect(result.outputs['rolled-back']).toBe('false,false,false')
         for (const [i, release] of column(result, 'release').entries()) expect(release, label(hosts[i])).toMatch(RELEASE)
-        const uploaded = column(result, 'uploaded-bytes').map(Number)
-        expect(uploaded.slice(0, 2)).toEqual([0, 0])
-        expect(uploaded[2]).toBeGreaterThan(0)
+        expect(column(result, 'uploaded-bytes').map(Number)).toEqual([0, 0, 0])
         for (const [i, h] of hosts.entries()) {
-          expect(await servedInside(h)).toBe('200 version=3 port=8082')
+          expect(await servedInside(h)).toBe('200 version=3 port=8081')
           // One login per host, and it came from the bastion's address on the hosts' segment.
           expect(await accepted(h)).toBe(logins[i] + 1)
           const lines = (await readFile(h.sshdLogPath, 'utf8')).split('\n').filter((l) => l.includes('Accepted publickey'))
@@ -425,7 +541,19 @@ describe.skipIf(!canMakeNamespaces)(
         // (Its log does show logins: the deploy above made one.)
         expect(bastionLogText.slice(0, bastionLog)).toContain('Accepted publickey')
         expect(bastionLogText.slice(bastionLog)).not.toMatch(/publickey|Accepted|Failed|Postponed/)
-        for (const h of hosts) expect(await servedInside(h)).toBe('200 version=3 port=8082')
+        for (const h of hosts) expect(await servedInside(h)).toBe('200 version=3 port=8081')
+      })
+
+      it('rolls the whole fleet back through the bastion, to the warm previous instance on every host', async () => {
+        const result = await act({
+          inputs: viaBastion({ 'proxy-host-fingerprint': bastion.hostFingerprints[0], command: 'rollback' }),
+          workspace: await workspaceWithJar('unused'),
+        })
+        expect(result.code, why(result)).toBe(0)
+        const report = reportOf(result)
+        expect(report.map((r: any) => [r.host, r.outcome])).toEqual(hosts.map((h) => [label(h), 'rolled-back']))
+        expect(result.outputs['active-port']).toBe('8082,8082,8082')
+        for (const h of hosts) expect(await servedInside(h)).toBe('200 version=5 port=8082')
       })
     })
   },

@@ -107,6 +107,7 @@ describe('README tables and action.yml', () => {
       'dry-run',
       'lock-timeout',
       'max-parallel',
+      'stage-parallel',
     ]) {
       expect(names).toContain(name)
     }

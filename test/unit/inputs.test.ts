@@ -98,11 +98,12 @@ describe('parseInputs: defaults', () => {
     expect(config.verifyUrl).toBe('')
   })
 
-  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1', () => {
+  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1, stage-parallel 10', () => {
     expect(config.command).toBe('deploy')
     expect(config.dryRun).toBe(false)
     expect(config.lockTimeoutSeconds).toBe(300)
     expect(config.maxParallel).toBe(1)
+    expect(config.stageParallel).toBe(10)
   })
 
   it("action.yml's defaults, as GitHub passes them, give the same config as unset inputs", () => {
@@ -136,6 +137,7 @@ describe('parseInputs: values', () => {
       'lock-timeout': '0',
       'keep-releases': '1',
       'max-parallel': '3',
+      'stage-parallel': '4',
       'stop-previous': 'TRUE',
       'dry-run': 'yes',
       'insecure-skip-host-key-check': 'off',
@@ -150,6 +152,7 @@ describe('parseInputs: values', () => {
     expect(config.lockTimeoutSeconds).toBe(0)
     expect(config.keepReleases).toBe(1)
     expect(config.maxParallel).toBe(3)
+    expect(config.stageParallel).toBe(4)
     expect(config.stopPrevious).toBe(true)
     expect(config.dryRun).toBe(true)
     expect(config.hostKeys.insecureSkip).toBe(false)
@@ -291,6 +294,7 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'keep-releases', value: '0' },
   { input: 'keep-releases', value: '1.5' },
   { input: 'max-parallel', value: '0' },
+  { input: 'stage-parallel', value: '0' },
   { input: 'port', value: '65536' },
   { input: 'proxy-port', value: 'ssh', base: { ...BASE, 'proxy-host': 'bastion' } },
   { input: 'host', value: 'bad_host', hint: /letters, digits/ },
