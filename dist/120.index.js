@@ -1,8 +1,8 @@
-export const id = 136;
-export const ids = [136];
+export const id = 120;
+export const ids = [120];
 export const modules = {
 
-/***/ 9136:
+/***/ 4120:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -125,6 +125,7 @@ function actionsLog(prefix = '') {
         return {
             info: (message) => core/* info */.pq(message),
             warning: (message) => core/* warning */.$e(message),
+            progress: (message) => core/* info */.pq(message),
             group: (title, work) => core/* group */.Os(title, work),
         };
     }
@@ -135,9 +136,46 @@ function actionsLog(prefix = '') {
     return {
         info: (message) => core/* info */.pq(tag(message)),
         warning: (message) => core/* warning */.$e(tag(message)),
+        progress: (message) => core/* info */.pq(tag(message)),
         group: async (title, work) => {
             core/* info */.pq(tag(`${title}`));
             return work();
+        },
+    };
+}
+/**
+ * Many hosts stage at once; their lines, interleaved, would be unreadable. Each host's lines are
+ * kept until its phase ends, then printed as one collapsible group headed by the host and the
+ * phase's outcome. Warnings are also shown at once, as annotations, since they may call for action.
+ */
+function hostLog(prefix) {
+    let lines = [];
+    const tag = (message) => message
+        .split('\n')
+        .map((line) => `[${prefix}] ${line}`)
+        .join('\n');
+    return {
+        info: (message) => {
+            lines.push(message);
+        },
+        warning: (message) => {
+            lines.push(`Warning: ${message}`);
+            core/* warning */.$e(tag(message));
+        },
+        progress: (message) => {
+            lines.push(message);
+            core/* info */.pq(tag(message));
+        },
+        group: async (title, work) => {
+            lines.push(`${title}:`);
+            return work();
+        },
+        flush: (title) => {
+            core/* startGroup */.Oh(`${prefix}: ${title}`);
+            if (lines.length > 0)
+                core/* info */.pq(lines.join('\n'));
+            core/* endGroup */.N4();
+            lines = [];
         },
     };
 }
@@ -2517,6 +2555,16 @@ const DELTA_WORTH = 0.9;
 const MIN_COPY_RUN = 2048;
 /** Below this size a jar goes whole: reading the old chunk lists would cost more than it saves. */
 const DELTA_MIN_JAR = 1024 * 1024;
+/** Each artifact is chunked once per run, however many hosts it goes to; the list is small (a line per 16 KiB). */
+const chunkLists = new WeakMap();
+function chunksOf(artifact) {
+    let chunks = chunkLists.get(artifact);
+    if (!chunks) {
+        chunks = chunkFile(artifact.path);
+        chunkLists.set(artifact, chunks);
+    }
+    return chunks;
+}
 const amount = (bytes) => bytes < 10 * 1024
     ? `${bytes} bytes`
     : bytes < 10 * 1024 * 1024
@@ -2545,7 +2593,7 @@ async function uploadByDelta(p) {
         : remote.run(readManifestsScript({ deployDir, jars: candidates.map((r) => `${r.name}/${r.fileName}`) }), { step: 'upload' }).then((result) => ({ result }), (error) => ({ error }));
     let chunks;
     try {
-        chunks = await chunkFile(artifact.path);
+        chunks = await chunksOf(artifact);
     }
     catch (error) {
         log.info(`Delta upload skipped: could not chunk the jar (${error.message}); uploading it whole.`);
@@ -2758,7 +2806,7 @@ async function takeLock(remote, config, log) {
                 pending = lines.pop() ?? '';
                 for (const line of lines) {
                     if (line.startsWith('owner='))
-                        log.info(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`);
+                        log.progress(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`);
                 }
             },
         });
@@ -3061,10 +3109,12 @@ async function probeHealth(run, ports) {
 
 
 
-async function deploy(remote, config, artifact, report, log) {
+/**
+ * Phase 1, steps 3 to 8: lock, inspect, upload, free the idle port, start and check health. Nothing
+ * here touches nginx. On failure the lock is let go and the new instance (if any) is stopped.
+ */
+async function stageHost(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
-    if (config.dryRun)
-        return planDeploy(remote, config, artifact, report, log);
     remote.warmUp();
     const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
@@ -3073,9 +3123,10 @@ async function deploy(remote, config, artifact, report, log) {
         checkSupervision(run);
         const { active, idle } = choosePorts(state.include, config.ports);
         // Until the switch, the outputs describe what serves: the old port and release.
+        const previousRelease = instanceOn(state, active)?.release;
         report.activePort = active;
         report.previousPort = active;
-        report.release = instanceOn(state, active)?.release;
+        report.release = previousRelease;
         // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
         // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
         // upload fails, the active one still serves, and rollback restarts the previous release.
@@ -3085,24 +3136,78 @@ async function deploy(remote, config, artifact, report, log) {
         report.uploadedBytes = uploadedBytes;
         await freeing;
         await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
-        // Sent only now, a round trip after the start's answer, and never queued behind it: a queued
-        // switch would still run on the host after the connection was lost (a cancelled run, or a
-        // rolling deploy that is putting the other hosts back).
-        try {
-            await timed(report, 'switch', () => log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)));
-        }
-        catch (error) {
-            // Traffic stays on (or went back to) the old port: the new instance must not linger. Once a
-            // reload may have taken effect, even in part, nginx workers that are shutting down may still
-            // send it requests: drain them first, as stop-previous does.
-            const drainSeconds = error instanceof StepError && error.afterReload ? config.drainSeconds : 0;
-            if (drainSeconds > 0)
-                log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`);
-            await stopInstance(run, idle, drainSeconds).catch(() => undefined);
-            throw error;
-        }
-        report.activePort = idle;
-        report.release = release;
+        return { run, lock, active, idle, release, previousRelease };
+    }
+    catch (error) {
+        await lock.release();
+        throw error;
+    }
+}
+/**
+ * Phase 2, step 9: points nginx at the staged instance. Sent only when called, a round trip after
+ * the start's answer, and never queued behind it: a queued switch would still run on the host after
+ * the connection was lost (a cancelled run, or a fleet that is putting the other hosts back). On
+ * failure nginx still (or again) serves the old port; the caller stops the new instance (`unstageHost`).
+ */
+async function switchHost(staged) {
+    const { run, idle, release } = staged;
+    try {
+        await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)));
+    }
+    catch (error) {
+        staged.reloaded = error instanceof StepError && error.afterReload;
+        throw error;
+    }
+    staged.reloaded = true;
+    run.report.activePort = idle;
+    run.report.release = release;
+}
+/**
+ * After a failure (its own switch's, or another host's): stops the staged instance, which nginx no
+ * longer sends to, and lets go of the host.
+ */
+async function unstageHost(staged) {
+    try {
+        await stopNewInstance(staged);
+    }
+    finally {
+        await staged.lock.release();
+    }
+}
+/** After another host's switch failed: nginx goes back to the warm previous instance, and the new one stops. */
+async function switchBackHost(staged) {
+    const { run, active, idle, previousRelease } = staged;
+    try {
+        if (active === undefined)
+            throw new StepError('switch back', `there is no previous instance to go back to (this was the host's first deploy); it serves port ${idle}.`);
+        run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), so that the fleet stays on one version.`);
+        await timed(run.report, 'switch', () => run.log.group(`Switch nginx back to port ${active}`, () => switchTraffic(run, active, previousRelease)));
+        run.report.activePort = active;
+        run.report.release = previousRelease;
+        run.report.rolledBack = true;
+        await stopNewInstance(staged).catch(() => undefined);
+    }
+    finally {
+        await staged.lock.release();
+    }
+}
+/**
+ * The new instance must not linger once nginx is off it. Once a reload may have taken effect, even
+ * in part, nginx workers that are shutting down may still send it requests: drain them first, as
+ * stop-previous does.
+ */
+async function stopNewInstance(staged) {
+    const { run, idle } = staged;
+    const drainSeconds = staged.reloaded ? run.config.drainSeconds : 0;
+    if (drainSeconds > 0)
+        run.log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`);
+    await stopInstance(run, idle, drainSeconds);
+}
+/** Steps 10 and 11, once every host serves the new version: stop-previous, prune, let go of the host. */
+async function finishHost(staged) {
+    const { run, lock, active, release } = staged;
+    const { config, log, report, state } = run;
+    try {
         if (config.stopPrevious && active !== undefined) {
             await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
         }
@@ -3113,7 +3218,6 @@ async function deploy(remote, config, artifact, report, log) {
         const pruned = await pruning;
         if (pruned.length > 0)
             log.info(`Pruned releases: ${pruned.join(', ')}`);
-        report.outcome = 'deployed';
     }
     finally {
         await lock.release();
@@ -3121,6 +3225,7 @@ async function deploy(remote, config, artifact, report, log) {
 }
 /** dry-run: inspect and print what a deploy would do; change nothing on the host. */
 async function planDeploy(remote, config, artifact, report, log) {
+    report.sha256 = artifact.sha256;
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     checkHostReady(state, remote, artifact);
     const { active, idle } = choosePorts(state.include, config.ports);
@@ -3160,6 +3265,124 @@ async function planDeploy(remote, config, artifact, report, log) {
     report.previousPort = active;
     report.release = release;
     report.outcome = 'dry-run';
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/phases.js
+/**
+ * The order of a fleet deploy, apart from what each step does on a host: stage every host (a bounded
+ * number at once), then switch them in waves, then finish them. The host work comes in as callbacks,
+ * so that this order, and what a failure in each phase leaves, can be checked without hosts.
+ *
+ * The promises kept here:
+ * - no host is switched unless every host staged;
+ * - a switch is sent only when its wave begins, so a run that ends early (cancelled, killed) has
+ *   switched nothing it had not reached;
+ * - a failed switch puts every host this run switched back on its previous instance;
+ * - `finish` (stop-previous, prune) runs only once every host is switched;
+ * - every staged host ends in exactly one of `finish`, `unstage` or `switchBack`, each of which lets
+ *   go of the host (its lock) whatever happens.
+ */
+/** Runs `work` for 0..count-1, at most `limit` at once, in index order; `shouldStart` is asked before each. */
+async function inPool(count, limit, work, shouldStart = () => true) {
+    let next = 0;
+    const worker = async () => {
+        while (next < count) {
+            const index = next++;
+            if (!shouldStart())
+                continue;
+            await work(index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), count) }, worker));
+}
+/** Host indices 0..count-1 in waves of `size`, in host order. */
+function wavesOf(count, size) {
+    const waves = [];
+    for (let i = 0; i < count; i += Math.max(1, size))
+        waves.push(Array.from({ length: Math.min(size, count - i) }, (_, k) => i + k));
+    return waves;
+}
+const seconds = (since) => Math.round(performance.now() - since) / 1000;
+async function runPhases(count, limits, work) {
+    const fates = new Array(count).fill('not-staged');
+    const errors = new Map();
+    const staged = new Array(count);
+    let failed;
+    const note = (index, error) => {
+        if (!errors.has(index))
+            errors.set(index, error);
+    };
+    const stageStart = performance.now();
+    await inPool(count, limits.stageParallel, async (index) => {
+        try {
+            staged[index] = await work.stage(index);
+        }
+        catch (error) {
+            fates[index] = 'stage-failed';
+            note(index, error);
+            failed ??= { index, phase: 'stage' };
+        }
+    }, () => failed === undefined);
+    const stageSeconds = seconds(stageStart);
+    const unstage = (indices) => Promise.all(indices.map(async (index) => {
+        const s = staged[index];
+        if (s === undefined)
+            return;
+        await work.unstage(s, index).catch((error) => note(index, error));
+        if (fates[index] === 'not-staged')
+            fates[index] = 'unstaged';
+    }));
+    if (failed) {
+        await unstage(Array.from({ length: count }, (_, i) => i));
+        return { fates, errors, failed, stageSeconds, switchSeconds: 0 };
+    }
+    work.onStaged?.(stageSeconds);
+    const switchStart = performance.now();
+    const switched = [];
+    const waves = wavesOf(count, limits.maxParallel);
+    for (const [wave, indices] of waves.entries()) {
+        work.onWave?.(wave, indices);
+        const results = await Promise.allSettled(indices.map((index) => work.switch(staged[index], index)));
+        for (const [k, result] of results.entries()) {
+            const index = indices[k];
+            if (result.status === 'fulfilled')
+                switched.push(index);
+            else {
+                fates[index] = 'switch-failed';
+                note(index, result.reason);
+                failed ??= { index, phase: 'switch' };
+            }
+        }
+        if (!failed)
+            continue;
+        // Back to one version: the switched hosts return to their warm previous instance, at once.
+        await Promise.all(switched.map(async (index) => {
+            try {
+                await work.switchBack(staged[index], index);
+                fates[index] = 'reverted';
+            }
+            catch (error) {
+                fates[index] = 'revert-failed';
+                note(index, error);
+            }
+        }));
+        const unswitched = Array.from({ length: count }, (_, i) => i).filter((i) => !switched.includes(i));
+        await unstage(unswitched);
+        return { fates, errors, failed, stageSeconds, switchSeconds: seconds(switchStart) };
+    }
+    const switchSeconds = seconds(switchStart);
+    await inPool(count, limits.stageParallel, async (index) => {
+        try {
+            await work.finish(staged[index], index);
+            fates[index] = 'deployed';
+        }
+        catch (error) {
+            fates[index] = 'finish-failed';
+            note(index, error);
+            failed ??= { index, phase: 'finish' };
+        }
+    });
+    return { fates, errors, failed, stageSeconds, switchSeconds };
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/rollback.js
@@ -3258,8 +3481,9 @@ async function status_status(remote, config, report, log) {
 
 ;// CONCATENATED MODULE: ./lib/deploy/fleet.js
 /**
- * A run across the listed hosts: `max-parallel` at a time, each host finished before the next wave.
- * If a host fails, no further host is touched and the hosts this run switched are switched back.
+ * A run across the listed hosts. A deploy goes in two phases (src/deploy/phases.ts): every host is
+ * staged, `stage-parallel` at a time, and only then switched, `max-parallel` at a time. `status`,
+ * `rollback` and dry runs reach `stage-parallel` hosts at a time. One host is a fleet of one.
  */
 
 
@@ -3268,107 +3492,238 @@ async function status_status(remote, config, report, log) {
 
 
 
-async function onHost(target, config, command, artifact) {
-    const report = emptyReport(target.entry.label, command);
-    const started = performance.now();
-    let remote;
-    try {
-        remote = await timed(report, 'connect', () => target.connect());
-        if (command === 'deploy')
-            await deploy(remote, config, await artifact, report, target.log);
-        else if (command === 'rollback')
-            await rollback(remote, config, report, target.log);
-        else
-            await status_status(remote, config, report, target.log);
+
+
+const errorText = (error) => (error instanceof Error ? error.message : String(error));
+/** Stops the host's clock: the run on it is over, whatever came of it. */
+function settle(target) {
+    if (target.settled)
+        return;
+    target.settled = true;
+    target.report.durationSeconds = Math.round((performance.now() - target.started) / 10) / 100;
+    target.remote?.close();
+    target.remote = undefined;
+}
+async function connected(target) {
+    target.remote ??= await timed(target.report, 'connect', () => target.connect());
+    return target.remote;
+}
+/** status, rollback and dry runs: each host on its own, `stage-parallel` at a time. */
+async function eachHost(targets, config, artifact) {
+    let firstFailure;
+    await inPool(targets.length, config.stageParallel, async (index) => {
+        const target = targets[index];
+        const { report, log } = target;
+        try {
+            const remote = await connected(target);
+            if (config.command === 'deploy')
+                await planDeploy(remote, config, await artifact, report, log);
+            else if (config.command === 'rollback')
+                await rollback(remote, config, report, log);
+            else
+                await status_status(remote, config, report, log);
+        }
+        catch (error) {
+            report.outcome = 'failed';
+            report.error = errorText(error);
+            firstFailure ??= target;
+        }
+        finally {
+            settle(target);
+            target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`);
+        }
+    });
+    if (!firstFailure)
+        return undefined;
+    return targets.length > 1 ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error;
+}
+/** What each fate means in the host's report. */
+function recordFate(target, fate, error, cause) {
+    const { report } = target;
+    if (error !== undefined)
+        report.error = errorText(error);
+    switch (fate) {
+        case 'deployed':
+            report.outcome = 'deployed';
+            break;
+        case 'reverted':
+            report.outcome = 'reverted';
+            break;
+        case 'unstaged':
+            report.outcome = 'skipped';
+            report.error ??= `staged, then stopped: ${cause}; nginx was not touched`;
+            break;
+        case 'not-staged':
+            report.outcome = 'skipped';
+            report.error ??= `not touched: ${cause}`;
+            break;
+        case 'revert-failed':
+            report.outcome = 'failed';
+            report.error = `switching back failed: ${report.error}`;
+            break;
+        default:
+            report.outcome = 'failed';
     }
-    catch (error) {
-        report.outcome = 'failed';
-        report.error = error instanceof Error ? error.message : String(error);
+}
+/** A deploy: stage every host, then switch in waves, then finish (see phases.ts). */
+async function deployFleet(targets, config, artifact) {
+    const several = targets.length > 1;
+    const stagedAt = [];
+    const outcome = await runPhases(targets.length, config, {
+        stage: async (index) => {
+            const target = targets[index];
+            try {
+                const staged = await stageHost(await connected(target), config, await artifact, target.report, target.log);
+                stagedAt[index] = performance.now();
+                target.flush(`stage: release ${staged.release} healthy on port ${staged.idle} (${sumOf(target.report, STAGE)} s)`);
+                return staged;
+            }
+            catch (error) {
+                target.flush(`stage: FAILED (${sumOf(target.report, STAGE)} s)`);
+                throw error;
+            }
+        },
+        onStaged: (seconds) => {
+            if (several)
+                core/* info */.pq(`Stage: all ${targets.length} hosts staged in ${seconds.toFixed(2)} s; nginx untouched so far.`);
+        },
+        onWave: (wave, indices) => {
+            if (!several)
+                return;
+            const now = performance.now();
+            for (const index of indices)
+                targets[index].report.phases.wait = Math.round(now - stagedAt[index]) / 1000;
+            core/* info */.pq(`Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`);
+        },
+        switch: async (staged, index) => {
+            try {
+                await switchHost(staged);
+                targets[index].flush(`switch: serves release ${staged.release} on port ${staged.idle} (${targets[index].report.phases.switch} s)`);
+            }
+            catch (error) {
+                targets[index].flush('switch: FAILED; nginx serves the old port');
+                throw error;
+            }
+        },
+        switchBack: async (staged, index) => {
+            try {
+                await switchBackHost(staged);
+            }
+            finally {
+                settle(targets[index]);
+                targets[index].flush(`switch back to port ${staged.active ?? '-'}: ${targets[index].report.rolledBack ? 'done' : 'FAILED'}`);
+            }
+        },
+        unstage: async (staged, index) => {
+            try {
+                await unstageHost(staged);
+            }
+            finally {
+                settle(targets[index]);
+                targets[index].flush(`stop the staged instance on port ${staged.idle}`);
+            }
+        },
+        finish: async (staged, index) => {
+            try {
+                await finishHost(staged);
+            }
+            finally {
+                settle(targets[index]);
+                targets[index].flush(`finish (${sumOf(targets[index].report, ['stop_previous', 'cleanup'])} s)`);
+            }
+        },
+    });
+    const failedHost = outcome.failed ? targets[outcome.failed.index] : undefined;
+    const cause = outcome.failed?.phase === 'stage'
+        ? `${failedHost.entry.label} failed to stage`
+        : outcome.failed?.phase === 'switch'
+            ? `${failedHost.entry.label} failed to switch`
+            : 'an earlier host failed';
+    for (const [index, target] of targets.entries()) {
+        settle(target);
+        recordFate(target, outcome.fates[index], outcome.errors.get(index), cause);
     }
-    finally {
-        remote?.close();
-        report.durationSeconds = Math.round((performance.now() - started) / 10) / 100;
+    const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds };
+    if (several)
+        core/* info */.pq(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`);
+    if (!failedHost)
+        return { phases };
+    const error = failedHost.report.error ?? 'failed';
+    return { phases, error: several ? `${failedHost.entry.label}: ${error}` : error };
+}
+const STAGE = ['connect', 'lock', 'inspect', 'upload', 'start'];
+/** Seconds of the named phases of a host (the idle port is freed during the upload, so it is left out). */
+function sumOf(report, phases) {
+    return phases.reduce((sum, phase) => sum + (report.phases[phase] ?? 0), 0).toFixed(2);
+}
+/** The bastion failed: the first host carries its error, and no host was reached. */
+function noBastion(targets, error) {
+    for (const [index, target] of targets.entries()) {
+        settle(target);
+        target.report.outcome = index === 0 ? 'failed' : 'skipped';
+        target.report.error = index === 0 ? error : 'not touched: the bastion could not be reached';
     }
-    return report;
+    return { error: targets.length > 1 ? `${targets[0].entry.label}: ${error}` : error };
 }
 async function runOnFleet(config, workspace) {
     // Finding the file is part of checking the inputs; hashing a large jar overlaps the SSH handshake.
+    // Hashed once for the whole fleet, as is its chunk list (delta-upload.ts).
     const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined;
     const artifact = artifactPath ? describeArtifact(artifactPath) : undefined;
     artifact?.catch(() => undefined);
-    let bastion;
-    const viaBastion = config.proxy
+    // Every host behind a bastion is reached over its one connection.
+    // Connected first: a bastion that fails fails the run once, before any host is reached.
+    const bastion = config.proxy
+        ? RemoteHost.connect({
+            entry: config.proxy.entry,
+            auth: config.proxy.auth,
+            hostKeys: config.proxy.hostKeys,
+            connectTimeoutSeconds: config.connectTimeoutSeconds,
+        })
+        : undefined;
+    bastion?.catch(() => undefined);
+    const viaBastion = bastion
         ? async (entry) => {
-            const proxy = config.proxy;
-            bastion ??= RemoteHost.connect({
-                entry: proxy.entry,
-                auth: proxy.auth,
-                hostKeys: proxy.hostKeys,
-                connectTimeoutSeconds: config.connectTimeoutSeconds,
-            });
             const jump = await bastion;
             return () => jump.forward(entry.host, entry.port);
         }
         : undefined;
     const several = config.hosts.length > 1;
-    const targets = config.hosts.map((entry) => ({
-        entry,
-        log: actionsLog(several ? entry.label : ''),
-        connect: async () => RemoteHost.connect({
+    const targets = config.hosts.map((entry) => {
+        // One host keeps the log as it always was: a group per step, printed as it happens.
+        const fleetLog = several ? hostLog(entry.label) : undefined;
+        return {
             entry,
-            auth: config.auth,
-            hostKeys: config.hostKeys,
-            connectTimeoutSeconds: config.connectTimeoutSeconds,
-            openSocket: viaBastion ? await viaBastion(entry) : undefined,
-        }),
-    }));
-    const reports = [];
-    let error;
+            log: fleetLog ?? actionsLog(''),
+            flush: (title) => fleetLog?.flush(title),
+            report: emptyReport(entry.label, config.command),
+            started: performance.now(),
+            connect: async () => RemoteHost.connect({
+                entry,
+                auth: config.auth,
+                hostKeys: config.hostKeys,
+                connectTimeoutSeconds: config.connectTimeoutSeconds,
+                openSocket: viaBastion ? await viaBastion(entry) : undefined,
+            }),
+        };
+    });
+    let result;
     try {
-        for (let i = 0; i < targets.length; i += config.maxParallel) {
-            const wave = targets.slice(i, i + config.maxParallel);
-            const results = await Promise.all(wave.map((target) => onHost(target, config, config.command, artifact)));
-            reports.push(...results);
-            const failed = results.find((r) => r.outcome === 'failed');
-            if (!failed)
-                continue;
-            error = several ? `${failed.host}: ${failed.error}` : failed.error;
-            for (const target of targets.slice(i + config.maxParallel)) {
-                reports.push({
-                    ...emptyReport(target.entry.label, config.command),
-                    outcome: 'skipped',
-                    error: 'not touched: an earlier host failed',
-                });
-            }
-            if (config.command !== 'status' && !config.dryRun)
-                await revertSwitchedHosts(targets, reports, config);
-            break;
-        }
+        const bastionError = bastion &&
+            (await bastion.then(() => undefined, (error) => errorText(error)));
+        result = bastionError
+            ? noBastion(targets, bastionError)
+            : config.command === 'deploy' && !config.dryRun
+                ? await deployFleet(targets, config, artifact)
+                : { error: await eachHost(targets, config, artifact) };
     }
     finally {
+        for (const target of targets)
+            target.remote?.close();
         if (bastion)
             (await bastion.catch(() => undefined))?.close();
     }
-    return { reports, artifact: await artifact?.catch(() => undefined), error };
-}
-/** After a failure, puts every host this run switched back on its previous port. */
-async function revertSwitchedHosts(targets, reports, config) {
-    for (const report of reports) {
-        if (report.outcome !== 'deployed' && report.outcome !== 'rolled-back')
-            continue;
-        const target = targets.find((t) => t.entry.label === report.host);
-        target.log.warning(`Switching ${report.host} back to port ${report.previousPort}, so that the fleet stays on one version.`);
-        const back = await onHost(target, config, 'rollback', undefined);
-        if (back.outcome === 'rolled-back') {
-            report.outcome = 'reverted';
-            report.rolledBack = true;
-            report.activePort = back.activePort;
-            report.release = back.release;
-        }
-        else {
-            report.error = `switching back failed: ${back.error}`;
-        }
-    }
+    return { reports: targets.map((t) => t.report), artifact: await artifact?.catch(() => undefined), ...result };
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/outputs.js
@@ -3388,7 +3743,19 @@ function outputsOf(result) {
         report: JSON.stringify(result.reports),
     };
 }
-const PHASES = ['connect', 'lock', 'inspect', 'upload', 'stop_idle', 'start', 'switch', 'stop_previous', 'cleanup', 'probe'];
+const PHASES = [
+    'connect',
+    'lock',
+    'inspect',
+    'upload',
+    'stop_idle',
+    'start',
+    'wait',
+    'switch',
+    'stop_previous',
+    'cleanup',
+    'probe',
+];
 function summaryTable(result) {
     const header = ['Host', 'Outcome', 'Port (previous -> active)', 'Release', 'sha256', 'Uploaded', 'Seconds by phase', 'Total s'];
     const rows = result.reports.map((r) => [
