@@ -5,7 +5,7 @@
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
 
-export type Command = 'deploy' | 'rollback' | 'status'
+export type Command = 'deploy' | 'rollback' | 'status' | 'logs'
 
 /** Who keeps the instances running: systemd units, detached processes, or systemd when the host allows it. */
 export type Supervisor = 'auto' | 'systemd' | 'none'
@@ -80,6 +80,12 @@ export interface DeployConfig {
   maxParallel: number
   /** Hosts staged at once (and reached at once by status and rollback). */
   stageParallel: number
+  /** The user's own commands, run by sh on the host at fixed points of a deploy ('' for none). */
+  hooks: { 'pre-start': string; 'pre-switch': string; 'post-switch': string }
+  /** The longest a hook may run before it is ended with all its children. */
+  hookTimeoutSeconds: number
+  /** command: logs prints this many lines of each instance's log. */
+  logLines: number
 }
 
 /** Thrown with every problem found, one per line, each naming its input. */
@@ -151,8 +157,8 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   }
 
   const command = text('command', 'deploy')
-  if (!['deploy', 'rollback', 'status'].includes(command)) {
-    problems.push(`command: ${show(command)} is not valid; expected deploy, rollback or status`)
+  if (!['deploy', 'rollback', 'status', 'logs'].includes(command)) {
+    problems.push(`command: ${show(command)} is not valid; expected deploy, rollback, status or logs`)
   }
 
   const port = integer('port', 22, 1, 65535)
@@ -284,6 +290,12 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     problems.push(`nginx-include: ${show(include)} is not valid; expected the path of a file`)
   }
 
+  const hook = (name: string): string => {
+    const value = raw(name).trim()
+    if (value.includes('\0')) problems.push(`${name}: contains a NUL byte, which no shell can carry; expected a shell command line`)
+    return value
+  }
+
   const verifyUrl = raw('verify-url').trim()
   if (verifyUrl !== '' && !/^https?:\/\/[^\s'"]+$/.test(verifyUrl)) {
     problems.push(`verify-url: ${show(verifyUrl)} is not valid; expected an http:// or https:// URL`)
@@ -320,8 +332,11 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     lockTimeoutSeconds: seconds('lock-timeout', 300),
     maxParallel: integer('max-parallel', 1, 1, 100),
     stageParallel: integer('stage-parallel', 10, 1, 100),
+    hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
+    hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
+    logLines: integer('log-lines', 200, 1, 100_000),
   }
-  // rollback and status need no artifact
+  // only deploy needs an artifact
   if (command !== 'deploy') {
     const index = problems.findIndex((p) => p.startsWith('artifact:'))
     if (index >= 0) problems.splice(index, 1)

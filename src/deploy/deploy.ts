@@ -8,6 +8,7 @@ import type { Artifact } from '../artifact.js'
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
+import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { unitName } from '../remote/systemd.js'
@@ -42,8 +43,12 @@ export interface StagedHost {
   release: string
   /** The release on the active port, the one a revert goes back to. */
   previousRelease?: string
+  /** The jar's file name in the release directory, for the hooks' ARTIFACT. */
+  fileName: string
   /** nginx may have sent the new instance requests (a reload took effect, even in part): drain before stopping it. */
   reloaded?: boolean
+  /** The new instance was stopped already (a failed post-switch-command put traffic back). */
+  stopped?: boolean
 }
 
 /**
@@ -79,10 +84,23 @@ export async function stageHost(
     const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
     report.uploadedBytes = uploadedBytes
     await freeing
+    const point = { release, fileName: artifact.fileName, port: idle, previousPort: active }
+    await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
+      throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error
+    })
     await timed(report, 'start', () =>
       log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)),
     )
-    return { run, lock, active, idle, release, previousRelease }
+    // At the end of the stage: on a fleet, a host whose smoke test fails keeps every host from switching.
+    try {
+      await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }))
+    } catch (error) {
+      await stopInstance(run, idle, 0).catch(() => undefined)
+      throw error instanceof HookError
+        ? error.leaving(`The new instance on port ${idle} was stopped; nothing was switched and the old version still serves.`)
+        : error
+    }
+    return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName }
   } catch (error) {
     await lock.release()
     throw error
@@ -106,6 +124,14 @@ export async function switchHost(staged: StagedHost): Promise<void> {
   staged.reloaded = true
   run.report.activePort = idle
   run.report.release = release
+  await timed(run.report, 'post_switch', () =>
+    runPostSwitchHook(
+      run,
+      { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active },
+      { port: staged.active, release: staged.previousRelease },
+      { switchTo: (port, previous) => switchTraffic(run, port, previous), stop: () => stopNewInstance(staged) },
+    ),
+  )
 }
 
 /**
@@ -149,6 +175,8 @@ export async function switchBackHost(staged: StagedHost): Promise<void> {
  */
 async function stopNewInstance(staged: StagedHost): Promise<void> {
   const { run, idle } = staged
+  if (staged.stopped) return
+  staged.stopped = true
   const drainSeconds = staged.reloaded ? run.config.drainSeconds : 0
   if (drainSeconds > 0) run.log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`)
   await stopInstance(run, idle, drainSeconds)
@@ -204,8 +232,11 @@ export async function planDeploy(
     idleInstance?.running
       ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
       : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+    ...hookPlan(config, 'pre-start', 'before the start'),
     `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+    ...hookPlan(config, 'pre-switch', 'before the switch'),
     `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+    ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
     config.stopPrevious && active !== undefined
       ? `stop the instance on port ${active} after ${config.drainSeconds} s`
       : `keep the instance on port ${active ?? '-'} warm for rollback`,
@@ -221,4 +252,10 @@ export async function planDeploy(
   report.previousPort = active
   report.release = release
   report.outcome = 'dry-run'
+}
+
+/** The plan's line for a hook the user set, in the release directory with hook-timeout. */
+function hookPlan(config: DeployConfig, name: keyof DeployConfig['hooks'], when: string): string[] {
+  const command = config.hooks[name]
+  return command === '' ? [] : [`run ${name}-command ${when}, for up to ${config.hookTimeoutSeconds} s: ${command}`]
 }

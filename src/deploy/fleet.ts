@@ -6,14 +6,18 @@
 import * as core from '@actions/core'
 import { describeArtifact, findArtifact, type Artifact } from '../artifact.js'
 import type { HostEntry } from '../config/hosts.js'
-import type { DeployConfig } from '../config/inputs.js'
+import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { type Log, actionsLog, hostLog } from '../log.js'
-import { RemoteHost } from '../ssh/transport.js'
+import { ConnectionError } from '../ssh/errors.js'
+import { RemoteCommandError, RemoteHost } from '../ssh/transport.js'
 import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, switchHost, unstageHost } from './deploy.js'
+import { keepsHistory, recordHistory } from './history.js'
+import { logs } from './logs.js'
 import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
 import { rollback } from './rollback.js'
 import { status } from './status.js'
+import { StepError } from './steps.js'
 
 export interface RunResult {
   reports: HostReport[]
@@ -43,8 +47,23 @@ function settle(target: Target): void {
   if (target.settled) return
   target.settled = true
   target.report.durationSeconds = Math.round((performance.now() - target.started) / 10) / 100
-  target.remote?.close()
+}
+
+/** Leaves the run's line in the host's history (once its outcome is known), then closes its connection. */
+async function conclude(target: Target, config: DeployConfig): Promise<void> {
+  settle(target)
+  const remote = target.remote
   target.remote = undefined
+  if (!remote) return
+  if (keepsHistory(config, target.report)) await recordHistory(remote, config, target.report, target.log)
+  remote.close()
+}
+
+/** The step a run failed at, for the history: the SPEC's step names, or where the connection was lost. */
+function failedStep(error: unknown): string {
+  if (error instanceof StepError || error instanceof RemoteCommandError) return error.step
+  if (error instanceof ConnectionError) return 'connection'
+  return 'unknown'
 }
 
 async function connected(target: Target): Promise<RemoteHost> {
@@ -62,13 +81,15 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
       const remote = await connected(target)
       if (config.command === 'deploy') await planDeploy(remote, config, await artifact!, report, log)
       else if (config.command === 'rollback') await rollback(remote, config, report, log)
+      else if (config.command === 'logs') await logs(remote, config, report, log, secretsOf(config))
       else await status(remote, config, report, log)
     } catch (error) {
       report.outcome = 'failed'
       report.error = errorText(error)
+      report.failedStep = failedStep(error)
       firstFailure ??= target
     } finally {
-      settle(target)
+      await conclude(target, config)
       target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`)
     }
   })
@@ -79,7 +100,10 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
 /** What each fate means in the host's report. */
 function recordFate(target: Target, fate: HostFate, error: unknown, cause: string): void {
   const { report } = target
-  if (error !== undefined) report.error = errorText(error)
+  if (error !== undefined) {
+    report.error = errorText(error)
+    report.failedStep = failedStep(error)
+  }
   switch (fate) {
     case 'deployed':
       report.outcome = 'deployed'
@@ -182,6 +206,7 @@ async function deployFleet(
     settle(target)
     recordFate(target, outcome.fates[index], outcome.errors.get(index), cause)
   }
+  await Promise.all(targets.map((target) => conclude(target, config)))
   const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds }
   if (several) core.info(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`)
   if (!failedHost) return { phases }

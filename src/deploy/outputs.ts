@@ -1,6 +1,7 @@
 /** The step's outputs and job summary, from the hosts' reports. */
 import * as core from '@actions/core'
 import type { RunResult } from './fleet.js'
+import type { HistoryEntry } from './history.js'
 import type { HostReport, Phase } from './report.js'
 
 /** Plain outputs join the hosts' values with commas, in host order. */
@@ -23,10 +24,13 @@ const PHASES: Phase[] = [
   'lock',
   'inspect',
   'upload',
+  'pre_start',
   'stop_idle',
   'start',
+  'pre_switch',
   'wait',
   'switch',
+  'post_switch',
   'stop_previous',
   'cleanup',
   'probe',
@@ -49,6 +53,26 @@ export function summaryTable(result: RunResult): string[][] {
   return [header, ...rows]
 }
 
+/** The rows of core.summary.addTable (not exported by name from @actions/core). */
+type SummaryRows = Parameters<typeof core.summary.addTable>[0]
+
+export function historyTable(entries: HistoryEntry[]): SummaryRows {
+  const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Release', 'Ports', 'Seconds', 'By']
+  return [
+    header.map((data) => ({ data, header: true })),
+    ...entries.map((e) => [
+      e.time,
+      e.command,
+      e.outcome,
+      e.step ?? '',
+      e.release ?? '-',
+      `${e.ports.before ?? '-'} -> ${e.ports.after ?? '-'}`,
+      e.seconds.toFixed(1),
+      [e.owner.actor, e.owner.repository && `${e.owner.repository}${e.owner.run ? ` run ${e.owner.run}` : ''}`].filter(Boolean).join(', '),
+    ]),
+  ]
+}
+
 export async function publish(result: RunResult): Promise<void> {
   for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value)
   const command = result.reports[0]?.command ?? 'deploy'
@@ -58,6 +82,9 @@ export async function publish(result: RunResult): Promise<void> {
     .addTable([header.map((data) => ({ data, header: true })), ...rows])
   if (result.error) summary.addCodeBlock(result.error)
   for (const report of result.reports) {
+    if (report.history && report.history.length > 0) {
+      summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history))
+    }
     if (report.plan)
       summary.addList(
         report.plan.map((line) => `${report.host}: ${line}`),

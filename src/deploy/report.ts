@@ -1,3 +1,5 @@
+import type { HistoryEntry } from './history.js'
+
 /** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
 
 export type Phase =
@@ -5,11 +7,14 @@ export type Phase =
   | 'lock'
   | 'inspect'
   | 'upload'
+  | 'pre_start'
   | 'stop_idle'
   | 'start'
+  | 'pre_switch'
   /** In a fleet deploy: from the host's end of stage to the start of its switch (the other hosts' stage, the waves before its own). */
   | 'wait'
   | 'switch'
+  | 'post_switch'
   | 'stop_previous'
   | 'cleanup'
   | 'probe'
@@ -31,8 +36,8 @@ export interface InstanceReport {
 
 export interface HostReport {
   host: string
-  command: 'deploy' | 'rollback' | 'status'
-  outcome: 'deployed' | 'rolled-back' | 'status' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
+  command: 'deploy' | 'rollback' | 'status' | 'logs'
+  outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
   activePort?: number
   previousPort?: number
   release?: string
@@ -48,6 +53,10 @@ export interface HostReport {
   supervisor?: string
   plan?: string[]
   error?: string
+  /** The step that failed (lock, upload, start, pre-switch-command, ...), when the run failed. */
+  failedStep?: string
+  /** status: the newest entries of the host's deploy history, oldest first. */
+  history?: HistoryEntry[]
 }
 
 export function emptyReport(host: string, command: HostReport['command']): HostReport {

@@ -2,6 +2,7 @@
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
+import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts } from './plan.js'
 import { supervisionOf } from './supervision.js'
@@ -15,6 +16,7 @@ import {
   lockAndInspect,
   probeHealth,
   startAndCheckHealth,
+  stopInstance,
   switchTraffic,
 } from './steps.js'
 
@@ -43,6 +45,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     const healthy =
       warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false
     let release = warm?.release
+    let fileName = state.releases.find((r) => r.name === release)?.fileName ?? ''
     if (healthy) {
       log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`)
       const unit = state.units.find((u) => u.port === other)
@@ -63,15 +66,42 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
         )
       }
       release = candidate.name
+      fileName = candidate.fileName
       log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`)
       await timed(report, 'stop_idle', () => freeIdlePort(run, other))
+      await timed(report, 'pre_start', () =>
+        runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active }),
+      ).catch((error) => {
+        throw error instanceof HookError ? error.leaving('Nothing was started or switched; the active version still serves.') : error
+      })
       await timed(report, 'start', () =>
         log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)),
       )
     }
+    const point = { release: release ?? '', fileName, port: other, previousPort: active }
+    if (release !== undefined) {
+      try {
+        await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }))
+      } catch (error) {
+        throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error
+      }
+    }
     await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)))
     report.activePort = other
     report.release = release
+    if (release !== undefined) {
+      await timed(report, 'post_switch', () =>
+        runPostSwitchHook(
+          run,
+          { name: 'post-switch', ...point },
+          { port: active, release: instanceOn(state, active)?.release },
+          {
+            switchTo: (port, previous) => switchTraffic(run, port, previous),
+            stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
+          },
+        ),
+      )
+    }
     report.outcome = 'rolled-back'
   } finally {
     await lock.release()

@@ -2,16 +2,24 @@
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
+import { describeEntry, readHistory } from './history.js'
 import { choosePorts } from './plan.js'
 import { type HostReport, timed } from './report.js'
 import { inspectHost, probeHealth } from './steps.js'
 import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
 
+/** How many of the newest history entries status shows for each host. */
+export const STATUS_HISTORY_ENTRIES = 10
+
 export async function status(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   const { active, idle } = choosePorts(state.include, config.ports)
+  // Sent behind the probe, without waiting for its answer: one round trip for both.
+  const history = readHistory(remote, config, STATUS_HISTORY_ENTRIES)
+  history.catch(() => undefined)
   const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports))
+  report.history = await history
   const supervision = supervisionOf(config.supervisor, config.appName, state)
   report.supervisor = supervision.start ? `systemd (${supervision.start.scope} units)` : 'none (detached)'
   report.instances = state.instances.map((instance) => {
@@ -43,5 +51,10 @@ export async function status(remote: RemoteHost, config: DeployConfig, report: H
   )
   log.info(
     `${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}; supervisor: ${report.supervisor}\n${lines.join('\n')}`,
+  )
+  log.info(
+    report.history.length === 0
+      ? 'Deploy history: empty.'
+      : `Deploy history (newest last):\n${report.history.map((entry) => `  ${describeEntry(entry)}`).join('\n')}`,
   )
 }

@@ -16,7 +16,7 @@ export function parseAnswer(stdout: string): RemoteAnswer {
   let section: string | undefined
   const sectionLines: Record<string, string[]> = {}
   for (const line of stdout.split('\n')) {
-    const opener = /^@@([a-z_]+)$/.exec(line)
+    const opener = /^@@([a-z_][a-z0-9_]*)$/.exec(line)
     if (opener) {
       section = opener[1]
       sectionLines[section] ??= []

@@ -108,6 +108,11 @@ describe('README tables and action.yml', () => {
       'lock-timeout',
       'max-parallel',
       'stage-parallel',
+      'pre-start-command',
+      'pre-switch-command',
+      'post-switch-command',
+      'hook-timeout',
+      'log-lines',
     ]) {
       expect(names).toContain(name)
     }

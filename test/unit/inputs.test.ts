@@ -106,6 +106,12 @@ describe('parseInputs: defaults', () => {
     expect(config.stageParallel).toBe(10)
   })
 
+  it('hook defaults: no hooks, hook-timeout 300 s; log-lines 200', () => {
+    expect(config.hooks).toEqual({ 'pre-start': '', 'pre-switch': '', 'post-switch': '' })
+    expect(config.hookTimeoutSeconds).toBe(300)
+    expect(config.logLines).toBe(200)
+  })
+
   it("action.yml's defaults, as GitHub passes them, give the same config as unset inputs", () => {
     const declared = actionYmlInputs()
     const withYmlDefaults: Record<string, string> = {}
@@ -168,6 +174,24 @@ describe('parseInputs: values', () => {
 
   it('an absolute deploy-dir is kept as written', () => {
     expect(parse({ 'deploy-dir': '/srv/apps/shop' }).deployDir).toBe('/srv/apps/shop')
+  })
+
+  it('keeps each hook as one command line, multi-line scripts included; hook-timeout takes units', () => {
+    const migrate = 'java -cp "$ARTIFACT" -Dloader.main=db.Migrate org.springframework.boot.loader.launch.PropertiesLauncher'
+    const config = parse({
+      'pre-start-command': `  ${migrate}  `,
+      'pre-switch-command': 'for i in 1 2 3; do\n  curl -fsS "http://127.0.0.1:$PORT/warmup"\ndone',
+      'post-switch-command': "curl -X PURGE 'http://cdn.internal/'",
+      'hook-timeout': '10m',
+      'log-lines': '50',
+      command: 'logs',
+    })
+    expect(config.hooks['pre-start']).toBe(migrate)
+    expect(config.hooks['pre-switch']).toBe('for i in 1 2 3; do\n  curl -fsS "http://127.0.0.1:$PORT/warmup"\ndone')
+    expect(config.hooks['post-switch']).toBe("curl -X PURGE 'http://cdn.internal/'")
+    expect(config.hookTimeoutSeconds).toBe(600)
+    expect(config.logLines).toBe(50)
+    expect(config.command).toBe('logs')
   })
 
   it('a password alone is enough to authenticate', () => {
@@ -286,7 +310,7 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'dry-run', value: 'maybe' },
   { input: 'stop-previous', value: '2' },
   { input: 'insecure-skip-host-key-check', value: 'sure' },
-  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback or status/ },
+  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback, status or logs/ },
   { input: 'app-name', value: '../x' },
   { input: 'app-name', value: 'my app' },
   { input: 'app-name', value: 'a/b' },
@@ -295,6 +319,10 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'keep-releases', value: '1.5' },
   { input: 'max-parallel', value: '0' },
   { input: 'stage-parallel', value: '0' },
+  { input: 'hook-timeout', value: '0' },
+  { input: 'hook-timeout', value: 'forever' },
+  { input: 'log-lines', value: '0' },
+  { input: 'log-lines', value: 'all' },
   { input: 'port', value: '65536' },
   { input: 'proxy-port', value: 'ssh', base: { ...BASE, 'proxy-host': 'bastion' } },
   { input: 'host', value: 'bad_host', hint: /letters, digits/ },
@@ -381,8 +409,8 @@ describe('parseInputs: bad values', () => {
     expect(error.problems).toHaveLength(3)
   })
 
-  it('rollback and status need no artifact', () => {
-    for (const command of ['rollback', 'status']) {
+  it('rollback, status and logs need no artifact', () => {
+    for (const command of ['rollback', 'status', 'logs']) {
       const config = parse({ command, artifact: '' })
       expect(config.command).toBe(command)
       expect(config.artifact).toBe('')
