@@ -333,8 +333,8 @@ function parseInputs(get, context = {}) {
         });
     };
     const command = text('command', 'deploy');
-    if (!['deploy', 'rollback', 'status'].includes(command)) {
-        problems.push(`command: ${show(command)} is not valid; expected deploy, rollback or status`);
+    if (!['deploy', 'rollback', 'status', 'logs'].includes(command)) {
+        problems.push(`command: ${show(command)} is not valid; expected deploy, rollback, status or logs`);
     }
     const port = integer('port', 22, 1, 65535);
     const username = raw('username').trim();
@@ -462,6 +462,12 @@ function parseInputs(get, context = {}) {
     if (include.includes('\n') || include.endsWith('/')) {
         problems.push(`nginx-include: ${show(include)} is not valid; expected the path of a file`);
     }
+    const hook = (name) => {
+        const value = raw(name).trim();
+        if (value.includes('\0'))
+            problems.push(`${name}: contains a NUL byte, which no shell can carry; expected a shell command line`);
+        return value;
+    };
     const verifyUrl = raw('verify-url').trim();
     if (verifyUrl !== '' && !/^https?:\/\/[^\s'"]+$/.test(verifyUrl)) {
         problems.push(`verify-url: ${show(verifyUrl)} is not valid; expected an http:// or https:// URL`);
@@ -497,8 +503,11 @@ function parseInputs(get, context = {}) {
         lockTimeoutSeconds: seconds('lock-timeout', 300),
         maxParallel: integer('max-parallel', 1, 1, 100),
         stageParallel: integer('stage-parallel', 10, 1, 100),
+        hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
+        hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
+        logLines: integer('log-lines', 200, 1, 100_000),
     };
-    // rollback and status need no artifact
+    // only deploy needs an artifact
     if (command !== 'deploy') {
         const index = problems.findIndex((p) => p.startsWith('artifact:'));
         if (index >= 0)
@@ -556,7 +565,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(120)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4120));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(837)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8837));
 await main();
 
 __webpack_async_result__();

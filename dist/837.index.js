@@ -1,8 +1,8 @@
-export const id = 120;
-export const ids = [120];
+export const id = 837;
+export const ids = [837];
 export const modules = {
 
-/***/ 4120:
+/***/ 8837:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -180,6 +180,45 @@ function hostLog(prefix) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/ssh/errors.js
+/** A connection could not be made or kept; the message is meant for the user as it is. */
+class ConnectionError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ConnectionError';
+    }
+}
+/** Turns an error from connecting to `entry` into a message that says what happened and what to check. */
+function describeConnectError(error, entry, timeoutSeconds) {
+    const where = `${entry.host}:${entry.port}`;
+    const message = error.message ?? String(error);
+    if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
+        return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`;
+    }
+    if (/bad passphrase|Bad passphrase|decrypt|Encrypted private OpenSSH key detected, but no passphrase given|Encrypted .* key detected/i.test(message)) {
+        return `${entry.label}: the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.`;
+    }
+    if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {
+        return `${entry.label}: the private key could not be read (${message}). Paste the whole key file, including its BEGIN and END lines, into the secret.`;
+    }
+    if (error.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(message) || error.code === 'ETIMEDOUT') {
+        return `${entry.label}: no SSH answer from ${where} within ${timeoutSeconds} s (connect-timeout). Check that the host is up and that a firewall or security group lets the runner reach port ${entry.port}.`;
+    }
+    if (error.code === 'ECONNREFUSED') {
+        return `${entry.label}: connection refused at ${where}: nothing listens there. Check host and port, and that sshd is running.`;
+    }
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+        return `${entry.label}: the host name "${entry.host}" does not resolve. Check the host input.`;
+    }
+    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
+        return `${entry.label}: ${where} is not reachable from the runner (${error.code}). Check the address and the network path.`;
+    }
+    if (error.code === 'ECONNRESET' || /Connection lost before handshake/i.test(message)) {
+        return `${entry.label}: ${where} closed the connection before the SSH handshake. Check that port ${entry.port} is an SSH server and that it allows the runner (sshd MaxStartups, fail2ban, AllowUsers).`;
+    }
+    return `${entry.label}: SSH connection failed: ${message}`;
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
 // EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
@@ -300,7 +339,7 @@ function parseAnswer(stdout) {
     let section;
     const sectionLines = {};
     for (const line of stdout.split('\n')) {
-        const opener = /^@@([a-z_]+)$/.exec(line);
+        const opener = /^@@([a-z_][a-z0-9_]*)$/.exec(line);
         if (opener) {
             section = opener[1];
             sectionLines[section] ??= [];
@@ -322,45 +361,6 @@ function parseAnswer(stdout) {
         answer.sections[name] = lines.join('\n');
     }
     return answer;
-}
-
-;// CONCATENATED MODULE: ./lib/ssh/errors.js
-/** A connection could not be made or kept; the message is meant for the user as it is. */
-class ConnectionError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'ConnectionError';
-    }
-}
-/** Turns an error from connecting to `entry` into a message that says what happened and what to check. */
-function describeConnectError(error, entry, timeoutSeconds) {
-    const where = `${entry.host}:${entry.port}`;
-    const message = error.message ?? String(error);
-    if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
-        return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`;
-    }
-    if (/bad passphrase|Bad passphrase|decrypt|Encrypted private OpenSSH key detected, but no passphrase given|Encrypted .* key detected/i.test(message)) {
-        return `${entry.label}: the private key could not be decrypted: the passphrase is missing or wrong. Check the passphrase input.`;
-    }
-    if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {
-        return `${entry.label}: the private key could not be read (${message}). Paste the whole key file, including its BEGIN and END lines, into the secret.`;
-    }
-    if (error.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(message) || error.code === 'ETIMEDOUT') {
-        return `${entry.label}: no SSH answer from ${where} within ${timeoutSeconds} s (connect-timeout). Check that the host is up and that a firewall or security group lets the runner reach port ${entry.port}.`;
-    }
-    if (error.code === 'ECONNREFUSED') {
-        return `${entry.label}: connection refused at ${where}: nothing listens there. Check host and port, and that sshd is running.`;
-    }
-    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
-        return `${entry.label}: the host name "${entry.host}" does not resolve. Check the host input.`;
-    }
-    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
-        return `${entry.label}: ${where} is not reachable from the runner (${error.code}). Check the address and the network path.`;
-    }
-    if (error.code === 'ECONNRESET' || /Connection lost before handshake/i.test(message)) {
-        return `${entry.label}: ${where} closed the connection before the SSH handshake. Check that port ${entry.port} is an SSH server and that it allows the runner (sshd MaxStartups, fail2ban, AllowUsers).`;
-    }
-    return `${entry.label}: SSH connection failed: ${message}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
@@ -688,121 +688,6 @@ class RemoteHost {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/deploy/host-state.js
-function readHostState(answer) {
-    const { facts, lists } = answer;
-    const neverServed = new Set(lists.never_served ?? []);
-    const releases = (lists.release ?? []).map((line) => {
-        const [name, sha256, ...file] = line.split(' ');
-        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
-    });
-    const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number)));
-    const instances = (lists.instance ?? []).map((line) => {
-        const [port, pid, state, listening, release] = line.split(' ');
-        const stalePid = stale.get(Number(port));
-        return {
-            port: Number(port),
-            pid: pid === '-' ? undefined : Number(pid),
-            running: state === 'running',
-            listening: listening === 'yes',
-            release: release === '-' || release === undefined ? undefined : release,
-            ...(stalePid === undefined ? {} : { stalePid }),
-        };
-    });
-    const units = (lists.unit ?? []).map((line) => {
-        const [port, active, sub, fileState, restarts] = line.split(' ');
-        return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined };
-    });
-    return {
-        isRoot: facts.uid === '0',
-        uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
-        user: facts.user ?? '',
-        systemd: facts.systemd === 'yes',
-        linger: facts.linger === 'yes',
-        units,
-        home: facts.home ?? '',
-        http: (facts.http ?? 'none'),
-        javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
-        writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
-        deployDirExists: facts.deploy_dir_exists === 'yes',
-        freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
-        releases,
-        instances,
-        deployDir: facts.deploy_dir ?? '',
-        include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
-    };
-}
-function instanceOn(state, port) {
-    return state.instances.find((i) => i.port === port);
-}
-/**
- * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
- * file naming a live process that is not the instance it recorded. Records the inspection in
- * `known` already reported are not repeated.
- */
-function warnStaleRecords(log, lines, known) {
-    for (const line of lines ?? []) {
-        const [port, pid] = line.split(' ').map(Number);
-        if (known && instanceOn(known, port)?.stalePid === pid)
-            continue;
-        log.warning(`Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/deploy/plan.js
-/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
-/** The port the include points at, if it is one of the pair. */
-function activePortFromInclude(include, ports) {
-    if (include === undefined)
-        return undefined;
-    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
-    // A port after ":" (a URL) first; a custom template may name the port bare.
-    return (numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
-        numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)));
-}
-/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
-function choosePorts(include, ports) {
-    const active = activePortFromInclude(include, ports);
-    if (active === undefined)
-        return { idle: ports[0] };
-    return { active, idle: active === ports[0] ? ports[1] : ports[0] };
-}
-function renderInclude(template, port) {
-    return template.replaceAll('{port}', String(port));
-}
-/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
-function releaseName(sha256, now) {
-    const stamp = now
-        .toISOString()
-        .replace(/\.\d+Z$/, '')
-        .replace(/[-:]/g, '')
-        .replace('T', '-');
-    return `${stamp}-${sha256.slice(0, 8)}`;
-}
-/**
- * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
- * the rollback target), never the current one.
- */
-function releasesToPrune(releases, keep, running) {
-    const newestFirst = [...releases]
-        .map((r) => r.name)
-        .sort()
-        .reverse();
-    return newestFirst.slice(keep).filter((name) => !running.includes(name));
-}
-/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
-function withoutSudoForRoot(command, isRoot) {
-    return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command;
-}
-/**
- * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
- * which nginx keeps in the master's command line. Empty for the system nginx.
- */
-function nginxMasterHint(reloadCommand) {
-    const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand);
-    return match ? (match[1] ?? match[2] ?? match[3]) : '';
-}
-
 // EXTERNAL MODULE: ./lib/remote/quote.js
 var quote = __webpack_require__(6982);
 ;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
@@ -1123,6 +1008,216 @@ EOF
 }
 `;
 
+;// CONCATENATED MODULE: ./lib/remote/hooks.js
+/** Scripts for the user's own steps (hooks), the deploy history and the instances' logs. */
+
+
+/** Exit codes of the hook script, so the client can tell a failed hook from one that ran too long. */
+const HOOK_EXIT = { failed: 80, timedOut: 81, noRelease: 82 };
+/** Lines of a hook's output that its answer carries back, for the error message. */
+const HOOK_TAIL_LINES = 20;
+/** What a hook's output lines start with on fd 3, so the client can tell them from other live lines. */
+const HOOK_LINE_PREFIX = 'hook| ';
+/**
+ * Runs a hook with `sh -c` in the release directory, with the service's environment (the release's
+ * env file, JAVA_OPTS) and PORT, PREVIOUS_PORT, RELEASE, RELEASE_DIR, ARTIFACT, APP_NAME and
+ * COMMAND. Its output goes to `logs/hook-<name>.log` and, line by line as it comes, to fd 3, which
+ * reaches the job log while the hook runs (a migration can take minutes). It runs in a process group
+ * of its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
+ * SIGKILL 5 s later.
+ */
+function hookScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        RELEASE: p.release,
+        FILE_NAME: p.fileName,
+        APP_NAME: p.appName,
+        JAVA_OPTS: p.javaOpts,
+        HOOK_NAME: p.name,
+        HOOK_COMMAND: p.command,
+        PORT: p.port,
+        PREVIOUS_PORT: p.previousPort ?? '',
+        COMMAND: p.runCommand,
+        TIMEOUT: Math.ceil(p.timeoutSeconds),
+        TAIL_LINES: HOOK_TAIL_LINES,
+    }, `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" || exit ${HOOK_EXIT.noRelease}
+[ -d "releases/$RELEASE" ] || { echo "error=release_missing"; exit ${HOOK_EXIT.noRelease}; }
+log="logs/hook-$HOOK_NAME.log"
+: > "$log" || exit ${HOOK_EXIT.failed}
+if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+(
+  cd -P -- "releases/$RELEASE" || exit 97
+  RELEASE_DIR=$PWD
+  ARTIFACT="$PWD/$FILE_NAME"
+  SERVER_PORT=$PORT
+  export PORT SERVER_PORT PREVIOUS_PORT RELEASE RELEASE_DIR ARTIFACT APP_NAME COMMAND JAVA_OPTS
+  [ ! -r ./env ] || . ./env || exit 98
+  exec $detach sh -c "$HOOK_COMMAND"
+) < /dev/null >> "$log" 2>&1 3>&- &
+hook=$!
+echo "hook_pid=$hook"
+
+# Passes on the lines the hook has written since the last call. fd 3 is absent when the script runs
+# on its own; the hook's output is still in its log then.
+exec 4< "$log"
+relay() {
+  while IFS= read -r line <&4 || [ -n "$line" ]; do
+    { printf '${HOOK_LINE_PREFIX}%s\\n' "$line" >&3; } 2>/dev/null
+    line=
+  done
+}
+
+clock; deadline=$(( NOW + TIMEOUT ))
+timed_out=
+while pid_alive "$hook"; do
+  relay
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    timed_out=1
+    signal_group TERM "$hook"
+    clock; grace=$(( NOW + 5 ))
+    while alive "$hook" && clock && [ "$NOW" -lt "$grace" ]; do sleep 0.1; done
+    alive "$hook" && signal_group KILL "$hook"
+    break
+  fi
+  sleep 0.2
+done
+wait "$hook" 2>/dev/null
+status=$?
+relay
+exec 4<&-
+echo "hook_status=$status"
+if [ -n "$timed_out" ]; then
+  echo "hook=timeout"
+elif [ "$status" = 0 ]; then
+  echo "hook=ok"; exit 0
+else
+  echo "hook=failed"
+fi
+echo "@@hook_tail"
+tail -n "$TAIL_LINES" -- "$log"
+[ -n "$timed_out" ] && exit ${HOOK_EXIT.timedOut}
+exit ${HOOK_EXIT.failed}`);
+}
+/** How many entries `<deploy-dir>/history` keeps: the newest, as one JSON line each. */
+const HISTORY_LIMIT = 1000;
+/**
+ * Appends one JSON line to `<deploy-dir>/history` and keeps the file to its last HISTORY_LIMIT
+ * lines. The history lives beside `releases/`, never in it, so pruning cannot take it. An append of
+ * one short line is atomic, so a failed run's entry cannot tear another's.
+ */
+function appendHistoryScript(p) {
+    if (p.entry.includes('\n'))
+        throw new Error('a history entry is one line');
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, ENTRY: p.entry, LIMIT: HISTORY_LIMIT }, `
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+cd -- "$DEPLOY_DIR" 2>/dev/null || { echo "history=no_deploy_dir"; exit 0; }
+printf '%s\\n' "$ENTRY" >> history || exit 1
+# Counting costs a process; trim only once in a while, when the file may have outgrown the limit.
+size=$(wc -c < history)
+if [ "$size" -gt $(( LIMIT * 200 )) ] && [ "$(wc -l < history)" -gt "$LIMIT" ]; then
+  tail -n "$LIMIT" history > history.new && mv -f history.new history
+fi
+echo "history=appended"`);
+}
+/** The last `lines` entries of `<deploy-dir>/history`, in a section `@@history`. */
+function readHistoryScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, LINES: p.lines }, `
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+echo "@@history"
+[ ! -r "$DEPLOY_DIR/history" ] || tail -n "$LINES" -- "$DEPLOY_DIR/history"`);
+}
+/** The last `lines` lines of each port's log, in sections `@@log_<port>`. Reads only. */
+function readLogsScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORTS: p.ports.join(' '), LINES: p.lines }, `
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+for port in $PORTS; do
+  echo "@@log_$port"
+  [ ! -r "$DEPLOY_DIR/logs/$port.log" ] || tail -n "$LINES" -- "$DEPLOY_DIR/logs/$port.log"
+done`);
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(8161);
+;// CONCATENATED MODULE: ./lib/remote/release.js
+/** Scripts that make a release out of an uploaded file, and prune old ones. */
+
+/**
+ * The file in a release directory that says whether it has served: `new` from when the release is
+ * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
+ * `new`, so rollback does not mistake that release for the previous version. Releases made before
+ * this file existed have none, and count as served. Written and read by shell builtins only.
+ */
+const RELEASE_STATE_FILE = '.state';
+/** The release's RELEASE_STATE_FILE on the host. */
+function releaseStatePath(deployDir, release) {
+    return `${deployDir}/releases/${release}/${RELEASE_STATE_FILE}`;
+}
+/** Where an upload lands before its checksum is known good: a release only appears whole. */
+function partialDir(deployDir, release) {
+    return `${deployDir}/releases/.partial-${release}`;
+}
+/**
+ * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
+ * release, in state `new` (see RELEASE_STATE_FILE), and writes the env file with mode 0600. Its
+ * text travels inside the script, which the session shell reads from its stdin: it never appears
+ * on a command line. `manifestText`, when given with an upload, becomes the release's chunk
+ * manifest (`chunks`), there before the release appears; failing to write it only costs the next
+ * deploy its delta.
+ */
+function finalizeReleaseScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        RELEASE: p.release,
+        FILE_NAME: p.fileName,
+        SHA256: p.sha256,
+        UPLOADED: p.uploaded ? 1 : 0,
+        ENV_TEXT: p.envText,
+        MANIFEST_TEXT: p.manifestText ?? '',
+    }, `
+cd -- "$DEPLOY_DIR/releases" || exit 40
+if [ "$UPLOADED" = 1 ]; then
+  partial=".partial-$RELEASE"
+  set -- $(sha256sum < "$partial/$FILE_NAME")
+  if [ "\${1:-}" != "$SHA256" ]; then
+    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
+    rm -rf -- "$partial"
+    exit 41
+  fi
+  echo "$SHA256" > "$partial/sha256"
+  if [ -n "$MANIFEST_TEXT" ]; then
+    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
+  fi
+  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
+  printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
+  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
+  mv -- "$partial" "$RELEASE" || exit 42
+fi
+[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
+[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
+echo "release=$RELEASE"`);
+}
+/** Removes the named releases, except any that a live instance still runs from. */
+function pruneScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
+cd -- "$DEPLOY_DIR" || exit 0
+in_use=" "
+for file in run/*.release; do
+  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
+done
+printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
+  [ -n "$name" ] && [ -d "releases/$name" ] || continue
+  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
+  rm -rf -- "releases/$name" && echo "pruned=$name"
+done`);
+}
+/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
+function envFileText(entries, quote) {
+    return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
+}
+
 ;// CONCATENATED MODULE: ./lib/remote/systemd.js
 /**
  * Supervision by systemd: the template unit `zdd-<app-name>@.service` (instance = port), the
@@ -1277,141 +1372,6 @@ write_changed() {
   printf '%s' "$2" > "$1.new" && mv -f -- "$1.new" "$1"
 }
 `;
-
-;// CONCATENATED MODULE: ./lib/deploy/supervision.js
-function supervisionOf(supervisor, appName, state) {
-    const user = state.user || 'the remote user';
-    const scope = state.isRoot ? 'system' : 'user';
-    const existing = state.systemd ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}` } : undefined;
-    if (supervisor === 'none')
-        return { mode: 'none', existing };
-    const detached = 'so the service runs detached: it will not come back after a crash or a reboot.';
-    const linger = `sudo loginctl enable-linger ${user}`;
-    if (!state.systemd) {
-        return supervisor === 'systemd'
-            ? {
-                mode: 'none',
-                refusal: 'supervisor is "systemd", but the host does not run systemd (/run/systemd/system is absent). Set supervisor to auto or none to start the service detached, or deploy to a host that runs systemd. Nothing was stopped or started.',
-            }
-            : {
-                mode: 'none',
-                warning: `The host does not run systemd (/run/systemd/system is absent), ${detached} Deploy to a host with systemd to have it restarted, or set supervisor: none to start it detached without this warning.`,
-            };
-    }
-    if (!state.isRoot && !state.linger) {
-        const why = `user "${user}" is not root, so its instances would be units of its own systemd manager, and lingering is not enabled for it: without lingering its units stop at logout and do not start at boot.`;
-        return supervisor === 'systemd'
-            ? {
-                mode: 'none',
-                existing,
-                refusal: `supervisor is "systemd", but ${why} Run "${linger}" on the host, then deploy again. Nothing was stopped or started.`,
-            }
-            : {
-                mode: 'none',
-                existing,
-                warning: `User "${user}" has no lingering on the host, ${detached} Run "${linger}" on the host and the next deploy runs it as a systemd unit (or set supervisor: none to start it detached without this warning).`,
-            };
-    }
-    return { mode: 'systemd', start: existing, existing };
-}
-
-;// CONCATENATED MODULE: ./lib/deploy/report.js
-/** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
-function emptyReport(host, command) {
-    return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
-}
-/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
-async function timed(report, phase, work) {
-    const started = performance.now();
-    try {
-        return await work();
-    }
-    finally {
-        const seconds = (performance.now() - started) / 1000;
-        report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000;
-    }
-}
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __webpack_require__(8161);
-;// CONCATENATED MODULE: ./lib/remote/release.js
-/** Scripts that make a release out of an uploaded file, and prune old ones. */
-
-/**
- * The file in a release directory that says whether it has served: `new` from when the release is
- * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
- * `new`, so rollback does not mistake that release for the previous version. Releases made before
- * this file existed have none, and count as served. Written and read by shell builtins only.
- */
-const RELEASE_STATE_FILE = '.state';
-/** The release's RELEASE_STATE_FILE on the host. */
-function releaseStatePath(deployDir, release) {
-    return `${deployDir}/releases/${release}/${RELEASE_STATE_FILE}`;
-}
-/** Where an upload lands before its checksum is known good: a release only appears whole. */
-function partialDir(deployDir, release) {
-    return `${deployDir}/releases/.partial-${release}`;
-}
-/**
- * Checks the uploaded file's sha256 (when `uploaded`), moves its directory into place as the
- * release, in state `new` (see RELEASE_STATE_FILE), and writes the env file with mode 0600. Its
- * text travels inside the script, which the session shell reads from its stdin: it never appears
- * on a command line. `manifestText`, when given with an upload, becomes the release's chunk
- * manifest (`chunks`), there before the release appears; failing to write it only costs the next
- * deploy its delta.
- */
-function finalizeReleaseScript(p) {
-    return (0,quote/* shellScript */.ky)({
-        DEPLOY_DIR: p.deployDir,
-        RELEASE: p.release,
-        FILE_NAME: p.fileName,
-        SHA256: p.sha256,
-        UPLOADED: p.uploaded ? 1 : 0,
-        ENV_TEXT: p.envText,
-        MANIFEST_TEXT: p.manifestText ?? '',
-    }, `
-cd -- "$DEPLOY_DIR/releases" || exit 40
-if [ "$UPLOADED" = 1 ]; then
-  partial=".partial-$RELEASE"
-  set -- $(sha256sum < "$partial/$FILE_NAME")
-  if [ "\${1:-}" != "$SHA256" ]; then
-    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
-    rm -rf -- "$partial"
-    exit 41
-  fi
-  echo "$SHA256" > "$partial/sha256"
-  if [ -n "$MANIFEST_TEXT" ]; then
-    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
-  fi
-  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
-  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
-  mv -- "$partial" "$RELEASE" || exit 42
-fi
-[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
-[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
-(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
-echo "release=$RELEASE"`);
-}
-/** Removes the named releases, except any that a live instance still runs from. */
-function pruneScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, `
-cd -- "$DEPLOY_DIR" || exit 0
-in_use=" "
-for file in run/*.release; do
-  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
-done
-printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
-  [ -n "$name" ] && [ -d "releases/$name" ] || continue
-  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
-  rm -rf -- "releases/$name" && echo "pruned=$name"
-done`);
-}
-/** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */
-function envFileText(entries, quote) {
-    return entries.map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
-}
 
 ;// CONCATENATED MODULE: ./lib/remote/host.js
 /** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
@@ -2711,6 +2671,174 @@ async function writeDeltaFile(jarPath, runs, outPath) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/host-state.js
+function readHostState(answer) {
+    const { facts, lists } = answer;
+    const neverServed = new Set(lists.never_served ?? []);
+    const releases = (lists.release ?? []).map((line) => {
+        const [name, sha256, ...file] = line.split(' ');
+        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
+    });
+    const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number)));
+    const instances = (lists.instance ?? []).map((line) => {
+        const [port, pid, state, listening, release] = line.split(' ');
+        const stalePid = stale.get(Number(port));
+        return {
+            port: Number(port),
+            pid: pid === '-' ? undefined : Number(pid),
+            running: state === 'running',
+            listening: listening === 'yes',
+            release: release === '-' || release === undefined ? undefined : release,
+            ...(stalePid === undefined ? {} : { stalePid }),
+        };
+    });
+    const units = (lists.unit ?? []).map((line) => {
+        const [port, active, sub, fileState, restarts] = line.split(' ');
+        return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined };
+    });
+    return {
+        isRoot: facts.uid === '0',
+        uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
+        user: facts.user ?? '',
+        systemd: facts.systemd === 'yes',
+        linger: facts.linger === 'yes',
+        units,
+        home: facts.home ?? '',
+        http: (facts.http ?? 'none'),
+        javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
+        writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
+        deployDirExists: facts.deploy_dir_exists === 'yes',
+        freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
+        releases,
+        instances,
+        deployDir: facts.deploy_dir ?? '',
+        include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
+    };
+}
+function instanceOn(state, port) {
+    return state.instances.find((i) => i.port === port);
+}
+/**
+ * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
+ * file naming a live process that is not the instance it recorded. Records the inspection in
+ * `known` already reported are not repeated.
+ */
+function warnStaleRecords(log, lines, known) {
+    for (const line of lines ?? []) {
+        const [port, pid] = line.split(' ').map(Number);
+        if (known && instanceOn(known, port)?.stalePid === pid)
+            continue;
+        log.warning(`Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/plan.js
+/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
+/** The port the include points at, if it is one of the pair. */
+function activePortFromInclude(include, ports) {
+    if (include === undefined)
+        return undefined;
+    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
+    // A port after ":" (a URL) first; a custom template may name the port bare.
+    return (numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
+        numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)));
+}
+/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
+function choosePorts(include, ports) {
+    const active = activePortFromInclude(include, ports);
+    if (active === undefined)
+        return { idle: ports[0] };
+    return { active, idle: active === ports[0] ? ports[1] : ports[0] };
+}
+function renderInclude(template, port) {
+    return template.replaceAll('{port}', String(port));
+}
+/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
+function releaseName(sha256, now) {
+    const stamp = now
+        .toISOString()
+        .replace(/\.\d+Z$/, '')
+        .replace(/[-:]/g, '')
+        .replace('T', '-');
+    return `${stamp}-${sha256.slice(0, 8)}`;
+}
+/**
+ * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
+ * the rollback target), never the current one.
+ */
+function releasesToPrune(releases, keep, running) {
+    const newestFirst = [...releases]
+        .map((r) => r.name)
+        .sort()
+        .reverse();
+    return newestFirst.slice(keep).filter((name) => !running.includes(name));
+}
+/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
+function withoutSudoForRoot(command, isRoot) {
+    return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command;
+}
+/**
+ * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
+ * which nginx keeps in the master's command line. Empty for the system nginx.
+ */
+function nginxMasterHint(reloadCommand) {
+    const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand);
+    return match ? (match[1] ?? match[2] ?? match[3]) : '';
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/report.js
+function emptyReport(host, command) {
+    return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
+}
+/** Runs `work` as a named phase: timed into the report, and grouped in the log. */
+async function timed(report, phase, work) {
+    const started = performance.now();
+    try {
+        return await work();
+    }
+    finally {
+        const seconds = (performance.now() - started) / 1000;
+        report.phases[phase] = Math.round(((report.phases[phase] ?? 0) + seconds) * 1000) / 1000;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/supervision.js
+function supervisionOf(supervisor, appName, state) {
+    const user = state.user || 'the remote user';
+    const scope = state.isRoot ? 'system' : 'user';
+    const existing = state.systemd ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}` } : undefined;
+    if (supervisor === 'none')
+        return { mode: 'none', existing };
+    const detached = 'so the service runs detached: it will not come back after a crash or a reboot.';
+    const linger = `sudo loginctl enable-linger ${user}`;
+    if (!state.systemd) {
+        return supervisor === 'systemd'
+            ? {
+                mode: 'none',
+                refusal: 'supervisor is "systemd", but the host does not run systemd (/run/systemd/system is absent). Set supervisor to auto or none to start the service detached, or deploy to a host that runs systemd. Nothing was stopped or started.',
+            }
+            : {
+                mode: 'none',
+                warning: `The host does not run systemd (/run/systemd/system is absent), ${detached} Deploy to a host with systemd to have it restarted, or set supervisor: none to start it detached without this warning.`,
+            };
+    }
+    if (!state.isRoot && !state.linger) {
+        const why = `user "${user}" is not root, so its instances would be units of its own systemd manager, and lingering is not enabled for it: without lingering its units stop at logout and do not start at boot.`;
+        return supervisor === 'systemd'
+            ? {
+                mode: 'none',
+                existing,
+                refusal: `supervisor is "systemd", but ${why} Run "${linger}" on the host, then deploy again. Nothing was stopped or started.`,
+            }
+            : {
+                mode: 'none',
+                existing,
+                warning: `User "${user}" has no lingering on the host, ${detached} Run "${linger}" on the host and the next deploy runs it as a systemd unit (or set supervisor: none to start it detached without this warning).`,
+            };
+    }
+    return { mode: 'systemd', start: existing, existing };
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/switch-messages.js
 
 /** The include could not be written: names the missing permission, or the exact sudoers rule to add. */
@@ -3102,7 +3230,131 @@ async function probeHealth(run, ports) {
     return health;
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/hooks.js
+/** The user's own steps at fixed points of a deploy: pre-start, pre-switch and post-switch. */
+
+
+
+
+/** The hook's command line from the config ('' when the user set none). */
+function hookCommand(config, name) {
+    return config.hooks[name];
+}
+/** A hook failed or ran too long. `leaves` says what the run left on the host, once it is known. */
+class HookError extends StepError {
+    detail;
+    tail;
+    constructor(step, detail, tail) {
+        super(step, `${detail}${tail}`);
+        this.detail = detail;
+        this.tail = tail;
+        this.name = 'HookError';
+    }
+    /** The same failure, saying what the run did about it (before the hook's output). */
+    leaving(outcome) {
+        return new HookError(this.step, `${this.detail} ${outcome}`, this.tail);
+    }
+}
+/** Masks every secret of the run in a line of a hook's output, as the runner would. */
+function maskLine(line, secrets) {
+    let masked = line;
+    for (const secret of secrets)
+        if (secret.length >= 3)
+            masked = masked.split(secret).join('***');
+    return masked;
+}
+/**
+ * Runs a hook on the host if the user set one, streaming its output into the job log as it comes,
+ * every secret masked. Throws a HookError naming the hook, its exit status and its last lines when
+ * it fails or runs past hook-timeout (then ended with all its children).
+ */
+async function runHook(run, point) {
+    const { config, remote, log, state } = run;
+    const secrets = (0,inputs/* secretsOf */.Fj)(config);
+    const command = hookCommand(config, point.name);
+    if (command === '')
+        return;
+    const step = `${point.name}-command`;
+    await log.group(`Run ${step} (${point.name === 'pre-start' ? 'before the start' : point.name === 'pre-switch' ? 'before the switch' : 'after the switch'})`, async () => {
+        let pending = '';
+        const relay = (text) => {
+            pending += text;
+            const lines = pending.split('\n');
+            pending = lines.pop() ?? '';
+            for (const line of lines) {
+                if (line.startsWith(HOOK_LINE_PREFIX))
+                    log.info(maskLine(line.slice(HOOK_LINE_PREFIX.length), secrets));
+            }
+        };
+        try {
+            const result = await remote.run(hookScript({
+                deployDir: state.deployDir,
+                release: point.release,
+                fileName: point.fileName,
+                appName: config.appName,
+                javaOpts: config.javaOpts,
+                name: point.name,
+                command,
+                port: point.port,
+                previousPort: point.previousPort,
+                runCommand: config.command,
+                timeoutSeconds: config.hookTimeoutSeconds,
+            }), { step, onStdout: relay });
+            relay('\n');
+            log.info(`${step} succeeded (exit ${result.answer.facts.hook_status ?? 0}).`);
+        }
+        catch (error) {
+            relay('\n');
+            if (!(error instanceof RemoteCommandError))
+                throw error;
+            const { facts, sections } = error.result.answer;
+            const tail = sections.hook_tail ? `\nLast lines it printed:\n${maskLine(sections.hook_tail, secrets)}` : '';
+            if (error.result.code === HOOK_EXIT.timedOut) {
+                throw new HookError(step, `did not finish within hook-timeout (${config.hookTimeoutSeconds} s) and was ended with every process it started.`, tail);
+            }
+            if (error.result.code === HOOK_EXIT.failed) {
+                throw new HookError(step, `failed with exit status ${facts.hook_status ?? 'unknown'}.`, tail);
+            }
+            throw error;
+        }
+    });
+}
+/**
+ * The post-switch hook, for a run that has just switched to `point.port`. If it fails, traffic goes
+ * back to `previous` (whose instance is still warm: stop-previous comes later) and the new instance
+ * is stopped after drain-seconds; the error says so. Without a previous port there is nothing to go
+ * back to, and the error says that the new release still serves.
+ */
+async function runPostSwitchHook(run, point, previous, 
+/** stop: for an instance this run started; absent, the instance stays warm as it was before. */
+moves) {
+    try {
+        await runHook(run, point);
+    }
+    catch (error) {
+        if (!(error instanceof HookError))
+            throw error;
+        if (previous.port === undefined) {
+            throw error.leaving(`There was no previous port to go back to, so port ${point.port} (release ${point.release}) still serves.`);
+        }
+        run.log.warning(`post-switch-command failed: switching traffic back to port ${previous.port}.`);
+        try {
+            await moves.switchTo(previous.port, previous.release);
+        }
+        catch (back) {
+            throw error.leaving(`Switching back to port ${previous.port} failed too (${back.message}); port ${point.port} still serves.`);
+        }
+        run.report.rolledBack = true;
+        run.report.activePort = previous.port;
+        run.report.release = previous.release;
+        await moves.stop?.(point.port).catch(() => undefined);
+        const left = moves.stop ? `the new instance on port ${point.port} was stopped` : `port ${point.port} stays warm as before`;
+        throw error.leaving(`Traffic went back to port ${previous.port} (release ${previous.release ?? 'unknown'}), and ${left}.`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/deploy.js
+
 
 
 
@@ -3135,8 +3387,22 @@ async function stageHost(remote, config, artifact, report, log) {
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
         report.uploadedBytes = uploadedBytes;
         await freeing;
+        const point = { release, fileName: artifact.fileName, port: idle, previousPort: active };
+        await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
+            throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error;
+        });
         await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
-        return { run, lock, active, idle, release, previousRelease };
+        // At the end of the stage: on a fleet, a host whose smoke test fails keeps every host from switching.
+        try {
+            await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));
+        }
+        catch (error) {
+            await stopInstance(run, idle, 0).catch(() => undefined);
+            throw error instanceof HookError
+                ? error.leaving(`The new instance on port ${idle} was stopped; nothing was switched and the old version still serves.`)
+                : error;
+        }
+        return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName };
     }
     catch (error) {
         await lock.release();
@@ -3161,6 +3427,7 @@ async function switchHost(staged) {
     staged.reloaded = true;
     run.report.activePort = idle;
     run.report.release = release;
+    await timed(run.report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active }, { port: staged.active, release: staged.previousRelease }, { switchTo: (port, previous) => switchTraffic(run, port, previous), stop: () => stopNewInstance(staged) }));
 }
 /**
  * After a failure (its own switch's, or another host's): stops the staged instance, which nginx no
@@ -3198,6 +3465,9 @@ async function switchBackHost(staged) {
  */
 async function stopNewInstance(staged) {
     const { run, idle } = staged;
+    if (staged.stopped)
+        return;
+    staged.stopped = true;
     const drainSeconds = staged.reloaded ? run.config.drainSeconds : 0;
     if (drainSeconds > 0)
         run.log.info(`Draining port ${idle} for ${drainSeconds} s (drain-seconds) before stopping the new instance.`);
@@ -3248,8 +3518,11 @@ async function planDeploy(remote, config, artifact, report, log) {
         idleInstance?.running
             ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
             : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+        ...hookPlan(config, 'pre-start', 'before the start'),
         `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
+        ...hookPlan(config, 'pre-switch', 'before the switch'),
         `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+        ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
         config.stopPrevious && active !== undefined
             ? `stop the instance on port ${active} after ${config.drainSeconds} s`
             : `keep the instance on port ${active ?? '-'} warm for rollback`,
@@ -3265,6 +3538,114 @@ async function planDeploy(remote, config, artifact, report, log) {
     report.previousPort = active;
     report.release = release;
     report.outcome = 'dry-run';
+}
+/** The plan's line for a hook the user set, in the release directory with hook-timeout. */
+function hookPlan(config, name, when) {
+    const command = config.hooks[name];
+    return command === '' ? [] : [`run ${name}-command ${when}, for up to ${config.hookTimeoutSeconds} s: ${command}`];
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/history.js
+/** The deploy history kept on each host: who deployed what, when, and how it ended. */
+
+
+/** The entry for a finished run on one host, from its report and the workflow run's variables. */
+function historyEntry(report, env = process.env, now = new Date()) {
+    const entry = {
+        time: now.toISOString().replace(/\.\d+Z$/, 'Z'),
+        owner: {
+            repository: env.GITHUB_REPOSITORY ?? '',
+            run: env.GITHUB_RUN_ID ? `${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}` : '',
+            actor: env.GITHUB_ACTOR ?? '',
+            runner: env.RUNNER_NAME ?? (0,external_node_os_.hostname)(),
+        },
+        command: report.command,
+        release: report.release ?? null,
+        sha256: report.sha256 ?? null,
+        ports: { before: report.previousPort ?? null, after: report.activePort ?? null },
+        outcome: report.outcome,
+        seconds: report.durationSeconds,
+    };
+    if (report.failedStep)
+        entry.step = report.failedStep;
+    return entry;
+}
+/**
+ * Whether a run leaves a line in the history: deploys and rollbacks, failed, stopped because another
+ * host failed, or not; never a look (status, logs, dry-run).
+ */
+function keepsHistory(config, report) {
+    return (report.command === 'deploy' || report.command === 'rollback') && !config.dryRun;
+}
+/** Appends the run's entry; a history that cannot be written is worth a warning, never a failed run. */
+async function recordHistory(remote, config, report, log) {
+    try {
+        await remote.run(appendHistoryScript({ deployDir: config.deployDir, entry: JSON.stringify(historyEntry(report)) }), {
+            step: 'history',
+        });
+    }
+    catch (error) {
+        log.warning(`Could not append to the deploy history on ${remote.entry.label}: ${error.message}`);
+    }
+}
+/** The newest `count` entries of the host's history, oldest first; lines that are not entries are left out. */
+async function readHistory(remote, config, count) {
+    const result = await remote.run(readHistoryScript({ deployDir: config.deployDir, lines: count }), { step: 'history' });
+    return parseHistory(result.answer.sections.history ?? '');
+}
+function parseHistory(text) {
+    const entries = [];
+    for (const line of text.split('\n')) {
+        try {
+            const entry = JSON.parse(line);
+            if (entry && typeof entry === 'object' && typeof entry.time === 'string')
+                entries.push(entry);
+        }
+        catch {
+            // a torn or foreign line: not an entry
+        }
+    }
+    return entries;
+}
+/** One line a history entry, for the job log. */
+function describeEntry(entry) {
+    const who = [entry.owner.actor, entry.owner.repository && `${entry.owner.repository}${entry.owner.run ? ` run ${entry.owner.run}` : ''}`]
+        .filter(Boolean)
+        .join(', ');
+    const ports = `${entry.ports.before ?? '-'} -> ${entry.ports.after ?? '-'}`;
+    const failed = entry.step ? ` at ${entry.step}` : '';
+    return `${entry.time}  ${entry.command} ${entry.outcome}${failed}  release ${entry.release ?? '-'}  ports ${ports}  ${entry.seconds.toFixed(1)} s${who ? `  by ${who}` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/logs.js
+
+
+
+
+
+
+async function logs(remote, config, report, log, secrets) {
+    const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
+    const { active, idle } = choosePorts(state.include, config.ports);
+    const order = active === undefined ? config.ports : [active, idle];
+    const result = await timed(report, 'probe', () => remote.run(readLogsScript({ deployDir: state.deployDir, ports: order, lines: config.logLines }), { step: 'logs' }));
+    for (const port of order) {
+        const instance = instanceOn(state, port);
+        const role = port === active ? 'active' : 'idle';
+        const what = instance?.running ? `release ${instance.release ?? 'unknown'}, running (pid ${instance.pid})` : 'not running';
+        const text = result.answer.sections[`log_${port}`] ?? '';
+        const body = text === ''
+            ? '(the log is empty or absent)'
+            : text
+                .split('\n')
+                .map((line) => maskLine(line, secrets))
+                .join('\n');
+        await log.group(`Port ${port} (${role}): ${what}; last ${config.logLines} lines of ${state.deployDir}/logs/${port}.log`, async () => log.info(body));
+    }
+    report.activePort = active;
+    report.previousPort = active === undefined ? undefined : idle;
+    report.release = instanceOn(state, active ?? -1)?.release;
+    report.outcome = 'logs';
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/phases.js
@@ -3391,6 +3772,7 @@ async function runPhases(count, limits, work) {
 
 
 
+
 async function rollback(remote, config, report, log) {
     const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
@@ -3410,6 +3792,7 @@ async function rollback(remote, config, report, log) {
         }
         const healthy = warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
         let release = warm?.release;
+        let fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
         if (healthy) {
             log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
             const unit = state.units.find((u) => u.port === other);
@@ -3426,13 +3809,32 @@ async function rollback(remote, config, report, log) {
                 throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`);
             }
             release = candidate.name;
+            fileName = candidate.fileName;
             log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
             await timed(report, 'stop_idle', () => freeIdlePort(run, other));
+            await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active })).catch((error) => {
+                throw error instanceof HookError ? error.leaving('Nothing was started or switched; the active version still serves.') : error;
+            });
             await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)));
+        }
+        const point = { release: release ?? '', fileName, port: other, previousPort: active };
+        if (release !== undefined) {
+            try {
+                await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));
+            }
+            catch (error) {
+                throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error;
+            }
         }
         await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)));
         report.activePort = other;
         report.release = release;
+        if (release !== undefined) {
+            await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', ...point }, { port: active, release: instanceOn(state, active)?.release }, {
+                switchTo: (port, previous) => switchTraffic(run, port, previous),
+                stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
+            }));
+        }
         report.outcome = 'rolled-back';
     }
     finally {
@@ -3446,10 +3848,17 @@ async function rollback(remote, config, report, log) {
 
 
 
+
+/** How many of the newest history entries status shows for each host. */
+const STATUS_HISTORY_ENTRIES = 10;
 async function status_status(remote, config, report, log) {
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     const { active, idle } = choosePorts(state.include, config.ports);
+    // Sent behind the probe, without waiting for its answer: one round trip for both.
+    const history = readHistory(remote, config, STATUS_HISTORY_ENTRIES);
+    history.catch(() => undefined);
     const health = await timed(report, 'probe', () => probeHealth({ config, remote, log, report, state }, config.ports));
+    report.history = await history;
     const supervision = supervisionOf(config.supervisor, config.appName, state);
     report.supervisor = supervision.start ? `systemd (${supervision.start.scope} units)` : 'none (detached)';
     report.instances = state.instances.map((instance) => {
@@ -3477,6 +3886,9 @@ async function status_status(remote, config, report, log) {
     const lines = report.instances.map((i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}` +
         (i.unit ? `; unit ${i.unit} ${i.unitState}, ${i.restarts ?? 'unknown'} restart${i.restarts === 1 ? '' : 's'}` : ''));
     log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}; supervisor: ${report.supervisor}\n${lines.join('\n')}`);
+    log.info(report.history.length === 0
+        ? 'Deploy history: empty.'
+        : `Deploy history (newest last):\n${report.history.map((entry) => `  ${describeEntry(entry)}`).join('\n')}`);
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/fleet.js
@@ -3494,6 +3906,11 @@ async function status_status(remote, config, report, log) {
 
 
 
+
+
+
+
+
 const errorText = (error) => (error instanceof Error ? error.message : String(error));
 /** Stops the host's clock: the run on it is over, whatever came of it. */
 function settle(target) {
@@ -3501,8 +3918,25 @@ function settle(target) {
         return;
     target.settled = true;
     target.report.durationSeconds = Math.round((performance.now() - target.started) / 10) / 100;
-    target.remote?.close();
+}
+/** Leaves the run's line in the host's history (once its outcome is known), then closes its connection. */
+async function conclude(target, config) {
+    settle(target);
+    const remote = target.remote;
     target.remote = undefined;
+    if (!remote)
+        return;
+    if (keepsHistory(config, target.report))
+        await recordHistory(remote, config, target.report, target.log);
+    remote.close();
+}
+/** The step a run failed at, for the history: the SPEC's step names, or where the connection was lost. */
+function failedStep(error) {
+    if (error instanceof StepError || error instanceof RemoteCommandError)
+        return error.step;
+    if (error instanceof ConnectionError)
+        return 'connection';
+    return 'unknown';
 }
 async function connected(target) {
     target.remote ??= await timed(target.report, 'connect', () => target.connect());
@@ -3520,16 +3954,19 @@ async function eachHost(targets, config, artifact) {
                 await planDeploy(remote, config, await artifact, report, log);
             else if (config.command === 'rollback')
                 await rollback(remote, config, report, log);
+            else if (config.command === 'logs')
+                await logs(remote, config, report, log, (0,inputs/* secretsOf */.Fj)(config));
             else
                 await status_status(remote, config, report, log);
         }
         catch (error) {
             report.outcome = 'failed';
             report.error = errorText(error);
+            report.failedStep = failedStep(error);
             firstFailure ??= target;
         }
         finally {
-            settle(target);
+            await conclude(target, config);
             target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`);
         }
     });
@@ -3540,8 +3977,10 @@ async function eachHost(targets, config, artifact) {
 /** What each fate means in the host's report. */
 function recordFate(target, fate, error, cause) {
     const { report } = target;
-    if (error !== undefined)
+    if (error !== undefined) {
         report.error = errorText(error);
+        report.failedStep = failedStep(error);
+    }
     switch (fate) {
         case 'deployed':
             report.outcome = 'deployed';
@@ -3643,6 +4082,7 @@ async function deployFleet(targets, config, artifact) {
         settle(target);
         recordFate(target, outcome.fates[index], outcome.errors.get(index), cause);
     }
+    await Promise.all(targets.map((target) => conclude(target, config)));
     const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds };
     if (several)
         core/* info */.pq(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`);
@@ -3748,10 +4188,13 @@ const PHASES = [
     'lock',
     'inspect',
     'upload',
+    'pre_start',
     'stop_idle',
     'start',
+    'pre_switch',
     'wait',
     'switch',
+    'post_switch',
     'stop_previous',
     'cleanup',
     'probe',
@@ -3772,6 +4215,22 @@ function summaryTable(result) {
     ]);
     return [header, ...rows];
 }
+function historyTable(entries) {
+    const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Release', 'Ports', 'Seconds', 'By'];
+    return [
+        header.map((data) => ({ data, header: true })),
+        ...entries.map((e) => [
+            e.time,
+            e.command,
+            e.outcome,
+            e.step ?? '',
+            e.release ?? '-',
+            `${e.ports.before ?? '-'} -> ${e.ports.after ?? '-'}`,
+            e.seconds.toFixed(1),
+            [e.owner.actor, e.owner.repository && `${e.owner.repository}${e.owner.run ? ` run ${e.owner.run}` : ''}`].filter(Boolean).join(', '),
+        ]),
+    ];
+}
 async function publish(result) {
     for (const [name, value] of Object.entries(outputsOf(result)))
         core/* setOutput */.uH(name, value);
@@ -3783,6 +4242,9 @@ async function publish(result) {
     if (result.error)
         summary.addCodeBlock(result.error);
     for (const report of result.reports) {
+        if (report.history && report.history.length > 0) {
+            summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history));
+        }
         if (report.plan)
             summary.addList(report.plan.map((line) => `${report.host}: ${line}`), true);
     }
