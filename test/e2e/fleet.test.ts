@@ -270,11 +270,21 @@ describe.skipIf(!canMakeNamespaces)(
       let result: ActionRun
       let stats: any[]
       try {
-        result = await act({ inputs: fleetInputs(), workspace: await workspaceWithJar('2') })
+        result = await act({
+          inputs: {
+            ...fleetInputs(),
+            // Each host runs the hooks at its point: the smoke test against its own new instance.
+            'pre-switch-command': 'echo "smoke: $(curl -fsS http://127.0.0.1:$PORT/)"',
+            'post-switch-command': 'echo "switched to $RELEASE"',
+          },
+          workspace: await workspaceWithJar('2'),
+        })
       } finally {
         stats = await stopLoops()
       }
       expect(result.code, why(result)).toBe(0)
+      expect(result.stdout.split('smoke: version=2 port=8081').length - 1).toBe(3)
+      expect(result.stdout.split('switched to ').length - 1).toBe(3)
       const report = reportOf(result)
       expect(report).toHaveLength(3)
       expect(report.map((r: any) => [r.host, r.outcome])).toEqual(hosts.map((h) => [label(h), 'deployed']))
@@ -288,6 +298,14 @@ describe.skipIf(!canMakeNamespaces)(
         expect(releases[i]).toMatch(RELEASE)
         expect(releases[i]).toBe(report[i].release)
         expect(await readFile(path.join(h.deployDir, 'run', '8081.release'), 'utf8')).toBe(`${releases[i]}\n`)
+        // Every host keeps the run in its own history.
+        const entry = JSON.parse((await readFile(path.join(h.deployDir, 'history'), 'utf8')).trim().split('\n').at(-1)!)
+        expect([entry.command, entry.outcome, entry.release, entry.ports]).toEqual([
+          'deploy',
+          'deployed',
+          releases[i],
+          { before: 8082, after: 8081 },
+        ])
       }
       expect(column(result, 'uploaded-bytes').map(Number)).toEqual(report.map((r: any) => r.uploadedBytes))
       // A new version crosses the wire (as a delta of the kept release: a few hundred bytes here).
