@@ -10,7 +10,7 @@ import type { SFTPWrapper } from 'ssh2'
 import type { HostEntry } from '../config/hosts.js'
 import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
 import { takeEarlySocket } from './early-socket.js'
-import { type RunOptions, ShellSession } from './session.js'
+import { type RunOptions, ShellEndedError, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
@@ -197,6 +197,11 @@ export class RemoteHost {
     } catch (error) {
       if (this.abandoned) throw this.abandoned
       if (this.lost || !this.ssh.isConnected()) throw this.lostError(options.step)
+      if (error instanceof ShellEndedError) {
+        throw new ConnectionError(
+          `${this.entry.label}: ${options.step}: ${error.message}. If nothing was heard from this run for over a minute (a runner that stood still, a network that went silent), another run has taken over its deploy lock and ended it; nothing of this run acts on the host any more.`,
+        )
+      }
       throw new ConnectionError(`${this.entry.label}: ${options.step}: ${(error as Error).message}`)
     }
     const result = { ...response, answer: parseAnswer(response.stdout) }
