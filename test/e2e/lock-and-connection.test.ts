@@ -93,7 +93,10 @@ describe('the deploy lock', () => {
     const holder = spawn('sleep', ['60'], { stdio: 'ignore' })
     try {
       await mkdir(path.join(target.deployDir, '.lock'))
-      await writeFile(path.join(target.deployDir, '.lock', 'holder'), `${holder.pid} ${await startTimeOf(holder.pid!)} ${await bootId()} -\n`)
+      await writeFile(
+        path.join(target.deployDir, '.lock', 'holder'),
+        `${holder.pid} ${await startTimeOf(holder.pid!)} ${await bootId()} -\n`,
+      )
       await writeFile(path.join(target.deployDir, '.lock', 'owner'), 'owner=acme/sample-service run 42.1 by someone\n')
       const include = await readFile(target.includePath, 'utf8')
       const result = await run(target, await workspaceWithJar('4'), { 'lock-timeout': '2' })
