@@ -26,16 +26,11 @@ export const LEASE_RENEW_SECONDS = 10
 export const LOCK_EXIT = { unwritable: 30, timeout: 31 } as const
 
 /**
- * Shell functions of the lock scripts. sh has no local variables: every name here is prefixed
- * with the function's purpose so that no script's variable is overwritten by accident.
+ * Shell functions of the lock scripts, beside SHELL_LIB's (boot_id and proc_start come from
+ * there). sh has no local variables: every name here is prefixed with the function's purpose so
+ * that no script's variable is overwritten by accident.
  */
 const LOCK_LIB = `
-# Sets BOOT to this boot's id (empty where the kernel does not tell it).
-read_boot_id() {
-  BOOT=
-  [ ! -r /proc/sys/kernel/random/boot_id ] || read -r BOOT < /proc/sys/kernel/random/boot_id 2>/dev/null || BOOT=
-}
-
 # Status 0 when pid $1 runs and is the process that started at $2 (field 22 of /proc/<pid>/stat,
 # clock ticks since boot): a pid reused by another process after the first one ended, or after a
 # reboot, is not it. Sets PROC_PPID, PROC_PGID and PROC_SID. Builtins only: waiters run it five
@@ -57,14 +52,6 @@ proc_is() {
   [ -z "$proc_want" ] || [ "$1" = "$proc_want" ]
 }
 
-# Sets PROC_START to the start time of pid $1 (empty when unknown).
-proc_start_of() {
-  PROC_START=
-  [ -r "/proc/$1/stat" ] && read -r proc_line < "/proc/$1/stat" 2>/dev/null || return 0
-  set -- \${proc_line##*) }
-  [ $# -ge 20 ] && shift 19 && PROC_START=$1
-}
-
 # Looks at .lock and sets:
 #   LOCK_KEY    the identity of this lock instance: "<pid>-<start>" of its holder, or, while it has
 #               none, "dir-<inode>-<mtime>" (the mtime changes when the holder is written)
@@ -83,7 +70,7 @@ judge_lock() {
   set -- $judge_line
   HOLDER_PID=$1 HOLDER_GROUP=\${4:--}
   LOCK_KEY="$1-\${2:-}"
-  if [ -n "$BOOT" ] && [ "\${3:-}" != "$BOOT" ]; then STALE=rebooted; return 0; fi
+  if [ -n "$BOOT_ID" ] && [ "\${3:-}" != "$BOOT_ID" ]; then STALE=rebooted; return 0; fi
   proc_is "$1" "\${2:-}" || { STALE=ended; return 0; }
   judge_renewed=
   [ ! -r ".lock/lease.$LOCK_KEY" ] || read -r judge_renewed < ".lock/lease.$LOCK_KEY" 2>/dev/null || judge_renewed=
@@ -131,13 +118,13 @@ write_lock() {
   clock
   printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
     printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&
-    printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT:--}" "$ME_GROUP" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder
+    printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder
 }
 
 # Status 0 when the claim symlink $1 names a live claimant ("<pid> <start> <boot>").
 claimant_alive() {
   set -- $1
-  [ $# -ge 3 ] && { [ -z "$BOOT" ] || [ "$3" = "$BOOT" ]; } && proc_is "$1" "$2"
+  [ $# -ge 3 ] && { [ -z "$BOOT_ID" ] || [ "$3" = "$BOOT_ID" ]; } && proc_is "$1" "$2"
 }
 
 # Removes the claim $1 when its claimant has died in the middle of a takeover. Removing it is
@@ -212,8 +199,8 @@ case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
   echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit ${LOCK_EXIT.unwritable}
 }
 echo "deploy_dir=$DEPLOY_DIR"
-read_boot_id
-proc_start_of "$$"; ME_START=\${PROC_START:-0}
+boot_id
+proc_start "$$"; ME_START=\${PROC_START:-0}
 proc_is "$$" ""
 # The process group a takeover ends should this run go silent: the session sshd made for this
 # run's shell (led by the shell, or by the login shell that started it). Anything else (a shell
@@ -223,7 +210,7 @@ if [ -n "$PROC_PGID" ] && [ "$PROC_SID" = "$PROC_PGID" ] && { [ "$PROC_PGID" = "
   ME_GROUP=$PROC_PGID
 fi
 ME_KEY="$$-$ME_START"
-ME_CLAIM="$$ $ME_START \${BOOT:--}"
+ME_CLAIM="$$ $ME_START \${BOOT_ID:--}"
 clock; deadline=$(( NOW + TIMEOUT ))
 waiting=
 while :; do

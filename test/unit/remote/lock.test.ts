@@ -161,7 +161,6 @@ describe.concurrent('the deploy lock, run by local shells', { timeout: 60_000 },
     staleLock(deployDir, stranger.pid!, { start: String(Number(startTimeOf(stranger.pid!)) - 1000) })
     const run = await shell().run(acquire(deployDir, 'owner=new run', 2))
     expect(run.answer.facts).toMatchObject({ lock: 'held', stale_reason: 'ended' })
-    expect(run.ms).toBeLessThan(1500)
     expect(isRunning(stranger.pid!)).toBe(true)
     stranger.kill('SIGKILL')
   })
