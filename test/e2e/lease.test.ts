@@ -3,12 +3,14 @@
 // of it acts on the host afterwards; a live run keeps its lock through an upload that lasts longer
 // than the lease.
 import { execFile as execFileCb, type ChildProcess } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-ignore -- plain JS helper
 import { createLab, namespaceSupport } from '../../scripts/lib/netns.mjs'
+// @ts-ignore -- plain JS helper
+import { buildSampleJar } from '../../scripts/lib/sample.mjs'
 // @ts-ignore -- plain JS helper
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
@@ -38,14 +40,14 @@ const running = (pid: number) =>
     (stat) => !/^\d+ \(.*\) [ZX] /.test(stat),
     () => false,
   )
-/** Whether any process is left in process group `group`. */
-const groupAlive = (group: number) => {
-  try {
-    process.kill(-group, 0)
-    return true
-  } catch {
-    return false
-  }
+/** The live processes (not zombies) of process group `group`. */
+async function liveInGroup(group: number): Promise<string[]> {
+  const { stdout } = await execFile('ps', ['-e', '-o', 'pid=,pgid=,stat=,args='])
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, pgid, stat]) => pgid === String(group) && pid !== undefined && !stat?.startsWith('Z'))
+    .map((fields) => fields.join(' '))
 }
 
 /** Starts the action, handing out its process, for tests that freeze it or cut its connection. */
@@ -58,6 +60,42 @@ function startRun(
   const child = new Promise<ChildProcess>((resolve) => (handOut = resolve))
   const result = runAction({ inputs: inputsFor(target, extra), workspace, onSpawn: (c: ChildProcess) => handOut(c), timeoutMs: 600_000 })
   return { child, result }
+}
+
+/**
+ * Makes the host drop every packet of the action's connection, both ways: no FIN, no RST ever
+ * arrives. Returns a function that lets them through again.
+ */
+async function dropConnection(child: ChildProcess, hostNs: string, hostAddress: string, sshPort: number): Promise<() => Promise<void>> {
+  // The connection, as the runner sees it: from the action's process to the host's sshd.
+  const { stdout } = await execFile('ss', ['-Htnp', 'state', 'established'])
+  const line = stdout.split('\n').find((l) => l.includes(`${hostAddress}:${sshPort} `) && l.includes(`pid=${child.pid},`))
+  const port = new RegExp(`:(\\d+)\\s+\\S+:${sshPort}\\s`).exec(line ?? '')?.[1]
+  if (!port) {
+    child.kill('SIGKILL')
+    throw new Error(`no connection of pid ${child.pid} to ${hostAddress}:${sshPort} in\n${stdout}`)
+  }
+  const rules = [
+    ['INPUT', '-p', 'tcp', '--dport', String(sshPort), '--sport', port, '-j', 'DROP'],
+    ['OUTPUT', '-p', 'tcp', '--sport', String(sshPort), '--dport', port, '-j', 'DROP'],
+  ]
+  for (const rule of rules) await execFile('ip', ['netns', 'exec', hostNs, 'iptables', '-I', ...rule])
+  return async () => {
+    for (const rule of rules) await execFile('ip', ['netns', 'exec', hostNs, 'iptables', '-D', ...rule]).catch(() => undefined)
+  }
+}
+
+/** Waits until a run's upload is under way (it holds the lock then). */
+async function waitForUpload(target: any): Promise<void> {
+  const releases = path.join(target.deployDir, 'releases')
+  await waitFor('the upload to start', async () => {
+    for (const name of (await readdir(releases)).filter((n) => n.startsWith('.partial-'))) {
+      for (const file of await readdir(path.join(releases, name)).catch(() => [] as string[])) {
+        if (((await stat(path.join(releases, name, file)).catch(() => undefined))?.size ?? 0) > 1024 * 1024) return true
+      }
+    }
+    return false
+  })
 }
 
 /** Waits until a run has started its release on the idle port: it holds the lock and waits for health. */
@@ -91,6 +129,10 @@ describe('a run frozen while it holds the lock', () => {
     await waitForHealthWait(target)
     const shell = (await lockHolder(target.deployDir))!
     expect(await running(shell)).toBe(true)
+    // sshd makes a session for the shell: its process group is what a takeover ends.
+    const group = Number((await readFile(path.join(target.deployDir, '.lock', 'holder'), 'utf8')).split(' ')[3])
+    expect(group).toBeGreaterThan(1)
+    expect((await liveInGroup(group)).length).toBeGreaterThan(1)
     const child = await frozen.child
     child.kill('SIGSTOP')
     const frozenAt = Date.now()
@@ -104,12 +146,12 @@ describe('a run frozen while it holds the lock', () => {
       expect(takeoverSeconds).toBeLessThan(90)
       // The frozen run's shell, and what it ran (its health wait), are gone.
       expect(await running(shell)).toBe(false)
-      expect(groupAlive(shell)).toBe(false)
+      expect(await liveInGroup(group)).toEqual([])
 
       const result = await next
       expect(result.code, why(result)).toBe(0)
       expect(result.stdout).toMatch(
-        /::warning::Took over a stale deploy lock left by a run that has ended \(owner=acme\/sample-service .*\): nothing was heard from it for \d+ s \(its lease is 60 s\), so its remote shell and what it still ran were ended\./,
+        /::warning::Took over a stale deploy lock left by a run that has ended \(owner=.*\): nothing was heard from it for \d+ s \(its lease is 60 s\), so its remote shell and what it still ran were ended\./,
       )
       expect(await served(target)).toMatch(/^200 version=3 /)
     } finally {
@@ -164,15 +206,14 @@ describe.skipIf(!support.ok)('over a real network: a slow link, and one that dro
   it('an upload longer than the lease keeps the lock: the next run waits and does not take over', async () => {
     const big = await workspaceWithJar('2-big', { padBytes: 24 * 1024 * 1024 })
     const slow = runAction({ inputs: inputsFor(target), workspace: big })
-    await waitFor('the upload to hold the lock', async () => (await lockHolder(target.deployDir)) !== undefined)
-    await sleep(1000)
+    await waitForUpload(target)
     // The same jar: once the lock is free it is on the host already, so this run uploads nothing.
     const next = await runAction({ inputs: inputsFor(target, { 'lock-timeout': '300' }), workspace: big })
     const first = await slow
     expect(first.code, why(first)).toBe(0)
     const upload = JSON.parse(first.outputs.report)[0].phases.upload
     console.log(`upload over the shaped link: ${upload} s; the second run waited ${JSON.parse(next.outputs.report)[0].phases.lock} s`)
-    expect(upload).toBeGreaterThan(65)
+    expect(upload).toBeGreaterThan(60)
     expect(next.code, why(next)).toBe(0)
     expect(next.stdout).toContain('Waiting for the deploy lock, held by owner=')
     expect(next.stdout).not.toContain('Took over')
@@ -185,17 +226,7 @@ describe.skipIf(!support.ok)('over a real network: a slow link, and one that dro
     await waitForHealthWait(target)
     const shell = (await lockHolder(target.deployDir))!
     const child = await silenced.child
-    // Its connection, as the runner sees it: from this process to the host's sshd.
-    const { stdout } = await execFile('ss', ['-Htnp', 'state', 'established', 'dst', hostAddress, 'dport', '=', ':22'])
-    const line = stdout.split('\n').find((l) => l.includes(`pid=${child.pid},`))
-    const port = /:(\d+)\s+\S+:22\s/.exec(line ?? '')?.[1]
-    expect(port, stdout).toBeDefined()
-    // The host drops every packet of that connection, both ways: no FIN, no RST ever arrives.
-    const rules = [
-      ['INPUT', '-p', 'tcp', '--dport', '22', '--sport', port!, '-j', 'DROP'],
-      ['OUTPUT', '-p', 'tcp', '--sport', '22', '--dport', port!, '-j', 'DROP'],
-    ]
-    for (const rule of rules) await execFile('ip', ['netns', 'exec', hostNs, 'iptables', '-I', ...rule])
+    const restore = await dropConnection(child, hostNs, hostAddress, target.sshPort)
     const droppedAt = Date.now()
     try {
       const next = runAction({ inputs: inputsFor(target, { 'lock-timeout': '240' }), workspace: await workspaceWithJar('4') })
@@ -220,10 +251,35 @@ describe.skipIf(!support.ok)('over a real network: a slow link, and one that dro
       expect(after.stdout).toContain('::warning::Took over a stale deploy lock left by a run that has ended (')
       expect(await served(target)).toMatch(/^200 version=4 /)
     } finally {
-      for (const rule of rules) await execFile('ip', ['netns', 'exec', hostNs, 'iptables', '-D', ...rule]).catch(() => undefined)
+      await restore()
     }
     const stats = await traffic.stop()
     traffic = undefined
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
   }, 400_000)
+
+  it('a connection that goes silent in the middle of an upload fails in plain words, in about 25 s', async () => {
+    // A jar whose bytes no release on the host has: the whole of it goes up.
+    const workspace = await workspaceWithJar('5')
+    await buildSampleJar({
+      outDir: path.join(workspace, 'build', 'libs'),
+      version: '5',
+      fileName: 'sample-5.jar',
+      libs: [{ name: 'other.jar', bytes: 24 * 1024 * 1024 }],
+    })
+    const uploading = startRun(target, workspace, {})
+    await waitForUpload(target)
+    const restore = await dropConnection(await uploading.child, hostNs, hostAddress, target.sshPort)
+    const droppedAt = Date.now()
+    try {
+      const result = await uploading.result
+      const failedAfter = (Date.now() - droppedAt) / 1000
+      console.log(`silent network during an upload: the run failed after ${failedAfter.toFixed(1)} s`)
+      expect(result.code, why(result)).toBe(1)
+      expect(result.stdout).toMatch(/::error::.*lost the connection to .*: no answer for \d+ s .*during upload/)
+      expect(failedAfter).toBeLessThan(45)
+    } finally {
+      await restore()
+    }
+  }, 200_000)
 })
