@@ -103,9 +103,26 @@ function staleLockWarning(facts: Record<string, string>): string {
 function keepLease(remote: RemoteHost, deployDir: string, holderKey: string | undefined, log: Log): { stop(): Promise<void> } {
   if (!holderKey) return { stop: async () => undefined }
   let renewing: Promise<void> | undefined
+  let warned = false
+  const warn = (why: string) => {
+    // A lost connection fails the step that runs; anything else (sshd's MaxSessions, a shell that
+    // refuses) would let the lease lapse while this run still works: say so once.
+    if (warned || !remote.connected) return
+    warned = true
+    log.warning(
+      `Could not renew the deploy lock's lease on ${remote.entry.label} (${why}). If no renewal gets through for ${LEASE_SECONDS} s, another run may take the lock over; check that the host allows a second SSH session on one connection (sshd MaxSessions).`,
+    )
+  }
   const renew = async () => {
-    const result = await remote.runBeside(renewLeaseScript({ deployDir, holderKey }), 'lock lease').catch(() => undefined)
-    if (result?.answer.facts.lease !== 'lost') return
+    let result
+    try {
+      result = await remote.runBeside(renewLeaseScript({ deployDir, holderKey }), 'lock lease')
+    } catch (error) {
+      return warn((error as Error).message)
+    }
+    const lease = result.answer.facts.lease
+    if (lease === 'renewed') return
+    if (lease !== 'lost') return warn(`exit ${result.code}: ${(result.stderr.trim() || result.stdout.trim()).slice(0, 200)}`)
     clearInterval(timer)
     const error = new ConnectionError(
       `${remote.entry.label}: lost the deploy lock: another run took it over after nothing was heard from this run for over ${LEASE_SECONDS} s (a network that went silent, or a runner that stood still). This run's remote shell was ended on the host, and it stops here without touching the host again.`,

@@ -233,6 +233,11 @@ export class RemoteHost {
     return { ...result, answer: parseAnswer(result.stdout) }
   }
 
+  /** False once the connection is gone or given up. */
+  get connected(): boolean {
+    return !this.lost && !this.abandoned && this.ssh.isConnected()
+  }
+
   /**
    * Stops this run from acting on the host any more: every step still to come fails with `error`,
    * and the connection is closed (which also ends whatever the run's shell still runs there).
