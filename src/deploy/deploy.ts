@@ -14,8 +14,8 @@ import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
+import type { HeldLock } from './lock.js'
 import {
-  type HeldLock,
   type HostRun,
   StepError,
   checkHostReady,

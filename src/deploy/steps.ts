@@ -2,11 +2,10 @@
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
-import { hostname } from 'node:os'
 import type { Artifact } from '../artifact.js'
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
-import { acquireLockScript, inspectScript, releaseLockScript } from '../remote/host.js'
+import { inspectScript } from '../remote/host.js'
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
@@ -16,6 +15,7 @@ import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
+import { type HeldLock, takeLock } from './lock.js'
 import { type HostReport, timed } from './report.js'
 import { supervisionOf } from './supervision.js'
 import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
@@ -39,74 +39,6 @@ export interface HostRun {
   log: Log
   report: HostReport
   state: HostState
-}
-
-/** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
-export function lockOwner(env: NodeJS.ProcessEnv = process.env): string {
-  const run = env.GITHUB_RUN_ID
-    ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
-    : 'a run outside GitHub Actions'
-  return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${hostname()}`
-}
-
-export interface HeldLock {
-  /** Sends the release (once; later calls wait for the same one). */
-  release(): Promise<void>
-}
-
-/** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
-export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Log): Promise<HeldLock> {
-  const script = acquireLockScript({
-    deployDir: config.deployDir,
-    owner: lockOwner(),
-    since: new Date(),
-    timeoutSeconds: config.lockTimeoutSeconds,
-  })
-  let pending = ''
-  try {
-    const result = await remote.run(script, {
-      step: 'lock',
-      onStdout: (text) => {
-        pending += text
-        const lines = pending.split('\n')
-        pending = lines.pop() ?? ''
-        for (const line of lines) {
-          if (line.startsWith('owner='))
-            log.progress(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`)
-        }
-      },
-    })
-    const { facts } = result.answer
-    if (facts.stale_owner !== undefined)
-      log.warning(`Took over a stale deploy lock left by a run that has ended (${facts.stale_owner.trim() || 'owner unknown'}).`)
-    const deployDir = facts.deploy_dir
-    // A release that fails (connection lost) must not hide the error that ended the run; the lock
-    // then goes stale with the session's shell and the next run takes it over.
-    let released: Promise<void> | undefined
-    return {
-      release: () =>
-        (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(
-          () => undefined,
-          () => undefined,
-        )),
-    }
-  } catch (error) {
-    if (!(error instanceof RemoteCommandError)) throw error
-    const { facts } = error.result.answer
-    if (facts.error === 'deploy_dir_unwritable') {
-      throw new StepError(
-        'lock',
-        `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`,
-      )
-    }
-    if (facts.lock === 'timeout') {
-      throw new StepError(
-        'lock',
-        `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`,
-      )
-    }
-    throw error
-  }
 }
 
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */

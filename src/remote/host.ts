@@ -1,66 +1,8 @@
-/** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
+/** The inspection of the host's state (the deploy lock is in lock.ts). */
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
 import { RELEASE_STATE_FILE } from './release.js'
 import { SYSTEMCTL_LIB } from './systemd.js'
-
-/**
- * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
- * steps of a run share one remote shell, so the lock lives exactly as long as the run's
- * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
- */
-export function acquireLockScript(p: { deployDir: string; owner: string; since: Date; timeoutSeconds: number }): string {
-  return shellScript(
-    { DEPLOY_DIR: p.deployDir, OWNER: p.owner, SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'), TIMEOUT: Math.ceil(p.timeoutSeconds) },
-    `${SHELL_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
-{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
-  echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
-}
-echo "deploy_dir=$DEPLOY_DIR"
-clock; deadline=$(( NOW + TIMEOUT ))
-waiting=
-while ! mkdir .lock 2>/dev/null; do
-  holder=
-  [ ! -r .lock/pid ] || read -r holder < .lock/pid
-  age=$(( $(date +%s) - $(stat -c %Y .lock 2>/dev/null || date +%s) ))
-  if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
-    stale=".lock.stale.$$"
-    if mv .lock "$stale" 2>/dev/null; then
-      echo "stale_owner=$(tr '\\n' ' ' < "$stale/owner" 2>/dev/null)"
-      rm -rf -- "$stale"
-    fi
-    continue
-  fi
-  if clock; [ "$NOW" -ge "$deadline" ]; then
-    echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
-  fi
-  if [ -z "$waiting" ]; then
-    owner="owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"
-    echo "lock=waiting"; echo "$owner"; waiting=1
-    # fd 3 reaches the runner while this waits (see the session); absent when run on its own.
-    echo "$owner" 2>/dev/null >&3
-  fi
-  sleep 0.2
-done
-echo "$$" > .lock/pid
-printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/owner
-echo "lock=held"`,
-  )
-}
-
-/** Releases the lock if this session's shell still holds it. */
-export function releaseLockScript(p: { deployDir: string }): string {
-  return shellScript(
-    { DEPLOY_DIR: p.deployDir },
-    `
-cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
-holder=
-[ ! -r .lock/pid ] || read -r holder < .lock/pid
-[ "$holder" = "$$" ] && rm -rf .lock
-echo "lock=released"`,
-  )
-}
 
 export interface InspectParams {
   deployDir: string

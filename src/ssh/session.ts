@@ -32,6 +32,14 @@ export interface ScriptResult {
  */
 const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\nzdd_status=0\n`
 
+/** The run's shell was killed on the host: by a run that took its lock over, when this run had gone silent. */
+export class ShellEndedError extends Error {
+  constructor(readonly signal: string) {
+    super(`the run's remote shell was ended on the host (${signal})`)
+    this.name = 'ShellEndedError'
+  }
+}
+
 /** The exit code of a script skipped because the one before it failed. */
 export const SKIPPED_EXIT = 125
 
@@ -71,7 +79,12 @@ export class ShellSession {
       onStdout: (chunk) => session.receive(decoder.write(chunk)),
     })
     ended.then(
-      (response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)),
+      (response) =>
+        session.end(
+          response.signal
+            ? new ShellEndedError(response.signal)
+            : new Error(`the remote shell ended (exit ${response.code}) ${response.stderr.trim()}`),
+        ),
       (error: Error) => session.end(error),
     )
     return session

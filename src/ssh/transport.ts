@@ -10,7 +10,7 @@ import type { SFTPWrapper } from 'ssh2'
 import type { HostEntry } from '../config/hosts.js'
 import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
 import { takeEarlySocket } from './early-socket.js'
-import { type RunOptions, ShellSession } from './session.js'
+import { type RunOptions, ShellEndedError, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
@@ -45,8 +45,18 @@ export class RemoteCommandError extends Error {
 
 const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat())
 
+/**
+ * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
+ * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
+ * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
+ * while SFTP uploads, and only a reply to one of them counts.
+ */
+const KEEPALIVE_INTERVAL_MS = 5000
+const KEEPALIVE_COUNT_MAX = 4
+
 interface Attempt {
   ssh?: NodeSSH
+  socket?: Duplex
   error?: ErrorWithLevel
   /** Keys the server presented, with our verdicts. */
   presented: Array<{ blob: Buffer; trusted: boolean; reason?: string }>
@@ -61,8 +71,8 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
     port: entry.port,
     username: entry.username,
     readyTimeout: endpoint.connectTimeoutSeconds * 1000,
-    keepaliveInterval: 5000,
-    keepaliveCountMax: 4,
+    keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+    keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     hostVerifier: (blob: Buffer) => {
       const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob)
       presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason })
@@ -83,7 +93,7 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
   config.sock = socket as never
   try {
     await ssh.connect(config)
-    return { ssh, presented }
+    return { ssh, socket, presented }
   } catch (error) {
     // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
     socket.destroy()
@@ -118,6 +128,11 @@ function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string
 
 export class RemoteHost {
   private lost = false
+  /** Why the connection was given up, when it was the runner that gave it up. */
+  private silentFor?: number
+  /** Set when this run may not act on the host any more (it lost its lock); every later step fails with it. */
+  private abandoned?: ConnectionError
+  private lastHeard = performance.now()
   private session?: Promise<ShellSession>
   private sftp?: Promise<SFTPWrapper>
   /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
@@ -126,13 +141,16 @@ export class RemoteHost {
   private constructor(
     readonly entry: HostEntry,
     private readonly ssh: NodeSSH,
+    socket?: Duplex,
   ) {
+    socket?.on('data', () => (this.lastHeard = performance.now()))
     this.gone = new Promise((resolve) => {
-      const lose = () => {
+      const lose = (error?: Error) => {
+        if (!this.lost && error?.message === 'Keepalive timeout') this.silentFor = Math.round((performance.now() - this.lastHeard) / 1000)
         this.lost = true
         resolve()
       }
-      ssh.connection?.on('close', lose)
+      ssh.connection?.on('close', () => lose())
       // Without an error listener, a reset connection would crash the process instead of failing the step.
       ssh.connection?.on('error', lose)
     })
@@ -159,7 +177,7 @@ export class RemoteHost {
     }
     if (!result.ssh)
       throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
-    return new RemoteHost(entry, result.ssh)
+    return new RemoteHost(entry, result.ssh, result.socket)
   }
 
   /**
@@ -169,13 +187,21 @@ export class RemoteHost {
    * running (see ShellSession for `onlyIfPreviousSucceeded`).
    */
   async run(script: string, options: { step: string; allowExit?: number[] } & RunOptions): Promise<RemoteResult> {
+    if (this.abandoned) throw this.abandoned
     if (this.lost) throw this.lostError(options.step)
     this.session ??= ShellSession.open(this.ssh)
     let response
     try {
-      response = await (await this.session).run(script, options)
+      // ssh2 may leave a channel's end unreported when the connection dies under it.
+      response = await Promise.race([(await this.session).run(script, options), this.gone.then(() => Promise.reject(new Error('lost')))])
     } catch (error) {
+      if (this.abandoned) throw this.abandoned
       if (this.lost || !this.ssh.isConnected()) throw this.lostError(options.step)
+      if (error instanceof ShellEndedError) {
+        throw new ConnectionError(
+          `${this.entry.label}: ${options.step}: ${error.message}. If nothing was heard from this run for over a minute (a runner that stood still, a network that went silent), another run has taken over its deploy lock and ended it; nothing of this run acts on the host any more.`,
+        )
+      }
       throw new ConnectionError(`${this.entry.label}: ${options.step}: ${(error as Error).message}`)
     }
     const result = { ...response, answer: parseAnswer(response.stdout) }
@@ -183,6 +209,42 @@ export class RemoteHost {
       throw new RemoteCommandError(options.step, result)
     }
     return result
+  }
+
+  /**
+   * Runs a short script in a shell of its own, on a channel of its own: it does not wait behind the
+   * run's shell, which may be busy for minutes (a health wait), nor behind anything but the bytes
+   * already on the wire. Used to renew the lock's lease.
+   */
+  async runBeside(script: string, step: string): Promise<RemoteResult> {
+    if (this.abandoned) throw this.abandoned
+    if (this.lost) throw this.lostError(step)
+    let response
+    try {
+      response = await Promise.race([
+        this.ssh.execCommand('sh -s', { stdin: script }),
+        this.gone.then(() => Promise.reject(new Error('lost'))),
+      ])
+    } catch (error) {
+      if (this.lost || !this.ssh.isConnected()) throw this.lostError(step)
+      throw new ConnectionError(`${this.entry.label}: ${step}: ${(error as Error).message}`)
+    }
+    const result = { code: response.code ?? -1, stdout: response.stdout, stderr: response.stderr }
+    return { ...result, answer: parseAnswer(result.stdout) }
+  }
+
+  /** False once the connection is gone or given up. */
+  get connected(): boolean {
+    return !this.lost && !this.abandoned && this.ssh.isConnected()
+  }
+
+  /**
+   * Stops this run from acting on the host any more: every step still to come fails with `error`,
+   * and the connection is closed (which also ends whatever the run's shell still runs there).
+   */
+  abandon(error: ConnectionError): void {
+    this.abandoned ??= error
+    this.ssh.dispose()
   }
 
   /**
@@ -226,6 +288,7 @@ export class RemoteHost {
       })
       await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))])
     } catch (error) {
+      if (this.abandoned) throw this.abandoned
       if (this.lost) throw this.lostError('upload')
       throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${(error as Error).message}`)
     }
@@ -247,10 +310,20 @@ export class RemoteHost {
   }
 
   private lostError(step: string): ConnectionError {
+    if (this.abandoned) return this.abandoned
+    const silent =
+      this.silentFor === undefined
+        ? ''
+        : `lost the connection to ${this.entry.host}: no answer for ${this.silentFor} s (the runner's network, or the host, went silent). `
     if (step === 'switch') {
       // The switch script was on the host already, and it does not need the connection to finish.
       return new ConnectionError(
-        `${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`,
+        `${this.entry.label}: ${silent}the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`,
+      )
+    }
+    if (this.silentFor !== undefined) {
+      return new ConnectionError(
+        `${this.entry.label}: ${silent}The SSH connection was lost during ${step}. Nothing was switched after that point; on the host, this run's lock lapses about a minute after its last renewal and the next run takes it over. Run the deploy again once the host is reachable.`,
       )
     }
     return new ConnectionError(

@@ -23,6 +23,12 @@ async function dropConnections(target: any): Promise<void> {
   await execFile('pkill', ['-KILL', '-P', master]).catch(() => undefined)
 }
 
+const bootId = async () => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()
+const startTimeOf = async (pid: number) => {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
@@ -72,13 +78,14 @@ describe('the deploy lock', () => {
     const dead = spawn('true')
     await new Promise((resolve) => dead.on('exit', resolve))
     await mkdir(path.join(target.deployDir, '.lock'))
-    await writeFile(path.join(target.deployDir, '.lock', 'pid'), `${dead.pid}\n`)
+    await writeFile(path.join(target.deployDir, '.lock', 'holder'), `${dead.pid} 1 ${await bootId()} -\n`)
     await writeFile(path.join(target.deployDir, '.lock', 'owner'), 'owner=acme/sample-service run 41.1 by someone\n')
     const result = await run(target, await workspaceWithJar('3'))
     expect(result.code, why(result)).toBe(0)
     expect(result.stdout).toContain(
       '::warning::Took over a stale deploy lock left by a run that has ended (owner=acme/sample-service run 41.1 by someone',
     )
+    expect(result.stdout).toContain('its remote shell is gone.')
     expect(await readdir(target.deployDir)).not.toContain('.lock')
   })
 
@@ -86,7 +93,10 @@ describe('the deploy lock', () => {
     const holder = spawn('sleep', ['60'], { stdio: 'ignore' })
     try {
       await mkdir(path.join(target.deployDir, '.lock'))
-      await writeFile(path.join(target.deployDir, '.lock', 'pid'), `${holder.pid}\n`)
+      await writeFile(
+        path.join(target.deployDir, '.lock', 'holder'),
+        `${holder.pid} ${await startTimeOf(holder.pid!)} ${await bootId()} -\n`,
+      )
       await writeFile(path.join(target.deployDir, '.lock', 'owner'), 'owner=acme/sample-service run 42.1 by someone\n')
       const include = await readFile(target.includePath, 'utf8')
       const result = await run(target, await workspaceWithJar('4'), { 'lock-timeout': '2' })

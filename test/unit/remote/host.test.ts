@@ -1,18 +1,18 @@
 /**
- * The lock, the inspection and the shell library's port check (src/remote/host.ts and
+ * The inspection and the shell library's port check (src/remote/host.ts and
  * shell-lib.ts), run by a local `sh` in temporary directories: what they do on a host, without SSH.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { type Server, connect, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { readHostState } from '../../../src/deploy/host-state.js'
-import { acquireLockScript, inspectScript, releaseLockScript } from '../../../src/remote/host.js'
+import { inspectScript } from '../../../src/remote/host.js'
 import { shellScript } from '../../../src/remote/quote.js'
 import { SHELL_LIB } from '../../../src/remote/shell-lib.js'
 import { finalizeReleaseScript, partialDir } from '../../../src/remote/release.js'
-import { LocalShell, runScript, tempDir, freePort, listener, makeRelease, sha256, cleanUpAfterAll } from './local-host.js'
+import { runScript, tempDir, freePort, listener, makeRelease, sha256, cleanUpAfterAll } from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -237,86 +237,6 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       })
       // sh itself was found by absolute path; without PATH nothing else is
       expect(noJava.answer.facts.java).toBe('no')
-    })
-  })
-
-  describe('acquireLockScript and releaseLockScript', () => {
-    const acquire = (deployDir: string, owner: string, timeoutSeconds = 5) =>
-      acquireLockScript({ deployDir, owner, since: new Date(), timeoutSeconds })
-    const shells: LocalShell[] = []
-    const shell = () => {
-      const s = new LocalShell()
-      shells.push(s)
-      return s
-    }
-    afterAll(async () => {
-      await Promise.all(shells.splice(0).map((s) => s.close()))
-    })
-
-    it('takes <deploy-dir>/.lock for the session, names its owner, and releases it', async () => {
-      const deployDir = join(tempDir(), 'app')
-      const session = shell()
-      const held = await session.run(acquire(deployDir, 'owner=run 42 by alice'))
-      expect(held.code).toBe(0)
-      expect(held.answer.facts).toMatchObject({ lock: 'held', deploy_dir: deployDir })
-      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=run 42 by alice')
-      expect(readFileSync(join(deployDir, '.lock', 'pid'), 'utf8').trim()).toBe(String(session.pid))
-      const released = await session.run(releaseLockScript({ deployDir }))
-      expect(released.answer.facts.lock).toBe('released')
-      expect(existsSync(join(deployDir, '.lock'))).toBe(false)
-    })
-
-    it('a second run waits, then gives up after lock-timeout naming the owner (exit 31)', async () => {
-      const deployDir = join(tempDir(), 'app')
-      const first = shell()
-      expect((await first.run(acquire(deployDir, 'owner=first run'))).answer.facts.lock).toBe('held')
-      const second = await shell().run(acquire(deployDir, 'owner=second', 1))
-      expect(second.code).toBe(31)
-      expect(second.answer.facts.lock).toBe('timeout')
-      expect(second.answer.lists.lock).not.toContain('held')
-      expect(second.answer.facts.owner).toContain('owner=first run')
-      expect(second.ms).toBeLessThan(8000)
-      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=first run')
-    })
-
-    it('another session cannot release a lock it does not hold', async () => {
-      const deployDir = join(tempDir(), 'app')
-      await shell().run(acquire(deployDir, 'owner=first run'))
-      await shell().run(releaseLockScript({ deployDir }))
-      expect(existsSync(join(deployDir, '.lock'))).toBe(true)
-    })
-
-    it('the waiting run gets the lock as soon as the holder releases it', async () => {
-      const deployDir = join(tempDir(), 'app')
-      const first = shell()
-      await first.run(acquire(deployDir, 'owner=first run'))
-      // lock-timeout 60 s: were the release missed, the test would time out
-      const waiting = shell().run(acquire(deployDir, 'owner=second run', 60))
-      await new Promise((r) => setTimeout(r, 400))
-      await first.run(releaseLockScript({ deployDir }))
-      const second = await waiting
-      expect(second.answer.lists.lock).toEqual(['waiting', 'held'])
-      expect(second.answer.facts.stale_owner).toBeUndefined()
-    })
-
-    it('a lock whose session has ended is stale: taken over, and its owner named', async () => {
-      const deployDir = join(tempDir(), 'app')
-      const first = new LocalShell()
-      await first.run(acquire(deployDir, 'owner=crashed run'))
-      await first.close() // the connection died without releasing the lock
-      const second = await shell().run(acquire(deployDir, 'owner=new run', 2))
-      expect(second.code).toBe(0)
-      expect(second.answer.facts.lock).toBe('held')
-      expect(second.answer.facts.stale_owner).toContain('owner=crashed run')
-      expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=new run')
-    })
-
-    it('a deploy-dir that cannot be created: exit 30, naming it', async () => {
-      const root = tempDir()
-      writeFileSync(join(root, 'file'), '')
-      const run = await runScript(acquire(join(root, 'file', 'app'), 'owner=x'))
-      expect(run.code).toBe(30)
-      expect(run.answer.facts).toMatchObject({ error: 'deploy_dir_unwritable', deploy_dir: join(root, 'file', 'app') })
     })
   })
 

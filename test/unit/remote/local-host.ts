@@ -34,11 +34,13 @@ export class LocalShell {
   private waiting?: { nonce: string; started: number; resolve: (run: Run) => void }
   private readonly closed: Promise<void>
 
-  constructor(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  /** detached: the shell leads a session of its own, as sshd starts a session's command. */
+  constructor(options: { cwd?: string; env?: NodeJS.ProcessEnv; detached?: boolean } = {}) {
     this.child = spawn('/bin/sh', ['-s'], {
       cwd: options.cwd ?? tmpdir(),
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
     })
     track(this.child.pid)
     this.child.stdin!.on('error', () => undefined)
