@@ -1,8 +1,8 @@
-export const id = 837;
-export const ids = [837];
+export const id = 307;
+export const ids = [307];
 export const modules = {
 
-/***/ 8837:
+/***/ 9307:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -255,6 +255,15 @@ var external_node_string_decoder_ = __webpack_require__(6193);
  * shell ends (its stdin closes with the connection).
  */
 const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\nzdd_status=0\n`;
+/** The run's shell was killed on the host: by a run that took its lock over, when this run had gone silent. */
+class ShellEndedError extends Error {
+    signal;
+    constructor(signal) {
+        super(`the run's remote shell was ended on the host (${signal})`);
+        this.signal = signal;
+        this.name = 'ShellEndedError';
+    }
+}
 /** The exit code of a script skipped because the one before it failed. */
 const SKIPPED_EXIT = 125;
 class ShellSession {
@@ -277,7 +286,9 @@ class ShellSession {
             noTrim: true,
             onStdout: (chunk) => session.receive(decoder.write(chunk)),
         });
-        ended.then((response) => session.end(new Error(`the remote shell ended (exit ${response.code ?? response.signal}) ${response.stderr.trim()}`)), (error) => session.end(error));
+        ended.then((response) => session.end(response.signal
+            ? new ShellEndedError(response.signal)
+            : new Error(`the remote shell ended (exit ${response.code}) ${response.stderr.trim()}`)), (error) => session.end(error));
         return session;
     }
     close() {
@@ -490,6 +501,14 @@ class RemoteCommandError extends Error {
     }
 }
 const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat());
+/**
+ * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
+ * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
+ * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
+ * while SFTP uploads, and only a reply to one of them counts.
+ */
+const KEEPALIVE_INTERVAL_MS = 5000;
+const KEEPALIVE_COUNT_MAX = 4;
 async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
     const { entry, auth, hostKeys } = endpoint;
     const presented = [];
@@ -499,8 +518,8 @@ async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
         port: entry.port,
         username: entry.username,
         readyTimeout: endpoint.connectTimeoutSeconds * 1000,
-        keepaliveInterval: 5000,
-        keepaliveCountMax: 4,
+        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         hostVerifier: (blob) => {
             const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob);
             presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason });
@@ -525,7 +544,7 @@ async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
     config.sock = socket;
     try {
         await ssh.connect(config);
-        return { ssh, presented };
+        return { ssh, socket, presented };
     }
     catch (error) {
         // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
@@ -561,19 +580,27 @@ class RemoteHost {
     entry;
     ssh;
     lost = false;
+    /** Why the connection was given up, when it was the runner that gave it up. */
+    silentFor;
+    /** Set when this run may not act on the host any more (it lost its lock); every later step fails with it. */
+    abandoned;
+    lastHeard = performance.now();
     session;
     sftp;
     /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
     gone;
-    constructor(entry, ssh) {
+    constructor(entry, ssh, socket) {
         this.entry = entry;
         this.ssh = ssh;
+        socket?.on('data', () => (this.lastHeard = performance.now()));
         this.gone = new Promise((resolve) => {
-            const lose = () => {
+            const lose = (error) => {
+                if (!this.lost && error?.message === 'Keepalive timeout')
+                    this.silentFor = Math.round((performance.now() - this.lastHeard) / 1000);
                 this.lost = true;
                 resolve();
             };
-            ssh.connection?.on('close', lose);
+            ssh.connection?.on('close', () => lose());
             // Without an error listener, a reset connection would crash the process instead of failing the step.
             ssh.connection?.on('error', lose);
         });
@@ -598,7 +625,7 @@ class RemoteHost {
         }
         if (!result.ssh)
             throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
-        return new RemoteHost(entry, result.ssh);
+        return new RemoteHost(entry, result.ssh, result.socket);
     }
     /**
      * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
@@ -607,16 +634,24 @@ class RemoteHost {
      * running (see ShellSession for `onlyIfPreviousSucceeded`).
      */
     async run(script, options) {
+        if (this.abandoned)
+            throw this.abandoned;
         if (this.lost)
             throw this.lostError(options.step);
         this.session ??= ShellSession.open(this.ssh);
         let response;
         try {
-            response = await (await this.session).run(script, options);
+            // ssh2 may leave a channel's end unreported when the connection dies under it.
+            response = await Promise.race([(await this.session).run(script, options), this.gone.then(() => Promise.reject(new Error('lost')))]);
         }
         catch (error) {
+            if (this.abandoned)
+                throw this.abandoned;
             if (this.lost || !this.ssh.isConnected())
                 throw this.lostError(options.step);
+            if (error instanceof ShellEndedError) {
+                throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}. If nothing was heard from this run for over a minute (a runner that stood still, a network that went silent), another run has taken over its deploy lock and ended it; nothing of this run acts on the host any more.`);
+            }
             throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}`);
         }
         const result = { ...response, answer: parseAnswer(response.stdout) };
@@ -624,6 +659,43 @@ class RemoteHost {
             throw new RemoteCommandError(options.step, result);
         }
         return result;
+    }
+    /**
+     * Runs a short script in a shell of its own, on a channel of its own: it does not wait behind the
+     * run's shell, which may be busy for minutes (a health wait), nor behind anything but the bytes
+     * already on the wire. Used to renew the lock's lease.
+     */
+    async runBeside(script, step) {
+        if (this.abandoned)
+            throw this.abandoned;
+        if (this.lost)
+            throw this.lostError(step);
+        let response;
+        try {
+            response = await Promise.race([
+                this.ssh.execCommand('sh -s', { stdin: script }),
+                this.gone.then(() => Promise.reject(new Error('lost'))),
+            ]);
+        }
+        catch (error) {
+            if (this.lost || !this.ssh.isConnected())
+                throw this.lostError(step);
+            throw new ConnectionError(`${this.entry.label}: ${step}: ${error.message}`);
+        }
+        const result = { code: response.code ?? -1, stdout: response.stdout, stderr: response.stderr };
+        return { ...result, answer: parseAnswer(result.stdout) };
+    }
+    /** False once the connection is gone or given up. */
+    get connected() {
+        return !this.lost && !this.abandoned && this.ssh.isConnected();
+    }
+    /**
+     * Stops this run from acting on the host any more: every step still to come fails with `error`,
+     * and the connection is closed (which also ends whatever the run's shell still runs there).
+     */
+    abandon(error) {
+        this.abandoned ??= error;
+        this.ssh.dispose();
     }
     /**
      * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
@@ -662,6 +734,8 @@ class RemoteHost {
             await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))]);
         }
         catch (error) {
+            if (this.abandoned)
+                throw this.abandoned;
             if (this.lost)
                 throw this.lostError('upload');
             throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${error.message}`);
@@ -680,9 +754,17 @@ class RemoteHost {
         this.ssh.dispose();
     }
     lostError(step) {
+        if (this.abandoned)
+            return this.abandoned;
+        const silent = this.silentFor === undefined
+            ? ''
+            : `lost the connection to ${this.entry.host}: no answer for ${this.silentFor} s (the runner's network, or the host, went silent). `;
         if (step === 'switch') {
             // The switch script was on the host already, and it does not need the connection to finish.
-            return new ConnectionError(`${this.entry.label}: the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`);
+            return new ConnectionError(`${this.entry.label}: ${silent}the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`);
+        }
+        if (this.silentFor !== undefined) {
+            return new ConnectionError(`${this.entry.label}: ${silent}The SSH connection was lost during ${step}. Nothing was switched after that point; on the host, this run's lock lapses about a minute after its last renewal and the next run takes it over. Run the deploy again once the host is reachable.`);
         }
         return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
     }
@@ -1137,8 +1219,6 @@ for port in $PORTS; do
 done`);
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __webpack_require__(8161);
 ;// CONCATENATED MODULE: ./lib/remote/release.js
 /** Scripts that make a release out of an uploaded file, and prune old ones. */
 
@@ -1374,61 +1454,11 @@ write_changed() {
 `;
 
 ;// CONCATENATED MODULE: ./lib/remote/host.js
-/** Scripts that look at the host and guard it: the deploy lock and the inspection of its state. */
+/** The inspection of the host's state (the deploy lock is in lock.ts). */
 
 
 
 
-/**
- * Takes `<deploy-dir>/.lock` (an atomic mkdir) for this session's shell, whose pid it records: all
- * steps of a run share one remote shell, so the lock lives exactly as long as the run's
- * connection. A lock whose shell is gone belongs to a run that ended: it is taken over.
- */
-function acquireLockScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, OWNER: p.owner, SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'), TIMEOUT: Math.ceil(p.timeoutSeconds) }, `${SHELL_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
-{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
-  echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit 30
-}
-echo "deploy_dir=$DEPLOY_DIR"
-clock; deadline=$(( NOW + TIMEOUT ))
-waiting=
-while ! mkdir .lock 2>/dev/null; do
-  holder=
-  [ ! -r .lock/pid ] || read -r holder < .lock/pid
-  age=$(( $(date +%s) - $(stat -c %Y .lock 2>/dev/null || date +%s) ))
-  if { [ -n "$holder" ] && ! pid_alive "$holder"; } || { [ -z "$holder" ] && [ "$age" -gt 10 ]; }; then
-    stale=".lock.stale.$$"
-    if mv .lock "$stale" 2>/dev/null; then
-      echo "stale_owner=$(tr '\\n' ' ' < "$stale/owner" 2>/dev/null)"
-      rm -rf -- "$stale"
-    fi
-    continue
-  fi
-  if clock; [ "$NOW" -ge "$deadline" ]; then
-    echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit 31
-  fi
-  if [ -z "$waiting" ]; then
-    owner="owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"
-    echo "lock=waiting"; echo "$owner"; waiting=1
-    # fd 3 reaches the runner while this waits (see the session); absent when run on its own.
-    echo "$owner" 2>/dev/null >&3
-  fi
-  sleep 0.2
-done
-echo "$$" > .lock/pid
-printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/owner
-echo "lock=held"`);
-}
-/** Releases the lock if this session's shell still holds it. */
-function releaseLockScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir }, `
-cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
-holder=
-[ ! -r .lock/pid ] || read -r holder < .lock/pid
-[ "$holder" = "$$" ] && rm -rf .lock
-echo "lock=released"`);
-}
 /**
  * One round trip that tells everything a run needs to decide: who we are, which tools exist,
  * whether the deploy dir is writable and has room, the releases, what runs on each port, and the
@@ -1987,6 +2017,8 @@ forget_old
 echo "switched=yes"`);
 }
 
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(8161);
 ;// CONCATENATED MODULE: ./lib/delta/chunker.js
 /**
  * Content-defined chunking of a jar, so that the bytes two builds share can be found again even
@@ -2786,6 +2818,394 @@ function nginxMasterHint(reloadCommand) {
     return match ? (match[1] ?? match[2] ?? match[3]) : '';
 }
 
+;// CONCATENATED MODULE: ./lib/remote/lock.js
+/**
+ * The per-host deploy lock, `<deploy-dir>/.lock`: a directory taken with an atomic mkdir, holding
+ *   holder          "<pid> <start> <boot id> <group>" of the run's remote shell (the `sh -s` that
+ *                   runs every step: `$$` in each script), written last, by rename, so it is whole
+ *   owner           who holds it, for the warnings and the waiting message
+ *   lease.<key>     when the holder last proved to be alive (seconds on the host's uptime clock),
+ *                   key = "<pid>-<start>"; renewed by the runner over its own SSH channel
+ *
+ * A lock is stale when its holder has ended (the pid is gone, or belongs to another process: its
+ * start time differs, or the host has rebooted since), when it has had no holder for 10 s (a run
+ * cut off between its mkdir and its first write), or when its lease has not been renewed for
+ * LEASE_SECONDS: a runner that went silent (lost its network without a FIN or RST) keeps its
+ * remote shell alive until sshd notices, which may take hours. The holder of a silent lock is
+ * ended (its shell and whatever that shell still runs) before its lock is taken over, so nothing
+ * of the silent run acts on the host afterwards.
+ */
+
+
+/** A lock whose lease has not been renewed for this long is taken over. */
+const LEASE_SECONDS = 60;
+/** How often a live run renews its lease: several renewals fit in one lease, even over a busy link. */
+const LEASE_RENEW_SECONDS = 10;
+/** Exit codes of the lock script. */
+const LOCK_EXIT = { unwritable: 30, timeout: 31 };
+/**
+ * Shell functions of the lock scripts, beside SHELL_LIB's (boot_id and proc_start come from
+ * there). sh has no local variables: every name here is prefixed with the function's purpose so
+ * that no script's variable is overwritten by accident.
+ */
+const LOCK_LIB = `
+# Status 0 when pid $1 runs and is the process that started at $2 (field 22 of /proc/<pid>/stat,
+# clock ticks since boot): a pid reused by another process after the first one ended, or after a
+# reboot, is not it. Sets PROC_PPID, PROC_PGID and PROC_SID. Builtins only: waiters run it five
+# times a second.
+proc_is() {
+  PROC_PPID= PROC_PGID= PROC_SID=
+  if [ ! -d /proc/self ]; then
+    kill -0 "$1" 2>/dev/null
+    return
+  fi
+  [ -r "/proc/$1/stat" ] && read -r proc_line < "/proc/$1/stat" 2>/dev/null || return 1
+  # After the command name, which may hold spaces and parentheses: field 3 (state) onwards.
+  set -- "$2" \${proc_line##*) }
+  case "$2" in Z|X|'') return 1 ;; esac
+  PROC_PPID=$3 PROC_PGID=$4 PROC_SID=$5
+  [ $# -ge 21 ] || return 1
+  proc_want=$1
+  shift 20
+  [ -z "$proc_want" ] || [ "$1" = "$proc_want" ]
+}
+
+# Looks at .lock and sets:
+#   LOCK_KEY    the identity of this lock instance: "<pid>-<start>" of its holder, or, while it has
+#               none, "dir-<inode>-<mtime>" (the mtime changes when the holder is written)
+#   STALE       empty while the lock is held; else why not: ended, rebooted, unfinished, silent
+#   SILENT_FOR  seconds since the holder last renewed its lease
+#   HOLDER_PID, HOLDER_GROUP (the process group to end, or -)
+# Status 1 when .lock is gone.
+judge_lock() {
+  STALE= LOCK_KEY= SILENT_FOR= HOLDER_PID= HOLDER_GROUP= judge_line=
+  [ ! -r .lock/holder ] || read -r judge_line < .lock/holder 2>/dev/null || judge_line=
+  if [ -z "$judge_line" ]; then
+    LOCK_KEY=$(stat -c 'dir-%i-%Y' .lock 2>/dev/null) || return 1
+    [ $(( $(date +%s) - \${LOCK_KEY##*-} )) -le 10 ] || STALE=unfinished
+    return 0
+  fi
+  set -- $judge_line
+  HOLDER_PID=$1 HOLDER_GROUP=\${4:--}
+  LOCK_KEY="$1-\${2:-}"
+  if [ -n "$BOOT_ID" ] && [ "\${3:-}" != "$BOOT_ID" ]; then STALE=rebooted; return 0; fi
+  proc_is "$1" "\${2:-}" || { STALE=ended; return 0; }
+  judge_renewed=
+  [ ! -r ".lock/lease.$LOCK_KEY" ] || read -r judge_renewed < ".lock/lease.$LOCK_KEY" 2>/dev/null || judge_renewed=
+  case "$judge_renewed" in ''|*[!0-9]*) return 0 ;; esac
+  clock
+  SILENT_FOR=$(( NOW - judge_renewed ))
+  [ "$SILENT_FOR" -le "$LEASE" ] || STALE=silent
+}
+
+# Ends the silent holder that judge_lock has just identified (same pid, same start time, same
+# boot): its process group when that group is the session sshd made for its shell, else the shell
+# and its descendants. The instances a run starts are in sessions of their own (setsid) and go on.
+# Status 1 when it would not end.
+end_holder() {
+  proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}" || return 0
+  end_targets=
+  if [ "$HOLDER_GROUP" != - ] && [ "$PROC_PGID" = "$HOLDER_GROUP" ]; then
+    end_targets="-$HOLDER_GROUP"
+  else
+    end_frontier=$HOLDER_PID end_targets=$HOLDER_PID
+    while [ -n "$end_frontier" ]; do
+      end_next=
+      for end_stat in /proc/[0-9]*/stat; do
+        read -r end_line < "$end_stat" 2>/dev/null || continue
+        set -- \${end_line##*) }
+        case " $end_frontier " in *" $2 "*) end_pid=\${end_stat#/proc/}; end_next="$end_next \${end_pid%/stat}" ;; esac
+      done
+      end_targets="$end_targets$end_next" end_frontier=$end_next
+    done
+  fi
+  for end_signal in TERM KILL; do
+    for end_target in $end_targets; do kill -"$end_signal" "$end_target" 2>/dev/null; done
+    clock; end_deadline=$(( NOW + 5 ))
+    while proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}"; do
+      if clock; [ "$NOW" -ge "$end_deadline" ]; then continue 2; fi
+      sleep 0.05
+    done
+    return 0
+  done
+  return 1
+}
+
+# Makes .lock ours: lease, owner, then the holder, each written whole by rename.
+write_lock() {
+  clock
+  printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
+    printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&
+    printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder
+}
+
+# Status 0 when the claim symlink $1 names a live claimant ("<pid> <start> <boot>").
+claimant_alive() {
+  set -- $1
+  [ $# -ge 3 ] && { [ -z "$BOOT_ID" ] || [ "$3" = "$BOOT_ID" ]; } && proc_is "$1" "$2"
+}
+
+# Removes the claim $1 when its claimant has died in the middle of a takeover. Removing it is
+# itself claimed, by a symlink named after that dead claimant, so that two waiters never remove
+# two different claims, the dead one and the one that replaced it (and so on up, should a
+# breaker die as well).
+break_claim() {
+  break_target=$1 break_depth=0
+  while [ "$break_depth" -lt 4 ]; do
+    break_claimant=$(readlink "$break_target" 2>/dev/null) || return 0
+    ! claimant_alive "$break_claimant" || return 0
+    set -- $break_claimant
+    break_outer="$break_target.\${1:-x}-\${2:-x}"
+    if ln -s "$ME_CLAIM" "$break_outer" 2>/dev/null; then
+      [ "$(readlink "$break_target" 2>/dev/null)" != "$break_claimant" ] || rm -f -- "$break_target"
+      rm -f -- "$break_outer"
+      return 0
+    fi
+    break_target=$break_outer break_depth=$(( break_depth + 1 ))
+  done
+}
+
+# Takes over the stale lock judged as $1. Why this is atomic: the claim is a symlink named after
+# that lock's identity, and ln -s fails when the name exists, so at most one waiter at a time holds
+# the claim for a given stale lock. Only the claimant changes a lock of that identity: it judges
+# .lock again under its claim and goes on only if it is still that stale lock; the holder, once
+# stale, never writes again (it has ended, or is ended here before anything is written); and .lock
+# itself is never removed by a takeover (the holder is replaced inside it), so a lock another
+# waiter has just made by mkdir can never be moved away. A waiter that comes late, after the
+# claim is gone, finds a different identity and leaves.
+take_over() {
+  take_key=$1
+  take_claim=".lock.claim.$take_key"
+  if ! ln -s "$ME_CLAIM" "$take_claim" 2>/dev/null; then
+    break_claim "$take_claim"
+    return 1
+  fi
+  if ! judge_lock || [ "$LOCK_KEY" != "$take_key" ] || [ -z "$STALE" ]; then rm -f -- "$take_claim"; return 1; fi
+  take_reason=$STALE take_silent=$SILENT_FOR
+  if [ "$STALE" = silent ] && ! end_holder; then rm -f -- "$take_claim"; return 1; fi
+  take_owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)
+  for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do
+    [ ! -e "$take_file" ] || rm -f -- "$take_file"
+  done
+  write_lock
+  take_ok=$?
+  rm -f -- "$take_claim"
+  [ "$take_ok" = 0 ] || return 1
+  echo "stale_owner=$take_owner"
+  echo "stale_reason=$take_reason"
+  [ -z "$take_silent" ] || echo "stale_silent_for=$take_silent"
+}
+`;
+/**
+ * Takes `<deploy-dir>/.lock` for this session's shell; waits up to the timeout for a live holder;
+ * takes over a stale one (see the module's comment). Answers `lock=held` and `holder_key=`, the
+ * key the lease renewals name.
+ */
+function acquireLockScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        OWNER: p.owner,
+        SINCE: p.since.toISOString().replace(/\.\d+Z$/, 'Z'),
+        TIMEOUT: Math.ceil(p.timeoutSeconds),
+        LEASE: LEASE_SECONDS,
+    }, `${SHELL_LIB}${LOCK_LIB}
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+{ [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
+  echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit ${LOCK_EXIT.unwritable}
+}
+echo "deploy_dir=$DEPLOY_DIR"
+boot_id
+proc_start "$$"; ME_START=\${PROC_START:-0}
+proc_is "$$" ""
+# The process group a takeover ends should this run go silent: the session sshd made for this
+# run's shell (led by the shell, or by the login shell that started it). Anything else (a shell
+# started by some other program) is ended by its process tree instead.
+ME_GROUP=-
+if [ -n "$PROC_PGID" ] && [ "$PROC_SID" = "$PROC_PGID" ] && { [ "$PROC_PGID" = "$$" ] || [ "$PROC_PGID" = "$PROC_PPID" ]; }; then
+  ME_GROUP=$PROC_PGID
+fi
+ME_KEY="$$-$ME_START"
+ME_CLAIM="$$ $ME_START \${BOOT_ID:--}"
+clock; deadline=$(( NOW + TIMEOUT ))
+waiting=
+while :; do
+  if mkdir .lock 2>/dev/null; then
+    write_lock && break
+    rm -rf .lock; echo "error=deploy_dir_unwritable"; exit ${LOCK_EXIT.unwritable}
+  fi
+  if judge_lock && [ -n "$STALE" ] && take_over "$LOCK_KEY"; then break; fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    echo "lock=timeout"; echo "owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"; exit ${LOCK_EXIT.timeout}
+  fi
+  if [ -z "$waiting" ] && [ -r .lock/owner ]; then
+    owner="owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)"
+    echo "lock=waiting"; echo "$owner"; waiting=1
+    # fd 3 reaches the runner while this waits (see the session); absent when run on its own.
+    echo "$owner" 2>/dev/null >&3
+  fi
+  sleep 0.2
+done
+echo "holder_key=$ME_KEY"
+echo "lock=held"`);
+}
+/**
+ * Renews the lease of the lock held by the shell `holderKey` names; run by the runner over an SSH
+ * channel of its own every LEASE_RENEW_SECONDS, since the run's shell may be busy for minutes
+ * (an upload, a health wait). Answers `lease=renewed`, or `lease=lost` when that shell no longer
+ * holds the lock.
+ */
+function renewLeaseScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, KEY: p.holderKey }, `${SHELL_LIB}
+cd -- "$DEPLOY_DIR" 2>/dev/null || { echo "lease=lost"; exit 0; }
+line=
+[ ! -r .lock/holder ] || read -r line < .lock/holder 2>/dev/null || line=
+set -- $line
+if [ "\${1:-}-\${2:-}" != "$KEY" ]; then echo "lease=lost"; exit 0; fi
+clock
+# A renewal that lands after a takeover writes a lease nobody reads: the new holder's key differs.
+printf '%s\\n' "$NOW" > ".lock/.lease.renew.$$" && mv -f ".lock/.lease.renew.$$" ".lock/lease.$KEY" 2>/dev/null
+echo "lease=renewed"`);
+}
+/** Releases the lock if this session's shell still holds it. */
+function releaseLockScript(p) {
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir }, `
+cd -- "$DEPLOY_DIR" 2>/dev/null || exit 0
+line=
+[ ! -r .lock/holder ] || read -r line < .lock/holder
+set -- $line
+[ "\${1:-}" = "$$" ] && rm -rf .lock
+echo "lock=released"`);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/lock.js
+/**
+ * Step 3, the host's deploy lock, as the runner holds it: taken (or waited for, or taken over from
+ * a run that has ended) by the scripts of src/remote/lock.ts, and kept by renewing its lease.
+ */
+
+
+
+
+
+/** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
+function lockOwner(env = process.env) {
+    const run = env.GITHUB_RUN_ID
+        ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+        : 'a run outside GitHub Actions';
+    return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${(0,external_node_os_.hostname)()}`;
+}
+/** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
+async function takeLock(remote, config, log) {
+    const script = acquireLockScript({
+        deployDir: config.deployDir,
+        owner: lockOwner(),
+        since: new Date(),
+        timeoutSeconds: config.lockTimeoutSeconds,
+    });
+    let pending = '';
+    try {
+        const result = await remote.run(script, {
+            step: 'lock',
+            onStdout: (text) => {
+                pending += text;
+                const lines = pending.split('\n');
+                pending = lines.pop() ?? '';
+                for (const line of lines) {
+                    if (line.startsWith('owner='))
+                        log.progress(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`);
+                }
+            },
+        });
+        const { facts } = result.answer;
+        if (facts.stale_owner !== undefined)
+            log.warning(staleLockWarning(facts));
+        const deployDir = facts.deploy_dir;
+        const keeper = keepLease(remote, deployDir, facts.holder_key, log);
+        // A release that fails (connection lost) must not hide the error that ended the run; the lock
+        // then goes stale with the session's shell (or its lease) and the next run takes it over.
+        let released;
+        return {
+            release: () => (released ??= keeper
+                .stop()
+                .then(() => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }))
+                .then(() => undefined, () => undefined)),
+        };
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        const { facts } = error.result.answer;
+        if (facts.error === 'deploy_dir_unwritable') {
+            throw new StepError('lock', `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`);
+        }
+        if (facts.lock === 'timeout') {
+            throw new StepError('lock', `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`);
+        }
+        throw error;
+    }
+}
+/** The warning for a stale lock taken over: whose it was, and how the action knew it was stale. */
+function staleLockWarning(facts) {
+    const owner = facts.stale_owner.trim() || 'owner unknown';
+    const why = {
+        ended: 'its remote shell is gone',
+        rebooted: 'the host has rebooted since',
+        unfinished: 'it was left half-made',
+        silent: `nothing was heard from it for ${facts.stale_silent_for ?? 'over ' + LEASE_SECONDS} s (its lease is ${LEASE_SECONDS} s), so its remote shell and what it still ran were ended`,
+    };
+    const reason = why[facts.stale_reason] ? `: ${why[facts.stale_reason]}` : '';
+    return `Took over a stale deploy lock left by a run that has ended (${owner})${reason}.`;
+}
+/**
+ * Renews the lock's lease every LEASE_RENEW_SECONDS over a channel of its own, while the run's
+ * shell is busy with one step after another. If the host says the lock is no longer ours (this
+ * run was silent too long and another run took over), the run stops at once: nothing it does any
+ * more may touch the host.
+ */
+function keepLease(remote, deployDir, holderKey, log) {
+    if (!holderKey)
+        return { stop: async () => undefined };
+    let renewing;
+    let warned = false;
+    const warn = (why) => {
+        // A lost connection fails the step that runs; anything else (sshd's MaxSessions, a shell that
+        // refuses) would let the lease lapse while this run still works: say so once.
+        if (warned || !remote.connected)
+            return;
+        warned = true;
+        log.warning(`Could not renew the deploy lock's lease on ${remote.entry.label} (${why}). If no renewal gets through for ${LEASE_SECONDS} s, another run may take the lock over; check that the host allows a second SSH session on one connection (sshd MaxSessions).`);
+    };
+    const renew = async () => {
+        let result;
+        try {
+            result = await remote.runBeside(renewLeaseScript({ deployDir, holderKey }), 'lock lease');
+        }
+        catch (error) {
+            return warn(error.message);
+        }
+        const lease = result.answer.facts.lease;
+        if (lease === 'renewed')
+            return;
+        if (lease !== 'lost')
+            return warn(`exit ${result.code}: ${(result.stderr.trim() || result.stdout.trim()).slice(0, 200)}`);
+        clearInterval(timer);
+        const error = new ConnectionError(`${remote.entry.label}: lost the deploy lock: another run took it over after nothing was heard from this run for over ${LEASE_SECONDS} s (a network that went silent, or a runner that stood still). This run's remote shell was ended on the host, and it stops here without touching the host again.`);
+        log.warning(error.message);
+        remote.abandon(error);
+    };
+    const timer = setInterval(() => {
+        renewing ??= renew().finally(() => (renewing = undefined));
+    }, LEASE_RENEW_SECONDS * 1000);
+    // The renewals alone must not keep the action's process alive.
+    timer.unref();
+    return {
+        stop: async () => {
+            clearInterval(timer);
+            await renewing;
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/report.js
 function emptyReport(host, command) {
     return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
@@ -2878,10 +3298,6 @@ function sudoRefusalNote(output, command, user) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
-/**
- * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
- * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
- */
 
 
 
@@ -2907,59 +3323,6 @@ class StepError extends Error {
         this.step = step;
         this.afterReload = afterReload;
         this.name = 'StepError';
-    }
-}
-/** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
-function lockOwner(env = process.env) {
-    const run = env.GITHUB_RUN_ID
-        ? `${env.GITHUB_REPOSITORY ?? ''} run ${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
-        : 'a run outside GitHub Actions';
-    return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${(0,external_node_os_.hostname)()}`;
-}
-/** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
-async function takeLock(remote, config, log) {
-    const script = acquireLockScript({
-        deployDir: config.deployDir,
-        owner: lockOwner(),
-        since: new Date(),
-        timeoutSeconds: config.lockTimeoutSeconds,
-    });
-    let pending = '';
-    try {
-        const result = await remote.run(script, {
-            step: 'lock',
-            onStdout: (text) => {
-                pending += text;
-                const lines = pending.split('\n');
-                pending = lines.pop() ?? '';
-                for (const line of lines) {
-                    if (line.startsWith('owner='))
-                        log.progress(`Waiting for the deploy lock, held by ${line.slice(6).trim()} (up to ${config.lockTimeoutSeconds} s)...`);
-                }
-            },
-        });
-        const { facts } = result.answer;
-        if (facts.stale_owner !== undefined)
-            log.warning(`Took over a stale deploy lock left by a run that has ended (${facts.stale_owner.trim() || 'owner unknown'}).`);
-        const deployDir = facts.deploy_dir;
-        // A release that fails (connection lost) must not hide the error that ended the run; the lock
-        // then goes stale with the session's shell and the next run takes it over.
-        let released;
-        return {
-            release: () => (released ??= remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }).then(() => undefined, () => undefined)),
-        };
-    }
-    catch (error) {
-        if (!(error instanceof RemoteCommandError))
-            throw error;
-        const { facts } = error.result.answer;
-        if (facts.error === 'deploy_dir_unwritable') {
-            throw new StepError('lock', `deploy-dir "${facts.deploy_dir}" cannot be created or written by user "${remote.entry.username}". Create it and give that user write access, or choose another deploy-dir.`);
-        }
-        if (facts.lock === 'timeout') {
-            throw new StepError('lock', `another deploy holds the lock on this host (${facts.owner?.trim() || 'owner unknown'}); gave up after lock-timeout (${config.lockTimeoutSeconds} s). Try again when it has finished, or raise lock-timeout.`);
-        }
-        throw error;
     }
 }
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
