@@ -359,13 +359,13 @@ export async function stopInstance(run: HostRun, port: number, drainSeconds: num
   warnStaleRecords(log, result.answer.lists.stale_pid, state)
 }
 
-/** Step 11: removes releases beyond keep-releases, never one that runs. */
+/** Step 11: removes releases beyond keep-releases, never one that runs, nor the rollback target. */
 export async function pruneReleases(run: HostRun, current: string, running: string[]): Promise<string[]> {
   const { remote, config, state } = run
   const known = state.releases.some((r) => r.name === current)
     ? state.releases
     : [...state.releases, { name: current, sha256: '', fileName: '' }]
-  const doomed = releasesToPrune(known, config.keepReleases, [current, ...running])
+  const doomed = releasesToPrune(known, config.keepReleases, running, current)
   if (doomed.length === 0) return []
   const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' })
   return result.answer.lists.pruned ?? []
