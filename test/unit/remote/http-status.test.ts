@@ -3,7 +3,7 @@
  * probes, run by a local `sh` whose PATH offers exactly one client: BusyBox wget (as on Alpine),
  * GNU wget, or curl. Each must read the same status codes from a local server.
  */
-import { existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs'
+import { existsSync, readFileSync, symlinkSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -18,15 +18,15 @@ const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync)
 const GNU_WGET = existsSync('/usr/bin/wget') ? '/usr/bin/wget' : undefined
 const CURL = existsSync('/usr/bin/curl') ? '/usr/bin/curl' : undefined
 
-/** A directory for PATH with this machine's tools, no curl or wget, and `wget` or `curl` as given. */
+/** The tools http_status may run besides its HTTP client. */
+const TOOLS = ['sed', 'head', 'tail', 'timeout']
+
+/** A directory for PATH with those tools and `wget` or `curl` as given: no other HTTP client. */
 function pathWith(name: 'wget' | 'curl', target: string): string {
   const bin = tempDir('zdd-http-')
-  for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
-    if (!existsSync(dir)) continue
-    for (const tool of readdirSync(dir)) {
-      if (tool === 'curl' || tool === 'wget' || existsSync(join(bin, tool))) continue
-      symlinkSync(join(dir, tool), join(bin, tool))
-    }
+  for (const tool of TOOLS) {
+    const found = ['/usr/bin', '/bin'].map((dir) => join(dir, tool)).find(existsSync)
+    if (found) symlinkSync(found, join(bin, tool))
   }
   symlinkSync(target, join(bin, name))
   return bin
