@@ -4,6 +4,7 @@
  */
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
+import { MIN_SECRET_LENGTH, javaOptionValues } from './secrets.js'
 
 export type Command = 'deploy' | 'rollback' | 'status' | 'logs'
 
@@ -257,8 +258,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     }
     const key = line.slice(0, eq).trim()
     if (!SHELL_NAME.test(key)) {
+      // A mistyped line may hold a secret anywhere, even before "=": name it by number only.
       problems.push(
-        `env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`,
+        `env: line ${index + 1} has a name that is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`,
       )
       continue
     }
@@ -345,7 +347,10 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   return config
 }
 
-/** Values to mask in logs: every secret input, and env values (which often hold credentials). */
+/**
+ * Values to mask in logs: every secret input, env values (which often hold credentials), and
+ * java-opts, whole and each `-D` value in it (`-Ddb.password=...`).
+ */
 export function secretsOf(config: DeployConfig): string[] {
   const values = [
     config.auth.privateKey,
@@ -353,9 +358,11 @@ export function secretsOf(config: DeployConfig): string[] {
     config.auth.password,
     config.proxy?.auth.privateKey,
     config.proxy?.auth.passphrase,
+    config.javaOpts,
+    ...javaOptionValues(config.javaOpts),
   ]
   for (const [, value] of config.env) values.push(value)
-  return values.filter((v): v is string => typeof v === 'string' && v.length >= 3)
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH)
 }
 
 /**

@@ -241,10 +241,12 @@ export async function planDeploy(
       ? `stop the instance on port ${active} after ${config.drainSeconds} s`
       : `keep the instance on port ${active ?? '-'} warm for rollback`,
   ]
-  const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [
+  const doomed = releasesToPrune(
+    [...state.releases, { name: release, sha256: artifact.sha256 }],
+    config.keepReleases,
+    activeRelease ? [activeRelease] : [],
     release,
-    ...(activeRelease ? [activeRelease] : []),
-  ])
+  )
   plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing')
   log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
   report.plan = plan

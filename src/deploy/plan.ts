@@ -35,18 +35,23 @@ export function releaseName(sha256: string, now: Date): string {
 export interface ReleaseOnHost {
   name: string
   sha256: string
+  /** No switch to it has succeeded yet; absent counts as served. */
+  neverServed?: boolean
 }
 
 /**
  * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
- * the rollback target), never the current one.
+ * the rollback target), and never the newest release other than `current` that has served. After
+ * failed deploys in a row the newest releases have all never served, and counting them alone
+ * would prune the one version that rollback can go back to.
  */
-export function releasesToPrune(releases: ReleaseOnHost[], keep: number, running: string[]): string[] {
-  const newestFirst = [...releases]
+export function releasesToPrune(releases: ReleaseOnHost[], keep: number, running: string[], current?: string): string[] {
+  const newestFirst = [...releases].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
+  const rollbackTarget = newestFirst.find((r) => !r.neverServed && r.name !== current)?.name
+  return newestFirst
+    .slice(keep)
     .map((r) => r.name)
-    .sort()
-    .reverse()
-  return newestFirst.slice(keep).filter((name) => !running.includes(name))
+    .filter((name) => !running.includes(name) && name !== current && name !== rollbackTarget)
 }
 
 /** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */

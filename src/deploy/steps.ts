@@ -3,7 +3,8 @@
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
 import type { Artifact } from '../artifact.js'
-import type { DeployConfig } from '../config/inputs.js'
+import { type DeployConfig, secretsOf } from '../config/inputs.js'
+import { redactCommandLine } from '../config/secrets.js'
 import type { Log } from '../log.js'
 import { inspectScript } from '../remote/host.js'
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
@@ -187,6 +188,8 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
 export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
   const { remote, log, config, state } = run
+  // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
+  const strangerCommand = (commandLine = '') => redactCommandLine(commandLine, secretsOf(config))
   try {
     const result = await remote.run(
       freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }),
@@ -201,14 +204,14 @@ export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
       )
     if (facts.foreign_pid) {
       log.warning(
-        `Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${facts.foreign_command?.trim()}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`,
+        `Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`,
       )
     }
   } catch (error) {
     if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
       const { facts } = error.result.answer
       const who = facts.foreign_pid
-        ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})`
+        ? `pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)})`
         : `a process user "${remote.entry.username}" cannot see or stop`
       throw new StepError(
         'stop idle',
@@ -359,13 +362,13 @@ export async function stopInstance(run: HostRun, port: number, drainSeconds: num
   warnStaleRecords(log, result.answer.lists.stale_pid, state)
 }
 
-/** Step 11: removes releases beyond keep-releases, never one that runs. */
+/** Step 11: removes releases beyond keep-releases, never one that runs, nor the rollback target. */
 export async function pruneReleases(run: HostRun, current: string, running: string[]): Promise<string[]> {
   const { remote, config, state } = run
   const known = state.releases.some((r) => r.name === current)
     ? state.releases
     : [...state.releases, { name: current, sha256: '', fileName: '' }]
-  const doomed = releasesToPrune(known, config.keepReleases, [current, ...running])
+  const doomed = releasesToPrune(known, config.keepReleases, running, current)
   if (doomed.length === 0) return []
   const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' })
   return result.answer.lists.pruned ?? []

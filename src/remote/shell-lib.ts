@@ -52,11 +52,23 @@ alive() {
 }
 
 # HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).
+# BusyBox wget (Alpine's only HTTP client) rejects --max-redirect, and Debian's build crashes on -T:
+# it runs under timeout instead. It follows redirects and cannot be told not to, so the first
+# status line it shows is the answer. Callers run this in $(...), so nothing set here outlives the
+# call: which wget it is, is asked each time (one more process, only on hosts without curl).
 http_status() {
   if command -v curl >/dev/null 2>&1; then
     curl -s -o "$2" -w '%{http_code}' --max-time "$3" "$1" 2>/dev/null || true
   else
-    code=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1)
+    case $(wget --help 2>&1) in *BusyBox*) http_wget_kind=busybox ;; *) http_wget_kind=gnu ;; esac
+    if [ "$http_wget_kind" = gnu ]; then
+      http_answer=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1)
+    elif command -v timeout >/dev/null 2>&1; then
+      http_answer=$(timeout "$3" wget -q -S -O "$2" "$1" 2>&1)
+    else
+      http_answer=$(wget -q -S -O "$2" -T "$3" "$1" 2>&1)
+    fi
+    code=$(printf '%s\\n' "$http_answer" | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | head -n 1)
     echo "\${code:-000}"
   fi
 }

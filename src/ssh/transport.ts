@@ -13,6 +13,7 @@ import { takeEarlySocket } from './early-socket.js'
 import { type RunOptions, ShellEndedError, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
+import { forwardThroughBastion } from './forward.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
 
 export interface Endpoint {
@@ -141,6 +142,7 @@ export class RemoteHost {
   private constructor(
     readonly entry: HostEntry,
     private readonly ssh: NodeSSH,
+    private readonly connectTimeoutSeconds: number,
     socket?: Duplex,
   ) {
     socket?.on('data', () => (this.lastHeard = performance.now()))
@@ -177,7 +179,7 @@ export class RemoteHost {
     }
     if (!result.ssh)
       throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
-    return new RemoteHost(entry, result.ssh, result.socket)
+    return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket)
   }
 
   /**
@@ -294,15 +296,9 @@ export class RemoteHost {
     }
   }
 
-  /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it. */
-  async forward(host: string, port: number): Promise<Duplex> {
-    try {
-      return (await this.ssh.forwardOut('127.0.0.1', 0, host, port)) as Duplex
-    } catch (error) {
-      throw new ConnectionError(
-        `${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${(error as Error).message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`,
-      )
-    }
+  /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
+  forward(host: string, port: number): Promise<Duplex> {
+    return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds)
   }
 
   close(): void {

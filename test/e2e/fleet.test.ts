@@ -539,6 +539,28 @@ describe.skipIf(!canMakeNamespaces)(
         }
       })
 
+      it('a host behind the bastion that drops packets fails within connect-timeout, named, and said to be behind the bastion', async () => {
+        // A machine on the hosts' segment whose firewall drops every TCP packet: the bastion's
+        // connect to it would wait for its kernel's SYN retries, about two minutes.
+        const dark = await lab.namespace('dark')
+        const address = await lab.attach(dark, back, 99)
+        await execIn(dark, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '-j', 'DROP'])
+        const result = await act({
+          inputs: viaBastion({
+            host: `${hosts[0].user}@${address}`,
+            'connect-timeout': '3',
+            'proxy-host-fingerprint': bastion.hostFingerprints[0],
+          }),
+          workspace: await workspaceWithJar('dark'),
+        })
+        expect(result.code, why(result)).toBe(1)
+        expect(result.durationMs).toBeLessThan(20_000)
+        const errorLine = result.stdout.split('\n').find((line) => line.startsWith('::error::')) ?? ''
+        expect(errorLine, why(result)).toContain(
+          `${address}:22: no connection through the jump host ${bastion.user}@${bastion.host}${bastion.sshPort === 22 ? '' : `:${bastion.sshPort}`} within 3 s (connect-timeout)`,
+        )
+      })
+
       it('refuses a bastion whose host key does not match its pin, before authenticating', async () => {
         const before = await Promise.all(hosts.map(snapshot))
         const bastionLog = (await readFile(bastion.sshdLogPath, 'utf8')).length

@@ -1,6 +1,7 @@
 // A host that lacks what the deploy needs is refused before anything is stopped or switched:
 // no curl nor wget, no java, a deploy-dir that cannot be written, a full disk.
 import { execFile as execFileCb } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -69,6 +70,23 @@ describe('a host that lacks a tool or room', () => {
       includeBefore = await readFile(target.includePath, 'utf8')
     } finally {
       await restore('curl')
+    }
+  })
+
+  // Alpine's only HTTP client: BusyBox wget, which knows fewer options than GNU wget.
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((file) => existsSync(file))
+  it.skipIf(!busybox)('BusyBox wget alone, as on Alpine, is enough: health check and verify-url', async () => {
+    await hide('curl', 'wget')
+    await symlink(busybox!, path.join(bin, 'wget'))
+    try {
+      const result = await run(target, await workspaceWithJar('2-busybox'), { 'verify-url': `${target.url}/`, 'health-timeout': '20' })
+      expect(result.code, why(result)).toBe(0)
+      expect(await served(target)).toMatch(/^200 version=2-busybox /)
+      servedBefore = await served(target)
+      includeBefore = await readFile(target.includePath, 'utf8')
+    } finally {
+      await hide('wget')
+      await restore('curl', 'wget')
     }
   })
 

@@ -1,5 +1,6 @@
 // Security by default, as a user would check it: hostile values arrive byte for byte and run
 // nothing, secrets are masked and stored only in the 0600 env file, and dry-run changes nothing.
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -142,6 +143,51 @@ describe('secrets', () => {
         expect((await readFile(file, 'utf8').catch(() => '')).includes(keyLine), file).toBe(false)
       }
     }
+  })
+})
+
+describe("secrets in java-opts and on a stranger's command line", () => {
+  let target: any
+  let stranger: ChildProcess | undefined
+  beforeAll(async () => {
+    target = await startTarget()
+  })
+  afterAll(async () => {
+    stranger?.kill('SIGKILL')
+    await target?.stop()
+    await removeWorkspaces()
+  })
+
+  it('never reach the job log, while the warning still names the stranger on the idle port', async () => {
+    const first = await run(target, await workspaceWithJar('1'))
+    expect(first.code, why(first)).toBe(0)
+    // A JVM of an older deploy, started with a password that is no input of this run, holds the idle port.
+    const oldSecret = 'Old-db-password-Xk29'
+    const idle = target.appPorts[0]
+    const jar = path.join(await workspaceWithJar('stranger'), 'build', 'libs', 'sample-stranger.jar')
+    stranger = spawn('java', [`-Ddb.password=${oldSecret}`, '-jar', jar, `--server.port=${idle}`], { stdio: 'ignore' })
+    let up = false
+    for (let i = 0; i < 150 && !up; i++) {
+      up = (await get(`http://127.0.0.1:${idle}/`, { timeoutMs: 500 }).catch(() => undefined))?.status === 200
+      if (!up) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(up).toBe(true)
+
+    const newSecret = 'New-db-password-Qm71'
+    const javaOpts = `-Xmx96m -Ddb.password=${newSecret}`
+    const result = await run(target, await workspaceWithJar('2'), { 'java-opts': javaOpts })
+    expect(result.code, why(result)).toBe(0)
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `::warning::Port ${idle} was held by a process this action did not start: pid ${stranger.pid} \\(java -Ddb\\.password=… -jar \\S*sample-stranger\\.jar --server\\.port=${idle}\\)`,
+      ),
+    )
+    const logLines = result.stdout.split('\n')
+    expect(logLines.filter((line) => line.includes(oldSecret))).toEqual([])
+    for (const value of [javaOpts, newSecret]) expect(logLines).toContain(`::add-mask::${value}`)
+    expect(logLines.filter((line) => line.includes(newSecret) && !line.startsWith('::add-mask::'))).toEqual([])
+    // The new instance got its option all the same.
+    expect((await get(`http://127.0.0.1:${idle}/prop?name=db.password`)).body).toBe(newSecret)
   })
 })
 

@@ -341,10 +341,10 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'host-fingerprint', value: 'MD5:aa:bb' },
   { input: 'host-fingerprint', value: 'SHA256:tooShort' },
   { input: 'proxy-host-fingerprint', value: 'aa:bb:cc', base: { ...BASE, 'proxy-host': 'bastion' } },
-  { input: 'env', value: '1BAD=x', shows: '1BAD' },
+  { input: 'env', value: '1BAD=x', shows: 'line 1 has a name that is not valid' },
   // A line without "=" may be a wrapped secret: it is named by number, never echoed.
   { input: 'env', value: 'NOEQUALS', shows: 'line 1 has no "="' },
-  { input: 'env', value: 'BAD-KEY=x', shows: 'BAD-KEY' },
+  { input: 'env', value: 'A=1\nBAD-KEY=x', shows: 'line 2 has a name that is not valid' },
   { input: 'health-path', value: 'health' },
   { input: 'health-path', value: '/a b' },
   { input: 'nginx-include-template', value: 'set $x 1;' },
@@ -385,9 +385,14 @@ describe('parseInputs: bad values', () => {
     expect(error.message).toMatch(/expected at least one way to authenticate/)
   })
 
-  it('a bad env line does not echo the value that follows "="', () => {
-    const error = problemsOf({ env: '9TOKEN=hunter2-secret-value' })
-    expect(error.message).not.toContain('hunter2-secret-value')
+  it('a bad env line echoes nothing of itself, before "=" or after it: only its number and the reason', () => {
+    for (const line of ['9TOKEN=hunter2-secret-value', 'hunter2-secret-value DB_PASSWORD=x', 'DB-PASS=hunter2-secret-value']) {
+      const error = problemsOf({ env: `OK=1\n${line}` })
+      expect(error.problems).toEqual([
+        'env: line 2 has a name that is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit',
+      ])
+      for (const part of line.split(/[= ]/).filter((word) => word.length > 3)) expect(error.message).not.toContain(part)
+    }
   })
 
   it('reports every bad input at once, one per line', () => {
@@ -434,6 +439,12 @@ describe('secretsOf', () => {
     const proxyKey = KEY.replace('b3Bl', 'cHJveHk')
     const config = parse({ 'proxy-host': 'bastion', 'proxy-private-key': proxyKey, 'proxy-passphrase': 'proxy-pass' })
     expect(secretsOf(config)).toEqual(expect.arrayContaining([proxyKey.trim(), 'proxy-pass']))
+  })
+
+  it('returns java-opts whole and the value of each -D option in it', () => {
+    const javaOpts = '-Xmx256m -Ddb.password=S3cret-in-opts -Dapp.mode=blue'
+    const secrets = secretsOf(parse({ 'java-opts': javaOpts }))
+    expect(secrets).toEqual(expect.arrayContaining([javaOpts, 'S3cret-in-opts', 'blue']))
   })
 
   it('returns no empty strings (they would mask nothing useful)', () => {

@@ -160,20 +160,53 @@ describe('releasesToPrune', () => {
     ])
   })
 
-  it('property: never a running one, never one of the newest keep, and everything else', () => {
+  it('property: never a running one, never one of the newest keep, never the rollback target, and everything else', () => {
     const name = fc.integer({ min: 0, max: 10 ** 6 }).map((n) => `2026${String(n).padStart(10, '0')}`)
     fc.assert(
-      fc.property(fc.uniqueArray(name, { maxLength: 12 }), fc.integer({ min: 1, max: 8 }), fc.nat(), (names, keep, seed) => {
-        const running = names.filter((_, i) => (seed >> i) & 1)
-        const doomed = releasesToPrune(named(...names), keep, running)
-        const newest = [...names].sort().reverse().slice(0, keep)
-        for (const n of doomed) {
-          expect(running).not.toContain(n)
-          expect(newest).not.toContain(n)
-        }
-        expect(doomed.length).toBe(names.filter((n) => !running.includes(n) && !newest.includes(n)).length)
-      }),
+      fc.property(
+        fc.uniqueArray(name, { maxLength: 12 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat({ max: 12 }),
+        (names, keep, runningSeed, servedSeed, currentIndex) => {
+          const running = names.filter((_, i) => (runningSeed >> i) & 1)
+          const current = names[currentIndex]
+          const releases = names.map((n, i) => ({ name: n, sha256: `sha-${n}`, neverServed: ((servedSeed >> i) & 1) === 1 }))
+          const doomed = releasesToPrune(releases, keep, running, current)
+          const newest = [...names].sort().reverse().slice(0, keep)
+          const target = [...releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => !r.neverServed && r.name !== current)?.name
+          const spared = (n: string) => running.includes(n) || newest.includes(n) || n === current || n === target
+          for (const n of doomed) expect(spared(n)).toBe(false)
+          expect(doomed.length).toBe(names.filter((n) => !spared(n)).length)
+        },
+      ),
     )
+  })
+
+  describe('after failed deploys in a row (their releases never served)', () => {
+    const served = (name: string) => ({ name, sha256: `sha-${name}` })
+    const failed = (name: string) => ({ name, sha256: `sha-${name}`, neverServed: true })
+
+    it('keeps the newest release that has served, although keep-releases counts only newer ones', () => {
+      // keep 2: v1 served, three deploys failed, then v2 succeeded with stop-previous (nothing warm)
+      const releases = [served('1-v1'), failed('2-f1'), failed('3-f2'), failed('4-f3'), served('5-v2')]
+      expect(releasesToPrune(releases, 2, [], '5-v2').sort()).toEqual(['2-f1', '3-f2'])
+    })
+
+    it('keeps it also when the newest are all failures and nothing runs', () => {
+      const releases = [served('1-v0'), served('2-v1'), failed('3-f1'), failed('4-f2'), failed('5-f3')]
+      expect(releasesToPrune(releases, 1, [], '5-f3').sort()).toEqual(['1-v0', '3-f1', '4-f2'])
+    })
+
+    it('the rollback target is the newest served other than the current release', () => {
+      const releases = [served('1-v0'), served('2-v1'), failed('3-f1'), served('4-v2')]
+      expect(releasesToPrune(releases, 1, [], '4-v2').sort()).toEqual(['1-v0', '3-f1'])
+    })
+
+    it('releases from before the state file (no neverServed) count as served', () => {
+      expect(releasesToPrune(named('1-a', '2-b', '3-c'), 1, [], '3-c')).toEqual(['1-a'])
+    })
   })
 
   it('does not change the list it was given', () => {
