@@ -260,11 +260,14 @@ function parseHostEntry(entry, defaults, input = 'host') {
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
 var quote = __nccwpck_require__(6982);
+// EXTERNAL MODULE: ./lib/config/secrets.js
+var secrets = __nccwpck_require__(2999);
 ;// CONCATENATED MODULE: ./lib/config/inputs.js
 /**
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
  * value fails the step before anything happens on a host. Pure: inputs come from a function.
  */
+
 
 
 /** Thrown with every problem found, one per line, each naming its input. */
@@ -435,7 +438,8 @@ function parseInputs(get, context = {}) {
         }
         const key = line.slice(0, eq).trim();
         if (!quote/* SHELL_NAME */.tO.test(key)) {
-            problems.push(`env: ${show(key)} is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`);
+            // A mistyped line may hold a secret anywhere, even before "=": name it by number only.
+            problems.push(`env: line ${index + 1} has a name that is not valid; expected KEY=VALUE lines with KEY made of letters, digits and "_", not starting with a digit`);
             continue;
         }
         env.push([key, line.slice(eq + 1).replace(/\r$/, '')]);
@@ -517,7 +521,10 @@ function parseInputs(get, context = {}) {
         throw new InputError(problems);
     return config;
 }
-/** Values to mask in logs: every secret input, and env values (which often hold credentials). */
+/**
+ * Values to mask in logs: every secret input, env values (which often hold credentials), and
+ * java-opts, whole and each `-D` value in it (`-Ddb.password=...`).
+ */
 function secretsOf(config) {
     const values = [
         config.auth.privateKey,
@@ -525,10 +532,12 @@ function secretsOf(config) {
         config.auth.password,
         config.proxy?.auth.privateKey,
         config.proxy?.auth.passphrase,
+        config.javaOpts,
+        ...(0,secrets/* javaOptionValues */.Ik)(config.javaOpts),
     ];
     for (const [, value] of config.env)
         values.push(value);
-    return values.filter((v) => typeof v === 'string' && v.length >= 3);
+    return values.filter((v) => typeof v === 'string' && v.length >= secrets/* MIN_SECRET_LENGTH */.vb);
 }
 /**
  * The address the run connects to first: the bastion when `proxy-host` is set, else the first
@@ -551,6 +560,91 @@ function firstDestination(get) {
 
 /***/ }),
 
+/***/ 2999:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ik: () => (/* binding */ javaOptionValues),
+/* harmony export */   RM: () => (/* binding */ masksFor),
+/* harmony export */   Zz: () => (/* binding */ secretsBeforeParsing),
+/* harmony export */   df: () => (/* binding */ redactCommandLine),
+/* harmony export */   vb: () => (/* binding */ MIN_SECRET_LENGTH)
+/* harmony export */ });
+/**
+ * Secrets beyond the inputs named as such: system properties in java-opts (`-Ddb.password=...` is
+ * how many JVM services take credentials), and the command lines of processes the action did not
+ * start, which a JVM of an older deploy fills with the same kind of properties.
+ */
+/** Masks shorter than this would hide every occurrence of a common word or number in the log. */
+const MIN_SECRET_LENGTH = 3;
+/** The values of the `-Dname=value` options in java-opts, split as `sh` splits `$JAVA_OPTS`. */
+function javaOptionValues(javaOpts) {
+    return javaOpts
+        .split(/\s+/)
+        .map((word) => /^-D[^=]+=(.*)$/s.exec(word)?.[1] ?? '')
+        .filter((value) => value.length >= MIN_SECRET_LENGTH);
+}
+const SECRET_INPUTS = ['private-key', 'passphrase', 'password', 'proxy-private-key', 'proxy-passphrase'];
+/**
+ * Secrets read from the raw inputs, before they are checked: a problem with any input must not
+ * print one that is not masked yet. parseInputs' own view (secretsOf) follows once they are valid.
+ */
+function secretsBeforeParsing(get) {
+    const javaOpts = (get('java-opts') ?? '').trim();
+    const envValues = (get('env') ?? '')
+        .split('\n')
+        .filter((line) => line.includes('=') && !line.trimStart().startsWith('#'))
+        .map((line) => line.slice(line.indexOf('=') + 1).replace(/\r$/, ''));
+    const longEnough = [javaOpts, ...javaOptionValues(javaOpts), ...envValues].filter((value) => value.length >= MIN_SECRET_LENGTH);
+    return [...SECRET_INPUTS.map((name) => get(name) ?? ''), ...longEnough];
+}
+/**
+ * What to register with the runner's masker for these values: each whole, and each line of a
+ * multi-line value, since the runner matches a mask within one log line at a time (a key's lines
+ * are 8 characters and more; its BEGIN and END lines are no secret).
+ */
+function masksFor(values) {
+    const masks = new Set();
+    for (const value of values) {
+        if (value.trim() === '')
+            continue;
+        masks.add(value);
+        for (const line of value.split('\n'))
+            if (line.trim().length >= 8 && !line.includes('-----'))
+                masks.add(line.trim());
+    }
+    return [...masks];
+}
+const REMOVED = '***';
+/**
+ * A stranger's command line (as command_of prints it: arguments joined by spaces, cut at 200
+ * characters), fit for the log: every `-Dname=` argument shortened to `-Dname=…`, and every
+ * masked value (or line of one) removed, also one of which the cut left only the start.
+ */
+function redactCommandLine(commandLine, secrets) {
+    // Each argument ends with a NUL, which command_of turns into a space: no space at the end, cut.
+    const cut = commandLine !== '' && !/\s$/.test(commandLine);
+    let text = commandLine.trim().replace(/(^|\s)(-D[^=\s]+)=\S*/g, '$1$2=…');
+    const values = secrets
+        .flatMap((secret) => [secret, ...secret.split('\n').map((line) => line.trim())])
+        .filter((value) => value.length >= MIN_SECRET_LENGTH)
+        .sort((a, b) => b.length - a.length);
+    for (const value of values)
+        text = text.split(value).join(REMOVED);
+    if (!cut)
+        return text;
+    for (const value of values) {
+        for (let length = value.length - 1; length >= MIN_SECRET_LENGTH; length--) {
+            if (text.endsWith(value.slice(0, length)))
+                return text.slice(0, text.length - length) + REMOVED;
+        }
+    }
+    return text;
+}
+
+
+/***/ }),
+
 /***/ 5691:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
@@ -565,7 +659,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(307)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9307));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(335)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8335));
 await main();
 
 __webpack_async_result__();

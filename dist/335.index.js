@@ -1,8 +1,8 @@
-export const id = 307;
-export const ids = [307];
+export const id = 335;
+export const ids = [335];
 export const modules = {
 
-/***/ 9307:
+/***/ 8335:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -15,6 +15,8 @@ __webpack_require__.d(__webpack_exports__, {
 var core = __webpack_require__(6421);
 // EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
 var inputs = __webpack_require__(9665);
+// EXTERNAL MODULE: ./lib/config/secrets.js
+var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
@@ -374,6 +376,32 @@ function parseAnswer(stdout) {
     return answer;
 }
 
+;// CONCATENATED MODULE: ./lib/ssh/forward.js
+
+async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSeconds) {
+    const where = `${target.host}:${target.port}`;
+    const opening = bastion.forwardOut('127.0.0.1', 0, target.host, target.port);
+    let timer;
+    const expired = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+            // A channel that opens after we gave up would hold the bastion's connection open for nothing.
+            opening.then((channel) => channel.destroy()).catch(() => undefined);
+            reject(new ConnectionError(`${where}: no connection through the jump host ${bastionLabel} within ${timeoutSeconds} s (connect-timeout): the jump host is connected, but the target behind it did not answer. Check that the target is up, that the address and port are right as the bastion sees them, and that a firewall or security group lets the bastion reach port ${target.port}.`));
+        }, timeoutSeconds * 1000);
+    });
+    try {
+        return await Promise.race([opening, expired]);
+    }
+    catch (error) {
+        if (error instanceof ConnectionError)
+            throw error;
+        throw new ConnectionError(`${where}: the jump host ${bastionLabel} could not open a connection to the target (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
 /**
  * Host key pinning. A host is trusted only when its key matches a `host-fingerprint` pin or a
@@ -488,6 +516,7 @@ function pinnedKeyTypes(knownHosts, host, port) {
 
 
 
+
 /** A remote command ended with an exit code the caller did not expect. */
 class RemoteCommandError extends Error {
     step;
@@ -579,6 +608,7 @@ function hostKeyMessage(endpoint, reason, fingerprints) {
 class RemoteHost {
     entry;
     ssh;
+    connectTimeoutSeconds;
     lost = false;
     /** Why the connection was given up, when it was the runner that gave it up. */
     silentFor;
@@ -589,9 +619,10 @@ class RemoteHost {
     sftp;
     /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
     gone;
-    constructor(entry, ssh, socket) {
+    constructor(entry, ssh, connectTimeoutSeconds, socket) {
         this.entry = entry;
         this.ssh = ssh;
+        this.connectTimeoutSeconds = connectTimeoutSeconds;
         socket?.on('data', () => (this.lastHeard = performance.now()));
         this.gone = new Promise((resolve) => {
             const lose = (error) => {
@@ -625,7 +656,7 @@ class RemoteHost {
         }
         if (!result.ssh)
             throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
-        return new RemoteHost(entry, result.ssh, result.socket);
+        return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket);
     }
     /**
      * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
@@ -741,14 +772,9 @@ class RemoteHost {
             throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${error.message}`);
         }
     }
-    /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it. */
-    async forward(host, port) {
-        try {
-            return (await this.ssh.forwardOut('127.0.0.1', 0, host, port));
-        }
-        catch (error) {
-            throw new ConnectionError(`${this.entry.label}: the jump host could not open a connection to ${host}:${port} (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
-        }
+    /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
+    forward(host, port) {
+        return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds);
     }
     close() {
         this.ssh.dispose();
@@ -827,11 +853,23 @@ alive() {
 }
 
 # HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).
+# BusyBox wget (Alpine's only HTTP client) rejects --max-redirect, and Debian's build crashes on -T:
+# it runs under timeout instead. It follows redirects and cannot be told not to, so the first
+# status line it shows is the answer. Callers run this in $(...), so nothing set here outlives the
+# call: which wget it is, is asked each time (one more process, only on hosts without curl).
 http_status() {
   if command -v curl >/dev/null 2>&1; then
     curl -s -o "$2" -w '%{http_code}' --max-time "$3" "$1" 2>/dev/null || true
   else
-    code=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1)
+    case $(wget --help 2>&1) in *BusyBox*) http_wget_kind=busybox ;; *) http_wget_kind=gnu ;; esac
+    if [ "$http_wget_kind" = gnu ]; then
+      http_answer=$(wget -q -S -O "$2" -T "$3" -t 1 --max-redirect=0 "$1" 2>&1)
+    elif command -v timeout >/dev/null 2>&1; then
+      http_answer=$(timeout "$3" wget -q -S -O "$2" "$1" 2>&1)
+    else
+      http_answer=$(wget -q -S -O "$2" -T "$3" "$1" 2>&1)
+    fi
+    code=$(printf '%s\\n' "$http_answer" | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | head -n 1)
     echo "\${code:-000}"
   fi
 }
@@ -2796,14 +2834,17 @@ function releaseName(sha256, now) {
 }
 /**
  * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
- * the rollback target), never the current one.
+ * the rollback target), and never the newest release other than `current` that has served. After
+ * failed deploys in a row the newest releases have all never served, and counting them alone
+ * would prune the one version that rollback can go back to.
  */
-function releasesToPrune(releases, keep, running) {
-    const newestFirst = [...releases]
+function releasesToPrune(releases, keep, running, current) {
+    const newestFirst = [...releases].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    const rollbackTarget = newestFirst.find((r) => !r.neverServed && r.name !== current)?.name;
+    return newestFirst
+        .slice(keep)
         .map((r) => r.name)
-        .sort()
-        .reverse();
-    return newestFirst.slice(keep).filter((name) => !running.includes(name));
+        .filter((name) => !running.includes(name) && name !== current && name !== rollbackTarget);
 }
 /** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
 function withoutSudoForRoot(command, isRoot) {
@@ -3312,6 +3353,8 @@ function sudoRefusalNote(output, command, user) {
 
 
 
+
+
 /** A step failed in a way the user can act on; the message says which step, what and what to do. */
 class StepError extends Error {
     step;
@@ -3441,6 +3484,8 @@ async function uploadRelease(run, artifact) {
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
 async function freeIdlePort(run, port) {
     const { remote, log, config, state } = run;
+    // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
+    const strangerCommand = (commandLine = '') => (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(config));
     try {
         const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }), { step: 'stop idle' });
         const { facts, lists } = result.answer;
@@ -3450,14 +3495,14 @@ async function freeIdlePort(run, port) {
         if (facts.idle_pid)
             log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
         if (facts.foreign_pid) {
-            log.warning(`Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${facts.foreign_command?.trim()}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`);
+            log.warning(`Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`);
         }
     }
     catch (error) {
         if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
             const { facts } = error.result.answer;
             const who = facts.foreign_pid
-                ? `pid ${facts.foreign_pid} (${facts.foreign_command?.trim()})`
+                ? `pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)})`
                 : `a process user "${remote.entry.username}" cannot see or stop`;
             throw new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
         }
@@ -3567,13 +3612,13 @@ async function stopInstance(run, port, drainSeconds) {
     }), { step: 'stop' });
     warnStaleRecords(log, result.answer.lists.stale_pid, state);
 }
-/** Step 11: removes releases beyond keep-releases, never one that runs. */
+/** Step 11: removes releases beyond keep-releases, never one that runs, nor the rollback target. */
 async function pruneReleases(run, current, running) {
     const { remote, config, state } = run;
     const known = state.releases.some((r) => r.name === current)
         ? state.releases
         : [...state.releases, { name: current, sha256: '', fileName: '' }];
-    const doomed = releasesToPrune(known, config.keepReleases, [current, ...running]);
+    const doomed = releasesToPrune(known, config.keepReleases, running, current);
     if (doomed.length === 0)
         return [];
     const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' });
@@ -3890,10 +3935,7 @@ async function planDeploy(remote, config, artifact, report, log) {
             ? `stop the instance on port ${active} after ${config.drainSeconds} s`
             : `keep the instance on port ${active ?? '-'} warm for rollback`,
     ];
-    const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, [
-        release,
-        ...(activeRelease ? [activeRelease] : []),
-    ]);
+    const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, activeRelease ? [activeRelease] : [], release);
     plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing');
     log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`);
     report.plan = plan;
@@ -4620,24 +4662,16 @@ async function publish(result) {
 
 
 
-const SECRET_INPUTS = ['private-key', 'passphrase', 'password', 'proxy-private-key', 'proxy-passphrase'];
-/** Masks secrets before anything can print them, whole and line by line (keys span lines). */
-function maskSecrets(values) {
-    for (const value of values) {
-        if (value.trim() === '')
-            continue;
-        core/* setSecret */.Pq(value);
-        for (const line of value.split('\n'))
-            if (line.trim().length >= 8 && !line.includes('-----'))
-                core/* setSecret */.Pq(line.trim());
-    }
-}
+
 async function main() {
     try {
         const input = (name) => core/* getInput */.V4(name, { trimWhitespace: false });
-        maskSecrets(SECRET_INPUTS.map(input));
+        // Before parsing: a problem with any input must not print a secret that is not masked yet.
+        for (const mask of (0,secrets/* masksFor */.RM)((0,secrets/* secretsBeforeParsing */.Zz)(input)))
+            core/* setSecret */.Pq(mask);
         const config = (0,inputs/* parseInputs */.TL)(input, { repository: process.env.GITHUB_REPOSITORY });
-        maskSecrets((0,inputs/* secretsOf */.Fj)(config));
+        for (const mask of (0,secrets/* masksFor */.RM)((0,inputs/* secretsOf */.Fj)(config)))
+            core/* setSecret */.Pq(mask);
         const result = await runOnFleet(config, process.env.GITHUB_WORKSPACE ?? process.cwd());
         await publish(result);
         if (result.error)
