@@ -4,5 +4,5 @@
 import { ensureSystemTools } from '../../scripts/lib/system-tools.mjs'
 
 export default function setup(): void {
-  ensureSystemTools((text: string) => console.log(`e2e setup: ${text}`))
+  ensureSystemTools((text: string) => console.log(`e2e setup: ${text}`), { forTests: true })
 }
