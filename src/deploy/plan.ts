@@ -41,13 +41,15 @@ export interface ReleaseOnHost {
 
 /**
  * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
- * the rollback target), and never the newest release other than `current` that has served. After
- * failed deploys in a row the newest releases have all never served, and counting them alone
- * would prune the one version that rollback can go back to.
+ * the rollback target), and, when nothing else that is kept has served, never the newest release
+ * other than `current` that has served. After failed deploys in a row the newest releases have all
+ * never served, and counting them alone would prune the one version that rollback can go back to.
  */
 export function releasesToPrune(releases: ReleaseOnHost[], keep: number, running: string[], current?: string): string[] {
   const newestFirst = [...releases].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
-  const rollbackTarget = newestFirst.find((r) => !r.neverServed && r.name !== current)?.name
+  const kept = new Set([...newestFirst.slice(0, keep).map((r) => r.name), ...running])
+  const servedKept = newestFirst.some((r) => kept.has(r.name) && r.name !== current && !r.neverServed)
+  const rollbackTarget = servedKept ? undefined : newestFirst.find((r) => !r.neverServed && r.name !== current)?.name
   return newestFirst
     .slice(keep)
     .map((r) => r.name)

@@ -175,7 +175,13 @@ describe('releasesToPrune', () => {
           const releases = names.map((n, i) => ({ name: n, sha256: `sha-${n}`, neverServed: ((servedSeed >> i) & 1) === 1 }))
           const doomed = releasesToPrune(releases, keep, running, current)
           const newest = [...names].sort().reverse().slice(0, keep)
-          const target = [...releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => !r.neverServed && r.name !== current)?.name
+          // The newest served release besides the current one, unless a kept one has served already.
+          const servedKept = releases.some(
+            (r) => (newest.includes(r.name) || running.includes(r.name)) && r.name !== current && !r.neverServed,
+          )
+          const target = servedKept
+            ? undefined
+            : [...releases].sort((a, b) => b.name.localeCompare(a.name)).find((r) => !r.neverServed && r.name !== current)?.name
           const spared = (n: string) => running.includes(n) || newest.includes(n) || n === current || n === target
           for (const n of doomed) expect(spared(n)).toBe(false)
           expect(doomed.length).toBe(names.filter((n) => !spared(n)).length)
@@ -202,6 +208,17 @@ describe('releasesToPrune', () => {
     it('the rollback target is the newest served other than the current release', () => {
       const releases = [served('1-v0'), served('2-v1'), failed('3-f1'), served('4-v2')]
       expect(releasesToPrune(releases, 1, [], '4-v2').sort()).toEqual(['1-v0', '3-f1'])
+    })
+
+    it('a warm instance that has served is rollback target enough: a newer served release is not kept for it', () => {
+      // keep 1: v1 runs warm (after a rollback to it), v2 served before, v3 is the current release
+      const releases = [served('1-v1'), served('2-v2'), served('3-v3')]
+      expect(releasesToPrune(releases, 1, ['1-v1'], '3-v3')).toEqual(['2-v2'])
+    })
+
+    it('a warm instance that never served is no rollback target: the newest served release is kept', () => {
+      const releases = [served('1-v1'), failed('2-f1'), served('3-v3')]
+      expect(releasesToPrune(releases, 1, ['2-f1'], '3-v3')).toEqual([])
     })
 
     it('releases from before the state file (no neverServed) count as served', () => {
