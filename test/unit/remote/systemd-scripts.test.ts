@@ -12,7 +12,18 @@ import { readHostState } from '../../../src/deploy/host-state.js'
 import { inspectScript } from '../../../src/remote/host.js'
 import { INSTANCE_EXIT, freePortScript, startScript, stopScript } from '../../../src/remote/instance.js'
 import { unitFileText } from '../../../src/remote/systemd.js'
-import { cleanUpAfterAll, freePort, isRunning, makeRelease, runScript, startParams, tempDir, trackGroup, waitUntil } from './local-host.js'
+import {
+  cleanUpAfterAll,
+  freePort,
+  isRunning,
+  makeRelease,
+  runScript,
+  startParams,
+  tempDir,
+  track,
+  trackGroup,
+  waitUntil,
+} from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -102,7 +113,8 @@ describe.concurrent('instance scripts as systemd units, with a stand-in systemct
     expect(stop.code, stop.stdout).toBe(0)
     const again = await runScript(startScript(params), { env: h.env })
     expect(again.code, again.stdout).toBe(0)
-    trackGroup(h.mainPid(port))
+    // Still running when the test ends: tracked by its start time, so that it is ended then.
+    track(h.mainPid(port))
     expect(h.calls().filter((call) => call === '--user daemon-reload')).toHaveLength(1)
   })
 
