@@ -120,29 +120,15 @@ async function resolveArtifact(pattern, workspace) {
 }
 
 ;// CONCATENATED MODULE: ./lib/log.js
-/** The action's log: GitHub's log groups for one host at a time, prefixed lines when hosts overlap. */
+/** The action's log: GitHub's log groups for one host, and a group per host and phase in a fleet. */
 
-function actionsLog(prefix = '') {
-    if (prefix === '') {
-        return {
-            info: (message) => core/* info */.pq(message),
-            warning: (message) => core/* warning */.$e(message),
-            progress: (message) => core/* info */.pq(message),
-            group: (title, work) => core/* group */.Os(title, work),
-        };
-    }
-    const tag = (message) => message
-        .split('\n')
-        .map((line) => `[${prefix}] ${line}`)
-        .join('\n');
+/** One host's log, printed as it happens: a group per step. */
+function actionsLog() {
     return {
-        info: (message) => core/* info */.pq(tag(message)),
-        warning: (message) => core/* warning */.$e(tag(message)),
-        progress: (message) => core/* info */.pq(tag(message)),
-        group: async (title, work) => {
-            core/* info */.pq(tag(`${title}`));
-            return work();
-        },
+        info: (message) => core/* info */.pq(message),
+        warning: (message) => core/* warning */.$e(message),
+        progress: (message) => core/* info */.pq(message),
+        group: (title, work) => core/* group */.Os(title, work),
     };
 }
 /**
@@ -4541,7 +4527,7 @@ async function runOnFleet(config, workspace) {
         const fleetLog = several ? hostLog(entry.label) : undefined;
         return {
             entry,
-            log: fleetLog ?? actionsLog(''),
+            log: fleetLog ?? actionsLog(),
             flush: (title) => fleetLog?.flush(title),
             report: emptyReport(entry.label, config.command),
             started: performance.now(),

@@ -1,4 +1,4 @@
-/** The action's log: GitHub's log groups for one host at a time, prefixed lines when hosts overlap. */
+/** The action's log: GitHub's log groups for one host, and a group per host and phase in a fleet. */
 import * as core from '@actions/core'
 
 export interface Log {
@@ -10,28 +10,13 @@ export interface Log {
   group<T>(title: string, work: () => Promise<T>): Promise<T>
 }
 
-export function actionsLog(prefix = ''): Log {
-  if (prefix === '') {
-    return {
-      info: (message) => core.info(message),
-      warning: (message) => core.warning(message),
-      progress: (message) => core.info(message),
-      group: (title, work) => core.group(title, work),
-    }
-  }
-  const tag = (message: string) =>
-    message
-      .split('\n')
-      .map((line) => `[${prefix}] ${line}`)
-      .join('\n')
+/** One host's log, printed as it happens: a group per step. */
+export function actionsLog(): Log {
   return {
-    info: (message) => core.info(tag(message)),
-    warning: (message) => core.warning(tag(message)),
-    progress: (message) => core.info(tag(message)),
-    group: async (title, work) => {
-      core.info(tag(`${title}`))
-      return work()
-    },
+    info: (message) => core.info(message),
+    warning: (message) => core.warning(message),
+    progress: (message) => core.info(message),
+    group: (title, work) => core.group(title, work),
   }
 }
 

@@ -259,7 +259,7 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
     const fleetLog = several ? hostLog(entry.label) : undefined
     return {
       entry,
-      log: fleetLog ?? actionsLog(''),
+      log: fleetLog ?? actionsLog(),
       flush: (title: string) => fleetLog?.flush(title),
       report: emptyReport(entry.label, config.command),
       started: performance.now(),
