@@ -1757,17 +1757,27 @@ fi
 echo "pid=$pid"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)
-# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between
-# polls, where the kernel's tables tell it without a process, the port is watched: once the service
-# opens it (a Spring Boot app does when it is about ready) the next poll goes at once.
+# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between polls
+# the new process's open files are watched, with builtins only: once its sockets (or a child's)
+# differ from those at the last poll (a new one is its listener, most often, which a Spring Boot app
+# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell more, but cost as much CPU to read as an
+# HTTP client does to start (on a host with much memory, milliseconds for each line), and the
+# starting service needs that CPU more.
 started_cs=$NOW_CS
-watch_port=
-[ ! -r /proc/net/tcp ] || watch_port=1
+# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh
+# runs java as its child), as "<pid>:<fd>" words.
+sockets_of() {
+  SOCKETS= children=
+  { read -r children < "/proc/$1/task/$1/children"; } 2>/dev/null
+  for process in $1 $children; do
+    for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS \${process}:\${fd##*/}"; done
+  done 2>/dev/null
+}
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
-  # Until the port opens nothing can answer, and an HTTP client started then only takes CPU from
-  # the starting JVM.
-  if [ -n "$watch_port" ] && ! port_in_use "$PORT"; then code=000; else code=$(http_status "$HEALTH_URL" "$body" 5); fi
+  # Counted before the poll: a socket opened while it runs still calls the next one at once.
+  sockets_of "$pid"; polled_sockets=$SOCKETS
+  code=$(http_status "$HEALTH_URL" "$body" 5)
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
@@ -1794,10 +1804,10 @@ while :; do
   if [ -n "$started_cs" ]; then
     next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
     while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
-      if [ -n "$watch_port" ] && [ $(( next_cs - NOW_CS )) -gt 5 ]; then
-        sleep 0.03
+      if [ $(( next_cs - NOW_CS )) -gt 10 ]; then
+        sleep 0.1
         alive "$pid" || break
-        if port_in_use "$PORT"; then watch_port=; break; fi
+        sockets_of "$pid"; [ "$SOCKETS" = "$polled_sockets" ] || break
       else
         sleep_cs $(( next_cs - NOW_CS ))
       fi
