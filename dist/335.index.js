@@ -1112,6 +1112,25 @@ EOF
 $titles
 EOF
 }
+
+# Waits up to $2 seconds until each nginx worker in $1 has exited or calls itself "shutting down":
+# from then on nginx gives it no new connection. A reload's master tells its old workers so 100 ms
+# after it starts the new ones. Prints handover=late if the wait ran out.
+await_retired() {
+  [ -n "$1" ] || return 0
+  clock; retire_deadline=$(( NOW + $2 ))
+  while :; do
+    retired=yes
+    for worker in $1; do
+      title=
+      { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
+      case "$title" in *'shutting down'*) ;; 'nginx: worker process'*) retired=no; break ;; esac
+    done
+    [ "$retired" = no ] || return 0
+    if clock; [ "$NOW" -ge "$retire_deadline" ]; then echo "handover=late"; return 0; fi
+    sleep 0.02
+  done
+}
 `;
 
 ;// CONCATENATED MODULE: ./lib/remote/hooks.js
@@ -1863,9 +1882,10 @@ rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`);
 const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 };
 /**
  * Writes the new include, tests the configuration (restoring the old include byte for byte if the
- * test fails), reloads, waits until the nginx master that the reload signalled has replaced its
- * workers, then fetches the verify URL. If that fails, the old include is put back and nginx
- * reloaded again (`rolled_back=yes`).
+ * test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
+ * then fetches the verify URL (once the old workers take no new connection). If that fails, the
+ * old include is put back and nginx reloaded again (`rolled_back=yes`). The answer names the old
+ * workers (`old_workers`): before anything stops the port they served, `handoverScript` waits for them.
  *
  * A user who can write the include's directory gets the new include written beside the old one and
  * moved into place. Anyone else goes through `sudo -n tee <include>` and nothing more, so that one
@@ -1949,25 +1969,24 @@ run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
 # The nginx master the reload signalled, once seen; later reloads are watched on it alone.
 SIGNALLED=
+OLD_WORKERS=
 
-# Status 0 when master $1 has replaced its workers listed in BEFORE: each of those has exited or
-# calls itself "shutting down", and the master runs a worker that is not among them. Other masters
-# (a container's nginx, another network namespace's, another configuration) are none of ours: one
-# that was not signalled keeps its workers, and is never waited for. The old workers are read by
-# the shell alone: this runs every 20 ms while they close their idle connections, and a process
-# started then takes CPU from the clients they close on. The full scan comes only once they retired.
-replaced_workers() {
-  for pair in $BEFORE; do
-    case "$pair" in "$1":*) ;; *) continue ;; esac
-    title=
-    { IFS= read -r title < "/proc/\${pair#*:}/cmdline"; } 2>/dev/null
-    case "$title" in '' | *'shutting down'*) ;; *) return 1 ;; esac
-  done
+# Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.
+# Other masters (a container's nginx, another network namespace's, another configuration) are none
+# of ours: one that was not signalled keeps its workers, and is never waited for.
+has_new_worker() {
   for pair in $(nginx_workers "$MASTER_HINT"); do
     case "$pair" in "$1":*) ;; *) continue ;; esac
     case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
   done
   return 1
+}
+
+# Prints the pids of master $1's workers listed in BEFORE: those the reload replaces.
+old_workers_of() {
+  for pair in $BEFORE; do
+    case "$pair" in "$1":*) printf '%s ' "\${pair#*:}" ;; esac
+  done
 }
 
 # Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
@@ -1979,8 +1998,12 @@ successor() {
   return 1
 }
 
-# Prints reload=observed once the master that the reload signalled has replaced its workers (or,
-# when the command restarted nginx, once a new master runs in place of one that exited).
+# Prints reload=observed once the master that the reload signalled runs new workers (or, when the
+# command restarted nginx, once a new master runs in place of one that exited), and the old workers
+# it is replacing (old_workers=...). nginx gives those no new connection once it has told them to
+# shut down, 100 ms after it started the new ones: whatever needs every new request to reach the
+# new port waits for that (await_retired), and the switch itself does not, so that a fleet's next
+# wave need not.
 reload_and_wait() {
   BEFORE=" " masters=
   for pair in $(nginx_workers "$MASTER_HINT"); do
@@ -1994,9 +2017,10 @@ reload_and_wait() {
   clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
     for master in $masters; do
-      if replaced_workers "$master"; then
+      if has_new_worker "$master"; then
         SIGNALLED=$master
-        echo "reload=observed"; echo "nginx_master=$master"; return 0
+        OLD_WORKERS=$(old_workers_of "$master")
+        echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
       if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
@@ -2029,6 +2053,8 @@ if [ "$status" != 0 ]; then
 fi
 
 if [ -n "$VERIFY_URL" ]; then
+  # Until the old workers are told to shut down, one of them may answer for the old port.
+  await_retired "$OLD_WORKERS" "$RELOAD_TIMEOUT"
   body=$(mktemp)
   clock; deadline=$(( NOW + VERIFY_TIMEOUT ))
   while :; do
@@ -2037,7 +2063,7 @@ if [ -n "$VERIFY_URL" ]; then
     if clock; [ "$NOW" -ge "$deadline" ]; then
       echo "verify=failed"; echo "verify_status=$code"
       restore
-      reload_and_wait > /dev/null
+      reload_and_wait > /dev/null && await_retired "$OLD_WORKERS" "$RELOAD_TIMEOUT" > /dev/null
       echo "rolled_back=yes"
       rm -f -- "$body"
       exit ${SWITCH_EXIT.verifyFailed}
@@ -2049,6 +2075,14 @@ fi
 forget_old
 [ -z "$RELEASE_STATE_FILE" ] || printf 'served\\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`);
+}
+/**
+ * Waits (up to `timeoutSeconds`) until the old nginx workers a switch named take no new
+ * connection: then every new request goes to the port the include names.
+ */
+function handoverScript(oldWorkers, timeoutSeconds) {
+    return (0,quote/* shellScript */.ky)({ OLD_WORKERS: oldWorkers, TIMEOUT: Math.ceil(timeoutSeconds) }, `${SHELL_LIB}
+await_retired "$OLD_WORKERS" "$TIMEOUT"`);
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -3570,9 +3604,10 @@ async function switchTraffic(run, port, release) {
             verifyUrl: config.verifyUrl,
             verifyTimeoutSeconds: config.health.timeoutSeconds,
             intervalSeconds: config.health.intervalSeconds,
-            reloadTimeoutSeconds: 10,
+            reloadTimeoutSeconds: NGINX_RELOAD_TIMEOUT_SECONDS,
             releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
         }), { step: 'switch' });
+        run.nginxOldWorkers = result.answer.facts.old_workers?.trim() || undefined;
         if (result.answer.facts.reload === 'unobserved')
             log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
         log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`);
@@ -3590,7 +3625,7 @@ async function switchTraffic(run, port, release) {
             case SWITCH_EXIT.reloadFailed:
                 throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`, true);
             case SWITCH_EXIT.notTaken:
-                throw new StepError('switch', `no nginx master started new workers within 10 s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`, true);
+                throw new StepError('switch', `no nginx master started new workers within ${NGINX_RELOAD_TIMEOUT_SECONDS} s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`, true);
             case SWITCH_EXIT.verifyFailed:
                 report.rolledBack = facts.rolled_back === 'yes';
                 throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.${restored}`, true);
@@ -3598,9 +3633,26 @@ async function switchTraffic(run, port, release) {
         throw error;
     }
 }
+/** How long nginx may take to start new workers after a reload, and to retire the old ones. */
+const NGINX_RELOAD_TIMEOUT_SECONDS = 10;
+/**
+ * A switch returns once nginx runs its new workers; the old ones may take new connections for
+ * nginx's 100 ms hand-over more. Anything that stops the port they served, runs the user's
+ * post-switch check, or lets go of the host first waits for them here.
+ */
+async function awaitNginxHandover(run) {
+    const oldWorkers = run.nginxOldWorkers;
+    if (!oldWorkers)
+        return;
+    run.nginxOldWorkers = undefined;
+    const result = await run.remote.run(handoverScript(oldWorkers, NGINX_RELOAD_TIMEOUT_SECONDS), { step: 'switch' });
+    if (result.answer.facts.handover === 'late')
+        run.log.warning(`nginx's old workers (pids ${oldWorkers}) still took new connections ${NGINX_RELOAD_TIMEOUT_SECONDS} s after the reload.`);
+}
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 async function stopInstance(run, port, drainSeconds) {
     const { remote, config, state, log } = run;
+    await awaitNginxHandover(run);
     const result = await remote.run(stopScript({
         deployDir: state.deployDir,
         port,
@@ -3735,6 +3787,9 @@ async function runPostSwitchHook(run, point, previous,
 /** stop: for an instance this run started; absent, the instance stays warm as it was before. */
 moves) {
     try {
+        // The hook may check the public URL: every new request must reach the new port by then.
+        if (hookCommand(run.config, point.name) !== '')
+            await awaitNginxHandover(run);
         await runHook(run, point);
     }
     catch (error) {
@@ -3884,6 +3939,8 @@ async function finishHost(staged) {
     const { run, lock, active, release } = staged;
     const { config, log, report, state } = run;
     try {
+        // The host is let go only once nginx sends every new request to the new port.
+        await awaitNginxHandover(run);
         if (config.stopPrevious && active !== undefined) {
             await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
         }
@@ -4229,7 +4286,10 @@ async function rollback(remote, config, report, log) {
                 throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error;
             }
         }
-        await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)));
+        await timed(report, 'switch', async () => {
+            await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release));
+            await awaitNginxHandover(run);
+        });
         report.activePort = other;
         report.release = release;
         if (release !== undefined) {

@@ -18,6 +18,7 @@ import type { HeldLock } from './lock.js'
 import {
   type HostRun,
   StepError,
+  awaitNginxHandover,
   checkHostReady,
   checkSupervision,
   freeIdlePort,
@@ -187,6 +188,8 @@ export async function finishHost(staged: StagedHost): Promise<void> {
   const { run, lock, active, release } = staged
   const { config, log, report, state } = run
   try {
+    // The host is let go only once nginx sends every new request to the new port.
+    await awaitNginxHandover(run)
     if (config.stopPrevious && active !== undefined) {
       await timed(report, 'stop_previous', () =>
         log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)),

@@ -2,7 +2,7 @@
 import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { HOOK_EXIT, HOOK_LINE_PREFIX, hookScript } from '../remote/hooks.js'
 import { RemoteCommandError } from '../ssh/transport.js'
-import { type HostRun, StepError } from './steps.js'
+import { type HostRun, StepError, awaitNginxHandover } from './steps.js'
 
 export type HookName = 'pre-start' | 'pre-switch' | 'post-switch'
 
@@ -123,6 +123,8 @@ export async function runPostSwitchHook(
   moves: { switchTo: (port: number, release: string | undefined) => Promise<void>; stop?: (port: number) => Promise<void> },
 ): Promise<void> {
   try {
+    // The hook may check the public URL: every new request must reach the new port by then.
+    if (hookCommand(run.config, point.name) !== '') await awaitNginxHandover(run)
     await runHook(run, point)
   } catch (error) {
     if (!(error instanceof HookError)) throw error

@@ -16,6 +16,7 @@ import {
   lockAndInspect,
   probeHealth,
   startAndCheckHealth,
+  awaitNginxHandover,
   stopInstance,
   switchTraffic,
 } from './steps.js'
@@ -86,7 +87,10 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
         throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error
       }
     }
-    await timed(report, 'switch', () => log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release)))
+    await timed(report, 'switch', async () => {
+      await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release))
+      await awaitNginxHandover(run)
+    })
     report.activePort = other
     report.release = release
     if (release !== undefined) {

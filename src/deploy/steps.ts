@@ -8,7 +8,7 @@ import { redactCommandLine } from '../config/secrets.js'
 import type { Log } from '../log.js'
 import { inspectScript } from '../remote/host.js'
 import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
-import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
+import { SWITCH_EXIT, handoverScript, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
 import { unitName } from '../remote/systemd.js'
 import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
@@ -40,6 +40,8 @@ export interface HostRun {
   log: Log
   report: HostReport
   state: HostState
+  /** nginx workers the last switch replaced, until they take no new connection (see awaitNginxHandover). */
+  nginxOldWorkers?: string
 }
 
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
@@ -302,11 +304,12 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
         verifyUrl: config.verifyUrl,
         verifyTimeoutSeconds: config.health.timeoutSeconds,
         intervalSeconds: config.health.intervalSeconds,
-        reloadTimeoutSeconds: 10,
+        reloadTimeoutSeconds: NGINX_RELOAD_TIMEOUT_SECONDS,
         releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
       }),
       { step: 'switch' },
     )
+    run.nginxOldWorkers = result.answer.facts.old_workers?.trim() || undefined
     if (result.answer.facts.reload === 'unobserved')
       log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.')
     log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`)
@@ -331,7 +334,7 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
       case SWITCH_EXIT.notTaken:
         throw new StepError(
           'switch',
-          `no nginx master started new workers within 10 s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`,
+          `no nginx master started new workers within ${NGINX_RELOAD_TIMEOUT_SECONDS} s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`,
           true,
         )
       case SWITCH_EXIT.verifyFailed:
@@ -346,9 +349,29 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
   }
 }
 
+/** How long nginx may take to start new workers after a reload, and to retire the old ones. */
+const NGINX_RELOAD_TIMEOUT_SECONDS = 10
+
+/**
+ * A switch returns once nginx runs its new workers; the old ones may take new connections for
+ * nginx's 100 ms hand-over more. Anything that stops the port they served, runs the user's
+ * post-switch check, or lets go of the host first waits for them here.
+ */
+export async function awaitNginxHandover(run: HostRun): Promise<void> {
+  const oldWorkers = run.nginxOldWorkers
+  if (!oldWorkers) return
+  run.nginxOldWorkers = undefined
+  const result = await run.remote.run(handoverScript(oldWorkers, NGINX_RELOAD_TIMEOUT_SECONDS), { step: 'switch' })
+  if (result.answer.facts.handover === 'late')
+    run.log.warning(
+      `nginx's old workers (pids ${oldWorkers}) still took new connections ${NGINX_RELOAD_TIMEOUT_SECONDS} s after the reload.`,
+    )
+}
+
 /** Stops the instance on `port` (after draining when asked); used for stop-previous and for cleanup after a failure. */
 export async function stopInstance(run: HostRun, port: number, drainSeconds: number): Promise<void> {
   const { remote, config, state, log } = run
+  await awaitNginxHandover(run)
   const result = await remote.run(
     stopScript({
       deployDir: state.deployDir,

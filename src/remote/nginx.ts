@@ -27,9 +27,10 @@ export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, 
 
 /**
  * Writes the new include, tests the configuration (restoring the old include byte for byte if the
- * test fails), reloads, waits until the nginx master that the reload signalled has replaced its
- * workers, then fetches the verify URL. If that fails, the old include is put back and nginx
- * reloaded again (`rolled_back=yes`).
+ * test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
+ * then fetches the verify URL (once the old workers take no new connection). If that fails, the
+ * old include is put back and nginx reloaded again (`rolled_back=yes`). The answer names the old
+ * workers (`old_workers`): before anything stops the port they served, `handoverScript` waits for them.
  *
  * A user who can write the include's directory gets the new include written beside the old one and
  * moved into place. Anyone else goes through `sudo -n tee <include>` and nothing more, so that one
@@ -115,25 +116,24 @@ run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
 # The nginx master the reload signalled, once seen; later reloads are watched on it alone.
 SIGNALLED=
+OLD_WORKERS=
 
-# Status 0 when master $1 has replaced its workers listed in BEFORE: each of those has exited or
-# calls itself "shutting down", and the master runs a worker that is not among them. Other masters
-# (a container's nginx, another network namespace's, another configuration) are none of ours: one
-# that was not signalled keeps its workers, and is never waited for. The old workers are read by
-# the shell alone: this runs every 20 ms while they close their idle connections, and a process
-# started then takes CPU from the clients they close on. The full scan comes only once they retired.
-replaced_workers() {
-  for pair in $BEFORE; do
-    case "$pair" in "$1":*) ;; *) continue ;; esac
-    title=
-    { IFS= read -r title < "/proc/\${pair#*:}/cmdline"; } 2>/dev/null
-    case "$title" in '' | *'shutting down'*) ;; *) return 1 ;; esac
-  done
+# Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.
+# Other masters (a container's nginx, another network namespace's, another configuration) are none
+# of ours: one that was not signalled keeps its workers, and is never waited for.
+has_new_worker() {
   for pair in $(nginx_workers "$MASTER_HINT"); do
     case "$pair" in "$1":*) ;; *) continue ;; esac
     case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
   done
   return 1
+}
+
+# Prints the pids of master $1's workers listed in BEFORE: those the reload replaces.
+old_workers_of() {
+  for pair in $BEFORE; do
+    case "$pair" in "$1":*) printf '%s ' "\${pair#*:}" ;; esac
+  done
 }
 
 # Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
@@ -145,8 +145,12 @@ successor() {
   return 1
 }
 
-# Prints reload=observed once the master that the reload signalled has replaced its workers (or,
-# when the command restarted nginx, once a new master runs in place of one that exited).
+# Prints reload=observed once the master that the reload signalled runs new workers (or, when the
+# command restarted nginx, once a new master runs in place of one that exited), and the old workers
+# it is replacing (old_workers=...). nginx gives those no new connection once it has told them to
+# shut down, 100 ms after it started the new ones: whatever needs every new request to reach the
+# new port waits for that (await_retired), and the switch itself does not, so that a fleet's next
+# wave need not.
 reload_and_wait() {
   BEFORE=" " masters=
   for pair in $(nginx_workers "$MASTER_HINT"); do
@@ -160,9 +164,10 @@ reload_and_wait() {
   clock; deadline=$(( NOW + RELOAD_TIMEOUT ))
   while :; do
     for master in $masters; do
-      if replaced_workers "$master"; then
+      if has_new_worker "$master"; then
         SIGNALLED=$master
-        echo "reload=observed"; echo "nginx_master=$master"; return 0
+        OLD_WORKERS=$(old_workers_of "$master")
+        echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
       if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
@@ -195,6 +200,8 @@ if [ "$status" != 0 ]; then
 fi
 
 if [ -n "$VERIFY_URL" ]; then
+  # Until the old workers are told to shut down, one of them may answer for the old port.
+  await_retired "$OLD_WORKERS" "$RELOAD_TIMEOUT"
   body=$(mktemp)
   clock; deadline=$(( NOW + VERIFY_TIMEOUT ))
   while :; do
@@ -203,7 +210,7 @@ if [ -n "$VERIFY_URL" ]; then
     if clock; [ "$NOW" -ge "$deadline" ]; then
       echo "verify=failed"; echo "verify_status=$code"
       restore
-      reload_and_wait > /dev/null
+      reload_and_wait > /dev/null && await_retired "$OLD_WORKERS" "$RELOAD_TIMEOUT" > /dev/null
       echo "rolled_back=yes"
       rm -f -- "$body"
       exit ${SWITCH_EXIT.verifyFailed}
@@ -215,5 +222,17 @@ fi
 forget_old
 [ -z "$RELEASE_STATE_FILE" ] || printf 'served\\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`,
+  )
+}
+
+/**
+ * Waits (up to `timeoutSeconds`) until the old nginx workers a switch named take no new
+ * connection: then every new request goes to the port the include names.
+ */
+export function handoverScript(oldWorkers: string, timeoutSeconds: number): string {
+  return shellScript(
+    { OLD_WORKERS: oldWorkers, TIMEOUT: Math.ceil(timeoutSeconds) },
+    `${SHELL_LIB}
+await_retired "$OLD_WORKERS" "$TIMEOUT"`,
   )
 }

@@ -325,4 +325,23 @@ EOF
 $titles
 EOF
 }
+
+# Waits up to $2 seconds until each nginx worker in $1 has exited or calls itself "shutting down":
+# from then on nginx gives it no new connection. A reload's master tells its old workers so 100 ms
+# after it starts the new ones. Prints handover=late if the wait ran out.
+await_retired() {
+  [ -n "$1" ] || return 0
+  clock; retire_deadline=$(( NOW + $2 ))
+  while :; do
+    retired=yes
+    for worker in $1; do
+      title=
+      { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
+      case "$title" in *'shutting down'*) ;; 'nginx: worker process'*) retired=no; break ;; esac
+    done
+    [ "$retired" = no ] || return 0
+    if clock; [ "$NOW" -ge "$retire_deadline" ]; then echo "handover=late"; return 0; fi
+    sleep 0.02
+  done
+}
 `

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
-import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
+import { SWITCH_EXIT, type SwitchParams, handoverScript, switchScript } from '../../../src/remote/nginx.js'
 import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
 import { runScript, tempDir, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
@@ -210,14 +210,43 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     for (const child of backendProcesses) child.kill('SIGKILL')
   })
 
+  /** A switch, then the wait for nginx's hand-over that the deploy does before it relies on the new port alone. */
+  const switched = async (switchParams: SwitchParams) => {
+    const run = await runScript(switchScript(switchParams))
+    if (run.code === 0) expect((await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))).code).toBe(0)
+    return run
+  }
+
   it('switches traffic to the other port, and sees the reload taken', async () => {
     expect(await viaNginx()).toBe(`200 backend ${backends[0]}`)
-    const run = await runScript(switchScript(params(backends[1])))
+    const run = await switched(params(backends[1]))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${backends[1]}`)
     expect(readFileSync(include, 'utf8')).toBe(`${renderInclude(template, backends[1])}\n`)
     expect(leftovers(dirname(include))).toEqual([])
+  })
+
+  it('answers once the new workers run, naming the old ones; after the hand-over those take no new connection', async () => {
+    const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
+    const before = nginx.workers()
+    const run = await runScript(switchScript(params(target)))
+    expect(run.code, run.stdout).toBe(0)
+    expect(
+      run.answer.facts.old_workers
+        ?.trim()
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([...before].sort((a, b) => a - b))
+    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))
+    expect(handover.code, handover.stdout).toBe(0)
+    expect(handover.answer.facts.handover).toBeUndefined()
+    for (const pid of before) {
+      const title = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'latin1') : ''
+      expect(title === '' || title.includes('shutting down'), title).toBe(true)
+    }
+    for (let i = 0; i < 20; i++) expect(await viaNginx()).toBe(`200 backend ${target}`)
   })
 
   it('nginx -t rejecting the new include: the old one is back byte for byte and traffic never moved', async () => {
@@ -245,7 +274,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
 
   it('verify-url answering 2xx: verify=ok', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
-    const run = await runScript(switchScript(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` })))
+    const run = await switched(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` }))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ verify: 'ok', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${target}`)
