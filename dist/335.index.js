@@ -230,6 +230,11 @@ var external_node_string_decoder_ = __webpack_require__(6193);
  * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
  * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
  *
+ * A session may be opened with a library (shell functions every script starts with): the shell
+ * defines it once, and each script is sent without its copy. A script's subshell inherits the
+ * functions, so it runs as it would alone, and the host parses the library once, not once per step
+ * (a shell that reads its commands a byte at a time, as bash does, spends milliseconds on it).
+ *
  * Scripts are sent as soon as they are given, without waiting for the answers before them: the
  * shell runs them in order, and the answers come back in order. A script that must not run unless
  * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
@@ -256,19 +261,21 @@ class ShellEndedError extends Error {
 const SKIPPED_EXIT = 125;
 class ShellSession {
     stdin;
+    library;
     buffer = '';
     /** Scripts sent and not yet answered, oldest first. */
     pending = [];
     closed;
-    constructor(stdin) {
+    constructor(stdin, library) {
         this.stdin = stdin;
+        this.library = library;
     }
-    static async open(ssh) {
+    static async open(ssh, library = '') {
         const stdin = new external_node_stream_.PassThrough();
-        const session = new ShellSession(stdin);
+        const session = new ShellSession(stdin, library);
         // A UTF-8 character may be split across two SSH packets.
         const decoder = new external_node_string_decoder_.StringDecoder('utf8');
-        stdin.write(PROLOGUE);
+        stdin.write(PROLOGUE + (library ? `${library}\n` : ''));
         const ended = ssh.execCommand('sh -s', {
             stdin,
             noTrim: true,
@@ -289,7 +296,7 @@ class ShellSession {
         const nonce = (0,external_node_crypto_.randomBytes)(12).toString('hex');
         const out = '"$ZDD_TMP/out"';
         const err = '"$ZDD_TMP/err"';
-        const execute = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
+        const execute = `(\n${withoutLibrary(script, this.library)}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
         return new Promise((resolve, reject) => {
             this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject });
             this.stdin.write(`printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
@@ -331,6 +338,18 @@ class ShellSession {
             pending.reject(error);
     }
 }
+/**
+ * The script without its copy of the library, which the session's shell has defined already. A
+ * script's own code comes after its variables, so the last copy is the one to leave out: a value
+ * that happened to hold the library's text stays whole.
+ */
+function withoutLibrary(script, library) {
+    if (library === '')
+        return script;
+    const at = script.lastIndexOf(library);
+    // A newline in its place keeps the commands on either side apart.
+    return at < 0 ? script : `${script.slice(0, at)}\n${script.slice(at + library.length)}`;
+}
 
 ;// CONCATENATED MODULE: ./lib/remote/protocol.js
 function parseAnswer(stdout) {
@@ -362,428 +381,6 @@ function parseAnswer(stdout) {
     return answer;
 }
 
-;// CONCATENATED MODULE: ./lib/ssh/forward.js
-
-async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSeconds) {
-    const where = `${target.host}:${target.port}`;
-    const opening = bastion.forwardOut('127.0.0.1', 0, target.host, target.port);
-    let timer;
-    const expired = new Promise((_, reject) => {
-        timer = setTimeout(() => {
-            // A channel that opens after we gave up would hold the bastion's connection open for nothing.
-            opening.then((channel) => channel.destroy()).catch(() => undefined);
-            reject(new ConnectionError(`${where}: no connection through the jump host ${bastionLabel} within ${timeoutSeconds} s (connect-timeout): the jump host is connected, but the target behind it did not answer. Check that the target is up, that the address and port are right as the bastion sees them, and that a firewall or security group lets the bastion reach port ${target.port}.`));
-        }, timeoutSeconds * 1000);
-    });
-    try {
-        return await Promise.race([opening, expired]);
-    }
-    catch (error) {
-        if (error instanceof ConnectionError)
-            throw error;
-        throw new ConnectionError(`${where}: the jump host ${bastionLabel} could not open a connection to the target (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
-/**
- * Host key pinning. A host is trusted only when its key matches a `host-fingerprint` pin or a
- * `known-hosts` line; this is decided inside the SSH handshake, before any credential is sent.
- */
-
-/** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its sha256. */
-function fingerprintOf(keyBlob) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
-/** The key type named inside the blob, e.g. `ssh-ed25519`. */
-function keyTypeOf(keyBlob) {
-    if (keyBlob.length < 4)
-        return 'unknown';
-    const length = keyBlob.readUInt32BE(0);
-    return keyBlob.subarray(4, 4 + length).toString('latin1');
-}
-function parseKnownHosts(text) {
-    const lines = [];
-    for (const raw of text.split(/\r?\n/)) {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            continue;
-        const fields = line.split(/\s+/);
-        const marker = fields[0] === '@revoked' || fields[0] === '@cert-authority' ? fields.shift() : undefined;
-        if (fields.length < 3)
-            continue;
-        lines.push({ marker, patterns: fields[0], keyType: fields[1], key: fields[2] });
-    }
-    return lines;
-}
-/** How known_hosts names a host: plain on port 22, `[host]:port` otherwise. */
-function knownHostsName(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
-}
-function wildcardMatch(pattern, name) {
-    const regex = new RegExp(`^${pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`, 'i');
-    return regex.test(name);
-}
-/** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
-function patternsMatch(patterns, host, port) {
-    // OpenSSH hashes and compares host names in lower case.
-    const name = knownHostsName(host.toLowerCase(), port);
-    if (patterns.startsWith('|1|')) {
-        const [, , salt, hash] = patterns.split('|');
-        if (!salt || !hash)
-            return false;
-        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
-        return digest === hash;
-    }
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        const body = negated ? pattern.slice(1) : pattern;
-        if (wildcardMatch(body, name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a presented host key against the pins. */
-function judgeHostKey(policy, host, port, keyBlob) {
-    const lines = parseKnownHosts(policy.knownHosts).filter((l) => patternsMatch(l.patterns, host, port));
-    const base64 = keyBlob.toString('base64');
-    if (lines.some((l) => l.marker === '@revoked' && l.key === base64))
-        return { trusted: false, reason: 'revoked' };
-    const fingerprint = fingerprintOf(keyBlob);
-    if (policy.fingerprints.some((pin) => pin.replace(/=+$/, '') === fingerprint))
-        return { trusted: true };
-    if (lines.some((l) => l.marker === undefined && l.key === base64))
-        return { trusted: true };
-    if (policy.insecureSkip)
-        return { trusted: true };
-    const pinned = policy.fingerprints.length > 0 || lines.some((l) => l.marker === undefined);
-    return { trusted: false, reason: pinned ? 'mismatch' : 'no-pin' };
-}
-/** Host key algorithms for a key type, strongest first, as ssh2 names them. */
-function algorithmsForKeyType(keyType) {
-    if (keyType === 'ssh-rsa')
-        return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-    return [keyType];
-}
-/** Every key family a host may have; scanned one by one to list all of a host's fingerprints. */
-const KEY_FAMILIES = [
-    ['ssh-ed25519'],
-    ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'],
-    ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-];
-/** known_hosts key types pinned for this host, to ask the server for a key we can check. */
-function pinnedKeyTypes(knownHosts, host, port) {
-    const types = parseKnownHosts(knownHosts)
-        .filter((l) => l.marker === undefined && patternsMatch(l.patterns, host, port))
-        .map((l) => l.keyType);
-    return [...new Set(types)];
-}
-
-;// CONCATENATED MODULE: ./lib/ssh/transport.js
-/**
- * The one way this action talks to a host: a single SSH connection (node-ssh over ssh2) whose host
- * key is checked before any credential is sent. Commands run through `run`, which checks the exit
- * code; files go up through `upload`; a lost connection becomes a plain error.
- */
-
-
-
-
-
-
-
-
-/** A remote command ended with an exit code the caller did not expect. */
-class RemoteCommandError extends Error {
-    step;
-    result;
-    constructor(step, result) {
-        const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
-        super(`${step}: the remote command failed with exit code ${result.code}${detail ? `:\n${detail}` : ''}`);
-        this.step = step;
-        this.result = result;
-        this.name = 'RemoteCommandError';
-    }
-}
-const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat());
-/**
- * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
- * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
- * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
- * while SFTP uploads, and only a reply to one of them counts.
- */
-const KEEPALIVE_INTERVAL_MS = 5000;
-const KEEPALIVE_COUNT_MAX = 4;
-async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
-    const { entry, auth, hostKeys } = endpoint;
-    const presented = [];
-    const ssh = new esm/* NodeSSH */.H();
-    const config = {
-        host: entry.host,
-        port: entry.port,
-        username: entry.username,
-        readyTimeout: endpoint.connectTimeoutSeconds * 1000,
-        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
-        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-        hostVerifier: (blob) => {
-            const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob);
-            presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason });
-            return authenticate && verdict.trusted;
-        },
-    };
-    if (hostKeyAlgorithms)
-        config.algorithms = { serverHostKey: hostKeyAlgorithms };
-    if (auth.privateKey)
-        config.privateKey = auth.privateKey;
-    if (auth.passphrase)
-        config.passphrase = auth.passphrase;
-    if (auth.password)
-        config.password = auth.password;
-    // ssh2 would first try "none", only to hear which methods the host takes: a round trip for nothing.
-    config.authHandler = ['publickey', 'password'];
-    // Our own socket, to turn Nagle off before the handshake: its packets come in pairs, and a
-    // second small write waits for the other side's delayed ACK (a connect took 230 ms, now 70).
-    const socket = endpoint.openSocket
-        ? await endpoint.openSocket()
-        : ((0,early_socket/* takeEarlySocket */.p)(entry.host, entry.port) ?? (0,external_node_net_.connect)({ host: entry.host, port: entry.port, noDelay: true }));
-    config.sock = socket;
-    try {
-        await ssh.connect(config);
-        return { ssh, socket, presented };
-    }
-    catch (error) {
-        // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
-        socket.destroy();
-        ssh.dispose();
-        return { error: error, presented };
-    }
-}
-/** Every fingerprint the host offers, one handshake per key family (like ssh-keyscan). */
-async function scanFingerprints(endpoint) {
-    const found = [];
-    for (const family of KEY_FAMILIES) {
-        const result = await attempt(endpoint, family, false);
-        for (const key of result.presented)
-            found.push(`${keyTypeOf(key.blob)} ${fingerprintOf(key.blob)}`);
-    }
-    return [...new Set(found)];
-}
-function hostKeyMessage(endpoint, reason, fingerprints) {
-    const { entry } = endpoint;
-    const listed = fingerprints.length > 0 ? fingerprints.map((f) => `  ${f}`).join('\n') : '  (the host offered no key this action can read)';
-    const how = `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
-        `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
-        `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`;
-    if (reason === 'revoked')
-        return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`;
-    if (reason === 'mismatch') {
-        return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`;
-    }
-    return `${entry.label}: refusing to authenticate: no host key is pinned (set host-fingerprint or known-hosts, or insecure-skip-host-key-check: true). No credential was sent. The host offers:\n${listed}\n${how}`;
-}
-class RemoteHost {
-    entry;
-    ssh;
-    connectTimeoutSeconds;
-    lost = false;
-    /** Why the connection was given up, when it was the runner that gave it up. */
-    silentFor;
-    /** Set when this run may not act on the host any more (it lost its lock); every later step fails with it. */
-    abandoned;
-    lastHeard = performance.now();
-    session;
-    sftp;
-    /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
-    gone;
-    constructor(entry, ssh, connectTimeoutSeconds, socket) {
-        this.entry = entry;
-        this.ssh = ssh;
-        this.connectTimeoutSeconds = connectTimeoutSeconds;
-        socket?.on('data', () => (this.lastHeard = performance.now()));
-        this.gone = new Promise((resolve) => {
-            const lose = (error) => {
-                if (!this.lost && error?.message === 'Keepalive timeout')
-                    this.silentFor = Math.round((performance.now() - this.lastHeard) / 1000);
-                this.lost = true;
-                resolve();
-            };
-            ssh.connection?.on('close', () => lose());
-            // Without an error listener, a reset connection would crash the process instead of failing the step.
-            ssh.connection?.on('error', lose);
-        });
-    }
-    /** Connects, trusting the host only if its key matches a pin. */
-    static async connect(endpoint) {
-        const { entry, hostKeys } = endpoint;
-        const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port);
-        const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a));
-        let result = await attempt(endpoint, preferred.length > 0 ? preferred : undefined, true);
-        const refused = result.presented.find((key) => !key.trusted);
-        if (!result.ssh && refused) {
-            // A pinned key of another type may exist: ask for each family the host has.
-            const fingerprints = refused.reason === 'revoked' ? [] : await scanFingerprints(endpoint);
-            const pinnedFamily = KEY_FAMILIES.find((family) => fingerprints.some((f) => family.includes(f.split(' ')[0]) && hostKeys.fingerprints.includes(f.split(' ')[1])));
-            if (refused.reason === 'mismatch' && pinnedFamily) {
-                result = await attempt(endpoint, pinnedFamily, true);
-            }
-            else {
-                throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints));
-            }
-        }
-        if (!result.ssh)
-            throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
-        return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket);
-    }
-    /**
-     * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
-     * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
-     * `ConnectionError` if the connection dies. The script is sent at once, behind any still
-     * running (see ShellSession for `onlyIfPreviousSucceeded`).
-     */
-    async run(script, options) {
-        if (this.abandoned)
-            throw this.abandoned;
-        if (this.lost)
-            throw this.lostError(options.step);
-        this.session ??= ShellSession.open(this.ssh);
-        let response;
-        try {
-            // ssh2 may leave a channel's end unreported when the connection dies under it.
-            response = await Promise.race([(await this.session).run(script, options), this.gone.then(() => Promise.reject(new Error('lost')))]);
-        }
-        catch (error) {
-            if (this.abandoned)
-                throw this.abandoned;
-            if (this.lost || !this.ssh.isConnected())
-                throw this.lostError(options.step);
-            if (error instanceof ShellEndedError) {
-                throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}. If nothing was heard from this run for over a minute (a runner that stood still, a network that went silent), another run has taken over its deploy lock and ended it; nothing of this run acts on the host any more.`);
-            }
-            throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}`);
-        }
-        const result = { ...response, answer: parseAnswer(response.stdout) };
-        if (result.code !== 0 && !(options.allowExit ?? []).includes(result.code)) {
-            throw new RemoteCommandError(options.step, result);
-        }
-        return result;
-    }
-    /**
-     * Runs a short script in a shell of its own, on a channel of its own: it does not wait behind the
-     * run's shell, which may be busy for minutes (a health wait), nor behind anything but the bytes
-     * already on the wire. Used to renew the lock's lease.
-     */
-    async runBeside(script, step) {
-        if (this.abandoned)
-            throw this.abandoned;
-        if (this.lost)
-            throw this.lostError(step);
-        let response;
-        try {
-            response = await Promise.race([
-                this.ssh.execCommand('sh -s', { stdin: script }),
-                this.gone.then(() => Promise.reject(new Error('lost'))),
-            ]);
-        }
-        catch (error) {
-            if (this.lost || !this.ssh.isConnected())
-                throw this.lostError(step);
-            throw new ConnectionError(`${this.entry.label}: ${step}: ${error.message}`);
-        }
-        const result = { code: response.code ?? -1, stdout: response.stdout, stderr: response.stderr };
-        return { ...result, answer: parseAnswer(result.stdout) };
-    }
-    /** False once the connection is gone or given up. */
-    get connected() {
-        return !this.lost && !this.abandoned && this.ssh.isConnected();
-    }
-    /**
-     * Stops this run from acting on the host any more: every step still to come fails with `error`,
-     * and the connection is closed (which also ends whatever the run's shell still runs there).
-     */
-    abandon(error) {
-        this.abandoned ??= error;
-        this.ssh.dispose();
-    }
-    /**
-     * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
-     * when first used: on a host with a slow login shell the two waits overlap.
-     */
-    warmUp() {
-        this.session ??= ShellSession.open(this.ssh);
-        this.sftp ??= this.ssh.requestSFTP();
-        this.sftp.catch(() => undefined);
-    }
-    /**
-     * Creates a directory whose parent exists, through SFTP: no shell needed, so it does not wait
-     * behind a script that runs in the session.
-     */
-    async makeDirectory(path) {
-        this.sftp ??= this.ssh.requestSFTP();
-        const sftp = await this.sftp;
-        await new Promise((resolve, reject) => sftp.mkdir(path, (error) => {
-            if (!error)
-                return resolve();
-            // It may exist already; anything else shows up as a failed upload next.
-            sftp.stat(path, (statError, stats) => statError || !stats.isDirectory()
-                ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`))
-                : resolve());
-        }));
-    }
-    /** Uploads a file through SFTP, streaming it in chunks. */
-    async upload(localPath, remotePath, onProgress) {
-        try {
-            this.sftp ??= this.ssh.requestSFTP();
-            const upload = this.ssh.putFile(localPath, remotePath, await this.sftp, {
-                concurrency: 64,
-                chunkSize: 32768,
-                step: (sent, _chunk, total) => onProgress?.(sent, total),
-            });
-            await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))]);
-        }
-        catch (error) {
-            if (this.abandoned)
-                throw this.abandoned;
-            if (this.lost)
-                throw this.lostError('upload');
-            throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${error.message}`);
-        }
-    }
-    /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
-    forward(host, port) {
-        return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds);
-    }
-    close() {
-        this.ssh.dispose();
-    }
-    lostError(step) {
-        if (this.abandoned)
-            return this.abandoned;
-        const silent = this.silentFor === undefined
-            ? ''
-            : `lost the connection to ${this.entry.host}: no answer for ${this.silentFor} s (the runner's network, or the host, went silent). `;
-        if (step === 'switch') {
-            // The switch script was on the host already, and it does not need the connection to finish.
-            return new ConnectionError(`${this.entry.label}: ${silent}the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`);
-        }
-        if (this.silentFor !== undefined) {
-            return new ConnectionError(`${this.entry.label}: ${silent}The SSH connection was lost during ${step}. Nothing was switched after that point; on the host, this run's lock lapses about a minute after its last renewal and the next run takes it over. Run the deploy again once the host is reachable.`);
-        }
-        return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
-    }
-}
-
-// EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __webpack_require__(6982);
 ;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
 /**
  * Shell functions shared by the remote scripts. Static text (`\${` is the shell's own `${`): no
@@ -1133,6 +730,452 @@ await_retired() {
 }
 `;
 
+;// CONCATENATED MODULE: ./lib/ssh/forward.js
+
+async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSeconds) {
+    const where = `${target.host}:${target.port}`;
+    const opening = bastion.forwardOut('127.0.0.1', 0, target.host, target.port);
+    let timer;
+    const expired = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+            // A channel that opens after we gave up would hold the bastion's connection open for nothing.
+            opening.then((channel) => channel.destroy()).catch(() => undefined);
+            reject(new ConnectionError(`${where}: no connection through the jump host ${bastionLabel} within ${timeoutSeconds} s (connect-timeout): the jump host is connected, but the target behind it did not answer. Check that the target is up, that the address and port are right as the bastion sees them, and that a firewall or security group lets the bastion reach port ${target.port}.`));
+        }, timeoutSeconds * 1000);
+    });
+    try {
+        return await Promise.race([opening, expired]);
+    }
+    catch (error) {
+        if (error instanceof ConnectionError)
+            throw error;
+        throw new ConnectionError(`${where}: the jump host ${bastionLabel} could not open a connection to the target (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
+/**
+ * Host key pinning. A host is trusted only when its key matches a `host-fingerprint` pin or a
+ * `known-hosts` line; this is decided inside the SSH handshake, before any credential is sent.
+ */
+
+/** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its sha256. */
+function fingerprintOf(keyBlob) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+/** The key type named inside the blob, e.g. `ssh-ed25519`. */
+function keyTypeOf(keyBlob) {
+    if (keyBlob.length < 4)
+        return 'unknown';
+    const length = keyBlob.readUInt32BE(0);
+    return keyBlob.subarray(4, 4 + length).toString('latin1');
+}
+function parseKnownHosts(text) {
+    const lines = [];
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const fields = line.split(/\s+/);
+        const marker = fields[0] === '@revoked' || fields[0] === '@cert-authority' ? fields.shift() : undefined;
+        if (fields.length < 3)
+            continue;
+        lines.push({ marker, patterns: fields[0], keyType: fields[1], key: fields[2] });
+    }
+    return lines;
+}
+/** How known_hosts names a host: plain on port 22, `[host]:port` otherwise. */
+function knownHostsName(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+function wildcardMatch(pattern, name) {
+    const regex = new RegExp(`^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`, 'i');
+    return regex.test(name);
+}
+/** Whether one known_hosts host field names this host (hashed `|1|salt|hmac`, lists, wildcards, `!`). */
+function patternsMatch(patterns, host, port) {
+    // OpenSSH hashes and compares host names in lower case.
+    const name = knownHostsName(host.toLowerCase(), port);
+    if (patterns.startsWith('|1|')) {
+        const [, , salt, hash] = patterns.split('|');
+        if (!salt || !hash)
+            return false;
+        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+        return digest === hash;
+    }
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        const body = negated ? pattern.slice(1) : pattern;
+        if (wildcardMatch(body, name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a presented host key against the pins. */
+function judgeHostKey(policy, host, port, keyBlob) {
+    const lines = parseKnownHosts(policy.knownHosts).filter((l) => patternsMatch(l.patterns, host, port));
+    const base64 = keyBlob.toString('base64');
+    if (lines.some((l) => l.marker === '@revoked' && l.key === base64))
+        return { trusted: false, reason: 'revoked' };
+    const fingerprint = fingerprintOf(keyBlob);
+    if (policy.fingerprints.some((pin) => pin.replace(/=+$/, '') === fingerprint))
+        return { trusted: true };
+    if (lines.some((l) => l.marker === undefined && l.key === base64))
+        return { trusted: true };
+    if (policy.insecureSkip)
+        return { trusted: true };
+    const pinned = policy.fingerprints.length > 0 || lines.some((l) => l.marker === undefined);
+    return { trusted: false, reason: pinned ? 'mismatch' : 'no-pin' };
+}
+/** Host key algorithms for a key type, strongest first, as ssh2 names them. */
+function algorithmsForKeyType(keyType) {
+    if (keyType === 'ssh-rsa')
+        return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+    return [keyType];
+}
+/** Every key family a host may have; scanned one by one to list all of a host's fingerprints. */
+const KEY_FAMILIES = [
+    ['ssh-ed25519'],
+    ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'],
+    ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+];
+/** known_hosts key types pinned for this host, to ask the server for a key we can check. */
+function pinnedKeyTypes(knownHosts, host, port) {
+    const types = parseKnownHosts(knownHosts)
+        .filter((l) => l.marker === undefined && patternsMatch(l.patterns, host, port))
+        .map((l) => l.keyType);
+    return [...new Set(types)];
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/transport.js
+/**
+ * The one way this action talks to a host: a single SSH connection (node-ssh over ssh2) whose host
+ * key is checked before any credential is sent. Commands run through `run`, which checks the exit
+ * code; files go up through `upload`; a lost connection becomes a plain error.
+ */
+
+
+
+
+
+
+
+
+
+/** A remote command ended with an exit code the caller did not expect. */
+class RemoteCommandError extends Error {
+    step;
+    result;
+    constructor(step, result) {
+        const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+        super(`${step}: the remote command failed with exit code ${result.code}${detail ? `:\n${detail}` : ''}`);
+        this.step = step;
+        this.result = result;
+        this.name = 'RemoteCommandError';
+    }
+}
+const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat());
+/**
+ * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
+ * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
+ * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
+ * while SFTP uploads, and only a reply to one of them counts.
+ */
+const KEEPALIVE_INTERVAL_MS = 5000;
+const KEEPALIVE_COUNT_MAX = 4;
+/**
+ * ssh2 hands each packet to the socket in pieces (length, payload and MAC: three writes for
+ * AES-GCM, without the native addon a bundled action never has). With Nagle off, each piece would
+ * be a system call and a TCP segment of its own, and the kernel's work for each, on the runner and
+ * on the host, adds up when many hosts are reached at once. Corked until the end of the tick, the
+ * pieces (and any other packet of that tick) leave in one writev.
+ */
+function coalesceWrites(socket) {
+    const write = socket.write.bind(socket);
+    let corked = false;
+    socket.write = ((...args) => {
+        if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(() => {
+                corked = false;
+                socket.uncork();
+            });
+        }
+        return write(...args);
+    });
+}
+async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
+    const { entry, auth, hostKeys } = endpoint;
+    const presented = [];
+    const ssh = new esm/* NodeSSH */.H();
+    const config = {
+        host: entry.host,
+        port: entry.port,
+        username: entry.username,
+        readyTimeout: endpoint.connectTimeoutSeconds * 1000,
+        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+        hostVerifier: (blob) => {
+            const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob);
+            presented.push({ blob, trusted: authenticate && verdict.trusted, reason: verdict.trusted ? undefined : verdict.reason });
+            return authenticate && verdict.trusted;
+        },
+    };
+    if (hostKeyAlgorithms)
+        config.algorithms = { serverHostKey: hostKeyAlgorithms };
+    if (auth.privateKey)
+        config.privateKey = auth.privateKey;
+    if (auth.passphrase)
+        config.passphrase = auth.passphrase;
+    if (auth.password)
+        config.password = auth.password;
+    // ssh2 would first try "none", only to hear which methods the host takes: a round trip for nothing.
+    config.authHandler = ['publickey', 'password'];
+    // Our own socket, to turn Nagle off before the handshake: its packets come in pairs, and a
+    // second small write waits for the other side's delayed ACK (a connect took 230 ms, now 70).
+    const socket = endpoint.openSocket
+        ? await endpoint.openSocket()
+        : ((0,early_socket/* takeEarlySocket */.p)(entry.host, entry.port) ?? (0,external_node_net_.connect)({ host: entry.host, port: entry.port, noDelay: true }));
+    coalesceWrites(socket);
+    config.sock = socket;
+    try {
+        await ssh.connect(config);
+        return { ssh, socket, presented };
+    }
+    catch (error) {
+        // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
+        socket.destroy();
+        ssh.dispose();
+        return { error: error, presented };
+    }
+}
+/** Every fingerprint the host offers, one handshake per key family (like ssh-keyscan). */
+async function scanFingerprints(endpoint) {
+    const found = [];
+    for (const family of KEY_FAMILIES) {
+        const result = await attempt(endpoint, family, false);
+        for (const key of result.presented)
+            found.push(`${keyTypeOf(key.blob)} ${fingerprintOf(key.blob)}`);
+    }
+    return [...new Set(found)];
+}
+function hostKeyMessage(endpoint, reason, fingerprints) {
+    const { entry } = endpoint;
+    const listed = fingerprints.length > 0 ? fingerprints.map((f) => `  ${f}`).join('\n') : '  (the host offered no key this action can read)';
+    const how = `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
+        `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
+        `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`;
+    if (reason === 'revoked')
+        return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`;
+    if (reason === 'mismatch') {
+        return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`;
+    }
+    return `${entry.label}: refusing to authenticate: no host key is pinned (set host-fingerprint or known-hosts, or insecure-skip-host-key-check: true). No credential was sent. The host offers:\n${listed}\n${how}`;
+}
+class RemoteHost {
+    entry;
+    ssh;
+    connectTimeoutSeconds;
+    lost = false;
+    /** Why the connection was given up, when it was the runner that gave it up. */
+    silentFor;
+    /** Set when this run may not act on the host any more (it lost its lock); every later step fails with it. */
+    abandoned;
+    lastHeard = performance.now();
+    session;
+    sftp;
+    /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
+    gone;
+    constructor(entry, ssh, connectTimeoutSeconds, socket) {
+        this.entry = entry;
+        this.ssh = ssh;
+        this.connectTimeoutSeconds = connectTimeoutSeconds;
+        socket?.on('data', () => (this.lastHeard = performance.now()));
+        this.gone = new Promise((resolve) => {
+            const lose = (error) => {
+                if (!this.lost && error?.message === 'Keepalive timeout')
+                    this.silentFor = Math.round((performance.now() - this.lastHeard) / 1000);
+                this.lost = true;
+                resolve();
+            };
+            ssh.connection?.on('close', () => lose());
+            // Without an error listener, a reset connection would crash the process instead of failing the step.
+            ssh.connection?.on('error', lose);
+        });
+    }
+    /** Connects, trusting the host only if its key matches a pin. */
+    static async connect(endpoint) {
+        const { entry, hostKeys } = endpoint;
+        const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port);
+        const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a));
+        let result = await attempt(endpoint, preferred.length > 0 ? preferred : undefined, true);
+        const refused = result.presented.find((key) => !key.trusted);
+        if (!result.ssh && refused) {
+            // A pinned key of another type may exist: ask for each family the host has.
+            const fingerprints = refused.reason === 'revoked' ? [] : await scanFingerprints(endpoint);
+            const pinnedFamily = KEY_FAMILIES.find((family) => fingerprints.some((f) => family.includes(f.split(' ')[0]) && hostKeys.fingerprints.includes(f.split(' ')[1])));
+            if (refused.reason === 'mismatch' && pinnedFamily) {
+                result = await attempt(endpoint, pinnedFamily, true);
+            }
+            else {
+                throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints));
+            }
+        }
+        if (!result.ssh)
+            throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
+        return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket);
+    }
+    /**
+     * Runs a POSIX sh script in the run's shell session and returns its parsed answer. Throws
+     * `RemoteCommandError` for an exit code that is neither 0 nor in `allowExit`, and
+     * `ConnectionError` if the connection dies. The script is sent at once, behind any still
+     * running (see ShellSession for `onlyIfPreviousSucceeded`).
+     */
+    async run(script, options) {
+        if (this.abandoned)
+            throw this.abandoned;
+        if (this.lost)
+            throw this.lostError(options.step);
+        this.session ??= ShellSession.open(this.ssh, SHELL_LIB);
+        let response;
+        try {
+            // ssh2 may leave a channel's end unreported when the connection dies under it.
+            response = await Promise.race([(await this.session).run(script, options), this.gone.then(() => Promise.reject(new Error('lost')))]);
+        }
+        catch (error) {
+            if (this.abandoned)
+                throw this.abandoned;
+            if (this.lost || !this.ssh.isConnected())
+                throw this.lostError(options.step);
+            if (error instanceof ShellEndedError) {
+                throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}. If nothing was heard from this run for over a minute (a runner that stood still, a network that went silent), another run has taken over its deploy lock and ended it; nothing of this run acts on the host any more.`);
+            }
+            throw new ConnectionError(`${this.entry.label}: ${options.step}: ${error.message}`);
+        }
+        const result = { ...response, answer: parseAnswer(response.stdout) };
+        if (result.code !== 0 && !(options.allowExit ?? []).includes(result.code)) {
+            throw new RemoteCommandError(options.step, result);
+        }
+        return result;
+    }
+    /**
+     * Runs a short script in a shell of its own, on a channel of its own: it does not wait behind the
+     * run's shell, which may be busy for minutes (a health wait), nor behind anything but the bytes
+     * already on the wire. Used to renew the lock's lease.
+     */
+    async runBeside(script, step) {
+        if (this.abandoned)
+            throw this.abandoned;
+        if (this.lost)
+            throw this.lostError(step);
+        let response;
+        try {
+            response = await Promise.race([
+                this.ssh.execCommand('sh -s', { stdin: script }),
+                this.gone.then(() => Promise.reject(new Error('lost'))),
+            ]);
+        }
+        catch (error) {
+            if (this.lost || !this.ssh.isConnected())
+                throw this.lostError(step);
+            throw new ConnectionError(`${this.entry.label}: ${step}: ${error.message}`);
+        }
+        const result = { code: response.code ?? -1, stdout: response.stdout, stderr: response.stderr };
+        return { ...result, answer: parseAnswer(result.stdout) };
+    }
+    /** False once the connection is gone or given up. */
+    get connected() {
+        return !this.lost && !this.abandoned && this.ssh.isConnected();
+    }
+    /**
+     * Stops this run from acting on the host any more: every step still to come fails with `error`,
+     * and the connection is closed (which also ends whatever the run's shell still runs there).
+     */
+    abandon(error) {
+        this.abandoned ??= error;
+        this.ssh.dispose();
+    }
+    /**
+     * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
+     * when first used: on a host with a slow login shell the two waits overlap.
+     */
+    warmUp() {
+        this.session ??= ShellSession.open(this.ssh, SHELL_LIB);
+        this.sftp ??= this.ssh.requestSFTP();
+        this.sftp.catch(() => undefined);
+    }
+    /**
+     * Creates a directory whose parent exists, through SFTP: no shell needed, so it does not wait
+     * behind a script that runs in the session.
+     */
+    async makeDirectory(path) {
+        this.sftp ??= this.ssh.requestSFTP();
+        const sftp = await this.sftp;
+        await new Promise((resolve, reject) => sftp.mkdir(path, (error) => {
+            if (!error)
+                return resolve();
+            // It may exist already; anything else shows up as a failed upload next.
+            sftp.stat(path, (statError, stats) => statError || !stats.isDirectory()
+                ? reject(new ConnectionError(`${this.entry.label}: could not create ${path}: ${error.message}`))
+                : resolve());
+        }));
+    }
+    /** Uploads a file through SFTP, streaming it in chunks. */
+    async upload(localPath, remotePath, onProgress) {
+        try {
+            this.sftp ??= this.ssh.requestSFTP();
+            const upload = this.ssh.putFile(localPath, remotePath, await this.sftp, {
+                concurrency: 64,
+                chunkSize: 32768,
+                step: (sent, _chunk, total) => onProgress?.(sent, total),
+            });
+            await Promise.race([upload, this.gone.then(() => Promise.reject(this.lostError('upload')))]);
+        }
+        catch (error) {
+            if (this.abandoned)
+                throw this.abandoned;
+            if (this.lost)
+                throw this.lostError('upload');
+            throw new ConnectionError(`${this.entry.label}: upload to ${remotePath} failed: ${error.message}`);
+        }
+    }
+    /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
+    forward(host, port) {
+        return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds);
+    }
+    close() {
+        this.ssh.dispose();
+    }
+    lostError(step) {
+        if (this.abandoned)
+            return this.abandoned;
+        const silent = this.silentFor === undefined
+            ? ''
+            : `lost the connection to ${this.entry.host}: no answer for ${this.silentFor} s (the runner's network, or the host, went silent). `;
+        if (step === 'switch') {
+            // The switch script was on the host already, and it does not need the connection to finish.
+            return new ConnectionError(`${this.entry.label}: ${silent}the SSH connection was lost during the switch. The switch finishes on the host on its own, so nginx serves either the old port or the new one; run the action with command: status to see which.`);
+        }
+        if (this.silentFor !== undefined) {
+            return new ConnectionError(`${this.entry.label}: ${silent}The SSH connection was lost during ${step}. Nothing was switched after that point; on the host, this run's lock lapses about a minute after its last renewal and the next run takes it over. Run the deploy again once the host is reachable.`);
+        }
+        return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
+    }
+}
+
+// EXTERNAL MODULE: ./lib/remote/quote.js
+var quote = __webpack_require__(6982);
 ;// CONCATENATED MODULE: ./lib/remote/hooks.js
 /** Scripts for the user's own steps (hooks), the deploy history and the instances' logs. */
 

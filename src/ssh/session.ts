@@ -10,6 +10,11 @@
  * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
  * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
  *
+ * A session may be opened with a library (shell functions every script starts with): the shell
+ * defines it once, and each script is sent without its copy. A script's subshell inherits the
+ * functions, so it runs as it would alone, and the host parses the library once, not once per step
+ * (a shell that reads its commands a byte at a time, as bash does, spends milliseconds on it).
+ *
  * Scripts are sent as soon as they are given, without waiting for the answers before them: the
  * shell runs them in order, and the answers come back in order. A script that must not run unless
  * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
@@ -65,14 +70,17 @@ export class ShellSession {
   private readonly pending: Pending[] = []
   private closed?: Error
 
-  private constructor(private readonly stdin: PassThrough) {}
+  private constructor(
+    private readonly stdin: PassThrough,
+    private readonly library: string,
+  ) {}
 
-  static async open(ssh: NodeSSH): Promise<ShellSession> {
+  static async open(ssh: NodeSSH, library = ''): Promise<ShellSession> {
     const stdin = new PassThrough()
-    const session = new ShellSession(stdin)
+    const session = new ShellSession(stdin, library)
     // A UTF-8 character may be split across two SSH packets.
     const decoder = new StringDecoder('utf8')
-    stdin.write(PROLOGUE)
+    stdin.write(PROLOGUE + (library ? `${library}\n` : ''))
     const ended = ssh.execCommand('sh -s', {
       stdin,
       noTrim: true,
@@ -100,7 +108,7 @@ export class ShellSession {
     const nonce = randomBytes(12).toString('hex')
     const out = '"$ZDD_TMP/out"'
     const err = '"$ZDD_TMP/err"'
-    const execute = `(\n${script}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
+    const execute = `(\n${withoutLibrary(script, this.library)}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
     return new Promise<ScriptResult>((resolve, reject) => {
       this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
       this.stdin.write(
@@ -142,4 +150,16 @@ export class ShellSession {
     this.closed = error
     for (const pending of this.pending.splice(0)) pending.reject(error)
   }
+}
+
+/**
+ * The script without its copy of the library, which the session's shell has defined already. A
+ * script's own code comes after its variables, so the last copy is the one to leave out: a value
+ * that happened to hold the library's text stays whole.
+ */
+export function withoutLibrary(script: string, library: string): string {
+  if (library === '') return script
+  const at = script.lastIndexOf(library)
+  // A newline in its place keeps the commands on either side apart.
+  return at < 0 ? script : `${script.slice(0, at)}\n${script.slice(at + library.length)}`
 }

@@ -12,6 +12,7 @@ import type { HostKeyPolicy, SecretInputs } from '../config/inputs.js'
 import { takeEarlySocket } from './early-socket.js'
 import { type RunOptions, ShellEndedError, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
+import { SHELL_LIB } from '../remote/shell-lib.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { forwardThroughBastion } from './forward.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
@@ -63,6 +64,29 @@ interface Attempt {
   presented: Array<{ blob: Buffer; trusted: boolean; reason?: string }>
 }
 
+/**
+ * ssh2 hands each packet to the socket in pieces (length, payload and MAC: three writes for
+ * AES-GCM, without the native addon a bundled action never has). With Nagle off, each piece would
+ * be a system call and a TCP segment of its own, and the kernel's work for each, on the runner and
+ * on the host, adds up when many hosts are reached at once. Corked until the end of the tick, the
+ * pieces (and any other packet of that tick) leave in one writev.
+ */
+export function coalesceWrites(socket: Duplex): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
+  let corked = false
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(() => {
+        corked = false
+        socket.uncork()
+      })
+    }
+    return write(...args)
+  }) as typeof socket.write
+}
+
 async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefined, authenticate: boolean): Promise<Attempt> {
   const { entry, auth, hostKeys } = endpoint
   const presented: Attempt['presented'] = []
@@ -91,6 +115,7 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
   const socket = endpoint.openSocket
     ? await endpoint.openSocket()
     : (takeEarlySocket(entry.host, entry.port) ?? connect({ host: entry.host, port: entry.port, noDelay: true }))
+  coalesceWrites(socket)
   config.sock = socket as never
   try {
     await ssh.connect(config)
@@ -191,7 +216,7 @@ export class RemoteHost {
   async run(script: string, options: { step: string; allowExit?: number[] } & RunOptions): Promise<RemoteResult> {
     if (this.abandoned) throw this.abandoned
     if (this.lost) throw this.lostError(options.step)
-    this.session ??= ShellSession.open(this.ssh)
+    this.session ??= ShellSession.open(this.ssh, SHELL_LIB)
     let response
     try {
       // ssh2 may leave a channel's end unreported when the connection dies under it.
@@ -254,7 +279,7 @@ export class RemoteHost {
    * when first used: on a host with a slow login shell the two waits overlap.
    */
   warmUp(): void {
-    this.session ??= ShellSession.open(this.ssh)
+    this.session ??= ShellSession.open(this.ssh, SHELL_LIB)
     this.sftp ??= this.ssh.requestSFTP()
     this.sftp.catch(() => undefined)
   }

@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs'
 import type { PassThrough } from 'node:stream'
 import type { NodeSSH } from 'node-ssh'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SKIPPED_EXIT, ShellSession } from '../../src/ssh/session.js'
+import { stopScript } from '../../src/remote/instance.js'
+import { shellScript } from '../../src/remote/quote.js'
+import { SHELL_LIB } from '../../src/remote/shell-lib.js'
+import { SKIPPED_EXIT, ShellSession, withoutLibrary } from '../../src/ssh/session.js'
 
 const children: ChildProcess[] = []
 afterEach(() => {
@@ -178,5 +181,38 @@ describe('ShellSession', () => {
     session.close()
     await new Promise((r) => setTimeout(r, 200))
     await expect(session.run('echo late')).rejects.toThrow(/remote shell ended/)
+  })
+})
+
+describe('ShellSession with a library', () => {
+  const LIBRARY = `\ngreet() { echo "hello $1"; }\n`
+  const script = (name: string) => shellScript({ NAME: name }, `${LIBRARY}greet "$NAME"`)
+
+  it('defines the library once; each script carrying it runs with its functions and is sent without it', async () => {
+    let sent = ''
+    const ssh = localSsh()
+    const execCommand = ssh.execCommand.bind(ssh)
+    ssh.execCommand = ((command: string, options: { stdin?: PassThrough }) => {
+      options.stdin?.on('data', (chunk: Buffer) => (sent += chunk.toString()))
+      return execCommand(command, options as never)
+    }) as typeof ssh.execCommand
+    const session = await ShellSession.open(ssh, LIBRARY)
+    const answers = await Promise.all(['one', 'two', 'three'].map((name) => session.run(script(name))))
+    expect(answers.map((a) => a.stdout)).toEqual(['hello one\n', 'hello two\n', 'hello three\n'])
+    expect(sent.split(LIBRARY).length - 1).toBe(1)
+    session.close()
+  })
+
+  it('a value that holds the library text is sent whole: only the script body loses its copy', () => {
+    const hostile = shellScript({ NAME: `x${LIBRARY}y` }, `${LIBRARY}greet "$NAME"`)
+    const sent = withoutLibrary(hostile, LIBRARY)
+    expect(sent).toBe(`set -u\nNAME='x${LIBRARY}y'\ngreet "$NAME"\n`)
+    expect(withoutLibrary('echo plain', LIBRARY)).toBe('echo plain')
+    expect(withoutLibrary(hostile, '')).toBe(hostile)
+  })
+
+  it("the action's scripts carry the shell library in a form the session leaves out", () => {
+    const script = stopScript({ deployDir: '/srv/app', port: 8081, drainSeconds: 0, stopTimeoutSeconds: 5 })
+    expect(withoutLibrary(script, SHELL_LIB).length).toBe(script.length - SHELL_LIB.length + 1)
   })
 })
