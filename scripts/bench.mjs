@@ -141,7 +141,13 @@ async function fleetSection() {
   checkNotAborting()
   const started = performance.now()
   try {
-    const { rows, table, startDelayMs } = await runFleetBench({ log, track, sizes: config.fleetSizes })
+    const { rows, table, startDelayMs } = await runFleetBench({
+      log,
+      track,
+      sizes: config.fleetSizes,
+      services: config.fleetServices,
+      paths: config.fleetPaths,
+    })
     const seconds = (performance.now() - started) / 1000
     log(`${FLEET_TITLE}: done in ${seconds.toFixed(0)} s`)
     const note = `Each service sleeps ${startDelayMs / 1000} s before it opens its port: it waits, it does not compute. The JVM sample still pays each JVM's start-up CPU, all at once, on this machine's ${os.cpus().length} cores; "sh + httpd" (BusyBox's httpd after the same sleep) leaves only the deploy tool's own work and sshd's and nginx's on the hosts.`

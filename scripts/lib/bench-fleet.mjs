@@ -7,6 +7,7 @@
 // it opens its port, as a Spring context waiting on its database would): 16 JVMs doing a real
 // start-up's work on 2 shared cores would time the machine, not the deploy. The JVM's own start-up
 // CPU (tiny here: a JDK-only service, C1 only) is still paid once per host, at the same moment.
+// Every other input keeps its default (health-interval 0.5 s among them), as a user's would.
 //
 // Topology (X and Y are free /24s of 10.213.0.0/16, picked at run time; see netns.mjs):
 //   front 10.213.X.0/24   runner .1, bastion .10
@@ -33,6 +34,13 @@ export const FLEET_TARGETS = /** @type {Record<number, number>} */ ({ 8: 2, 16: 
 /** How long the sample service sleeps before it opens its port. */
 export const FLEET_START_DELAY_MS = 1500
 
+/**
+ * Each host's request loop waits this long after each answer: about 20 requests a second per host,
+ * a load that stays the same per host however many hosts there are. Loops that never paused would
+ * share the machine's cores out among themselves (16 of them, with the services and nginx behind
+ * them, took both cores), and time the machine, not the deploy.
+ */
+export const TRAFFIC_PAUSE_MS = 50
 const RUN_TIMEOUT_MS = 240_000
 /** One host's time is what every ratio divides by: its median over this many runs. */
 const BASELINE_RUNS = 3
@@ -40,9 +48,16 @@ const TARGETS_AT_ONCE = 4
 
 /**
  * @param {{ log: (message: string) => void, track: (cleanup: () => unknown) => () => void,
- *   sizes?: number[], startDelayMs?: number }} options
+ *   sizes?: number[], startDelayMs?: number, services?: string[], paths?: string[] }} options
  */
-export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDelayMs = FLEET_START_DELAY_MS }) {
+export async function runFleetBench({
+  log,
+  track,
+  sizes = FLEET_SIZES,
+  startDelayMs = FLEET_START_DELAY_MS,
+  services = ['jvm', 'shell'],
+  paths = ['direct', 'bastion'],
+}) {
   const most = Math.max(...sizes)
   const lab = await createLab()
   track(() => lab.destroy())
@@ -120,7 +135,6 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
       'nginx-include': first.remote.includePath,
       'nginx-test-command': first.nginxTestCommand,
       'nginx-reload-command': first.nginxReloadCommand,
-      'health-interval': '0.1',
       'health-timeout': '90',
       'stop-timeout': '5',
       'connect-timeout': '30',
@@ -144,12 +158,12 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
 
   /** @type {any[]} */
   const records = []
-  for (const service of /** @type {const} */ (['jvm', 'shell'])) {
-  for (const viaBastion of [false, true]) {
+  for (const service of /** @type {Array<'jvm' | 'shell'>} */ (services)) {
+  for (const viaBastion of paths.map((p) => p === 'bastion')) {
     for (const n of sizes.flatMap((n) => (n === 1 ? Array(BASELINE_RUNS).fill(1) : [n]))) {
       const version = `${service === 'jvm' ? '' : 's'}${viaBastion ? 'b' : 'd'}${n}-${records.length}`
       const ws = await workspace(version)
-      const traffic = await startTrafficProcess(hosts.slice(0, n).map((h) => ({ url: h.url, concurrency: 1 })))
+      const traffic = await startTrafficProcess(hosts.slice(0, n).map((h) => ({ url: h.url, concurrency: 1, pauseMs: TRAFFIC_PAUSE_MS })))
       /** @type {any} */
       let run
       /** @type {any[]} */
@@ -184,6 +198,8 @@ export async function runFleetBench({ log, track, sizes = FLEET_SIZES, startDela
         failed: stats.reduce((s, x) => s + x.failed, 0),
         failedHosts: stats.flatMap((x, i) => (x.failed > 0 ? [`${hosts[i].host}: ${x.failed} ${JSON.stringify(x.failures.slice(0, 2))}`] : [])),
         outcomes: report.map((/** @type {any} */ r) => r.outcome),
+        /** Every host's phases, in seconds, as the action reported them. */
+        hostReports: report.map((/** @type {any} */ r) => ({ host: r.host, phases: r.phases })),
       }
       records.push(record)
       log(

@@ -18,6 +18,8 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
   --only-fleet         run only that section; prints its table and figures, writes no result file
   --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
+  --fleet-services L   the fleet's services, comma-separated: jvm, shell (default both)
+  --fleet-paths LIST   how the fleet is reached, comma-separated: direct, bastion (default both)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -36,6 +38,8 @@ export const { values: flags } = parseArgs({
     'no-fleet': { type: 'boolean', default: false },
     'only-fleet': { type: 'boolean', default: false },
     'fleet-sizes': { type: 'string' },
+    'fleet-services': { type: 'string' },
+    'fleet-paths': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -68,6 +72,22 @@ function intFlag(raw, fallback, min, name) {
   return n
 }
 
+/**
+ * @param {string | undefined} raw
+ * @param {string[]} allowed
+ * @param {string} name
+ */
+function listFlag(raw, allowed, name) {
+  if (raw === undefined) return undefined
+  const items = raw.split(',').map((item) => item.trim())
+  const wrong = items.find((item) => !allowed.includes(item))
+  if (wrong !== undefined || items.length === 0) {
+    console.error(`--${name} takes ${allowed.join(', ')} (comma-separated), got "${raw}"\n\n${HELP}`)
+    process.exit(2)
+  }
+  return items
+}
+
 const quick = Boolean(flags.quick)
 export const config = {
   quick,
@@ -92,4 +112,8 @@ export const config = {
   fatBytes: 40 * 1024 * 1024,
   /** undefined = the fleet section's own sizes (1, 4, 8, 16). */
   fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),
+  /** undefined = both services (the JVM sample, then sh + httpd). */
+  fleetServices: listFlag(flags['fleet-services'], ['jvm', 'shell'], 'fleet-services'),
+  /** undefined = both paths (direct, then through the bastion). */
+  fleetPaths: listFlag(flags['fleet-paths'], ['direct', 'bastion'], 'fleet-paths'),
 }

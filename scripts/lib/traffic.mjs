@@ -12,12 +12,22 @@ const BODY_EXCERPT = 200
 
 /**
  * @param {{ url: string, path?: string, concurrency?: number, keepAlive?: boolean,
- *   maxDurationMs?: number, timeoutMs?: number }} options
+ *   maxDurationMs?: number, timeoutMs?: number, pauseMs?: number }} options
  *   keepAlive false opens a new TCP connection per request (what most probes do);
  *   true reuses pooled connections, which is harsher on a reload (idle sockets get closed).
+ *   pauseMs: each loop waits this long after each answer, so that a loop's load is the same
+ *   however many run on the machine (0: the next request goes at once).
  * @returns {{ snapshot(): TrafficStats, stop(): Promise<TrafficStats> }}
  */
-export function startTraffic({ url, path = '/', concurrency = 4, keepAlive = false, maxDurationMs = 600_000, timeoutMs = 15_000 }) {
+export function startTraffic({
+  url,
+  path = '/',
+  concurrency = 4,
+  keepAlive = false,
+  maxDurationMs = 600_000,
+  timeoutMs = 15_000,
+  pauseMs = 0,
+}) {
   const target = new URL(path, url)
   const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : undefined
   const started = Date.now()
@@ -74,7 +84,10 @@ export function startTraffic({ url, path = '/', concurrency = 4, keepAlive = fal
     })
 
   const loop = async () => {
-    while (!stopped && Date.now() - started < maxDurationMs) await once()
+    while (!stopped && Date.now() - started < maxDurationMs) {
+      await once()
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+    }
   }
   const loops = Array.from({ length: concurrency }, loop)
 
