@@ -233,7 +233,9 @@ export async function runFleetBench({
   const rows = rowsOf().map((r, _, all) => {
     const base = all.find((b) => b.service === r.service && b.viaBastion === r.viaBastion && b.n === 1)
     const ratio = base ? r.seconds / base.seconds : NaN
-    const target = FLEET_TARGETS[r.n]
+    // The targets are for a service that waits while it starts: the JVM rows also time every JVM's
+    // start-up CPU on the machine's shared cores, which a fleet's hosts each have of their own.
+    const target = r.service === 'shell' ? FLEET_TARGETS[r.n] : undefined
     return {
       ...r,
       ratio,
