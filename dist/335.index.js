@@ -1107,11 +1107,14 @@ class RemoteHost {
         this.ssh.dispose();
     }
     /**
-     * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
-     * when first used: on a host with a slow login shell the two waits overlap.
+     * Opens the shell session now, and the SFTP channel beside it when the run will likely upload
+     * through it, instead of one after the other when first used: on a host with a slow login shell
+     * the two waits overlap. An upload small enough to travel inside a script needs no SFTP at all.
      */
-    warmUp() {
+    warmUp({ sftp }) {
         this.session ??= ShellSession.open(this.ssh, SHELL_LIB);
+        if (!sftp)
+            return;
         this.sftp ??= this.ssh.requestSFTP();
         this.sftp.catch(() => undefined);
     }
@@ -1319,6 +1322,12 @@ const RELEASE_STATE_FILE = '.state';
 function releaseStatePath(deployDir, release) {
     return `${deployDir}/releases/${release}/${RELEASE_STATE_FILE}`;
 }
+/**
+ * A file up to this size travels inside the script that uses it, base64-encoded, instead of over
+ * SFTP: that saves SFTP's four round trips (mkdir, open, write, close), a second or more to a host
+ * far away. Delta uploads of a fat jar are mostly this small.
+ */
+const INLINE_UPLOAD_MAX_BYTES = 256 * 1024;
 /** Where an upload lands before its checksum is known good: a release only appears whole. */
 function partialDir(deployDir, release) {
     return `${deployDir}/releases/.partial-${release}`;
@@ -1340,10 +1349,16 @@ function finalizeReleaseScript(p) {
         UPLOADED: p.uploaded ? 1 : 0,
         ENV_TEXT: p.envText,
         MANIFEST_TEXT: p.manifestText ?? '',
+        INLINE_BASE64: p.inlineBase64 ?? '',
     }, `
 cd -- "$DEPLOY_DIR/releases" || exit 40
 if [ "$UPLOADED" = 1 ]; then
   partial=".partial-$RELEASE"
+  if [ -n "$INLINE_BASE64" ]; then
+    mkdir -p -- "$partial" && printf '%s' "$INLINE_BASE64" | base64 -d > "$partial/$FILE_NAME" || {
+      echo "error=inline_write"; rm -rf -- "$partial"; exit 45
+    }
+  fi
   set -- $(sha256sum < "$partial/$FILE_NAME")
   if [ "\${1:-}" != "$SHA256" ]; then
     echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
@@ -1570,6 +1585,8 @@ echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
 else echo "http=none"; fi
+# Small uploads travel base64-encoded inside a script when the host can decode them.
+if command -v base64 >/dev/null 2>&1; then echo "base64=yes"; fi
 if [ "$NEED_JAVA" = 1 ]; then
   if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
 fi
@@ -2577,11 +2594,16 @@ function assembleScript(p) {
         SIZE: p.plan.totalBytes,
         DELTA: DELTA_FILE,
         PLAN: planText(p.plan),
+        INLINE_DELTA: p.inlineDelta ?? '',
     };
     sources.forEach((s, i) => (vars[`SRC_${i}`] = `../${s.release}/${s.fileName}`));
     // Static text: one case branch per source index, each naming its own variable.
     const branches = sources.map((_, i) => `    ${i}) file=$SRC_${i} ;;`).join('\n');
     return (0,quote/* shellScript */.ky)(vars, `
+if [ -n "$INLINE_DELTA" ]; then
+  mkdir -p -- "$DEPLOY_DIR/releases/.partial-$RELEASE" &&
+    printf '%s' "$INLINE_DELTA" | base64 -d > "$DEPLOY_DIR/releases/.partial-$RELEASE/$DELTA" || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
+fi
 cd -- "$DEPLOY_DIR/releases/.partial-$RELEASE" 2>/dev/null && [ -f "$DELTA" ] || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
 if dd if=/dev/null of=/dev/null iflag=skip_bytes,count_bytes status=none 2>/dev/null; then gnu_dd=1; else gnu_dd=; fi
 # Writes bytes [$2, $2 + $3) of file $1 to stdout.
@@ -2742,14 +2764,19 @@ async function uploadByDelta(p) {
             throw new Error(`the delta file holds ${deltaSize} bytes, expected ${plan.sendBytes}`);
         const partial = partialDir(deployDir, release);
         remoteTouched = true;
-        await remote.makeDirectory(partial);
-        await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`);
+        const inlineDelta = p.inline && deltaSize <= INLINE_UPLOAD_MAX_BYTES ? (await (0,promises_.readFile)(deltaPath)).toString('base64') : undefined;
+        if (inlineDelta === undefined) {
+            await remote.makeDirectory(partial);
+            await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`);
+        }
         const started = Date.now();
-        await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' });
+        await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan, inlineDelta }), {
+            step: 'upload',
+        });
         log.info(describeSent(plan.sendBytes, artifact.size, `${plan.sentChunks} new chunks; ${plan.copiedChunks} chunks (${amount(plan.copyBytes)}) copied on the host from ${plan.sources.map((s) => `release ${s.release}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`) +
             ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`);
         // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
-        return { manifestText, sentBytes: plan.sendBytes + Buffer.byteLength(text) + Buffer.byteLength(manifestText) };
+        return { manifestText, sentBytes: (inlineDelta?.length ?? plan.sendBytes) + Buffer.byteLength(text) + Buffer.byteLength(manifestText) };
     }
     catch (error) {
         // A lost connection is not the delta's fault, and the whole upload could not do better.
@@ -2848,6 +2875,7 @@ function readHostState(answer) {
         units,
         home: facts.home ?? '',
         http: (facts.http ?? 'none'),
+        base64: facts.base64 === 'yes',
         javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
         writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
         deployDirExists: facts.deploy_dir_exists === 'yes',
@@ -3414,6 +3442,11 @@ function sudoRefusalNote(output, command, user) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
+/**
+ * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
+ * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
+ */
+
 
 
 
@@ -3515,10 +3548,17 @@ async function uploadRelease(run, artifact) {
     // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
     const delta = existing
         ? {}
-        : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases });
+        : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases, inline: state.base64 });
     const manifestText = delta.manifestText;
+    // A small jar sent whole travels inside the finalize script, as a small delta does inside its own.
+    const inlineBase64 = !existing && delta.sentBytes === undefined && state.base64 && artifact.size <= INLINE_UPLOAD_MAX_BYTES
+        ? (await (0,promises_.readFile)(artifact.path)).toString('base64')
+        : undefined;
     if (existing) {
         log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`);
+    }
+    else if (inlineBase64 !== undefined) {
+        log.info(describeSent(artifact.size, artifact.size, 'the whole jar, inside the script that checks it'));
     }
     else if (delta.sentBytes === undefined) {
         const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`;
@@ -3542,6 +3582,7 @@ async function uploadRelease(run, artifact) {
             uploaded: !existing,
             envText,
             manifestText,
+            inlineBase64,
         }), {
             step: 'upload',
         });
@@ -3553,7 +3594,7 @@ async function uploadRelease(run, artifact) {
         throw error;
     }
     // Counted as it crossed the wire, the chunk list (sent with the finalize script) included.
-    const fullBytes = artifact.size + Buffer.byteLength(manifestText ?? '');
+    const fullBytes = (inlineBase64?.length ?? artifact.size) + Buffer.byteLength(manifestText ?? '');
     return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) };
 }
 /** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
@@ -3865,13 +3906,14 @@ moves) {
 
 
 
+
 /**
  * Phase 1, steps 3 to 8: lock, inspect, upload, free the idle port, start and check health. Nothing
  * here touches nginx. On failure the lock is let go and the new instance (if any) is stopped.
  */
 async function stageHost(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
-    remote.warmUp();
+    remote.warmUp({ sftp: artifact.size > INLINE_UPLOAD_MAX_BYTES });
     const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
         checkHostReady(state, remote, artifact);

@@ -5,7 +5,7 @@
  * instead: a deploy never fails because of the delta. Memory stays flat: the jar is only ever
  * streamed (to chunk it, and to copy the missing chunks into the delta file).
  */
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Artifact } from '../artifact.js'
@@ -14,7 +14,7 @@ import { type DeltaRun, type OldManifest, formatManifest, manifestSize, parseMan
 import type { Log } from '../log.js'
 import { ASSEMBLE_EXIT, DELTA_FILE, assembleScript, parseManifestListing, planText, readManifestsScript } from '../remote/delta.js'
 import { shellScript } from '../remote/quote.js'
-import { partialDir } from '../remote/release.js'
+import { INLINE_UPLOAD_MAX_BYTES, partialDir } from '../remote/release.js'
 import { ConnectionError } from '../ssh/errors.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import type { StoredRelease } from './host-state.js'
@@ -76,6 +76,8 @@ export async function uploadByDelta(p: {
   release: string
   artifact: Artifact
   releases: StoredRelease[]
+  /** The host can decode base64: a small delta travels inside the assemble script. */
+  inline: boolean
 }): Promise<DeltaOutcome> {
   const { remote, log, deployDir, release, artifact } = p
   // The newest releases first: a chunk found in several is copied from the newest.
@@ -140,10 +142,15 @@ export async function uploadByDelta(p: {
 
     const partial = partialDir(deployDir, release)
     remoteTouched = true
-    await remote.makeDirectory(partial)
-    await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`)
+    const inlineDelta = p.inline && deltaSize <= INLINE_UPLOAD_MAX_BYTES ? (await readFile(deltaPath)).toString('base64') : undefined
+    if (inlineDelta === undefined) {
+      await remote.makeDirectory(partial)
+      await remote.upload(deltaPath, `${partial}/${DELTA_FILE}`)
+    }
     const started = Date.now()
-    await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan }), { step: 'upload' })
+    await remote.run(assembleScript({ deployDir, release, fileName: artifact.fileName, sha256: artifact.sha256, plan, inlineDelta }), {
+      step: 'upload',
+    })
     log.info(
       describeSent(
         plan.sendBytes,
@@ -153,7 +160,7 @@ export async function uploadByDelta(p: {
         ` The ${plan.runs.length}-line plan and the new release's ${chunks.length}-line chunk list took ${amount(text.length + manifestText.length)} more.`,
     )
     // What crossed the wire: the new chunks, the plan and the chunk list that travel in scripts.
-    return { manifestText, sentBytes: plan.sendBytes + Buffer.byteLength(text) + Buffer.byteLength(manifestText) }
+    return { manifestText, sentBytes: (inlineDelta?.length ?? plan.sendBytes) + Buffer.byteLength(text) + Buffer.byteLength(manifestText) }
   } catch (error) {
     // A lost connection is not the delta's fault, and the whole upload could not do better.
     if (error instanceof ConnectionError) throw error

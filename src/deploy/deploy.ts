@@ -11,6 +11,7 @@ import type { RemoteHost } from '../ssh/transport.js'
 import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
+import { INLINE_UPLOAD_MAX_BYTES } from '../remote/release.js'
 import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
@@ -64,7 +65,7 @@ export async function stageHost(
   log: Log,
 ): Promise<StagedHost> {
   report.sha256 = artifact.sha256
-  remote.warmUp()
+  remote.warmUp({ sftp: artifact.size > INLINE_UPLOAD_MAX_BYTES })
   const { lock, state } = await lockAndInspect(remote, config, report, log)
   try {
     checkHostReady(state, remote, artifact)

@@ -48,6 +48,8 @@ export interface HostState {
   units: UnitState[]
   home: string
   http: 'curl' | 'wget' | 'none'
+  /** The host has `base64`, so a small upload can travel inside a script (see INLINE_UPLOAD_MAX_BYTES). */
+  base64: boolean
   javaFound?: boolean
   writable?: boolean
   deployDirExists: boolean
@@ -92,6 +94,7 @@ export function readHostState(answer: RemoteAnswer): HostState {
     units,
     home: facts.home ?? '',
     http: (facts.http ?? 'none') as HostState['http'],
+    base64: facts.base64 === 'yes',
     javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
     writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
     deployDirExists: facts.deploy_dir_exists === 'yes',

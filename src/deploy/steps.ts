@@ -2,6 +2,7 @@
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
+import { readFile } from 'node:fs/promises'
 import type { Artifact } from '../artifact.js'
 import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { redactCommandLine } from '../config/secrets.js'
@@ -11,7 +12,14 @@ import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } f
 import { SWITCH_EXIT, handoverScript, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
 import { unitName } from '../remote/systemd.js'
-import { envFileText, finalizeReleaseScript, partialDir, pruneScript, releaseStatePath } from '../remote/release.js'
+import {
+  INLINE_UPLOAD_MAX_BYTES,
+  envFileText,
+  finalizeReleaseScript,
+  partialDir,
+  pruneScript,
+  releaseStatePath,
+} from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
@@ -141,10 +149,17 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
   // Only the chunks the kept releases lack, when that pays; the whole jar otherwise, or if the delta fails.
   const delta = existing
     ? {}
-    : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases })
+    : await uploadByDelta({ remote, log, deployDir: state.deployDir, release, artifact, releases: state.releases, inline: state.base64 })
   const manifestText = delta.manifestText
+  // A small jar sent whole travels inside the finalize script, as a small delta does inside its own.
+  const inlineBase64 =
+    !existing && delta.sentBytes === undefined && state.base64 && artifact.size <= INLINE_UPLOAD_MAX_BYTES
+      ? (await readFile(artifact.path)).toString('base64')
+      : undefined
   if (existing) {
     log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`)
+  } else if (inlineBase64 !== undefined) {
+    log.info(describeSent(artifact.size, artifact.size, 'the whole jar, inside the script that checks it'))
   } else if (delta.sentBytes === undefined) {
     const target = `${partialDir(state.deployDir, release)}/${artifact.fileName}`
     await remote.makeDirectory(partialDir(state.deployDir, release))
@@ -168,6 +183,7 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
         uploaded: !existing,
         envText,
         manifestText,
+        inlineBase64,
       }),
       {
         step: 'upload',
@@ -183,7 +199,7 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
     throw error
   }
   // Counted as it crossed the wire, the chunk list (sent with the finalize script) included.
-  const fullBytes = artifact.size + Buffer.byteLength(manifestText ?? '')
+  const fullBytes = (inlineBase64?.length ?? artifact.size) + Buffer.byteLength(manifestText ?? '')
   return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) }
 }
 

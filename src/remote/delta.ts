@@ -71,7 +71,15 @@ export function parseManifestListing(section: string | undefined): Array<{ index
  * on any failure removes what it wrote and exits with an ASSEMBLE_EXIT code. Always removes the
  * delta file.
  */
-export function assembleScript(p: { deployDir: string; release: string; fileName: string; sha256: string; plan: DeltaPlan }): string {
+export function assembleScript(p: {
+  deployDir: string
+  release: string
+  fileName: string
+  sha256: string
+  plan: DeltaPlan
+  /** The delta file, base64-encoded, when it travels in this script rather than over SFTP. */
+  inlineDelta?: string
+}): string {
   const sources = p.plan.sources
   const vars: Record<string, string | number> = {
     DEPLOY_DIR: p.deployDir,
@@ -81,6 +89,7 @@ export function assembleScript(p: { deployDir: string; release: string; fileName
     SIZE: p.plan.totalBytes,
     DELTA: DELTA_FILE,
     PLAN: planText(p.plan),
+    INLINE_DELTA: p.inlineDelta ?? '',
   }
   sources.forEach((s, i) => (vars[`SRC_${i}`] = `../${s.release}/${s.fileName}`))
   // Static text: one case branch per source index, each naming its own variable.
@@ -88,6 +97,10 @@ export function assembleScript(p: { deployDir: string; release: string; fileName
   return shellScript(
     vars,
     `
+if [ -n "$INLINE_DELTA" ]; then
+  mkdir -p -- "$DEPLOY_DIR/releases/.partial-$RELEASE" &&
+    printf '%s' "$INLINE_DELTA" | base64 -d > "$DEPLOY_DIR/releases/.partial-$RELEASE/$DELTA" || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
+fi
 cd -- "$DEPLOY_DIR/releases/.partial-$RELEASE" 2>/dev/null && [ -f "$DELTA" ] || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
 if dd if=/dev/null of=/dev/null iflag=skip_bytes,count_bytes status=none 2>/dev/null; then gnu_dd=1; else gnu_dd=; fi
 # Writes bytes [$2, $2 + $3) of file $1 to stdout.

@@ -43,6 +43,8 @@ echo "home=$HOME"
 if command -v curl >/dev/null 2>&1; then echo "http=curl"
 elif command -v wget >/dev/null 2>&1; then echo "http=wget"
 else echo "http=none"; fi
+# Small uploads travel base64-encoded inside a script when the host can decode them.
+if command -v base64 >/dev/null 2>&1; then echo "base64=yes"; fi
 if [ "$NEED_JAVA" = 1 ]; then
   if command -v java >/dev/null 2>&1; then echo "java=yes"; else echo "java=no"; fi
 fi

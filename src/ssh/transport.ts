@@ -275,11 +275,13 @@ export class RemoteHost {
   }
 
   /**
-   * Opens the shell session and the SFTP channel now, side by side, instead of one after the other
-   * when first used: on a host with a slow login shell the two waits overlap.
+   * Opens the shell session now, and the SFTP channel beside it when the run will likely upload
+   * through it, instead of one after the other when first used: on a host with a slow login shell
+   * the two waits overlap. An upload small enough to travel inside a script needs no SFTP at all.
    */
-  warmUp(): void {
+  warmUp({ sftp }: { sftp: boolean }): void {
     this.session ??= ShellSession.open(this.ssh, SHELL_LIB)
+    if (!sftp) return
     this.sftp ??= this.ssh.requestSFTP()
     this.sftp.catch(() => undefined)
   }

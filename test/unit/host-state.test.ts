@@ -64,12 +64,18 @@ describe('readHostState', () => {
     expect(empty.include).toBe('')
   })
 
+  it('base64 on the host: small uploads may travel inside a script', () => {
+    expect(readHostState(parseAnswer('uid=0\nhttp=curl\nbase64=yes\n')).base64).toBe(true)
+    expect(readHostState(parseAnswer('uid=0\nhttp=curl\n')).base64).toBe(false)
+  })
+
   it('root, wget, and facts the script did not report', () => {
     const minimal = readHostState(parseAnswer('uid=0\nhttp=wget\ndeploy_dir_exists=no\n'))
     expect(minimal).toEqual({
       isRoot: true,
       home: '',
       http: 'wget',
+      base64: false,
       javaFound: undefined,
       writable: undefined,
       deployDirExists: false,

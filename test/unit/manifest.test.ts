@@ -194,6 +194,21 @@ describe('remote scripts of the delta upload, run by a local sh', () => {
     expect(readdirSync(partialDir(deployDir, release))).toEqual([fileName])
   })
 
+  it('a delta carried inside the script (base64) builds the same file, with nothing sent before it', async () => {
+    const { deployDir, fileName, release, newBytes, local, plan } = setUp({
+      deployDirName: `it's $HOME "x"`,
+      fileName: `my shop's $(id).jar`,
+    })
+    const deltaPath = join(tempDir(), DELTA_FILE)
+    await writeDeltaFile(local, plan.runs, deltaPath)
+    const inlineDelta = readFileSync(deltaPath).toString('base64')
+    expect(existsSync(partialDir(deployDir, release))).toBe(false)
+    const run = sh(assembleScript({ deployDir, release, fileName, sha256: sha(newBytes), plan, inlineDelta }))
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(readFileSync(join(partialDir(deployDir, release), fileName)).equals(newBytes)).toBe(true)
+    expect(readdirSync(partialDir(deployDir, release))).toEqual([fileName])
+  })
+
   it('without GNU dd (tail and head instead), the same file', async () => {
     const { root, deployDir, fileName, release, newBytes, local, plan } = setUp()
     await stageDelta(local, plan, deployDir, release)

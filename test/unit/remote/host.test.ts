@@ -105,6 +105,7 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       expect(state).toMatchObject({ deployDir, writable: true, deployDirExists: true, releases: [], include: undefined })
       expect(state.freeBytes).toBeGreaterThan(0)
       expect(['curl', 'wget']).toContain(state.http)
+      expect(state.base64).toBe(true) // coreutils
       expect(readdirSync(deployDir).sort()).toEqual(['logs', 'releases', 'run'])
     })
 

@@ -48,6 +48,21 @@ describe.concurrent('release scripts, run by a local sh', { timeout: 30_000 }, (
       expect(readdirSync(dir)).not.toContain('.env.new')
     })
 
+    it('a jar carried inside the script (base64): the release appears whole, byte for byte; a wrong sha256 leaves nothing', async () => {
+      const deployDir = tempDir()
+      mkdirSync(join(deployDir, 'releases'), { recursive: true })
+      const inlineBase64 = JAR.toString('base64')
+      const params = { deployDir, release: RELEASE, fileName: "my shop's $(id).jar", uploaded: true, envText: '', inlineBase64 }
+      const wrong = await runScript(finalizeReleaseScript({ ...params, sha256: sha256('something else') }))
+      expect(wrong.code).toBe(41)
+      expect(wrong.answer.facts.remote_sha256).toBe(sha256(JAR))
+      expect(readdirSync(join(deployDir, 'releases'))).toEqual([])
+      const run = await runScript(finalizeReleaseScript({ ...params, sha256: sha256(JAR) }))
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(readFileSync(join(deployDir, 'releases', RELEASE, "my shop's $(id).jar"))).toEqual(JAR)
+      expect(readdirSync(join(deployDir, 'releases'))).toEqual([RELEASE])
+    })
+
     it("wrong sha256: exit 41, the host's sha256 reported, and the partial upload removed", async () => {
       const deployDir = tempDir()
       upload(deployDir)
