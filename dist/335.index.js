@@ -2034,7 +2034,21 @@ OLD_WORKERS=
 # Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.
 # Other masters (a container's nginx, another network namespace's, another configuration) are none
 # of ours: one that was not signalled keeps its workers, and is never waited for.
+# The master's children are read from /proc with builtins alone; a kernel without that list gets
+# the full scan, a few processes more.
 has_new_worker() {
+  children_file=/proc/$1/task/$1/children
+  if [ -r "$children_file" ]; then
+    children=
+    { read -r children < "$children_file"; } 2>/dev/null
+    for child in $children; do
+      case "$BEFORE" in *" $1:$child "*) continue ;; esac
+      title=
+      { IFS= read -r title < "/proc/$child/cmdline"; } 2>/dev/null
+      case "$title" in *'shutting down'*) ;; 'nginx: worker process'*) return 0 ;; esac
+    done
+    return 1
+  fi
   for pair in $(nginx_workers "$MASTER_HINT"); do
     case "$pair" in "$1":*) ;; *) continue ;; esac
     case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
