@@ -1852,11 +1852,15 @@ sockets_of() {
     for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS \${process}:\${fd##*/}"; done
   done 2>/dev/null
 }
+# The process was started a moment ago: nothing can answer yet, so the first poll waits for the
+# first tick, or for its first socket.
+code=000
+first_tick=1
 while :; do
   alive "$pid" || fail exited ${INSTANCE_EXIT.exited}
   # Counted before the poll: a socket opened while it runs still calls the next one at once.
   sockets_of "$pid"; polled_sockets=$SOCKETS
-  code=$(http_status "$HEALTH_URL" "$body" 5)
+  if [ -n "$first_tick" ]; then first_tick=; else code=$(http_status "$HEALTH_URL" "$body" 5); fi
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then
