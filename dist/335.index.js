@@ -4046,8 +4046,11 @@ async function finishHost(staged) {
     const { run, lock, active, release } = staged;
     const { config, log, report, state } = run;
     try {
-        // The host is let go only once nginx sends every new request to the new port.
-        await awaitNginxHandover(run);
+        // The host is let go only once nginx sends every new request to the new port. Sent, not
+        // awaited: the shell runs what follows after it, so nothing is stopped or let go before the
+        // hand-over, and a far host pays no round trip for it.
+        const handover = awaitNginxHandover(run);
+        handover.catch(() => undefined);
         if (config.stopPrevious && active !== undefined) {
             await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${active}`, () => stopInstance(run, active, config.drainSeconds)));
         }
@@ -4056,6 +4059,7 @@ async function finishHost(staged) {
         // The release follows the prune at once, and runs whatever the prune's outcome.
         void lock.release();
         const pruned = await pruning;
+        await handover;
         if (pruned.length > 0)
             log.info(`Pruned releases: ${pruned.join(', ')}`);
     }
