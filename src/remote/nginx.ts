@@ -185,6 +185,8 @@ reload_and_wait() {
         echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
       if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+        # The old master took its workers with it: nothing is left to hand over.
+        OLD_WORKERS=
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
       fi
     done
