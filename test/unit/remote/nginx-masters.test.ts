@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderInclude } from '../../../src/deploy/plan.js'
-import { SWITCH_EXIT, type SwitchParams, handoverScript, switchScript } from '../../../src/remote/nginx.js'
+import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
 import { cleanUpAfterAll, freePort, runScript, tempDir } from './local-host.js'
-import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, viaNginx } from './private-nginx.js'
+import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, switchAndHandOver, viaNginx } from './private-nginx.js'
 
 cleanUpAfterAll()
 
@@ -35,12 +35,6 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     releaseStateFile: '',
     ...overrides,
   })
-  /** A switch, then the wait for nginx's hand-over that the deploy does before it relies on the new port alone. */
-  const switched = async (switchParams: SwitchParams) => {
-    const run = await runScript(switchScript(switchParams))
-    if (run.code === 0) expect((await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))).code).toBe(0)
-    return run
-  }
   const servedPort = async () => Number((await viaNginx(ours.port)).split(' ').pop())
   const otherPort = (port: number) => (port === backends[0] ? backends[1] : backends[0])
 
@@ -65,7 +59,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   it('confirms the reload on the master it signalled, without waiting for the other', async () => {
     const otherWorkers = other.workers()
     const target = otherPort(await servedPort())
-    const run = await switched(params(target))
+    const run = await switchAndHandOver(params(target))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()), switched: 'yes' })
     expect(run.ms).toBeLessThan(4000)
@@ -87,12 +81,12 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
 
   it('a reload command that signals the other master: confirmed on that one, the one the command signalled', async () => {
     const served = await servedPort()
-    const run = await switched(params(otherPort(served), { reloadCommand: other.reloadCommand }))
+    const run = await switchAndHandOver(params(otherPort(served), { reloadCommand: other.reloadCommand }))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts.nginx_master).toBe(String(other.masterPid()))
     // Ours was not signalled, so it still serves the old port; point its include back there.
     expect(await servedPort()).toBe(served)
-    expect((await switched(params(served))).code).toBe(0)
+    expect((await switchAndHandOver(params(served))).code).toBe(0)
   })
 
   it('a reload command that restarts nginx: the new master in place of the one that exited is the one watched', async () => {
@@ -101,7 +95,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     const before = ours.masterPid()
     const pidFile = join(ours.dir, 'nginx.pid')
     const restart = `pid=$(cat ${pidFile}); kill -QUIT "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; ${NGINX} ${ours.args}`
-    const run = await switched(params(target, { reloadCommand: restart }))
+    const run = await switchAndHandOver(params(target, { reloadCommand: restart }))
     expect(run.code, run.stdout).toBe(0)
     expect(ours.masterPid()).not.toBe(before)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })

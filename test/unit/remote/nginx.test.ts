@@ -11,7 +11,15 @@ import { SWITCH_EXIT, type SwitchParams, handoverScript, switchScript } from '..
 import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
 import { runScript, tempDir, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
-import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, viaNginx as viaPrivateNginx } from './private-nginx.js'
+import {
+  NGINX,
+  type PrivateNginx,
+  TEMPLATE,
+  startBackends,
+  startPrivateNginx,
+  switchAndHandOver,
+  viaNginx as viaPrivateNginx,
+} from './private-nginx.js'
 
 cleanUpAfterAll()
 
@@ -210,16 +218,9 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     for (const child of backendProcesses) child.kill('SIGKILL')
   })
 
-  /** A switch, then the wait for nginx's hand-over that the deploy does before it relies on the new port alone. */
-  const switched = async (switchParams: SwitchParams) => {
-    const run = await runScript(switchScript(switchParams))
-    if (run.code === 0) expect((await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))).code).toBe(0)
-    return run
-  }
-
   it('switches traffic to the other port, and sees the reload taken', async () => {
     expect(await viaNginx()).toBe(`200 backend ${backends[0]}`)
-    const run = await switched(params(backends[1]))
+    const run = await switchAndHandOver(params(backends[1]))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${backends[1]}`)
@@ -274,7 +275,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
 
   it('verify-url answering 2xx: verify=ok', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
-    const run = await switched(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` }))
+    const run = await switchAndHandOver(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` }))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ verify: 'ok', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${target}`)

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { dirname, join } from 'node:path'
 import { renderInclude } from '../../../src/deploy/plan.js'
-import { freePort, waitUntil } from './local-host.js'
+import { type SwitchParams, handoverScript, switchScript } from '../../../src/remote/nginx.js'
+import { freePort, runScript, waitUntil } from './local-host.js'
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((path) =>
   existsSync(path),
@@ -114,4 +115,15 @@ export function viaNginx(port: number): Promise<string> {
     })
     request.on('error', (error) => resolve(`no answer: ${error.message}`))
   })
+}
+
+/** A switch, then the wait for nginx's hand-over that the deploy does before it relies on the new port alone. */
+export async function switchAndHandOver(params: SwitchParams): Promise<Awaited<ReturnType<typeof runScript>>> {
+  const run = await runScript(switchScript(params))
+  if (run.code === 0) {
+    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))
+    if (handover.code !== 0)
+      throw new Error(`the wait for nginx's hand-over failed (exit ${handover.code}): ${handover.stdout}${handover.stderr}`)
+  }
+  return run
 }
