@@ -158,11 +158,12 @@ port_holder() {
 # proves nothing: the instance may have ended long ago, or the host rebooted, and the pid now
 # belongs to anything on the host. So the file's second line records which process it was: the
 # boot and the process's start time. A process is ours only when it is on the same boot, started
-# at the recorded time, and runs the release named in run/<port>.release (that release directory
-# is its working directory, or is on its command line). Files written before identities were
-# recorded hold only the pid: for them the release check alone decides. A pid that fails is never
-# signalled. These functions work in the deploy dir, whoever started the process (a detached
-# start or a supervisor), and use builtins but for the command-line fallback.
+# at the recorded time, and runs the release named in run/<port>.release (its working directory is
+# that release directory or one in it, or the release directory is on its command line). Files
+# written before identities were recorded hold only the pid: for them the release check alone
+# decides. A pid that fails is never signalled. These functions work in the deploy dir, whoever
+# started the process (a detached start or a supervisor), and use builtins but for the
+# command-line fallback.
 
 # Sets BOOT_ID to the kernel's id of this boot (empty where it does not tell).
 boot_id() { BOOT_ID=; read -r BOOT_ID 2>/dev/null < /proc/sys/kernel/random/boot_id || BOOT_ID=; }
@@ -187,12 +188,16 @@ record_instance() {
   printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "run/$1.pid"
 }
 
-# Status 0 when process $1 runs release $2: its working directory is releases/$2, or that
-# directory's path is on its command line (a start command that changed directory).
+# Status 0 when process $1 runs release $2: its working directory is releases/$2 or a directory in
+# it (a server that went into the folder it serves, as BusyBox's httpd -h does), or that
+# directory's path is on its command line (a start command that changed directory elsewhere).
 runs_release() {
   [ -n "$2" ] || return 1
   [ "/proc/$1/cwd" -ef "releases/$2" ] && return 0
   release_path=$(cd -P -- "releases/$2" 2>/dev/null && pwd) || release_path="$PWD/releases/$2"
+  if process_cwd=$(cd -P -- "/proc/$1/cwd" 2>/dev/null && pwd); then
+    case "$process_cwd/" in "$release_path/"*) return 0 ;; esac
+  fi
   grep -q -a -F -e "$release_path/" "/proc/$1/cmdline" 2>/dev/null
 }
 

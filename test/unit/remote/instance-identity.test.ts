@@ -4,7 +4,7 @@
  * keeps none of the session's pipes open. Run by a local `sh` in temporary directories.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -66,7 +66,7 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
 
     const cases: Array<{
       name: string
-      where: 'release' | 'elsewhere'
+      where: 'release' | 'inside' | 'neighbour' | 'elsewhere'
       identity: (pid: number) => string | false
       release?: string
       argv?: (releaseDir: string) => string[]
@@ -86,6 +86,13 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
         ours: false,
       },
       { name: 'its identity, but not running the release: stale', where: 'elsewhere', identity: identityOf, ours: false },
+      { name: 'its identity, in a directory inside its release (httpd -h www): ours', where: 'inside', identity: identityOf, ours: true },
+      {
+        name: 'its identity, in a release whose name begins with its own (r1 and r10): stale',
+        where: 'neighbour',
+        identity: identityOf,
+        ours: false,
+      },
       { name: 'pid only (an earlier version), in its release directory: ours', where: 'release', identity: () => false, ours: true },
       {
         name: 'pid only, elsewhere, with the release directory on its command line: ours',
@@ -108,7 +115,14 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
         const deployDir = tempDir()
         const port = await freePort()
         const releaseDir = makeRelease(deployDir, 'r1')
-        const pid = await unrelatedProcess(c.where === 'release' ? releaseDir : tmpdir(), c.argv?.(releaseDir))
+        const cwd = {
+          release: releaseDir,
+          inside: join(releaseDir, 'www'),
+          neighbour: makeRelease(deployDir, 'r10'),
+          elsewhere: tmpdir(),
+        }[c.where]
+        if (c.where === 'inside') mkdirSync(cwd)
+        const pid = await unrelatedProcess(cwd, c.argv?.(releaseDir))
         record(deployDir, port, pid, c.release ?? 'r1', c.identity(pid))
         const facts = await findInstance(deployDir, port)
         expect(facts).toEqual(c.ours ? { ours: String(pid), printed: String(pid) } : { stale_pid: `${port} ${pid}`, printed: '' })
