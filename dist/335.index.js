@@ -239,6 +239,8 @@ var external_node_string_decoder_ = __webpack_require__(6193);
  * shell runs them in order, and the answers come back in order. A script that must not run unless
  * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
  * instead: a step that waits for nothing from the previous answer costs no round trip of its own.
+ * A script may also depend on several before it (the start on freeing the port and on the upload's
+ * check): those carry a failure mark, and it is skipped if any of them failed.
  */
 
 
@@ -259,6 +261,11 @@ class ShellEndedError extends Error {
 }
 /** The exit code of a script skipped because the one before it failed. */
 const SKIPPED_EXIT = 125;
+const MARK = /^[a-z_]+$/;
+function checkMark(mark) {
+    if (mark !== undefined && !MARK.test(mark))
+        throw new Error(`a failure mark is lower-case letters and _ only, not "${mark}"`);
+}
 class ShellSession {
     stdin;
     library;
@@ -290,19 +297,27 @@ class ShellSession {
         this.stdin.end();
     }
     /** Sends one script at once; the shell runs scripts one at a time, in the order they were given. */
-    run(script, { onStdout, onlyIfPreviousSucceeded } = {}) {
+    run(script, { onStdout, onlyIfPreviousSucceeded, failureMark, skipIfFailed } = {}) {
         if (this.closed)
             return Promise.reject(this.closed);
+        checkMark(failureMark);
+        checkMark(skipIfFailed);
         const nonce = (0,external_node_crypto_.randomBytes)(12).toString('hex');
         const out = '"$ZDD_TMP/out"';
         const err = '"$ZDD_TMP/err"';
         const execute = `(\n${withoutLibrary(script, this.library)}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`;
+        const guard = skipIfFailed
+            ? { test: `[ -z "\${zdd_failed_${skipIfFailed}:-}" ]`, why: 'a script it depends on failed' }
+            : onlyIfPreviousSucceeded
+                ? { test: '[ "$zdd_status" = 0 ]', why: 'the script before it failed' }
+                : undefined;
         return new Promise((resolve, reject) => {
             this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject });
             this.stdin.write(`printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
-                (onlyIfPreviousSucceeded
-                    ? `if [ "$zdd_status" = 0 ]; then\n${execute}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+                (guard
+                    ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
                     : execute) +
+                (failureMark ? `[ "$zdd_status" = 0 ] || zdd_failed_${failureMark}=1\n` : '') +
                 `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
                 `cat ${out}\n`);
         });
@@ -3569,8 +3584,17 @@ function checkSupervision(run) {
 function supervision(run) {
     return supervisionOf(run.config.supervisor, run.config.appName, run.state);
 }
-/** Step 5: puts the artifact in a release directory, or reuses a release with the same sha256. */
-async function uploadRelease(run, artifact) {
+/**
+ * The failure mark (see ShellSession) of the stage's steps that the start depends on: freeing the
+ * idle port and the upload's check. The start may then be sent right behind them, without waiting
+ * for their answers, and the host skips it if either failed.
+ */
+const STAGE_MARK = 'stage';
+/**
+ * Step 5: puts the artifact in a release directory, or reuses a release with the same sha256.
+ * `onChecking` is called with the release's name as soon as the script that checks it is sent.
+ */
+async function uploadRelease(run, artifact, onChecking) {
     const { remote, state, log, config } = run;
     const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = existing?.name ?? releaseName(artifact.sha256, new Date());
@@ -3601,20 +3625,19 @@ async function uploadRelease(run, artifact) {
         });
         log.info(describeSent(artifact.size, artifact.size, 'the whole jar'));
     }
+    const checking = remote.run(finalizeReleaseScript({
+        deployDir: state.deployDir,
+        release,
+        fileName: artifact.fileName,
+        sha256: artifact.sha256,
+        uploaded: !existing,
+        envText: envFileText(config.env, quote/* shellQuote */.ZL),
+        manifestText,
+        inlineBase64,
+    }), { step: 'upload', failureMark: STAGE_MARK });
+    onChecking?.(release);
     try {
-        const envText = envFileText(config.env, quote/* shellQuote */.ZL);
-        await remote.run(finalizeReleaseScript({
-            deployDir: state.deployDir,
-            release,
-            fileName: artifact.fileName,
-            sha256: artifact.sha256,
-            uploaded: !existing,
-            envText,
-            manifestText,
-            inlineBase64,
-        }), {
-            step: 'upload',
-        });
+        await checking;
     }
     catch (error) {
         if (error instanceof RemoteCommandError && error.result.answer.facts.error === 'sha256_mismatch') {
@@ -3632,7 +3655,7 @@ async function freeIdlePort(run, port) {
     // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
     const strangerCommand = (commandLine = '') => (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(config));
     try {
-        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }), { step: 'stop idle' });
+        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }), { step: 'stop idle', failureMark: STAGE_MARK });
         const { facts, lists } = result.answer;
         warnStaleRecords(log, lists.stale_pid, state);
         if (facts.unit_stopped)
@@ -3654,28 +3677,37 @@ async function freeIdlePort(run, port) {
         throw error;
     }
 }
-/** Steps 7 and 8: starts the release on the port, detached, and waits until it is healthy. */
-async function startAndCheckHealth(run, port, release, fileName) {
+/**
+ * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host; the
+ * host skips them if freeing the port or the upload's check failed. Its answer is read by
+ * `startAndCheckHealth`.
+ */
+function sendStart(run, port, release, fileName) {
     const { remote, config, state } = run;
+    return remote.run(startScript({
+        deployDir: state.deployDir,
+        port,
+        release,
+        fileName,
+        appName: config.appName,
+        javaOpts: config.javaOpts,
+        startCommand: config.startCommand,
+        healthUrl: `http://127.0.0.1:${port}${config.health.path}`,
+        healthExpect: config.health.expect,
+        healthTimeoutSeconds: config.health.timeoutSeconds,
+        healthIntervalSeconds: config.health.intervalSeconds,
+        stopTimeoutSeconds: config.stopTimeoutSeconds,
+        startedAt: new Date(),
+        unit: supervision(run).start,
+    }), { step: 'start', skipIfFailed: STAGE_MARK });
+}
+/** Steps 7 and 8: starts the release on the port, detached (unless `sent` already did), and waits until it is healthy. */
+async function startAndCheckHealth(run, port, release, fileName, sent) {
+    const { config, state } = run;
     const healthUrl = `http://127.0.0.1:${port}${config.health.path}`;
     const unit = supervision(run).start;
     try {
-        const result = await remote.run(startScript({
-            deployDir: state.deployDir,
-            port,
-            release,
-            fileName,
-            appName: config.appName,
-            javaOpts: config.javaOpts,
-            startCommand: config.startCommand,
-            healthUrl,
-            healthExpect: config.health.expect,
-            healthTimeoutSeconds: config.health.timeoutSeconds,
-            healthIntervalSeconds: config.health.intervalSeconds,
-            stopTimeoutSeconds: config.stopTimeoutSeconds,
-            startedAt: new Date(),
-            unit,
-        }), { step: 'start' });
+        const result = await (sent ?? sendStart(run, port, release, fileName));
         const { facts } = result.answer;
         run.log.info(`Release ${release} is healthy on port ${port} (pid ${facts.pid}${facts.unit ? `, systemd unit ${facts.unit}, enabled` : ''}).`);
     }
@@ -3959,14 +3991,23 @@ async function stageHost(remote, config, artifact, report, log) {
         // upload fails, the active one still serves, and rollback restarts the previous release.
         const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle));
         freeing.catch(() => undefined);
-        const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)));
+        // Without a pre-start-command between them, the start goes right behind the upload's check:
+        // a round trip less, and the host skips it if either that check or freeing the port failed.
+        let starting;
+        const startAtOnce = hookCommand(config, 'pre-start') === '';
+        const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact, (name) => {
+            if (!startAtOnce)
+                return;
+            starting = sendStart(run, idle, name, artifact.fileName);
+            starting.catch(() => undefined);
+        })));
         report.uploadedBytes = uploadedBytes;
         await freeing;
         const point = { release, fileName: artifact.fileName, port: idle, previousPort: active };
         await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
             throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error;
         });
-        await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)));
+        await timed(report, 'start', () => log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName, starting)));
         // At the end of the stage: on a fleet, a host whose smoke test fails keeps every host from switching.
         try {
             await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));

@@ -7,8 +7,8 @@
 import type { Artifact } from '../artifact.js'
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
-import type { RemoteHost } from '../ssh/transport.js'
-import { HookError, runHook, runPostSwitchHook } from './hooks.js'
+import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
+import { HookError, hookCommand, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { INLINE_UPLOAD_MAX_BYTES } from '../remote/release.js'
@@ -26,6 +26,7 @@ import {
   inspectHost,
   lockAndInspect,
   pruneReleases,
+  sendStart,
   startAndCheckHealth,
   stopInstance,
   switchTraffic,
@@ -83,7 +84,19 @@ export async function stageHost(
     // upload fails, the active one still serves, and rollback restarts the previous release.
     const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle))
     freeing.catch(() => undefined)
-    const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact)))
+    // Without a pre-start-command between them, the start goes right behind the upload's check:
+    // a round trip less, and the host skips it if either that check or freeing the port failed.
+    let starting: Promise<RemoteResult> | undefined
+    const startAtOnce = hookCommand(config, 'pre-start') === ''
+    const { release, uploadedBytes } = await timed(report, 'upload', () =>
+      log.group('Upload', () =>
+        uploadRelease(run, artifact, (name) => {
+          if (!startAtOnce) return
+          starting = sendStart(run, idle, name, artifact.fileName)
+          starting.catch(() => undefined)
+        }),
+      ),
+    )
     report.uploadedBytes = uploadedBytes
     await freeing
     const point = { release, fileName: artifact.fileName, port: idle, previousPort: active }
@@ -91,7 +104,7 @@ export async function stageHost(
       throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error
     })
     await timed(report, 'start', () =>
-      log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName)),
+      log.group(`Start ${release} on port ${idle}`, () => startAndCheckHealth(run, idle, release, artifact.fileName, starting)),
     )
     // At the end of the stage: on a fleet, a host whose smoke test fails keeps every host from switching.
     try {

@@ -20,7 +20,7 @@ import {
   pruneScript,
   releaseStatePath,
 } from '../remote/release.js'
-import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
+import { RemoteCommandError, type RemoteHost, type RemoteResult } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
@@ -141,8 +141,22 @@ function supervision(run: HostRun) {
   return supervisionOf(run.config.supervisor, run.config.appName, run.state)
 }
 
-/** Step 5: puts the artifact in a release directory, or reuses a release with the same sha256. */
-export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{ release: string; uploadedBytes: number }> {
+/**
+ * The failure mark (see ShellSession) of the stage's steps that the start depends on: freeing the
+ * idle port and the upload's check. The start may then be sent right behind them, without waiting
+ * for their answers, and the host skips it if either failed.
+ */
+const STAGE_MARK = 'stage'
+
+/**
+ * Step 5: puts the artifact in a release directory, or reuses a release with the same sha256.
+ * `onChecking` is called with the release's name as soon as the script that checks it is sent.
+ */
+export async function uploadRelease(
+  run: HostRun,
+  artifact: Artifact,
+  onChecking?: (release: string) => void,
+): Promise<{ release: string; uploadedBytes: number }> {
   const { remote, state, log, config } = run
   const existing = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = existing?.name ?? releaseName(artifact.sha256, new Date())
@@ -172,23 +186,22 @@ export async function uploadRelease(run: HostRun, artifact: Artifact): Promise<{
     })
     log.info(describeSent(artifact.size, artifact.size, 'the whole jar'))
   }
+  const checking = remote.run(
+    finalizeReleaseScript({
+      deployDir: state.deployDir,
+      release,
+      fileName: artifact.fileName,
+      sha256: artifact.sha256,
+      uploaded: !existing,
+      envText: envFileText(config.env, shellQuote),
+      manifestText,
+      inlineBase64,
+    }),
+    { step: 'upload', failureMark: STAGE_MARK },
+  )
+  onChecking?.(release)
   try {
-    const envText = envFileText(config.env, shellQuote)
-    await remote.run(
-      finalizeReleaseScript({
-        deployDir: state.deployDir,
-        release,
-        fileName: artifact.fileName,
-        sha256: artifact.sha256,
-        uploaded: !existing,
-        envText,
-        manifestText,
-        inlineBase64,
-      }),
-      {
-        step: 'upload',
-      },
-    )
+    await checking
   } catch (error) {
     if (error instanceof RemoteCommandError && error.result.answer.facts.error === 'sha256_mismatch') {
       throw new StepError(
@@ -211,7 +224,7 @@ export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
   try {
     const result = await remote.run(
       freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }),
-      { step: 'stop idle' },
+      { step: 'stop idle', failureMark: STAGE_MARK },
     )
     const { facts, lists } = result.answer
     warnStaleRecords(log, lists.stale_pid, state)
@@ -240,31 +253,47 @@ export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
   }
 }
 
-/** Steps 7 and 8: starts the release on the port, detached, and waits until it is healthy. */
-export async function startAndCheckHealth(run: HostRun, port: number, release: string, fileName: string): Promise<void> {
+/**
+ * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host; the
+ * host skips them if freeing the port or the upload's check failed. Its answer is read by
+ * `startAndCheckHealth`.
+ */
+export function sendStart(run: HostRun, port: number, release: string, fileName: string): Promise<RemoteResult> {
   const { remote, config, state } = run
+  return remote.run(
+    startScript({
+      deployDir: state.deployDir,
+      port,
+      release,
+      fileName,
+      appName: config.appName,
+      javaOpts: config.javaOpts,
+      startCommand: config.startCommand,
+      healthUrl: `http://127.0.0.1:${port}${config.health.path}`,
+      healthExpect: config.health.expect,
+      healthTimeoutSeconds: config.health.timeoutSeconds,
+      healthIntervalSeconds: config.health.intervalSeconds,
+      stopTimeoutSeconds: config.stopTimeoutSeconds,
+      startedAt: new Date(),
+      unit: supervision(run).start,
+    }),
+    { step: 'start', skipIfFailed: STAGE_MARK },
+  )
+}
+
+/** Steps 7 and 8: starts the release on the port, detached (unless `sent` already did), and waits until it is healthy. */
+export async function startAndCheckHealth(
+  run: HostRun,
+  port: number,
+  release: string,
+  fileName: string,
+  sent?: Promise<RemoteResult>,
+): Promise<void> {
+  const { config, state } = run
   const healthUrl = `http://127.0.0.1:${port}${config.health.path}`
   const unit = supervision(run).start
   try {
-    const result = await remote.run(
-      startScript({
-        deployDir: state.deployDir,
-        port,
-        release,
-        fileName,
-        appName: config.appName,
-        javaOpts: config.javaOpts,
-        startCommand: config.startCommand,
-        healthUrl,
-        healthExpect: config.health.expect,
-        healthTimeoutSeconds: config.health.timeoutSeconds,
-        healthIntervalSeconds: config.health.intervalSeconds,
-        stopTimeoutSeconds: config.stopTimeoutSeconds,
-        startedAt: new Date(),
-        unit,
-      }),
-      { step: 'start' },
-    )
+    const result = await (sent ?? sendStart(run, port, release, fileName))
     const { facts } = result.answer
     run.log.info(
       `Release ${release} is healthy on port ${port} (pid ${facts.pid}${facts.unit ? `, systemd unit ${facts.unit}, enabled` : ''}).`,

@@ -19,6 +19,8 @@
  * shell runs them in order, and the answers come back in order. A script that must not run unless
  * the one before it succeeded (inspect after the lock) says so, and is then skipped (exit 125)
  * instead: a step that waits for nothing from the previous answer costs no round trip of its own.
+ * A script may also depend on several before it (the start on freeing the port and on the upload's
+ * check): those carry a failure mark, and it is skipped if any of them failed.
  */
 import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
@@ -53,6 +55,16 @@ export interface RunOptions {
   onStdout?: (text: string) => void
   /** Run only if the script sent just before this one exited 0; otherwise answer SKIPPED_EXIT. */
   onlyIfPreviousSucceeded?: boolean
+  /** A name (lower-case letters and _) under which this script's failure is remembered for `skipIfFailed`. */
+  failureMark?: string
+  /** Answer SKIPPED_EXIT instead of running if any script sent before this one under this `failureMark` failed. */
+  skipIfFailed?: string
+}
+
+const MARK = /^[a-z_]+$/
+
+function checkMark(mark: string | undefined): void {
+  if (mark !== undefined && !MARK.test(mark)) throw new Error(`a failure mark is lower-case letters and _ only, not "${mark}"`)
 }
 
 interface Pending {
@@ -103,19 +115,27 @@ export class ShellSession {
   }
 
   /** Sends one script at once; the shell runs scripts one at a time, in the order they were given. */
-  run(script: string, { onStdout, onlyIfPreviousSucceeded }: RunOptions = {}): Promise<ScriptResult> {
+  run(script: string, { onStdout, onlyIfPreviousSucceeded, failureMark, skipIfFailed }: RunOptions = {}): Promise<ScriptResult> {
     if (this.closed) return Promise.reject(this.closed)
+    checkMark(failureMark)
+    checkMark(skipIfFailed)
     const nonce = randomBytes(12).toString('hex')
     const out = '"$ZDD_TMP/out"'
     const err = '"$ZDD_TMP/err"'
     const execute = `(\n${withoutLibrary(script, this.library)}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
+    const guard = skipIfFailed
+      ? { test: `[ -z "\${zdd_failed_${skipIfFailed}:-}" ]`, why: 'a script it depends on failed' }
+      : onlyIfPreviousSucceeded
+        ? { test: '[ "$zdd_status" = 0 ]', why: 'the script before it failed' }
+        : undefined
     return new Promise<ScriptResult>((resolve, reject) => {
       this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
       this.stdin.write(
         `printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
-          (onlyIfPreviousSucceeded
-            ? `if [ "$zdd_status" = 0 ]; then\n${execute}else\n  echo 'skipped: the script before it failed' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
+          (guard
+            ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
             : execute) +
+          (failureMark ? `[ "$zdd_status" = 0 ] || zdd_failed_${failureMark}=1\n` : '') +
           `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
           `cat ${out}\n`,
       )

@@ -152,6 +152,33 @@ describe('ShellSession', () => {
     session.close()
   })
 
+  it('skips a script whose marked predecessors did not all succeed, however many ran between them', async () => {
+    const session = await ShellSession.open(localSsh())
+    const marker = `/tmp/zdd-session-mark-${process.pid}`
+    const [freed, between, finalized, started] = await Promise.all([
+      session.run('echo port=busy; exit 50', { failureMark: 'stage' }),
+      session.run('echo unmarked'),
+      session.run('echo finalized', { failureMark: 'stage' }),
+      session.run(`echo started; : > ${marker}`, { skipIfFailed: 'stage' }),
+    ])
+    expect([freed.code, between.code, finalized.code]).toEqual([50, 0, 0])
+    expect(started).toEqual({ code: SKIPPED_EXIT, stdout: '', stderr: 'skipped: a script it depends on failed\n' })
+    expect(existsSync(marker)).toBe(false)
+
+    const other = await ShellSession.open(localSsh())
+    const [a, failedUnmarked, b, ran] = await Promise.all([
+      other.run('true', { failureMark: 'stage' }),
+      other.run('exit 3'),
+      other.run('true', { failureMark: 'stage' }),
+      other.run('echo started', { skipIfFailed: 'stage' }),
+    ])
+    expect([a.code, failedUnmarked.code, b.code]).toEqual([0, 3, 0])
+    expect(ran).toEqual({ code: 0, stdout: 'started\n', stderr: '' })
+    expect(() => other.run('true', { failureMark: 'st$(reboot)' })).toThrow(/lower-case letters/)
+    session.close()
+    other.close()
+  })
+
   it('passes fd 3 notices to the script that is running, not to the one queued behind it', async () => {
     const session = await ShellSession.open(localSsh())
     const first: string[] = []
