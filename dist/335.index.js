@@ -525,7 +525,10 @@ listed_as_listening() {
 # Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in
 # /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy
 # proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list
-# half-open connections, state 03, among the listeners: they do not end the listeners.)
+# half-open connections, state 03, among the listeners: they do not end the listeners.) Even so,
+# each table costs the kernel a walk of its whole connection hash, which is sized by the host's
+# memory, not by its connections: 6 ms on a 24 GiB host, in every network namespace. Scripts read
+# the tables when nothing cheaper can tell, not in wait loops.
 port_in_use() {
   if [ -r /proc/net/tcp ]; then
     port_hex "$1"
@@ -535,6 +538,16 @@ port_in_use() {
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
   fi
+}
+
+# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh
+# runs java as its child), as "<pid>:<fd>" words. Builtins only: it runs in wait loops.
+sockets_of() {
+  SOCKETS= children=
+  { read -r children < "/proc/$1/task/$1/children"; } 2>/dev/null
+  for process in $1 $children; do
+    for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS \${process}:\${fd##*/}"; done
+  done 2>/dev/null
 }
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
@@ -1592,6 +1605,7 @@ function inspectScript(p) {
         PORT_A: p.ports[0],
         PORT_B: p.ports[1],
         PREPARE: p.prepare ? 1 : 0,
+        CHECK_LISTENERS: p.checkListeners ? 1 : 0,
         NEED_JAVA: p.needJava ? 1 : 0,
         APP_NAME: p.appName,
     }, `${SHELL_LIB}
@@ -1660,8 +1674,8 @@ done
       [ ! -r "run/$port.release" ] || read -r release < "run/$port.release"
       ! find_instance "$port" || state=running
     fi
-    listening=no
-    port_in_use "$port" && listening=yes
+    listening=-
+    if [ "$CHECK_LISTENERS" = 1 ]; then listening=no; ! port_in_use "$port" || listening=yes; fi
     echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
   done
 )
@@ -1720,6 +1734,7 @@ const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53
 function freePortScript(p) {
     return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) }, `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+port_free=
 # A unit of this app on the port is stopped and disabled first: systemd would start it again.
 unit_retire
 # A pid file that names a process which is not ours (see find_instance) is stale: nothing is
@@ -1727,10 +1742,15 @@ unit_retire
 if find_instance "$PORT"; then
   old=$INSTANCE_PID
   echo "idle_pid=$old"
+  # Once it has closed its listener, its sockets differ: the kernel's tables (see port_in_use) are
+  # read only then, or every 0.2 s for a listener this watch cannot see.
+  sockets_of "$old"; watched=$SOCKETS looks=0
   signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
-    if ! port_in_use "$PORT"; then
+    sockets_of "$old"; looks=$(( looks + 1 ))
+    if { [ "$SOCKETS" != "$watched" ] || [ $(( looks % 10 )) = 0 ]; } && watched=$SOCKETS && ! port_in_use "$PORT"; then
+      port_free=yes
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout, once it
       # has made sure the pid is still our instance's. It must not hold the session's fd 3 open.
@@ -1752,7 +1772,7 @@ if find_instance "$PORT"; then
   alive "$old" || echo "stopped=$old"
 fi
 [ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
-port_in_use "$PORT" || { echo "port=free"; exit 0; }
+[ "$port_free" != yes ] && port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
   echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
@@ -1859,19 +1879,10 @@ clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between polls
 # the new process's open files are watched, with builtins only: once its sockets (or a child's)
 # differ from those at the last poll (a new one is its listener, most often, which a Spring Boot app
-# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell more, but cost as much CPU to read as an
-# HTTP client does to start (on a host with much memory, milliseconds for each line), and the
+# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell
+# more, but cost more CPU to read than an HTTP client does to start (see port_in_use), and the
 # starting service needs that CPU more.
 started_cs=$NOW_CS
-# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh
-# runs java as its child), as "<pid>:<fd>" words.
-sockets_of() {
-  SOCKETS= children=
-  { read -r children < "/proc/$1/task/$1/children"; } 2>/dev/null
-  for process in $1 $children; do
-    for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS \${process}:\${fd##*/}"; done
-  done 2>/dev/null
-}
 # The process was started a moment ago: nothing can answer yet, so the first poll waits for the
 # first tick, or for its first socket.
 code=000
@@ -2901,7 +2912,7 @@ function readHostState(answer) {
             port: Number(port),
             pid: pid === '-' ? undefined : Number(pid),
             running: state === 'running',
-            listening: listening === 'yes',
+            listening: listening === 'yes' ? true : listening === 'no' ? false : undefined,
             release: release === '-' || release === undefined ? undefined : release,
             ...(stalePid === undefined ? {} : { stalePid }),
         };
@@ -3527,6 +3538,8 @@ async function inspectHost(remote, config, log, prepare, { onlyIfPreviousSucceed
         include: config.nginx.include,
         ports: config.ports,
         prepare,
+        // A deploy (the one that prepares) frees the idle port itself; a plan or a status says what listens.
+        checkListeners: !prepare,
         needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
         appName: config.appName,
     });

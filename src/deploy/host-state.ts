@@ -17,8 +17,8 @@ export interface InstanceState {
   running: boolean
   /** The pid file names a live process that is not our instance: a stale record, never signalled. */
   stalePid?: number
-  /** Something listens on the port (ours or not). */
-  listening: boolean
+  /** Something listens on the port (ours or not); undefined when not looked at (a deploy does not). */
+  listening?: boolean
   release?: string
 }
 
@@ -76,7 +76,7 @@ export function readHostState(answer: RemoteAnswer): HostState {
       port: Number(port),
       pid: pid === '-' ? undefined : Number(pid),
       running: state === 'running',
-      listening: listening === 'yes',
+      listening: listening === 'yes' ? true : listening === 'no' ? false : undefined,
       release: release === '-' || release === undefined ? undefined : release,
       ...(stalePid === undefined ? {} : { stalePid }),
     }

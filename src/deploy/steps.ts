@@ -65,6 +65,8 @@ export async function inspectHost(
     include: config.nginx.include,
     ports: config.ports,
     prepare,
+    // A deploy (the one that prepares) frees the idle port itself; a plan or a status says what listens.
+    checkListeners: !prepare,
     needJava: /^\s*(exec\s+)?java\s/.test(config.startCommand),
     appName: config.appName,
   })

@@ -10,6 +10,12 @@ export interface InspectParams {
   ports: [number, number]
   /** Create the layout and clear upload leftovers (not in dry-run and status, which change nothing). */
   prepare: boolean
+  /**
+   * Report whether something listens on each port (for a plan or a status). A deploy need not
+   * know: freeing the idle port finds and names whatever holds it, and the kernel's tables are
+   * costly to read (see port_in_use).
+   */
+  checkListeners: boolean
   /** Check that `java` is on PATH (when the start command runs java). */
   needJava: boolean
   /** Names the app's systemd units, whose state is reported when the host runs systemd. */
@@ -29,6 +35,7 @@ export function inspectScript(p: InspectParams): string {
       PORT_A: p.ports[0],
       PORT_B: p.ports[1],
       PREPARE: p.prepare ? 1 : 0,
+      CHECK_LISTENERS: p.checkListeners ? 1 : 0,
       NEED_JAVA: p.needJava ? 1 : 0,
       APP_NAME: p.appName,
     },
@@ -98,8 +105,8 @@ done
       [ ! -r "run/$port.release" ] || read -r release < "run/$port.release"
       ! find_instance "$port" || state=running
     fi
-    listening=no
-    port_in_use "$port" && listening=yes
+    listening=-
+    if [ "$CHECK_LISTENERS" = 1 ]; then listening=no; ! port_in_use "$port" || listening=yes; fi
     echo "instance=$port \${RECORDED_PID:--} $state $listening \${release:--}"
   done
 )

@@ -24,6 +24,7 @@ export function freePortScript(p: FreePortParams): string {
     { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) },
     `${SHELL_LIB}${SYSTEMCTL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
+port_free=
 # A unit of this app on the port is stopped and disabled first: systemd would start it again.
 unit_retire
 # A pid file that names a process which is not ours (see find_instance) is stale: nothing is
@@ -31,10 +32,15 @@ unit_retire
 if find_instance "$PORT"; then
   old=$INSTANCE_PID
   echo "idle_pid=$old"
+  # Once it has closed its listener, its sockets differ: the kernel's tables (see port_in_use) are
+  # read only then, or every 0.2 s for a listener this watch cannot see.
+  sockets_of "$old"; watched=$SOCKETS looks=0
   signal_group TERM "$old"
   clock; deadline=$(( NOW + STOP_TIMEOUT ))
   while alive "$old"; do
-    if ! port_in_use "$PORT"; then
+    sockets_of "$old"; looks=$(( looks + 1 ))
+    if { [ "$SOCKETS" != "$watched" ] || [ $(( looks % 10 )) = 0 ]; } && watched=$SOCKETS && ! port_in_use "$PORT"; then
+      port_free=yes
       # The port is free: a JVM closes its listener first and may take seconds more to finish.
       # The new instance need not wait for that; a watchdog still ends it at stop-timeout, once it
       # has made sure the pid is still our instance's. It must not hold the session's fd 3 open.
@@ -56,7 +62,7 @@ if find_instance "$PORT"; then
   alive "$old" || echo "stopped=$old"
 fi
 [ ! -e "run/$PORT.pid" ] && [ ! -e "run/$PORT.release" ] || rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"
-port_in_use "$PORT" || { echo "port=free"; exit 0; }
+[ "$port_free" != yes ] && port_in_use "$PORT" || { echo "port=free"; exit 0; }
 holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
   echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
@@ -187,19 +193,10 @@ clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
 # where the clock has hundredths; elsewhere they sleep health-interval between polls. Between polls
 # the new process's open files are watched, with builtins only: once its sockets (or a child's)
 # differ from those at the last poll (a new one is its listener, most often, which a Spring Boot app
-# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell more, but cost as much CPU to read as an
-# HTTP client does to start (on a host with much memory, milliseconds for each line), and the
+# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell
+# more, but cost more CPU to read than an HTTP client does to start (see port_in_use), and the
 # starting service needs that CPU more.
 started_cs=$NOW_CS
-# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh
-# runs java as its child), as "<pid>:<fd>" words.
-sockets_of() {
-  SOCKETS= children=
-  { read -r children < "/proc/$1/task/$1/children"; } 2>/dev/null
-  for process in $1 $children; do
-    for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS \${process}:\${fd##*/}"; done
-  done 2>/dev/null
-}
 # The process was started a moment ago: nothing can answer yet, so the first poll waits for the
 # first tick, or for its first socket.
 code=000

@@ -179,7 +179,14 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
         const [port, other] = [await freePort(), await freePort()]
         const stranger = await staleRecord(deployDir, port)
         const run = await runScript(
-          inspectScript({ deployDir, include: join(deployDir, 'x.inc'), ports: [port, other], prepare: false, needJava: false }),
+          inspectScript({
+            deployDir,
+            include: join(deployDir, 'x.inc'),
+            ports: [port, other],
+            prepare: false,
+            checkListeners: true,
+            needJava: false,
+          }),
         )
         expect(readHostState(run.answer).instances).toEqual([
           { port, pid: stranger, running: false, listening: false, release: 'r1', stalePid: stranger },

@@ -313,7 +313,14 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       const inspected = readHostState(
         (
           await runScript(
-            inspectScript({ deployDir, include: join(deployDir, 'x.inc'), ports: [port, port + 1], prepare: false, needJava: false }),
+            inspectScript({
+              deployDir,
+              include: join(deployDir, 'x.inc'),
+              ports: [port, port + 1],
+              prepare: false,
+              checkListeners: true,
+              needJava: false,
+            }),
           )
         ).answer,
       )
@@ -385,7 +392,14 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
     it.skipIf(!existsSync('/usr/bin/wget'))('inspect reports http=wget; probe reads status codes through wget', async () => {
       const root = tempDir()
       const inspected = await runScript(
-        inspectScript({ deployDir: join(root, 'app'), include: join(root, 'x.inc'), ports: [8081, 8082], prepare: false, needJava: false }),
+        inspectScript({
+          deployDir: join(root, 'app'),
+          include: join(root, 'x.inc'),
+          ports: [8081, 8082],
+          prepare: false,
+          checkListeners: true,
+          needJava: false,
+        }),
         noCurl(),
       )
       expect(inspected.answer.facts.http).toBe('wget')

@@ -101,6 +101,7 @@ describe.concurrent('instance scripts as systemd units, with a stand-in systemct
         include: join(h.home, 'none.inc'),
         ports: [port, port + 1],
         prepare: false,
+        checkListeners: true,
         needJava: false,
         appName: 'shop',
       }),
