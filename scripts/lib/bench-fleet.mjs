@@ -42,8 +42,12 @@ export const FLEET_START_DELAY_MS = 1500
  */
 export const TRAFFIC_PAUSE_MS = 50
 const RUN_TIMEOUT_MS = 240_000
-/** One host's time is what every ratio divides by: its median over this many runs. */
-const BASELINE_RUNS = 3
+/**
+ * Each size's row is the median of this many runs, in rounds (1, 4, 8, 16, then again): on shared
+ * cores one run's time moves by a tenth or more, and a machine that slows for a while slows every
+ * size alike. One host's median is what every ratio divides by.
+ */
+const RUNS_PER_SIZE = 3
 const TARGETS_AT_ONCE = 4
 
 /**
@@ -165,7 +169,7 @@ export async function runFleetBench({
       if (warm.code !== 0) throw new Error(`a first fleet deploy failed (exit ${warm.code}):\n${warm.stdout.split('\n').slice(-30).join('\n')}`)
     }
   for (const viaBastion of paths.map((p) => p === 'bastion')) {
-    for (const n of sizes.flatMap((n) => (n === 1 ? Array(BASELINE_RUNS).fill(1) : [n]))) {
+    for (const n of Array.from({ length: RUNS_PER_SIZE }, () => sizes).flat()) {
       const version = `${service === 'jvm' ? '' : 's'}${viaBastion ? 'b' : 'd'}${n}-${records.length}`
       const ws = await workspace(version)
       const traffic = await startTrafficProcess(hosts.slice(0, n).map((h) => ({ url: h.url, concurrency: 1, pauseMs: TRAFFIC_PAUSE_MS })))

@@ -1,7 +1,7 @@
 // Runs the bundled action (dist/index.js) in a child process with the environment a
 // GitHub runner would give it, so e2e tests exercise exactly what users execute.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -39,14 +39,20 @@ export function parseOutputFile(text) {
 
 /**
  * Peak resident set size (VmHWM, KiB) and CPU time used so far (user + system, ms) of a
- * process; each undefined when unreadable (VmHWM is gone once the process has exited).
+ * process; each undefined when unreadable (VmHWM is gone once the process has exited). Read
+ * synchronously: /proc answers from memory, and a hundred reads a second through promises and
+ * the thread pool cost the bench a tenth of a core that the deploy it measures needs.
  * @param {number} pid
- * @returns {Promise<{ peakRssKb?: number, cpuMs?: number }>}
+ * @returns {{ peakRssKb?: number, cpuMs?: number }}
  */
-async function readProcessUsage(pid) {
-  const [status, stat] = await Promise.all(
-    [`/proc/${pid}/status`, `/proc/${pid}/stat`].map((f) => readFile(f, 'utf8').catch(() => '')),
-  )
+function readProcessUsage(pid) {
+  const [status, stat] = [`/proc/${pid}/status`, `/proc/${pid}/stat`].map((f) => {
+    try {
+      return readFileSync(f, 'utf8')
+    } catch {
+      return ''
+    }
+  })
   const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)
   // After the command name: state is field 3; utime and stime are fields 14 and 15.
   const fields = stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : []
@@ -129,16 +135,12 @@ export async function runAction({ inputs, workspace, env = {}, node, entry, onSp
     }
     if (measure && child.pid !== undefined) {
       const pid = child.pid
-      let reading = false
-      const poll = async () => {
-        if (reading) return
-        reading = true
-        const usage = await readProcessUsage(pid)
+      const poll = () => {
+        const usage = readProcessUsage(pid)
         if (usage.peakRssKb !== undefined) peakRssKb = Math.max(peakRssKb ?? 0, usage.peakRssKb)
         if (usage.cpuMs !== undefined) cpuMs = Math.max(cpuMs ?? 0, usage.cpuMs)
-        reading = false
       }
-      void poll()
+      poll()
       poller = setInterval(poll, 10)
       // The last read must see the process alive: VmHWM is gone once it has exited.
       child.once('exit', () => clearInterval(poller))
