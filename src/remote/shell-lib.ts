@@ -73,10 +73,23 @@ http_status() {
   fi
 }
 
-# Inodes of the sockets listening on TCP port $1, from the kernel's tables. Only their top is read:
-# see port_in_use (under load the tables hold tens of thousands of TIME_WAIT lines, and the kernel
-# takes half a second to write them all out).
+# Sets LISTENERS to ss's lines for the sockets listening on TCP port $1, IPv4 and IPv6, with their
+# inodes. Status 1 when ss cannot tell (not installed, or too old for -H): the caller reads the
+# kernel's tables instead. ss asks the kernel for the listeners alone (netlink), which costs it
+# half of what /proc/net/tcp and tcp6 do (see port_in_use), process start included.
+ss_listeners() {
+  command -v ss >/dev/null 2>&1 && LISTENERS=$(ss -Hltne "sport = :$1" 2>/dev/null)
+}
+
+# Inodes of the sockets listening on TCP port $1: from ss, or from the kernel's tables, of which
+# only the top is read (see port_in_use).
 listen_inodes() {
+  if ss_listeners "$1"; then
+    rest=$LISTENERS
+    while :; do
+      case "$rest" in *ino:*) rest=\${rest#*ino:}; echo "\${rest%%[!0-9]*}" ;; *) return 0 ;; esac
+    done
+  fi
   port_hex "$1"
   [ ! -r /proc/net/tcp ] || listening_inodes_in "$HEX" /proc/net/tcp
   [ ! -r /proc/net/tcp6 ] || listening_inodes_in "$HEX" /proc/net/tcp6
@@ -128,14 +141,15 @@ listed_as_listening() {
 # proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list
 # half-open connections, state 03, among the listeners: they do not end the listeners.) Even so,
 # each table costs the kernel a walk of its whole connection hash, which is sized by the host's
-# memory, not by its connections: 6 ms on a 24 GiB host, in every network namespace. Scripts read
-# the tables when nothing cheaper can tell, not in wait loops.
+# memory, not by its connections: 6 ms on a 24 GiB host, in every network namespace. So ss is
+# asked first where there is one, and scripts look only when nothing cheaper can tell, not in wait
+# loops.
 port_in_use() {
-  if [ -r /proc/net/tcp ]; then
+  if ss_listeners "$1"; then
+    [ -n "$LISTENERS" ]
+  elif [ -r /proc/net/tcp ]; then
     port_hex "$1"
     listed_as_listening "$HEX" /proc/net/tcp || { [ -r /proc/net/tcp6 ] && listed_as_listening "$HEX" /proc/net/tcp6; }
-  elif command -v ss >/dev/null 2>&1; then
-    listeners=$(ss -Hltn "sport = :$1" 2>/dev/null) && [ -n "$listeners" ]
   else
     http_status "http://127.0.0.1:$1/" /dev/null 2 | grep -qv '^000$'
   fi

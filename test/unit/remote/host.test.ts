@@ -44,37 +44,45 @@ describe.concurrent('host scripts, run by a local sh', { timeout: 30_000 }, () =
       expect((await runScript(inodes)).answer.lists.inode).toEqual(['8080 1000', '8081 1002'])
     })
 
-    it('sees listeners in the IPv4 and IPv6 tables, not a port that only has connections', async () => {
-      const servers: Server[] = []
-      const listen = (host: string, port = 0) =>
-        new Promise<number | undefined>((resolve) => {
-          const server = createServer((socket) => socket.on('error', () => undefined))
-          server.once('error', () => resolve(undefined)) // no IPv6 here
-          server.listen(port, host, () => {
-            servers.push(server)
-            resolve((server.address() as { port: number }).port)
+    for (const how of ['with ss', 'without ss (the kernel tables)']) {
+      it(`sees listeners in the IPv4 and IPv6 tables, not a port that only has connections, ${how}`, async () => {
+        // A function named ss that fails stands for a host without it (or with one too old for -H).
+        const noSs = how === 'with ss' ? '' : 'ss() { return 127; }\n'
+        const servers: Server[] = []
+        const listen = (host: string, port = 0) =>
+          new Promise<number | undefined>((resolve) => {
+            const server = createServer((socket) => socket.on('error', () => undefined))
+            server.once('error', () => resolve(undefined)) // no IPv6 here
+            server.listen(port, host, () => {
+              servers.push(server)
+              resolve((server.address() as { port: number }).port)
+            })
           })
-        })
-      try {
-        const v4 = await listen('127.0.0.1')
-        const v6 = await listen('::1')
-        // A connected client: its sockets come after the listeners in the tables, on ports that do not listen.
-        const client = connect(v4!, '127.0.0.1')
-        await new Promise((resolve) => client.once('connect', resolve))
-        const closed = await freePort()
-        const ports = [v4!, ...(v6 ? [v6] : []), closed, client.localPort!]
-        const run = await runScript(
-          shellScript(
-            { PORTS: ports.join(' ') },
-            `${SHELL_LIB}\nfor port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; done; exit 0`,
-          ),
-        )
-        client.destroy()
-        expect(run.answer.lists.in_use).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
-      } finally {
-        for (const server of servers) server.close()
-      }
-    })
+        try {
+          const v4 = await listen('127.0.0.1')
+          const v6 = await listen('::1')
+          // A connected client: its sockets come after the listeners in the tables, on ports that do not listen.
+          const client = connect(v4!, '127.0.0.1')
+          await new Promise((resolve) => client.once('connect', resolve))
+          const closed = await freePort()
+          const ports = [v4!, ...(v6 ? [v6] : []), closed, client.localPort!]
+          const run = await runScript(
+            shellScript(
+              { PORTS: ports.join(' ') },
+              `${SHELL_LIB}\n${noSs}for port in $PORTS; do port_in_use "$port" && echo "in_use=$port"; for inode in $(listen_inodes "$port"); do echo "inode=$port $inode"; done; done; exit 0`,
+            ),
+          )
+          client.destroy()
+          expect(run.answer.lists.in_use).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
+          // One inode for each listener, the socket's own: what tells whose it is.
+          const inodes = run.answer.lists.inode ?? []
+          expect(inodes.map((line) => line.split(' ')[0])).toEqual([String(v4), ...(v6 ? [String(v6)] : [])])
+          for (const line of inodes) expect(line).toMatch(/^\d+ [1-9]\d*$/)
+        } finally {
+          for (const server of servers) server.close()
+        }
+      })
+    }
   })
 
   describe('inspectScript', () => {
