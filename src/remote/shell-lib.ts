@@ -282,20 +282,30 @@ instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
 
 # Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
 # children and the processes of its group or session (what stop_group stops). Where the kernel's
-# tables cannot be read nothing can be told, and status is 0. It reads every process's stat and
-# the family's file descriptors: call it once, not in a wait loop.
+# tables cannot be read nothing can be told, and status is 0. Most often the process or a child
+# holds them, which its own descriptors tell; only otherwise is every process's stat read to find
+# the rest of the family. Call it once, not in a wait loop.
 listeners_are_ours() {
   own_inodes=$(listen_inodes "$1")
   [ -n "$own_inodes" ] || return 0
+  own_children=
+  { read -r own_children < "/proc/$2/task/$2/children"; } 2>/dev/null
+  own_fds=
+  for own_pid in $2 $own_children; do own_fds="$own_fds /proc/$own_pid/fd"; done
+  ! holds_sockets "$own_fds" "$own_inodes" || return 0
   own_fds=
   # Fields 1, 4, 5 and 6 of a stat line: pid, parent, process group, session.
   for own_stat in $(grep -l -E "^($2 |[0-9]+ \\(.*\\) . ([0-9]+ ){0,2}$2 )" /proc/[0-9]*/stat 2>/dev/null); do
     own_fds="$own_fds \${own_stat%stat}fd"
   done
-  [ -n "$own_fds" ] || return 1
-  own_sockets=$(ls -l $own_fds 2>/dev/null)
-  for own_inode in $own_inodes; do
-    case "$own_sockets" in *"socket:[$own_inode]"*) ;; *) return 1 ;; esac
+  [ -n "$own_fds" ] && holds_sockets "$own_fds" "$own_inodes"
+}
+
+# Status 0 when the descriptor directories $1 hold every socket inode in $2.
+holds_sockets() {
+  held=$(ls -l $1 2>/dev/null)
+  for held_inode in $2; do
+    case "$held" in *"socket:[$held_inode]"*) ;; *) return 1 ;; esac
   done
 }
 
