@@ -81,7 +81,7 @@ if [ -w "$dir" ] && { [ "$had_old" = no ] || [ -w "$INCLUDE" ]; }; then
   restore() {
     if [ "$had_old" = yes ]; then mv -f -- "$saved" "$INCLUDE"; else rm -f -- "$INCLUDE"; fi || echo "restore=failed"
   }
-  forget_old() { rm -f -- "$saved"; }
+  forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
 else
   # Written in place: by the user when the include itself is writable (a group's file in a root
   # directory), otherwise with the exact command a sudoers rule names, "tee <include>".
@@ -108,7 +108,7 @@ else
     if [ "$had_old" = yes ]; then put < "$saved"; else sudo -n rm -f -- "$INCLUDE"; fi || echo "restore=failed"
     rm -f -- "$saved"
   }
-  forget_old() { rm -f -- "$saved"; }
+  forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
 fi
 
 # Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
@@ -239,6 +239,8 @@ if [ -n "$VERIFY_URL" ]; then
   done
   rm -f -- "$body"
 fi
+# The old text is not needed any more; it goes in the background, and a fleet's next wave need
+# not wait for that.
 forget_old
 [ -z "$RELEASE_STATE_FILE" ] || printf 'served\\n' 2>/dev/null > "$RELEASE_STATE_FILE" || :
 echo "switched=yes"`,

@@ -280,6 +280,12 @@ export function leftovers(dir: string): string[] {
   return readdirSync(dir).filter((name) => name.includes('.zdd-'))
 }
 
+/** The switch's temporary files left in `dir` once it has settled: a switch removes its copy of the old include in the background. */
+export async function settledLeftovers(dir: string): Promise<string[]> {
+  await waitUntil(() => leftovers(dir).length === 0, 2000)
+  return leftovers(dir)
+}
+
 // Tests run concurrently: what they start is killed once the file is done.
 
 /** Kills what the file's tests started and removes their temporary directories once it is done. */

@@ -10,7 +10,7 @@ import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
 import { SWITCH_EXIT, type SwitchParams, handoverScript, switchScript } from '../../../src/remote/nginx.js'
 import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
-import { runScript, tempDir, freePort, leftovers, cleanUpAfterAll } from './local-host.js'
+import { runScript, tempDir, freePort, leftovers, settledLeftovers, cleanUpAfterAll } from './local-host.js'
 import {
   NGINX,
   type PrivateNginx,
@@ -68,7 +68,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts).toMatchObject({ reload: 'unobserved', switched: 'yes' })
       expect(readFileSync(include, 'utf8')).toBe('set $service_url http://127.0.0.1:8082;\n')
-      expect(leftovers(dir)).toEqual([])
+      expect(await settledLeftovers(dir)).toEqual([])
       expect(readFileSync(stateFile, 'utf8')).toBe('served\n')
     })
 
@@ -88,7 +88,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       expect(run.answer.sections.test_output).toContain('nginx: [emerg] unknown directive')
       expect(readFileSync(include)).toEqual(ODD)
       expect(statSync(include).mode & 0o777).toBe(0o640)
-      expect(leftovers(dir)).toEqual([])
+      expect(await settledLeftovers(dir)).toEqual([])
     })
 
     it('a failing test command with no include before: the include is removed again', async () => {
@@ -97,7 +97,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       const run = await runScript(switchScript(base(include, { testCommand: 'false' })))
       expect(run.code).toBe(SWITCH_EXIT.testFailed)
       expect(existsSync(include)).toBe(false)
-      expect(leftovers(dir)).toEqual([])
+      expect(await settledLeftovers(dir)).toEqual([])
     })
 
     it('the test command sees the new include in place', async () => {
@@ -120,7 +120,7 @@ describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () 
       expect(run.answer.facts.error).toBe('reload_failed')
       expect(run.answer.sections.reload_output).toContain('reload broke')
       expect(readFileSync(include)).toEqual(ODD)
-      expect(leftovers(dir)).toEqual([])
+      expect(await settledLeftovers(dir)).toEqual([])
     })
 
     it('hostile content and commands are data until the commands run', async () => {
@@ -225,7 +225,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${backends[1]}`)
     expect(readFileSync(include, 'utf8')).toBe(`${renderInclude(template, backends[1])}\n`)
-    expect(leftovers(dirname(include))).toEqual([])
+    expect(await settledLeftovers(dirname(include))).toEqual([])
   })
 
   it('answers once the new workers run, naming the old ones; after the hand-over those take no new connection', async () => {
@@ -258,7 +258,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     expect(run.answer.sections.test_output).toMatch(/unknown directive|emerg/)
     expect(readFileSync(include)).toEqual(before)
     expect(await viaNginx()).toBe(served)
-    expect(leftovers(dirname(include))).toEqual([])
+    expect(await settledLeftovers(dirname(include))).toEqual([])
   })
 
   it('a reload command that does not reload: not taken within the timeout, exit 63, the old include back', async () => {
@@ -270,7 +270,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
     expect(readFileSync(include)).toEqual(before)
     expect(await viaNginx()).toBe(served)
-    expect(leftovers(dirname(include))).toEqual([])
+    expect(await settledLeftovers(dirname(include))).toEqual([])
   })
 
   it('verify-url answering 2xx: verify=ok', async () => {
@@ -290,6 +290,6 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
     expect(readFileSync(include)).toEqual(before)
     expect(await viaNginx()).toBe(served)
-    expect(leftovers(dirname(include))).toEqual([])
+    expect(await settledLeftovers(dirname(include))).toEqual([])
   })
 })
