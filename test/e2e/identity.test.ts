@@ -66,4 +66,32 @@ describe('a stale pid file on the idle port', () => {
     expect(Number(pid)).not.toBe(unrelated.pid)
     expect(identity).toMatch(/^boot=[0-9a-f-]+ start=\d+$/)
   })
+
+  it('an instance working in a directory inside its release is ours: the next deploy to its port stops it as usual', async () => {
+    // A server that goes into a folder of its release (BusyBox's httpd -h www, a script that cds first).
+    const inFolder = {
+      // Its command line names the jar relative to that folder: only its working directory tells.
+      'start-command': 'mkdir -p www && cd www && exec java $JAVA_OPTS -jar "../${ARTIFACT##*/}" --server.port="$PORT"',
+      // No systemd on this host: without this, every deploy warns that the service runs detached.
+      supervisor: 'none',
+    }
+    const third = await run(target, await workspaceWithJar('3'), inFolder)
+    expect(third.code, why(third)).toBe(0)
+    const port = Number(third.outputs['active-port'])
+    const fourth = await run(target, await workspaceWithJar('4'), inFolder)
+    expect(fourth.code, why(fourth)).toBe(0)
+
+    const traffic = startTraffic({ url: target.url, concurrency: 3, maxDurationMs: 120_000 })
+    const fifth = await run(target, await workspaceWithJar('5'), inFolder)
+    const stats = await traffic.stop()
+    expect(fifth.code, why(fifth)).toBe(0)
+    expect(
+      fifth.stdout.split('\n').filter((line) => line.startsWith('::warning::')),
+      fifth.stdout,
+    ).toEqual([])
+    expect(fifth.stdout).toContain(`Stopped the previous instance on idle port ${port}`)
+    expect(fifth.stdout).not.toContain('held by a process this action did not start')
+    expect(await served(target)).toBe(`200 version=5 port=${port}`)
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+  })
 })
