@@ -4,10 +4,11 @@
  * and feeds it one script after another on its stdin. Each script runs in a subshell with stdin
  * from /dev/null.
  *
- * A script's stdout (its answer) and stderr go to files, and the shell sends them back in one
- * write, framed by lines with a random nonce and the exit code. One write matters: sshd leaves
- * Nagle's algorithm on for a session without a terminal, so a second small write waits for the
- * runner's delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
+ * A script runs in a command substitution, which keeps its stdout (its answer); its stderr goes to
+ * a file. The shell sends both back in one write, framed by lines with a random nonce and the exit
+ * code: one printf, a builtin, and no process of its own. One write matters: sshd leaves Nagle's
+ * algorithm on for a session without a terminal, so a second small write waits for the runner's
+ * delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
  * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
  *
  * A session may be opened with a library (shell functions every script starts with): the shell
@@ -34,10 +35,36 @@ export interface ScriptResult {
 }
 
 /**
+ * An answer, as the shell sends it: the script's stdout and stderr between lines that carry the
+ * script's nonce, and its exit code.
+ */
+const ANSWER_FORMAT = '@@@zdd-answer:%s\\n%s\\n@@@zdd-stderr:%s\\n%s\\n@@@zdd-end:%s:%s\\n'
+
+/**
+ * Up to this size, the shell's printf sends an answer in one write (dash buffers 8 KiB of a
+ * builtin's output); a larger answer goes through a file and one cat.
+ */
+const ONE_WRITE_BYTES = 4000
+
+/**
  * What the session's shell reads first: a temp dir for each script's answer, removed when the
  * shell ends (its stdin closes with the connection).
  */
-const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70\ntrap 'rm -rf -- "$ZDD_TMP"' EXIT\nzdd_status=0\n`
+const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70
+trap 'rm -rf -- "$ZDD_TMP"' EXIT
+zdd_status=0
+exec 9>&1
+zdd_answer() {
+  zdd_err=
+  [ ! -s "$ZDD_TMP/err" ] || { zdd_err=$(cat -- "$ZDD_TMP/err"; printf @); zdd_err=\${zdd_err%@}; }
+  if [ $(( \${#zdd_out} + \${#zdd_err} )) -lt ${ONE_WRITE_BYTES} ]; then
+    printf '${ANSWER_FORMAT}' "$1" "$zdd_out" "$1" "$zdd_err" "$1" "$zdd_status"
+  else
+    printf '${ANSWER_FORMAT}' "$1" "$zdd_out" "$1" "$zdd_err" "$1" "$zdd_status" > "$ZDD_TMP/out"
+    cat -- "$ZDD_TMP/out"
+  fi
+}
+`
 
 /** The run's shell was killed on the host: by a run that took its lock over, when this run had gone silent. */
 export class ShellEndedError extends Error {
@@ -120,9 +147,11 @@ export class ShellSession {
     checkMark(failureMark)
     checkMark(skipIfFailed)
     const nonce = randomBytes(12).toString('hex')
-    const out = '"$ZDD_TMP/out"'
     const err = '"$ZDD_TMP/err"'
-    const execute = `(\n${withoutLibrary(script, this.library)}\n) < /dev/null 3>&1 >> ${out} 2> ${err}\nzdd_status=$?\n`
+    // A command substitution is the script's subshell, and its stdout is kept without a file or a
+    // cat. The trap's @ keeps the trailing newlines that the substitution would strip, also after
+    // the script's own exit, whose code stays the substitution's.
+    const execute = `zdd_out=$(exec < /dev/null 3>&9 9>&- 2> ${err}; trap 'printf @' EXIT\n${withoutLibrary(script, this.library)}\n)\nzdd_status=$?\n`
     const guard = skipIfFailed
       ? { test: `[ -z "\${zdd_failed_${skipIfFailed}:-}" ]`, why: 'a script it depends on failed' }
       : onlyIfPreviousSucceeded
@@ -131,13 +160,11 @@ export class ShellSession {
     return new Promise<ScriptResult>((resolve, reject) => {
       this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
       this.stdin.write(
-        `printf '@@@zdd-answer:${nonce}\\n' > ${out}\n` +
-          (guard
-            ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_status=${SKIPPED_EXIT}\nfi\n`
-            : execute) +
+        (guard
+          ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_out=@ zdd_status=${SKIPPED_EXIT}\nfi\n`
+          : execute) +
           (failureMark ? `[ "$zdd_status" = 0 ] || zdd_failed_${failureMark}=1\n` : '') +
-          `{ printf '\\n@@@zdd-stderr:${nonce}\\n'; [ ! -s ${err} ] || cat ${err}; printf '\\n@@@zdd-end:${nonce}:%s\\n' "$zdd_status"; } >> ${out}\n` +
-          `cat ${out}\n`,
+          `zdd_out=\${zdd_out%@}\nzdd_answer ${nonce}\n`,
       )
     })
   }

@@ -110,6 +110,18 @@ describe('ShellSession', () => {
     session.close()
   })
 
+  it('keeps stdout exactly: trailing newlines, a final @, and an answer larger than one printf sends at once', async () => {
+    const session = await ShellSession.open(localSsh())
+    expect(await session.run('printf "a\\n\\n\\n"; exit 4')).toEqual({ code: 4, stdout: 'a\n\n\n', stderr: '' })
+    expect(await session.run("printf 'mail@'")).toEqual({ code: 0, stdout: 'mail@', stderr: '' })
+    const big = await session.run('i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i + 1)); done; echo done >&2')
+    expect(big.code).toBe(0)
+    expect(big.stdout.split('\n')).toHaveLength(3001)
+    expect(big.stdout.endsWith('line 2999\n')).toBe(true)
+    expect(big.stderr).toBe('done\n')
+    session.close()
+  })
+
   it('sends a script without waiting for the answers before it', async () => {
     const sent: Array<{ text: string; at: number }> = []
     const ssh = localSsh()
