@@ -472,7 +472,9 @@ async function main() {
         const count = await runProcess('sh', ['-c', 'cat /proc/net/tcp /proc/net/tcp6 | wc -l'], { timeoutMs: 30_000 })
         diagnostics.procNetTcpEntries.push(Number(count.stdout.trim()))
         diagnostics.procNetTcpGrepMs.push((await runProcess('sh', ['-c', grep], { timeoutMs: 30_000 })).ms)
-        diagnostics.ssFilterMs.push((await runProcess('sh', ['-c', `ss -Hltn 'sport = :${target.appPorts[0]}'`], { timeoutMs: 30_000 })).ms)
+        diagnostics.ssFilterMs.push(
+          (await runProcess('sh', ['-c', `ss -Htn state listening 'sport = :${target.appPorts[0]}'`], { timeoutMs: 30_000 })).ms,
+        )
         diagnostics.shTrueMs.push((await runProcess('sh', ['-c', 'true'], { timeoutMs: 30_000 })).ms)
       }
       log(

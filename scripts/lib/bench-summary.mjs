@@ -169,7 +169,7 @@ export function summarize(m) {
     [`ssh <host> true with the system client (handshake + login shell), s (n=${sshTrue.n})`, fmtSpread(sshTrue)],
     [`/proc/net/tcp + tcp6 entries (every socket, TIME_WAIT included)`, fmt(median(diagnostics.procNetTcpEntries), 0)],
     [`  grep all of them for a listener (port_in_use reads only the listeners at their top), ms`, fmtSpread(spread(diagnostics.procNetTcpGrepMs), 0)],
-    [`  ss -Hltn 'sport = :P' (filtered in the kernel), ms`, fmtSpread(spread(diagnostics.ssFilterMs), 0)],
+    [`  ss -Htn state listening 'sport = :P' (filtered in the kernel), ms`, fmtSpread(spread(diagnostics.ssFilterMs), 0)],
     [`  sh -c true (what spawning alone costs here), ms`, fmtSpread(spread(diagnostics.shTrueMs), 0)],
     [`scp of the 40 MB jar, system OpenSSH client, no load, s`, fmtSpread(spread(diagnostics.scpFatMs.map((ms) => ms / 1000)))],
     [`Bare Node 24 start-up (node -e 0), no load, ms`, fmtSpread(spread(diagnostics.bareNodeMs), 0)],
