@@ -150,6 +150,17 @@ function supervision(run: HostRun) {
  */
 const STAGE_MARK = 'stage'
 
+/** A small jar's base64 text, read once a run however many hosts it goes to. */
+const inlineTexts = new WeakMap<Artifact, Promise<string>>()
+function inlineText(artifact: Artifact): Promise<string> {
+  let text = inlineTexts.get(artifact)
+  if (!text) {
+    text = readFile(artifact.path).then((bytes) => bytes.toString('base64'))
+    inlineTexts.set(artifact, text)
+  }
+  return text
+}
+
 /**
  * Step 5: puts the artifact in a release directory, or reuses a release with the same sha256.
  * `onChecking` is called with the release's name as soon as the script that checks it is sent.
@@ -170,7 +181,7 @@ export async function uploadRelease(
   // A small jar sent whole travels inside the finalize script, as a small delta does inside its own.
   const inlineBase64 =
     !existing && delta.sentBytes === undefined && state.base64 && artifact.size <= INLINE_UPLOAD_MAX_BYTES
-      ? (await readFile(artifact.path)).toString('base64')
+      ? await inlineText(artifact)
       : undefined
   if (existing) {
     log.info(`Release ${release} already holds this artifact (sha256 ${artifact.sha256.slice(0, 12)}); nothing to upload.`)
