@@ -77,13 +77,20 @@ if [ "$UPLOADED" = 1 ]; then
   fi
   printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
   printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
+  # A fresh file under umask 077 is 0600 from its first byte. Nothing reads it before the release
+  # appears, so it needs no rename of its own.
+  [ ! -e "$partial/env" ] || rm -f -- "$partial/env"
+  (umask 077 && printf '%s' "$ENV_TEXT" > "$partial/env") || exit 44
   [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
   mv -- "$partial" "$RELEASE" || exit 42
+  [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+else
+  [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
+  # A release that is kept may be running: its env is replaced whole, by rename. A leftover
+  # .env.new could have another mode.
+  [ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
+  (umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
 fi
-[ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-# A fresh file under umask 077 is 0600 from its first byte; a leftover could have another mode.
-[ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
-(umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
 echo "release=$RELEASE"`,
   )
 }
