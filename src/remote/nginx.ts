@@ -168,7 +168,14 @@ successor() {
 # wave need not.
 reload_and_wait() {
   BEFORE=" " masters=
-  for pair in $(nginx_workers "$MASTER_HINT"); do
+  if [ -n "$SCAN_PID" ]; then
+    wait "$SCAN_PID"
+    SCAN_PID= pairs=
+    while IFS= read -r pair; do pairs="$pairs $pair"; done < "$SCAN_FILE"
+  else
+    pairs=$(nginx_workers "$MASTER_HINT")
+  fi
+  for pair in $pairs; do
     master=\${pair%%:*}
     [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
     BEFORE="$BEFORE$pair "
@@ -198,7 +205,19 @@ reload_and_wait() {
   done
 }
 
+# The workers before the reload are looked for while nginx tests the configuration, on another
+# core where there is one: the reload needs them only once the test has passed. The answer goes to
+# the session's private directory; a script run alone looks for them when it reloads.
+SCAN_PID= SCAN_FILE=
+if [ -n "\${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then
+  SCAN_FILE=$ZDD_TMP/nginx-workers
+  nginx_workers "$MASTER_HINT" < /dev/null > "$SCAN_FILE" 2>/dev/null 3>&- &
+  SCAN_PID=$!
+fi
+
 if ! out=$(run_command "$TEST_COMMAND" 2>&1); then
+  # Not left running: the next switch in this session writes the same file.
+  [ -z "$SCAN_PID" ] || wait "$SCAN_PID"
   restore
   echo "error=nginx_test"
   echo "@@test_output"; echo "$out"

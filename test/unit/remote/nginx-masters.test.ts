@@ -20,6 +20,8 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   let other: PrivateNginx
   let backends: number[]
   let backendProcesses: ChildProcess[] = []
+  /** As in the run's session: the script has a private directory, and looks for workers during the test. */
+  let env: NodeJS.ProcessEnv
 
   /** Both masters' command lines hold the parent directory: a hint that cannot tell them apart. */
   const params = (port: number, overrides: Partial<SwitchParams> = {}): SwitchParams => ({
@@ -41,6 +43,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   beforeAll(async () => {
     ;({ ports: backends, processes: backendProcesses } = await startBackends(2))
     parent = tempDir('zdd-masters-')
+    env = { ...process.env, ZDD_TMP: tempDir('zdd-session-') }
     mkdirSync(join(parent, 'ours'))
     mkdirSync(join(parent, 'other'))
     ours = await startPrivateNginx(join(parent, 'ours'), backends[0])
@@ -59,7 +62,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   it('confirms the reload on the master it signalled, without waiting for the other', async () => {
     const otherWorkers = other.workers()
     const target = otherPort(await servedPort())
-    const run = await switchAndHandOver(params(target))
+    const run = await switchAndHandOver(env, params(target))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()), switched: 'yes' })
     expect(run.ms).toBeLessThan(4000)
@@ -72,7 +75,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   it('a reload command that does not reload is still not taken, though another master is there', async () => {
     const before = readFileSync(ours.include)
     const served = await servedPort()
-    const run = await runScript(switchScript(params(otherPort(served), { reloadCommand: 'true', reloadTimeoutSeconds: 1 })))
+    const run = await runScript(switchScript(params(otherPort(served), { reloadCommand: 'true', reloadTimeoutSeconds: 1 })), { env })
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
     expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
     expect(readFileSync(ours.include)).toEqual(before)
@@ -81,12 +84,12 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
 
   it('a reload command that signals the other master: confirmed on that one, the one the command signalled', async () => {
     const served = await servedPort()
-    const run = await switchAndHandOver(params(otherPort(served), { reloadCommand: other.reloadCommand }))
+    const run = await switchAndHandOver(env, params(otherPort(served), { reloadCommand: other.reloadCommand }))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts.nginx_master).toBe(String(other.masterPid()))
     // Ours was not signalled, so it still serves the old port; point its include back there.
     expect(await servedPort()).toBe(served)
-    expect((await switchAndHandOver(params(served))).code).toBe(0)
+    expect((await switchAndHandOver(env, params(served))).code).toBe(0)
   })
 
   it('a reload command that restarts nginx: the new master in place of the one that exited is the one watched', async () => {
@@ -95,7 +98,7 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     const before = ours.masterPid()
     const pidFile = join(ours.dir, 'nginx.pid')
     const restart = `pid=$(cat ${pidFile}); kill -QUIT "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; ${NGINX} ${ours.args}`
-    const run = await switchAndHandOver(params(target, { reloadCommand: restart }))
+    const run = await switchAndHandOver(env, params(target, { reloadCommand: restart }))
     expect(run.code, run.stdout).toBe(0)
     expect(ours.masterPid()).not.toBe(before)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
@@ -105,7 +108,9 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
   it('verify-url failing: the old include is put back and nginx serves the old port again', async () => {
     const served = await servedPort()
     const deadPort = await freePort()
-    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${ours.port}/`, verifyTimeoutSeconds: 1 })))
+    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${ours.port}/`, verifyTimeoutSeconds: 1 })), {
+      env,
+    })
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.verifyFailed)
     expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
     expect(await servedPort()).toBe(served)

@@ -184,9 +184,15 @@ describe.skipIf(process.getuid?.() !== 0)("switchScript as a user who cannot wri
   })
 })
 
-// A private nginx (if installed): the switch against the real thing, watched through /proc.
-describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_000 }, () => {
+// A private nginx (if installed): the switch against the real thing, watched through /proc. In the
+// run's session the script finds a private directory (ZDD_TMP), and looks for the workers before
+// the reload while nginx tests the configuration; run alone, it looks for them when it reloads.
+describe.skipIf(!NGINX).each([
+  { mode: 'run alone', session: false },
+  { mode: "in a session's shell", session: true },
+])('switchScript against a private nginx, $mode', { timeout: 30_000 }, ({ session }) => {
   let nginx: PrivateNginx
+  let env: NodeJS.ProcessEnv | undefined
   let include: string
   let backends: number[]
   let backendProcesses: ChildProcess[] = []
@@ -211,6 +217,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     ;({ ports: backends, processes: backendProcesses } = await startBackends(2))
     nginx = await startPrivateNginx(tempDir('zdd-nginx-'), backends[0])
     include = nginx.include
+    env = session ? { ...process.env, ZDD_TMP: tempDir('zdd-session-') } : undefined
   })
 
   afterAll(() => {
@@ -220,7 +227,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
 
   it('switches traffic to the other port, and sees the reload taken', async () => {
     expect(await viaNginx()).toBe(`200 backend ${backends[0]}`)
-    const run = await switchAndHandOver(params(backends[1]))
+    const run = await switchAndHandOver(env, params(backends[1]))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${backends[1]}`)
@@ -231,7 +238,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
   it('answers once the new workers run, naming the old ones; after the hand-over those take no new connection', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
     const before = nginx.workers()
-    const run = await runScript(switchScript(params(target)))
+    const run = await runScript(switchScript(params(target)), { env })
     expect(run.code, run.stdout).toBe(0)
     expect(
       run.answer.facts.old_workers
@@ -240,7 +247,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
         .map(Number)
         .sort((a, b) => a - b),
     ).toEqual([...before].sort((a, b) => a - b))
-    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))
+    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5), { env })
     expect(handover.code, handover.stdout).toBe(0)
     expect(handover.answer.facts.handover).toBeUndefined()
     for (const pid of before) {
@@ -253,7 +260,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
   it('nginx -t rejecting the new include: the old one is back byte for byte and traffic never moved', async () => {
     const before = readFileSync(include)
     const served = await viaNginx()
-    const run = await runScript(switchScript(params(backends[0], { content: 'this is not nginx configuration;' })))
+    const run = await runScript(switchScript(params(backends[0], { content: 'this is not nginx configuration;' })), { env })
     expect(run.code).toBe(SWITCH_EXIT.testFailed)
     expect(run.answer.sections.test_output).toMatch(/unknown directive|emerg/)
     expect(readFileSync(include)).toEqual(before)
@@ -265,7 +272,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     const before = readFileSync(include)
     const served = await viaNginx()
     const target = served.endsWith(` ${backends[0]}`) ? backends[1] : backends[0]
-    const run = await runScript(switchScript(params(target, { reloadCommand: 'true', reloadTimeoutSeconds: 1 })))
+    const run = await runScript(switchScript(params(target, { reloadCommand: 'true', reloadTimeoutSeconds: 1 })), { env })
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
     expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
     expect(readFileSync(include)).toEqual(before)
@@ -275,7 +282,7 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
 
   it('verify-url answering 2xx: verify=ok', async () => {
     const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
-    const run = await switchAndHandOver(params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` }))
+    const run = await switchAndHandOver(env, params(target, { verifyUrl: `http://127.0.0.1:${nginx.port}/` }))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ verify: 'ok', switched: 'yes' })
     expect(await viaNginx()).toBe(`200 backend ${target}`)
@@ -285,7 +292,9 @@ describe.skipIf(!NGINX)('switchScript against a private nginx', { timeout: 30_00
     const before = readFileSync(include)
     const served = await viaNginx()
     const deadPort = await freePort()
-    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${nginx.port}/`, verifyTimeoutSeconds: 1 })))
+    const run = await runScript(switchScript(params(deadPort, { verifyUrl: `http://127.0.0.1:${nginx.port}/`, verifyTimeoutSeconds: 1 })), {
+      env,
+    })
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.verifyFailed)
     expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
     expect(readFileSync(include)).toEqual(before)

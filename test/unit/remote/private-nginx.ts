@@ -118,10 +118,13 @@ export function viaNginx(port: number): Promise<string> {
 }
 
 /** A switch, then the wait for nginx's hand-over that the deploy does before it relies on the new port alone. */
-export async function switchAndHandOver(params: SwitchParams): Promise<Awaited<ReturnType<typeof runScript>>> {
-  const run = await runScript(switchScript(params))
+export async function switchAndHandOver(
+  env: NodeJS.ProcessEnv | undefined,
+  params: SwitchParams,
+): Promise<Awaited<ReturnType<typeof runScript>>> {
+  const run = await runScript(switchScript(params), { env })
   if (run.code === 0) {
-    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5))
+    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5), { env })
     if (handover.code !== 0)
       throw new Error(`the wait for nginx's hand-over failed (exit ${handover.code}): ${handover.stdout}${handover.stderr}`)
   }
