@@ -9,7 +9,9 @@
  * code: one printf, a builtin, and no process of its own. One write matters: sshd leaves Nagle's
  * algorithm on for a session without a terminal, so a second small write waits for the runner's
  * delayed ACK, 40 ms on Linux, on every script. What a script must show while it runs
- * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once.
+ * (whom a lock wait is for) it writes to fd 3, which reaches `onStdout` at once. A script's answer
+ * ends when nothing holds its stdout open any more: whatever a script leaves running (an
+ * instance, a hook, a cleanup) has its stdout, stderr and fd 3 sent elsewhere.
  *
  * A session may be opened with a library (shell functions every script starts with): the shell
  * defines it once, and each script is sent without its copy. A script's subshell inherits the

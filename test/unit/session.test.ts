@@ -122,6 +122,17 @@ describe('ShellSession', () => {
     session.close()
   })
 
+  it('answers at once when the script leaves a process running with its output sent elsewhere', async () => {
+    const session = await ShellSession.open(localSsh())
+    const result = await session.run('sleep 30 < /dev/null > /dev/null 2>&1 3>&- & echo "left=$!"')
+    expect(result.code).toBe(0)
+    const left = Number(/^left=(\d+)\n$/.exec(result.stdout)?.[1])
+    // Still running: the answer did not wait for it.
+    expect(() => process.kill(left, 0)).not.toThrow()
+    process.kill(left, 'SIGKILL')
+    session.close()
+  })
+
   it('sends a script without waiting for the answers before it', async () => {
     const sent: Array<{ text: string; at: number }> = []
     const ssh = localSsh()
