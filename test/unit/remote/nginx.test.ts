@@ -257,6 +257,27 @@ describe.skipIf(!NGINX).each([
     for (let i = 0; i < 20; i++) expect(await viaNginx()).toBe(`200 backend ${target}`)
   })
 
+  it("where the kernel keeps no list of a process's children, the scan of every process sees the reload and names the old workers", async () => {
+    const target = readFileSync(include, 'utf8').includes(`:${backends[0]};`) ? backends[1] : backends[0]
+    const before = nginx.workers()
+    const script = switchScript(params(target))
+    const withoutChildrenList = script.replace('children_file=/proc/$1/task/$1/children', 'children_file=/proc/$1/task/$1/no-such-list')
+    expect(withoutChildrenList).not.toBe(script)
+    const run = await runScript(withoutChildrenList, { env })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
+    expect(
+      run.answer.facts.old_workers
+        ?.trim()
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([...before].sort((a, b) => a - b))
+    const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5), { env })
+    expect(handover.code, handover.stdout).toBe(0)
+    for (let i = 0; i < 20; i++) expect(await viaNginx()).toBe(`200 backend ${target}`)
+  })
+
   it('nginx -t rejecting the new include: the old one is back byte for byte and traffic never moved', async () => {
     const before = readFileSync(include)
     const served = await viaNginx()
