@@ -198,6 +198,13 @@ describe.skipIf(!NGINX).each([
   let backendProcesses: ChildProcess[] = []
   const template = TEMPLATE
   const viaNginx = () => viaPrivateNginx(nginx.port)
+  /** A list of pids, as the switch names them, in order. */
+  const sortedPids = (pids: string | undefined) =>
+    pids
+      ?.trim()
+      .split(' ')
+      .map(Number)
+      .sort((a, b) => a - b)
 
   const params = (port: number, overrides: Partial<SwitchParams> = {}): SwitchParams => ({
     include,
@@ -240,13 +247,7 @@ describe.skipIf(!NGINX).each([
     const before = nginx.workers()
     const run = await runScript(switchScript(params(target)), { env })
     expect(run.code, run.stdout).toBe(0)
-    expect(
-      run.answer.facts.old_workers
-        ?.trim()
-        .split(' ')
-        .map(Number)
-        .sort((a, b) => a - b),
-    ).toEqual([...before].sort((a, b) => a - b))
+    expect(sortedPids(run.answer.facts.old_workers)).toEqual([...before].sort((a, b) => a - b))
     const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5), { env })
     expect(handover.code, handover.stdout).toBe(0)
     expect(handover.answer.facts.handover).toBeUndefined()
@@ -266,13 +267,7 @@ describe.skipIf(!NGINX).each([
     const run = await runScript(withoutChildrenList, { env })
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', switched: 'yes' })
-    expect(
-      run.answer.facts.old_workers
-        ?.trim()
-        .split(' ')
-        .map(Number)
-        .sort((a, b) => a - b),
-    ).toEqual([...before].sort((a, b) => a - b))
+    expect(sortedPids(run.answer.facts.old_workers)).toEqual([...before].sort((a, b) => a - b))
     const handover = await runScript(handoverScript(run.answer.facts.old_workers ?? '', 5), { env })
     expect(handover.code, handover.stdout).toBe(0)
     for (let i = 0; i < 20; i++) expect(await viaNginx()).toBe(`200 backend ${target}`)
