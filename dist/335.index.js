@@ -259,8 +259,9 @@ const ANSWER_FORMAT = '@@@zdd-answer:%s\\n%s\\n@@@zdd-stderr:%s\\n%s\\n@@@zdd-en
  */
 const ONE_WRITE_BYTES = 4000;
 /**
- * What the session's shell reads first: a temp dir for each script's answer, removed when the
- * shell ends (its stdin closes with the connection).
+ * What the session's shell reads first: a private temp dir (ZDD_TMP: each script's stderr, an
+ * answer too large for one printf, and what a script may keep there for itself), removed when the
+ * shell ends (its stdin closes with the connection); and the function that sends each answer.
  */
 const PROLOGUE = `ZDD_TMP=$(mktemp -d) || exit 70
 trap 'rm -rf -- "$ZDD_TMP"' EXIT
