@@ -98,6 +98,7 @@ export async function stageHost(
       ),
     )
     report.uploadedBytes = uploadedBytes
+    report.targetRelease = release
     await freeing
     const point = { release, fileName: artifact.fileName, port: idle, previousPort: active }
     await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {

@@ -12,8 +12,15 @@ export interface HistoryEntry {
   time: string
   owner: { repository: string; run: string; actor: string; runner: string }
   command: string
+  /**
+   * The release this run deployed or tried to: a deploy's new release (null when the run failed
+   * before the release got its name), the release a rollback went back to.
+   */
   release: string | null
+  /** The sha256 of `release`'s jar: a deploy's artifact (also when the release got no name); null when unknown. */
   sha256: string | null
+  /** The release that serves once the run is over: after a failed deploy, still the old one. Absent in older entries, whose `release` meant this. */
+  serving?: string | null
   ports: { before: number | null; after: number | null }
   outcome: string
   seconds: number
@@ -32,14 +39,24 @@ export function historyEntry(report: HostReport, env: NodeJS.ProcessEnv = proces
       runner: env.RUNNER_NAME ?? hostname(),
     },
     command: report.command,
-    release: report.release ?? null,
-    sha256: report.sha256 ?? null,
+    ...tried(report),
+    serving: report.release ?? null,
     ports: { before: report.previousPort ?? null, after: report.activePort ?? null },
     outcome: report.outcome,
     seconds: report.durationSeconds,
   }
   if (report.failedStep) entry.step = report.failedStep
   return entry
+}
+
+/**
+ * What the run deployed or tried to, as a pair that belongs together. The report's `release` is what
+ * serves (after a failed deploy, the old release) and its `sha256` the artifact's: never paired.
+ */
+function tried(report: HostReport): Pick<HistoryEntry, 'release' | 'sha256'> {
+  if (report.command === 'deploy') return { release: report.targetRelease ?? null, sha256: report.sha256 ?? null }
+  // A rollback's target is known once it is serving; the host keeps no sha256 of it in the report.
+  return { release: report.outcome === 'rolled-back' ? (report.release ?? null) : null, sha256: null }
 }
 
 /**
@@ -80,12 +97,30 @@ export function parseHistory(text: string): HistoryEntry[] {
   return entries
 }
 
+/** Who ran it: the actor, the repository and its run. */
+export function entryOwner(entry: HistoryEntry): string {
+  const { actor, repository, run } = entry.owner
+  return [actor, repository && `${repository}${run ? ` run ${run}` : ''}`].filter(Boolean).join(', ')
+}
+
+/** The release the run deployed or tried to, with the start of its sha256; `-` when none. */
+export function entryTarget(entry: HistoryEntry): string {
+  // An older entry names only what served afterwards, in `release`.
+  if (entry.serving === undefined) return '-'
+  const sha = entry.sha256 ? ` (sha256 ${entry.sha256.slice(0, 12)})` : ''
+  return entry.release ? `${entry.release}${sha}` : entry.sha256 ? `an unnamed release${sha}` : '-'
+}
+
+/** The release that served once the run was over. */
+export function entryServing(entry: HistoryEntry): string {
+  return (entry.serving === undefined ? entry.release : entry.serving) ?? '-'
+}
+
 /** One line a history entry, for the job log. */
 export function describeEntry(entry: HistoryEntry): string {
-  const who = [entry.owner.actor, entry.owner.repository && `${entry.owner.repository}${entry.owner.run ? ` run ${entry.owner.run}` : ''}`]
-    .filter(Boolean)
-    .join(', ')
+  const who = entryOwner(entry)
   const ports = `${entry.ports.before ?? '-'} -> ${entry.ports.after ?? '-'}`
   const failed = entry.step ? ` at ${entry.step}` : ''
-  return `${entry.time}  ${entry.command} ${entry.outcome}${failed}  release ${entry.release ?? '-'}  ports ${ports}  ${entry.seconds.toFixed(1)} s${who ? `  by ${who}` : ''}`
+  const target = entryTarget(entry)
+  return `${entry.time}  ${entry.command} ${entry.outcome}${failed}${target === '-' ? '' : `  tried ${target}`}  serving ${entryServing(entry)}  ports ${ports}  ${entry.seconds.toFixed(1)} s${who ? `  by ${who}` : ''}`
 }

@@ -1,7 +1,7 @@
 /** The step's outputs and job summary, from the hosts' reports. */
 import * as core from '@actions/core'
 import type { RunResult } from './fleet.js'
-import type { HistoryEntry } from './history.js'
+import { type HistoryEntry, entryOwner, entryServing, entryTarget } from './history.js'
 import type { HostReport, Phase } from './report.js'
 
 /** Plain outputs join the hosts' values with commas, in host order. */
@@ -57,7 +57,7 @@ export function summaryTable(result: RunResult): string[][] {
 type SummaryRows = Parameters<typeof core.summary.addTable>[0]
 
 export function historyTable(entries: HistoryEntry[]): SummaryRows {
-  const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Release', 'Ports', 'Seconds', 'By']
+  const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Deployed or tried', 'Serving after', 'Ports', 'Seconds', 'By']
   return [
     header.map((data) => ({ data, header: true })),
     ...entries.map((e) => [
@@ -65,10 +65,11 @@ export function historyTable(entries: HistoryEntry[]): SummaryRows {
       e.command,
       e.outcome,
       e.step ?? '',
-      e.release ?? '-',
+      entryTarget(e),
+      entryServing(e),
       `${e.ports.before ?? '-'} -> ${e.ports.after ?? '-'}`,
       e.seconds.toFixed(1),
-      [e.owner.actor, e.owner.repository && `${e.owner.repository}${e.owner.run ? ` run ${e.owner.run}` : ''}`].filter(Boolean).join(', '),
+      entryOwner(e),
     ]),
   ]
 }

@@ -40,8 +40,12 @@ export interface HostReport {
   outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
   activePort?: number
   previousPort?: number
+  /** The release that serves (after a failed deploy, still the old one). */
   release?: string
+  /** deploy: the artifact's sha256. */
   sha256?: string
+  /** deploy: the new release, once uploaded, whether or not it came to serve. */
+  targetRelease?: string
   uploadedBytes: number
   /** True when a failure made the action put traffic back. */
   rolledBack: boolean
