@@ -12,6 +12,7 @@ import { ConnectionError } from '../ssh/errors.js'
 import { RemoteCommandError, RemoteHost } from '../ssh/transport.js'
 import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, switchHost, unstageHost } from './deploy.js'
 import { keepsHistory, recordHistory } from './history.js'
+import { holdLockUntilLetGo, letGoOfLock } from './lock.js'
 import { logs } from './logs.js'
 import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
@@ -55,8 +56,21 @@ async function conclude(target: Target, config: DeployConfig): Promise<void> {
   const remote = target.remote
   target.remote = undefined
   if (!remote) return
-  if (keepsHistory(config, target.report)) await recordHistory(remote, config, target.report, target.log)
-  remote.close()
+  await leaveHost(remote, config, target.report, target.log)
+}
+
+/**
+ * The run's last words on a host: its history line, written while it still holds the host's lock
+ * (kept since the connect, see holdLockUntilLetGo), so that no other run appends or trims the
+ * history meanwhile; then the lock is let go and the connection closed.
+ */
+export async function leaveHost(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
+  try {
+    if (keepsHistory(config, report)) await recordHistory(remote, config, report, log)
+    await letGoOfLock(remote)
+  } finally {
+    remote.close()
+  }
 }
 
 /** The step a run failed at, for the history: the SPEC's step names, or where the connection was lost. */
@@ -67,7 +81,10 @@ function failedStep(error: unknown): string {
 }
 
 async function connected(target: Target): Promise<RemoteHost> {
-  target.remote ??= await timed(target.report, 'connect', () => target.connect())
+  if (!target.remote) {
+    target.remote = await timed(target.report, 'connect', () => target.connect())
+    holdLockUntilLetGo(target.remote)
+  }
   return target.remote
 }
 

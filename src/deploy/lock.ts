@@ -19,8 +19,31 @@ export function lockOwner(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export interface HeldLock {
-  /** Sends the release (once; later calls wait for the same one). */
+  /**
+   * Sends the release (once; later calls wait for the same one). On a host held with
+   * `holdLockUntilLetGo`, it only marks the lock as done with, and `letGoOfLock` sends it.
+   */
   release(): Promise<void>
+}
+
+/** Hosts whose lock is kept past the steps' release, until the run has concluded there. */
+const holds = new WeakMap<RemoteHost, { letGo?: () => Promise<void>; over: boolean }>()
+
+/**
+ * Keeps the deploy lock that `takeLock` will take on `remote` until `letGoOfLock`: the run's last
+ * words on the host (its history line, and the history's trim) are written while it still holds
+ * the lock, so that no other run appends or trims meanwhile. The lease is renewed until then.
+ */
+export function holdLockUntilLetGo(remote: RemoteHost): void {
+  holds.set(remote, { over: false })
+}
+
+/** Sends the release a held lock is waiting for (nothing when no lock was taken). */
+export async function letGoOfLock(remote: RemoteHost): Promise<void> {
+  const hold = holds.get(remote)
+  if (!hold) return
+  hold.over = true
+  await hold.letGo?.()
 }
 
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
@@ -52,15 +75,21 @@ export async function takeLock(remote: RemoteHost, config: DeployConfig, log: Lo
     // A release that fails (connection lost) must not hide the error that ended the run; the lock
     // then goes stale with the session's shell (or its lease) and the next run takes it over.
     let released: Promise<void> | undefined
+    const letGo = () =>
+      (released ??= keeper
+        .stop()
+        .then(() => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }))
+        .then(
+          () => undefined,
+          () => undefined,
+        ))
+    const hold = holds.get(remote)
     return {
-      release: () =>
-        (released ??= keeper
-          .stop()
-          .then(() => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }))
-          .then(
-            () => undefined,
-            () => undefined,
-          )),
+      release: () => {
+        if (!hold || hold.over) return letGo()
+        hold.letGo = letGo
+        return Promise.resolve()
+      },
     }
   } catch (error) {
     if (!(error instanceof RemoteCommandError)) throw error

@@ -120,7 +120,9 @@ export const HISTORY_LIMIT = 1000
 /**
  * Appends one JSON line to `<deploy-dir>/history` and keeps the file to its last HISTORY_LIMIT
  * lines. The history lives beside `releases/`, never in it, so pruning cannot take it. An append of
- * one short line is atomic, so a failed run's entry cannot tear another's.
+ * one short line is atomic, so a failed run's entry cannot tear another's. The trim replaces the
+ * file, so a line appended between its read and its rename would be lost: runs send this while they
+ * hold the host's lock, one at a time, and each trims through a file of its own.
  */
 export function appendHistoryScript(p: { deployDir: string; entry: string }): string {
   if (p.entry.includes('\n')) throw new Error('a history entry is one line')
@@ -133,7 +135,7 @@ printf '%s\\n' "$ENTRY" >> history || exit 1
 # Counting costs a process; trim only once in a while, when the file may have outgrown the limit.
 size=$(wc -c < history)
 if [ "$size" -gt $(( LIMIT * 200 )) ] && [ "$(wc -l < history)" -gt "$LIMIT" ]; then
-  tail -n "$LIMIT" history > history.new && mv -f history.new history
+  { tail -n "$LIMIT" history > "history.new.$$" && mv -f "history.new.$$" history; } || rm -f "history.new.$$"
 fi
 echo "history=appended"`,
   )

@@ -157,6 +157,19 @@ describe.concurrent('history and logs scripts', { timeout: 30_000 }, () => {
     expect(lines[0]).toBe(old[101])
   })
 
+  it("trims through a file of its own: another run's file in the middle of its trim is left alone", async () => {
+    const deployDir = tempDir()
+    const old = Array.from({ length: HISTORY_LIMIT + 100 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(200) }))
+    writeFileSync(join(deployDir, 'history'), old.join('\n') + '\n')
+    writeFileSync(join(deployDir, 'history.new'), 'the other run, halfway through its trim\n')
+    await runScript(appendHistoryScript({ deployDir, entry: '{"newest":true}' }))
+    const lines = readFileSync(join(deployDir, 'history'), 'utf8').trim().split('\n')
+    expect(lines).toHaveLength(HISTORY_LIMIT)
+    expect(lines.at(-1)).toBe('{"newest":true}')
+    expect(readFileSync(join(deployDir, 'history.new'), 'utf8')).toBe('the other run, halfway through its trim\n')
+    expect(readdirSync(deployDir).sort()).toEqual(['history', 'history.new'])
+  })
+
   it('no deploy-dir yet: nothing written, no failure', async () => {
     const run = await runScript(appendHistoryScript({ deployDir: join(tempDir(), 'absent'), entry: '{}' }))
     expect(run.code).toBe(0)
