@@ -1,14 +1,16 @@
 /**
  * The per-host deploy lock, `<deploy-dir>/.lock`: a directory taken with an atomic mkdir, holding
  *   holder          "<pid> <start> <boot id> <group>" of the run's remote shell (the `sh -s` that
- *                   runs every step: `$$` in each script), written last, by rename, so it is whole
+ *                   runs every step: `$$` in each script), always written whole: by a hard link
+ *                   into a lock that has none (which fails when one came first), by rename over a
+ *                   stale one
  *   owner           who holds it, for the warnings and the waiting message
  *   lease.<key>     when the holder last proved to be alive (seconds on the host's uptime clock),
  *                   key = "<pid>-<start>"; renewed by the runner over its own SSH channel
  *
  * A lock is stale when its holder has ended (the pid is gone, or belongs to another process: its
  * start time differs, or the host has rebooted since), when it has had no holder for 10 s (a run
- * cut off between its mkdir and its first write), or when its lease has not been renewed for
+ * cut off, or stalled, between its mkdir and its holder), or when its lease has not been renewed for
  * LEASE_SECONDS: a runner that went silent (lost its network without a FIN or RST) keeps its
  * remote shell alive until sshd notices, which may take hours. The holder of a silent lock is
  * ended (its shell and whatever that shell still runs) before its lock is taken over, so nothing
@@ -113,12 +115,36 @@ end_holder() {
   return 1
 }
 
-# Makes .lock ours: lease, owner, then the holder, each written whole by rename.
+# Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.
 write_lock() {
   clock
   printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
     printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&
     printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder
+}
+
+# Makes a lock that has no holder ours: the holder first, by a hard link, which fails when the
+# name exists. A run whose mkdir made .lock may stall before that (swap, a stopped VM) until its
+# lock is judged unfinished and taken over; both then link a holder, and only one link is made:
+# the other run has lost, writes nothing more, and waits as any waiter. Status 1 when another run
+# holds .lock (or it is gone), 2 when .lock cannot be written.
+hold_new_lock() {
+  if ! printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$; then
+    [ -d .lock ] || return 1
+    rmdir .lock 2>/dev/null
+    return 2
+  fi
+  if ! ln .lock/.holder.$$ .lock/holder 2>/dev/null; then
+    rm -f .lock/.holder.$$
+    # No holder after a failed link: this file system makes no hard links.
+    [ ! -d .lock ] || [ -e .lock/holder ] || return 2
+    return 1
+  fi
+  clock
+  printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
+    printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner && return 0
+  rm -rf .lock
+  return 2
 }
 
 # Status 0 when the claim symlink $1 names a live claimant ("<pid> <start> <boot>").
@@ -151,7 +177,8 @@ break_claim() {
 # that lock's identity, and ln -s fails when the name exists, so at most one waiter at a time holds
 # the claim for a given stale lock. Only the claimant changes a lock of that identity: it judges
 # .lock again under its claim and goes on only if it is still that stale lock; the holder, once
-# stale, never writes again (it has ended, or is ended here before anything is written); and .lock
+# stale, never writes again (it has ended, or is ended here before anything is written; a lock
+# with no holder yet is the exception: its maker may only be slow, see hold_new_lock); and .lock
 # itself is never removed by a takeover (the holder is replaced inside it), so a lock another
 # waiter has just made by mkdir can never be moved away. A waiter that comes late, after the
 # claim is gone, finds a different identity and leaves.
@@ -166,11 +193,18 @@ take_over() {
   take_reason=$STALE take_silent=$SILENT_FOR
   if [ "$STALE" = silent ] && ! end_holder; then rm -f -- "$take_claim"; return 1; fi
   take_owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)
-  for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do
-    [ ! -e "$take_file" ] || rm -f -- "$take_file"
-  done
-  write_lock
-  take_ok=$?
+  if [ "$STALE" = unfinished ]; then
+    # Its maker may be alive and about to link its holder: whoever links first holds it. Its
+    # files are left alone; they go with the lock.
+    hold_new_lock
+    take_ok=$?
+  else
+    for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do
+      [ ! -e "$take_file" ] || rm -f -- "$take_file"
+    done
+    write_lock
+    take_ok=$?
+  fi
   rm -f -- "$take_claim"
   [ "$take_ok" = 0 ] || return 1
   echo "stale_owner=$take_owner"
@@ -215,8 +249,11 @@ clock; deadline=$(( NOW + TIMEOUT ))
 waiting=
 while :; do
   if mkdir .lock 2>/dev/null; then
-    write_lock && break
-    rm -rf .lock; echo "error=deploy_dir_unwritable"; exit ${LOCK_EXIT.unwritable}
+    hold_new_lock
+    case $? in
+      0) break ;;
+      2) echo "error=deploy_dir_unwritable"; exit ${LOCK_EXIT.unwritable} ;;
+    esac
   fi
   if judge_lock && [ -n "$STALE" ] && take_over "$LOCK_KEY"; then break; fi
   if clock; [ "$NOW" -ge "$deadline" ]; then

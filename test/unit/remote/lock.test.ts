@@ -3,10 +3,11 @@
  * on one host, runs that ended, pids that now belong to other processes, runs that went silent.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LEASE_SECONDS, acquireLockScript, releaseLockScript, renewLeaseScript } from '../../../src/remote/lock.js'
+import { parseAnswer } from '../../../src/remote/protocol.js'
 import { LocalShell, type Run, cleanUpAfterAll, isRunning, runScript, tempDir, track, waitUntil } from './local-host.js'
 
 cleanUpAfterAll()
@@ -258,4 +259,73 @@ describe.concurrent('the deploy lock, run by local shells', { timeout: 60_000 },
       expect(process.pid).toBeGreaterThan(0)
     })
   })
+})
+
+const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync)
+const SHELLS: Array<[string, string[]]> = [
+  ['dash', ['dash']],
+  ['bash --posix', ['bash', '--posix']],
+  ...(BUSYBOX ? [['busybox ash', [BUSYBOX, 'ash']] as [string, string[]]] : []),
+]
+
+/**
+ * A PATH directory whose `mkdir` (after making .lock) or `ln` (before linking .lock/holder) stops
+ * itself, the first time, and with it the script that waits on it, until the test sends SIGCONT;
+ * its pid goes to `<dir>/paused`.
+ */
+function pausingPath(step: 'mkdir' | 'ln'): string {
+  const bin = tempDir('zdd-pause-')
+  const real = (tool: string) => ['/usr/bin', '/bin'].map((dir) => join(dir, tool)).find(existsSync)!
+  // Once only: a later attempt (after the taker lets go) runs through.
+  const pause = `[ -e ${bin}/paused ] || { echo $$ > ${bin}/paused.tmp && mv ${bin}/paused.tmp ${bin}/paused && kill -STOP $$; }`
+  const wrapper =
+    step === 'mkdir'
+      ? `#!/bin/sh\n${real('mkdir')} "$@" || exit\n[ "$*" != .lock ] || { ${pause}; }\n`
+      : `#!/bin/sh\ncase "$*" in *.lock/holder) ${pause} ;; esac\nexec ${real('ln')} "$@"\n`
+  writeFileSync(join(bin, step), wrapper)
+  chmodSync(join(bin, step), 0o755)
+  return bin
+}
+
+describe.concurrent('a run whose mkdir made the lock, then stalled', { timeout: 30_000 }, () => {
+  for (const [name, command] of SHELLS) {
+    for (const step of ['mkdir', 'ln'] as const) {
+      const where = step === 'mkdir' ? 'right after its mkdir' : 'before it links its holder'
+      it(`${name}: stopped ${where} until its lock is judged unfinished and taken over, it never shares the lock`, async () => {
+        const deployDir = join(tempDir(), 'app')
+        mkdirSync(deployDir)
+        const bin = pausingPath(step)
+        const slow = spawn(command[0], [...command.slice(1), '-c', acquire(deployDir, 'owner=slow run', 20)], {
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        track(slow.pid)
+        let out = ''
+        slow.stdout.setEncoding('utf8').on('data', (text: string) => (out += text))
+        const ended = new Promise<void>((resolve) => slow.on('close', () => resolve()))
+        expect(await waitUntil(() => existsSync(join(bin, 'paused')), 5000)).toBe(true)
+        const paused = Number(readFileSync(join(bin, 'paused'), 'utf8'))
+        // What over 10 s stopped looks like to the others: a lock without a holder, made long ago.
+        const old = (Date.now() - 30_000) / 1000
+        utimesSync(join(deployDir, '.lock'), old, old)
+        const taker = new LocalShell()
+        try {
+          const took = await taker.run(acquire(deployDir, 'owner=taker', 3))
+          expect(took.answer.facts).toMatchObject({ lock: 'held', stale_reason: 'unfinished' })
+          process.kill(paused, 'SIGCONT')
+          await new Promise((resolve) => setTimeout(resolve, 800))
+          expect(parseAnswer(out).lists.lock ?? []).not.toContain('held')
+          expect(holderOf(deployDir)[0]).toBe(String(taker.pid))
+          expect(readFileSync(join(deployDir, '.lock', 'owner'), 'utf8')).toContain('owner=taker')
+          // Once the taker lets go, the slow run gets the lock as any waiter does.
+          await taker.run(releaseLockScript({ deployDir }))
+          await ended
+          expect(parseAnswer(out).facts.lock).toBe('held')
+        } finally {
+          await taker.close()
+          slow.kill('SIGKILL')
+        }
+      })
+    }
+  }
 })
