@@ -24,6 +24,8 @@ export interface Endpoint {
   connectTimeoutSeconds: number
   /** A stream to the host through a jump host; a plain TCP connection when absent. */
   openSocket?: () => Promise<Duplex>
+  /** How long the host may be silent before it is asked for a sign of life (KEEPALIVE_INTERVAL_MS when absent). */
+  keepaliveIntervalMs?: number
 }
 
 export interface RemoteResult {
@@ -51,7 +53,9 @@ const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat())
  * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
  * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
  * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
- * while SFTP uploads, and only a reply to one of them counts.
+ * while SFTP uploads. ssh2 itself counts only a reply to an ask; any bytes from the host count
+ * here (see RemoteHost), since on a slow uplink an ask waits behind the queued SFTP writes and its
+ * reply comes too late, while the host's answers to the writes keep arriving.
  */
 const KEEPALIVE_INTERVAL_MS = 5000
 const KEEPALIVE_COUNT_MAX = 4
@@ -96,7 +100,7 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
     port: entry.port,
     username: entry.username,
     readyTimeout: endpoint.connectTimeoutSeconds * 1000,
-    keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+    keepaliveInterval: endpoint.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     hostVerifier: (blob: Buffer) => {
       const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob)
@@ -170,7 +174,13 @@ export class RemoteHost {
     private readonly connectTimeoutSeconds: number,
     socket?: Duplex,
   ) {
-    socket?.on('data', () => (this.lastHeard = performance.now()))
+    // Anything heard from the host is a sign of life: ssh2 starts its count of unanswered asks
+    // over (its own reset, run on a reply to an ask; absent, ssh2 counts as it always did).
+    const heard = (ssh.connection as unknown as { _resetKA?: () => void } | null)?._resetKA
+    socket?.on('data', () => {
+      this.lastHeard = performance.now()
+      heard?.()
+    })
     this.gone = new Promise((resolve) => {
       const lose = (error?: Error) => {
         if (!this.lost && error?.message === 'Keepalive timeout') this.silentFor = Math.round((performance.now() - this.lastHeard) / 1000)
