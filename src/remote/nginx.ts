@@ -23,6 +23,49 @@ export interface SwitchParams {
   releaseStateFile: string
 }
 
+/** What a reload command of the form `[sudo -n] nginx [-p DIR] [-c FILE] ... -s reload` runs. */
+export interface NginxSignaller {
+  /** The nginx binary, as the command names it. */
+  binary: string
+  /** Its -c and -p, '' when absent (nginx's built-in defaults then). */
+  conf: string
+  prefix: string
+}
+
+/**
+ * `nginx -s reload` signals the master whose pid is in the pid file its configuration names: for
+ * such a command, that master alone can confirm the reload. Anything else (systemctl, a script, a
+ * container's exec, an -g that may move the pid file) is left to the watch of every master, since
+ * what it signals cannot be told from the command.
+ */
+export function nginxSignaller(reloadCommand: string): NginxSignaller | undefined {
+  // Quoted text is a word as it stands, unless it is double-quoted and may expand.
+  if (/[;&|`$()<>\\\n*?[\]{}~#=]/.test(reloadCommand.replace(/'[^']*'/g, "''"))) return undefined
+  const words = [...reloadCommand.trim().matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3])
+  let i = 0
+  if (words[0] === 'sudo') {
+    i = 1
+    if (words[i] === '-n') i++
+  }
+  const binary = words[i++]
+  if (!binary || !/(^|\/)nginx$/.test(binary)) return undefined
+  const found: NginxSignaller = { binary, conf: '', prefix: '' }
+  let reload = false
+  while (i < words.length) {
+    const word = words[i++]
+    const value = words[i]
+    if (word === '-q') continue
+    if (value === undefined) return undefined
+    i++
+    if (word === '-s' && value === 'reload') reload = true
+    else if (word === '-c') found.conf = value
+    else if (word === '-p') found.prefix = value
+    else if (word === '-g' && !/\bpid\b/.test(value)) continue
+    else if (word !== '-e') return undefined
+  }
+  return reload ? found : undefined
+}
+
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
 
 /**
@@ -38,6 +81,7 @@ export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, 
  * script itself, to be written back with the same command.
  */
 export function switchScript(p: SwitchParams): string {
+  const signaller = nginxSignaller(p.reloadCommand)
   return shellScript(
     {
       INCLUDE: p.include,
@@ -50,6 +94,9 @@ export function switchScript(p: SwitchParams): string {
       INTERVAL: p.intervalSeconds,
       RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
       RELEASE_STATE_FILE: p.releaseStateFile,
+      NGINX_BIN: signaller?.binary ?? '',
+      NGINX_CONF: signaller?.conf ?? '',
+      NGINX_PREFIX: signaller?.prefix ?? '',
     },
     `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
@@ -111,6 +158,44 @@ else
   forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
 fi
 
+# The pid file of the nginx master that "NGINX_BIN -s reload" signals (nginx reads the pid there
+# to find it): the pid directive of its main configuration, else the path it was built with
+# (nginx -V, run only when needed), relative paths under its prefix. Where nothing can be told, a
+# path where no pid file is: the reload is then watched on every master, as for other commands.
+nginx_pid_path() {
+  pidp_bin=$NGINX_BIN pidp_built=
+  case "$pidp_bin" in
+    */*) ;;
+    *)
+      # sudo's secure_path has the sbin directories, which a user's PATH may not.
+      pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:
+      for pidp_dir in $pidp_dirs; do
+        [ ! -x "$pidp_dir/$pidp_bin" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }
+      done
+      IFS=$pidp_ifs
+      ;;
+  esac
+  pidp_prefix=$NGINX_PREFIX
+  [ -n "$pidp_prefix" ] || { pidp_option prefix /usr/local/nginx/; pidp_prefix=$pidp_value; }
+  pidp_conf=$NGINX_CONF
+  [ -n "$pidp_conf" ] || { pidp_option conf-path conf/nginx.conf; pidp_conf=$pidp_value; }
+  case "$pidp_conf" in /*) ;; *) pidp_conf=\${pidp_prefix%/}/$pidp_conf ;; esac
+  pidp_path=$(awk '$1 == "pid" { v = $2; sub(/;.*/, "", v); gsub(/["\\047]/, "", v); print v; exit }' "$pidp_conf" 2>/dev/null)
+  [ -n "$pidp_path" ] || { pidp_option pid-path logs/nginx.pid; pidp_path=$pidp_value; }
+  case "$pidp_path" in /*) ;; *) pidp_path=\${pidp_prefix%/}/$pidp_path ;; esac
+  echo "$pidp_path"
+}
+
+# Sets pidp_value to the value of --$1= among the build options of nginx pidp_bin (nginx -V, run
+# once), or to $2.
+pidp_option() {
+  [ -n "$pidp_built" ] || pidp_built=$("$pidp_bin" -V 2>&1 < /dev/null) || pidp_built=' '
+  case "$pidp_built" in
+    *" --$1="*) pidp_value=\${pidp_built#* --$1=}; pidp_value=\${pidp_value%%[[:space:]]*} ;;
+    *) pidp_value=$2 ;;
+  esac
+}
+
 # Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
 run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
@@ -167,20 +252,28 @@ successor() {
 # new port waits for that (await_retired), and the switch itself does not, so that a fleet's next
 # wave need not.
 reload_and_wait() {
-  BEFORE=" " masters=
+  BEFORE=" " masters= seen=
   if [ -n "$SCAN_PID" ]; then
     wait "$SCAN_PID"
     SCAN_PID= pairs=
     while IFS= read -r pair; do pairs="$pairs $pair"; done < "$SCAN_FILE"
+    [ ! -r "$SCAN_FILE.pid" ] || { read -r PID_PATH < "$SCAN_FILE.pid"; } 2>/dev/null
   else
     pairs=$(nginx_workers "$MASTER_HINT")
+    [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || PID_PATH=$(nginx_pid_path)
   fi
   for pair in $pairs; do
     master=\${pair%%:*}
+    case " $seen " in *" $master "*) ;; *) seen="$seen $master" ;; esac
     [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
     BEFORE="$BEFORE$pair "
     case " $masters " in *" $master "*) ;; *) masters="$masters $master" ;; esac
   done
+  # nginx -s reload signals the master its pid file names: another master that starts a worker
+  # meanwhile (one respawning a crashed worker) says nothing about this reload.
+  named=
+  [ -z "$PID_PATH" ] || { read -r named < "$PID_PATH"; } 2>/dev/null
+  case " $masters " in *" $named "*) [ -z "$named" ] || masters=$named ;; esac
   if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
   if [ -z "$masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; deadline=$(( NOW + RELOAD_TIMEOUT )) looks=0
@@ -191,7 +284,7 @@ reload_and_wait() {
         set_old_workers "$master"
         echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
-      if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+      if ! pid_alive "$master" && SIGNALLED=$(successor "$seen"); then
         # The old master took its workers with it: nothing is left to hand over.
         OLD_WORKERS=
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
@@ -208,10 +301,15 @@ reload_and_wait() {
 # The workers before the reload are looked for while nginx tests the configuration, on another
 # core where there is one: the reload needs them only once the test has passed. The answer goes to
 # the session's private directory; a script run alone looks for them when it reloads.
-SCAN_PID= SCAN_FILE=
+# So is the pid file of the master an "nginx -s reload" signals.
+SCAN_PID= SCAN_FILE= PID_PATH=
 if [ -n "\${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then
   SCAN_FILE=$ZDD_TMP/nginx-workers
-  nginx_workers "$MASTER_HINT" < /dev/null > "$SCAN_FILE" 2>/dev/null 3>&- &
+  rm -f -- "$SCAN_FILE.pid"
+  {
+    nginx_workers "$MASTER_HINT" > "$SCAN_FILE"
+    [ -z "$NGINX_BIN" ] || nginx_pid_path > "$SCAN_FILE.pid"
+  } < /dev/null 2>/dev/null 3>&- &
   SCAN_PID=$!
 fi
 

@@ -4,12 +4,12 @@
  * the master it signalled, and the others never delay or fail it.
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderInclude } from '../../../src/deploy/plan.js'
 import { SWITCH_EXIT, type SwitchParams, switchScript } from '../../../src/remote/nginx.js'
-import { cleanUpAfterAll, freePort, runScript, tempDir } from './local-host.js'
+import { cleanUpAfterAll, freePort, runScript, tempDir, waitUntil } from './local-host.js'
 import { NGINX, type PrivateNginx, TEMPLATE, startBackends, startPrivateNginx, switchAndHandOver, viaNginx } from './private-nginx.js'
 
 cleanUpAfterAll()
@@ -114,5 +114,85 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     expect(run.code, run.stdout).toBe(SWITCH_EXIT.verifyFailed)
     expect(run.answer.facts).toMatchObject({ verify: 'failed', verify_status: '502', rolled_back: 'yes' })
     expect(await servedPort()).toBe(served)
+  })
+
+  /**
+   * Kills the other master's worker as soon as the reload command has signalled ours (nginx logs
+   * each signal it sends): the other master starts a new worker while the switch watches.
+   */
+  async function crashOtherWorkerOnReload(): Promise<{ crashed: number; respawned: () => number[] }> {
+    const log = join(ours.dir, 'logs', 'error.log')
+    const signals = () => (existsSync(log) ? readFileSync(log, 'utf8').split('signal process started').length : 0)
+    const before = signals()
+    expect(await waitUntil(() => signals() > before, 5000)).toBe(true)
+    const [crashed] = other.workers()
+    process.kill(crashed, 'SIGKILL')
+    return { crashed, respawned: () => other.workers().filter((pid) => pid !== crashed) }
+  }
+
+  it('the default form of reload command: a worker the other master respawns meanwhile is not taken for the reload', async () => {
+    const served = await servedPort()
+    const oursBefore = ours.workers()
+    const switching = switchAndHandOver(env, params(otherPort(served)))
+    const other_ = await crashOtherWorkerOnReload()
+    const run = await switching
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
+    expect(run.answer.facts.old_workers?.trim().split(' ').map(Number)).toEqual(oursBefore)
+    expect(await viaNginx(ours.port)).toBe(`200 backend ${otherPort(served)}`)
+    expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+  })
+
+  it('a reload that did not take is not confirmed by a worker the other master respawns meanwhile', async () => {
+    const before = readFileSync(ours.include)
+    const served = await servedPort()
+    // A log nginx cannot open: \`nginx -s reload\` reads the configuration and signals, and the
+    // master keeps its workers since it cannot apply it. (No test command: the reload must fail.)
+    const content = `${renderInclude(TEMPLATE, otherPort(served))} access_log ${join(parent, 'no-such-dir', 'x.log')};`
+    const switching = runScript(switchScript(params(otherPort(served), { content, testCommand: 'true', reloadTimeoutSeconds: 2 })), { env })
+    const other_ = await crashOtherWorkerOnReload()
+    const run = await switching
+    expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+    expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
+    expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
+    expect(readFileSync(ours.include)).toEqual(before)
+    expect(await servedPort()).toBe(served)
+  })
+
+  it("`nginx -s reload` with nginx's built-in paths: the pid file is found through nginx -V and the configuration it names", async () => {
+    // An nginx whose built-in prefix and configuration are ours (as /usr/sbin/nginx's are the
+    // system's), and whose built-in pid path the configuration overrides.
+    const bin = join(parent, 'bin')
+    mkdirSync(bin, { recursive: true })
+    const fake = join(bin, 'nginx')
+    writeFileSync(
+      fake,
+      `#!/bin/sh
+if [ "$1" = -V ]; then
+  echo 'nginx version: nginx/1.22.1' >&2
+  echo "configure arguments: --with-cc-opt='-g -O2' --prefix=${ours.dir} --conf-path=nginx.conf --pid-path=/nonexistent/nginx.pid" >&2
+  exit 0
+fi
+exec ${NGINX} ${ours.args} "$@"
+`,
+    )
+    chmodSync(fake, 0o755)
+    const before = readFileSync(ours.include)
+    const served = await servedPort()
+    const content = `${renderInclude(TEMPLATE, otherPort(served))} access_log ${join(parent, 'no-such-dir', 'x.log')};`
+    const switching = runScript(
+      switchScript(
+        params(otherPort(served), { content, testCommand: 'true', reloadCommand: `${fake} -s reload`, reloadTimeoutSeconds: 2 }),
+      ),
+      { env },
+    )
+    const other_ = await crashOtherWorkerOnReload()
+    const run = await switching
+    expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+    expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
+    expect(readFileSync(ours.include)).toEqual(before)
+    const good = await switchAndHandOver(env, params(otherPort(served), { reloadCommand: `${fake} -s reload` }))
+    expect(good.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
+    expect(await servedPort()).toBe(otherPort(served))
   })
 })

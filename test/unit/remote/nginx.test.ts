@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxMasterHint, renderInclude } from '../../../src/deploy/plan.js'
-import { SWITCH_EXIT, type SwitchParams, handoverScript, switchScript } from '../../../src/remote/nginx.js'
+import { SWITCH_EXIT, type SwitchParams, handoverScript, nginxSignaller, switchScript } from '../../../src/remote/nginx.js'
 import { parseAnswer } from '../../../src/remote/protocol.js'
 import { shellQuote } from '../../../src/remote/quote.js'
 import { runScript, tempDir, freePort, leftovers, settledLeftovers, cleanUpAfterAll } from './local-host.js'
@@ -22,6 +22,35 @@ import {
 } from './private-nginx.js'
 
 cleanUpAfterAll()
+
+describe('nginxSignaller: reload commands whose signalled master the pid file names', () => {
+  it('the default command, with sudo -n or without, and with its -p/-c/-e/-g/-q', () => {
+    expect(nginxSignaller('sudo -n nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '' })
+    expect(nginxSignaller('nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '' })
+    expect(
+      nginxSignaller("/usr/sbin/nginx -q -p /srv/ng/ -c '/srv/ng/nginx main.conf' -e /srv/ng/e.log -g 'daemon on;' -s reload"),
+    ).toEqual({
+      binary: '/usr/sbin/nginx',
+      conf: '/srv/ng/nginx main.conf',
+      prefix: '/srv/ng/',
+    })
+  })
+
+  it('anything else is not: another signal, another program, a list of commands, expansions, an -g that may move the pid file', () => {
+    for (const command of [
+      'sudo -n nginx -s reopen',
+      'sudo -n systemctl reload nginx',
+      'sudo -u www nginx -s reload',
+      'nginx -s reload && curl -s localhost',
+      'nginx -c $CONF -s reload',
+      'docker exec web nginx -s reload',
+      "nginx -g 'pid /tmp/x.pid;' -s reload",
+      'nginx -s',
+      'nginx -T -s reload',
+    ])
+      expect(nginxSignaller(command), command).toBeUndefined()
+  })
+})
 
 describe.concurrent('nginx scripts, run by a local sh', { timeout: 30_000 }, () => {
   describe('switchScript with test/reload commands that touch no nginx', () => {
