@@ -22,7 +22,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_proces
 
 /***/ }),
 
-/***/ 4601:
+/***/ 6982:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
@@ -183,7 +183,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 9665:
+/***/ 4905:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -259,9 +259,9 @@ function parseHostEntry(entry, defaults, input = 'host') {
 }
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __nccwpck_require__(6982);
+var quote = __nccwpck_require__(1111);
 // EXTERNAL MODULE: ./lib/config/secrets.js
-var secrets = __nccwpck_require__(2999);
+var secrets = __nccwpck_require__(3326);
 ;// CONCATENATED MODULE: ./lib/config/inputs.js
 /**
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
@@ -560,7 +560,7 @@ function firstDestination(get) {
 
 /***/ }),
 
-/***/ 2999:
+/***/ 3326:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -645,13 +645,13 @@ function redactCommandLine(commandLine, secrets) {
 
 /***/ }),
 
-/***/ 5691:
+/***/ 5912:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2663);
-/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9665);
-/* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1743);
+/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1187);
+/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4905);
+/* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9390);
 
 
 
@@ -659,7 +659,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(335)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8335));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(715), __nccwpck_require__.e(153)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4153));
 await main();
 
 __webpack_async_result__();
@@ -667,7 +667,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6982:
+/***/ 1111:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -707,7 +707,7 @@ function shellScript(vars, body) {
 
 /***/ }),
 
-/***/ 2663:
+/***/ 1187:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -727,7 +727,7 @@ globals.__dirname ??= (0,external_node_path_.dirname)(globals.__filename);
 
 /***/ }),
 
-/***/ 1743:
+/***/ 9390:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -985,6 +985,6 @@ function takeEarlySocket(host, port) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5691);
+/******/ var __webpack_exports__ = __nccwpck_require__(5912);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

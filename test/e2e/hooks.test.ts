@@ -172,7 +172,13 @@ describe('hooks, history and logs', () => {
     const status = await run(target, '.', { command: 'status' })
     expect(status.code, why(status)).toBe(0)
     expect(status.stdout).toContain('Deploy history (newest last):')
-    expect(status.stdout).toMatch(/deploy failed at post-switch-command {2}release \S+ {2}ports \d+ -> \d+/)
+    // A failed deploy names the release it tried, with that release's sha256, and the one still serving.
+    expect(entries[4].release).toMatch(/^\d{8}-\d{6}-[0-9a-f]{8}$/)
+    expect(entries[4].sha256.slice(0, 8)).toBe(entries[4].release.slice(-8))
+    expect(entries[4].serving).toBe(second.release)
+    expect(status.stdout).toMatch(
+      /deploy failed at post-switch-command {2}tried \S+ \(sha256 [0-9a-f]{12}\) {2}serving \S+ {2}ports \d+ -> \d+/,
+    )
     expect(status.summary).toContain('Deploy history of')
     expect(status.summary).toContain('pre-switch-command')
     // status itself leaves no line

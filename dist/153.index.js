@@ -1,8 +1,8 @@
-export const id = 335;
-export const ids = [335];
+export const id = 153;
+export const ids = [153];
 export const modules = {
 
-/***/ 8335:
+/***/ 4153:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -11,12 +11,12 @@ __webpack_require__.d(__webpack_exports__, {
   main: () => (/* binding */ main)
 });
 
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
-var core = __webpack_require__(6421);
+// EXTERNAL MODULE: ../../main/node_modules/@actions/core/lib/core.js + 14 modules
+var core = __webpack_require__(4559);
 // EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
-var inputs = __webpack_require__(9665);
+var inputs = __webpack_require__(4905);
 // EXTERNAL MODULE: ./lib/config/secrets.js
-var secrets = __webpack_require__(2999);
+var secrets = __webpack_require__(3326);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
@@ -209,10 +209,10 @@ function describeConnectError(error, entry, timeoutSeconds) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
-// EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
-var esm = __webpack_require__(9487);
+// EXTERNAL MODULE: ../../main/node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(4249);
 // EXTERNAL MODULE: ./lib/ssh/early-socket.js
-var early_socket = __webpack_require__(1743);
+var early_socket = __webpack_require__(9390);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(7075);
 // EXTERNAL MODULE: external "node:string_decoder"
@@ -976,7 +976,9 @@ const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(KEY_FAMILIES.flat());
  * ssh2 asks the host for an answer every interval while it hears none, and gives the connection up
  * after this many unanswered asks: a runner whose network went silent (no FIN, no RST) fails in
  * about 25 s instead of waiting for the job's timeout. The asks go out while a script runs and
- * while SFTP uploads, and only a reply to one of them counts.
+ * while SFTP uploads. ssh2 itself counts only a reply to an ask; any bytes from the host count
+ * here (see RemoteHost), since on a slow uplink an ask waits behind the queued SFTP writes and its
+ * reply comes too late, while the host's answers to the writes keep arriving.
  */
 const KEEPALIVE_INTERVAL_MS = 5000;
 const KEEPALIVE_COUNT_MAX = 4;
@@ -1011,7 +1013,7 @@ async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
         port: entry.port,
         username: entry.username,
         readyTimeout: endpoint.connectTimeoutSeconds * 1000,
-        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+        keepaliveInterval: endpoint.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
         keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         hostVerifier: (blob) => {
             const verdict = judgeHostKey(hostKeys, entry.host, entry.port, blob);
@@ -1088,7 +1090,13 @@ class RemoteHost {
         this.entry = entry;
         this.ssh = ssh;
         this.connectTimeoutSeconds = connectTimeoutSeconds;
-        socket?.on('data', () => (this.lastHeard = performance.now()));
+        // Anything heard from the host is a sign of life: ssh2 starts its count of unanswered asks
+        // over (its own reset, run on a reply to an ask; absent, ssh2 counts as it always did).
+        const heard = ssh.connection?._resetKA;
+        socket?.on('data', () => {
+            this.lastHeard = performance.now();
+            heard?.();
+        });
         this.gone = new Promise((resolve) => {
             const lose = (error) => {
                 if (!this.lost && error?.message === 'Keepalive timeout')
@@ -1265,7 +1273,7 @@ class RemoteHost {
 }
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __webpack_require__(6982);
+var quote = __webpack_require__(1111);
 ;// CONCATENATED MODULE: ./lib/remote/hooks.js
 /** Scripts for the user's own steps (hooks), the deploy history and the instances' logs. */
 
@@ -1362,7 +1370,9 @@ const HISTORY_LIMIT = 1000;
 /**
  * Appends one JSON line to `<deploy-dir>/history` and keeps the file to its last HISTORY_LIMIT
  * lines. The history lives beside `releases/`, never in it, so pruning cannot take it. An append of
- * one short line is atomic, so a failed run's entry cannot tear another's.
+ * one short line is atomic, so a failed run's entry cannot tear another's. The trim replaces the
+ * file, so a line appended between its read and its rename would be lost: runs send this while they
+ * hold the host's lock, one at a time, and each trims through a file of its own.
  */
 function appendHistoryScript(p) {
     if (p.entry.includes('\n'))
@@ -1374,7 +1384,7 @@ printf '%s\\n' "$ENTRY" >> history || exit 1
 # Counting costs a process; trim only once in a while, when the file may have outgrown the limit.
 size=$(wc -c < history)
 if [ "$size" -gt $(( LIMIT * 200 )) ] && [ "$(wc -l < history)" -gt "$LIMIT" ]; then
-  tail -n "$LIMIT" history > history.new && mv -f history.new history
+  { tail -n "$LIMIT" history > "history.new.$$" && mv -f "history.new.$$" history; } || rm -f "history.new.$$"
 fi
 echo "history=appended"`);
 }
@@ -2035,6 +2045,49 @@ rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`);
 /** The switch: point nginx's include at a port, safely, and make sure nginx took it. */
 
 
+/**
+ * `nginx -s reload` signals the master whose pid is in the pid file its configuration names: for
+ * such a command, that master alone can confirm the reload. Anything else (systemctl, a script, a
+ * container's exec, an -g that may move the pid file) is left to the watch of every master, since
+ * what it signals cannot be told from the command.
+ */
+function nginxSignaller(reloadCommand) {
+    // Quoted text is a word as it stands, unless it is double-quoted and may expand.
+    if (/[;&|`$()<>\\\n*?[\]{}~#=]/.test(reloadCommand.replace(/'[^']*'/g, "''")))
+        return undefined;
+    const words = [...reloadCommand.trim().matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+    let i = 0;
+    if (words[0] === 'sudo') {
+        i = 1;
+        if (words[i] === '-n')
+            i++;
+    }
+    const binary = words[i++];
+    if (!binary || !/(^|\/)nginx$/.test(binary))
+        return undefined;
+    const found = { binary, conf: '', prefix: '' };
+    let reload = false;
+    while (i < words.length) {
+        const word = words[i++];
+        const value = words[i];
+        if (word === '-q')
+            continue;
+        if (value === undefined)
+            return undefined;
+        i++;
+        if (word === '-s' && value === 'reload')
+            reload = true;
+        else if (word === '-c')
+            found.conf = value;
+        else if (word === '-p')
+            found.prefix = value;
+        else if (word === '-g' && !/\bpid\b/.test(value))
+            continue;
+        else if (word !== '-e')
+            return undefined;
+    }
+    return reload ? found : undefined;
+}
 const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 };
 /**
  * Writes the new include, tests the configuration (restoring the old include byte for byte if the
@@ -2049,6 +2102,7 @@ const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTake
  * script itself, to be written back with the same command.
  */
 function switchScript(p) {
+    const signaller = nginxSignaller(p.reloadCommand);
     return (0,quote/* shellScript */.ky)({
         INCLUDE: p.include,
         CONTENT: p.content,
@@ -2060,6 +2114,9 @@ function switchScript(p) {
         INTERVAL: p.intervalSeconds,
         RELOAD_TIMEOUT: Math.ceil(p.reloadTimeoutSeconds),
         RELEASE_STATE_FILE: p.releaseStateFile,
+        NGINX_BIN: signaller?.binary ?? '',
+        NGINX_CONF: signaller?.conf ?? '',
+        NGINX_PREFIX: signaller?.prefix ?? '',
     }, `${SHELL_LIB}
 case "$INCLUDE" in */*) dir=\${INCLUDE%/*}; dir=\${dir:-/} ;; *) dir=. ;; esac
 had_old=no
@@ -2120,6 +2177,44 @@ else
   forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
 fi
 
+# The pid file of the nginx master that "NGINX_BIN -s reload" signals (nginx reads the pid there
+# to find it): the pid directive of its main configuration, else the path it was built with
+# (nginx -V, run only when needed), relative paths under its prefix. Where nothing can be told, a
+# path where no pid file is: the reload is then watched on every master, as for other commands.
+nginx_pid_path() {
+  pidp_bin=$NGINX_BIN pidp_built=
+  case "$pidp_bin" in
+    */*) ;;
+    *)
+      # sudo's secure_path has the sbin directories, which a user's PATH may not.
+      pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:
+      for pidp_dir in $pidp_dirs; do
+        [ ! -x "$pidp_dir/$pidp_bin" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }
+      done
+      IFS=$pidp_ifs
+      ;;
+  esac
+  pidp_prefix=$NGINX_PREFIX
+  [ -n "$pidp_prefix" ] || { pidp_option prefix /usr/local/nginx/; pidp_prefix=$pidp_value; }
+  pidp_conf=$NGINX_CONF
+  [ -n "$pidp_conf" ] || { pidp_option conf-path conf/nginx.conf; pidp_conf=$pidp_value; }
+  case "$pidp_conf" in /*) ;; *) pidp_conf=\${pidp_prefix%/}/$pidp_conf ;; esac
+  pidp_path=$(awk '$1 == "pid" { v = $2; sub(/;.*/, "", v); gsub(/["\\047]/, "", v); print v; exit }' "$pidp_conf" 2>/dev/null)
+  [ -n "$pidp_path" ] || { pidp_option pid-path logs/nginx.pid; pidp_path=$pidp_value; }
+  case "$pidp_path" in /*) ;; *) pidp_path=\${pidp_prefix%/}/$pidp_path ;; esac
+  echo "$pidp_path"
+}
+
+# Sets pidp_value to the value of --$1= among the build options of nginx pidp_bin (nginx -V, run
+# once), or to $2.
+pidp_option() {
+  [ -n "$pidp_built" ] || pidp_built=$("$pidp_bin" -V 2>&1 < /dev/null) || pidp_built=' '
+  case "$pidp_built" in
+    *" --$1="*) pidp_value=\${pidp_built#* --$1=}; pidp_value=\${pidp_value%%[[:space:]]*} ;;
+    *) pidp_value=$2 ;;
+  esac
+}
+
 # Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
 run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 
@@ -2176,20 +2271,28 @@ successor() {
 # new port waits for that (await_retired), and the switch itself does not, so that a fleet's next
 # wave need not.
 reload_and_wait() {
-  BEFORE=" " masters=
+  BEFORE=" " masters= seen=
   if [ -n "$SCAN_PID" ]; then
     wait "$SCAN_PID"
     SCAN_PID= pairs=
     while IFS= read -r pair; do pairs="$pairs $pair"; done < "$SCAN_FILE"
+    [ ! -r "$SCAN_FILE.pid" ] || { read -r PID_PATH < "$SCAN_FILE.pid"; } 2>/dev/null
   else
     pairs=$(nginx_workers "$MASTER_HINT")
+    [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || PID_PATH=$(nginx_pid_path)
   fi
   for pair in $pairs; do
     master=\${pair%%:*}
+    case " $seen " in *" $master "*) ;; *) seen="$seen $master" ;; esac
     [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
     BEFORE="$BEFORE$pair "
     case " $masters " in *" $master "*) ;; *) masters="$masters $master" ;; esac
   done
+  # nginx -s reload signals the master its pid file names: another master that starts a worker
+  # meanwhile (one respawning a crashed worker) says nothing about this reload.
+  named=
+  [ -z "$PID_PATH" ] || { read -r named < "$PID_PATH"; } 2>/dev/null
+  case " $masters " in *" $named "*) [ -z "$named" ] || masters=$named ;; esac
   if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
   if [ -z "$masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; deadline=$(( NOW + RELOAD_TIMEOUT )) looks=0
@@ -2200,7 +2303,7 @@ reload_and_wait() {
         set_old_workers "$master"
         echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
-      if ! pid_alive "$master" && SIGNALLED=$(successor "$masters"); then
+      if ! pid_alive "$master" && SIGNALLED=$(successor "$seen"); then
         # The old master took its workers with it: nothing is left to hand over.
         OLD_WORKERS=
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
@@ -2217,10 +2320,15 @@ reload_and_wait() {
 # The workers before the reload are looked for while nginx tests the configuration, on another
 # core where there is one: the reload needs them only once the test has passed. The answer goes to
 # the session's private directory; a script run alone looks for them when it reloads.
-SCAN_PID= SCAN_FILE=
+# So is the pid file of the master an "nginx -s reload" signals.
+SCAN_PID= SCAN_FILE= PID_PATH=
 if [ -n "\${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then
   SCAN_FILE=$ZDD_TMP/nginx-workers
-  nginx_workers "$MASTER_HINT" < /dev/null > "$SCAN_FILE" 2>/dev/null 3>&- &
+  rm -f -- "$SCAN_FILE.pid"
+  {
+    nginx_workers "$MASTER_HINT" > "$SCAN_FILE"
+    [ -z "$NGINX_BIN" ] || nginx_pid_path > "$SCAN_FILE.pid"
+  } < /dev/null 2>/dev/null 3>&- &
   SCAN_PID=$!
 fi
 
@@ -3103,14 +3211,16 @@ function nginxMasterHint(reloadCommand) {
 /**
  * The per-host deploy lock, `<deploy-dir>/.lock`: a directory taken with an atomic mkdir, holding
  *   holder          "<pid> <start> <boot id> <group>" of the run's remote shell (the `sh -s` that
- *                   runs every step: `$$` in each script), written last, by rename, so it is whole
+ *                   runs every step: `$$` in each script), always written whole: by a hard link
+ *                   into a lock that has none (which fails when one came first), by rename over a
+ *                   stale one
  *   owner           who holds it, for the warnings and the waiting message
  *   lease.<key>     when the holder last proved to be alive (seconds on the host's uptime clock),
  *                   key = "<pid>-<start>"; renewed by the runner over its own SSH channel
  *
  * A lock is stale when its holder has ended (the pid is gone, or belongs to another process: its
  * start time differs, or the host has rebooted since), when it has had no holder for 10 s (a run
- * cut off between its mkdir and its first write), or when its lease has not been renewed for
+ * cut off, or stalled, between its mkdir and its holder), or when its lease has not been renewed for
  * LEASE_SECONDS: a runner that went silent (lost its network without a FIN or RST) keeps its
  * remote shell alive until sshd notices, which may take hours. The holder of a silent lock is
  * ended (its shell and whatever that shell still runs) before its lock is taken over, so nothing
@@ -3212,12 +3322,36 @@ end_holder() {
   return 1
 }
 
-# Makes .lock ours: lease, owner, then the holder, each written whole by rename.
+# Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.
 write_lock() {
   clock
   printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
     printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&
     printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder
+}
+
+# Makes a lock that has no holder ours: the holder first, by a hard link, which fails when the
+# name exists. A run whose mkdir made .lock may stall before that (swap, a stopped VM) until its
+# lock is judged unfinished and taken over; both then link a holder, and only one link is made:
+# the other run has lost, writes nothing more, and waits as any waiter. Status 1 when another run
+# holds .lock (or it is gone), 2 when .lock cannot be written.
+hold_new_lock() {
+  if ! printf '%s %s %s %s\\n' "$$" "$ME_START" "\${BOOT_ID:--}" "$ME_GROUP" > .lock/.holder.$$; then
+    [ -d .lock ] || return 1
+    rmdir .lock 2>/dev/null
+    return 2
+  fi
+  if ! ln .lock/.holder.$$ .lock/holder 2>/dev/null; then
+    rm -f .lock/.holder.$$
+    # No holder after a failed link: this file system makes no hard links.
+    [ ! -d .lock ] || [ -e .lock/holder ] || return 2
+    return 1
+  fi
+  clock
+  printf '%s\\n' "$NOW" > .lock/.lease.$$ && mv -f .lock/.lease.$$ ".lock/lease.$ME_KEY" &&
+    printf '%s\\npid=%s\\nsince=%s\\n' "$OWNER" "$$" "$SINCE" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner && return 0
+  rm -rf .lock
+  return 2
 }
 
 # Status 0 when the claim symlink $1 names a live claimant ("<pid> <start> <boot>").
@@ -3250,7 +3384,8 @@ break_claim() {
 # that lock's identity, and ln -s fails when the name exists, so at most one waiter at a time holds
 # the claim for a given stale lock. Only the claimant changes a lock of that identity: it judges
 # .lock again under its claim and goes on only if it is still that stale lock; the holder, once
-# stale, never writes again (it has ended, or is ended here before anything is written); and .lock
+# stale, never writes again (it has ended, or is ended here before anything is written; a lock
+# with no holder yet is the exception: its maker may only be slow, see hold_new_lock); and .lock
 # itself is never removed by a takeover (the holder is replaced inside it), so a lock another
 # waiter has just made by mkdir can never be moved away. A waiter that comes late, after the
 # claim is gone, finds a different identity and leaves.
@@ -3265,11 +3400,18 @@ take_over() {
   take_reason=$STALE take_silent=$SILENT_FOR
   if [ "$STALE" = silent ] && ! end_holder; then rm -f -- "$take_claim"; return 1; fi
   take_owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)
-  for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do
-    [ ! -e "$take_file" ] || rm -f -- "$take_file"
-  done
-  write_lock
-  take_ok=$?
+  if [ "$STALE" = unfinished ]; then
+    # Its maker may be alive and about to link its holder: whoever links first holds it. Its
+    # files are left alone; they go with the lock.
+    hold_new_lock
+    take_ok=$?
+  else
+    for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do
+      [ ! -e "$take_file" ] || rm -f -- "$take_file"
+    done
+    write_lock
+    take_ok=$?
+  fi
   rm -f -- "$take_claim"
   [ "$take_ok" = 0 ] || return 1
   echo "stale_owner=$take_owner"
@@ -3311,8 +3453,11 @@ clock; deadline=$(( NOW + TIMEOUT ))
 waiting=
 while :; do
   if mkdir .lock 2>/dev/null; then
-    write_lock && break
-    rm -rf .lock; echo "error=deploy_dir_unwritable"; exit ${LOCK_EXIT.unwritable}
+    hold_new_lock
+    case $? in
+      0) break ;;
+      2) echo "error=deploy_dir_unwritable"; exit ${LOCK_EXIT.unwritable} ;;
+    esac
   fi
   if judge_lock && [ -n "$STALE" ] && take_over "$LOCK_KEY"; then break; fi
   if clock; [ "$NOW" -ge "$deadline" ]; then
@@ -3375,6 +3520,24 @@ function lockOwner(env = process.env) {
         : 'a run outside GitHub Actions';
     return `owner=${run}${env.GITHUB_ACTOR ? ` by ${env.GITHUB_ACTOR}` : ''} on ${(0,external_node_os_.hostname)()}`;
 }
+/** Hosts whose lock is kept past the steps' release, until the run has concluded there. */
+const holds = new WeakMap();
+/**
+ * Keeps the deploy lock that `takeLock` will take on `remote` until `letGoOfLock`: the run's last
+ * words on the host (its history line, and the history's trim) are written while it still holds
+ * the lock, so that no other run appends or trims meanwhile. The lease is renewed until then.
+ */
+function holdLockUntilLetGo(remote) {
+    holds.set(remote, { over: false });
+}
+/** Sends the release a held lock is waiting for (nothing when no lock was taken). */
+async function letGoOfLock(remote) {
+    const hold = holds.get(remote);
+    if (!hold)
+        return;
+    hold.over = true;
+    await hold.letGo?.();
+}
 /** Step 3: waits for and takes the host's deploy lock; a stale lock is taken over with a warning. */
 async function takeLock(remote, config, log) {
     const script = acquireLockScript({
@@ -3405,11 +3568,18 @@ async function takeLock(remote, config, log) {
         // A release that fails (connection lost) must not hide the error that ended the run; the lock
         // then goes stale with the session's shell (or its lease) and the next run takes it over.
         let released;
+        const letGo = () => (released ??= keeper
+            .stop()
+            .then(() => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }))
+            .then(() => undefined, () => undefined));
+        const hold = holds.get(remote);
         return {
-            release: () => (released ??= keeper
-                .stop()
-                .then(() => remote.run(releaseLockScript({ deployDir }), { step: 'unlock' }))
-                .then(() => undefined, () => undefined)),
+            release: () => {
+                if (!hold || hold.over)
+                    return letGo();
+                hold.letGo = letGo;
+                return Promise.resolve();
+            },
         };
     }
     catch (error) {
@@ -4107,6 +4277,7 @@ async function stageHost(remote, config, artifact, report, log) {
             starting.catch(() => undefined);
         })));
         report.uploadedBytes = uploadedBytes;
+        report.targetRelease = release;
         await freeing;
         const point = { release, fileName: artifact.fileName, port: idle, previousPort: active };
         await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
@@ -4284,8 +4455,8 @@ function historyEntry(report, env = process.env, now = new Date()) {
             runner: env.RUNNER_NAME ?? (0,external_node_os_.hostname)(),
         },
         command: report.command,
-        release: report.release ?? null,
-        sha256: report.sha256 ?? null,
+        ...tried(report),
+        serving: report.release ?? null,
         ports: { before: report.previousPort ?? null, after: report.activePort ?? null },
         outcome: report.outcome,
         seconds: report.durationSeconds,
@@ -4293,6 +4464,16 @@ function historyEntry(report, env = process.env, now = new Date()) {
     if (report.failedStep)
         entry.step = report.failedStep;
     return entry;
+}
+/**
+ * What the run deployed or tried to, as a pair that belongs together. The report's `release` is what
+ * serves (after a failed deploy, the old release) and its `sha256` the artifact's: never paired.
+ */
+function tried(report) {
+    if (report.command === 'deploy')
+        return { release: report.targetRelease ?? null, sha256: report.sha256 ?? null };
+    // A rollback's target is known once it is serving; the host keeps no sha256 of it in the report.
+    return { release: report.outcome === 'rolled-back' ? (report.release ?? null) : null, sha256: null };
 }
 /**
  * Whether a run leaves a line in the history: deploys and rollbacks, failed, stopped because another
@@ -4331,14 +4512,30 @@ function parseHistory(text) {
     }
     return entries;
 }
+/** Who ran it: the actor, the repository and its run. */
+function entryOwner(entry) {
+    const { actor, repository, run } = entry.owner;
+    return [actor, repository && `${repository}${run ? ` run ${run}` : ''}`].filter(Boolean).join(', ');
+}
+/** The release the run deployed or tried to, with the start of its sha256; `-` when none. */
+function entryTarget(entry) {
+    // An older entry names only what served afterwards, in `release`.
+    if (entry.serving === undefined)
+        return '-';
+    const sha = entry.sha256 ? ` (sha256 ${entry.sha256.slice(0, 12)})` : '';
+    return entry.release ? `${entry.release}${sha}` : entry.sha256 ? `an unnamed release${sha}` : '-';
+}
+/** The release that served once the run was over. */
+function entryServing(entry) {
+    return (entry.serving === undefined ? entry.release : entry.serving) ?? '-';
+}
 /** One line a history entry, for the job log. */
 function describeEntry(entry) {
-    const who = [entry.owner.actor, entry.owner.repository && `${entry.owner.repository}${entry.owner.run ? ` run ${entry.owner.run}` : ''}`]
-        .filter(Boolean)
-        .join(', ');
+    const who = entryOwner(entry);
     const ports = `${entry.ports.before ?? '-'} -> ${entry.ports.after ?? '-'}`;
     const failed = entry.step ? ` at ${entry.step}` : '';
-    return `${entry.time}  ${entry.command} ${entry.outcome}${failed}  release ${entry.release ?? '-'}  ports ${ports}  ${entry.seconds.toFixed(1)} s${who ? `  by ${who}` : ''}`;
+    const target = entryTarget(entry);
+    return `${entry.time}  ${entry.command} ${entry.outcome}${failed}${target === '-' ? '' : `  tried ${target}`}  serving ${entryServing(entry)}  ports ${ports}  ${entry.seconds.toFixed(1)} s${who ? `  by ${who}` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/logs.js
@@ -4638,6 +4835,7 @@ async function status_status(remote, config, report, log) {
 
 
 
+
 const errorText = (error) => (error instanceof Error ? error.message : String(error));
 /** Stops the host's clock: the run on it is over, whatever came of it. */
 function settle(target) {
@@ -4653,9 +4851,22 @@ async function conclude(target, config) {
     target.remote = undefined;
     if (!remote)
         return;
-    if (keepsHistory(config, target.report))
-        await recordHistory(remote, config, target.report, target.log);
-    remote.close();
+    await leaveHost(remote, config, target.report, target.log);
+}
+/**
+ * The run's last words on a host: its history line, written while it still holds the host's lock
+ * (kept since the connect, see holdLockUntilLetGo), so that no other run appends or trims the
+ * history meanwhile; then the lock is let go and the connection closed.
+ */
+async function leaveHost(remote, config, report, log) {
+    try {
+        if (keepsHistory(config, report))
+            await recordHistory(remote, config, report, log);
+        await letGoOfLock(remote);
+    }
+    finally {
+        remote.close();
+    }
 }
 /** The step a run failed at, for the history: the SPEC's step names, or where the connection was lost. */
 function failedStep(error) {
@@ -4666,7 +4877,10 @@ function failedStep(error) {
     return 'unknown';
 }
 async function connected(target) {
-    target.remote ??= await timed(target.report, 'connect', () => target.connect());
+    if (!target.remote) {
+        target.remote = await timed(target.report, 'connect', () => target.connect());
+        holdLockUntilLetGo(target.remote);
+    }
     return target.remote;
 }
 /** status, rollback and dry runs: each host on its own, `stage-parallel` at a time. */
@@ -4896,6 +5110,7 @@ async function runOnFleet(config, workspace) {
 ;// CONCATENATED MODULE: ./lib/deploy/outputs.js
 /** The step's outputs and job summary, from the hosts' reports. */
 
+
 /** Plain outputs join the hosts' values with commas, in host order. */
 function outputsOf(result) {
     const join = (pick) => result.reports.map((r) => (pick(r) ?? '')).join(',');
@@ -4943,7 +5158,7 @@ function summaryTable(result) {
     return [header, ...rows];
 }
 function historyTable(entries) {
-    const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Release', 'Ports', 'Seconds', 'By'];
+    const header = ['Time (UTC)', 'Command', 'Outcome', 'Failed step', 'Deployed or tried', 'Serving after', 'Ports', 'Seconds', 'By'];
     return [
         header.map((data) => ({ data, header: true })),
         ...entries.map((e) => [
@@ -4951,10 +5166,11 @@ function historyTable(entries) {
             e.command,
             e.outcome,
             e.step ?? '',
-            e.release ?? '-',
+            entryTarget(e),
+            entryServing(e),
             `${e.ports.before ?? '-'} -> ${e.ports.after ?? '-'}`,
             e.seconds.toFixed(1),
-            [e.owner.actor, e.owner.repository && `${e.owner.repository}${e.owner.run ? ` run ${e.owner.run}` : ''}`].filter(Boolean).join(', '),
+            entryOwner(e),
         ]),
     ];
 }
