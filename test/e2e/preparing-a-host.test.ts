@@ -242,6 +242,7 @@ describe.skipIf(!support.ok)(
         expect(await served(host)).toBe('200 version=2 port=8081')
         const stats = await traffic.stop()
         traffic = undefined
+        console.log(`measured: redeploy as the deploy user, ${stats.failed} of ${stats.total} requests through nginx failed`)
         expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
         expect(stats.bodies['version=2 port=8081']).toBeGreaterThan(0)
         await expect(stat(host.file('/home/deploy/.config/systemd/user/zdd-shop@.service'))).resolves.toBeTruthy()
@@ -333,6 +334,7 @@ describe.skipIf(!support.ok)(
         expect(second.code, why(second)).toBe(0)
         const stats = await traffic.stop()
         traffic = undefined
+        console.log(`measured: redeploy as root, ${stats.failed} of ${stats.total} requests through nginx failed`)
         expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
         expect(second.stdout).toContain('systemd unit zdd-shop@8081.service, enabled')
         await expect(stat(host.file('/etc/systemd/system/zdd-shop@.service'))).resolves.toBeTruthy()
