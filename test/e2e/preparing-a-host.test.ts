@@ -5,6 +5,9 @@
 // with 0 failed requests, and the README's commands for looking at the units show what happened.
 // Once for a new deploy user prepared by an admin with sudo, once for root. The host's /etc,
 // /home and lingering are private copies (scripts/lib/systemd-host.mjs), gone with destroy().
+// Its packages are the machine's: the suite's own tools (scripts/lib/system-tools.mjs) include
+// the README's, so apt-get install finds them there, and apt-get update, with no network in the
+// host's namespace, only warns.
 import { execFile as execFileCb } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
