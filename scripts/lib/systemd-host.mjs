@@ -59,8 +59,9 @@ export async function systemdHostSupport() {
 
 /**
  * Makes the host's files and its lab, then boots it.
- * @param {{ nginxSite: string, files?: Record<string, string>, sshdConfig?: string }} options
- *   nginxSite: the text of the host's only nginx site (port 80); files: more files of the host
+ * @param {{ nginxSite?: string, files?: Record<string, string>, sshdConfig?: string }} options
+ *   nginxSite: the text of the host's only nginx site (port 80); without it the host keeps the
+ *   distribution's sites, as a freshly installed host has them; files: more files of the host
  *   (absolute paths), written before it boots; sshdConfig: lines that take precedence over the
  *   distribution's sshd_config (e.g. "UsePAM no": sessions then get no XDG_RUNTIME_DIR)
  * @returns {Promise<SystemdHost>}
@@ -133,10 +134,12 @@ export async function createSystemdHost({ nginxSite, files = {}, sshdConfig = ''
       await symlink('/dev/null', path.join(units, unit))
     }
 
-    // nginx: the one site the test gives; ssh: keys for root.
-    const sites = file('etc/nginx/sites-enabled')
-    for (const site of await readdir(sites)) await rm(path.join(sites, site), { force: true })
-    await writeFile(path.join(sites, 'zdd-test'), nginxSite)
+    // nginx: the one site the test gives, if it gives one; ssh: keys for root.
+    if (nginxSite !== undefined) {
+      const sites = file('etc/nginx/sites-enabled')
+      for (const site of await readdir(sites)) await rm(path.join(sites, site), { force: true })
+      await writeFile(path.join(sites, 'zdd-test'), nginxSite)
+    }
     for (const [name, text] of Object.entries(files)) {
       if (!PRIVATE.some((dir) => name.startsWith(`/${dir}/`))) throw new Error(`${name}: not in a private dir of the host (${PRIVATE.join(', ')})`)
       await mkdir(path.dirname(file(name)), { recursive: true })
