@@ -1,5 +1,6 @@
 /** What the action masks in the job log, and how a stranger's command line is quoted there. */
 import { describe, expect, it } from 'vitest'
+import { parseInputs, registeredSecretsOf, secretsOf } from '../../src/config/inputs.js'
 import { javaOptionValues, masksFor, mayBeSecret, redactCommandLine, secretsBeforeParsing } from '../../src/config/secrets.js'
 
 describe('javaOptionValues', () => {
@@ -97,6 +98,33 @@ describe('secretsBeforeParsing', () => {
   it('leaves out a value that the host input shows', () => {
     const get = inputs({ host: 'deploy@web-01.example.com', env: 'DB_HOST=web-01.example.com\nDB_PASSWORD=Pa55-web-01' })
     expect(secretsBeforeParsing(get)).toEqual(['Pa55-web-01'])
+  })
+})
+
+describe("registeredSecretsOf and secretsOf: the runner's set and the action's own", () => {
+  const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'
+  const config = parseInputs(
+    (name) =>
+      ({
+        host: 'deploy@web-01.example.com',
+        'private-key': KEY,
+        passphrase: 'key-pass-1',
+        artifact: 'build/libs/*.jar',
+        env: 'SPRING_JPA_SHOW_SQL=false\nSPRING_PROFILES_ACTIVE=prod\nFEATURE_X_ENABLED=true\nDB_HOST=web-01.example.com\nDB_PASSWORD=hunter2-Zq9',
+        'java-opts': '-Xmx256m -Dspring.profiles.active=prod -Djavax.net.ssl.trustStorePassword=changeit',
+      })[name] ?? '',
+    { repository: 'acme/shop-api' },
+  )
+
+  it('the runner gets the credential inputs and the values that may be credentials, nothing the outputs are made of', () => {
+    expect(registeredSecretsOf(config).sort()).toEqual([KEY.trim(), 'changeit', 'hunter2-Zq9', 'key-pass-1'].sort())
+  })
+
+  it("the action's own masking of what the host sends keeps every env and java-opts value but booleans", () => {
+    const own = secretsOf(config)
+    expect(own).toEqual(expect.arrayContaining(['prod', 'web-01.example.com', 'hunter2-Zq9', 'changeit', config.javaOpts]))
+    expect(own).not.toContain('true')
+    expect(own).not.toContain('false')
   })
 })
 
