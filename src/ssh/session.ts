@@ -196,7 +196,9 @@ export class ShellSession {
     this.buffer += text
     const marker = `@@@zdd-answer:${pending.nonce}\n`
     const answerAt = this.buffer.indexOf(marker, pending.searchFrom)
-    const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1
+    // What the buffer held before this text had no newline: the last one, if any, is in the text.
+    const lastNewline = text.lastIndexOf('\n')
+    const live = answerAt >= 0 ? answerAt : lastNewline < 0 ? 0 : this.buffer.length - text.length + lastNewline + 1
     if (live > 0) pending.onStdout?.(this.buffer.slice(0, live))
     if (answerAt < 0) {
       this.buffer = this.buffer.slice(live)

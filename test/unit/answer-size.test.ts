@@ -109,6 +109,20 @@ describe('a large answer read in many pieces', () => {
     expect(examined).toBeLessThan(2 * fd3.length)
   })
 
+  it('one long line on fd 3, in many pieces: passed on once whole, each piece searched once', async () => {
+    const host = scriptedSsh()
+    session = await ShellSession.open(host.ssh)
+    const live: string[] = []
+    const answered = session.run('a hook that prints one long line', { onStdout: (piece) => live.push(piece) })
+    const nonce = host.lastNonce()
+    const line = `hook| ${'x'.repeat(4_000_000)}\n`
+    const examined = examinedBy(() => host.send(line, PIECE))
+    expect(live).toEqual([line])
+    host.send(`@@@zdd-answer:${nonce}\n\n@@@zdd-stderr:${nonce}\n\n@@@zdd-end:${nonce}:0\n`, PIECE)
+    expect(await answered).toEqual({ code: 0, stdout: '', stderr: '' })
+    expect(examined).toBeLessThan(3 * line.length)
+  })
+
   it.each([1, 2, 7, 41, 43, 1000])('answers cut every %i bytes, several in one piece, reach each script whole', async (piece) => {
     const host = scriptedSsh()
     session = await ShellSession.open(host.ssh)
