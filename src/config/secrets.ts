@@ -13,11 +13,10 @@
 /** Masks shorter than this would hide every occurrence of a common word or number in the log. */
 export const MIN_SECRET_LENGTH = 3
 
-/** The values of the `-Dname=value` options in java-opts, split as `sh` splits `$JAVA_OPTS`. */
+/** The values of the `-Dname=value` options in java-opts long enough to mask. */
 export function javaOptionValues(javaOpts: string): string[] {
-  return javaOpts
-    .split(/\s+/)
-    .map((word) => /^-D[^=]+=(.*)$/s.exec(word)?.[1] ?? '')
+  return javaOptions(javaOpts)
+    .map(([, value]) => value)
     .filter((value) => value.length >= MIN_SECRET_LENGTH)
 }
 
