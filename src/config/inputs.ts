@@ -4,7 +4,7 @@
  */
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
-import { MIN_SECRET_LENGTH, javaOptionValues } from './secrets.js'
+import { MIN_SECRET_LENGTH, isBoolean, javaOptionValues, javaOptions, mayBeSecret } from './secrets.js'
 
 export type Command = 'deploy' | 'rollback' | 'status' | 'logs'
 
@@ -348,8 +348,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
 }
 
 /**
- * Values to mask in logs: every secret input, env values (which often hold credentials), and
- * java-opts, whole and each `-D` value in it (`-Ddb.password=...`).
+ * Values the action masks itself in what the host sends back (a hook's output, a log, a stranger's
+ * command line): every secret input, every env value (a credential can hide under any name), and
+ * java-opts, whole and each `-D` value in it (`-Ddb.password=...`). Booleans are none.
  */
 export function secretsOf(config: DeployConfig): string[] {
   const values = [
@@ -362,7 +363,31 @@ export function secretsOf(config: DeployConfig): string[] {
     ...javaOptionValues(config.javaOpts),
   ]
   for (const [, value] of config.env) values.push(value)
-  return values.filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH)
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH && !isBoolean(v))
+}
+
+/**
+ * What the action registers with the runner as secrets: the secret inputs, and the env values and
+ * java-opts `-D` values that may be credentials (mayBeSecret). The runner drops every output that
+ * holds one, so none of them is a value the outputs are made of.
+ */
+export function registeredSecretsOf(config: DeployConfig): string[] {
+  const shown = [
+    ...[...config.hosts, ...(config.proxy ? [config.proxy.entry] : [])].map((entry) => entry.label),
+    ...config.ports.map(String),
+    config.appName,
+    config.deployDir,
+  ].filter((text) => text !== '')
+  const candidates = [...config.env, ...javaOptions(config.javaOpts)]
+  const values = [
+    config.auth.privateKey,
+    config.auth.passphrase,
+    config.auth.password,
+    config.proxy?.auth.privateKey,
+    config.proxy?.auth.passphrase,
+    ...candidates.filter(([name, value]) => mayBeSecret(name, value, shown)).map(([, value]) => value),
+  ]
+  return values.filter((v): v is string => typeof v === 'string' && v.trim() !== '')
 }
 
 /**

@@ -4,8 +4,13 @@ import type { RunResult } from './fleet.js'
 import { type HistoryEntry, entryOwner, entryServing, entryTarget } from './history.js'
 import type { HostReport, Phase } from './report.js'
 
-/** Plain outputs join the hosts' values with commas, in host order. */
-export function outputsOf(result: RunResult): Record<string, string> {
+/**
+ * Plain outputs join the hosts' values with commas, in host order. `registered` are the values
+ * registered with the runner as secrets, which drops every output that holds one: in the report's
+ * texts (an error, a plan line) each is replaced by *** as the log would show it, so that the
+ * report still reaches the next job.
+ */
+export function outputsOf(result: RunResult, registered: string[] = []): Record<string, string> {
   const join = (pick: (r: HostReport) => unknown) => result.reports.map((r) => (pick(r) ?? '') as string).join(',')
   return {
     'active-port': join((r) => r.activePort),
@@ -15,8 +20,14 @@ export function outputsOf(result: RunResult): Record<string, string> {
     'uploaded-bytes': join((r) => r.uploadedBytes),
     'duration-seconds': join((r) => r.durationSeconds),
     'rolled-back': join((r) => r.rolledBack),
-    report: JSON.stringify(result.reports),
+    report: JSON.stringify(result.reports, (_key, value: unknown) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
   }
+}
+
+function withoutMasks(text: string, masks: string[]): string {
+  let result = text
+  for (const mask of masks) if (result.includes(mask)) result = result.split(mask).join('***')
+  return result
 }
 
 const PHASES: Phase[] = [
@@ -74,8 +85,14 @@ export function historyTable(entries: HistoryEntry[]): SummaryRows {
   ]
 }
 
-export async function publish(result: RunResult): Promise<void> {
-  for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value)
+export async function publish(result: RunResult, registered: string[] = []): Promise<void> {
+  for (const [name, value] of Object.entries(outputsOf(result, registered))) {
+    // The runner would drop it without a word ("Skip output since it may contain secret").
+    if (registered.some((mask) => value.includes(mask))) {
+      core.warning(`The output ${name} holds a value registered as a secret (from env or java-opts), so the runner withholds it.`)
+    }
+    core.setOutput(name, value)
+  }
   const command = result.reports[0]?.command ?? 'deploy'
   const [header, ...rows] = summaryTable(result)
   const summary = core.summary

@@ -72,13 +72,27 @@ hook=$!
 echo "hook_pid=$hook"
 
 # Passes on the lines the hook has written since the last call. fd 3 is absent when the script runs
-# on its own; the hook's output is still in its log then.
+# on its own; the hook's output is still in its log then. A line only partly written yet waits for
+# its end (or the hook's): the client masks a secret within one line, and a secret printed in two
+# writes must not reach the job log as two harmless pieces.
 exec 4< "$log"
+relay_partial=
 relay() {
-  while IFS= read -r line <&4 || [ -n "$line" ]; do
-    { printf '${HOOK_LINE_PREFIX}%s\\n' "$line" >&3; } 2>/dev/null
-    line=
+  while :; do
+    relay_line=
+    if IFS= read -r relay_line <&4; then
+      { printf '${HOOK_LINE_PREFIX}%s\\n' "$relay_partial$relay_line" >&3; } 2>/dev/null
+      relay_partial=
+    else
+      relay_partial=$relay_partial$relay_line
+      break
+    fi
   done
+}
+relay_rest() {
+  relay
+  [ -z "$relay_partial" ] || { printf '${HOOK_LINE_PREFIX}%s\\n' "$relay_partial" >&3; } 2>/dev/null
+  relay_partial=
 }
 
 clock; deadline=$(( NOW + TIMEOUT ))
@@ -97,7 +111,7 @@ while pid_alive "$hook"; do
 done
 wait "$hook" 2>/dev/null
 status=$?
-relay
+relay_rest
 exec 4<&-
 echo "hook_status=$status"
 if [ -n "$timed_out" ]; then

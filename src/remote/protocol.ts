@@ -13,27 +13,39 @@ export interface RemoteAnswer {
 
 export function parseAnswer(stdout: string): RemoteAnswer {
   const answer: RemoteAnswer = { facts: {}, lists: {}, sections: {} }
+  // A section's text is kept as slices of stdout, one per run of its lines between openers: an
+  // answer of a hundred thousand log lines is neither cut into as many strings nor scanned twice.
+  const runs: Record<string, string[]> = {}
   let section: string | undefined
-  const sectionLines: Record<string, string[]> = {}
-  for (const line of stdout.split('\n')) {
-    const opener = /^@@([a-z_][a-z0-9_]*)$/.exec(line)
+  let runStart = 0
+  for (let at = 0; at <= stdout.length;) {
+    const newline = stdout.indexOf('\n', at)
+    const end = newline < 0 ? stdout.length : newline
+    const opener = stdout.startsWith('@@', at) ? /^@@([a-z_][a-z0-9_]*)$/.exec(stdout.slice(at, end)) : null
     if (opener) {
+      // The newline before the opener ends the run; a run without a line adds none.
+      if (section !== undefined && at > runStart) runs[section].push(stdout.slice(runStart, at - 1))
       section = opener[1]
-      sectionLines[section] ??= []
-      continue
+      runs[section] ??= []
+      runStart = end + 1
+    } else if (section === undefined) {
+      const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(stdout.slice(at, end))
+      if (fact) {
+        answer.facts[fact[1]] = fact[2]
+        ;(answer.lists[fact[1]] ??= []).push(fact[2])
+      }
     }
-    if (section !== undefined) {
-      sectionLines[section].push(line)
-      continue
-    }
-    const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(line)
-    if (!fact) continue
-    answer.facts[fact[1]] = fact[2]
-    ;(answer.lists[fact[1]] ??= []).push(fact[2])
+    if (newline < 0) break
+    at = newline + 1
   }
-  for (const [name, lines] of Object.entries(sectionLines)) {
-    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
-    answer.sections[name] = lines.join('\n')
-  }
+  if (section !== undefined && runStart <= stdout.length) runs[section].push(stdout.slice(runStart))
+  for (const [name, texts] of Object.entries(runs)) answer.sections[name] = withoutTrailingNewlines(texts.join('\n'))
   return answer
+}
+
+/** The text without the newlines at its end (the blank lines that end a section). */
+function withoutTrailingNewlines(text: string): string {
+  let end = text.length
+  while (end > 0 && text.charCodeAt(end - 1) === 10) end--
+  return end === text.length ? text : text.slice(0, end)
 }

@@ -100,8 +100,12 @@ function checkMark(mark: string | undefined): void {
 interface Pending {
   nonce: string
   onStdout?: (text: string) => void
-  /** How much of the buffer went to onStdout already. */
-  streamed: number
+  /** Where in the session's buffer the search for the answer's opening line goes on. */
+  searchFrom: number
+  /** Once the answer has opened: what came of it so far, in the pieces it came in. */
+  answer?: string[]
+  /** Its last characters, searched again with the next piece for an end marker cut between them. */
+  answerTail: string
   resolve: (result: ScriptResult) => void
   reject: (error: Error) => void
 }
@@ -161,7 +165,7 @@ export class ShellSession {
         ? { test: '[ "$zdd_status" = 0 ]', why: 'the script before it failed' }
         : undefined
     return new Promise<ScriptResult>((resolve, reject) => {
-      this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject })
+      this.pending.push({ nonce, onStdout, searchFrom: 0, answerTail: '', resolve, reject })
       this.stdin.write(
         (guard
           ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_out=@ zdd_status=${SKIPPED_EXIT}\nfi\n`
@@ -172,28 +176,65 @@ export class ShellSession {
     })
   }
 
+  /**
+   * Takes what the shell sent, in the pieces the channel cut. Each piece is searched once (with the
+   * few characters before it that a marker may start in), never all that came before it: an answer
+   * of a hundred thousand log lines comes in hundreds of pieces. Before an answer opens, the buffer
+   * holds only the end of a line that fd 3 has not finished.
+   */
   private receive(text: string): void {
-    this.buffer += text
-    for (let pending = this.pending[0]; pending; pending = this.pending[0]) {
-      const answerMarker = `@@@zdd-answer:${pending.nonce}\n`
-      const answerAt = this.buffer.indexOf(answerMarker)
-      // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
-      const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1
-      if (live > pending.streamed) {
-        pending.onStdout?.(this.buffer.slice(pending.streamed, live))
-        pending.streamed = live
-      }
-      if (answerAt < 0) return
-      const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
-      const stderrAt = this.buffer.indexOf(stderrMarker, answerAt)
-      const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer)
-      if (!end || stderrAt < 0) return
-      const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt)
-      const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index)
-      this.buffer = this.buffer.slice(end.index + end[0].length)
-      this.pending.shift()
-      pending.resolve({ code: Number(end[1]), stdout, stderr })
+    let rest = text
+    for (let pending = this.pending[0]; pending && rest !== ''; pending = this.pending[0]) {
+      rest = pending.answer ? this.collectAnswer(pending, rest) : this.awaitAnswer(pending, rest)
     }
+    // Before any script is sent: kept for the first, as what it wrote before its answer.
+    this.buffer += rest
+  }
+
+  /** Before the answer: what the script writes to fd 3, passed on in whole lines. Returns what follows the answer's opening line. */
+  private awaitAnswer(pending: Pending, text: string): string {
+    this.buffer += text
+    const marker = `@@@zdd-answer:${pending.nonce}\n`
+    const answerAt = this.buffer.indexOf(marker, pending.searchFrom)
+    // What the buffer held before this text had no newline: the last one, if any, is in the text.
+    const lastNewline = text.lastIndexOf('\n')
+    const live = answerAt >= 0 ? answerAt : lastNewline < 0 ? 0 : this.buffer.length - text.length + lastNewline + 1
+    if (live > 0) pending.onStdout?.(this.buffer.slice(0, live))
+    if (answerAt < 0) {
+      this.buffer = this.buffer.slice(live)
+      pending.searchFrom = Math.max(0, this.buffer.length - marker.length + 1)
+      return ''
+    }
+    const rest = this.buffer.slice(answerAt + marker.length)
+    this.buffer = ''
+    pending.answer = []
+    return rest
+  }
+
+  /** The answer, piece by piece, until its end marker. Returns what follows it: the next script's. */
+  private collectAnswer(pending: Pending, text: string): string {
+    const answer = pending.answer!
+    const window = pending.answerTail + text
+    const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(window)
+    if (!end) {
+      answer.push(text)
+      // The marker, its exit code of up to three digits, and a newline.
+      pending.answerTail = window.slice(-(pending.nonce.length + 20))
+      return ''
+    }
+    // The end lies in the window: the text before the window, then the window up to the marker.
+    answer.push(text)
+    const whole = answer.join('')
+    const body = whole.slice(0, whole.length - window.length + end.index)
+    const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`
+    const stderrAt = body.lastIndexOf(stderrMarker)
+    this.pending.shift()
+    pending.resolve(
+      stderrAt < 0
+        ? { code: Number(end[1]), stdout: body, stderr: '' }
+        : { code: Number(end[1]), stdout: body.slice(0, stderrAt), stderr: body.slice(stderrAt + stderrMarker.length) },
+    )
+    return window.slice(end.index + end[0].length)
   }
 
   private end(error: Error): void {

@@ -146,6 +146,57 @@ describe('secrets', () => {
   })
 })
 
+/**
+ * What a GitHub runner makes of a run: it masks every value registered with `::add-mask::` in each
+ * log line, and drops every output that holds one ("Skip output since it may contain secret").
+ */
+function asRunner(result: { stdout: string; outputs: Record<string, string> }) {
+  const lines = result.stdout.split('\n')
+  const masks = lines.filter((line) => line.startsWith('::add-mask::')).map((line) => line.slice('::add-mask::'.length))
+  const mask = (line: string) => masks.reduce((text, value) => text.split(value).join('***'), line)
+  return {
+    masks,
+    log: lines.filter((line) => !line.startsWith('::add-mask::')).map(mask),
+    outputs: Object.fromEntries(Object.entries(result.outputs).filter(([, value]) => !masks.some((m) => value.includes(m)))),
+  }
+}
+
+describe('everyday env values beside a real secret, which a hook prints in pieces', () => {
+  let target: any
+  beforeAll(async () => {
+    target = await startTarget()
+  })
+  afterAll(async () => {
+    await target?.stop()
+    await removeWorkspaces()
+  })
+
+  it('outputs reach the next job, "true" stays "true", and the secret shows in no line, whole or in pieces', async () => {
+    const secret = 'Xq7-tok-9f31c2aa58e0'
+    const result = await run(target, await workspaceWithJar('1'), {
+      env: ['SPRING_JPA_SHOW_SQL=false', 'SPRING_PROFILES_ACTIVE=prod', 'FEATURE_X_ENABLED=true', `API_TOKEN=${secret}`].join('\n'),
+      // Two writes a second apart, no newline between them: the relay sees the first piece alone.
+      'pre-switch-command': `echo "show-sql=$SPRING_JPA_SHOW_SQL feature=$FEATURE_X_ENABLED"; printf 'pw=Xq7-tok-'; sleep 1; printf '9f31c2aa58e0 done\\n'`,
+    })
+    expect(result.code, why(result)).toBe(0)
+    const runner = asRunner(result)
+    expect(runner.masks).toContain(secret)
+    for (const everyday of ['false', 'prod', 'true']) expect(runner.masks).not.toContain(everyday)
+    // Every output the action wrote reaches the next job.
+    expect(Object.keys(runner.outputs).sort()).toEqual(Object.keys(result.outputs).sort())
+    expect(runner.outputs['rolled-back']).toBe('false')
+    expect(JSON.parse(runner.outputs.report)[0].outcome).toBe('deployed')
+    // The log as the job shows it: the hook's lines whole, booleans as they are, the secret masked.
+    expect(runner.log).toContain('show-sql=false feature=true')
+    expect(runner.log).toContain('pw=*** done')
+    for (const piece of [secret, 'Xq7-tok-', '9f31c2aa58e0']) {
+      expect(result.stdout.split('\n').filter((line) => line.includes(piece) && !line.startsWith('::add-mask::'))).toEqual([])
+    }
+    // No *** stands where the action printed a value that was no secret.
+    expect(runner.log.filter((line) => line.includes('***'))).toEqual(['pw=*** done'])
+  })
+})
+
 describe("secrets in java-opts and on a stranger's command line", () => {
   let target: any
   let stranger: ChildProcess | undefined
@@ -184,7 +235,7 @@ describe("secrets in java-opts and on a stranger's command line", () => {
     )
     const logLines = result.stdout.split('\n')
     expect(logLines.filter((line) => line.includes(oldSecret))).toEqual([])
-    for (const value of [javaOpts, newSecret]) expect(logLines).toContain(`::add-mask::${value}`)
+    expect(logLines).toContain(`::add-mask::${newSecret}`)
     expect(logLines.filter((line) => line.includes(newSecret) && !line.startsWith('::add-mask::'))).toEqual([])
     // The new instance got its option all the same.
     expect((await get(`http://127.0.0.1:${idle}/prop?name=db.password`)).body).toBe(newSecret)

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { masksFor, secretsBeforeParsing } from '../../src/config/secrets.js'
 import type { RunResult } from '../../src/deploy/fleet.js'
 import { outputsOf, summaryTable } from '../../src/deploy/outputs.js'
 import { type HostReport, emptyReport } from '../../src/deploy/report.js'
@@ -85,5 +86,44 @@ describe('summaryTable', () => {
     expect(rows[1]).toContain('- -> 8081')
     expect(rows[0]).toContain(SHA.slice(0, 12))
     expect(rows[0].join(' ')).toContain('connect 0.25, upload 3.00, switch 1.13')
+  })
+})
+
+describe('outputs and registered secrets (the runner drops every output that holds one)', () => {
+  const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? ''
+  const secret = 'Xq7-tok-9f31c2aa58e0'
+  const registered = masksFor(
+    secretsBeforeParsing(
+      inputs({
+        host: 'deploy@web1\ndeploy@web2:2222',
+        password: 'pw-Input-77',
+        env: `SPRING_JPA_SHOW_SQL=false\nSPRING_PROFILES_ACTIVE=prod\nFEATURE_X_ENABLED=true\nAPI_TOKEN=${secret}`,
+        'java-opts': '-Xmx256m -Dspring.profiles.active=prod -Dlogging.level.root=INFO',
+      }),
+    ),
+  )
+
+  it('registers the real secrets only, not the everyday env values', () => {
+    expect(registered.sort()).toEqual(['pw-Input-77', secret].sort())
+  })
+
+  it('no registered value occurs in any output: rolled-back and report reach the next job', () => {
+    const failed = report('deploy@web1', {
+      ...first,
+      outcome: 'failed',
+      rolledBack: true,
+      error: `pre-switch-command failed with exit status 1. Last lines it printed:\ntoken=${secret}`,
+      plan: ['nginx serves port 8081 (release 20260101-000000-abababab)'],
+    })
+    const result: RunResult = { reports: [failed, { ...second, command: 'deploy', outcome: 'deployed' }], artifact }
+    const outputs = outputsOf(result, registered)
+    for (const [name, value] of Object.entries(outputs)) {
+      for (const mask of registered) expect(value.includes(mask), `${name} holds ${mask}`).toBe(false)
+    }
+    expect(outputs['rolled-back']).toBe('true,true')
+    const parsed = JSON.parse(outputs.report)
+    expect(parsed[0].error).toBe('pre-switch-command failed with exit status 1. Last lines it printed:\ntoken=***')
+    expect(parsed[0].host).toBe('deploy@web1')
+    expect(parsed[1].rolledBack).toBe(true)
   })
 })

@@ -1,5 +1,33 @@
 import { describe, expect, it } from 'vitest'
-import { parseAnswer } from '../../src/remote/protocol.js'
+import { type RemoteAnswer, parseAnswer } from '../../src/remote/protocol.js'
+
+/** parseAnswer as it was when it split the whole answer into lines: the reference for its results. */
+function parseAnswerByLines(stdout: string): RemoteAnswer {
+  const answer: RemoteAnswer = { facts: {}, lists: {}, sections: {} }
+  let section: string | undefined
+  const sectionLines: Record<string, string[]> = {}
+  for (const line of stdout.split('\n')) {
+    const opener = /^@@([a-z_][a-z0-9_]*)$/.exec(line)
+    if (opener) {
+      section = opener[1]
+      sectionLines[section] ??= []
+      continue
+    }
+    if (section !== undefined) {
+      sectionLines[section].push(line)
+      continue
+    }
+    const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(line)
+    if (!fact) continue
+    answer.facts[fact[1]] = fact[2]
+    ;(answer.lists[fact[1]] ??= []).push(fact[2])
+  }
+  for (const [name, lines] of Object.entries(sectionLines)) {
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
+    answer.sections[name] = lines.join('\n')
+  }
+  return answer
+}
 
 describe('parseAnswer', () => {
   it('reads key=value facts; the value is everything after the first "="', () => {
@@ -59,5 +87,16 @@ describe('parseAnswer', () => {
 
   it('empty output: no facts, no lists, no sections', () => {
     expect(parseAnswer('')).toEqual({ facts: {}, lists: {}, sections: {} })
+  })
+
+  it('reads every answer as splitting it into lines did, openers and blank lines anywhere', () => {
+    const pieces = ['k=v', '', '@@log', '@@other', 'a', '@@log', 'text=not a fact', '\r', '@@', '@@x y', 'é ✓', 'k=w']
+    // Every sequence of up to three pieces, with no, one or two newlines at the end.
+    let cases = ['']
+    for (let round = 0; round < 3; round++) cases = [...cases, ...cases.flatMap((c) => pieces.map((p) => (c === '' ? p : `${c}\n${p}`)))]
+    for (const lines of new Set(cases)) {
+      for (const stdout of [lines, `${lines}\n`, `${lines}\n\n`])
+        expect(parseAnswer(stdout), JSON.stringify(stdout)).toEqual(parseAnswerByLines(stdout))
+    }
   })
 })

@@ -1,6 +1,7 @@
 /** What the action masks in the job log, and how a stranger's command line is quoted there. */
 import { describe, expect, it } from 'vitest'
-import { javaOptionValues, masksFor, redactCommandLine, secretsBeforeParsing } from '../../src/config/secrets.js'
+import { parseInputs, registeredSecretsOf, secretsOf } from '../../src/config/inputs.js'
+import { javaOptionValues, masksFor, mayBeSecret, redactCommandLine, secretsBeforeParsing } from '../../src/config/secrets.js'
 
 describe('javaOptionValues', () => {
   it('returns the value of each -Dname=value, split as sh splits $JAVA_OPTS', () => {
@@ -15,22 +16,115 @@ describe('javaOptionValues', () => {
   })
 })
 
+describe('mayBeSecret: what the action registers with the runner, which drops every output holding it', () => {
+  it('everyday values are no secret: booleans, numbers, profiles and other plain words', () => {
+    for (const [name, value] of [
+      ['SPRING_JPA_SHOW_SQL', 'false'],
+      ['SPRING_PROFILES_ACTIVE', 'prod'],
+      ['FEATURE_X_ENABLED', 'true'],
+      ['LOGGING_LEVEL_ROOT', 'INFO'],
+      ['TZ', 'Europe/Berlin'],
+      ['SERVER_SERVLET_SESSION_TIMEOUT', '30m'],
+      ['MAX_POOL', '20'],
+      ['APP_VERSION', '1.4.2'],
+      ['spring.profiles.active', 'production'],
+      ['CONTENT_TYPE', 'application/json'],
+      // Named like a secret, but a boolean or a number carries none.
+      ['AUTH_ENABLED', 'true'],
+      ['TOKEN_TTL_SECONDS', '3600'],
+      ['DB_PASSWORD', 'pw'],
+    ]) {
+      expect(mayBeSecret(name, value), `${name}=${value}`).toBe(false)
+    }
+  })
+
+  it('a value under a name that names a credential is one, whatever it looks like', () => {
+    for (const [name, value] of [
+      ['DB_PASSWORD', 'postgres'],
+      ['SPRING_DATASOURCE_PASSWORD', 'hunter two'],
+      ['db.password', 'secret'],
+      ['JWT_SECRET', 'changeme'],
+      ['GITHUB_TOKEN', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a'],
+      ['AWS_SECRET_ACCESS_KEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
+      ['apiKey', 'abc'],
+      ['OAUTH_CLIENT_CREDENTIALS', 'client:pass'],
+      ['SMTP_PASS', 'letmein'],
+      ['REDIS_PWD', 'redispw'],
+      ['SENTRY_DSN', 'https://examplePublicKey@o0.ingest.sentry.io/0'],
+    ]) {
+      expect(mayBeSecret(name, value), `${name}=${value}`).toBe(true)
+    }
+    // PIN is a word of the name, not any run of its letters.
+    expect(mayBeSecret('SPRING_MAIN_BANNER_MODE', 'off')).toBe(false)
+    expect(mayBeSecret('SPRING_APPLICATION_NAME', 'shop')).toBe(false)
+  })
+
+  it('a value that looks like a credential is one, whatever its name', () => {
+    for (const value of [
+      'S3cr3t-db-password-Zq8',
+      'Xq7-tok-9f31c2aa58e0',
+      'ZXhhbXBsZS1iYXNlNjQta2V5PT0=',
+      '9f86d081884c7d659a2feaa0c55ad015',
+      'jdbc:postgresql://app:Pa55w0rd@db:5432/shop',
+      'postgres://app:pw@db/shop',
+    ]) {
+      expect(mayBeSecret('SOME_SETTING', value), value).toBe(true)
+    }
+  })
+
+  it('never a value the outputs and the summary show: a host, a user, a port, the app name', () => {
+    const shown = ['deploy@web-01.example.com:2222', 'shop-api', '8081']
+    expect(mayBeSecret('APP_HOST', 'web-01.example.com', shown)).toBe(false)
+    expect(mayBeSecret('SSH_AUTH_USER', 'deploy', shown)).toBe(false)
+    expect(mayBeSecret('APP_HOST', 'web-01.example.com')).toBe(true)
+  })
+})
+
 describe('secretsBeforeParsing', () => {
   const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? ''
 
-  it('reads java-opts whole and each -D value, every env value, and the secret inputs, from raw inputs', () => {
+  it('reads the secret inputs, and the env and -D values that may be secrets, from raw inputs', () => {
     const secrets = secretsBeforeParsing(
       inputs({
         passphrase: 'pp',
-        'java-opts': ' -Xmx64m -Ddb.password=S3cret-Opt ',
+        'java-opts': ' -Xmx64m -Ddb.password=S3cret-Opt -Dspring.profiles.active=prod ',
         // The second line's name is not valid: its value is a secret all the same.
-        env: 'DB_PASSWORD=env-secret-1\n9BAD=env-secret-2\r\n# COMMENTED=not-a-value\nNOEQUALS',
+        env: 'DB_PASSWORD=env-secret-1\n9BAD=env-secret-2\r\n# COMMENTED=not-a-value\nNOEQUALS\nSPRING_JPA_SHOW_SQL=false\nSPRING_PROFILES_ACTIVE=prod\nFEATURE_X_ENABLED=true',
       }),
     )
-    expect(secrets).toEqual(
-      expect.arrayContaining(['pp', '-Xmx64m -Ddb.password=S3cret-Opt', 'S3cret-Opt', 'env-secret-1', 'env-secret-2']),
-    )
-    expect(secrets).not.toContain('not-a-value')
+    expect(secrets.sort()).toEqual(['S3cret-Opt', 'env-secret-1', 'env-secret-2', 'pp'])
+  })
+
+  it('leaves out a value that the host input shows', () => {
+    const get = inputs({ host: 'deploy@web-01.example.com', env: 'DB_HOST=web-01.example.com\nDB_PASSWORD=Pa55-web-01' })
+    expect(secretsBeforeParsing(get)).toEqual(['Pa55-web-01'])
+  })
+})
+
+describe("registeredSecretsOf and secretsOf: the runner's set and the action's own", () => {
+  const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'
+  const config = parseInputs(
+    (name) =>
+      ({
+        host: 'deploy@web-01.example.com',
+        'private-key': KEY,
+        passphrase: 'key-pass-1',
+        artifact: 'build/libs/*.jar',
+        env: 'SPRING_JPA_SHOW_SQL=false\nSPRING_PROFILES_ACTIVE=prod\nFEATURE_X_ENABLED=true\nDB_HOST=web-01.example.com\nDB_PASSWORD=hunter2-Zq9',
+        'java-opts': '-Xmx256m -Dspring.profiles.active=prod -Djavax.net.ssl.trustStorePassword=changeit',
+      })[name] ?? '',
+    { repository: 'acme/shop-api' },
+  )
+
+  it('the runner gets the credential inputs and the values that may be credentials, nothing the outputs are made of', () => {
+    expect(registeredSecretsOf(config).sort()).toEqual([KEY.trim(), 'changeit', 'hunter2-Zq9', 'key-pass-1'].sort())
+  })
+
+  it("the action's own masking of what the host sends keeps every env and java-opts value but booleans", () => {
+    const own = secretsOf(config)
+    expect(own).toEqual(expect.arrayContaining(['prod', 'web-01.example.com', 'hunter2-Zq9', 'changeit', config.javaOpts]))
+    expect(own).not.toContain('true')
+    expect(own).not.toContain('false')
   })
 })
 

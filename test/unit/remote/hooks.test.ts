@@ -3,7 +3,7 @@
  * they do on a host, without SSH.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_LIMIT, HOOK_EXIT, appendHistoryScript, hookScript, readHistoryScript, readLogsScript } from '../../../src/remote/hooks.js'
@@ -121,6 +121,30 @@ describe.concurrent('hook script, run by a local sh', { timeout: 30_000 }, () =>
     expect(text).toBe('hook| first\nhook| second\n')
     const first = seen.find((s) => s.text.includes('first'))!
     expect(first.at).toBeLessThan(1500)
+  })
+
+  /** What the hook script writes to fd 3 (the job log's lines), run by the shell `shell`. */
+  async function liveLines(shell: string[], deployDir: string, command: string): Promise<string> {
+    const child = spawn(shell[0], [...shell.slice(1), '-c', hook(deployDir, command)], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
+    let text = ''
+    child.stdio[3]!.on('data', (data: Buffer) => (text += data.toString()))
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(0)
+    return text
+  }
+
+  const SHELLS = [['/bin/sh'], ['bash', '--posix'], ...(existsSync('/usr/bin/busybox') ? [['/usr/bin/busybox', 'ash']] : [])]
+
+  it.each(SHELLS)('a line the hook writes in pieces reaches fd 3 whole, once its end is written (%s)', async (...shell) => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, RELEASE)
+    // The relay looks every 0.2 s: it finds the first piece alone, before the rest is written.
+    const text = await liveLines(
+      shell,
+      deployDir,
+      "printf 'pw=Xq7-tok-'; sleep 1; printf '9f31c2aa58e0 done\\nnext'; sleep 1; printf ' line'",
+    )
+    expect(text).toBe('hook| pw=Xq7-tok-9f31c2aa58e0 done\nhook| next line\n')
   })
 
   it('a release that is not on the host: exit 82, nothing run', async () => {
