@@ -260,7 +260,7 @@ export async function planDeploy(
       : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
     idleInstance?.running
       ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
-      : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+      : `port ${idle} is idle${idleInstance?.listening ? `, but something listens there (see the check of port ${idle})` : ''}`,
     ...hookPlan(config, 'pre-start', 'before the start'),
     `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     ...hookPlan(config, 'pre-switch', 'before the switch'),

@@ -3,7 +3,7 @@
 // reloaded). As root, as a deploy user missing one sudo rule, and under supervisor: systemd on a
 // host whose PID 1 is systemd, for a user without lingering.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -110,6 +110,49 @@ describe('dry-run on a host set up wrong, as root', () => {
     )
     stranger.kill('SIGKILL')
     stranger = undefined
+  })
+})
+
+describe('dry-run on a fleet where one host lacks curl and wget', () => {
+  let good: any
+  let bare: any
+  let bin: string
+  beforeAll(async () => {
+    // The second host's sessions get a PATH of /usr/bin's tools but the two HTTP clients.
+    bin = await mkdtemp(path.join(os.tmpdir(), 'zdd-dry-bin-'))
+    for (const tool of await readdir('/usr/bin'))
+      if (tool !== 'curl' && tool !== 'wget') await symlink(path.join('/usr/bin', tool), path.join(bin, tool)).catch(() => undefined)
+    good = await startTarget()
+    bare = await startTarget({
+      sessionEnv: { PATH: `${bin}:/usr/sbin` },
+      authorizedKeys: await readFile(`${good.privateKeyPath}.pub`, 'utf8'),
+    })
+  })
+  afterAll(async () => {
+    await good?.stop()
+    await bare?.stop()
+    await rm(bin, { recursive: true, force: true })
+    await removeWorkspaces()
+  })
+
+  it('a table host by host, check by check, in the log and the summary; the error names the host and its fix', async () => {
+    const hosts = [good, bare].map((t) => `${t.user}@${t.host}:${t.sshPort}`)
+    const result = await run(good, await workspaceWithJar('1'), {
+      'dry-run': 'true',
+      host: hosts.join(','),
+      'known-hosts': good.knownHosts + bare.knownHosts,
+    })
+    expect(result.code, why(result)).toBe(1)
+    const table = result.stdout.slice(result.stdout.indexOf('Checks, host by host:'))
+    expect(table).toMatch(new RegExp(`\\ncheck +${hosts[0]} +${hosts[1]}\\n`))
+    expect(table).toMatch(/\ncurl or wget +ok +FAIL\n/)
+    expect(table).toMatch(/\nnginx test +ok +ok\n/)
+    expect(errorOf(result)).toBe(
+      `${hosts[1]}: dry-run: 1 problem found; a deploy would fail. Nothing was changed.\n- curl or wget: the host has neither curl nor wget, and the health check needs one. Fix: Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").`,
+    )
+    expect(result.summary).toContain('<th>Check</th>')
+    expect(result.summary).toContain('<tr><td>curl or wget</td><td>✅</td><td>❌</td></tr>')
+    expect(result.summary).toContain(`- ${hosts[1]}, **curl or wget**: the host has neither curl nor wget`)
   })
 })
 
