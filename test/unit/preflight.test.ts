@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  type PreflightContext,
-  type PreflightFacts,
-  checklistText,
-  fleetChecklistText,
-  preflightChecks,
-  preflightParams,
-  problemsText,
-  programOf,
-  sudoArgsOf,
-} from '../../src/deploy/preflight.js'
+import { type PreflightContext, checklistText, fleetChecklistText, preflightChecks, problemsText } from '../../src/deploy/preflight.js'
+import { type PreflightFacts, preflightParams, programOf, sudoArgsOf } from '../../src/deploy/preflight-facts.js'
 import type { DeployConfig } from '../../src/config/inputs.js'
 
 const INCLUDE = '/etc/nginx/conf.d/service-url.inc'

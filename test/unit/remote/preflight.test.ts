@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { preflightParams, readPreflightFacts } from '../../../src/deploy/preflight.js'
+import { preflightParams, readPreflightFacts } from '../../../src/deploy/preflight-facts.js'
 import type { DeployConfig } from '../../../src/config/inputs.js'
 import { preflightScript } from '../../../src/remote/preflight.js'
 import { shellQuote } from '../../../src/remote/quote.js'
