@@ -5,7 +5,7 @@
  * `switchBackHost`.
  */
 import type { Artifact } from '../artifact.js'
-import type { DeployConfig } from '../config/inputs.js'
+import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
 import { HookError, hookCommand, runHook, runPostSwitchHook } from './hooks.js'
@@ -14,6 +14,10 @@ import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { INLINE_UPLOAD_MAX_BYTES } from '../remote/release.js'
 import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
+import { preflightScript } from '../remote/preflight.js'
+import { redactCommandLine } from '../config/secrets.js'
+import { checklistText, preflightChecks, problemsText } from './preflight.js'
+import { preflightParams, readPreflightFacts } from './preflight-facts.js'
 import { type HostReport, timed } from './report.js'
 import type { HeldLock } from './lock.js'
 import {
@@ -225,7 +229,10 @@ export async function finishHost(staged: StagedHost): Promise<void> {
   }
 }
 
-/** dry-run: inspect and print what a deploy would do; change nothing on the host. */
+/**
+ * dry-run: inspect, check everything the deploy will need, and print the plan and the checklist;
+ * change nothing on the host. Fails, naming every problem and its fix, when a check does not pass.
+ */
 export async function planDeploy(
   remote: RemoteHost,
   config: DeployConfig,
@@ -234,14 +241,16 @@ export async function planDeploy(
   log: Log,
 ): Promise<void> {
   report.sha256 = artifact.sha256
+  // Sent together: the checks cost no round trip of their own.
+  const checking = remote.run(preflightScript(preflightParams(config)), { step: 'inspect' })
+  checking.catch(() => undefined)
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
-  checkHostReady(state, remote, artifact)
+  const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer)
   const { active, idle } = choosePorts(state.include, config.ports)
   const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = reuse?.name ?? releaseName(artifact.sha256, new Date())
   const idleInstance = instanceOn(state, idle)
   const supervision = supervisionOf(config.supervisor, config.appName, state)
-  if (supervision.refusal) throw new StepError('inspect', supervision.refusal)
   if (supervision.warning) log.warning(supervision.warning)
   const activeRelease = instanceOn(state, active)?.release
   const plan = [
@@ -253,7 +262,7 @@ export async function planDeploy(
       : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
     idleInstance?.running
       ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
-      : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+      : `port ${idle} is idle${idleInstance?.listening ? `, but something listens there (see the check of port ${idle})` : ''}`,
     ...hookPlan(config, 'pre-start', 'before the start'),
     `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     ...hookPlan(config, 'pre-switch', 'before the switch'),
@@ -270,11 +279,29 @@ export async function planDeploy(
     release,
   )
   plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing')
+  const checks = preflightChecks(preflight, {
+    config: { ...config, insecureSkip: config.hostKeys.insecureSkip },
+    user: state.user || remote.entry.username,
+    isRoot: state.isRoot,
+    artifact,
+    reused: state.releases.some((r) => r.sha256 === artifact.sha256),
+    systemd: state.systemd,
+    linger: state.linger,
+    ours: state.instances.filter((i) => i.running),
+    active,
+    redact: (commandLine) => redactCommandLine(commandLine, secretsOf(config)),
+  })
+  const failed = checks.filter((c) => !c.ok).length
   log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
+  log.info(
+    `Checks on ${remote.entry.label}: ${failed === 0 ? `all ${checks.length} passed` : `${failed} of ${checks.length} failed`}\n${checklistText(checks)}`,
+  )
   report.plan = plan
+  report.checks = checks
   report.activePort = active
   report.previousPort = active
   report.release = release
+  if (failed > 0) throw new StepError('dry-run', problemsText(checks))
   report.outcome = 'dry-run'
 }
 

@@ -14,6 +14,7 @@ import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, swi
 import { keepsHistory, recordHistory } from './history.js'
 import { holdLockUntilLetGo, letGoOfLock } from './lock.js'
 import { logs } from './logs.js'
+import { fleetChecklistText } from './preflight.js'
 import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
 import { rollback } from './rollback.js'
@@ -110,8 +111,17 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
       target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`)
     }
   })
+  const several = targets.length > 1
+  const dryRun = config.command === 'deploy'
+  if (dryRun && several) core.info(`Checks, host by host:\n${fleetChecklistText(targets.map((t) => t.report))}`)
   if (!firstFailure) return undefined
-  return targets.length > 1 ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error
+  // A dry run reports every host's problems at once, not just the first host's.
+  if (dryRun && several)
+    return targets
+      .filter((t) => t.report.outcome === 'failed')
+      .map((t) => `${t.entry.label}: ${t.report.error}`)
+      .join('\n')
+  return several ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error
 }
 
 /** What each fate means in the host's report. */

@@ -2,7 +2,7 @@
 import * as core from '@actions/core'
 import type { RunResult } from './fleet.js'
 import { type HistoryEntry, entryOwner, entryServing, entryTarget } from './history.js'
-import type { HostReport, Phase } from './report.js'
+import type { CheckResult, HostReport, Phase } from './report.js'
 
 /**
  * Plain outputs join the hosts' values with commas, in host order. `registered` are the values
@@ -99,6 +99,7 @@ export async function publish(result: RunResult, registered: string[] = []): Pro
     .addHeading(`zero-downtime-deploy: ${command}${result.error ? ' failed' : ''}`, 3)
     .addTable([header.map((data) => ({ data, header: true })), ...rows])
   if (result.error) summary.addCodeBlock(result.error)
+  addChecks(summary, result.reports)
   for (const report of result.reports) {
     if (report.history && report.history.length > 0) {
       summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history))
@@ -110,4 +111,37 @@ export async function publish(result: RunResult, registered: string[] = []): Pro
       )
   }
   await summary.write().catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
+}
+
+/** One check as a line of a task list: ticked when it passed. */
+export function checkLine(c: CheckResult): string {
+  return c.ok ? `- [x] **${c.check}**: ${c.note ?? 'ok'}` : `- [ ] **${c.check}**: ${c.problem} Fix: ${c.fix}`
+}
+
+/** A fleet's checks, check by check and host by host: ✅ passed, ❌ failed, - not checked (the host could not be reached). */
+export function fleetChecksTable(reports: HostReport[]): SummaryRows {
+  const names = [...new Set(reports.flatMap((r) => (r.checks ?? []).map((c) => c.check)))]
+  const cell = (r: HostReport, name: string) => {
+    const found = r.checks?.find((c) => c.check === name)
+    return found ? (found.ok ? '✅' : '❌') : '-'
+  }
+  return [
+    ['Check', ...reports.map((r) => r.host)].map((data) => ({ data, header: true })),
+    ...names.map((name) => [name, ...reports.map((r) => cell(r, name))]),
+  ]
+}
+
+/** dry-run: the checklist of one host, or a fleet's table and then every problem with its fix. */
+function addChecks(summary: typeof core.summary, reports: HostReport[]): void {
+  const checked = reports.filter((r) => r.checks)
+  if (checked.length === 0) return
+  if (reports.length === 1) {
+    summary.addHeading(`Checks on ${reports[0].host}`, 4).addRaw(`\n${reports[0].checks!.map(checkLine).join('\n')}\n`, true)
+    return
+  }
+  summary.addHeading('Checks, host by host', 4).addTable(fleetChecksTable(reports))
+  const problems = reports.flatMap((r) =>
+    (r.checks ?? []).filter((c) => !c.ok).map((c) => `- ${r.host}, **${c.check}**: ${c.problem} Fix: ${c.fix}`),
+  )
+  if (problems.length > 0) summary.addRaw(`\n${problems.join('\n')}\n`, true)
 }

@@ -34,6 +34,15 @@ export interface InstanceReport {
   restarts?: number
 }
 
+/** One check of a dry run: passed (with what was seen), or a problem and the exact fix. */
+export interface CheckResult {
+  check: string
+  ok: boolean
+  note?: string
+  problem?: string
+  fix?: string
+}
+
 export interface HostReport {
   host: string
   command: 'deploy' | 'rollback' | 'status' | 'logs'
@@ -56,6 +65,8 @@ export interface HostReport {
   /** status: `systemd (system units)`, `systemd (user units)` or `none (detached)`. */
   supervisor?: string
   plan?: string[]
+  /** dry-run: what the run will need, checked on the host. */
+  checks?: CheckResult[]
   error?: string
   /** The step that failed (lock, upload, start, pre-switch-command, ...), when the run failed. */
   failedStep?: string

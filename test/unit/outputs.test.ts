@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { masksFor, secretsBeforeParsing } from '../../src/config/secrets.js'
 import type { RunResult } from '../../src/deploy/fleet.js'
-import { outputsOf, summaryTable } from '../../src/deploy/outputs.js'
+import { checkLine, fleetChecksTable, outputsOf, summaryTable } from '../../src/deploy/outputs.js'
 import { type HostReport, emptyReport } from '../../src/deploy/report.js'
 
 const SHA = 'ab'.repeat(32)
@@ -125,5 +125,35 @@ describe('outputs and registered secrets (the runner drops every output that hol
     expect(parsed[0].error).toBe('pre-switch-command failed with exit status 1. Last lines it printed:\ntoken=***')
     expect(parsed[0].host).toBe('deploy@web1')
     expect(parsed[1].rolledBack).toBe(true)
+  })
+})
+
+describe("dry-run's checks in the summary", () => {
+  const passed = { check: 'deploy-dir', ok: true, note: '/srv/shop is writable' }
+  const failed = { check: 'curl or wget', ok: false, problem: 'the host has neither curl nor wget.', fix: 'Install curl.' }
+
+  it('one host: a task list, ticked where the check passed, each problem with its fix', () => {
+    expect([passed, failed].map(checkLine)).toEqual([
+      '- [x] **deploy-dir**: /srv/shop is writable',
+      '- [ ] **curl or wget**: the host has neither curl nor wget. Fix: Install curl.',
+    ])
+  })
+
+  it('a fleet: check by check, host by host; a host that was not reached shows -', () => {
+    const reports = [
+      report('web1', { checks: [passed, { ...failed, ok: true, note: 'curl' }] }),
+      report('web2', { checks: [passed, failed] }),
+      report('web3', { error: 'connection refused' }),
+    ]
+    expect(fleetChecksTable(reports)).toEqual([
+      [
+        { data: 'Check', header: true },
+        { data: 'web1', header: true },
+        { data: 'web2', header: true },
+        { data: 'web3', header: true },
+      ],
+      ['deploy-dir', '✅', '✅', '-'],
+      ['curl or wget', '✅', '❌', '-'],
+    ])
   })
 })
