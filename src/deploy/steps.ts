@@ -239,7 +239,7 @@ export async function uploadRelease(
  * host then skipped a start sent right behind this step (see sendStart).
  */
 export async function freeIdlePort(run: HostRun, port: number, artifactFileName: string): Promise<{ tookOver: boolean }> {
-  const { remote, log, config, state } = run
+  const { remote, config, state } = run
   let answer: RemoteResult['answer']
   try {
     answer = (
