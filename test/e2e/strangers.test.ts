@@ -1,7 +1,8 @@
 // A process this action did not start on the idle port. Another service (here a Python web server,
 // as after a typo in `ports`) is never signalled: the deploy fails before anything changes, naming
 // it and the ways out. A JVM of this service that an old deploy script started by hand is taken
-// over: stopped, with a warning, and the deploy goes on. Requests flow through nginx the whole time.
+// over: stopped, with a warning, and the deploy goes on. A rollback that must start the previous
+// release treats that port alike. Requests flow through nginx the whole time.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { mkdtemp, readFile } from 'node:fs/promises'
@@ -115,7 +116,8 @@ describe('a process this action did not start on the idle port', () => {
     expect(await answers(`http://127.0.0.1:${idle}/`)).toBe(true)
 
     const traffic = startTraffic({ url: target.url, concurrency: 3, maxDurationMs: 120_000 })
-    const result = await run(target, await workspaceWithJar('1.0'))
+    // The previous instance stops, so that the rollback below has to start one on its port.
+    const result = await run(target, await workspaceWithJar('1.0'), { 'stop-previous': 'true', 'drain-seconds': '1' })
     const stats = await traffic.stop()
 
     expect(result.code, why(result)).toBe(0)
@@ -129,5 +131,28 @@ describe('a process this action did not start on the idle port', () => {
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
     expect(Object.keys(stats.bodies).some((body) => body.includes('version=0.9'))).toBe(false)
     stranger = undefined
+  })
+
+  it('rollback: another service on the port it would start the previous release on is left alone, and the rollback fails', async () => {
+    const other = target.appPorts.find((port: number) => port !== idle)
+    const served0 = await served(target)
+    const www = await mkdtemp(path.join(os.tmpdir(), 'zdd-www-'))
+    stranger = spawn('python3', ['-m', 'http.server', String(other), '--bind', '127.0.0.1'], { cwd: www, stdio: 'ignore', detached: true })
+    expect(await answers(`http://127.0.0.1:${other}/`)).toBe(true)
+    const [pid] = processesWith('http.server').filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(String(other)))
+
+    const traffic = startTraffic({ url: target.url, concurrency: 3, maxDurationMs: 120_000 })
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'rollback' })
+    const stats = await traffic.stop()
+
+    expect(result.code, why(result)).toBe(1)
+    expect(result.stdout).toMatch(
+      new RegExp(`::error::stop idle: port ${other} is held by pid ${pid} \\(\\S*python3?\\S* -m http\\.server ${other} `),
+    )
+    expect(result.stdout).toContain('Stop that process on the host, or choose other ports')
+    expect(isRunning(pid)).toBe(true)
+    expect(await served(target)).toBe(served0)
+    expect(processesWith('sample-1.jar')).toEqual([])
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
   })
 })
