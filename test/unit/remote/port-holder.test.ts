@@ -130,7 +130,7 @@ describe.concurrent('freeIdlePort with a process this action did not start on th
 
   it('a JVM running a jar of another name is another service all the same', async () => {
     const port = await freePort()
-    const other = await scriptEraJvm(port, 'jenkins.war.jar')
+    const other = await scriptEraJvm(port, 'jenkins.jar')
     const error = await freeIdlePort(hostRun([]), port, 'shop-api-1.0.0.jar').catch((e: Error) => e)
     expect((error as Error).message).toContain(`port ${port} is held by pid ${other.pid}`)
     expect(isRunning(other.pid!)).toBe(true)
