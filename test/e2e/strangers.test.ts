@@ -5,7 +5,7 @@
 // release treats that port alike. Requests flow through nginx the whole time.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -52,6 +52,8 @@ describe('a process this action did not start on the idle port', () => {
   let target: any
   let stranger: ChildProcess | undefined
   let idle: number
+  /** The Python servers' empty document roots. */
+  const roots: string[] = []
 
   beforeAll(async () => {
     target = await startTarget()
@@ -68,12 +70,14 @@ describe('a process this action did not start on the idle port', () => {
     }
     await target?.stop()
     await removeWorkspaces()
+    await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })))
   })
 
   it('another service (a Python web server) is left alone: the deploy fails before anything changes, naming it and the ways out', async () => {
     const served0 = await served(target)
     const include = await readFile(target.includePath, 'utf8')
     const www = await mkdtemp(path.join(os.tmpdir(), 'zdd-www-'))
+    roots.push(www)
     stranger = spawn('python3', ['-m', 'http.server', String(idle), '--bind', '127.0.0.1'], { cwd: www, stdio: 'ignore', detached: true })
     expect(await answers(`http://127.0.0.1:${idle}/`)).toBe(true)
     // The pid that holds the port: python3 may be a launcher that runs the interpreter as its child.
@@ -137,6 +141,7 @@ describe('a process this action did not start on the idle port', () => {
     const other = target.appPorts.find((port: number) => port !== idle)
     const served0 = await served(target)
     const www = await mkdtemp(path.join(os.tmpdir(), 'zdd-www-'))
+    roots.push(www)
     stranger = spawn('python3', ['-m', 'http.server', String(other), '--bind', '127.0.0.1'], { cwd: www, stdio: 'ignore', detached: true })
     expect(await answers(`http://127.0.0.1:${other}/`)).toBe(true)
     const [pid] = processesWith('http.server').filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(String(other)))
