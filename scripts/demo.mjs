@@ -61,6 +61,9 @@ try {
     'nginx-test-command': target.nginxTestCommand,
     'nginx-reload-command': target.nginxReloadCommand,
     env: 'SAMPLE_START_DELAY_MS=1500',
+    // What a user of a host without systemd writes: the service runs detached, and no deploy warns
+    // that it will not come back after a reboot.
+    supervisor: 'none',
     ...extra,
   })
   const step = async (title, workspace, extra = {}) => {

@@ -86,7 +86,7 @@ export async function stageHost(
     // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
     // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
     // upload fails, the active one still serves, and rollback restarts the previous release.
-    const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle))
+    const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle, artifact.fileName))
     freeing.catch(() => undefined)
     // Without a pre-start-command between them, the start goes right behind the upload's check:
     // a round trip less, and the host skips it if either that check or freeing the port failed.
@@ -96,14 +96,17 @@ export async function stageHost(
       log.group('Upload', () =>
         uploadRelease(run, artifact, (name) => {
           if (!startAtOnce) return
-          starting = sendStart(run, idle, name, artifact.fileName)
+          starting = sendStart(run, idle, name, artifact.fileName, { pipelined: true })
           starting.catch(() => undefined)
         }),
       ),
     )
     report.uploadedBytes = uploadedBytes
     report.targetRelease = release
-    await freeing
+    // A stranger on the idle port fails the run here; the host skipped the start sent behind.
+    const { tookOver } = await freeing
+    // A takeover's first answer failed on the host too, which skipped that start: it goes again.
+    if (tookOver) starting = undefined
     const point = { release, fileName: artifact.fileName, port: idle, previousPort: active }
     await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
       throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error

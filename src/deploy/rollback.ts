@@ -69,7 +69,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
       release = candidate.name
       fileName = candidate.fileName
       log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`)
-      await timed(report, 'stop_idle', () => freeIdlePort(run, other))
+      await timed(report, 'stop_idle', () => freeIdlePort(run, other, candidate.fileName))
       await timed(report, 'pre_start', () =>
         runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active }),
       ).catch((error) => {

@@ -8,7 +8,7 @@ import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { redactCommandLine } from '../config/secrets.js'
 import type { Log } from '../log.js'
 import { inspectScript } from '../remote/host.js'
-import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../remote/instance.js'
+import { INSTANCE_EXIT, PORT_HELD_EXIT, freePortScript, probeScript, startScript, stopScript, takeOverScript } from '../remote/instance.js'
 import { SWITCH_EXIT, handoverScript, switchScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
 import { unitName } from '../remote/systemd.js'
@@ -25,6 +25,7 @@ import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
 import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HeldLock, takeLock } from './lock.js'
+import { runsJarLike } from './same-service.js'
 import { type HostReport, timed } from './report.js'
 import { supervisionOf } from './supervision.js'
 import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
@@ -229,49 +230,122 @@ export async function uploadRelease(
   return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) }
 }
 
-/** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
-export async function freeIdlePort(run: HostRun, port: number): Promise<void> {
-  const { remote, log, config, state } = run
-  // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
-  const strangerCommand = (commandLine = '') => redactCommandLine(commandLine, secretsOf(config))
+/**
+ * Step 6: stops what runs on the idle port, so that only a process this run starts can serve there.
+ * What is stopped must be this service: our instance (proven on the host), or, on a host moving
+ * from a script-based deploy, a JVM running a jar named like `artifactFileName` (see
+ * same-service.ts), which is taken over at the cost of one more round trip. Anything else there is
+ * never signalled: the step fails, naming it. `tookOver` says that the port was taken over: the
+ * host then skipped a start sent right behind this step (see sendStart).
+ */
+export async function freeIdlePort(run: HostRun, port: number, artifactFileName: string): Promise<{ tookOver: boolean }> {
+  const { remote, config, state } = run
+  let answer: RemoteResult['answer']
   try {
-    const result = await remote.run(
-      freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }),
-      { step: 'stop idle', failureMark: STAGE_MARK },
-    )
-    const { facts, lists } = result.answer
-    warnStaleRecords(log, lists.stale_pid, state)
-    if (facts.unit_stopped) log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`)
-    if (facts.idle_pid)
-      log.info(
-        `Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`,
+    answer = (
+      await remote.run(
+        freePortScript({
+          deployDir: state.deployDir,
+          port,
+          stopTimeoutSeconds: config.stopTimeoutSeconds,
+          unit: supervision(run).existing,
+        }),
+        { step: 'stop idle', failureMark: STAGE_MARK },
       )
-    if (facts.foreign_pid) {
-      log.warning(
-        `Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`,
-      )
-    }
+    ).answer
   } catch (error) {
-    if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
-      const { facts } = error.result.answer
-      const who = facts.foreign_pid
-        ? `pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)})`
-        : `a process user "${remote.entry.username}" cannot see or stop`
+    if (!(error instanceof RemoteCommandError)) throw error
+    if (error.result.code === INSTANCE_EXIT.portBusy) throw portBusyError(run, port)
+    if (error.result.code !== PORT_HELD_EXIT) throw error
+    reportIdleInstance(run, port, error.result.answer)
+    const holder = holderOf(run, error.result.answer)
+    if (!runsJarLike(holder.commandLine, artifactFileName)) {
       throw new StepError(
         'stop idle',
-        `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`,
+        `port ${port} is held by pid ${holder.pid} (${holder.shown}), which this action did not start and which does not run ${artifactFileName} or another version of it. It was not signalled; nothing was started and nginx was not touched. Stop that process on the host, or choose other ports (the ports input, now ${config.ports.join(',')}).`,
       )
     }
-    throw error
+    await takeOver(run, port, holder)
+    return { tookOver: true }
+  }
+  reportIdleInstance(run, port, answer)
+  return { tookOver: false }
+}
+
+interface PortHolder {
+  pid: string
+  startTime: string
+  commandLine: string
+  /** The command line fit for the log: secrets shortened, cut. */
+  shown: string
+}
+
+function holderOf(run: HostRun, answer: RemoteResult['answer']): PortHolder {
+  const commandLine = answer.facts.holder_command ?? ''
+  // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
+  const redacted = redactCommandLine(commandLine, secretsOf(run.config))
+  const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted
+  return { pid: answer.facts.holder_pid ?? '', startTime: answer.facts.holder_start ?? '', commandLine, shown }
+}
+
+function reportIdleInstance(run: HostRun, port: number, { facts, lists }: RemoteResult['answer']): void {
+  warnStaleRecords(run.log, lists.stale_pid, run.state)
+  if (facts.unit_stopped) run.log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`)
+  if (facts.idle_pid)
+    run.log.info(
+      `Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`,
+    )
+}
+
+function portBusyError(run: HostRun, port: number, holder?: PortHolder): StepError {
+  const who = holder?.pid ? `pid ${holder.pid} (${holder.shown})` : `a process user "${run.remote.entry.username}" cannot see or stop`
+  return new StepError(
+    'stop idle',
+    `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`,
+  )
+}
+
+/** A JVM of a script-era deploy holds the port: it is stopped, by the pid and start time the host named. */
+async function takeOver(run: HostRun, port: number, holder: PortHolder): Promise<void> {
+  const { remote, log, config } = run
+  const pid = Number(holder.pid)
+  try {
+    const { facts } = (
+      await remote.run(takeOverScript({ port, pid, startTime: holder.startTime, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+        step: 'stop idle',
+      })
+    ).answer
+    const how = facts.taken_gone
+      ? 'it had ended meanwhile'
+      : `it was stopped${facts.taken_killed ? ' with SIGKILL after stop-timeout' : ''}`
+    log.warning(
+      `Port ${port} was held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start (a deploy from before it?): taken over, ${how}. From now on the action starts and tracks the service itself.`,
+    )
+  } catch (error) {
+    if (!(error instanceof RemoteCommandError) || error.result.code !== INSTANCE_EXIT.portBusy) throw error
+    if (error.result.answer.facts.error === 'not_permitted') {
+      throw new StepError(
+        'stop idle',
+        `port ${port} is held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start, and user "${remote.entry.username}" may not stop it. Nothing was started and nginx was not touched. Stop it on the host, or choose other ports.`,
+      )
+    }
+    throw portBusyError(run, port, error.result.answer.facts.holder_pid ? holderOf(run, error.result.answer) : undefined)
   }
 }
 
 /**
- * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host; the
- * host skips them if freeing the port or the upload's check failed. Its answer is read by
- * `startAndCheckHealth`.
+ * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host. Sent
+ * `pipelined`, before the answers of freeing the port and of the upload's check came back, the host
+ * skips it if either failed there; sent after both answers, it always runs, as after a takeover
+ * (whose first script did fail on the host). Its answer is read by `startAndCheckHealth`.
  */
-export function sendStart(run: HostRun, port: number, release: string, fileName: string): Promise<RemoteResult> {
+export function sendStart(
+  run: HostRun,
+  port: number,
+  release: string,
+  fileName: string,
+  { pipelined = false } = {},
+): Promise<RemoteResult> {
   const { remote, config, state } = run
   return remote.run(
     startScript({
@@ -290,7 +364,7 @@ export function sendStart(run: HostRun, port: number, release: string, fileName:
       startedAt: new Date(),
       unit: supervision(run).start,
     }),
-    { step: 'start', skipIfFailed: STAGE_MARK },
+    { step: 'start', skipIfFailed: pipelined ? STAGE_MARK : undefined },
   )
 }
 

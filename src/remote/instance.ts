@@ -15,14 +15,38 @@ export interface FreePortParams {
 export const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53, notOurs: 54 } as const
 
 /**
+ * Names the process $1 that holds the port, for the client to judge and, should it take it over,
+ * to make sure it signals that very process: its start time (field 22 of its stat), which a reused
+ * pid does not share. Its whole command line, arguments joined by spaces (newlines too), cut at
+ * 2000 characters: the jar it runs may come after many options.
+ */
+const REPORT_HOLDER = `
+report_holder() {
+  proc_start "$1" || PROC_START=
+  echo "holder_pid=$1"
+  echo "holder_start=$PROC_START"
+  echo "holder_command=$(tr '\\0\\n' '  ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-2000)"
+}
+`
+
+/**
+ * freePortScript's exit when a process this action did not start holds the port: it is named
+ * (`holder_pid`, `holder_start`, `holder_command`) and left alone. Whether it is this service after
+ * all (a JVM of a script-era deploy, see same-service.ts) the client decides; only then does it
+ * send `takeOverScript`.
+ */
+export const PORT_HELD_EXIT = 58
+
+/**
  * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
- * its listener it may finish in the background, still bounded by the timeout), then any other
- * process still listening on it, naming it, and confirms that nothing listens any more.
+ * its listener it may finish in the background, still bounded by the timeout), and confirms that
+ * nothing listens any more. Any other process listening there is never signalled: it is named, and
+ * the script exits with PORT_HELD_EXIT.
  */
 export function freePortScript(p: FreePortParams): string {
   return shellScript(
     { DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) },
-    `${SHELL_LIB}${SYSTEMCTL_LIB}
+    `${SHELL_LIB}${SYSTEMCTL_LIB}${REPORT_HOLDER}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 port_free=
 # A unit of this app on the port is stopped and disabled first: systemd would start it again.
@@ -67,15 +91,42 @@ holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
   echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
 fi
-echo "foreign_pid=$holder"
-echo "foreign_command=$(command_of "$holder")"
-kill -TERM "$holder" 2>/dev/null
-clock; deadline=$(( NOW + STOP_TIMEOUT ))
-while pid_alive "$holder" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
-if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
+report_holder "$holder"
+exit ${PORT_HELD_EXIT}`,
+  )
+}
+
+/**
+ * Takes the port over from a JVM of a script-era deploy that freePortScript named (pid and start
+ * time) and the client judged to be this service: SIGTERM to that process alone (its group may be
+ * an old deploy script's shell), SIGKILL after the timeout, each only while the pid still names the
+ * process that was judged. Then it confirms that nothing listens any more; if something does, it
+ * is named as freePortScript names it.
+ */
+export function takeOverScript(p: { port: number; pid: number; startTime: string; stopTimeoutSeconds: number }): string {
+  return shellScript(
+    { PORT: p.port, TAKEN_PID: p.pid, TAKEN_START: p.startTime, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) },
+    `${SHELL_LIB}${REPORT_HOLDER}
+# The judged process: same pid, same start time. A process that ended has no stat, and one that
+# reused its pid started later.
+is_judged() { [ -n "$TAKEN_START" ] && proc_start "$TAKEN_PID" && [ "$PROC_START" = "$TAKEN_START" ]; }
+if is_judged; then
+  if ! kill -TERM "$TAKEN_PID" 2>/dev/null && is_judged; then
+    echo "error=not_permitted"; exit ${INSTANCE_EXIT.portBusy}
+  fi
+  clock; deadline=$(( NOW + STOP_TIMEOUT ))
+  while is_judged && pid_alive "$TAKEN_PID" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
+  if is_judged && pid_alive "$TAKEN_PID"; then kill -KILL "$TAKEN_PID" 2>/dev/null; echo "taken_killed=$TAKEN_PID"; fi
+else
+  echo "taken_gone=$TAKEN_PID"
+fi
 clock; deadline=$(( NOW + 3 ))
 while port_in_use "$PORT"; do
-  if clock; [ "$NOW" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    holder=$(port_holder "$PORT")
+    [ -z "$holder" ] || report_holder "$holder"
+    echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
+  fi
   sleep 0.05
 done
 echo "port=free"`,

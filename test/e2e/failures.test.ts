@@ -1,6 +1,6 @@
 // Every failure leaves the old version serving: a release that never turns healthy, one that
-// crashes, an include nginx rejects, a verify-url that fails after the switch, and a stranger
-// holding the idle port. Requests flow through nginx the whole time; not one may fail.
+// crashes, an include nginx rejects, a verify-url that fails after the switch, and an old JVM of
+// the service holding the idle port. Requests flow through nginx the whole time; not one may fail.
 import { readdir, readFile } from 'node:fs/promises'
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
@@ -97,10 +97,10 @@ describe('failed deploys keep the old version serving', () => {
     await expectUntouched(include)
   })
 
-  it('a process this run did not start, holding the idle port and ignoring SIGTERM, is killed and named; traffic never reaches it', async () => {
+  it('a JVM of this service that an old deploy script started, holding the idle port and ignoring SIGTERM, is taken over: killed and named; traffic never reaches it', async () => {
     const idle = target.appPorts[0]
-    const jarDir = await workspaceWithJar('stranger')
-    const jar = path.join(jarDir, 'build', 'libs', 'sample-stranger.jar')
+    const jarDir = await workspaceWithJar('0.9')
+    const jar = path.join(jarDir, 'build', 'libs', 'sample-0.9.jar')
     stranger = spawn('java', ['-jar', jar, `--server.port=${idle}`], {
       env: { ...process.env, SAMPLE_MODE: 'ignore-term' },
       stdio: 'ignore',
@@ -113,14 +113,14 @@ describe('failed deploys keep the old version serving', () => {
     expect(result.code, why(result)).toBe(0)
     expect(result.stdout).toMatch(
       new RegExp(
-        `::warning::Port ${idle} was held by a process this action did not start: pid ${stranger.pid} \\(java -jar .*sample-stranger\\.jar.*\\)\\. It was stopped with SIGKILL after stop-timeout`,
+        `::warning::Port ${idle} was held by pid ${stranger.pid} \\(java -jar .*sample-0\\.9\\.jar.*\\), a JVM of this service .*: taken over, it was stopped with SIGKILL after stop-timeout`,
       ),
     )
     expect(await served(target)).toBe(`200 version=2 port=${idle}`)
     const stats = await traffic.stop()
     traffic = undefined
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
-    expect(Object.keys(stats.bodies).some((body) => body.includes('stranger'))).toBe(false)
+    expect(Object.keys(stats.bodies).some((body) => body.includes('version=0.9'))).toBe(false)
   })
 
   it('after all that, a rerun of the same version succeeds', async () => {

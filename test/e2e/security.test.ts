@@ -215,7 +215,7 @@ describe("secrets in java-opts and on a stranger's command line", () => {
     // A JVM of an older deploy, started with a password that is no input of this run, holds the idle port.
     const oldSecret = 'Old-db-password-Xk29'
     const idle = target.appPorts[0]
-    const jar = path.join(await workspaceWithJar('stranger'), 'build', 'libs', 'sample-stranger.jar')
+    const jar = path.join(await workspaceWithJar('0.9'), 'build', 'libs', 'sample-0.9.jar')
     stranger = spawn('java', [`-Ddb.password=${oldSecret}`, '-jar', jar, `--server.port=${idle}`], { stdio: 'ignore' })
     let up = false
     for (let i = 0; i < 150 && !up; i++) {
@@ -230,7 +230,7 @@ describe("secrets in java-opts and on a stranger's command line", () => {
     expect(result.code, why(result)).toBe(0)
     expect(result.stdout).toMatch(
       new RegExp(
-        `::warning::Port ${idle} was held by a process this action did not start: pid ${stranger.pid} \\(java -Ddb\\.password=… -jar \\S*sample-stranger\\.jar --server\\.port=${idle}\\)`,
+        `::warning::Port ${idle} was held by pid ${stranger.pid} \\(java -Ddb\\.password=… -jar \\S*sample-0\\.9\\.jar --server\\.port=${idle}\\), a JVM of this service`,
       ),
     )
     const logLines = result.stdout.split('\n')

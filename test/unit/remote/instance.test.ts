@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { readHostState } from '../../../src/deploy/host-state.js'
 import { inspectScript } from '../../../src/remote/host.js'
-import { INSTANCE_EXIT, freePortScript, probeScript, startScript, stopScript } from '../../../src/remote/instance.js'
+import { INSTANCE_EXIT, PORT_HELD_EXIT, freePortScript, probeScript, startScript, stopScript } from '../../../src/remote/instance.js'
 import { shellQuote } from '../../../src/remote/quote.js'
 import {
   runScript,
@@ -53,7 +53,7 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       // Stopped, or (once its listener closed) left to finish in the background, bounded by stop-timeout.
       expect(run.answer.facts).toMatchObject({ idle_pid: String(ours.pid), port: 'free' })
       expect([run.answer.facts.stopped, run.answer.facts.draining]).toContain(String(ours.pid))
-      expect(run.answer.facts.foreign_pid).toBeUndefined()
+      expect(run.answer.facts.holder_pid).toBeUndefined()
       expect(await waitUntil(() => !isRunning(ours.pid!))).toBe(true)
       expect(readdirSync(join(deployDir, 'run'))).toEqual([])
       expect(await portIsFree(port)).toBe(true)
@@ -96,18 +96,19 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       expect(run.ms).toBeLessThan(8000) // SIGKILL after ~1 s, not a hang
     })
 
-    it('a foreign listener (in no pid file) is named and stopped', async () => {
+    it('a foreign listener (in no pid file) is named, with its start time, and left alone', async () => {
       const deployDir = tempDir()
       mkdirSync(join(deployDir, 'run'))
       const port = await freePort()
       const foreign = await listener(port)
       const run = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 5 }))
-      expect(run.code, run.stdout).toBe(0)
-      expect(run.answer.facts.foreign_pid).toBe(String(foreign.pid))
-      expect(run.answer.facts.foreign_command).toContain('node')
-      expect(run.answer.facts.port).toBe('free')
-      expect(await waitUntil(() => !isRunning(foreign.pid!))).toBe(true)
-      expect(await portIsFree(port)).toBe(true)
+      expect(run.code, run.stdout).toBe(PORT_HELD_EXIT)
+      expect(run.answer.facts).toMatchObject({ holder_pid: String(foreign.pid), holder_start: startTimeOf(foreign.pid!) })
+      expect(run.answer.facts.holder_command).toMatch(/node -e .*createServer/)
+      expect(run.answer.facts.port).toBeUndefined()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(isRunning(foreign.pid!)).toBe(true)
+      expect(await portIsFree(port)).toBe(false)
     })
 
     it('a stale pid file (process gone) is cleared', async () => {
@@ -295,7 +296,7 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       expect(run.code, run.stdout).toBe(0)
       expect(run.answer.facts).toMatchObject({ idle_pid: start.answer.facts.pid, port: 'free' })
       expect([run.answer.facts.stopped, run.answer.facts.draining]).toContain(start.answer.facts.pid)
-      expect(run.answer.facts.foreign_pid).toBeUndefined()
+      expect(run.answer.facts.holder_pid).toBeUndefined()
     })
 
     it('a start command that forks into the background is tracked by its process group', async () => {
