@@ -8,31 +8,39 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { HostState } from '../../../src/deploy/host-state.js'
 import { supervisionOf } from '../../../src/deploy/supervision.js'
-import { instanceConfText, launcherText, systemdWord, templateName, unitFileText, unitName } from '../../../src/remote/systemd.js'
+import {
+  dropInPath,
+  dropInText,
+  instanceConfText,
+  launcherText,
+  systemdWord,
+  templateName,
+  unitFileText,
+  unitName,
+} from '../../../src/remote/systemd.js'
 import { cleanUpAfterAll, makeRelease, tempDir } from './local-host.js'
 
 cleanUpAfterAll()
 
 describe('the unit file', () => {
-  it('a template per app, instance = port, restarted on failure, stopped with SIGTERM then SIGKILL after stop-timeout', () => {
+  it('a template per app, instance = port, restarted on failure; it names no deploy-dir', () => {
     expect(templateName('shop')).toBe('zdd-shop@.service')
     expect(unitName('shop', 8081)).toBe('zdd-shop@8081.service')
-    expect(unitFileText({ appName: 'shop', deployDir: '/root/apps/shop', stopTimeoutSeconds: 29.5, scope: 'system' })).toBe(
+    expect(unitFileText({ appName: 'shop', scope: 'system' })).toBe(
       [
         '# Written by zero-downtime-deploy on every start; edits here are overwritten.',
+        '# Each instance runs what its drop-in zdd-<app-name>@<port>.service.d/zdd.conf names.',
         '[Unit]',
         'Description=shop on port %i (zero-downtime-deploy)',
         'After=network.target',
         '',
         '[Service]',
         'Type=simple',
-        'ExecStart=/bin/sh "/root/apps/shop/run/launch" %i',
         'Restart=on-failure',
         'RestartSec=1',
         'SuccessExitStatus=143',
         'KillMode=control-group',
         'KillSignal=SIGTERM',
-        'TimeoutStopSec=30',
         '',
         '[Install]',
         'WantedBy=multi-user.target',
@@ -41,10 +49,23 @@ describe('the unit file', () => {
     )
   })
 
+  it("each port's drop-in names its deploy-dir's launcher and stop timeout, clearing any ExecStart of the template", () => {
+    expect(dropInPath('shop', 9081)).toBe('zdd-shop@9081.service.d/zdd.conf')
+    expect(dropInText({ deployDir: '/root/apps/shop-staging', stopTimeoutSeconds: 29.5 })).toBe(
+      [
+        '# Written by zero-downtime-deploy on every start of this port; edits here are overwritten.',
+        '# deploy-dir: /root/apps/shop-staging',
+        '[Service]',
+        'ExecStart=',
+        'ExecStart=/bin/sh "/root/apps/shop-staging/run/launch" %i',
+        'TimeoutStopSec=30',
+        '',
+      ].join('\n'),
+    )
+  })
+
   it('a user unit is wanted by the user manager default.target', () => {
-    const text = unitFileText({ appName: 'shop', deployDir: '/home/deploy/apps/shop', stopTimeoutSeconds: 5, scope: 'user' })
-    expect(text).toContain('\nWantedBy=default.target\n')
-    expect(text).toContain('\nExecStart=/bin/sh "/home/deploy/apps/shop/run/launch" %i\n')
+    expect(unitFileText({ appName: 'shop', scope: 'user' })).toContain('\nWantedBy=default.target\n')
   })
 
   it('a path with quotes, backslashes, % and $ reaches the command line as written', () => {
@@ -113,8 +134,8 @@ describe('the choice of supervisor', () => {
     for (const supervisor of ['auto', 'systemd'] as const) {
       expect(supervisionOf(supervisor, 'shop', host({}))).toEqual({
         mode: 'systemd',
-        start: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
-        existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
+        start: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
+        existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
       })
     }
   })
@@ -122,7 +143,7 @@ describe('the choice of supervisor', () => {
   it('another user with lingering: user units of its own manager', () => {
     const chosen = supervisionOf('auto', 'shop', host({ ...deployUser, linger: true }))
     expect(chosen.mode).toBe('systemd')
-    expect(chosen.start).toEqual({ scope: 'user', appName: 'shop', runtimeDir: '/run/user/1000' })
+    expect(chosen.start).toEqual({ scope: 'user', appName: 'shop', runtimeDir: '/run/user/1000', deployDir: '/root/apps/shop' })
   })
 
   it('another user without lingering: systemd refuses naming the command, auto warns and starts detached', () => {
@@ -149,7 +170,7 @@ describe('the choice of supervisor', () => {
   it('none on a systemd host starts detached, but still retires the units a previous deploy left', () => {
     expect(supervisionOf('none', 'shop', host({}))).toEqual({
       mode: 'none',
-      existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
+      existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
     })
   })
 })
