@@ -98,6 +98,23 @@ describe('the launcher, run by a local sh as the unit runs it', () => {
     expect(readFileSync(join(deployDir, 'run', '9001.pid'), 'utf8')).toMatch(new RegExp(`^${launched.pid}\nboot=\\S+ start=\\d+\n$`))
   })
 
+  it('the launcher stays the main process: it exits with the status of a start command that fails, and 0 for one that ended cleanly', () => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, 'r1')
+    writeFileSync(join(deployDir, 'run', 'launch'), launcherText(deployDir))
+    for (const [port, startCommand, status] of [
+      [9003, 'exit 3', 3],
+      [9004, 'kill -KILL $$', 137],
+      [9005, 'echo done', 0],
+    ] as const) {
+      writeFileSync(
+        join(deployDir, 'run', `${port}.conf`),
+        instanceConfText({ release: 'r1', fileName: 'app.jar', appName: 'shop', javaOpts: '', startCommand }),
+      )
+      expect(spawnSync('/bin/sh', [join(deployDir, 'run', 'launch'), String(port)]).status).toBe(status)
+    }
+  })
+
   it('a missing release fails the start with an exit status, not a service that runs elsewhere', () => {
     const deployDir = tempDir()
     makeRelease(deployDir, 'r1')
