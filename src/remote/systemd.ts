@@ -303,9 +303,16 @@ unit_adopt() {
 
 # Installs this port's unit: the template (the same for every deploy-dir), this port's drop-in
 # naming this deploy-dir, and drop-ins for instances started before drop-ins existed; reloads
-# systemd when any of them changed. Status 1 when a file could not be written.
+# systemd when any of them changed. Status 1 when a file could not be written, or the port's unit
+# is another deploy-dir's (unit_error= says which).
 unit_install() {
   mkdir -p -- "$UNIT_DIR/$UNIT.d" || return 1
+  # Two deploy-dirs given the same port: the other's enabled or running unit is not taken over.
+  if ! unit_ours "$UNIT" && { [ "$(unit_ctl is-enabled "$UNIT" 2>/dev/null)" = enabled ] ||
+    [ "$(unit_ctl is-active "$UNIT" 2>/dev/null)" = active ]; }; then
+    echo "unit_error=$UNIT runs deploy-dir $(sed -n 's/^# deploy-dir: //p' "$UNIT_DIR/$UNIT.d/zdd.conf"), another deploy-dir of this app on this host: give each deploy-dir ports of its own."
+    return 1
+  fi
   unit_changed=
   # Before the template is rewritten: the old one may name an instance's deploy-dir.
   unit_adopt

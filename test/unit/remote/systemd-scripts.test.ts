@@ -182,6 +182,11 @@ describe.concurrent('instance scripts as systemd units, with a stand-in systemct
       },
     )
     expect(stop.answer.facts).toMatchObject({ unit_foreign: `zdd-shop@${prodPort}.service` })
+    const taken = await runScript(startScript(startParams(staging.deployDir, prodPort, { unit: staging.unit })), { env: staging.env })
+    expect(taken.code).toBe(INSTANCE_EXIT.startFailed)
+    expect(taken.answer.lists.unit_error).toEqual([
+      `zdd-shop@${prodPort}.service runs deploy-dir ${production.deployDir}, another deploy-dir of this app on this host: give each deploy-dir ports of its own.`,
+    ])
     expect(isRunning(production.mainPid(prodPort))).toBe(true)
     expect(existsSync(join(production.state, `enabled.${prodPort}`))).toBe(true)
   })
