@@ -22,7 +22,9 @@ export interface Supervision {
 export function supervisionOf(supervisor: Supervisor, appName: string, state: HostState): Supervision {
   const user = state.user || 'the remote user'
   const scope = state.isRoot ? 'system' : 'user'
-  const existing: UnitTarget | undefined = state.systemd ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}` } : undefined
+  const existing: UnitTarget | undefined = state.systemd
+    ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}`, deployDir: state.deployDir }
+    : undefined
   if (supervisor === 'none') return { mode: 'none', existing }
   const detached = 'so the service runs detached: it will not come back after a crash or a reboot.'
   const linger = `sudo loginctl enable-linger ${user}`

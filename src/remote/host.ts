@@ -117,10 +117,12 @@ if [ -d /run/systemd/system ]; then
   echo "systemd=yes"
   if [ -e "/var/lib/systemd/linger/$user" ]; then echo "linger=yes"; else echo "linger=no"; fi
   if [ "\${uid:-}" = 0 ]; then UNIT_SCOPE=system; else UNIT_SCOPE=user; fi
-  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service"
+  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service" UNIT_DEPLOY_DIR=$DEPLOY_DIR
 ${SYSTEMCTL_LIB.trim()}
   if unit_installed; then
     for port in "$PORT_A" "$PORT_B"; do
+      # The unit of another deploy-dir of the app on this port (its drop-in names that one) is not ours to report.
+      unit_ours "zdd-$APP_NAME@$port.service" || continue
       props=$(unit_ctl show -p ActiveState -p SubState -p UnitFileState -p NRestarts "zdd-$APP_NAME@$port.service" 2>/dev/null) || {
         echo "units=unreachable"; break
       }

@@ -1,7 +1,7 @@
 /** Scripts that run the service: free a port, start a release there, check its health, stop it. */
 import { shellScript } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
-import { SYSTEMCTL_LIB, type UnitTarget, instanceConfText, launcherText, unitFileText, unitVars } from './systemd.js'
+import { SYSTEMCTL_LIB, type UnitTarget, dropInText, instanceConfText, launcherText, unitFileText, unitVars } from './systemd.js'
 
 export interface FreePortParams {
   deployDir: string
@@ -134,15 +134,14 @@ echo "port=free"`,
 }
 
 /**
- * The start as a unit: the instance's settings (0600, with the session's PATH and HOME, which a
- * unit does not inherit), the launcher and the template unit (reloaded only when it changed), then
- * enable and start. Its main pid is what the health wait watches: a crash fails the start at once,
- * even though systemd would restart it.
+ * The start as a unit: the instance's settings (0600, after the session's exported environment,
+ * which a unit does not inherit), the launcher, the template unit and this port's drop-in (see
+ * unit_install), then enable and start. Its main pid is what the health wait watches: a crash
+ * fails the start at once, even though systemd would restart it.
  */
-const UNIT_START = `(umask 077 && { printf '%s' "$CONF_TEXT"; export -p | grep -E '^export (PATH|HOME)='; } > "run/$PORT.conf.new") &&
+const UNIT_START = `(umask 077 && { unit_environment; printf '%s' "$CONF_TEXT"; } > "run/$PORT.conf.new") &&
     mv -f -- "run/$PORT.conf.new" "run/$PORT.conf" && echo "$RELEASE" > "run/$PORT.release" &&
-    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && mkdir -p -- "$UNIT_DIR" || fail unit_setup ${INSTANCE_EXIT.startFailed}
-  if write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT"; then unit_ctl daemon-reload; fi
+    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && unit_install || fail unit_setup ${INSTANCE_EXIT.startFailed}
   if ! unit_output=$(unit_ctl enable --quiet "$UNIT" 2>&1 && unit_ctl start "$UNIT" 2>&1); then
     printf '%s\\n' "$unit_output" | sed 's/^/unit_error=/'
     fail unit_start ${INSTANCE_EXIT.startFailed}
@@ -197,9 +196,10 @@ export function startScript(p: StartParams): string {
       STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
       STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
       ...unitVars(p.unit, p.port),
-      UNIT_TEXT: p.unit
-        ? unitFileText({ appName: p.appName, deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds, scope: p.unit.scope })
-        : '',
+      // The drop-in this start writes names p.deployDir: its own unit is then always ours to retire.
+      UNIT_DEPLOY_DIR: p.deployDir,
+      UNIT_TEXT: p.unit ? unitFileText({ appName: p.appName, scope: p.unit.scope }) : '',
+      UNIT_DROPIN_TEXT: p.unit ? dropInText({ deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds }) : '',
       LAUNCHER_TEXT: p.unit ? launcherText(p.deployDir) : '',
       CONF_TEXT: p.unit ? instanceConfText(p) : '',
     },

@@ -19,6 +19,8 @@ export interface UnitTarget {
   appName: string
   /** The user's runtime dir (`/run/user/<uid>`), where `systemctl --user` finds its manager. */
   runtimeDir: string
+  /** The deploy-dir (absolute) whose instances these are: its drop-ins name it, and only its units are retired. */
+  deployDir: string
 }
 
 export function templateName(appName: string): string {
@@ -27,6 +29,11 @@ export function templateName(appName: string): string {
 
 export function unitName(appName: string, port: number): string {
   return `zdd-${appName}@${port}.service`
+}
+
+/** The instance's drop-in, relative to the unit directory: systemd reads it for that port's instance only. */
+export function dropInPath(appName: string, port: number): string {
+  return `${unitName(appName, port)}.d/zdd.conf`
 }
 
 /** The directory the unit file goes to, as the shell on the host spells it. */
@@ -46,27 +53,42 @@ export function systemdWord(value: string): string {
     .replace(/\$/g, '$$$$')}"`
 }
 
+/** The drop-in's command line: it names the deploy-dir, so it also tells which deploy-dir owns a port's unit. */
+export function execStartLine(deployDir: string): string {
+  return `ExecStart=/bin/sh ${systemdWord(`${deployDir}/run/launch`)} %i`
+}
+
 /**
- * The template unit. `Restart=on-failure` brings an instance back after a crash; a JVM that ends
- * on SIGTERM exits 143, which is a clean stop, not a failure. `systemctl stop` sends SIGTERM to
- * every process of the instance, then SIGKILL after stop-timeout.
+ * The template unit, the same for every deploy-dir of the app. Production and staging of one
+ * repository share the app-name, so they share this file: anything of one deploy-dir in it (the
+ * launcher's path, the stop timeout) would be rewritten by the other's deploy, and the other's
+ * instances would start the wrong launcher after a crash or at boot. So the template names no
+ * deploy-dir and has no ExecStart: each port's instance gets its own from its drop-in
+ * (`dropInText`), which the deploy of that port's deploy-dir writes. The unit keeps the name
+ * `zdd-<app-name>@<port>.service` that the README documents (a hash of the deploy-dir in the
+ * name would have renamed every unit of an upgraded host), and two deploy-dirs cannot share a
+ * port, so they never share an instance. An instance without a drop-in cannot start (systemd
+ * refuses a service without ExecStart) rather than start another deploy-dir's release.
+ *
+ * `Restart=on-failure` brings an instance back after a crash; a JVM that ends on SIGTERM exits
+ * 143, which is a clean stop, not a failure. `systemctl stop` sends SIGTERM to every process of
+ * the instance, then SIGKILL after the drop-in's TimeoutStopSec.
  */
-export function unitFileText(p: { appName: string; deployDir: string; stopTimeoutSeconds: number; scope: UnitScope }): string {
+export function unitFileText(p: { appName: string; scope: UnitScope }): string {
   return [
     '# Written by zero-downtime-deploy on every start; edits here are overwritten.',
+    '# Each instance runs what its drop-in zdd-<app-name>@<port>.service.d/zdd.conf names.',
     '[Unit]',
     `Description=${p.appName} on port %i (zero-downtime-deploy)`,
     'After=network.target',
     '',
     '[Service]',
     'Type=simple',
-    `ExecStart=/bin/sh ${systemdWord(`${p.deployDir}/run/launch`)} %i`,
     'Restart=on-failure',
     'RestartSec=1',
     'SuccessExitStatus=143',
     'KillMode=control-group',
     'KillSignal=SIGTERM',
-    `TimeoutStopSec=${Math.ceil(p.stopTimeoutSeconds)}`,
     '',
     '[Install]',
     `WantedBy=${p.scope === 'system' ? 'multi-user.target' : 'default.target'}`,
@@ -75,10 +97,39 @@ export function unitFileText(p: { appName: string; deployDir: string; stopTimeou
 }
 
 /**
- * What the unit runs: the release recorded for port $1, in its directory, with the same
- * environment as a detached start, its output appended to `logs/<port>.log`. It records itself
- * (the unit's main pid, with its identity: see record_instance) at every start, so that a restart
- * after a crash or a reboot keeps `run/<port>.pid` true for inspect, rollback and status.
+ * One port's drop-in: its deploy-dir's launcher and stop timeout, and the deploy-dir in a comment
+ * line that the shell reads as it is (see unit_ours): a deploy stops only units that name its
+ * own. The empty `ExecStart=` first
+ * clears a command line the template may still carry (one written by an earlier version of the
+ * action, for whichever deploy-dir deployed last).
+ */
+export function dropInText(p: { deployDir: string; stopTimeoutSeconds: number }): string {
+  return [
+    '# Written by zero-downtime-deploy on every start of this port; edits here are overwritten.',
+    `# deploy-dir: ${p.deployDir}`,
+    '[Service]',
+    'ExecStart=',
+    execStartLine(p.deployDir),
+    `TimeoutStopSec=${Math.ceil(p.stopTimeoutSeconds)}`,
+    '',
+  ].join('\n')
+}
+
+/**
+ * What the unit runs: the release recorded for port $1, in its directory, with the session's
+ * environment as a detached start has it, its output appended to `logs/<port>.log`. It records
+ * itself (the unit's main pid, with its identity: see record_instance) at every start, so that a
+ * restart after a crash or a reboot keeps `run/<port>.pid` true for inspect, rollback and status.
+ *
+ * The start command is not exec'd: one that puts the service in the background (`nohup java ...
+ * &`, `catalina.sh start`) returns at once, and systemd would take the main process's exit for the
+ * end of the service and stop what it left behind. So the launcher stays the unit's main process:
+ * it exits with the start command's status when that fails (a crash: Restart=on-failure), and
+ * when the command returns 0 and left processes in the unit's cgroup, it waits while any of them
+ * lives and exits with an error once they are all gone, so that a crashed background service comes
+ * back too. A command that returns 0 and leaves nothing is a clean stop. The health wait watches
+ * this pid; a service left in the background keeps its session (the unit's, whose leader this is),
+ * which is how the health wait tells its listener is ours.
  */
 export function launcherText(deployDir: string): string {
   return `#!/bin/sh
@@ -86,10 +137,35 @@ export function launcherText(deployDir: string): string {
 set -u
 ${SHELL_LIB.trim()}
 
-PORT=$1
+# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the
+# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.
+launch_cgroup() {
+  LAUNCH_PROCS=
+  while IFS= read -r launch_line; do
+    case "$launch_line" in
+      *:name=systemd:*.service) launch_try="/sys/fs/cgroup/systemd\${launch_line#*:name=systemd:}" ;;
+      0::*.service)
+        launch_try="/sys/fs/cgroup\${launch_line#0::}"
+        [ -r "$launch_try/cgroup.procs" ] || launch_try="/sys/fs/cgroup/unified\${launch_line#0::}" ;;
+      *) continue ;;
+    esac
+    if [ -r "$launch_try/cgroup.procs" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi
+  done < /proc/self/cgroup
+  return 1
+}
+
+# Status 0 while a process other than this one is in the unit's cgroup (builtins only).
+launch_others() {
+  launch_other=
+  while read -r launch_pid; do [ "$launch_pid" = "$$" ] || launch_other=yes; done < "$LAUNCH_PROCS"
+  [ -n "$launch_other" ]
+}
+
 cd -- ${shellQuote(deployDir)} || exit 97
-exec < /dev/null >> "logs/$PORT.log" 2>&1
-. "./run/$PORT.conf" || exit 98
+exec < /dev/null >> "logs/$1.log" 2>&1
+# The session's environment, then this instance's settings (which win over the session's).
+. "./run/$1.conf" || exit 98
+PORT=$1
 record_instance "$PORT" "$$"
 echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)"
 cd -P -- "releases/$RELEASE" || exit 97
@@ -97,13 +173,21 @@ ARTIFACT="$PWD/$FILE_NAME"
 SERVER_PORT=$PORT
 export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
 . ./env || exit 98
-exec sh -c "$START_COMMAND"
+sh -c "$START_COMMAND"
+launch_status=$?
+[ "$launch_status" = 0 ] || exit "$launch_status"
+launch_cgroup && launch_others || exit 0
+echo "--- the start command returned and left the service running in the background: waiting while it runs"
+while launch_others; do sleep 1; done
+echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again"
+exit 1
 `
 }
 
 /**
- * The first part of `run/<port>.conf`: what the launcher needs to start this instance. The start
- * script appends the session's PATH and HOME (a unit does not get them), and writes it with mode 0600.
+ * The last part of `run/<port>.conf`: what the launcher needs to start this instance. The start
+ * script puts the session's exported environment (see unit_environment) before it, since a unit
+ * inherits none of it, and writes the file with mode 0600.
  */
 export function instanceConfText(p: {
   release: string
@@ -129,6 +213,7 @@ export function unitVars(target: UnitTarget | undefined, port: number): Record<s
     UNIT_TEMPLATE: target ? templateName(target.appName) : '',
     UNIT: target ? unitName(target.appName, port) : '',
     UNIT_RUNTIME_DIR: target?.runtimeDir ?? '',
+    UNIT_DEPLOY_DIR: target?.deployDir ?? '',
   }
 }
 
@@ -155,10 +240,19 @@ unit_ctl() {
 # Status 0 when this app's template unit is installed.
 unit_installed() { [ -n "$UNIT_DIR" ] && [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ]; }
 
+# Status 0 when unit $1 is this deploy-dir's: its drop-in names it. A unit without a drop-in was
+# started before drop-ins existed, by the deploy-dir whose pair holds its port, as ever.
+unit_ours() {
+  [ -f "$UNIT_DIR/$1.d/zdd.conf" ] || return 0
+  grep -q -x -F -e "# deploy-dir: $UNIT_DEPLOY_DIR" "$UNIT_DIR/$1.d/zdd.conf"
+}
+
 # Stops the port's unit (SIGTERM, SIGKILL after its TimeoutStopSec) and disables it, so that a
-# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running.
+# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running. The
+# unit of another deploy-dir (its drop-in names that one) is never touched: unit_foreign=<unit>.
 unit_retire() {
   unit_installed || return 0
+  if ! unit_ours "$UNIT"; then echo "unit_foreign=$UNIT"; return 0; fi
   unit_enabled=$(unit_ctl is-enabled "$UNIT" 2>/dev/null)
   unit_active=$(unit_ctl is-active "$UNIT" 2>/dev/null)
   case "$unit_active" in inactive|failed|unknown|'') unit_running= ;; *) unit_running=1 ;; esac
@@ -175,4 +269,72 @@ write_changed() {
   if [ -f "$1" ] && [ "$(cat -- "$1")" = "$(printf '%s' "$2")" ]; then return 1; fi
   printf '%s' "$2" > "$1.new" && mv -f -- "$1.new" "$1"
 }
+
+# A host upgraded from template units that named one deploy-dir: every enabled instance of the
+# app without a drop-in gets one naming the deploy-dir it belongs to, so that it still starts
+# after a crash or at boot once the template names none. That deploy-dir is the one its running
+# main process works in (the release dir the launcher went to), else the one the old template
+# names, if it holds this port's settings. An instance neither tells stays without: it cannot
+# start (no ExecStart) until its deploy-dir deploys again, rather than start another's release.
+# Sets unit_changed when it wrote one.
+unit_adopt() {
+  unit_adopt_old=$(sed -n 's/^ExecStart=\\/bin\\/sh "\\([^"\\\\%$]*\\)\\/run\\/launch" %i$/\\1/p' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
+  unit_adopt_timeout=$(grep '^TimeoutStopSec=' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
+  for unit_adopt_link in "$UNIT_DIR"/*.wants/"\${UNIT_TEMPLATE%@.service}"@*.service; do
+    unit_adopt_unit=\${unit_adopt_link##*/}
+    [ -L "$unit_adopt_link" ] && [ ! -f "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" ] || continue
+    unit_adopt_port=\${unit_adopt_unit##*@}; unit_adopt_port=\${unit_adopt_port%.service}
+    unit_adopt_dir=
+    unit_adopt_pid=$(unit_ctl show -p MainPID "$unit_adopt_unit" 2>/dev/null)
+    unit_adopt_pid=\${unit_adopt_pid#MainPID=}
+    case "$unit_adopt_pid" in ''|0|*[!0-9]*) ;; *)
+      unit_adopt_cwd=$(cd -P -- "/proc/$unit_adopt_pid/cwd" 2>/dev/null && pwd) && unit_adopt_dir=\${unit_adopt_cwd%/releases/*} ;;
+    esac
+    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || unit_adopt_dir=$unit_adopt_old
+    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || continue
+    case "$unit_adopt_dir" in *[\\\\\\"%$]*) continue ;; esac
+    mkdir -p -- "$UNIT_DIR/$unit_adopt_unit.d" &&
+      printf '%s\\n' '# Written by zero-downtime-deploy for an instance started before drop-ins existed.' \\
+        "# deploy-dir: $unit_adopt_dir" '[Service]' 'ExecStart=' "ExecStart=/bin/sh \\"$unit_adopt_dir/run/launch\\" %i" \\
+        "\${unit_adopt_timeout:-TimeoutStopSec=30}" > "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" &&
+      echo "unit_adopted=$unit_adopt_unit $unit_adopt_dir" && unit_changed=yes
+  done
+}
+
+# Installs this port's unit: the template (the same for every deploy-dir), this port's drop-in
+# naming this deploy-dir, and drop-ins for instances started before drop-ins existed; reloads
+# systemd when any of them changed. Status 1 when a file could not be written, or the port's unit
+# is another deploy-dir's (unit_error= says which).
+unit_install() {
+  mkdir -p -- "$UNIT_DIR/$UNIT.d" || return 1
+  # Two deploy-dirs given the same port: the other's enabled or running unit is not taken over.
+  if ! unit_ours "$UNIT" && { [ "$(unit_ctl is-enabled "$UNIT" 2>/dev/null)" = enabled ] ||
+    [ "$(unit_ctl is-active "$UNIT" 2>/dev/null)" = active ]; }; then
+    echo "unit_error=$UNIT runs deploy-dir $(sed -n 's/^# deploy-dir: //p' "$UNIT_DIR/$UNIT.d/zdd.conf"), another deploy-dir of this app on this host: give each deploy-dir ports of its own."
+    return 1
+  fi
+  unit_changed=
+  # Before the template is rewritten: the old one may name an instance's deploy-dir.
+  unit_adopt
+  ! write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT" || unit_changed=yes
+  ! write_changed "$UNIT_DIR/$UNIT.d/zdd.conf" "$UNIT_DROPIN_TEXT" || unit_changed=yes
+  [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ] && [ -f "$UNIT_DIR/$UNIT.d/zdd.conf" ] || return 1
+  [ -z "$unit_changed" ] || unit_ctl daemon-reload
+}
+
+# Prints the session's exported environment as shell commands, for a unit, which inherits none
+# of it. Left out is what describes the SSH session itself and would be wrong, or dangling, once
+# it ends: SSH_* (the client's address, a forwarded agent's socket), XDG_SESSION_*, XDG_SEAT,
+# XDG_VTNR, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the login session's runtime dir, removed
+# at logout; a user manager sets its own), and the shell's own PWD, OLDPWD, SHLVL and _. Names
+# are read from export -p's lines; a line of a multi-line value that looks like one can only
+# unset a variable that is left out anyway.
+unit_environment() (
+  for unit_env_name in $(export -p | sed -n -e 's/^export \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p' -e 's/^declare -x \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p'); do
+    case "$unit_env_name" in
+      SSH_*|XDG_SESSION_*|XDG_SEAT|XDG_VTNR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|PWD|OLDPWD|SHLVL|_) unset "$unit_env_name" ;;
+    esac
+  done
+  export -p
+)
 `

@@ -128,10 +128,11 @@ describe.skipIf(!support.ok)(`on a host whose PID 1 is systemd${support.ok ? '' 
       expect(stats.bodies[`version=1 port=${PORT_B}`]).toBeGreaterThan(0)
 
       const unitFile = await readFile(host.file('/etc/systemd/system/zdd-sample@.service'), 'utf8')
-      expect(unitFile).toContain(`ExecStart=/bin/sh "${deployDir}/run/launch" %i`)
       expect(unitFile).toContain('Restart=on-failure')
-      expect(unitFile).toContain('TimeoutStopSec=10')
-      expect(unitFile).not.toContain('s3cret')
+      const dropIn = await readFile(host.file(`/etc/systemd/system/zdd-sample@${PORT_A}.service.d/zdd.conf`), 'utf8')
+      expect(dropIn).toContain(`ExecStart=/bin/sh "${deployDir}/run/launch" %i`)
+      expect(dropIn).toContain('TimeoutStopSec=10')
+      expect(unitFile + dropIn).not.toContain('s3cret')
       expect(await readlink(host.file(`/etc/systemd/system/multi-user.target.wants/zdd-sample@${PORT_A}.service`))).toContain(
         'zdd-sample@.service',
       )

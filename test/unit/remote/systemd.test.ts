@@ -8,31 +8,39 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { HostState } from '../../../src/deploy/host-state.js'
 import { supervisionOf } from '../../../src/deploy/supervision.js'
-import { instanceConfText, launcherText, systemdWord, templateName, unitFileText, unitName } from '../../../src/remote/systemd.js'
+import {
+  dropInPath,
+  dropInText,
+  instanceConfText,
+  launcherText,
+  systemdWord,
+  templateName,
+  unitFileText,
+  unitName,
+} from '../../../src/remote/systemd.js'
 import { cleanUpAfterAll, makeRelease, tempDir } from './local-host.js'
 
 cleanUpAfterAll()
 
 describe('the unit file', () => {
-  it('a template per app, instance = port, restarted on failure, stopped with SIGTERM then SIGKILL after stop-timeout', () => {
+  it('a template per app, instance = port, restarted on failure; it names no deploy-dir', () => {
     expect(templateName('shop')).toBe('zdd-shop@.service')
     expect(unitName('shop', 8081)).toBe('zdd-shop@8081.service')
-    expect(unitFileText({ appName: 'shop', deployDir: '/root/apps/shop', stopTimeoutSeconds: 29.5, scope: 'system' })).toBe(
+    expect(unitFileText({ appName: 'shop', scope: 'system' })).toBe(
       [
         '# Written by zero-downtime-deploy on every start; edits here are overwritten.',
+        '# Each instance runs what its drop-in zdd-<app-name>@<port>.service.d/zdd.conf names.',
         '[Unit]',
         'Description=shop on port %i (zero-downtime-deploy)',
         'After=network.target',
         '',
         '[Service]',
         'Type=simple',
-        'ExecStart=/bin/sh "/root/apps/shop/run/launch" %i',
         'Restart=on-failure',
         'RestartSec=1',
         'SuccessExitStatus=143',
         'KillMode=control-group',
         'KillSignal=SIGTERM',
-        'TimeoutStopSec=30',
         '',
         '[Install]',
         'WantedBy=multi-user.target',
@@ -41,10 +49,23 @@ describe('the unit file', () => {
     )
   })
 
+  it("each port's drop-in names its deploy-dir's launcher and stop timeout, clearing any ExecStart of the template", () => {
+    expect(dropInPath('shop', 9081)).toBe('zdd-shop@9081.service.d/zdd.conf')
+    expect(dropInText({ deployDir: '/root/apps/shop-staging', stopTimeoutSeconds: 29.5 })).toBe(
+      [
+        '# Written by zero-downtime-deploy on every start of this port; edits here are overwritten.',
+        '# deploy-dir: /root/apps/shop-staging',
+        '[Service]',
+        'ExecStart=',
+        'ExecStart=/bin/sh "/root/apps/shop-staging/run/launch" %i',
+        'TimeoutStopSec=30',
+        '',
+      ].join('\n'),
+    )
+  })
+
   it('a user unit is wanted by the user manager default.target', () => {
-    const text = unitFileText({ appName: 'shop', deployDir: '/home/deploy/apps/shop', stopTimeoutSeconds: 5, scope: 'user' })
-    expect(text).toContain('\nWantedBy=default.target\n')
-    expect(text).toContain('\nExecStart=/bin/sh "/home/deploy/apps/shop/run/launch" %i\n')
+    expect(unitFileText({ appName: 'shop', scope: 'user' })).toContain('\nWantedBy=default.target\n')
   })
 
   it('a path with quotes, backslashes, % and $ reaches the command line as written', () => {
@@ -75,6 +96,23 @@ describe('the launcher, run by a local sh as the unit runs it', () => {
     )
     // Its pid is the unit's main pid: recorded at every start, so a restart keeps run/<port>.pid true.
     expect(readFileSync(join(deployDir, 'run', '9001.pid'), 'utf8')).toMatch(new RegExp(`^${launched.pid}\nboot=\\S+ start=\\d+\n$`))
+  })
+
+  it('the launcher stays the main process: it exits with the status of a start command that fails, and 0 for one that ended cleanly', () => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, 'r1')
+    writeFileSync(join(deployDir, 'run', 'launch'), launcherText(deployDir))
+    for (const [port, startCommand, status] of [
+      [9003, 'exit 3', 3],
+      [9004, 'kill -KILL $$', 137],
+      [9005, 'echo done', 0],
+    ] as const) {
+      writeFileSync(
+        join(deployDir, 'run', `${port}.conf`),
+        instanceConfText({ release: 'r1', fileName: 'app.jar', appName: 'shop', javaOpts: '', startCommand }),
+      )
+      expect(spawnSync('/bin/sh', [join(deployDir, 'run', 'launch'), String(port)]).status).toBe(status)
+    }
   })
 
   it('a missing release fails the start with an exit status, not a service that runs elsewhere', () => {
@@ -113,8 +151,8 @@ describe('the choice of supervisor', () => {
     for (const supervisor of ['auto', 'systemd'] as const) {
       expect(supervisionOf(supervisor, 'shop', host({}))).toEqual({
         mode: 'systemd',
-        start: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
-        existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
+        start: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
+        existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
       })
     }
   })
@@ -122,7 +160,7 @@ describe('the choice of supervisor', () => {
   it('another user with lingering: user units of its own manager', () => {
     const chosen = supervisionOf('auto', 'shop', host({ ...deployUser, linger: true }))
     expect(chosen.mode).toBe('systemd')
-    expect(chosen.start).toEqual({ scope: 'user', appName: 'shop', runtimeDir: '/run/user/1000' })
+    expect(chosen.start).toEqual({ scope: 'user', appName: 'shop', runtimeDir: '/run/user/1000', deployDir: '/root/apps/shop' })
   })
 
   it('another user without lingering: systemd refuses naming the command, auto warns and starts detached', () => {
@@ -149,7 +187,7 @@ describe('the choice of supervisor', () => {
   it('none on a systemd host starts detached, but still retires the units a previous deploy left', () => {
     expect(supervisionOf('none', 'shop', host({}))).toEqual({
       mode: 'none',
-      existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0' },
+      existing: { scope: 'system', appName: 'shop', runtimeDir: '/run/user/0', deployDir: '/root/apps/shop' },
     })
   })
 })
