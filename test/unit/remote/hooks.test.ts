@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_LIMIT, HOOK_EXIT, appendHistoryScript, hookScript, readHistoryScript, readLogsScript } from '../../../src/remote/hooks.js'
-import { cleanUpAfterAll, makeRelease, runScript, tempDir, waitUntil } from './local-host.js'
+import { LocalShell, cleanUpAfterAll, makeRelease, runScript, tempDir, waitUntil } from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -104,6 +104,18 @@ describe.concurrent('hook script, run by a local sh', { timeout: 30_000 }, () =>
     const run = await runScript(hook(deployDir, `trap '' TERM; sleep ${marker}; sleep ${marker}`, { timeoutSeconds: 1 }))
     expect(run.code).toBe(HOOK_EXIT.timedOut)
     expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 0, 3000)).toBe(true)
+  })
+
+  it('a hook whose script was killed (its run ended with it) still ends at hook-timeout, with its children', async () => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, RELEASE)
+    const marker = `34${Math.floor(Math.random() * 1e6)}`
+    const watcher = new LocalShell({ detached: true })
+    watcher.run(hook(deployDir, `sleep ${marker} & sh -c 'sleep ${marker}1'; wait`, { timeoutSeconds: 1 })).catch(() => undefined)
+    expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 2, 5000)).toBe(true)
+    // The run's shell and the script that watches the hook are gone, as a lock takeover leaves them.
+    process.kill(-watcher.pid, 'SIGKILL')
+    expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 0, 8000)).toBe(true)
   })
 
   it("streams the hook's lines on fd 3 while it runs, before it ends", async () => {
