@@ -30,21 +30,17 @@ export interface HookParams {
 }
 
 /**
- * Runs a hook with `sh -c` in the release directory, with the service's environment (the release's
- * env file, JAVA_OPTS) and PORT, PREVIOUS_PORT, RELEASE, RELEASE_DIR, ARTIFACT, APP_NAME and
- * COMMAND. Its output goes to `logs/hook-<name>.log` and, line by line as it comes, to fd 3, which
- * reaches the job log while the hook runs (a migration can take minutes). It runs in a process group
- * of its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
- * SIGKILL 5 s later.
- */
-/**
  * What the hook's process runs, as the leader of its own session: the command, and beside it a
  * guard that ends the whole group (SIGTERM, SIGKILL 5 s later) once HOOK_LIMIT seconds have passed.
  * The script that starts the hook enforces hook-timeout itself; the guard, set a little later,
  * bounds the hook when that script is gone (a silent run's shell ended by a lock takeover). It
  * counts whole seconds, so that once the command has ended, nothing of it waits on.
  */
-const HOOK_GUARD = `sh -c "$HOOK_COMMAND" &
+const HOOK_GUARD = `# Only a group of its own is the hook's to end. Where nothing could detach it, it is in the run's
+# session: a takeover that ends that session ends the hook with it, and the command runs in place
+# of this shell, where the script's SIGTERM at hook-timeout reaches it.
+kill -0 -$$ 2>/dev/null || exec sh -c "$HOOK_COMMAND"
+sh -c "$HOOK_COMMAND" &
 hook_command=$!
 (
   hook_left=$HOOK_LIMIT
@@ -60,6 +56,15 @@ hook_status=$?
 kill "$hook_guard" 2>/dev/null
 exit "$hook_status"`
 
+/**
+ * Runs a hook with `sh -c` in the release directory, with the service's environment (the release's
+ * env file, JAVA_OPTS) and PORT, PREVIOUS_PORT, RELEASE, RELEASE_DIR, ARTIFACT, APP_NAME and
+ * COMMAND. Its output goes to `logs/hook-<name>.log` and, line by line as it comes, to fd 3, which
+ * reaches the job log while the hook runs (a migration can take minutes). It runs in a session of
+ * its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
+ * SIGKILL 5 s later; it records itself in run/hook.pid, so that a run taking the lock over from
+ * this one, silent, ends it (see end_holder).
+ */
 export function hookScript(p: HookParams): string {
   return shellScript(
     {
