@@ -67,7 +67,7 @@ describe.concurrent('instances of runs that were cut off', { timeout: 30_000 }, 
     const marker = `zdd-cut-${Math.floor(Math.random() * 1e9)}`
     const cut = new LocalShell({ cwd: deployDir, detached: true })
     cut
-      .run(startScript(startParams(deployDir, port, { release: 'r1', startCommand: `: ${marker}; sleep 1; ${APP}` })))
+      .run(startScript(startParams(deployDir, port, { release: 'r1', startCommand: `: ${marker}; sleep 30; ${APP}` })))
       .catch(() => undefined)
     expect(await waitUntil(() => processesWith(marker).length > 0, 10_000)).toBe(true)
     const instance = track(processesWith(marker)[0])
