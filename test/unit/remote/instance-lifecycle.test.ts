@@ -55,6 +55,10 @@ function userlandWithout(missing: string[]): string {
   return bin
 }
 
+/** Ignores SIGTERM, and leaves the release directory on it: from then on, it is not our instance. */
+const LEAVES_JS =
+  "process.on('SIGTERM', () => process.chdir('/')); require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1'); require('http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT) + 1, '127.0.0.1')"
+
 const APP = `exec ${shellQuote(process.execPath)} server.js`
 
 describe.concurrent('instances of runs that were cut off', { timeout: 30_000 }, () => {
@@ -111,10 +115,7 @@ describe.concurrent('instances of runs that were cut off', { timeout: 30_000 }, 
     const port = await freePort()
     makeRelease(deployDir, 'r1')
     // It ignores SIGTERM, and leaves the release directory on it: from then on, it is not ours.
-    writeFileSync(
-      join(deployDir, 'releases', 'r1', 'leaves.js'),
-      "process.on('SIGTERM', () => process.chdir('/')); require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1'); require('http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT) + 1, '127.0.0.1')",
-    )
+    writeFileSync(join(deployDir, 'releases', 'r1', 'leaves.js'), LEAVES_JS)
     const start = await runScript(
       startScript(
         startParams(deployDir, port, {
@@ -131,5 +132,28 @@ describe.concurrent('instances of runs that were cut off', { timeout: 30_000 }, 
     expect(stop.answer.facts.killed, stop.stdout).toBeUndefined()
     expect(stop.answer.facts.not_killed).toBe(String(pid))
     expect(isRunning(pid)).toBe(true)
+  })
+
+  it('freeing the port: our instance that is no longer ours at stop-timeout is not killed as ours', async () => {
+    const deployDir = tempDir()
+    const port = await freePort()
+    makeRelease(deployDir, 'r1')
+    writeFileSync(join(deployDir, 'releases', 'r1', 'leaves.js'), LEAVES_JS)
+    const start = await runScript(
+      startScript(
+        startParams(deployDir, port, {
+          release: 'r1',
+          startCommand: `exec ${shellQuote(process.execPath)} leaves.js`,
+          healthUrl: `http://127.0.0.1:${port + 1}/`,
+        }),
+      ),
+      { cwd: deployDir },
+    )
+    expect(start.answer.facts.health, start.stdout).toBe('ok')
+    const pid = track(Number(start.answer.facts.pid))
+    const free = await runScript(freePortScript({ deployDir, port, stopTimeoutSeconds: 1 }), { cwd: deployDir })
+    expect(free.answer.facts.idle_pid, free.stdout).toBe(String(pid))
+    // Still listening, it is then a process this action did not start, and handled as one.
+    expect(free.answer.facts.killed).toBeUndefined()
   })
 })
