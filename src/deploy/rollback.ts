@@ -84,7 +84,12 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
       try {
         await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }))
       } catch (error) {
-        throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error
+        // What this rollback started goes again; a warm instance that ran before it stays as it was.
+        if (!healthy) await stopInstance(run, other, 0).catch(() => undefined)
+        const outcome = healthy
+          ? 'Nothing was switched; the active version still serves.'
+          : `The instance it started on port ${other} was stopped; nothing was switched and the active version still serves.`
+        throw error instanceof HookError ? error.leaving(outcome) : error
       }
     }
     await timed(report, 'switch', async () => {

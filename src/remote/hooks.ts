@@ -30,12 +30,40 @@ export interface HookParams {
 }
 
 /**
+ * What the hook's process runs, as the leader of its own session: the command, and beside it a
+ * guard that ends the whole group (SIGTERM, SIGKILL 5 s later) once HOOK_LIMIT seconds have passed.
+ * The script that starts the hook enforces hook-timeout itself; the guard, set a little later,
+ * bounds the hook when that script is gone (a silent run's shell ended by a lock takeover). It
+ * counts whole seconds, so that once the command has ended, nothing of it waits on.
+ */
+const HOOK_GUARD = `# Only a group of its own is the hook's to end. Where nothing could detach it, it is in the run's
+# session: a takeover that ends that session ends the hook with it, and the command runs in place
+# of this shell, where the script's SIGTERM at hook-timeout reaches it.
+kill -0 -$$ 2>/dev/null || exec sh -c "$HOOK_COMMAND"
+sh -c "$HOOK_COMMAND" &
+hook_command=$!
+(
+  hook_left=$HOOK_LIMIT
+  while [ "$hook_left" -gt 0 ]; do sleep 1; hook_left=$(( hook_left - 1 )); done
+  trap '' TERM
+  kill -TERM 0 2>/dev/null
+  sleep 5
+  kill -KILL 0 2>/dev/null
+) &
+hook_guard=$!
+wait "$hook_command"
+hook_status=$?
+kill "$hook_guard" 2>/dev/null
+exit "$hook_status"`
+
+/**
  * Runs a hook with `sh -c` in the release directory, with the service's environment (the release's
  * env file, JAVA_OPTS) and PORT, PREVIOUS_PORT, RELEASE, RELEASE_DIR, ARTIFACT, APP_NAME and
  * COMMAND. Its output goes to `logs/hook-<name>.log` and, line by line as it comes, to fd 3, which
- * reaches the job log while the hook runs (a migration can take minutes). It runs in a process group
- * of its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
- * SIGKILL 5 s later.
+ * reaches the job log while the hook runs (a migration can take minutes). It runs in a session of
+ * its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
+ * SIGKILL 5 s later; it records itself in run/hook.pid, so that a run taking the lock over from
+ * this one, silent, ends it (see end_holder).
  */
 export function hookScript(p: HookParams): string {
   return shellScript(
@@ -52,13 +80,17 @@ export function hookScript(p: HookParams): string {
       COMMAND: p.runCommand,
       TIMEOUT: Math.ceil(p.timeoutSeconds),
       TAIL_LINES: HOOK_TAIL_LINES,
+      HOOK_GUARD,
     },
     `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${HOOK_EXIT.noRelease}
 [ -d "releases/$RELEASE" ] || { echo "error=release_missing"; exit ${HOOK_EXIT.noRelease}; }
 log="logs/hook-$HOOK_NAME.log"
 : > "$log" || exit ${HOOK_EXIT.failed}
-if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+[ -d run ] || mkdir -p run
+deploy_root=$PWD
+# The hook records itself (pid, identity, and this run's shell) before it runs anything, so that a
+# run which takes the lock over from this one, silent, ends it too (see end_holder).
 (
   cd -P -- "releases/$RELEASE" || exit 97
   RELEASE_DIR=$PWD
@@ -66,7 +98,12 @@ if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
   SERVER_PORT=$PORT
   export PORT SERVER_PORT PREVIOUS_PORT RELEASE RELEASE_DIR ARTIFACT APP_NAME COMMAND JAVA_OPTS
   [ ! -r ./env ] || . ./env || exit 98
-  exec $detach sh -c "$HOOK_COMMAND"
+  self_pid
+  proc_id "$SELF_PID"
+  printf '%s\n%s\nholder=%s\n' "$SELF_PID" "$PROC_ID" "$$" > "$deploy_root/run/hook.pid" || exit 96
+  HOOK_LIMIT=$(( TIMEOUT + 2 ))
+  export HOOK_COMMAND HOOK_LIMIT
+  exec_detached sh -c "$HOOK_GUARD" zdd-hook
 ) < /dev/null >> "$log" 2>&1 3>&- &
 hook=$!
 echo "hook_pid=$hook"
@@ -111,6 +148,7 @@ while pid_alive "$hook"; do
 done
 wait "$hook" 2>/dev/null
 status=$?
+rm -f -- run/hook.pid
 relay_rest
 exec 4<&-
 echo "hook_status=$status"

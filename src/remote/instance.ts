@@ -76,9 +76,12 @@ if find_instance "$PORT"; then
       break
     fi
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      signal_group KILL "$old"
-      echo "killed=$old"
-      sleep 0.1
+      # Only while it is still our instance: it may have ended meanwhile, and its pid been reused.
+      if is_our_instance "$old" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+        signal_group KILL "$old"
+        echo "killed=$old"
+        sleep 0.1
+      fi
       break
     fi
     sleep 0.02
@@ -213,7 +216,12 @@ fail() {
   echo "health=$1"
   # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.
   [ -z "$UNIT" ] || unit_retire > /dev/null
-  [ "$pid" -le 0 ] || stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  # Killed only while still the process recorded for it (see stop_group).
+  fail_id=
+  { read -r _; read -r fail_id; } 2>/dev/null < "$pid_file" || fail_id=
+  if [ "$pid" -gt 0 ]; then
+    if [ -n "$fail_id" ]; then stop_group "$pid" "$STOP_TIMEOUT" "$fail_id" "$RELEASE"; else stop_group "$pid" "$STOP_TIMEOUT"; fi > /dev/null
+  fi
   rm -f -- "$pid_file" "run/$PORT.release" "run/$PORT.conf" "$body"
   echo "@@log"
   tail -n 50 -- "$log"
@@ -222,8 +230,14 @@ fail() {
 if [ -n "$UNIT" ]; then
   ${UNIT_START}
 else
-  if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
   echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+  # The record exists before the process can start, so that a run cut off at any moment leaves an
+  # instance the next run finds (find_instance) and stops, even one not listening yet: first the
+  # release, then the process records its own pid and start time (exec keeps both) once it stands
+  # in the release directory, and only then execs the start command, in a session of its own.
+  rm -f -- "$pid_file"
+  echo "$RELEASE" > "run/$PORT.release" || fail run_files ${INSTANCE_EXIT.startFailed}
+  deploy_root=$PWD
   # fd 3 is the session's own output (see the session): an instance holding it open would keep the
   # connection from ever seeing the end of its output.
   (
@@ -232,11 +246,11 @@ else
     SERVER_PORT=$PORT
     export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
     . ./env || exit 98
-    exec $detach sh -c "$START_COMMAND"
+    self_pid
+    record_instance "$PORT" "$SELF_PID" "$deploy_root" || exit 96
+    exec_detached sh -c "$START_COMMAND"
   ) < /dev/null >> "$log" 2>&1 3>&- &
   pid=$!
-  record_instance "$PORT" "$pid"
-  echo "$RELEASE" > "run/$PORT.release"
 fi
 echo "pid=$pid"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
@@ -345,7 +359,9 @@ fi
 sleep "$DRAIN"
 unit_retire
 # The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
-if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
+if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+  stop_group "$INSTANCE_PID" "$STOP_TIMEOUT" "$INSTANCE_ID" "$INSTANCE_RELEASE"
+fi
 rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`,
   )
 }

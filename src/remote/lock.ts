@@ -84,10 +84,11 @@ judge_lock() {
 
 # Ends the silent holder that judge_lock has just identified (same pid, same start time, same
 # boot): its process group when that group is the session sshd made for its shell, else the shell
-# and its descendants. The instances a run starts are in sessions of their own (setsid) and go on.
-# Status 1 when it would not end.
+# and its descendants; then the hook it was running, which is in a session of its own (see
+# hookScript). The instances a run starts are in sessions of their own too, and go on. Status 1
+# when it would not end.
 end_holder() {
-  proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}" || return 0
+  proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}" || { end_hook; return 0; }
   end_targets=
   if [ "$HOLDER_GROUP" != - ] && [ "$PROC_PGID" = "$HOLDER_GROUP" ]; then
     end_targets="-$HOLDER_GROUP"
@@ -110,9 +111,31 @@ end_holder() {
       if clock; [ "$NOW" -ge "$end_deadline" ]; then continue 2; fi
       sleep 0.05
     done
+    end_hook
     return 0
   done
   return 1
+}
+
+# Ends the hook that run/hook.pid says the holder started ("<pid>", its identity line, then
+# "holder=<pid>"): its whole group, SIGTERM, then SIGKILL 5 s later, each only while group_is still
+# proves it to be that hook's.
+end_hook() {
+  end_hook_pid= end_hook_id= end_hook_holder=
+  { read -r end_hook_pid; read -r end_hook_id; read -r end_hook_holder; } 2>/dev/null < run/hook.pid || return 0
+  case "$end_hook_pid" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$end_hook_holder" = "holder=$HOLDER_PID" ] || return 0
+  for end_signal in TERM KILL; do
+    group_is "$end_hook_pid" "$end_hook_id" || return 0
+    signal_group "$end_signal" "$end_hook_pid"
+    clock; end_deadline=$(( NOW + 5 ))
+    while group_is "$end_hook_pid" "$end_hook_id"; do
+      if clock; [ "$NOW" -ge "$end_deadline" ]; then continue 2; fi
+      sleep 0.1
+    done
+    echo "ended_hook=$end_hook_pid"
+    return 0
+  done
 }
 
 # Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.

@@ -209,12 +209,21 @@ proc_start() {
   PROC_START=$1
 }
 
-# record_instance PORT PID: writes run/PORT.pid for the instance PID just started on PORT, with
-# its identity (see above). Call it as soon as the pid is known.
+# record_instance PORT PID [DEPLOY_DIR]: writes run/PORT.pid (in DEPLOY_DIR, else here) for the
+# instance PID on PORT, with its identity (see above), whole, by rename: a reader never sees half of
+# it. Call it as soon as the pid is known.
 record_instance() {
   boot_id
   proc_start "$2" || PROC_START=
-  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "run/$1.pid"
+  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "\${3:-.}/run/$1.pid.$2" &&
+    mv -f -- "\${3:-.}/run/$1.pid.$2" "\${3:-.}/run/$1.pid"
+}
+
+# Sets SELF_PID to the pid of the shell process that calls it, a subshell included (where $$ still
+# names the script's shell).
+self_pid() {
+  SELF_PID=
+  { read -r SELF_PID _ < /proc/self/stat; } 2>/dev/null || SELF_PID=$(exec sh -c 'echo "$PPID"')
 }
 
 # Status 0 when process $1 runs release $2: its working directory is releases/$2 or a directory in
@@ -325,13 +334,47 @@ command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 # without "--": dash rejects "kill -TERM -- -PGID".)
 signal_group() { kill -"$1" "-$2" 2>/dev/null || kill -"$1" "$2" 2>/dev/null; }
 
-# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
+# Status 0 when process $1 is the one identity line $2 ("boot=... start=...", as record_instance
+# writes it) names: same boot, same start time. When it has exited but its group lives on, a member
+# of the group started at or after it must be alive: the kernel does not give a group's id to a new
+# process while the group has members, so only then is a signal to the group still ours to send.
+group_is() {
+  group_boot=\${2#*boot=}; group_boot=\${group_boot%% *}
+  group_start=\${2##*start=}; group_start=\${group_start%% *}
+  case "$group_start" in ''|*[!0-9]*) return 1 ;; esac
+  boot_id; [ "$group_boot" = "$BOOT_ID" ] || return 1
+  if pid_alive "$1"; then proc_start "$1" && [ "$PROC_START" = "$group_start" ]; return; fi
+  for group_member in $(grep -l -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
+    group_member=\${group_member#/proc/}; group_member=\${group_member%/stat}
+    proc_start "$group_member" && [ "$PROC_START" -ge "$group_start" ] 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# Sets PROC_ID to the identity line of live process $1 (empty when it is gone), for group_is.
+proc_id() {
+  PROC_ID=
+  boot_id
+  proc_start "$1" && PROC_ID="boot=$BOOT_ID start=$PROC_START"
+}
+
+# stop_group PID TIMEOUT [IDENTITY RELEASE]: SIGTERM the group led by PID, SIGKILL after TIMEOUT
+# seconds, but only to the same process (group) still: proven by is_our_instance with IDENTITY and
+# RELEASE when they are given, else by the start time PID had when it was asked to stop. A pid
+# that has been reused meanwhile is never killed. Prints what it had to do.
 stop_group() {
   alive "$1" || return 0
+  stop_id=\${3:-} stop_release=\${4:-}
+  if [ -z "$stop_release" ]; then proc_id "$1"; stop_id=$PROC_ID; fi
   signal_group TERM "$1"
   clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
     if clock; [ "$NOW" -ge "$deadline" ]; then
+      if [ -n "$stop_release" ]; then
+        is_our_instance "$1" "$stop_id" "$stop_release" || { echo "not_killed=$1"; return 0; }
+      else
+        group_is "$1" "$stop_id" || { echo "not_killed=$1"; return 0; }
+      fi
       signal_group KILL "$1"
       echo "killed=$1"
       sleep 0.1
@@ -340,6 +383,23 @@ stop_group() {
     sleep 0.05
   done
   echo "stopped=$1"
+}
+
+# Runs "$@" in place of this process (same pid, same start time) in a session of its own, so that
+# nothing aimed at the caller's session or process group (a lock takeover ends the silent run's
+# session) reaches it. setsid (util-linux, or BusyBox's applet) or Perl's POSIX::setsid makes it;
+# none forks, since the caller is a background child that leads no group. sh's own job control
+# (set -m) cannot: dash and BusyBox ash turn it off without a terminal. Without any of them the
+# command runs in the caller's group.
+exec_detached() {
+  if command -v setsid >/dev/null 2>&1; then
+    exec setsid "$@"
+  elif command -v busybox >/dev/null 2>&1 && busybox setsid true >/dev/null 2>&1; then
+    exec busybox setsid "$@"
+  elif command -v perl >/dev/null 2>&1; then
+    exec perl -MPOSIX -e 'POSIX::setsid(); exec { $ARGV[0] } @ARGV or exit 127' -- "$@"
+  fi
+  exec "$@"
 }
 
 # The live nginx workers (not shutting down), one "<master pid>:<worker pid>" line each, of the

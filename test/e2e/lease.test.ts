@@ -169,6 +169,34 @@ describe('a run frozen while it holds the lock', () => {
     traffic = undefined
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
   }, 400_000)
+
+  it('a run frozen in its hook: the takeover ends the hook too, with every process it started', async () => {
+    const marker = `36${Math.floor(Math.random() * 1e6)}`
+    const hooked = () =>
+      execFile('pgrep', ['-f', `^sleep ${marker}`]).then(
+        ({ stdout }) => stdout.trim().split('\n'),
+        () => [] as string[],
+      )
+    const frozen = startRun(target, await workspaceWithJar('4-hook'), {
+      'pre-start-command': `sleep ${marker} & sleep ${marker}1; touch "$RELEASE_DIR/hook-finished"`,
+      'hook-timeout': '600',
+    })
+    await waitFor('the hook to run', async () => (await hooked()).length === 2)
+    const shell = (await lockHolder(target.deployDir))!
+    const child = await frozen.child
+    child.kill('SIGSTOP')
+    try {
+      const next = await runAction({ inputs: inputsFor(target, { 'lock-timeout': '240' }), workspace: await workspaceWithJar('5') })
+      expect(next.code, why(next)).toBe(0)
+      expect(await running(shell)).toBe(false)
+      // The hook ran in a session of its own: it is gone all the same.
+      expect(await hooked()).toEqual([])
+      expect(await served(target)).toMatch(/^200 version=5 /)
+    } finally {
+      child.kill('SIGCONT')
+    }
+    expect((await frozen.result).code).toBe(1)
+  }, 400_000)
 })
 
 const support = await namespaceSupport()

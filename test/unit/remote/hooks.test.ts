@@ -3,11 +3,11 @@
  * they do on a host, without SSH.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_LIMIT, HOOK_EXIT, appendHistoryScript, hookScript, readHistoryScript, readLogsScript } from '../../../src/remote/hooks.js'
-import { cleanUpAfterAll, makeRelease, runScript, tempDir, waitUntil } from './local-host.js'
+import { LocalShell, cleanUpAfterAll, makeRelease, runScript, tempDir, waitUntil } from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -104,6 +104,40 @@ describe.concurrent('hook script, run by a local sh', { timeout: 30_000 }, () =>
     const run = await runScript(hook(deployDir, `trap '' TERM; sleep ${marker}; sleep ${marker}`, { timeoutSeconds: 1 }))
     expect(run.code).toBe(HOOK_EXIT.timedOut)
     expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 0, 3000)).toBe(true)
+  })
+
+  it('a hook whose script was killed (its run ended with it) still ends at hook-timeout, with its children', async () => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, RELEASE)
+    const marker = `34${Math.floor(Math.random() * 1e6)}`
+    const watcher = new LocalShell({ detached: true })
+    watcher.run(hook(deployDir, `sleep ${marker} & sh -c 'sleep ${marker}1'; wait`, { timeoutSeconds: 1 })).catch(() => undefined)
+    expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 2, 5000)).toBe(true)
+    // The run's shell and the script that watches the hook are gone, as a lock takeover leaves them.
+    process.kill(-watcher.pid, 'SIGKILL')
+    expect(await waitUntil(() => processesWith(`sleep ${marker}`).length === 0, 8000)).toBe(true)
+  })
+
+  it('a host that cannot detach the hook (no setsid, no Perl): the hook still ends at its timeout, and the run goes on', async () => {
+    const deployDir = tempDir()
+    makeRelease(deployDir, RELEASE)
+    const bin = join(tempDir('zdd-bin-'), 'bin')
+    mkdirSync(bin)
+    for (const name of readdirSync('/usr/bin')) {
+      if (!['setsid', 'busybox', 'perl'].includes(name)) symlinkSync(join('/usr/bin', name), join(bin, name))
+    }
+    const marker = `35${Math.floor(Math.random() * 1e6)}`
+    const shell = new LocalShell({ detached: true, env: { ...process.env, PATH: bin } })
+    try {
+      const run = await shell.run(hook(deployDir, `sleep ${marker}`, { timeoutSeconds: 1 }))
+      expect(run.answer.facts.hook, run.stdout).toBe('timeout')
+      expect(processesWith(`sleep ${marker}`)).toEqual([])
+      // Past the hook's own bound, nothing of it has signalled the run's session, which it shares here.
+      await new Promise((resolve) => setTimeout(resolve, 3500))
+      expect((await shell.run('echo still here')).stdout).toBe('still here\n')
+    } finally {
+      await shell.close()
+    }
   })
 
   it("streams the hook's lines on fd 3 while it runs, before it ends", async () => {

@@ -3,12 +3,13 @@
  * on one host, runs that ended, pids that now belong to other processes, runs that went silent.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { hookScript } from '../../../src/remote/hooks.js'
 import { LEASE_SECONDS, acquireLockScript, releaseLockScript, renewLeaseScript } from '../../../src/remote/lock.js'
 import { parseAnswer } from '../../../src/remote/protocol.js'
-import { LocalShell, type Run, cleanUpAfterAll, isRunning, runScript, tempDir, track, waitUntil } from './local-host.js'
+import { LocalShell, type Run, cleanUpAfterAll, isRunning, makeRelease, runScript, tempDir, track, waitUntil } from './local-host.js'
 
 cleanUpAfterAll()
 
@@ -21,6 +22,17 @@ const startTimeOf = (pid: number) => {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
 }
 const uptime = () => Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]))
+
+/** The `sleep <marker>...` processes running now. */
+function sleepers(marker: string): string[] {
+  return readdirSync('/proc').filter((entry) => {
+    try {
+      return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').startsWith(`sleep\0${marker}`)
+    } catch {
+      return false
+    }
+  })
+}
 
 /** A pid that no process has any more. */
 async function deadPid(): Promise<number> {
@@ -243,6 +255,36 @@ describe.concurrent('the deploy lock, run by local shells', { timeout: 60_000 },
       expect((await runScript(renewLeaseScript({ deployDir, holderKey: key }))).answer.facts.lease).toBe('lost')
       expect((await shell().run(acquire(deployDir, 'owner=third', 1))).code).toBe(31)
       expect(existsSync(marker)).toBe(false)
+    })
+
+    it('a silent holder running a hook (in a session of its own): the hook is ended too, with its children', async () => {
+      const deployDir = join(tempDir(), 'app')
+      const silent = shell({ detached: true })
+      const key = (await silent.run(acquire(deployDir, 'owner=silent run'))).answer.facts.holder_key
+      const release = '20260101-000000-aaaaaaaa'
+      makeRelease(deployDir, release)
+      const marker = `33${Math.floor(Math.random() * 1e6)}`
+      const acted = join(deployDir, 'hook-acted')
+      const hook = hookScript({
+        deployDir,
+        release,
+        fileName: 'app.jar',
+        appName: 'shop',
+        javaOpts: '',
+        name: 'pre-switch',
+        command: `sleep ${marker} & sh -c 'sleep ${marker}1'; touch ${acted}`,
+        port: 8082,
+        previousPort: 8081,
+        runCommand: 'deploy',
+        timeoutSeconds: 600,
+      })
+      silent.run(hook).catch(() => undefined)
+      expect(await waitUntil(() => sleepers(marker).length === 2, 5000)).toBe(true)
+      writeFileSync(join(deployDir, '.lock', `lease.${key}`), `${uptime() - LEASE_SECONDS - 5}\n`)
+      const run = await shell().run(acquire(deployDir, 'owner=next run', 20))
+      expect(run.answer.facts).toMatchObject({ lock: 'held', stale_reason: 'silent' })
+      expect(await waitUntil(() => sleepers(marker).length === 0, 3000)).toBe(true)
+      expect(existsSync(acted)).toBe(false)
     })
 
     it('a silent holder that is not the leader of its session is ended by its process tree', async () => {
