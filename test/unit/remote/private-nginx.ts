@@ -58,6 +58,20 @@ http {
   execFileSync(NGINX!, args.split(' '), { stdio: 'ignore' })
   if (!(await waitUntil(() => existsSync(join(dir, 'nginx.pid'))))) throw new Error(`nginx in ${dir} did not start`)
   const masterPid = () => Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim())
+  const workers = (): number[] => {
+    const master = masterPid()
+    const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    return children.filter((pid) => {
+      try {
+        return !readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('shutting down')
+      } catch {
+        return false
+      }
+    })
+  }
+  // The pid file comes before the master has forked its worker: a test that takes the workers as they
+  // are must find them there.
+  if (!(await waitUntil(() => workers().length > 0))) throw new Error(`nginx in ${dir} started no worker`)
   return {
     dir,
     include,
@@ -66,17 +80,7 @@ http {
     testCommand: `${NGINX} ${args} -t`,
     reloadCommand: `${NGINX} ${args} -s reload`,
     masterPid,
-    workers: () => {
-      const master = masterPid()
-      const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-      return children.filter((pid) => {
-        try {
-          return !readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('shutting down')
-        } catch {
-          return false
-        }
-      })
-    },
+    workers,
     stop: () => {
       try {
         process.kill(masterPid(), 'SIGQUIT')
