@@ -191,6 +191,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 __nccwpck_require__.d(__webpack_exports__, {
   P8: () => (/* binding */ firstDestination),
   TL: () => (/* binding */ parseInputs),
+  hZ: () => (/* binding */ registeredSecretsOf),
   Fj: () => (/* binding */ secretsOf)
 });
 
@@ -522,8 +523,9 @@ function parseInputs(get, context = {}) {
     return config;
 }
 /**
- * Values to mask in logs: every secret input, env values (which often hold credentials), and
- * java-opts, whole and each `-D` value in it (`-Ddb.password=...`).
+ * Values the action masks itself in what the host sends back (a hook's output, a log, a stranger's
+ * command line): every secret input, every env value (a credential can hide under any name), and
+ * java-opts, whole and each `-D` value in it (`-Ddb.password=...`). Booleans are none.
  */
 function secretsOf(config) {
     const values = [
@@ -537,7 +539,30 @@ function secretsOf(config) {
     ];
     for (const [, value] of config.env)
         values.push(value);
-    return values.filter((v) => typeof v === 'string' && v.length >= secrets/* MIN_SECRET_LENGTH */.vb);
+    return values.filter((v) => typeof v === 'string' && v.length >= secrets/* MIN_SECRET_LENGTH */.vb && !(0,secrets/* isBoolean */.Lm)(v));
+}
+/**
+ * What the action registers with the runner as secrets: the secret inputs, and the env values and
+ * java-opts `-D` values that may be credentials (mayBeSecret). The runner drops every output that
+ * holds one, so none of them is a value the outputs are made of.
+ */
+function registeredSecretsOf(config) {
+    const shown = [
+        ...[...config.hosts, ...(config.proxy ? [config.proxy.entry] : [])].map((entry) => entry.label),
+        ...config.ports.map(String),
+        config.appName,
+        config.deployDir,
+    ].filter((text) => text !== '');
+    const candidates = [...config.env, ...(0,secrets/* javaOptions */.NC)(config.javaOpts)];
+    const values = [
+        config.auth.privateKey,
+        config.auth.passphrase,
+        config.auth.password,
+        config.proxy?.auth.privateKey,
+        config.proxy?.auth.passphrase,
+        ...candidates.filter(([name, value]) => (0,secrets/* mayBeSecret */.lr)(name, value, shown)).map(([, value]) => value),
+    ];
+    return values.filter((v) => typeof v === 'string' && v.trim() !== '');
 }
 /**
  * The address the run connects to first: the bastion when `proxy-host` is set, else the first
@@ -565,38 +590,112 @@ function firstDestination(get) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Ik: () => (/* binding */ javaOptionValues),
+/* harmony export */   Lm: () => (/* binding */ isBoolean),
+/* harmony export */   NC: () => (/* binding */ javaOptions),
 /* harmony export */   RM: () => (/* binding */ masksFor),
 /* harmony export */   Zz: () => (/* binding */ secretsBeforeParsing),
 /* harmony export */   df: () => (/* binding */ redactCommandLine),
+/* harmony export */   lr: () => (/* binding */ mayBeSecret),
 /* harmony export */   vb: () => (/* binding */ MIN_SECRET_LENGTH)
 /* harmony export */ });
+/* unused harmony exports namesSecret, looksLikeSecret */
 /**
- * Secrets beyond the inputs named as such: system properties in java-opts (`-Ddb.password=...` is
- * how many JVM services take credentials), and the command lines of processes the action did not
- * start, which a JVM of an older deploy fills with the same kind of properties.
+ * Secrets beyond the inputs named as such: `env` values, system properties in java-opts
+ * (`-Ddb.password=...` is how many JVM services take credentials), and the command lines of
+ * processes the action did not start, which a JVM of an older deploy fills with the same kind of
+ * properties.
+ *
+ * Two sets, for two maskers. The runner's (core.setSecret) masks a value in every line of the job
+ * log, but also drops every output that contains it: only what may be a credential goes there
+ * (mayBeSecret). The action's own (maskLine, redactCommandLine), for what the host sends back, masks
+ * every env and java-opts value besides, since a credential can hide under any name.
  */
 /** Masks shorter than this would hide every occurrence of a common word or number in the log. */
 const MIN_SECRET_LENGTH = 3;
-/** The values of the `-Dname=value` options in java-opts, split as `sh` splits `$JAVA_OPTS`. */
+/** The values of the `-Dname=value` options in java-opts long enough to mask. */
 function javaOptionValues(javaOpts) {
-    return javaOpts
-        .split(/\s+/)
-        .map((word) => /^-D[^=]+=(.*)$/s.exec(word)?.[1] ?? '')
+    return javaOptions(javaOpts)
+        .map(([, value]) => value)
         .filter((value) => value.length >= MIN_SECRET_LENGTH);
 }
 const SECRET_INPUTS = ['private-key', 'passphrase', 'password', 'proxy-private-key', 'proxy-passphrase'];
 /**
- * Secrets read from the raw inputs, before they are checked: a problem with any input must not
- * print one that is not masked yet. parseInputs' own view (secretsOf) follows once they are valid.
+ * Values that never hold a credential, and of which the action's own outputs are made: booleans,
+ * and numbers (with a unit, as `512m` or `30s`, or dotted, as a version `1.2.3`).
  */
-function secretsBeforeParsing(get) {
-    const javaOpts = (get('java-opts') ?? '').trim();
-    const envValues = (get('env') ?? '')
+const ORDINARY = /^(?:true|false|yes|no|on|off|null|none|[-+]?\d+(?:[.,]\d+)*[a-z]{0,2})$/i;
+/** A boolean carries no secret; masking one hides every "true" of a log. */
+function isBoolean(value) {
+    return /^(?:true|false|yes|no|on|off)$/i.test(value.trim());
+}
+/** Words in a name that say its value is a credential, anywhere in it: DB_PASSWORD, jwtSecret, OAUTH_TOKEN. */
+const SECRET_NAME_PARTS = ['PASSWORD', 'PASSWD', 'PASSPHRASE', 'SECRET', 'TOKEN', 'CREDENTIAL', 'PRIVATE', 'KEY', 'AUTH'];
+/** Short words that say so only as a whole word of the name (PIN in SPRING is none): DB_PASS, SMTP_PWD. */
+const SECRET_NAME_WORDS = new Set(['PASS', 'PWD', 'PW', 'PIN', 'SALT', 'DSN']);
+/** Whether a name (an env key, a `-D` property) says that its value is a credential. */
+function namesSecret(name) {
+    const upper = name.toUpperCase();
+    if (SECRET_NAME_PARTS.some((part) => upper.includes(part)))
+        return true;
+    const words = name
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/);
+    return words.some((word) => SECRET_NAME_WORDS.has(word));
+}
+/** Words (letters only) joined by `.`, `_`, `-`, `/` or `:`: a profile, a time zone, a log level, a MIME type. */
+const PLAIN_WORDS = /^[A-Za-z]+(?:[._\-/:]+[A-Za-z]+)*$/;
+/**
+ * Whether a value looks like a credential whatever its name: a URL with a password in it, or eight
+ * characters and more, without a space, that are neither a number nor plain words (so letters mixed
+ * with digits or other signs: `S3cr3t-pw`, a token, a base64 or hex key).
+ */
+function looksLikeSecret(value) {
+    if (/:\/\/[^/@\s]*:[^/@\s]+@/.test(value))
+        return true;
+    return value.length >= 8 && !/\s/.test(value) && !ORDINARY.test(value) && !PLAIN_WORDS.test(value);
+}
+/**
+ * The rule for what the action registers with the runner as a secret, besides the credential inputs:
+ * an `env` entry or a java-opts `-D` property whose name names a credential (namesSecret) or whose
+ * value looks like one (looksLikeSecret). Never a value shorter than MIN_SECRET_LENGTH, a boolean or
+ * a number, nor one that occurs in `shown` (the hosts, users, ports, app name and deploy-dir, which
+ * the outputs and the summary show): the runner drops every output that holds a registered value,
+ * and masks it in every line of the log. Values outside this rule are still masked by the action
+ * itself wherever it prints what the host sent (a hook's output, a log, a stranger's command line).
+ */
+function mayBeSecret(name, value, shown = []) {
+    if (value.trim().length < MIN_SECRET_LENGTH || ORDINARY.test(value.trim()))
+        return false;
+    if (shown.some((text) => text.includes(value)))
+        return false;
+    return namesSecret(name) || looksLikeSecret(value);
+}
+/** The `-Dname=value` options in java-opts, split as `sh` splits `$JAVA_OPTS`. */
+function javaOptions(javaOpts) {
+    return javaOpts.split(/\s+/).flatMap((word) => {
+        const option = /^-D([^=]+)=(.*)$/s.exec(word);
+        return option ? [[option[1], option[2]]] : [];
+    });
+}
+/** What the inputs show of themselves in the outputs and the summary: a value in them is no secret. */
+const SHOWN_INPUTS = ['host', 'port', 'username', 'proxy-host', 'proxy-port', 'proxy-username', 'ports', 'app-name', 'deploy-dir'];
+/**
+ * Secrets read from the raw inputs, before they are checked: a problem with any input must not
+ * print one that is not registered yet. registeredSecretsOf (inputs.ts) follows once they are valid.
+ * Only what mayBeSecret keeps, with the credential inputs.
+ */
+function secretsBeforeParsing(get, shown = []) {
+    const visible = [...shown, ...SHOWN_INPUTS.map((name) => get(name) ?? '')].filter((text) => text !== '');
+    const envEntries = (get('env') ?? '')
         .split('\n')
         .filter((line) => line.includes('=') && !line.trimStart().startsWith('#'))
-        .map((line) => line.slice(line.indexOf('=') + 1).replace(/\r$/, ''));
-    const longEnough = [javaOpts, ...javaOptionValues(javaOpts), ...envValues].filter((value) => value.length >= MIN_SECRET_LENGTH);
-    return [...SECRET_INPUTS.map((name) => get(name) ?? ''), ...longEnough];
+        .map((line) => [line.slice(0, line.indexOf('=')).trim(), line.slice(line.indexOf('=') + 1).replace(/\r$/, '')]);
+    const entries = [...envEntries, ...javaOptions((get('java-opts') ?? '').trim())];
+    return [
+        ...SECRET_INPUTS.map((name) => get(name) ?? '').filter((value) => value.trim() !== ''),
+        ...entries.filter(([name, value]) => mayBeSecret(name, value, visible)).map(([, value]) => value),
+    ];
 }
 /**
  * What to register with the runner's masker for these values: each whole, and each line of a
@@ -659,7 +758,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(715), __nccwpck_require__.e(153)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4153));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(715), __nccwpck_require__.e(534)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3534));
 await main();
 
 __webpack_async_result__();

@@ -1,8 +1,8 @@
-export const id = 153;
-export const ids = [153];
+export const id = 534;
+export const ids = [534];
 export const modules = {
 
-/***/ 4153:
+/***/ 3534:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -342,7 +342,7 @@ class ShellSession {
                 ? { test: '[ "$zdd_status" = 0 ]', why: 'the script before it failed' }
                 : undefined;
         return new Promise((resolve, reject) => {
-            this.pending.push({ nonce, onStdout, streamed: 0, resolve, reject });
+            this.pending.push({ nonce, onStdout, searchFrom: 0, answerTail: '', resolve, reject });
             this.stdin.write((guard
                 ? `if ${guard.test}; then\n${execute}else\n  echo 'skipped: ${guard.why}' > ${err}; zdd_out=@ zdd_status=${SKIPPED_EXIT}\nfi\n`
                 : execute) +
@@ -350,30 +350,62 @@ class ShellSession {
                 `zdd_out=\${zdd_out%@}\nzdd_answer ${nonce}\n`);
         });
     }
+    /**
+     * Takes what the shell sent, in the pieces the channel cut. Each piece is searched once (with the
+     * few characters before it that a marker may start in), never all that came before it: an answer
+     * of a hundred thousand log lines comes in hundreds of pieces. Before an answer opens, the buffer
+     * holds only the end of a line that fd 3 has not finished.
+     */
     receive(text) {
-        this.buffer += text;
-        for (let pending = this.pending[0]; pending; pending = this.pending[0]) {
-            const answerMarker = `@@@zdd-answer:${pending.nonce}\n`;
-            const answerAt = this.buffer.indexOf(answerMarker);
-            // Before the answer comes only what the script wrote to fd 3: pass it on in whole lines.
-            const live = answerAt >= 0 ? answerAt : this.buffer.lastIndexOf('\n') + 1;
-            if (live > pending.streamed) {
-                pending.onStdout?.(this.buffer.slice(pending.streamed, live));
-                pending.streamed = live;
-            }
-            if (answerAt < 0)
-                return;
-            const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`;
-            const stderrAt = this.buffer.indexOf(stderrMarker, answerAt);
-            const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(this.buffer);
-            if (!end || stderrAt < 0)
-                return;
-            const stdout = this.buffer.slice(answerAt + answerMarker.length, stderrAt);
-            const stderr = this.buffer.slice(stderrAt + stderrMarker.length, end.index);
-            this.buffer = this.buffer.slice(end.index + end[0].length);
-            this.pending.shift();
-            pending.resolve({ code: Number(end[1]), stdout, stderr });
+        let rest = text;
+        for (let pending = this.pending[0]; pending && rest !== ''; pending = this.pending[0]) {
+            rest = pending.answer ? this.collectAnswer(pending, rest) : this.awaitAnswer(pending, rest);
         }
+        // Before any script is sent: kept for the first, as what it wrote before its answer.
+        this.buffer += rest;
+    }
+    /** Before the answer: what the script writes to fd 3, passed on in whole lines. Returns what follows the answer's opening line. */
+    awaitAnswer(pending, text) {
+        this.buffer += text;
+        const marker = `@@@zdd-answer:${pending.nonce}\n`;
+        const answerAt = this.buffer.indexOf(marker, pending.searchFrom);
+        // What the buffer held before this text had no newline: the last one, if any, is in the text.
+        const lastNewline = text.lastIndexOf('\n');
+        const live = answerAt >= 0 ? answerAt : lastNewline < 0 ? 0 : this.buffer.length - text.length + lastNewline + 1;
+        if (live > 0)
+            pending.onStdout?.(this.buffer.slice(0, live));
+        if (answerAt < 0) {
+            this.buffer = this.buffer.slice(live);
+            pending.searchFrom = Math.max(0, this.buffer.length - marker.length + 1);
+            return '';
+        }
+        const rest = this.buffer.slice(answerAt + marker.length);
+        this.buffer = '';
+        pending.answer = [];
+        return rest;
+    }
+    /** The answer, piece by piece, until its end marker. Returns what follows it: the next script's. */
+    collectAnswer(pending, text) {
+        const answer = pending.answer;
+        const window = pending.answerTail + text;
+        const end = new RegExp(`\n@@@zdd-end:${pending.nonce}:(\\d+)\n`).exec(window);
+        if (!end) {
+            answer.push(text);
+            // The marker, its exit code of up to three digits, and a newline.
+            pending.answerTail = window.slice(-(pending.nonce.length + 20));
+            return '';
+        }
+        // The end lies in the window: the text before the window, then the window up to the marker.
+        answer.push(text);
+        const whole = answer.join('');
+        const body = whole.slice(0, whole.length - window.length + end.index);
+        const stderrMarker = `\n@@@zdd-stderr:${pending.nonce}\n`;
+        const stderrAt = body.lastIndexOf(stderrMarker);
+        this.pending.shift();
+        pending.resolve(stderrAt < 0
+            ? { code: Number(end[1]), stdout: body, stderr: '' }
+            : { code: Number(end[1]), stdout: body.slice(0, stderrAt), stderr: body.slice(stderrAt + stderrMarker.length) });
+        return window.slice(end.index + end[0].length);
     }
     end(error) {
         this.closed = error;
@@ -397,31 +429,46 @@ function withoutLibrary(script, library) {
 ;// CONCATENATED MODULE: ./lib/remote/protocol.js
 function parseAnswer(stdout) {
     const answer = { facts: {}, lists: {}, sections: {} };
+    // A section's text is kept as slices of stdout, one per run of its lines between openers: an
+    // answer of a hundred thousand log lines is neither cut into as many strings nor scanned twice.
+    const runs = {};
     let section;
-    const sectionLines = {};
-    for (const line of stdout.split('\n')) {
-        const opener = /^@@([a-z_][a-z0-9_]*)$/.exec(line);
+    let runStart = 0;
+    for (let at = 0; at <= stdout.length;) {
+        const newline = stdout.indexOf('\n', at);
+        const end = newline < 0 ? stdout.length : newline;
+        const opener = stdout.startsWith('@@', at) ? /^@@([a-z_][a-z0-9_]*)$/.exec(stdout.slice(at, end)) : null;
         if (opener) {
+            // The newline before the opener ends the run; a run without a line adds none.
+            if (section !== undefined && at > runStart)
+                runs[section].push(stdout.slice(runStart, at - 1));
             section = opener[1];
-            sectionLines[section] ??= [];
-            continue;
+            runs[section] ??= [];
+            runStart = end + 1;
         }
-        if (section !== undefined) {
-            sectionLines[section].push(line);
-            continue;
+        else if (section === undefined) {
+            const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(stdout.slice(at, end));
+            if (fact) {
+                answer.facts[fact[1]] = fact[2];
+                (answer.lists[fact[1]] ??= []).push(fact[2]);
+            }
         }
-        const fact = /^([a-z_][a-z0-9_.]*)=(.*)$/.exec(line);
-        if (!fact)
-            continue;
-        answer.facts[fact[1]] = fact[2];
-        (answer.lists[fact[1]] ??= []).push(fact[2]);
+        if (newline < 0)
+            break;
+        at = newline + 1;
     }
-    for (const [name, lines] of Object.entries(sectionLines)) {
-        while (lines.length > 0 && lines[lines.length - 1] === '')
-            lines.pop();
-        answer.sections[name] = lines.join('\n');
-    }
+    if (section !== undefined && runStart <= stdout.length)
+        runs[section].push(stdout.slice(runStart));
+    for (const [name, texts] of Object.entries(runs))
+        answer.sections[name] = withoutTrailingNewlines(texts.join('\n'));
     return answer;
+}
+/** The text without the newlines at its end (the blank lines that end a section). */
+function withoutTrailingNewlines(text) {
+    let end = text.length;
+    while (end > 0 && text.charCodeAt(end - 1) === 10)
+        end--;
+    return end === text.length ? text : text.slice(0, end);
 }
 
 ;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
@@ -636,12 +683,21 @@ proc_start() {
   PROC_START=$1
 }
 
-# record_instance PORT PID: writes run/PORT.pid for the instance PID just started on PORT, with
-# its identity (see above). Call it as soon as the pid is known.
+# record_instance PORT PID [DEPLOY_DIR]: writes run/PORT.pid (in DEPLOY_DIR, else here) for the
+# instance PID on PORT, with its identity (see above), whole, by rename: a reader never sees half of
+# it. Call it as soon as the pid is known.
 record_instance() {
   boot_id
   proc_start "$2" || PROC_START=
-  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "run/$1.pid"
+  printf '%s\\nboot=%s start=%s\\n' "$2" "$BOOT_ID" "$PROC_START" > "\${3:-.}/run/$1.pid.$2" &&
+    mv -f -- "\${3:-.}/run/$1.pid.$2" "\${3:-.}/run/$1.pid"
+}
+
+# Sets SELF_PID to the pid of the shell process that calls it, a subshell included (where $$ still
+# names the script's shell).
+self_pid() {
+  SELF_PID=
+  { read -r SELF_PID _ < /proc/self/stat; } 2>/dev/null || SELF_PID=$(exec sh -c 'echo "$PPID"')
 }
 
 # Status 0 when process $1 runs release $2: its working directory is releases/$2 or a directory in
@@ -752,13 +808,47 @@ command_of() { tr '\\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-200; }
 # without "--": dash rejects "kill -TERM -- -PGID".)
 signal_group() { kill -"$1" "-$2" 2>/dev/null || kill -"$1" "$2" 2>/dev/null; }
 
-# SIGTERM the group led by $1, SIGKILL after $2 seconds. Prints what it had to do.
+# Status 0 when process $1 is the one identity line $2 ("boot=... start=...", as record_instance
+# writes it) names: same boot, same start time. When it has exited but its group lives on, a member
+# of the group started at or after it must be alive: the kernel does not give a group's id to a new
+# process while the group has members, so only then is a signal to the group still ours to send.
+group_is() {
+  group_boot=\${2#*boot=}; group_boot=\${group_boot%% *}
+  group_start=\${2##*start=}; group_start=\${group_start%% *}
+  case "$group_start" in ''|*[!0-9]*) return 1 ;; esac
+  boot_id; [ "$group_boot" = "$BOOT_ID" ] || return 1
+  if pid_alive "$1"; then proc_start "$1" && [ "$PROC_START" = "$group_start" ]; return; fi
+  for group_member in $(grep -l -E "^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
+    group_member=\${group_member#/proc/}; group_member=\${group_member%/stat}
+    proc_start "$group_member" && [ "$PROC_START" -ge "$group_start" ] 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# Sets PROC_ID to the identity line of live process $1 (empty when it is gone), for group_is.
+proc_id() {
+  PROC_ID=
+  boot_id
+  proc_start "$1" && PROC_ID="boot=$BOOT_ID start=$PROC_START"
+}
+
+# stop_group PID TIMEOUT [IDENTITY RELEASE]: SIGTERM the group led by PID, SIGKILL after TIMEOUT
+# seconds, but only to the same process (group) still: proven by is_our_instance with IDENTITY and
+# RELEASE when they are given, else by the start time PID had when it was asked to stop. A pid
+# that has been reused meanwhile is never killed. Prints what it had to do.
 stop_group() {
   alive "$1" || return 0
+  stop_id=\${3:-} stop_release=\${4:-}
+  if [ -z "$stop_release" ]; then proc_id "$1"; stop_id=$PROC_ID; fi
   signal_group TERM "$1"
   clock; deadline=$(( NOW + $2 ))
   while alive "$1"; do
     if clock; [ "$NOW" -ge "$deadline" ]; then
+      if [ -n "$stop_release" ]; then
+        is_our_instance "$1" "$stop_id" "$stop_release" || { echo "not_killed=$1"; return 0; }
+      else
+        group_is "$1" "$stop_id" || { echo "not_killed=$1"; return 0; }
+      fi
       signal_group KILL "$1"
       echo "killed=$1"
       sleep 0.1
@@ -767,6 +857,23 @@ stop_group() {
     sleep 0.05
   done
   echo "stopped=$1"
+}
+
+# Runs "$@" in place of this process (same pid, same start time) in a session of its own, so that
+# nothing aimed at the caller's session or process group (a lock takeover ends the silent run's
+# session) reaches it. setsid (util-linux, or BusyBox's applet) or Perl's POSIX::setsid makes it;
+# none forks, since the caller is a background child that leads no group. sh's own job control
+# (set -m) cannot: dash and BusyBox ash turn it off without a terminal. Without any of them the
+# command runs in the caller's group.
+exec_detached() {
+  if command -v setsid >/dev/null 2>&1; then
+    exec setsid "$@"
+  elif command -v busybox >/dev/null 2>&1 && busybox setsid true >/dev/null 2>&1; then
+    exec busybox setsid "$@"
+  elif command -v perl >/dev/null 2>&1; then
+    exec perl -MPOSIX -e 'POSIX::setsid(); exec { $ARGV[0] } @ARGV or exit 127' -- "$@"
+  fi
+  exec "$@"
 }
 
 # The live nginx workers (not shutting down), one "<master pid>:<worker pid>" line each, of the
@@ -1285,12 +1392,39 @@ const HOOK_TAIL_LINES = 20;
 /** What a hook's output lines start with on fd 3, so the client can tell them from other live lines. */
 const HOOK_LINE_PREFIX = 'hook| ';
 /**
+ * What the hook's process runs, as the leader of its own session: the command, and beside it a
+ * guard that ends the whole group (SIGTERM, SIGKILL 5 s later) once HOOK_LIMIT seconds have passed.
+ * The script that starts the hook enforces hook-timeout itself; the guard, set a little later,
+ * bounds the hook when that script is gone (a silent run's shell ended by a lock takeover). It
+ * counts whole seconds, so that once the command has ended, nothing of it waits on.
+ */
+const HOOK_GUARD = `# Only a group of its own is the hook's to end. Where nothing could detach it, it is in the run's
+# session: a takeover that ends that session ends the hook with it, and the command runs in place
+# of this shell, where the script's SIGTERM at hook-timeout reaches it.
+kill -0 -$$ 2>/dev/null || exec sh -c "$HOOK_COMMAND"
+sh -c "$HOOK_COMMAND" &
+hook_command=$!
+(
+  hook_left=$HOOK_LIMIT
+  while [ "$hook_left" -gt 0 ]; do sleep 1; hook_left=$(( hook_left - 1 )); done
+  trap '' TERM
+  kill -TERM 0 2>/dev/null
+  sleep 5
+  kill -KILL 0 2>/dev/null
+) &
+hook_guard=$!
+wait "$hook_command"
+hook_status=$?
+kill "$hook_guard" 2>/dev/null
+exit "$hook_status"`;
+/**
  * Runs a hook with `sh -c` in the release directory, with the service's environment (the release's
  * env file, JAVA_OPTS) and PORT, PREVIOUS_PORT, RELEASE, RELEASE_DIR, ARTIFACT, APP_NAME and
  * COMMAND. Its output goes to `logs/hook-<name>.log` and, line by line as it comes, to fd 3, which
- * reaches the job log while the hook runs (a migration can take minutes). It runs in a process group
- * of its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
- * SIGKILL 5 s later.
+ * reaches the job log while the hook runs (a migration can take minutes). It runs in a session of
+ * its own, so that a hook past its timeout is ended with every child it started: SIGTERM, then
+ * SIGKILL 5 s later; it records itself in run/hook.pid, so that a run taking the lock over from
+ * this one, silent, ends it (see end_holder).
  */
 function hookScript(p) {
     return (0,quote/* shellScript */.ky)({
@@ -1306,12 +1440,16 @@ function hookScript(p) {
         COMMAND: p.runCommand,
         TIMEOUT: Math.ceil(p.timeoutSeconds),
         TAIL_LINES: HOOK_TAIL_LINES,
+        HOOK_GUARD,
     }, `${SHELL_LIB}
 cd -- "$DEPLOY_DIR" || exit ${HOOK_EXIT.noRelease}
 [ -d "releases/$RELEASE" ] || { echo "error=release_missing"; exit ${HOOK_EXIT.noRelease}; }
 log="logs/hook-$HOOK_NAME.log"
 : > "$log" || exit ${HOOK_EXIT.failed}
-if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+[ -d run ] || mkdir -p run
+deploy_root=$PWD
+# The hook records itself (pid, identity, and this run's shell) before it runs anything, so that a
+# run which takes the lock over from this one, silent, ends it too (see end_holder).
 (
   cd -P -- "releases/$RELEASE" || exit 97
   RELEASE_DIR=$PWD
@@ -1319,19 +1457,38 @@ if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
   SERVER_PORT=$PORT
   export PORT SERVER_PORT PREVIOUS_PORT RELEASE RELEASE_DIR ARTIFACT APP_NAME COMMAND JAVA_OPTS
   [ ! -r ./env ] || . ./env || exit 98
-  exec $detach sh -c "$HOOK_COMMAND"
+  self_pid
+  proc_id "$SELF_PID"
+  printf '%s\n%s\nholder=%s\n' "$SELF_PID" "$PROC_ID" "$$" > "$deploy_root/run/hook.pid" || exit 96
+  HOOK_LIMIT=$(( TIMEOUT + 2 ))
+  export HOOK_COMMAND HOOK_LIMIT
+  exec_detached sh -c "$HOOK_GUARD" zdd-hook
 ) < /dev/null >> "$log" 2>&1 3>&- &
 hook=$!
 echo "hook_pid=$hook"
 
 # Passes on the lines the hook has written since the last call. fd 3 is absent when the script runs
-# on its own; the hook's output is still in its log then.
+# on its own; the hook's output is still in its log then. A line only partly written yet waits for
+# its end (or the hook's): the client masks a secret within one line, and a secret printed in two
+# writes must not reach the job log as two harmless pieces.
 exec 4< "$log"
+relay_partial=
 relay() {
-  while IFS= read -r line <&4 || [ -n "$line" ]; do
-    { printf '${HOOK_LINE_PREFIX}%s\\n' "$line" >&3; } 2>/dev/null
-    line=
+  while :; do
+    relay_line=
+    if IFS= read -r relay_line <&4; then
+      { printf '${HOOK_LINE_PREFIX}%s\\n' "$relay_partial$relay_line" >&3; } 2>/dev/null
+      relay_partial=
+    else
+      relay_partial=$relay_partial$relay_line
+      break
+    fi
   done
+}
+relay_rest() {
+  relay
+  [ -z "$relay_partial" ] || { printf '${HOOK_LINE_PREFIX}%s\\n' "$relay_partial" >&3; } 2>/dev/null
+  relay_partial=
 }
 
 clock; deadline=$(( NOW + TIMEOUT ))
@@ -1350,7 +1507,8 @@ while pid_alive "$hook"; do
 done
 wait "$hook" 2>/dev/null
 status=$?
-relay
+rm -f -- run/hook.pid
+relay_rest
 exec 4<&-
 echo "hook_status=$status"
 if [ -n "$timed_out" ]; then
@@ -1521,6 +1679,10 @@ function templateName(appName) {
 function unitName(appName, port) {
     return `zdd-${appName}@${port}.service`;
 }
+/** The instance's drop-in, relative to the unit directory: systemd reads it for that port's instance only. */
+function dropInPath(appName, port) {
+    return `${unitName(appName, port)}.d/zdd.conf`;
+}
 /** The directory the unit file goes to, as the shell on the host spells it. */
 function unitDirectory(scope) {
     return scope === 'system' ? '/etc/systemd/system' : '$HOME/.config/systemd/user';
@@ -1537,27 +1699,41 @@ function systemdWord(value) {
         .replace(/%/g, '%%')
         .replace(/\$/g, '$$$$')}"`;
 }
+/** The drop-in's command line: it names the deploy-dir, so it also tells which deploy-dir owns a port's unit. */
+function execStartLine(deployDir) {
+    return `ExecStart=/bin/sh ${systemdWord(`${deployDir}/run/launch`)} %i`;
+}
 /**
- * The template unit. `Restart=on-failure` brings an instance back after a crash; a JVM that ends
- * on SIGTERM exits 143, which is a clean stop, not a failure. `systemctl stop` sends SIGTERM to
- * every process of the instance, then SIGKILL after stop-timeout.
+ * The template unit, the same for every deploy-dir of the app. Production and staging of one
+ * repository share the app-name, so they share this file: anything of one deploy-dir in it (the
+ * launcher's path, the stop timeout) would be rewritten by the other's deploy, and the other's
+ * instances would start the wrong launcher after a crash or at boot. So the template names no
+ * deploy-dir and has no ExecStart: each port's instance gets its own from its drop-in
+ * (`dropInText`), which the deploy of that port's deploy-dir writes. The unit keeps the name
+ * `zdd-<app-name>@<port>.service` that the README documents (a hash of the deploy-dir in the
+ * name would have renamed every unit of an upgraded host), and two deploy-dirs cannot share a
+ * port, so they never share an instance. An instance without a drop-in cannot start (systemd
+ * refuses a service without ExecStart) rather than start another deploy-dir's release.
+ *
+ * `Restart=on-failure` brings an instance back after a crash; a JVM that ends on SIGTERM exits
+ * 143, which is a clean stop, not a failure. `systemctl stop` sends SIGTERM to every process of
+ * the instance, then SIGKILL after the drop-in's TimeoutStopSec.
  */
 function unitFileText(p) {
     return [
         '# Written by zero-downtime-deploy on every start; edits here are overwritten.',
+        '# Each instance runs what its drop-in zdd-<app-name>@<port>.service.d/zdd.conf names.',
         '[Unit]',
         `Description=${p.appName} on port %i (zero-downtime-deploy)`,
         'After=network.target',
         '',
         '[Service]',
         'Type=simple',
-        `ExecStart=/bin/sh ${systemdWord(`${p.deployDir}/run/launch`)} %i`,
         'Restart=on-failure',
         'RestartSec=1',
         'SuccessExitStatus=143',
         'KillMode=control-group',
         'KillSignal=SIGTERM',
-        `TimeoutStopSec=${Math.ceil(p.stopTimeoutSeconds)}`,
         '',
         '[Install]',
         `WantedBy=${p.scope === 'system' ? 'multi-user.target' : 'default.target'}`,
@@ -1565,10 +1741,38 @@ function unitFileText(p) {
     ].join('\n');
 }
 /**
- * What the unit runs: the release recorded for port $1, in its directory, with the same
- * environment as a detached start, its output appended to `logs/<port>.log`. It records itself
- * (the unit's main pid, with its identity: see record_instance) at every start, so that a restart
- * after a crash or a reboot keeps `run/<port>.pid` true for inspect, rollback and status.
+ * One port's drop-in: its deploy-dir's launcher and stop timeout, and the deploy-dir in a comment
+ * line that the shell reads as it is (see unit_ours): a deploy stops only units that name its
+ * own. The empty `ExecStart=` first
+ * clears a command line the template may still carry (one written by an earlier version of the
+ * action, for whichever deploy-dir deployed last).
+ */
+function dropInText(p) {
+    return [
+        '# Written by zero-downtime-deploy on every start of this port; edits here are overwritten.',
+        `# deploy-dir: ${p.deployDir}`,
+        '[Service]',
+        'ExecStart=',
+        execStartLine(p.deployDir),
+        `TimeoutStopSec=${Math.ceil(p.stopTimeoutSeconds)}`,
+        '',
+    ].join('\n');
+}
+/**
+ * What the unit runs: the release recorded for port $1, in its directory, with the session's
+ * environment as a detached start has it, its output appended to `logs/<port>.log`. It records
+ * itself (the unit's main pid, with its identity: see record_instance) at every start, so that a
+ * restart after a crash or a reboot keeps `run/<port>.pid` true for inspect, rollback and status.
+ *
+ * The start command is not exec'd: one that puts the service in the background (`nohup java ...
+ * &`, `catalina.sh start`) returns at once, and systemd would take the main process's exit for the
+ * end of the service and stop what it left behind. So the launcher stays the unit's main process:
+ * it exits with the start command's status when that fails (a crash: Restart=on-failure), and
+ * when the command returns 0 and left processes in the unit's cgroup, it waits while any of them
+ * lives and exits with an error once they are all gone, so that a crashed background service comes
+ * back too. A command that returns 0 and leaves nothing is a clean stop. The health wait watches
+ * this pid; a service left in the background keeps its session (the unit's, whose leader this is),
+ * which is how the health wait tells its listener is ours.
  */
 function launcherText(deployDir) {
     return `#!/bin/sh
@@ -1576,10 +1780,35 @@ function launcherText(deployDir) {
 set -u
 ${SHELL_LIB.trim()}
 
-PORT=$1
+# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the
+# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.
+launch_cgroup() {
+  LAUNCH_PROCS=
+  while IFS= read -r launch_line; do
+    case "$launch_line" in
+      *:name=systemd:*.service) launch_try="/sys/fs/cgroup/systemd\${launch_line#*:name=systemd:}" ;;
+      0::*.service)
+        launch_try="/sys/fs/cgroup\${launch_line#0::}"
+        [ -r "$launch_try/cgroup.procs" ] || launch_try="/sys/fs/cgroup/unified\${launch_line#0::}" ;;
+      *) continue ;;
+    esac
+    if [ -r "$launch_try/cgroup.procs" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi
+  done < /proc/self/cgroup
+  return 1
+}
+
+# Status 0 while a process other than this one is in the unit's cgroup (builtins only).
+launch_others() {
+  launch_other=
+  while read -r launch_pid; do [ "$launch_pid" = "$$" ] || launch_other=yes; done < "$LAUNCH_PROCS"
+  [ -n "$launch_other" ]
+}
+
 cd -- ${(0,quote/* shellQuote */.ZL)(deployDir)} || exit 97
-exec < /dev/null >> "logs/$PORT.log" 2>&1
-. "./run/$PORT.conf" || exit 98
+exec < /dev/null >> "logs/$1.log" 2>&1
+# The session's environment, then this instance's settings (which win over the session's).
+. "./run/$1.conf" || exit 98
+PORT=$1
 record_instance "$PORT" "$$"
 echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)"
 cd -P -- "releases/$RELEASE" || exit 97
@@ -1587,12 +1816,20 @@ ARTIFACT="$PWD/$FILE_NAME"
 SERVER_PORT=$PORT
 export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
 . ./env || exit 98
-exec sh -c "$START_COMMAND"
+sh -c "$START_COMMAND"
+launch_status=$?
+[ "$launch_status" = 0 ] || exit "$launch_status"
+launch_cgroup && launch_others || exit 0
+echo "--- the start command returned and left the service running in the background: waiting while it runs"
+while launch_others; do sleep 1; done
+echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again"
+exit 1
 `;
 }
 /**
- * The first part of `run/<port>.conf`: what the launcher needs to start this instance. The start
- * script appends the session's PATH and HOME (a unit does not get them), and writes it with mode 0600.
+ * The last part of `run/<port>.conf`: what the launcher needs to start this instance. The start
+ * script puts the session's exported environment (see unit_environment) before it, since a unit
+ * inherits none of it, and writes the file with mode 0600.
  */
 function instanceConfText(p) {
     const lines = [
@@ -1611,6 +1848,7 @@ function unitVars(target, port) {
         UNIT_TEMPLATE: target ? templateName(target.appName) : '',
         UNIT: target ? unitName(target.appName, port) : '',
         UNIT_RUNTIME_DIR: target?.runtimeDir ?? '',
+        UNIT_DEPLOY_DIR: target?.deployDir ?? '',
     };
 }
 /**
@@ -1636,10 +1874,19 @@ unit_ctl() {
 # Status 0 when this app's template unit is installed.
 unit_installed() { [ -n "$UNIT_DIR" ] && [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ]; }
 
+# Status 0 when unit $1 is this deploy-dir's: its drop-in names it. A unit without a drop-in was
+# started before drop-ins existed, by the deploy-dir whose pair holds its port, as ever.
+unit_ours() {
+  [ -f "$UNIT_DIR/$1.d/zdd.conf" ] || return 0
+  grep -q -x -F -e "# deploy-dir: $UNIT_DEPLOY_DIR" "$UNIT_DIR/$1.d/zdd.conf"
+}
+
 # Stops the port's unit (SIGTERM, SIGKILL after its TimeoutStopSec) and disables it, so that a
-# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running.
+# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running. The
+# unit of another deploy-dir (its drop-in names that one) is never touched: unit_foreign=<unit>.
 unit_retire() {
   unit_installed || return 0
+  if ! unit_ours "$UNIT"; then echo "unit_foreign=$UNIT"; return 0; fi
   unit_enabled=$(unit_ctl is-enabled "$UNIT" 2>/dev/null)
   unit_active=$(unit_ctl is-active "$UNIT" 2>/dev/null)
   case "$unit_active" in inactive|failed|unknown|'') unit_running= ;; *) unit_running=1 ;; esac
@@ -1656,6 +1903,74 @@ write_changed() {
   if [ -f "$1" ] && [ "$(cat -- "$1")" = "$(printf '%s' "$2")" ]; then return 1; fi
   printf '%s' "$2" > "$1.new" && mv -f -- "$1.new" "$1"
 }
+
+# A host upgraded from template units that named one deploy-dir: every enabled instance of the
+# app without a drop-in gets one naming the deploy-dir it belongs to, so that it still starts
+# after a crash or at boot once the template names none. That deploy-dir is the one its running
+# main process works in (the release dir the launcher went to), else the one the old template
+# names, if it holds this port's settings. An instance neither tells stays without: it cannot
+# start (no ExecStart) until its deploy-dir deploys again, rather than start another's release.
+# Sets unit_changed when it wrote one.
+unit_adopt() {
+  unit_adopt_old=$(sed -n 's/^ExecStart=\\/bin\\/sh "\\([^"\\\\%$]*\\)\\/run\\/launch" %i$/\\1/p' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
+  unit_adopt_timeout=$(grep '^TimeoutStopSec=' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
+  for unit_adopt_link in "$UNIT_DIR"/*.wants/"\${UNIT_TEMPLATE%@.service}"@*.service; do
+    unit_adopt_unit=\${unit_adopt_link##*/}
+    [ -L "$unit_adopt_link" ] && [ ! -f "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" ] || continue
+    unit_adopt_port=\${unit_adopt_unit##*@}; unit_adopt_port=\${unit_adopt_port%.service}
+    unit_adopt_dir=
+    unit_adopt_pid=$(unit_ctl show -p MainPID "$unit_adopt_unit" 2>/dev/null)
+    unit_adopt_pid=\${unit_adopt_pid#MainPID=}
+    case "$unit_adopt_pid" in ''|0|*[!0-9]*) ;; *)
+      unit_adopt_cwd=$(cd -P -- "/proc/$unit_adopt_pid/cwd" 2>/dev/null && pwd) && unit_adopt_dir=\${unit_adopt_cwd%/releases/*} ;;
+    esac
+    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || unit_adopt_dir=$unit_adopt_old
+    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || continue
+    case "$unit_adopt_dir" in *[\\\\\\"%$]*) continue ;; esac
+    mkdir -p -- "$UNIT_DIR/$unit_adopt_unit.d" &&
+      printf '%s\\n' '# Written by zero-downtime-deploy for an instance started before drop-ins existed.' \\
+        "# deploy-dir: $unit_adopt_dir" '[Service]' 'ExecStart=' "ExecStart=/bin/sh \\"$unit_adopt_dir/run/launch\\" %i" \\
+        "\${unit_adopt_timeout:-TimeoutStopSec=30}" > "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" &&
+      echo "unit_adopted=$unit_adopt_unit $unit_adopt_dir" && unit_changed=yes
+  done
+}
+
+# Installs this port's unit: the template (the same for every deploy-dir), this port's drop-in
+# naming this deploy-dir, and drop-ins for instances started before drop-ins existed; reloads
+# systemd when any of them changed. Status 1 when a file could not be written, or the port's unit
+# is another deploy-dir's (unit_error= says which).
+unit_install() {
+  mkdir -p -- "$UNIT_DIR/$UNIT.d" || return 1
+  # Two deploy-dirs given the same port: the other's enabled or running unit is not taken over.
+  if ! unit_ours "$UNIT" && { [ "$(unit_ctl is-enabled "$UNIT" 2>/dev/null)" = enabled ] ||
+    [ "$(unit_ctl is-active "$UNIT" 2>/dev/null)" = active ]; }; then
+    echo "unit_error=$UNIT runs deploy-dir $(sed -n 's/^# deploy-dir: //p' "$UNIT_DIR/$UNIT.d/zdd.conf"), another deploy-dir of this app on this host: give each deploy-dir ports of its own."
+    return 1
+  fi
+  unit_changed=
+  # Before the template is rewritten: the old one may name an instance's deploy-dir.
+  unit_adopt
+  ! write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT" || unit_changed=yes
+  ! write_changed "$UNIT_DIR/$UNIT.d/zdd.conf" "$UNIT_DROPIN_TEXT" || unit_changed=yes
+  [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ] && [ -f "$UNIT_DIR/$UNIT.d/zdd.conf" ] || return 1
+  [ -z "$unit_changed" ] || unit_ctl daemon-reload
+}
+
+# Prints the session's exported environment as shell commands, for a unit, which inherits none
+# of it. Left out is what describes the SSH session itself and would be wrong, or dangling, once
+# it ends: SSH_* (the client's address, a forwarded agent's socket), XDG_SESSION_*, XDG_SEAT,
+# XDG_VTNR, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the login session's runtime dir, removed
+# at logout; a user manager sets its own), and the shell's own PWD, OLDPWD, SHLVL and _. Names
+# are read from export -p's lines; a line of a multi-line value that looks like one can only
+# unset a variable that is left out anyway.
+unit_environment() (
+  for unit_env_name in $(export -p | sed -n -e 's/^export \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p' -e 's/^declare -x \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p'); do
+    case "$unit_env_name" in
+      SSH_*|XDG_SESSION_*|XDG_SEAT|XDG_VTNR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|PWD|OLDPWD|SHLVL|_) unset "$unit_env_name" ;;
+    esac
+  done
+  export -p
+)
 `;
 
 ;// CONCATENATED MODULE: ./lib/remote/host.js
@@ -1757,10 +2072,12 @@ if [ -d /run/systemd/system ]; then
   echo "systemd=yes"
   if [ -e "/var/lib/systemd/linger/$user" ]; then echo "linger=yes"; else echo "linger=no"; fi
   if [ "\${uid:-}" = 0 ]; then UNIT_SCOPE=system; else UNIT_SCOPE=user; fi
-  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service"
+  UNIT_RUNTIME_DIR="/run/user/$uid" UNIT_TEMPLATE="zdd-$APP_NAME@.service" UNIT_DEPLOY_DIR=$DEPLOY_DIR
 ${SYSTEMCTL_LIB.trim()}
   if unit_installed; then
     for port in "$PORT_A" "$PORT_B"; do
+      # The unit of another deploy-dir of the app on this port (its drop-in names that one) is not ours to report.
+      unit_ours "zdd-$APP_NAME@$port.service" || continue
       props=$(unit_ctl show -p ActiveState -p SubState -p UnitFileState -p NRestarts "zdd-$APP_NAME@$port.service" 2>/dev/null) || {
         echo "units=unreachable"; break
       }
@@ -1798,12 +2115,34 @@ fi`);
 /** Exit codes of the instance scripts, so the client can tell the failures apart. */
 const INSTANCE_EXIT = { portBusy: 50, startFailed: 51, exited: 52, unhealthy: 53, notOurs: 54 };
 /**
+ * Names the process $1 that holds the port, for the client to judge and, should it take it over,
+ * to make sure it signals that very process: its start time (field 22 of its stat), which a reused
+ * pid does not share. Its whole command line, arguments joined by spaces (newlines too), cut at
+ * 2000 characters: the jar it runs may come after many options.
+ */
+const REPORT_HOLDER = `
+report_holder() {
+  proc_start "$1" || PROC_START=
+  echo "holder_pid=$1"
+  echo "holder_start=$PROC_START"
+  echo "holder_command=$(tr '\\0\\n' '  ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-2000)"
+}
+`;
+/**
+ * freePortScript's exit when a process this action did not start holds the port: it is named
+ * (`holder_pid`, `holder_start`, `holder_command`) and left alone. Whether it is this service after
+ * all (a JVM of a script-era deploy, see same-service.ts) the client decides; only then does it
+ * send `takeOverScript`.
+ */
+const PORT_HELD_EXIT = 58;
+/**
  * Frees a port: stops our instance there (SIGTERM, SIGKILL after the timeout; once it has closed
- * its listener it may finish in the background, still bounded by the timeout), then any other
- * process still listening on it, naming it, and confirms that nothing listens any more.
+ * its listener it may finish in the background, still bounded by the timeout), and confirms that
+ * nothing listens any more. Any other process listening there is never signalled: it is named, and
+ * the script exits with PORT_HELD_EXIT.
  */
 function freePortScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) }, `${SHELL_LIB}${SYSTEMCTL_LIB}
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORT: p.port, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds), ...unitVars(p.unit, p.port) }, `${SHELL_LIB}${SYSTEMCTL_LIB}${REPORT_HOLDER}
 cd -- "$DEPLOY_DIR" || exit ${INSTANCE_EXIT.startFailed}
 port_free=
 # A unit of this app on the port is stopped and disabled first: systemd would start it again.
@@ -1833,9 +2172,12 @@ if find_instance "$PORT"; then
       break
     fi
     if clock; [ "$NOW" -ge "$deadline" ]; then
-      signal_group KILL "$old"
-      echo "killed=$old"
-      sleep 0.1
+      # Only while it is still our instance: it may have ended meanwhile, and its pid been reused.
+      if is_our_instance "$old" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+        signal_group KILL "$old"
+        echo "killed=$old"
+        sleep 0.1
+      fi
       break
     fi
     sleep 0.02
@@ -1848,29 +2190,51 @@ holder=$(port_holder "$PORT")
 if [ -z "$holder" ]; then
   echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
 fi
-echo "foreign_pid=$holder"
-echo "foreign_command=$(command_of "$holder")"
-kill -TERM "$holder" 2>/dev/null
-clock; deadline=$(( NOW + STOP_TIMEOUT ))
-while pid_alive "$holder" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
-if pid_alive "$holder"; then kill -KILL "$holder" 2>/dev/null; echo "foreign_killed=$holder"; fi
+report_holder "$holder"
+exit ${PORT_HELD_EXIT}`);
+}
+/**
+ * Takes the port over from a JVM of a script-era deploy that freePortScript named (pid and start
+ * time) and the client judged to be this service: SIGTERM to that process alone (its group may be
+ * an old deploy script's shell), SIGKILL after the timeout, each only while the pid still names the
+ * process that was judged. Then it confirms that nothing listens any more; if something does, it
+ * is named as freePortScript names it.
+ */
+function takeOverScript(p) {
+    return (0,quote/* shellScript */.ky)({ PORT: p.port, TAKEN_PID: p.pid, TAKEN_START: p.startTime, STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds) }, `${SHELL_LIB}${REPORT_HOLDER}
+# The judged process: same pid, same start time. A process that ended has no stat, and one that
+# reused its pid started later.
+is_judged() { [ -n "$TAKEN_START" ] && proc_start "$TAKEN_PID" && [ "$PROC_START" = "$TAKEN_START" ]; }
+if is_judged; then
+  if ! kill -TERM "$TAKEN_PID" 2>/dev/null && is_judged; then
+    echo "error=not_permitted"; exit ${INSTANCE_EXIT.portBusy}
+  fi
+  clock; deadline=$(( NOW + STOP_TIMEOUT ))
+  while is_judged && pid_alive "$TAKEN_PID" && clock && [ "$NOW" -lt "$deadline" ]; do sleep 0.05; done
+  if is_judged && pid_alive "$TAKEN_PID"; then kill -KILL "$TAKEN_PID" 2>/dev/null; echo "taken_killed=$TAKEN_PID"; fi
+else
+  echo "taken_gone=$TAKEN_PID"
+fi
 clock; deadline=$(( NOW + 3 ))
 while port_in_use "$PORT"; do
-  if clock; [ "$NOW" -ge "$deadline" ]; then echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}; fi
+  if clock; [ "$NOW" -ge "$deadline" ]; then
+    holder=$(port_holder "$PORT")
+    [ -z "$holder" ] || report_holder "$holder"
+    echo "error=port_busy"; exit ${INSTANCE_EXIT.portBusy}
+  fi
   sleep 0.05
 done
 echo "port=free"`);
 }
 /**
- * The start as a unit: the instance's settings (0600, with the session's PATH and HOME, which a
- * unit does not inherit), the launcher and the template unit (reloaded only when it changed), then
- * enable and start. Its main pid is what the health wait watches: a crash fails the start at once,
- * even though systemd would restart it.
+ * The start as a unit: the instance's settings (0600, after the session's exported environment,
+ * which a unit does not inherit), the launcher, the template unit and this port's drop-in (see
+ * unit_install), then enable and start. Its main pid is what the health wait watches: a crash
+ * fails the start at once, even though systemd would restart it.
  */
-const UNIT_START = `(umask 077 && { printf '%s' "$CONF_TEXT"; export -p | grep -E '^export (PATH|HOME)='; } > "run/$PORT.conf.new") &&
+const UNIT_START = `(umask 077 && { unit_environment; printf '%s' "$CONF_TEXT"; } > "run/$PORT.conf.new") &&
     mv -f -- "run/$PORT.conf.new" "run/$PORT.conf" && echo "$RELEASE" > "run/$PORT.release" &&
-    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && mkdir -p -- "$UNIT_DIR" || fail unit_setup ${INSTANCE_EXIT.startFailed}
-  if write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT"; then unit_ctl daemon-reload; fi
+    { write_changed run/launch "$LAUNCHER_TEXT" || [ -f run/launch ]; } && unit_install || fail unit_setup ${INSTANCE_EXIT.startFailed}
   if ! unit_output=$(unit_ctl enable --quiet "$UNIT" 2>&1 && unit_ctl start "$UNIT" 2>&1); then
     printf '%s\\n' "$unit_output" | sed 's/^/unit_error=/'
     fail unit_start ${INSTANCE_EXIT.startFailed}
@@ -1904,9 +2268,10 @@ function startScript(p) {
         STOP_TIMEOUT: Math.ceil(p.stopTimeoutSeconds),
         STARTED_AT: p.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
         ...unitVars(p.unit, p.port),
-        UNIT_TEXT: p.unit
-            ? unitFileText({ appName: p.appName, deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds, scope: p.unit.scope })
-            : '',
+        // The drop-in this start writes names p.deployDir: its own unit is then always ours to retire.
+        UNIT_DEPLOY_DIR: p.deployDir,
+        UNIT_TEXT: p.unit ? unitFileText({ appName: p.appName, scope: p.unit.scope }) : '',
+        UNIT_DROPIN_TEXT: p.unit ? dropInText({ deployDir: p.deployDir, stopTimeoutSeconds: p.stopTimeoutSeconds }) : '',
         LAUNCHER_TEXT: p.unit ? launcherText(p.deployDir) : '',
         CONF_TEXT: p.unit ? instanceConfText(p) : '',
     }, `${SHELL_LIB}${SYSTEMCTL_LIB}
@@ -1919,7 +2284,12 @@ fail() {
   echo "health=$1"
   # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.
   [ -z "$UNIT" ] || unit_retire > /dev/null
-  [ "$pid" -le 0 ] || stop_group "$pid" "$STOP_TIMEOUT" > /dev/null
+  # Killed only while still the process recorded for it (see stop_group).
+  fail_id=
+  { read -r _; read -r fail_id; } 2>/dev/null < "$pid_file" || fail_id=
+  if [ "$pid" -gt 0 ]; then
+    if [ -n "$fail_id" ]; then stop_group "$pid" "$STOP_TIMEOUT" "$fail_id" "$RELEASE"; else stop_group "$pid" "$STOP_TIMEOUT"; fi > /dev/null
+  fi
   rm -f -- "$pid_file" "run/$PORT.release" "run/$PORT.conf" "$body"
   echo "@@log"
   tail -n 50 -- "$log"
@@ -1928,8 +2298,14 @@ fail() {
 if [ -n "$UNIT" ]; then
   ${UNIT_START}
 else
-  if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
   echo "--- $STARTED_AT starting release $RELEASE on port $PORT" >> "$log"
+  # The record exists before the process can start, so that a run cut off at any moment leaves an
+  # instance the next run finds (find_instance) and stops, even one not listening yet: first the
+  # release, then the process records its own pid and start time (exec keeps both) once it stands
+  # in the release directory, and only then execs the start command, in a session of its own.
+  rm -f -- "$pid_file"
+  echo "$RELEASE" > "run/$PORT.release" || fail run_files ${INSTANCE_EXIT.startFailed}
+  deploy_root=$PWD
   # fd 3 is the session's own output (see the session): an instance holding it open would keep the
   # connection from ever seeing the end of its output.
   (
@@ -1938,11 +2314,11 @@ else
     SERVER_PORT=$PORT
     export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
     . ./env || exit 98
-    exec $detach sh -c "$START_COMMAND"
+    self_pid
+    record_instance "$PORT" "$SELF_PID" "$deploy_root" || exit 96
+    exec_detached sh -c "$START_COMMAND"
   ) < /dev/null >> "$log" 2>&1 3>&- &
   pid=$!
-  record_instance "$PORT" "$pid"
-  echo "$RELEASE" > "run/$PORT.release"
 fi
 echo "pid=$pid"
 clock; deadline=$(( NOW + HEALTH_TIMEOUT ))
@@ -2037,7 +2413,9 @@ fi
 sleep "$DRAIN"
 unit_retire
 # The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.
-if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then stop_group "$INSTANCE_PID" "$STOP_TIMEOUT"; fi
+if is_our_instance "$INSTANCE_PID" "$INSTANCE_ID" "$INSTANCE_RELEASE"; then
+  stop_group "$INSTANCE_PID" "$STOP_TIMEOUT" "$INSTANCE_ID" "$INSTANCE_RELEASE"
+fi
 rm -f -- "run/$PORT.pid" "run/$PORT.release" "run/$PORT.conf"`);
 }
 
@@ -3291,10 +3669,11 @@ judge_lock() {
 
 # Ends the silent holder that judge_lock has just identified (same pid, same start time, same
 # boot): its process group when that group is the session sshd made for its shell, else the shell
-# and its descendants. The instances a run starts are in sessions of their own (setsid) and go on.
-# Status 1 when it would not end.
+# and its descendants; then the hook it was running, which is in a session of its own (see
+# hookScript). The instances a run starts are in sessions of their own too, and go on. Status 1
+# when it would not end.
 end_holder() {
-  proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}" || return 0
+  proc_is "$HOLDER_PID" "\${LOCK_KEY#*-}" || { end_hook; return 0; }
   end_targets=
   if [ "$HOLDER_GROUP" != - ] && [ "$PROC_PGID" = "$HOLDER_GROUP" ]; then
     end_targets="-$HOLDER_GROUP"
@@ -3317,9 +3696,31 @@ end_holder() {
       if clock; [ "$NOW" -ge "$end_deadline" ]; then continue 2; fi
       sleep 0.05
     done
+    end_hook
     return 0
   done
   return 1
+}
+
+# Ends the hook that run/hook.pid says the holder started ("<pid>", its identity line, then
+# "holder=<pid>"): its whole group, SIGTERM, then SIGKILL 5 s later, each only while group_is still
+# proves it to be that hook's.
+end_hook() {
+  end_hook_pid= end_hook_id= end_hook_holder=
+  { read -r end_hook_pid; read -r end_hook_id; read -r end_hook_holder; } 2>/dev/null < run/hook.pid || return 0
+  case "$end_hook_pid" in ''|*[!0-9]*|0|1) return 0 ;; esac
+  [ "$end_hook_holder" = "holder=$HOLDER_PID" ] || return 0
+  for end_signal in TERM KILL; do
+    group_is "$end_hook_pid" "$end_hook_id" || return 0
+    signal_group "$end_signal" "$end_hook_pid"
+    clock; end_deadline=$(( NOW + 5 ))
+    while group_is "$end_hook_pid" "$end_hook_id"; do
+      if clock; [ "$NOW" -ge "$end_deadline" ]; then continue 2; fi
+      sleep 0.1
+    done
+    echo "ended_hook=$end_hook_pid"
+    return 0
+  done
 }
 
 # Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.
@@ -3657,6 +4058,37 @@ function keepLease(remote, deployDir, holderKey, log) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/same-service.js
+/**
+ * Which processes on a port of the pair are this service, so that a deploy may stop them (SPEC, step
+ * 6): an instance the action started (proven on the host, see find_instance), or, on a host moving
+ * from a script-based deploy, a JVM whose jar is named like the artifact but for the version. Any
+ * other process (another service, a database, a typo in `ports`) is never signalled.
+ */
+/** A jar's name without its version and `.jar`: `shop-api-1.0.0.jar` and `shop-api-0.9.3-SNAPSHOT.jar` give `shop-api`. */
+function jarStem(fileName) {
+    const base = fileName.replace(/\.jar$/i, '');
+    // The version starts at the first `-` or `_` followed by a digit: `shop-api-2-1.0.jar` keeps `shop-api`.
+    const versioned = /^(.+?)[-_]v?\d[^/]*$/i.exec(base);
+    return versioned ? versioned[1] : base;
+}
+/**
+ * Whether a command line (its arguments joined by spaces, as the host reports it) is a JVM running a
+ * jar named like `artifactFileName`: the program is `java`, and one argument is a `.jar` whose stem
+ * is the artifact's.
+ */
+function runsJarLike(commandLine, artifactFileName) {
+    const words = commandLine.trim().split(/\s+/);
+    const program = words[0]?.split('/').pop() ?? '';
+    if (program !== 'java')
+        return false;
+    const stem = jarStem(artifactFileName);
+    return words.slice(1).some((word) => {
+        const name = word.split('/').pop() ?? '';
+        return /\.jar$/i.test(name) && !/-plain\.jar$/i.test(name) && jarStem(name) === stem;
+    });
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/report.js
 function emptyReport(host, command) {
     return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
@@ -3677,7 +4109,9 @@ async function timed(report, phase, work) {
 function supervisionOf(supervisor, appName, state) {
     const user = state.user || 'the remote user';
     const scope = state.isRoot ? 'system' : 'user';
-    const existing = state.systemd ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}` } : undefined;
+    const existing = state.systemd
+        ? { scope, appName, runtimeDir: `/run/user/${state.uid ?? 0}`, deployDir: state.deployDir }
+        : undefined;
     if (supervisor === 'none')
         return { mode: 'none', existing };
     const detached = 'so the service runs detached: it will not come back after a crash or a reboot.';
@@ -3753,6 +4187,7 @@ function sudoRefusalNote(output, command, user) {
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
+
 
 
 
@@ -3924,40 +4359,90 @@ async function uploadRelease(run, artifact, onChecking) {
     const fullBytes = (inlineBase64?.length ?? artifact.size) + Buffer.byteLength(manifestText ?? '');
     return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) };
 }
-/** Step 6: stops whatever runs on the idle port, so that only a process this run starts can serve. */
-async function freeIdlePort(run, port) {
-    const { remote, log, config, state } = run;
-    // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
-    const strangerCommand = (commandLine = '') => (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(config));
+/**
+ * Step 6: stops what runs on the idle port, so that only a process this run starts can serve there.
+ * What is stopped must be this service: our instance (proven on the host), or, on a host moving
+ * from a script-based deploy, a JVM running a jar named like `artifactFileName` (see
+ * same-service.ts), which is taken over at the cost of one more round trip. Anything else there is
+ * never signalled: the step fails, naming it. `tookOver` says that the port was taken over: the
+ * host then skipped a start sent right behind this step (see sendStart).
+ */
+async function freeIdlePort(run, port, artifactFileName) {
+    const { remote, config, state } = run;
+    let answer;
     try {
-        const result = await remote.run(freePortScript({ deployDir: state.deployDir, port, stopTimeoutSeconds: config.stopTimeoutSeconds, unit: supervision(run).existing }), { step: 'stop idle', failureMark: STAGE_MARK });
-        const { facts, lists } = result.answer;
-        warnStaleRecords(log, lists.stale_pid, state);
-        if (facts.unit_stopped)
-            log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`);
-        if (facts.idle_pid)
-            log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
-        if (facts.foreign_pid) {
-            log.warning(`Port ${port} was held by a process this action did not start: pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)}). It was stopped${facts.foreign_killed ? ' with SIGKILL after stop-timeout' : ''} so that nginx can never be pointed at it.`);
-        }
+        answer = (await remote.run(freePortScript({
+            deployDir: state.deployDir,
+            port,
+            stopTimeoutSeconds: config.stopTimeoutSeconds,
+            unit: supervision(run).existing,
+        }), { step: 'stop idle', failureMark: STAGE_MARK })).answer;
     }
     catch (error) {
-        if (error instanceof RemoteCommandError && error.result.code === INSTANCE_EXIT.portBusy) {
-            const { facts } = error.result.answer;
-            const who = facts.foreign_pid
-                ? `pid ${facts.foreign_pid} (${strangerCommand(facts.foreign_command)})`
-                : `a process user "${remote.entry.username}" cannot see or stop`;
-            throw new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        if (error.result.code === INSTANCE_EXIT.portBusy)
+            throw portBusyError(run, port);
+        if (error.result.code !== PORT_HELD_EXIT)
+            throw error;
+        reportIdleInstance(run, port, error.result.answer);
+        const holder = holderOf(run, error.result.answer);
+        if (!runsJarLike(holder.commandLine, artifactFileName)) {
+            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), which this action did not start and which does not run ${artifactFileName} or another version of it. It was not signalled; nothing was started and nginx was not touched. Stop that process on the host, or choose other ports (the ports input, now ${config.ports.join(',')}).`);
         }
-        throw error;
+        await takeOver(run, port, holder);
+        return { tookOver: true };
+    }
+    reportIdleInstance(run, port, answer);
+    return { tookOver: false };
+}
+function holderOf(run, answer) {
+    const commandLine = answer.facts.holder_command ?? '';
+    // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
+    const redacted = (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(run.config));
+    const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted;
+    return { pid: answer.facts.holder_pid ?? '', startTime: answer.facts.holder_start ?? '', commandLine, shown };
+}
+function reportIdleInstance(run, port, { facts, lists }) {
+    warnStaleRecords(run.log, lists.stale_pid, run.state);
+    if (facts.unit_stopped)
+        run.log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`);
+    if (facts.idle_pid)
+        run.log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
+}
+function portBusyError(run, port, holder) {
+    const who = holder?.pid ? `pid ${holder.pid} (${holder.shown})` : `a process user "${run.remote.entry.username}" cannot see or stop`;
+    return new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
+}
+/** A JVM of a script-era deploy holds the port: it is stopped, by the pid and start time the host named. */
+async function takeOver(run, port, holder) {
+    const { remote, log, config } = run;
+    const pid = Number(holder.pid);
+    try {
+        const { facts } = (await remote.run(takeOverScript({ port, pid, startTime: holder.startTime, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+            step: 'stop idle',
+        })).answer;
+        const how = facts.taken_gone
+            ? 'it had ended meanwhile'
+            : `it was stopped${facts.taken_killed ? ' with SIGKILL after stop-timeout' : ''}`;
+        log.warning(`Port ${port} was held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start (a deploy from before it?): taken over, ${how}. From now on the action starts and tracks the service itself.`);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError) || error.result.code !== INSTANCE_EXIT.portBusy)
+            throw error;
+        if (error.result.answer.facts.error === 'not_permitted') {
+            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start, and user "${remote.entry.username}" may not stop it. Nothing was started and nginx was not touched. Stop it on the host, or choose other ports.`);
+        }
+        throw portBusyError(run, port, error.result.answer.facts.holder_pid ? holderOf(run, error.result.answer) : undefined);
     }
 }
 /**
- * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host; the
- * host skips them if freeing the port or the upload's check failed. Its answer is read by
- * `startAndCheckHealth`.
+ * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host. Sent
+ * `pipelined`, before the answers of freeing the port and of the upload's check came back, the host
+ * skips it if either failed there; sent after both answers, it always runs, as after a takeover
+ * (whose first script did fail on the host). Its answer is read by `startAndCheckHealth`.
  */
-function sendStart(run, port, release, fileName) {
+function sendStart(run, port, release, fileName, { pipelined = false } = {}) {
     const { remote, config, state } = run;
     return remote.run(startScript({
         deployDir: state.deployDir,
@@ -3974,7 +4459,7 @@ function sendStart(run, port, release, fileName) {
         stopTimeoutSeconds: config.stopTimeoutSeconds,
         startedAt: new Date(),
         unit: supervision(run).start,
-    }), { step: 'start', skipIfFailed: STAGE_MARK });
+    }), { step: 'start', skipIfFailed: pipelined ? STAGE_MARK : undefined });
 }
 /** Steps 7 and 8: starts the release on the port, detached (unless `sent` already did), and waits until it is healthy. */
 async function startAndCheckHealth(run, port, release, fileName, sent) {
@@ -4234,7 +4719,445 @@ moves) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/remote/preflight.js
+/**
+ * dry-run's look at what a deploy will need, in one round trip that changes nothing: one fact per
+ * check (src/deploy/preflight.ts turns them into the checklist). Nothing here writes, creates or
+ * reloads: the include's write and the reload are asked of sudo with `sudo -n -l`, which runs nothing.
+ */
+
+
+function preflightScript(p) {
+    return (0,quote/* shellScript */.ky)({
+        DEPLOY_DIR: p.deployDir,
+        INCLUDE: p.include,
+        PORT_A: p.ports[0],
+        PORT_B: p.ports[1],
+        START_PROGRAM: p.startProgram,
+        TEST_COMMAND: p.testCommand,
+        TEST_COMMAND_ROOT: p.testCommandAsRoot,
+        TEST_SUDO: p.testSudoArgs,
+        RELOAD_SUDO: p.reloadSudoArgs,
+        RELOAD_PROGRAM: p.reloadProgram,
+        RELOAD_PROGRAM_ROOT: p.reloadProgramAsRoot,
+    }, `${SHELL_LIB}
+pf_uid=$(id -u 2>/dev/null)
+if [ "$pf_uid" = 0 ]; then
+  TEST_COMMAND=$TEST_COMMAND_ROOT TEST_SUDO= RELOAD_SUDO= RELOAD_PROGRAM=$RELOAD_PROGRAM_ROOT
+fi
+
+# Prints whether a program is on the PATH: <name>_path=<where> (empty when it is not).
+pf_program() {
+  pf_where=
+  case "$2" in
+    */*) [ ! -f "$2" ] || [ ! -x "$2" ] || pf_where=$2 ;;
+    *) pf_where=$(command -v "$2" 2>/dev/null) || pf_where= ;;
+  esac
+  echo "$1_path=$pf_where"
+}
+
+# Asks sudo whether it would run the command whose words are the shell text $2, without running it
+# (sudo -n -l): <name>_sudo=allowed|refused|missing, then the words, the program's full path first
+# (sudo's secure_path usually holds the sbin directories a user's PATH lacks), for the sudoers line.
+pf_sudo() {
+  pf_name=$1
+  set +u
+  eval "set -- $2"
+  set -u
+  [ $# -gt 0 ] || return 0
+  if ! command -v sudo > /dev/null 2>&1; then echo "\${pf_name}_sudo=missing"
+  elif sudo -n -l "$@" > /dev/null 2>&1; then echo "\${pf_name}_sudo=allowed"
+  else echo "\${pf_name}_sudo=refused"; fi
+  pf_word=$1
+  case "$pf_word" in /*) ;; *) pf_word=$(PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$pf_word" 2>/dev/null) || pf_word=$1 ;; esac
+  shift
+  echo "\${pf_name}_word=$pf_word"
+  for pf_word in "$@"; do echo "\${pf_name}_word=$pf_word"; done
+}
+
+# deploy-dir: writable if it exists (and its releases, run and logs), else creatable in its nearest
+# existing parent. Nothing is created.
+case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+while :; do case "$DEPLOY_DIR" in ?*/) DEPLOY_DIR=\${DEPLOY_DIR%/} ;; *) break ;; esac; done
+echo "deploy_dir=$DEPLOY_DIR"
+pf_room=
+if [ -d "$DEPLOY_DIR" ]; then
+  echo "deploy_dir_kind=dir"
+  pf_room=$DEPLOY_DIR
+  for pf_path in "$DEPLOY_DIR" "$DEPLOY_DIR/releases" "$DEPLOY_DIR/run" "$DEPLOY_DIR/logs"; do
+    [ -e "$pf_path" ] || continue
+    if [ ! -d "$pf_path" ] || [ ! -w "$pf_path" ] || [ ! -x "$pf_path" ]; then echo "deploy_dir_blocked=$pf_path"; break; fi
+  done
+elif [ -e "$DEPLOY_DIR" ] || [ -L "$DEPLOY_DIR" ]; then
+  echo "deploy_dir_kind=other"
+else
+  echo "deploy_dir_kind=absent"
+  pf_parent=$DEPLOY_DIR
+  while [ ! -e "$pf_parent" ]; do pf_parent=\${pf_parent%/*}; pf_parent=\${pf_parent:-/}; done
+  echo "deploy_dir_parent=$pf_parent"
+  if [ -d "$pf_parent" ]; then
+    pf_room=$pf_parent
+    if [ -w "$pf_parent" ] && [ -x "$pf_parent" ]; then echo "deploy_dir_parent_kind=writable"; else echo "deploy_dir_parent_kind=readonly"; fi
+  else
+    echo "deploy_dir_parent_kind=other"
+  fi
+fi
+if [ -n "$pf_room" ]; then
+  pf_usage=$(df -Pk "$pf_room" 2>/dev/null)
+  set -- \${pf_usage##*
+}
+  [ $# -lt 4 ] || echo "free_kb=$4"
+fi
+
+# The tools: an HTTP client for the health check, and the start command's program.
+if command -v curl >/dev/null 2>&1; then echo "http=curl"
+elif command -v wget >/dev/null 2>&1; then echo "http=wget"
+else echo "http=none"; fi
+[ -z "$START_PROGRAM" ] || pf_program start "$START_PROGRAM"
+
+# The include, checked the way the switch (nginx.ts) writes it: beside it and moved into place when
+# its directory is writable, in place when only the file is, else with "sudo -n tee <include>".
+case "$INCLUDE" in */*) pf_dir=\${INCLUDE%/*}; pf_dir=\${pf_dir:-/} ;; *) pf_dir=. ;; esac
+if [ -d "$pf_dir" ]; then echo "include_dir=yes"; else echo "include_dir=no"; fi
+if [ -e "$INCLUDE" ]; then
+  echo "include=present"
+  if [ -r "$INCLUDE" ]; then echo "include_readable=yes"; else echo "include_readable=no"; fi
+else
+  echo "include=absent"
+fi
+if [ -w "$pf_dir" ] && { [ ! -e "$INCLUDE" ] || [ -w "$INCLUDE" ]; }; then
+  echo "include_write=user"
+elif [ -e "$INCLUDE" ] && [ -w "$INCLUDE" ]; then
+  echo "include_write=user"
+else
+  echo "include_write=sudo"
+  case "$INCLUDE" in -*) pf_target=./$INCLUDE ;; *) pf_target=$INCLUDE ;; esac
+  # As the switch runs it: "tee" found by sudo; its full path for the sudoers line.
+  if [ -d "$pf_dir" ]; then pf_sudo tee 'tee "$pf_target"'; fi
+fi
+
+# The test changes nothing: it runs as configured. The reload is only asked of sudo, or its program looked for.
+pf_test_output=$( (set +u; eval "$TEST_COMMAND") 2>&1 < /dev/null)
+if [ $? = 0 ]; then echo "test=ok"; else echo "test=failed"; fi
+[ -z "$TEST_SUDO" ] || pf_sudo test "$TEST_SUDO"
+[ -z "$RELOAD_SUDO" ] || pf_sudo reload "$RELOAD_SUDO"
+[ -z "$RELOAD_PROGRAM" ] || pf_program reload "$RELOAD_PROGRAM"
+
+# What holds each port of the pair: its pid and command line, when the user may see them.
+for pf_port in "$PORT_A" "$PORT_B"; do
+  if port_in_use "$pf_port"; then
+    pf_holder=$(port_holder "$pf_port")
+    echo "port=$pf_port \${pf_holder:--}"
+    [ -z "$pf_holder" ] || echo "port_command=$pf_port $(tr '\\0\\n' '  ' < "/proc/$pf_holder/cmdline" 2>/dev/null | cut -c1-2000)"
+  else
+    echo "port=$pf_port free"
+  fi
+done
+echo "@@test_output"
+printf '%s\\n' "$pf_test_output" | tail -n 20`);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/preflight-facts.js
+
+function readPreflightFacts(answer) {
+    const { facts, lists, sections } = answer;
+    const sudo = (name) => {
+        const verdict = facts[`${name}_sudo`];
+        return verdict ? { verdict: verdict, words: lists[`${name}_word`] ?? [] } : undefined;
+    };
+    const commands = new Map((lists.port_command ?? []).map((line) => {
+        const at = line.indexOf(' ');
+        return [Number(line.slice(0, at)), line.slice(at + 1)];
+    }));
+    return {
+        deployDir: facts.deploy_dir ?? '',
+        deployDirKind: (facts.deploy_dir_kind ?? 'absent'),
+        deployDirBlocked: facts.deploy_dir_blocked || undefined,
+        parent: facts.deploy_dir_parent,
+        parentKind: facts.deploy_dir_parent_kind,
+        freeBytes: /^\d+$/.test(facts.free_kb ?? '') ? Number(facts.free_kb) * 1024 : undefined,
+        http: (facts.http ?? 'none'),
+        startProgramPath: facts.start_path,
+        include: {
+            dirExists: facts.include_dir === 'yes',
+            exists: facts.include === 'present',
+            readable: facts.include_readable === 'yes',
+            write: facts.include_write === 'user' ? 'user' : 'sudo',
+            tee: sudo('tee'),
+        },
+        test: { ok: facts.test === 'ok', output: sections.test_output ?? '', sudo: sudo('test') },
+        reload: { sudo: sudo('reload'), programPath: facts.reload_path },
+        ports: (lists.port ?? []).map((line) => {
+            const [port, holder] = line.split(' ');
+            const pid = /^\d+$/.test(holder ?? '') ? Number(holder) : undefined;
+            return { port: Number(port), listening: holder !== 'free', pid, command: commands.get(Number(port)) };
+        }),
+    };
+}
+/** Words a command line may start with before its program. */
+const PREFIXES = new Set(['exec', 'nohup', 'env', 'command']);
+/** Shell words that are no program: a command line that starts with one is not looked into. */
+const SHELL_WORDS = new Set(['cd', '.', 'source', 'eval', 'set', 'export', 'if', 'for', 'while', 'until', 'case', '{', '!', ':', 'true']);
+/** A command line that is more than one simple command: nothing in it can be asked of sudo alone. */
+const compound = (command) => /[;&|<>`\n()]|\$\(/.test(command);
+/**
+ * The program a simple command line runs, when it can be told from the text: not for a compound
+ * command, a word with quotes or expansions, or (`relative: false`) a path relative to another directory.
+ */
+function programOf(command, { relative = true } = {}) {
+    if (compound(command))
+        return undefined;
+    const words = command.trim().split(/\s+/);
+    let i = 0;
+    while (i < words.length && (PREFIXES.has(words[i]) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i])))
+        i++;
+    const word = words[i];
+    if (!word || SHELL_WORDS.has(word) || /["'$\\*?[\]{}~]/.test(word))
+        return undefined;
+    if (!relative && word.includes('/') && !word.startsWith('/'))
+        return undefined;
+    return word;
+}
+/** For `sudo [-n] <simple command>`: the words after sudo, as shell text. */
+function sudoArgsOf(command) {
+    if (compound(command))
+        return undefined;
+    const match = /^\s*sudo\s+(?:-n\s+)?([^-\s].*)$/s.exec(command);
+    return match ? match[1].trim() : undefined;
+}
+/** The preflight script's parameters for this configuration. */
+function preflightParams(config) {
+    const { testCommand, reloadCommand } = config.nginx;
+    const reloadAsRoot = withoutSudoForRoot(reloadCommand, true);
+    const reloadSudo = sudoArgsOf(reloadCommand);
+    return {
+        deployDir: config.deployDir,
+        include: config.nginx.include,
+        ports: config.ports,
+        startProgram: programOf(config.startCommand, { relative: false }) ?? '',
+        testCommand,
+        testCommandAsRoot: withoutSudoForRoot(testCommand, true),
+        testSudoArgs: sudoArgsOf(testCommand) ?? '',
+        reloadSudoArgs: reloadSudo ?? '',
+        reloadProgram: reloadSudo === undefined ? (programOf(reloadCommand) ?? '') : '',
+        reloadProgramAsRoot: sudoArgsOf(reloadAsRoot) === undefined ? (programOf(reloadAsRoot) ?? '') : '',
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/preflight.js
+
+
+
+
+/** A path in a shell command the user copies: quoted only when it needs to be. */
+const word = (text) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(text) ? text : (0,quote/* shellQuote */.ZL)(text));
+/** A word in a sudoers rule: sudoers' own special characters escaped. */
+const sudoersWord = (text) => text.replace(/[\\,:=]/g, (c) => `\\${c}`);
+const SUDOERS_FILE = '/etc/sudoers.d/zero-downtime-deploy';
+/** The fix for a command sudo does not allow: the rule to add, in the file the README names. */
+function sudoersFix(user, answer, orElse = '') {
+    const line = `${user} ALL=(root) NOPASSWD: ${answer.words.map(sudoersWord).join(' ')}`;
+    const install = answer.verdict === 'missing' ? 'Install sudo, then add' : 'Add';
+    return `${install} this line to ${SUDOERS_FILE} (with "sudo visudo -f ${SUDOERS_FILE}"): "${line}"${orElse}.`;
+}
+/** Where a program was found on the PATH, unless it was named by its path. */
+const found = (program, path) => (program === path ? `${program} exists` : `${program} is ${path}`);
+const mb = (bytes) => `${Math.round(bytes / 1024 / 1024)} MB`;
+/** Room a new release needs beyond its own size, as the deploy asks (checkHostReady). */
+const SPARE_BYTES = 16 * 1024 * 1024;
+const ok = (check, note) => ({ check, ok: true, note });
+const problem = (check, text, fix) => ({ check, ok: false, problem: text, fix });
+function preflightChecks(facts, context) {
+    return [
+        context.config.insecureSkip ? ok('host key', 'not checked: insecure-skip-host-key-check is true') : ok('host key', 'matches the pin'),
+        deployDirCheck(facts, context),
+        diskCheck(facts, context),
+        startProgramCheck(facts, context),
+        facts.http === 'none'
+            ? problem('curl or wget', 'the host has neither curl nor wget, and the health check needs one.', 'Install curl on the host (e.g. "apt-get install curl" or "dnf install curl").')
+            : ok('curl or wget', `${facts.http} is on the PATH`),
+        includeReadCheck(facts, context),
+        includeWriteCheck(facts, context),
+        testCheck(facts, context),
+        reloadCheck(facts, context),
+        supervisorCheck(context),
+        ...context.config.ports.map((port) => portCheck(port, facts, context)),
+    ];
+}
+function deployDirCheck(facts, { user, config }) {
+    const dir = facts.deployDir;
+    const elsewhere = `or choose another deploy-dir (the default is apps/${config.appName} under the user's home)`;
+    if (facts.deployDirKind === 'dir') {
+        if (!facts.deployDirBlocked)
+            return ok('deploy-dir', `${dir} is writable`);
+        return problem('deploy-dir', `${facts.deployDirBlocked} is not a directory that user "${user}" can write.`, `Run "sudo chown -R ${user}: ${word(dir)}" on the host, ${elsewhere}.`);
+    }
+    if (facts.deployDirKind === 'other') {
+        return problem('deploy-dir', `deploy-dir "${dir}" exists but is not a directory.`, `Remove that file, ${elsewhere}.`);
+    }
+    const parent = facts.parent ?? '/';
+    if (facts.parentKind === 'writable')
+        return ok('deploy-dir', `${dir} does not exist yet; the deploy creates it in ${parent}`);
+    if (facts.parentKind === 'other') {
+        return problem('deploy-dir', `deploy-dir "${dir}" cannot be created: ${parent} is a file, not a directory.`, `Choose another deploy-dir (the default is apps/${config.appName} under the user's home).`);
+    }
+    return problem('deploy-dir', `deploy-dir "${dir}" cannot be created by user "${user}": ${parent} is not writable by that user.`, `Run "sudo mkdir -p ${word(dir)} && sudo chown ${user}: ${word(dir)}" on the host, ${elsewhere}.`);
+}
+function diskCheck(facts, { artifact, reused }) {
+    if (reused)
+        return ok('disk space', 'a release on the host holds this artifact already: nothing to upload');
+    if (facts.freeBytes === undefined)
+        return ok('disk space', 'not checked: no existing directory of deploy-dir to measure');
+    const needed = artifact.size + SPARE_BYTES;
+    if (facts.freeBytes >= needed)
+        return ok('disk space', `${mb(facts.freeBytes)} free, ${mb(needed)} needed`);
+    return problem('disk space', `not enough disk space for deploy-dir "${facts.deployDir}": ${mb(facts.freeBytes)} free, the artifact needs ${mb(artifact.size)} plus 16 MB of room.`, 'Free some space on the host, lower keep-releases, or choose a deploy-dir on a larger disk.');
+}
+function startProgramCheck(facts, { user, config }) {
+    const program = programOf(config.startCommand, { relative: false });
+    if (!program || facts.startProgramPath === undefined)
+        return ok('start command', 'not checked: start-command does not start with a program name');
+    if (facts.startProgramPath)
+        return ok('start command', found(program, facts.startProgramPath));
+    return problem('start command', `"${program}" is not on the PATH of user "${user}" on the host, and start-command runs it.`, program === 'java'
+        ? 'Install a JRE (e.g. "apt-get install openjdk-17-jre-headless"), or set start-command to the full path of java.'
+        : `Install it, or set start-command to its full path.`);
+}
+function includeReadCheck({ include }, { user, config }) {
+    const path = config.nginx.include;
+    if (!include.exists)
+        return ok('include readable', `${path} does not exist yet: nothing to keep`);
+    if (include.readable)
+        return ok('include readable', `user "${user}" can read ${path}`);
+    return problem('include readable', `user "${user}" cannot read ${path}; the switch keeps its text to put it back if nginx rejects the new one.`, `Make it readable by that user, e.g. "sudo chmod 644 ${word(path)}".`);
+}
+function includeWriteCheck({ include }, { user, config }) {
+    const path = config.nginx.include;
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.';
+    if (!include.dirExists) {
+        const text = renderInclude(config.nginx.template, config.ports[0]);
+        return problem('include writable', `the directory of nginx-include (${dir}) does not exist, so ${path} cannot be written.`, `Set nginx-include to the file your nginx configuration includes, or create it: "sudo mkdir -p ${word(dir)}" and "echo ${(0,quote/* shellQuote */.ZL)(text)} | sudo tee ${word(path)}".`);
+    }
+    if (include.write === 'user')
+        return ok('include writable', `user "${user}" can write ${include.exists ? path : `${path} (created by the first switch)`}`);
+    const tee = include.tee ?? { verdict: 'refused', words: ['/usr/bin/tee', path] };
+    if (tee.verdict === 'allowed')
+        return ok('include writable', `sudo allows "tee ${path}"`);
+    return problem('include writable', `user "${user}" cannot write ${path} nor its directory, and sudo does not allow "sudo -n tee ${path}"${tee.verdict === 'missing' ? ' (sudo is not installed)' : ''}.`, sudoersFix(user, tee, `, or make ${word(dir)} writable by that user`));
+}
+/** The last lines of a command's output, on one line. */
+const lastLines = (output) => output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-3)
+    .join(' ');
+function testCheck({ test }, { user, isRoot, config }) {
+    const command = withoutSudoForRoot(config.nginx.testCommand, isRoot);
+    if (test.ok)
+        return ok('nginx test', `"${command}" passed`);
+    const refused = /^sudo: a password is required|is not allowed to execute|may not run sudo/m.test(test.output);
+    if (test.sudo && test.sudo.verdict !== 'allowed' && (refused || test.sudo.verdict === 'missing')) {
+        return problem('nginx test', `sudo does not allow user "${user}" to run "${test.sudo.words.join(' ')}" (nginx-test-command) without a password.`, sudoersFix(user, test.sudo));
+    }
+    const said = lastLines(test.output);
+    const failed = `nginx-test-command ("${command}") failed${said ? `: ${said}` : ''}`;
+    const missing = /open\(\) "([^"]+)" failed \(2: No such file or directory\)/.exec(test.output)?.[1];
+    if (missing && missing === config.nginx.include) {
+        const text = renderInclude(config.nginx.template, config.ports[0]);
+        return problem('nginx test', `${failed}.`, `Create the include once: "echo ${(0,quote/* shellQuote */.ZL)(text)} | sudo tee ${word(missing)}".`);
+    }
+    if (missing) {
+        return problem('nginx test', `${failed}.`, `${missing} does not exist: set nginx-test-command and nginx-reload-command to the configuration nginx runs with (its master's command line shows it: "ps -o args= -C nginx"), or create ${missing}.`);
+    }
+    return problem('nginx test', `${failed}.`, `Run "${command}" on the host as user "${user}" and fix what it reports, or set nginx-test-command to the command that tests the configuration nginx runs with.`);
+}
+function reloadCheck({ reload }, { user, isRoot, config }) {
+    const command = withoutSudoForRoot(config.nginx.reloadCommand, isRoot);
+    const notRun = 'not run: a dry run does not reload';
+    if (reload.sudo) {
+        const rule = reload.sudo.words.join(' ');
+        if (reload.sudo.verdict === 'allowed')
+            return ok('nginx reload', `sudo allows "${rule}" (${notRun})`);
+        return problem('nginx reload', `sudo does not allow user "${user}" to run "${rule}" (nginx-reload-command) without a password${reload.sudo.verdict === 'missing' ? ' (sudo is not installed)' : ''}, so the switch could not reload nginx.`, sudoersFix(user, reload.sudo));
+    }
+    const program = programOf(command);
+    if (reload.programPath === undefined || !program)
+        return ok('nginx reload', `not checked: "${command}" is not one simple command (${notRun})`);
+    if (reload.programPath)
+        return ok('nginx reload', `${found(program, reload.programPath)} (${notRun})`);
+    return problem('nginx reload', `"${program}" (nginx-reload-command) is not on the PATH of user "${user}" on the host.`, 'Install it, or give its full path in nginx-reload-command.');
+}
+function supervisorCheck({ config, user, isRoot, systemd, linger }) {
+    const linging = `sudo loginctl enable-linger ${user}`;
+    if (config.supervisor === 'none')
+        return ok('supervisor', 'none: instances start detached');
+    if (!systemd) {
+        if (config.supervisor === 'auto')
+            return ok('supervisor', 'auto: the host does not run systemd, so instances start detached');
+        return problem('supervisor', 'supervisor is "systemd", but the host does not run systemd (/run/systemd/system is absent).', 'Set supervisor to auto or none to start the service detached, or deploy to a host that runs systemd.');
+    }
+    if (!isRoot && !linger) {
+        if (config.supervisor === 'auto')
+            return ok('supervisor', `auto: user "${user}" has no lingering, so instances start detached (run "${linging}" to have systemd run them)`);
+        return problem('supervisor', `supervisor is "systemd", but user "${user}" is not root and lingering is not enabled for it: its units would stop at logout and not start at boot.`, `Run "${linging}" on the host, or set supervisor to auto or none.`);
+    }
+    return ok('supervisor', `systemd (${isRoot ? 'system' : 'user'} units)`);
+}
+function portCheck(port, facts, context) {
+    const check = `port ${port}`;
+    const served = context.active === port ? ', which nginx serves,' : '';
+    const ours = context.ours.find((instance) => instance.port === port);
+    if (ours)
+        return ok(check, `our instance (pid ${ours.pid ?? '?'}, release ${ours.release ?? 'unknown'})`);
+    const holder = facts.ports.find((p) => p.port === port);
+    if (!holder?.listening)
+        return ok(check, 'free');
+    const fix = 'Stop it on the host, or choose other ports (input ports).';
+    if (holder.pid === undefined) {
+        return problem(check, `port ${port}${served} is held by a process that user "${context.user}" cannot see, and a deploy would refuse to stop it.`, fix);
+    }
+    const command = context.redact(holder.command ?? '').trim();
+    if (runsJarLike(holder.command ?? '', context.artifact.fileName)) {
+        return ok(check, `pid ${holder.pid} (${command}) runs a jar named like ${context.artifact.fileName}: a deploy takes it over`);
+    }
+    return problem(check, `port ${port}${served} is held by pid ${holder.pid} (${command}), which is not this service: a deploy would refuse to stop it.`, fix);
+}
+/** The checklist as the log shows it. */
+function checklistText(checks) {
+    return checks
+        .map((c) => (c.ok ? `  [x] ${c.check}: ${c.note ?? 'ok'}` : `  [ ] ${c.check}: ${c.problem}\n        Fix: ${c.fix}`))
+        .join('\n');
+}
+/** Every problem, one a line, each with its fix: the dry run's error. */
+function problemsText(checks) {
+    const failed = checks.filter((c) => !c.ok);
+    const count = failed.length === 1 ? '1 problem' : `${failed.length} problems`;
+    return `${count} found; a deploy would fail. Nothing was changed.\n${failed.map((c) => `- ${c.check}: ${c.problem} Fix: ${c.fix}`).join('\n')}`;
+}
+/** A fleet's checks as a text table, check by check and host by host, for the log. */
+function fleetChecklistText(hosts) {
+    const names = [...new Set(hosts.flatMap((h) => (h.checks ?? []).map((c) => c.check)))];
+    const cell = (h, name) => {
+        const found = h.checks?.find((c) => c.check === name);
+        return found ? (found.ok ? 'ok' : 'FAIL') : '-';
+    };
+    const rows = [['check', ...hosts.map((h) => h.host)], ...names.map((name) => [name, ...hosts.map((h) => cell(h, name))])];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    return rows
+        .map((row) => row
+        .map((text, i) => text.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/deploy.js
+
+
+
+
+
 
 
 
@@ -4264,7 +5187,7 @@ async function stageHost(remote, config, artifact, report, log) {
         // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
         // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
         // upload fails, the active one still serves, and rollback restarts the previous release.
-        const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle));
+        const freeing = timed(report, 'stop_idle', () => freeIdlePort(run, idle, artifact.fileName));
         freeing.catch(() => undefined);
         // Without a pre-start-command between them, the start goes right behind the upload's check:
         // a round trip less, and the host skips it if either that check or freeing the port failed.
@@ -4273,12 +5196,16 @@ async function stageHost(remote, config, artifact, report, log) {
         const { release, uploadedBytes } = await timed(report, 'upload', () => log.group('Upload', () => uploadRelease(run, artifact, (name) => {
             if (!startAtOnce)
                 return;
-            starting = sendStart(run, idle, name, artifact.fileName);
+            starting = sendStart(run, idle, name, artifact.fileName, { pipelined: true });
             starting.catch(() => undefined);
         })));
         report.uploadedBytes = uploadedBytes;
         report.targetRelease = release;
-        await freeing;
+        // A stranger on the idle port fails the run here; the host skipped the start sent behind.
+        const { tookOver } = await freeing;
+        // A takeover's first answer failed on the host too, which skipped that start: it goes again.
+        if (tookOver)
+            starting = undefined;
         const point = { release, fileName: artifact.fileName, port: idle, previousPort: active };
         await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', ...point })).catch((error) => {
             throw error instanceof HookError ? error.leaving('Nothing was started or switched; the old version still serves.') : error;
@@ -4391,18 +5318,22 @@ async function finishHost(staged) {
         await lock.release();
     }
 }
-/** dry-run: inspect and print what a deploy would do; change nothing on the host. */
+/**
+ * dry-run: inspect, check everything the deploy will need, and print the plan and the checklist;
+ * change nothing on the host. Fails, naming every problem and its fix, when a check does not pass.
+ */
 async function planDeploy(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
+    // Sent together: the checks cost no round trip of their own.
+    const checking = remote.run(preflightScript(preflightParams(config)), { step: 'inspect' });
+    checking.catch(() => undefined);
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
-    checkHostReady(state, remote, artifact);
+    const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer);
     const { active, idle } = choosePorts(state.include, config.ports);
     const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = reuse?.name ?? releaseName(artifact.sha256, new Date());
     const idleInstance = instanceOn(state, idle);
     const supervision = supervisionOf(config.supervisor, config.appName, state);
-    if (supervision.refusal)
-        throw new StepError('inspect', supervision.refusal);
     if (supervision.warning)
         log.warning(supervision.warning);
     const activeRelease = instanceOn(state, active)?.release;
@@ -4415,7 +5346,7 @@ async function planDeploy(remote, config, artifact, report, log) {
             : `upload ${artifact.fileName} (${artifact.size} bytes; only the chunks no kept release has, when they have chunk lists) as release ${release}`,
         idleInstance?.running
             ? `stop the instance on idle port ${idle} (pid ${idleInstance.pid}, release ${idleInstance.release ?? 'unknown'})`
-            : `port ${idle} is idle${idleInstance?.listening ? ', but something listens there and will be stopped' : ''}`,
+            : `port ${idle} is idle${idleInstance?.listening ? `, but something listens there (see the check of port ${idle})` : ''}`,
         ...hookPlan(config, 'pre-start', 'before the start'),
         `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
         ...hookPlan(config, 'pre-switch', 'before the switch'),
@@ -4427,11 +5358,28 @@ async function planDeploy(remote, config, artifact, report, log) {
     ];
     const doomed = releasesToPrune([...state.releases, { name: release, sha256: artifact.sha256 }], config.keepReleases, activeRelease ? [activeRelease] : [], release);
     plan.push(doomed.length > 0 ? `prune releases ${doomed.join(', ')}` : 'prune nothing');
+    const checks = preflightChecks(preflight, {
+        config: { ...config, insecureSkip: config.hostKeys.insecureSkip },
+        user: state.user || remote.entry.username,
+        isRoot: state.isRoot,
+        artifact,
+        reused: state.releases.some((r) => r.sha256 === artifact.sha256),
+        systemd: state.systemd,
+        linger: state.linger,
+        ours: state.instances.filter((i) => i.running),
+        active,
+        redact: (commandLine) => (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(config)),
+    });
+    const failed = checks.filter((c) => !c.ok).length;
     log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`);
+    log.info(`Checks on ${remote.entry.label}: ${failed === 0 ? `all ${checks.length} passed` : `${failed} of ${checks.length} failed`}\n${checklistText(checks)}`);
     report.plan = plan;
+    report.checks = checks;
     report.activePort = active;
     report.previousPort = active;
     report.release = release;
+    if (failed > 0)
+        throw new StepError('dry-run', problemsText(checks));
     report.outcome = 'dry-run';
 }
 /** The plan's line for a hook the user set, in the release directory with hook-timeout. */
@@ -4555,12 +5503,8 @@ async function logs(remote, config, report, log, secrets) {
         const role = port === active ? 'active' : 'idle';
         const what = instance?.running ? `release ${instance.release ?? 'unknown'}, running (pid ${instance.pid})` : 'not running';
         const text = result.answer.sections[`log_${port}`] ?? '';
-        const body = text === ''
-            ? '(the log is empty or absent)'
-            : text
-                .split('\n')
-                .map((line) => maskLine(line, secrets))
-                .join('\n');
+        // Masked in one pass over the whole text, not line by line: up to 100k lines per port.
+        const body = text === '' ? '(the log is empty or absent)' : maskLine(text, secrets);
         await log.group(`Port ${port} (${role}): ${what}; last ${config.logLines} lines of ${state.deployDir}/logs/${port}.log`, async () => log.info(body));
     }
     report.activePort = active;
@@ -4732,7 +5676,7 @@ async function rollback(remote, config, report, log) {
             release = candidate.name;
             fileName = candidate.fileName;
             log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
-            await timed(report, 'stop_idle', () => freeIdlePort(run, other));
+            await timed(report, 'stop_idle', () => freeIdlePort(run, other, candidate.fileName));
             await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active })).catch((error) => {
                 throw error instanceof HookError ? error.leaving('Nothing was started or switched; the active version still serves.') : error;
             });
@@ -4744,7 +5688,13 @@ async function rollback(remote, config, report, log) {
                 await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));
             }
             catch (error) {
-                throw error instanceof HookError ? error.leaving('Nothing was switched; the active version still serves.') : error;
+                // What this rollback started goes again; a warm instance that ran before it stays as it was.
+                if (!healthy)
+                    await stopInstance(run, other, 0).catch(() => undefined);
+                const outcome = healthy
+                    ? 'Nothing was switched; the active version still serves.'
+                    : `The instance it started on port ${other} was stopped; nothing was switched and the active version still serves.`;
+                throw error instanceof HookError ? error.leaving(outcome) : error;
             }
         }
         await timed(report, 'switch', async () => {
@@ -4836,6 +5786,7 @@ async function status_status(remote, config, report, log) {
 
 
 
+
 const errorText = (error) => (error instanceof Error ? error.message : String(error));
 /** Stops the host's clock: the run on it is over, whatever came of it. */
 function settle(target) {
@@ -4911,9 +5862,19 @@ async function eachHost(targets, config, artifact) {
             target.flush(`${config.command}: ${report.outcome} (${report.durationSeconds.toFixed(2)} s)`);
         }
     });
+    const several = targets.length > 1;
+    const dryRun = config.command === 'deploy';
+    if (dryRun && several)
+        core/* info */.pq(`Checks, host by host:\n${fleetChecklistText(targets.map((t) => t.report))}`);
     if (!firstFailure)
         return undefined;
-    return targets.length > 1 ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error;
+    // A dry run reports every host's problems at once, not just the first host's.
+    if (dryRun && several)
+        return targets
+            .filter((t) => t.report.outcome === 'failed')
+            .map((t) => `${t.entry.label}: ${t.report.error}`)
+            .join('\n');
+    return several ? `${firstFailure.entry.label}: ${firstFailure.report.error}` : firstFailure.report.error;
 }
 /** What each fate means in the host's report. */
 function recordFate(target, fate, error, cause) {
@@ -5111,8 +6072,13 @@ async function runOnFleet(config, workspace) {
 /** The step's outputs and job summary, from the hosts' reports. */
 
 
-/** Plain outputs join the hosts' values with commas, in host order. */
-function outputsOf(result) {
+/**
+ * Plain outputs join the hosts' values with commas, in host order. `registered` are the values
+ * registered with the runner as secrets, which drops every output that holds one: in the report's
+ * texts (an error, a plan line) each is replaced by *** as the log would show it, so that the
+ * report still reaches the next job.
+ */
+function outputsOf(result, registered = []) {
     const join = (pick) => result.reports.map((r) => (pick(r) ?? '')).join(',');
     return {
         'active-port': join((r) => r.activePort),
@@ -5122,8 +6088,15 @@ function outputsOf(result) {
         'uploaded-bytes': join((r) => r.uploadedBytes),
         'duration-seconds': join((r) => r.durationSeconds),
         'rolled-back': join((r) => r.rolledBack),
-        report: JSON.stringify(result.reports),
+        report: JSON.stringify(result.reports, (_key, value) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
     };
+}
+function withoutMasks(text, masks) {
+    let result = text;
+    for (const mask of masks)
+        if (result.includes(mask))
+            result = result.split(mask).join('***');
+    return result;
 }
 const PHASES = [
     'connect',
@@ -5174,9 +6147,14 @@ function historyTable(entries) {
         ]),
     ];
 }
-async function publish(result) {
-    for (const [name, value] of Object.entries(outputsOf(result)))
+async function publish(result, registered = []) {
+    for (const [name, value] of Object.entries(outputsOf(result, registered))) {
+        // The runner would drop it without a word ("Skip output since it may contain secret").
+        if (registered.some((mask) => value.includes(mask))) {
+            core/* warning */.$e(`The output ${name} holds a value registered as a secret (from env or java-opts), so the runner withholds it.`);
+        }
         core/* setOutput */.uH(name, value);
+    }
     const command = result.reports[0]?.command ?? 'deploy';
     const [header, ...rows] = summaryTable(result);
     const summary = core/* summary */.z
@@ -5184,6 +6162,7 @@ async function publish(result) {
         .addTable([header.map((data) => ({ data, header: true })), ...rows]);
     if (result.error)
         summary.addCodeBlock(result.error);
+    addChecks(summary, result.reports);
     for (const report of result.reports) {
         if (report.history && report.history.length > 0) {
             summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history));
@@ -5193,6 +6172,36 @@ async function publish(result) {
     }
     await summary.write().catch((error) => core/* warning */.$e(`Could not write the job summary: ${error.message}`));
 }
+/** One check as a line of a task list: ticked when it passed. */
+function checkLine(c) {
+    return c.ok ? `- [x] **${c.check}**: ${c.note ?? 'ok'}` : `- [ ] **${c.check}**: ${c.problem} Fix: ${c.fix}`;
+}
+/** A fleet's checks, check by check and host by host: ✅ passed, ❌ failed, - not checked (the host could not be reached). */
+function fleetChecksTable(reports) {
+    const names = [...new Set(reports.flatMap((r) => (r.checks ?? []).map((c) => c.check)))];
+    const cell = (r, name) => {
+        const found = r.checks?.find((c) => c.check === name);
+        return found ? (found.ok ? '✅' : '❌') : '-';
+    };
+    return [
+        ['Check', ...reports.map((r) => r.host)].map((data) => ({ data, header: true })),
+        ...names.map((name) => [name, ...reports.map((r) => cell(r, name))]),
+    ];
+}
+/** dry-run: the checklist of one host, or a fleet's table and then every problem with its fix. */
+function addChecks(summary, reports) {
+    const checked = reports.filter((r) => r.checks);
+    if (checked.length === 0)
+        return;
+    if (reports.length === 1) {
+        summary.addHeading(`Checks on ${reports[0].host}`, 4).addRaw(`\n${reports[0].checks.map(checkLine).join('\n')}\n`, true);
+        return;
+    }
+    summary.addHeading('Checks, host by host', 4).addTable(fleetChecksTable(reports));
+    const problems = reports.flatMap((r) => (r.checks ?? []).filter((c) => !c.ok).map((c) => `- ${r.host}, **${c.check}**: ${c.problem} Fix: ${c.fix}`));
+    if (problems.length > 0)
+        summary.addRaw(`\n${problems.join('\n')}\n`, true);
+}
 
 ;// CONCATENATED MODULE: ./lib/main.js
 /** The action: inputs -> run -> outputs. The one place an error becomes a failed step. */
@@ -5201,17 +6210,27 @@ async function publish(result) {
 
 
 
+/** What the history in `report` shows of the run's owner (status): no secret. */
+const SHOWN_BY_RUNNER = ['GITHUB_REPOSITORY', 'GITHUB_ACTOR', 'RUNNER_NAME'];
 async function main() {
     try {
         const input = (name) => core/* getInput */.V4(name, { trimWhitespace: false });
         // Before parsing: a problem with any input must not print a secret that is not masked yet.
-        for (const mask of (0,secrets/* masksFor */.RM)((0,secrets/* secretsBeforeParsing */.Zz)(input)))
-            core/* setSecret */.Pq(mask);
+        // Only what may be a credential: the runner drops every output that holds a registered value.
+        const register = (masks) => {
+            for (const mask of masks) {
+                if (registered.has(mask))
+                    continue;
+                registered.add(mask);
+                core/* setSecret */.Pq(mask);
+            }
+        };
+        const registered = new Set();
+        register((0,secrets/* masksFor */.RM)((0,secrets/* secretsBeforeParsing */.Zz)(input, SHOWN_BY_RUNNER.map((name) => process.env[name] ?? ''))));
         const config = (0,inputs/* parseInputs */.TL)(input, { repository: process.env.GITHUB_REPOSITORY });
-        for (const mask of (0,secrets/* masksFor */.RM)((0,inputs/* secretsOf */.Fj)(config)))
-            core/* setSecret */.Pq(mask);
+        register((0,secrets/* masksFor */.RM)((0,inputs/* registeredSecretsOf */.hZ)(config)));
         const result = await runOnFleet(config, process.env.GITHUB_WORKSPACE ?? process.cwd());
-        await publish(result);
+        await publish(result, [...registered]);
         if (result.error)
             core/* setFailed */.C1(result.error);
     }
