@@ -277,11 +277,6 @@ find_instance() {
   return 1
 }
 
-# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
-# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
-# calls find_instance itself.
-instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
-
 # Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
 # children and the processes of its group or session (what stop_group stops). Where the kernel's
 # tables cannot be read nothing can be told, and status is 0. Most often the process or a child
