@@ -8,6 +8,10 @@
  * have names the scripts do not use (a script's `state` once came back as a /proc stat line).
  */
 export const SHELL_LIB = `
+# Makes DEPLOY_DIR absolute: a relative deploy-dir is under the deploy user's home, wherever the
+# script runs from, and the answers name it in full.
+resolve_deploy_dir() { case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac; }
+
 # Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
 # deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
 # empty where it does not. Every process a script starts costs 20 ms on a loaded host.
