@@ -8,7 +8,7 @@ import type { Log } from '../log.js'
 import { LEASE_RENEW_SECONDS, LEASE_SECONDS, acquireLockScript, releaseLockScript, renewLeaseScript } from '../remote/lock.js'
 import { ConnectionError } from '../ssh/errors.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
-import { StepError } from './steps.js'
+import { StepError } from './step-error.js'
 
 /** Who holds the lock, for whoever waits on it: the workflow run and the runner. */
 export function lockOwner(env: NodeJS.ProcessEnv = process.env): string {

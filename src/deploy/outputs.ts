@@ -1,7 +1,8 @@
 /** The step's outputs and job summary, from the hosts' reports. */
 import * as core from '@actions/core'
 import type { RunResult } from './fleet.js'
-import { type HistoryEntry, entryOwner, entryServing, entryTarget } from './history.js'
+import type { HistoryEntry } from './history-entry.js'
+import { entryOwner, entryServing, entryTarget } from './history.js'
 import type { CheckResult, HostReport, Phase } from './report.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from './history.js'
+import type { HistoryEntry } from './history-entry.js'
 
 /** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
 

@@ -27,21 +27,13 @@ import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSu
 import { type HeldLock, takeLock } from './lock.js'
 import { runsJarLike } from './same-service.js'
 import { type HostReport, timed } from './report.js'
+import { StepError } from './step-error.js'
 import { supervisionOf } from './supervision.js'
 import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
 
-/** A step failed in a way the user can act on; the message says which step, what and what to do. */
-export class StepError extends Error {
-  constructor(
-    readonly step: string,
-    message: string,
-    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
-    readonly afterReload = false,
-  ) {
-    super(`${step}: ${message}`)
-    this.name = 'StepError'
-  }
-}
+// The steps' callers take it from here; lock.ts takes it from step-error.js, so that lock and steps
+// do not import each other.
+export { StepError }
 
 export interface HostRun {
   config: DeployConfig

@@ -180,8 +180,8 @@ export function appendHistoryScript(p: { deployDir: string; entry: string }): st
   if (p.entry.includes('\n')) throw new Error('a history entry is one line')
   return shellScript(
     { DEPLOY_DIR: p.deployDir, ENTRY: p.entry, LIMIT: HISTORY_LIMIT },
-    `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    `${SHELL_LIB}
+resolve_deploy_dir
 cd -- "$DEPLOY_DIR" 2>/dev/null || { echo "history=no_deploy_dir"; exit 0; }
 printf '%s\\n' "$ENTRY" >> history || exit 1
 # Counting costs a process; trim only once in a while, when the file may have outgrown the limit.
@@ -197,8 +197,8 @@ echo "history=appended"`,
 export function readHistoryScript(p: { deployDir: string; lines: number }): string {
   return shellScript(
     { DEPLOY_DIR: p.deployDir, LINES: p.lines },
-    `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    `${SHELL_LIB}
+resolve_deploy_dir
 echo "@@history"
 [ ! -r "$DEPLOY_DIR/history" ] || tail -n "$LINES" -- "$DEPLOY_DIR/history"`,
   )
@@ -208,8 +208,8 @@ echo "@@history"
 export function readLogsScript(p: { deployDir: string; ports: number[]; lines: number }): string {
   return shellScript(
     { DEPLOY_DIR: p.deployDir, PORTS: p.ports.join(' '), LINES: p.lines },
-    `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    `${SHELL_LIB}
+resolve_deploy_dir
 for port in $PORTS; do
   echo "@@log_$port"
   [ ! -r "$DEPLOY_DIR/logs/$port.log" ] || tail -n "$LINES" -- "$DEPLOY_DIR/logs/$port.log"

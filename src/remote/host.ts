@@ -40,7 +40,7 @@ export function inspectScript(p: InspectParams): string {
       APP_NAME: p.appName,
     },
     `${SHELL_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 echo "deploy_dir=$DEPLOY_DIR"
 uid=
 while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status

@@ -251,7 +251,7 @@ export function acquireLockScript(p: { deployDir: string; owner: string; since: 
       LEASE: LEASE_SECONDS,
     },
     `${SHELL_LIB}${LOCK_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 { [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
   echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit ${LOCK_EXIT.unwritable}
 }

@@ -75,7 +75,7 @@ pf_sudo() {
 
 # deploy-dir: writable if it exists (and its releases, run and logs), else creatable in its nearest
 # existing parent. Nothing is created.
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 while :; do case "$DEPLOY_DIR" in ?*/) DEPLOY_DIR=\${DEPLOY_DIR%/} ;; *) break ;; esac; done
 echo "deploy_dir=$DEPLOY_DIR"
 pf_room=

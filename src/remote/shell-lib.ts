@@ -8,6 +8,10 @@
  * have names the scripts do not use (a script's `state` once came back as a /proc stat line).
  */
 export const SHELL_LIB = `
+# Makes DEPLOY_DIR absolute: a relative deploy-dir is under the deploy user's home, wherever the
+# script runs from, and the answers name it in full.
+resolve_deploy_dir() { case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac; }
+
 # Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
 # deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
 # empty where it does not. Every process a script starts costs 20 ms on a loaded host.
@@ -285,11 +289,6 @@ find_instance() {
   echo "stale_pid=$1 $STALE_PID"
   return 1
 }
-
-# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
-# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
-# calls find_instance itself.
-instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
 
 # Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
 # children and the processes of its group or session (what stop_group stops). Where the kernel's

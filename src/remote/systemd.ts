@@ -36,11 +36,6 @@ export function dropInPath(appName: string, port: number): string {
   return `${unitName(appName, port)}.d/zdd.conf`
 }
 
-/** The directory the unit file goes to, as the shell on the host spells it. */
-export function unitDirectory(scope: UnitScope): string {
-  return scope === 'system' ? '/etc/systemd/system' : '$HOME/.config/systemd/user'
-}
-
 /**
  * One word of a unit file's command line: in double quotes, with `\` and `"` escaped as systemd
  * unquotes them, and `%` and `$` doubled, since systemd expands specifiers and variables there.

@@ -242,4 +242,19 @@ describe.concurrent('history and logs scripts', { timeout: 30_000 }, () => {
     expect(run.code).toBe(0)
     expect(run.answer.sections).toEqual({ log_8082: 'c\nd', log_8081: '' })
   })
+
+  it("a relative deploy-dir is under the remote user's home, wherever the shell starts", async () => {
+    const home = tempDir()
+    const deployDir = join(home, 'apps/shop')
+    makeRelease(deployDir, RELEASE)
+    writeFileSync(join(deployDir, 'logs', '8081.log'), 'started\n')
+    const options = { cwd: tempDir(), env: { ...process.env, HOME: home } }
+    const append = await runScript(appendHistoryScript({ deployDir: 'apps/shop', entry: '{"n":1}' }), options)
+    expect(append.answer.facts.history).toBe('appended')
+    expect(readFileSync(join(deployDir, 'history'), 'utf8')).toBe('{"n":1}\n')
+    const read = await runScript(readHistoryScript({ deployDir: 'apps/shop', lines: 5 }), options)
+    expect(read.answer.sections.history).toBe('{"n":1}')
+    const logs = await runScript(readLogsScript({ deployDir: 'apps/shop', ports: [8081], lines: 5 }), options)
+    expect(logs.answer.sections).toEqual({ log_8081: 'started' })
+  })
 })

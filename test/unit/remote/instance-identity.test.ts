@@ -59,7 +59,7 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
         await runScript(
           shellScript(
             { DIR: deployDir, PORT: port },
-            `${SHELL_LIB}\ncd -- "$DIR" || exit 9\nif find_instance "$PORT"; then echo "ours=$INSTANCE_PID"; fi\necho "printed=$(instance_pid "$PORT")"\nexit 0`,
+            `${SHELL_LIB}\ncd -- "$DIR" || exit 9\nif find_instance "$PORT"; then echo "ours=$INSTANCE_PID"; fi\nexit 0`,
           ),
         )
       ).answer.facts
@@ -125,7 +125,7 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
         const pid = await unrelatedProcess(cwd, c.argv?.(releaseDir))
         record(deployDir, port, pid, c.release ?? 'r1', c.identity(pid))
         const facts = await findInstance(deployDir, port)
-        expect(facts).toEqual(c.ours ? { ours: String(pid), printed: String(pid) } : { stale_pid: `${port} ${pid}`, printed: '' })
+        expect(facts).toEqual(c.ours ? { ours: String(pid) } : { stale_pid: `${port} ${pid}` })
         expect(isRunning(pid)).toBe(true)
       })
     }
@@ -135,7 +135,7 @@ describe.concurrent('instance identity, run by a local sh', { timeout: 30_000 },
       const port = await freePort()
       makeRelease(deployDir, 'r1')
       record(deployDir, port, 999999999, 'r1', `boot=${BOOT_ID} start=1`)
-      expect(await findInstance(deployDir, port)).toEqual({ printed: '' })
+      expect(await findInstance(deployDir, port)).toEqual({})
     })
   })
 
