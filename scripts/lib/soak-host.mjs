@@ -95,6 +95,32 @@ export async function lockState(deployDir) {
 }
 
 /**
+ * Watches the lock while a round runs, for the longest it was seen unrenewed: a lock may go silent
+ * (its run was cut off), but a waiting run must take it over soon after its lease has run out.
+ * @param {string} deployDir
+ * @param {number} [everyMs]
+ * @returns {{ stop(): Promise<{ silentSeconds: number, holder: string }> }}
+ */
+export function watchLock(deployDir, everyMs = 500) {
+  let worst = { silentSeconds: 0, holder: '' }
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      const state = await lockState(deployDir)
+      if (state.held && state.silentSeconds > worst.silentSeconds) worst = { silentSeconds: state.silentSeconds, holder: state.holder }
+      await new Promise((resolve) => setTimeout(resolve, everyMs))
+    }
+  })()
+  return {
+    async stop() {
+      stopped = true
+      await loop
+      return worst
+    },
+  }
+}
+
+/**
  * The source port of `pid`'s established connection to host:port, once there is one. Polls until
  * `gaveUp()` says to stop (the run has ended).
  * @param {number} pid

@@ -10,20 +10,25 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createLab, namespaceSupport } from './netns.mjs'
 import { runAction } from './run-action.mjs'
 import { buildSampleJar } from './sample.mjs'
-import { appInstances, cutConnection, describeInstance, lockState, partialUploads, seededRandom } from './soak-host.mjs'
+import { appInstances, cutConnection, describeInstance, lockState, partialUploads, seededRandom, watchLock } from './soak-host.mjs'
 import { get, startTarget } from './target.mjs'
 import { startTraffic } from './traffic.mjs'
 
 /** LEASE_SECONDS of src/remote/lock.ts: no lock may stay unrenewed for longer. */
 export const LEASE_SECONDS = 60
 const MAX_INSTANCES = 2
+/**
+ * How long past its lease a silent lock may be seen while a run waits for it: the waiter looks five
+ * times a second, then ends the silent run's shell (SIGTERM, SIGKILL 5 s later) before taking over.
+ */
+const TAKEOVER_GRACE_SECONDS = 15
 
 /**
  * @typedef {'time' | 'upload' | 'start' | 'switch'} Anchor
  * @typedef {{ index: number, kind: 'kill' | 'cut', anchor: Anchor, cutAtMs: number, raceAtMs?: number,
  *   startDelayMs: number, padBytes: number }} RoundPlan
  * @typedef {{ plan: RoundPlan, cut: string, cutRun: string, racer?: string, followUp: string,
- *   seconds: number, instances: number, violations: string[], notes: string[] }} RoundResult
+ *   seconds: number, instances: number, lockSilentMax: number, violations: string[], notes: string[] }} RoundResult
  * @typedef {{ seed: number, rounds: RoundResult[], violations: string[], network: string,
  *   traffic: { total: number, failed: number, failures: unknown[] }, rollback: string, seconds: number }} SoakResult
  */
@@ -31,9 +36,9 @@ const MAX_INSTANCES = 2
 /**
  * The rounds a seed gives: a share of them cut the network (none without namespaces), about a
  * third race a second deploy. The moment of the cut: in half of the rounds a fraction of a plain
- * deploy's duration (`baseMs`, plus the release's start delay) after the run starts; in the others,
- * a few milliseconds to 0.4 s after a step has begun (the upload, the start of the release, the
- * switch), where a run has the most in flight and the windows are narrow.
+ * deploy's duration (`baseMs`, plus up to 8 s of the release's start delay) after the run starts;
+ * in the others, a few milliseconds to 0.4 s after a step has begun (the upload, the start of the
+ * release, the switch: the racer's, when it holds the lock first), where the windows are narrow.
  * @param {{ seed: number, rounds: number, cutShare: number, canCut: boolean, baseMs: number }} options
  * @returns {RoundPlan[]}
  */
@@ -51,7 +56,13 @@ export function planRounds({ seed, rounds, cutShare, canCut, baseMs }) {
     const race = random() < 0.35
     const raceAt = random()
     // Some releases start slowly, as a real service does: the cut then often lands in the health wait.
-    const startDelayMs = random() < 0.5 ? 0 : 1000 + Math.floor(random() * 7000)
+    const kind = cutRounds.has(i) ? 'cut' : 'kill'
+    const slow = random() < 0.5
+    // A release that takes longer to start than the lease: a silent run's shell is then ended in its
+    // health wait while the JVM is still starting, and the follow-up must stop that JVM. Only where
+    // the follow-up waits out the lease anyway: a killed run's shell goes on with its health wait.
+    const startDelayMs =
+      kind === 'cut' && slow ? 90_000 + Math.floor(random() * 30_000) : random() < 0.5 ? 0 : 1000 + Math.floor(random() * 7000)
     const pick = random()
     /** @type {Anchor} */
     const anchor = pick < 0.5 ? 'time' : pick < 0.65 ? 'upload' : pick < 0.85 ? 'start' : 'switch'
@@ -60,10 +71,13 @@ export function planRounds({ seed, rounds, cutShare, canCut, baseMs }) {
     const cutAt = random()
     return {
       index: i + 1,
-      kind: cutRounds.has(i) ? 'cut' : 'kill',
+      kind,
       anchor,
       // After a step begins, most cuts come within tens of milliseconds (cutAt squared).
-      cutAtMs: anchor === 'time' ? Math.round(cutAt * 1.1 * (baseMs + startDelayMs)) : Math.round(cutAt * cutAt * 400),
+      cutAtMs:
+        anchor === 'time'
+          ? Math.round(cutAt * 1.1 * (baseMs + Math.min(startDelayMs, 8000)))
+          : Math.round(cutAt * cutAt * (anchor === 'switch' ? 150 : 400)),
       ...(race ? { raceAtMs: Math.round(raceAt * baseMs) } : {}),
       startDelayMs,
       padBytes,
@@ -232,11 +246,16 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
   const idleLog = path.join(target.deployDir, 'logs', `${idle}.log`)
   const startsBefore = await startsIn(idleLog)
 
+  const lockWatch = watchLock(target.deployDir)
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let child
   let exited = false
   const cutRun = runAction({
-    inputs: inputs(round.startDelayMs > 0 ? { env: `SAMPLE_START_DELAY_MS=${round.startDelayMs}` } : {}),
+    inputs: inputs(
+      round.startDelayMs > 0
+        ? { env: `SAMPLE_START_DELAY_MS=${round.startDelayMs}`, 'health-timeout': String(Math.ceil(round.startDelayMs / 1000) + 60) }
+        : {},
+    ),
     workspace,
     timeoutMs: 600_000,
     onSpawn: (/** @type {import('node:child_process').ChildProcess} */ c) => {
@@ -285,6 +304,10 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
     }
     const partials = await partialUploads(target.deployDir)
     if (partials.length > 0) violations.push(`${where}: partial uploads left in releases/: ${partials.join(', ')}`)
+    const silent = await lockWatch.stop()
+    if (silent.silentSeconds > LEASE_SECONDS + TAKEOVER_GRACE_SECONDS) {
+      violations.push(`${where}: while runs waited, the lock (holder ${silent.holder}) went ${silent.silentSeconds} s without a renewal: its lease is ${LEASE_SECONDS} s`)
+    }
     const lock = await lockState(target.deployDir)
     if (lock.held && lock.silentSeconds > LEASE_SECONDS) {
       violations.push(`${where}: the lock (holder ${lock.holder}) has not been renewed for ${lock.silentSeconds} s, longer than its ${LEASE_SECONDS} s lease`)
@@ -299,12 +322,14 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
       followUp: `exit ${follow.code} in ${(follow.durationMs / 1000).toFixed(1)} s${/Took over a stale deploy lock/.test(follow.stdout) ? ' (took over the lock)' : ''}`,
       seconds: Math.round((Date.now() - began) / 1000),
       instances: instances.length,
+      lockSilentMax: silent.silentSeconds,
       violations,
       notes,
       servedBefore,
     }
   } finally {
     await restore?.()
+    await lockWatch.stop()
   }
 }
 
@@ -363,7 +388,7 @@ export function summaryLine(r) {
     p.padBytes > 0 ? `${p.padBytes >> 20} MiB pad` : '',
     p.raceAtMs !== undefined ? `race at ${p.raceAtMs} ms: ${r.racer}` : '',
   ].filter(Boolean)
-  return `round ${p.index}: ${r.cut}${extras.length ? ` (${extras.join(', ')})` : ''}; cut run ${r.cutRun}; follow-up ${r.followUp}; ${r.instances} instances; ${r.seconds} s${r.violations.length ? ` -- ${r.violations.length} VIOLATION(S)` : ''}`
+  return `round ${p.index}: ${r.cut}${extras.length ? ` (${extras.join(', ')})` : ''}; cut run ${r.cutRun}; follow-up ${r.followUp}; ${r.instances} instances; lock unrenewed at most ${r.lockSilentMax} s; ${r.seconds} s${r.violations.length ? ` -- ${r.violations.length} VIOLATION(S)` : ''}`
 }
 
 /**
@@ -379,7 +404,7 @@ export function formatSummary(s) {
     `soak summary: seed ${s.seed}, ${s.rounds.length} rounds (${kills} SIGKILL, ${cuts} network cut, ${races} racing, ${missed} cut after the run ended) on ${s.network}, ${s.seconds} s`,
     `  requests through nginx: ${s.traffic.total}, failed: ${s.traffic.failed}`,
     `  rollback at the end: ${s.rollback}`,
-    `  max instances after a round: ${Math.max(0, ...s.rounds.map((r) => r.instances))}`,
+    `  max instances after a round: ${Math.max(0, ...s.rounds.map((r) => r.instances))}; longest a lock went unrenewed: ${Math.max(0, ...s.rounds.map((r) => r.lockSilentMax))} s (lease ${LEASE_SECONDS} s)`,
     s.violations.length === 0 ? '  no violations' : `  ${s.violations.length} violation(s):\n${s.violations.map((v) => `  - ${v.replace(/\n/g, '\n    ')}`).join('\n')}`,
   ].join('\n')
 }
