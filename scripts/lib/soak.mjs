@@ -26,7 +26,7 @@ const TAKEOVER_GRACE_SECONDS = 15
 /**
  * @typedef {'time' | 'upload' | 'start' | 'switch'} Anchor
  * @typedef {{ index: number, kind: 'kill' | 'cut', anchor: Anchor, cutAtMs: number, raceAtMs?: number,
- *   startDelayMs: number, padBytes: number }} RoundPlan
+ *   startDelayMs: number, delayBeforeJvm: boolean, padBytes: number }} RoundPlan
  * @typedef {{ plan: RoundPlan, cut: string, cutRun: string, racer?: string, followUp: string,
  *   seconds: number, instances: number, lockSilentMax: number, violations: string[], notes: string[] }} RoundResult
  * @typedef {{ seed: number, rounds: RoundResult[], violations: string[], network: string,
@@ -63,6 +63,9 @@ export function planRounds({ seed, rounds, cutShare, canCut, baseMs }) {
     // the follow-up waits out the lease anyway: a killed run's shell goes on with its health wait.
     const startDelayMs =
       kind === 'cut' && slow ? 90_000 + Math.floor(random() * 30_000) : random() < 0.5 ? 0 : 1000 + Math.floor(random() * 7000)
+    // The wait is in the JVM (a slow context start) or in the start command before the JVM exists
+    // (`sleep; exec java`, a wrapper script): a cut run then leaves a shell, not yet a JVM.
+    const delayBeforeJvm = random() < 0.5
     const pick = random()
     /** @type {Anchor} */
     const anchor = pick < 0.5 ? 'time' : pick < 0.65 ? 'upload' : pick < 0.85 ? 'start' : 'switch'
@@ -80,6 +83,7 @@ export function planRounds({ seed, rounds, cutShare, canCut, baseMs }) {
           : Math.round(cutAt * cutAt * (anchor === 'switch' ? 150 : 400)),
       ...(race ? { raceAtMs: Math.round(raceAt * baseMs) } : {}),
       startDelayMs,
+      delayBeforeJvm,
       padBytes,
     }
   })
@@ -251,11 +255,7 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
   let child
   let exited = false
   const cutRun = runAction({
-    inputs: inputs(
-      round.startDelayMs > 0
-        ? { env: `SAMPLE_START_DELAY_MS=${round.startDelayMs}`, 'health-timeout': String(Math.ceil(round.startDelayMs / 1000) + 60) }
-        : {},
-    ),
+    inputs: inputs(slowStart(round)),
     workspace,
     timeoutMs: 600_000,
     onSpawn: (/** @type {import('node:child_process').ChildProcess} */ c) => {
@@ -333,6 +333,19 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
   }
 }
 
+/**
+ * The inputs that make a round's release slow to start, as its plan says.
+ * @param {RoundPlan} round
+ * @returns {Record<string, string>}
+ */
+function slowStart(round) {
+  if (round.startDelayMs === 0) return {}
+  const healthTimeout = String(Math.ceil(round.startDelayMs / 1000) + 60)
+  if (!round.delayBeforeJvm) return { env: `SAMPLE_START_DELAY_MS=${round.startDelayMs}`, 'health-timeout': healthTimeout }
+  const seconds = (round.startDelayMs / 1000).toFixed(3)
+  return { 'start-command': `sleep ${seconds}; exec java $JAVA_OPTS -jar "$ARTIFACT" --server.port="$PORT"`, 'health-timeout': healthTimeout }
+}
+
 /** How many times the log says a release started. */
 const startsIn = async (/** @type {string} */ log) => ((await readFile(log, 'utf8').catch(() => '')).match(/starting release/g) ?? []).length
 
@@ -384,7 +397,7 @@ async function reapStrays(deployDir, instances, notes) {
 export function summaryLine(r) {
   const p = r.plan
   const extras = [
-    p.startDelayMs > 0 ? `start delay ${p.startDelayMs} ms` : '',
+    p.startDelayMs > 0 ? `start delay ${p.startDelayMs} ms ${p.delayBeforeJvm ? 'before' : 'in'} the JVM` : '',
     p.padBytes > 0 ? `${p.padBytes >> 20} MiB pad` : '',
     p.raceAtMs !== undefined ? `race at ${p.raceAtMs} ms: ${r.racer}` : '',
   ].filter(Boolean)
