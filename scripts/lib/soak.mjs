@@ -35,7 +35,7 @@ const TAKEOVER_GRACE_SECONDS = 15
 
 /**
  * The rounds a seed gives: a share of them cut the network (none without namespaces), about a
- * third race a second deploy. The moment of the cut: in half of the rounds a fraction of a plain
+ * third race a second deploy. The moment of the cut: in 40 % of the rounds a fraction of a plain
  * deploy's duration (`baseMs`, plus up to 8 s of the release's start delay) after the run starts;
  * in the others, a few milliseconds to 0.4 s after a step has begun (the upload, the start of the
  * release, the switch: the racer's, when it holds the lock first), where the windows are narrow.
@@ -68,7 +68,8 @@ export function planRounds({ seed, rounds, cutShare, canCut, baseMs }) {
     const delayBeforeJvm = random() < 0.5
     const pick = random()
     /** @type {Anchor} */
-    const anchor = pick < 0.5 ? 'time' : pick < 0.65 ? 'upload' : pick < 0.85 ? 'start' : 'switch'
+    // The start, where instances are made, gets the largest share of the aimed cuts.
+    const anchor = pick < 0.4 ? 'time' : pick < 0.55 ? 'upload' : pick < 0.85 ? 'start' : 'switch'
     // An upload to watch must take more than an instant, even on loopback.
     const padBytes = anchor === 'upload' || random() < 0.2 ? (8 + Math.floor(random() * 24)) * 1024 * 1024 : 0
     const cutAt = random()
