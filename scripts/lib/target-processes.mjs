@@ -180,9 +180,22 @@ export async function readPid(file) {
 }
 
 /**
+ * Whether process `pid` has a file open that `inside` accepts.
+ * @param {number} pid
+ * @param {(path: string) => boolean} inside
+ */
+async function holdsFileIn(pid, inside) {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => /** @type {string[]} */ ([]))
+  for (const fd of fds) if (inside(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))) return true
+  return false
+}
+
+/**
  * Every process that belongs to the target: cwd, executable or command line inside
  * `dir` (sshd, nginx master/workers, deployed JVMs even after they were reparented),
- * plus all descendants of those (sshd session processes and whatever they ran).
+ * plus all descendants of those (sshd session processes and whatever they ran), and whatever
+ * holds a file inside `dir` open: an sshd session whose connection went silent outlives the
+ * listener it was forked from, reparented, but keeps the target's sshd log open.
  * Never the current process or its ancestors.
  * @param {string} dir
  * @returns {Promise<number[]>}
@@ -204,7 +217,7 @@ export async function processesOf(dir) {
     const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '')
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => '')
     const inside = (/** @type {string} */ p) => p === dir || p.startsWith(dir + '/')
-    if (cmdline.includes(dir) || inside(cwd) || inside(exe)) matched.add(pid)
+    if (cmdline.includes(dir) || inside(cwd) || inside(exe) || (await holdsFileIn(pid, inside))) matched.add(pid)
   }
   for (let p = parentOf.get(process.pid); p && p > 1; p = parentOf.get(p)) protectedPids.add(p)
 
