@@ -1,8 +1,8 @@
-export const id = 534;
-export const ids = [534];
+export const id = 28;
+export const ids = [28];
 export const modules = {
 
-/***/ 3534:
+/***/ 4028:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -482,6 +482,10 @@ function withoutTrailingNewlines(text) {
  * have names the scripts do not use (a script's `state` once came back as a /proc stat line).
  */
 const SHELL_LIB = `
+# Makes DEPLOY_DIR absolute: a relative deploy-dir is under the deploy user's home, wherever the
+# script runs from, and the answers name it in full.
+resolve_deploy_dir() { case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac; }
+
 # Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for
 # deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is
 # empty where it does not. Every process a script starts costs 20 ms on a loaded host.
@@ -759,11 +763,6 @@ find_instance() {
   echo "stale_pid=$1 $STALE_PID"
   return 1
 }
-
-# instance_pid PORT: prints the pid of our instance on PORT only when find_instance proves it, for
-# "$(instance_pid "$PORT")". It prints no stale notice: a script that must report one (for the log)
-# calls find_instance itself.
-instance_pid() { find_instance "$1" > /dev/null && echo "$INSTANCE_PID"; }
 
 # Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its
 # children and the processes of its group or session (what stop_group stops). Where the kernel's
@@ -1535,8 +1534,8 @@ const HISTORY_LIMIT = 1000;
 function appendHistoryScript(p) {
     if (p.entry.includes('\n'))
         throw new Error('a history entry is one line');
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, ENTRY: p.entry, LIMIT: HISTORY_LIMIT }, `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, ENTRY: p.entry, LIMIT: HISTORY_LIMIT }, `${SHELL_LIB}
+resolve_deploy_dir
 cd -- "$DEPLOY_DIR" 2>/dev/null || { echo "history=no_deploy_dir"; exit 0; }
 printf '%s\\n' "$ENTRY" >> history || exit 1
 # Counting costs a process; trim only once in a while, when the file may have outgrown the limit.
@@ -1548,15 +1547,15 @@ echo "history=appended"`);
 }
 /** The last `lines` entries of `<deploy-dir>/history`, in a section `@@history`. */
 function readHistoryScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, LINES: p.lines }, `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, LINES: p.lines }, `${SHELL_LIB}
+resolve_deploy_dir
 echo "@@history"
 [ ! -r "$DEPLOY_DIR/history" ] || tail -n "$LINES" -- "$DEPLOY_DIR/history"`);
 }
 /** The last `lines` lines of each port's log, in sections `@@log_<port>`. Reads only. */
 function readLogsScript(p) {
-    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORTS: p.ports.join(' '), LINES: p.lines }, `
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+    return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir, PORTS: p.ports.join(' '), LINES: p.lines }, `${SHELL_LIB}
+resolve_deploy_dir
 for port in $PORTS; do
   echo "@@log_$port"
   [ ! -r "$DEPLOY_DIR/logs/$port.log" ] || tail -n "$LINES" -- "$DEPLOY_DIR/logs/$port.log"
@@ -1682,10 +1681,6 @@ function unitName(appName, port) {
 /** The instance's drop-in, relative to the unit directory: systemd reads it for that port's instance only. */
 function dropInPath(appName, port) {
     return `${unitName(appName, port)}.d/zdd.conf`;
-}
-/** The directory the unit file goes to, as the shell on the host spells it. */
-function unitDirectory(scope) {
-    return scope === 'system' ? '/etc/systemd/system' : '$HOME/.config/systemd/user';
 }
 /**
  * One word of a unit file's command line: in double quotes, with `\` and `"` escaped as systemd
@@ -1995,7 +1990,7 @@ function inspectScript(p) {
         NEED_JAVA: p.needJava ? 1 : 0,
         APP_NAME: p.appName,
     }, `${SHELL_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 echo "deploy_dir=$DEPLOY_DIR"
 uid=
 while read -r key value _; do [ "$key" = Uid: ] && uid=$value && break; done 2>/dev/null < /proc/self/status
@@ -3833,7 +3828,7 @@ function acquireLockScript(p) {
         TIMEOUT: Math.ceil(p.timeoutSeconds),
         LEASE: LEASE_SECONDS,
     }, `${SHELL_LIB}${LOCK_LIB}
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 { [ -d "$DEPLOY_DIR" ] || mkdir -p -- "$DEPLOY_DIR" 2>/dev/null; } && cd -- "$DEPLOY_DIR" 2>/dev/null && [ -w . ] || {
   echo "error=deploy_dir_unwritable"; echo "deploy_dir=$DEPLOY_DIR"; exit ${LOCK_EXIT.unwritable}
 }
@@ -3902,6 +3897,21 @@ line=
 set -- $line
 [ "\${1:-}" = "$$" ] && rm -rf .lock
 echo "lock=released"`);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/step-error.js
+/** A step failed in a way the user can act on; the message says which step, what and what to do. */
+class StepError extends Error {
+    step;
+    afterReload;
+    constructor(step, message, 
+    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
+    afterReload = false) {
+        super(`${step}: ${message}`);
+        this.step = step;
+        this.afterReload = afterReload;
+        this.name = 'StepError';
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/lock.js
@@ -4205,19 +4215,10 @@ function sudoRefusalNote(output, command, user) {
 
 
 
-/** A step failed in a way the user can act on; the message says which step, what and what to do. */
-class StepError extends Error {
-    step;
-    afterReload;
-    constructor(step, message, 
-    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
-    afterReload = false) {
-        super(`${step}: ${message}`);
-        this.step = step;
-        this.afterReload = afterReload;
-        this.name = 'StepError';
-    }
-}
+
+// The steps' callers take it from here; lock.ts takes it from step-error.js, so that lock and steps
+// do not import each other.
+
 /** Step 4 (and the first look of every command): the host's tools, releases, instances and include. */
 async function inspectHost(remote, config, log, prepare, { onlyIfPreviousSucceeded = false } = {}) {
     const script = inspectScript({
@@ -4777,7 +4778,7 @@ pf_sudo() {
 
 # deploy-dir: writable if it exists (and its releases, run and logs), else creatable in its nearest
 # existing parent. Nothing is created.
-case "$DEPLOY_DIR" in /*) ;; *) DEPLOY_DIR="$HOME/$DEPLOY_DIR" ;; esac
+resolve_deploy_dir
 while :; do case "$DEPLOY_DIR" in ?*/) DEPLOY_DIR=\${DEPLOY_DIR%/} ;; *) break ;; esac; done
 echo "deploy_dir=$DEPLOY_DIR"
 pf_room=
