@@ -522,21 +522,18 @@ function parseInputs(get, context = {}) {
         throw new InputError(problems);
     return config;
 }
+/** The credential inputs, each a secret whatever it looks like. */
+function credentialInputs(config) {
+    const { auth, proxy } = config;
+    return [auth.privateKey, auth.passphrase, auth.password, proxy?.auth.privateKey, proxy?.auth.passphrase];
+}
 /**
  * Values the action masks itself in what the host sends back (a hook's output, a log, a stranger's
  * command line): every secret input, every env value (a credential can hide under any name), and
  * java-opts, whole and each `-D` value in it (`-Ddb.password=...`). Booleans are none.
  */
 function secretsOf(config) {
-    const values = [
-        config.auth.privateKey,
-        config.auth.passphrase,
-        config.auth.password,
-        config.proxy?.auth.privateKey,
-        config.proxy?.auth.passphrase,
-        config.javaOpts,
-        ...(0,secrets/* javaOptionValues */.Ik)(config.javaOpts),
-    ];
+    const values = [...credentialInputs(config), config.javaOpts, ...(0,secrets/* javaOptionValues */.Ik)(config.javaOpts)];
     for (const [, value] of config.env)
         values.push(value);
     return values.filter((v) => typeof v === 'string' && v.length >= secrets/* MIN_SECRET_LENGTH */.vb && !(0,secrets/* isBoolean */.Lm)(v));
@@ -555,11 +552,7 @@ function registeredSecretsOf(config) {
     ].filter((text) => text !== '');
     const candidates = [...config.env, ...(0,secrets/* javaOptions */.NC)(config.javaOpts)];
     const values = [
-        config.auth.privateKey,
-        config.auth.passphrase,
-        config.auth.password,
-        config.proxy?.auth.privateKey,
-        config.proxy?.auth.passphrase,
+        ...credentialInputs(config),
         ...candidates.filter(([name, value]) => (0,secrets/* mayBeSecret */.lr)(name, value, shown)).map(([, value]) => value),
     ];
     return values.filter((v) => typeof v === 'string' && v.trim() !== '');

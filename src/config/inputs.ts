@@ -347,21 +347,19 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   return config
 }
 
+/** The credential inputs, each a secret whatever it looks like. */
+function credentialInputs(config: DeployConfig): Array<string | undefined> {
+  const { auth, proxy } = config
+  return [auth.privateKey, auth.passphrase, auth.password, proxy?.auth.privateKey, proxy?.auth.passphrase]
+}
+
 /**
  * Values the action masks itself in what the host sends back (a hook's output, a log, a stranger's
  * command line): every secret input, every env value (a credential can hide under any name), and
  * java-opts, whole and each `-D` value in it (`-Ddb.password=...`). Booleans are none.
  */
 export function secretsOf(config: DeployConfig): string[] {
-  const values = [
-    config.auth.privateKey,
-    config.auth.passphrase,
-    config.auth.password,
-    config.proxy?.auth.privateKey,
-    config.proxy?.auth.passphrase,
-    config.javaOpts,
-    ...javaOptionValues(config.javaOpts),
-  ]
+  const values = [...credentialInputs(config), config.javaOpts, ...javaOptionValues(config.javaOpts)]
   for (const [, value] of config.env) values.push(value)
   return values.filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH && !isBoolean(v))
 }
@@ -380,11 +378,7 @@ export function registeredSecretsOf(config: DeployConfig): string[] {
   ].filter((text) => text !== '')
   const candidates = [...config.env, ...javaOptions(config.javaOpts)]
   const values = [
-    config.auth.privateKey,
-    config.auth.passphrase,
-    config.auth.password,
-    config.proxy?.auth.privateKey,
-    config.proxy?.auth.passphrase,
+    ...credentialInputs(config),
     ...candidates.filter(([name, value]) => mayBeSecret(name, value, shown)).map(([, value]) => value),
   ]
   return values.filter((v): v is string => typeof v === 'string' && v.trim() !== '')
