@@ -22,7 +22,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_proces
 
 /***/ }),
 
-/***/ 6982:
+/***/ 4601:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
@@ -183,7 +183,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 4905:
+/***/ 9665:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -260,9 +260,9 @@ function parseHostEntry(entry, defaults, input = 'host') {
 }
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __nccwpck_require__(1111);
+var quote = __nccwpck_require__(6982);
 // EXTERNAL MODULE: ./lib/config/secrets.js
-var secrets = __nccwpck_require__(3326);
+var secrets = __nccwpck_require__(2999);
 ;// CONCATENATED MODULE: ./lib/config/inputs.js
 /**
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
@@ -578,7 +578,7 @@ function firstDestination(get) {
 
 /***/ }),
 
-/***/ 3326:
+/***/ 2999:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -737,13 +737,13 @@ function redactCommandLine(commandLine, secrets) {
 
 /***/ }),
 
-/***/ 5912:
+/***/ 5691:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1187);
-/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4905);
-/* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9390);
+/* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2663);
+/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9665);
+/* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1743);
 
 
 
@@ -751,7 +751,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(715), __nccwpck_require__.e(28)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4028));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(707)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4707));
 await main();
 
 __webpack_async_result__();
@@ -759,7 +759,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1111:
+/***/ 6982:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -799,7 +799,7 @@ function shellScript(vars, body) {
 
 /***/ }),
 
-/***/ 1187:
+/***/ 2663:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -819,7 +819,7 @@ globals.__dirname ??= (0,external_node_path_.dirname)(globals.__filename);
 
 /***/ }),
 
-/***/ 9390:
+/***/ 1743:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -1077,6 +1077,6 @@ function takeEarlySocket(host, port) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5912);
+/******/ var __webpack_exports__ = __nccwpck_require__(5691);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -1,8 +1,8 @@
-export const id = 28;
-export const ids = [28];
+export const id = 707;
+export const ids = [707];
 export const modules = {
 
-/***/ 4028:
+/***/ 4707:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -11,12 +11,12 @@ __webpack_require__.d(__webpack_exports__, {
   main: () => (/* binding */ main)
 });
 
-// EXTERNAL MODULE: ../../main/node_modules/@actions/core/lib/core.js + 14 modules
-var core = __webpack_require__(4559);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
+var core = __webpack_require__(6421);
 // EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
-var inputs = __webpack_require__(4905);
+var inputs = __webpack_require__(9665);
 // EXTERNAL MODULE: ./lib/config/secrets.js
-var secrets = __webpack_require__(3326);
+var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
@@ -209,10 +209,10 @@ function describeConnectError(error, entry, timeoutSeconds) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
-// EXTERNAL MODULE: ../../main/node_modules/node-ssh/lib/esm/index.mjs + 2 modules
-var esm = __webpack_require__(4249);
+// EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(9487);
 // EXTERNAL MODULE: ./lib/ssh/early-socket.js
-var early_socket = __webpack_require__(9390);
+var early_socket = __webpack_require__(1743);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(7075);
 // EXTERNAL MODULE: external "node:string_decoder"
@@ -1379,7 +1379,7 @@ class RemoteHost {
 }
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __webpack_require__(1111);
+var quote = __webpack_require__(6982);
 ;// CONCATENATED MODULE: ./lib/remote/hooks.js
 /** Scripts for the user's own steps (hooks), the deploy history and the instances' logs. */
 
