@@ -7,9 +7,9 @@
  * the start command, java-opts and PATH from `run/<port>.conf` and the env entries from the
  * release's `env`, both of mode 0600, as a detached start does.
  */
-import { shellQuote } from './quote.js'
+import { shellAssignments, shellQuote } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
-import { SYSTEMCTL_SH } from './sh/generated.js'
+import { LAUNCH_SH, SYSTEMCTL_SH } from './sh/generated.js'
 
 /** A system unit (as root) or a unit of the user's own manager (which needs lingering). */
 export type UnitScope = 'system' | 'user'
@@ -131,53 +131,9 @@ export function launcherText(deployDir: string): string {
   return `#!/bin/sh
 # Written by zero-downtime-deploy: the unit zdd-<app-name>@<port>.service runs this with its port.
 set -u
+${shellAssignments({ LAUNCH_DEPLOY_DIR: deployDir })}
 ${SHELL_LIB.trim()}
-
-# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the
-# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.
-launch_cgroup() {
-  LAUNCH_PROCS=
-  while IFS= read -r launch_line; do
-    case "$launch_line" in
-      *:name=systemd:*.service) launch_try="/sys/fs/cgroup/systemd\${launch_line#*:name=systemd:}" ;;
-      0::*.service)
-        launch_try="/sys/fs/cgroup\${launch_line#0::}"
-        [ -r "$launch_try/cgroup.procs" ] || launch_try="/sys/fs/cgroup/unified\${launch_line#0::}" ;;
-      *) continue ;;
-    esac
-    if [ -r "$launch_try/cgroup.procs" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi
-  done < /proc/self/cgroup
-  return 1
-}
-
-# Status 0 while a process other than this one is in the unit's cgroup (builtins only).
-launch_others() {
-  launch_other=
-  while read -r launch_pid; do [ "$launch_pid" = "$$" ] || launch_other=yes; done < "$LAUNCH_PROCS"
-  [ -n "$launch_other" ]
-}
-
-cd -- ${shellQuote(deployDir)} || exit 97
-exec < /dev/null >> "logs/$1.log" 2>&1
-# The session's environment, then this instance's settings (which win over the session's).
-. "./run/$1.conf" || exit 98
-PORT=$1
-record_instance "$PORT" "$$"
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)"
-cd -P -- "releases/$RELEASE" || exit 97
-ARTIFACT="$PWD/$FILE_NAME"
-SERVER_PORT=$PORT
-export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
-. ./env || exit 98
-sh -c "$START_COMMAND"
-launch_status=$?
-[ "$launch_status" = 0 ] || exit "$launch_status"
-launch_cgroup && launch_others || exit 0
-echo "--- the start command returned and left the service running in the background: waiting while it runs"
-while launch_others; do sleep 1; done
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again"
-exit 1
-`
+${LAUNCH_SH}`
 }
 
 /**
