@@ -27,9 +27,9 @@ clock() {
 
 # Sleeps $1 hundredths of a second.
 sleep_cs() {
-  fraction=$(( $1 % 100 ))
-  [ "$fraction" -ge 10 ] || fraction=0$fraction
-  sleep "$(( $1 / 100 )).$fraction"
+  sleep_fraction=$(( $1 % 100 ))
+  [ "$sleep_fraction" -ge 10 ] || sleep_fraction=0$sleep_fraction
+  sleep "$(( $1 / 100 )).$sleep_fraction"
 }
 
 # Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.
@@ -72,8 +72,8 @@ http_status() {
     else
       http_answer=$(wget -q -S -O "$2" -T "$3" "$1" 2>&1)
     fi
-    code=$(printf '%s\n' "$http_answer" | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | head -n 1)
-    echo "${code:-000}"
+    http_code=$(printf '%s\n' "$http_answer" | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | head -n 1)
+    echo "${http_code:-000}"
   fi
 }
 
@@ -91,9 +91,9 @@ ss_listeners() {
 # only the top is read (see port_in_use).
 listen_inodes() {
   if ss_listeners "$1"; then
-    rest=$LISTENERS
+    listen_rest=$LISTENERS
     while :; do
-      case "$rest" in *ino:*) rest=${rest#*ino:}; echo "${rest%%[!0-9]*}" ;; *) return 0 ;; esac
+      case "$listen_rest" in *ino:*) listen_rest=${listen_rest#*ino:}; echo "${listen_rest%%[!0-9]*}" ;; *) return 0 ;; esac
     done
   fi
   port_hex "$1"
@@ -118,11 +118,11 @@ listening_inodes_in() {
 
 # Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.
 port_hex() {
-  HEX='' n=$1
+  HEX='' hex_rest=$1
   for _ in 1 2 3 4; do
-    digit=$(( n % 16 )); n=$(( n / 16 ))
-    case $digit in 10) digit=A ;; 11) digit=B ;; 12) digit=C ;; 13) digit=D ;; 14) digit=E ;; 15) digit=F ;; esac
-    HEX=$digit$HEX
+    hex_digit=$(( hex_rest % 16 )); hex_rest=$(( hex_rest / 16 ))
+    case $hex_digit in 10) hex_digit=A ;; 11) hex_digit=B ;; 12) hex_digit=C ;; 13) hex_digit=D ;; 14) hex_digit=E ;; 15) hex_digit=F ;; esac
+    HEX=$hex_digit$HEX
   done
 }
 
@@ -164,26 +164,26 @@ port_in_use() {
 # Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh
 # runs java as its child), as "<pid>:<fd>" words. Builtins only: it runs in wait loops.
 sockets_of() {
-  SOCKETS='' children=
-  { read -r children < "/proc/$1/task/$1/children"; } 2>/dev/null
-  for process in $1 $children; do
-    # shellcheck disable=SC2231 # $process is a pid: nothing to split
-    for fd in /proc/$process/fd/*; do [ ! -S "$fd" ] || SOCKETS="$SOCKETS ${process}:${fd##*/}"; done
+  SOCKETS='' sockets_children=
+  { read -r sockets_children < "/proc/$1/task/$1/children"; } 2>/dev/null
+  for sockets_process in $1 $sockets_children; do
+    # shellcheck disable=SC2231 # $sockets_process is a pid: nothing to split
+    for sockets_fd in /proc/$sockets_process/fd/*; do [ ! -S "$sockets_fd" ] || SOCKETS="$SOCKETS ${sockets_process}:${sockets_fd##*/}"; done
   done 2>/dev/null
 }
 
 # The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).
 port_holder() {
   # -p makes ss read every process's file descriptors: only here, where the pid is needed.
-  holder=$(ss -tnp state listening "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9][0-9]*\).*/\1/p' | head -n 1)
-  if [ -n "$holder" ]; then echo "$holder"; return 0; fi
-  for inode in $(listen_inodes "$1"); do
-    dir=
+  holder_pid=$(ss -tnp state listening "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9][0-9]*\).*/\1/p' | head -n 1)
+  if [ -n "$holder_pid" ]; then echo "$holder_pid"; return 0; fi
+  for holder_inode in $(listen_inodes "$1"); do
+    holder_dir=
     # shellcheck disable=SC2012 # ls -l of the fd directories is how the socket inodes are read
-    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r line; do
-      case "$line" in
-        /proc/*/fd:) dir=${line%/fd:} ;;
-        *"socket:[$inode]"*) echo "${dir#/proc/}"; break ;;
+    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r holder_line; do
+      case "$holder_line" in
+        /proc/*/fd:) holder_dir=${holder_line%/fd:} ;;
+        *"socket:[$holder_inode]"*) echo "${holder_dir#/proc/}"; break ;;
       esac
     done | head -n 1
   done | head -n 1
@@ -265,12 +265,12 @@ is_our_instance() {
     return
   fi
   # shellcheck disable=SC2013 # grep -l prints paths of /proc, which hold no spaces
-  for member in $(grep -l -E "^[0-9]+ \(.*\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
-    member=${member#/proc/}; member=${member%/stat}
+  for instance_member in $(grep -l -E "^[0-9]+ \(.*\) [^ZX] [0-9]+ $1 " /proc/[0-9]*/stat 2>/dev/null); do
+    instance_member=${instance_member#/proc/}; instance_member=${instance_member%/stat}
     # Started after the recorded process: a member of an older group of the same id is not ours.
     # shellcheck disable=SC2015 # either failure means: not this member
-    if [ -n "$2" ]; then proc_start "$member" && [ "$PROC_START" -ge "$id_start" ] 2>/dev/null || continue; fi
-    runs_release "$member" "$3" && return 0
+    if [ -n "$2" ]; then proc_start "$instance_member" && [ "$PROC_START" -ge "$id_start" ] 2>/dev/null || continue; fi
+    runs_release "$instance_member" "$3" && return 0
   done
   return 1
 }
@@ -332,8 +332,8 @@ holds_sockets() {
 # The program that process $1 runs, by name, for messages: its first word only, since the
 # arguments may carry secrets.
 program_of() {
-  program=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1)
-  echo "${program##*/}"
+  program_path=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1)
+  echo "${program_path##*/}"
 }
 
 # The command line of pid $1, for messages.
@@ -377,9 +377,9 @@ stop_group() {
   stop_id=${3:-} stop_release=${4:-}
   if [ -z "$stop_release" ]; then proc_id "$1"; stop_id=$PROC_ID; fi
   signal_group TERM "$1"
-  clock; deadline=$(( NOW + $2 ))
+  clock; stop_deadline=$(( NOW + $2 ))
   while alive "$1"; do
-    if clock; [ "$NOW" -ge "$deadline" ]; then
+    if clock; [ "$NOW" -ge "$stop_deadline" ]; then
       if [ -n "$stop_release" ]; then
         is_our_instance "$1" "$stop_id" "$stop_release" || { echo "not_killed=$1"; return 0; }
       else
@@ -419,24 +419,24 @@ exec_detached() {
 # that look alike (a container's, another network namespace's), and a reload replaces the workers
 # of one of them only.
 nginx_workers() {
-  titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
-  masters='' all_masters=
-  while IFS= read -r line; do
-    case "$line" in *':nginx: master process'*) ;; *) continue ;; esac
-    pid=${line#/proc/}; pid=${pid%%/*}
-    all_masters="$all_masters $pid"
-    case "$line" in *"$1"*) masters="$masters $pid" ;; esac
+  nginx_titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)
+  nginx_masters='' nginx_all_masters=
+  while IFS= read -r nginx_line; do
+    case "$nginx_line" in *':nginx: master process'*) ;; *) continue ;; esac
+    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}
+    nginx_all_masters="$nginx_all_masters $nginx_pid"
+    case "$nginx_line" in *"$1"*) nginx_masters="$nginx_masters $nginx_pid" ;; esac
   done <<EOF
-$titles
+$nginx_titles
 EOF
-  [ -n "$masters" ] || masters=$all_masters
-  while IFS= read -r line; do
-    case "$line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
-    pid=${line#/proc/}; pid=${pid%%/*}
-    read -r _ _ _ parent _ < "/proc/$pid/stat" 2>/dev/null || continue
-    case " $masters " in *" $parent "*) echo "$parent:$pid" ;; esac
+  [ -n "$nginx_masters" ] || nginx_masters=$nginx_all_masters
+  while IFS= read -r nginx_line; do
+    case "$nginx_line" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac
+    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}
+    read -r _ _ _ nginx_parent _ < "/proc/$nginx_pid/stat" 2>/dev/null || continue
+    case " $nginx_masters " in *" $nginx_parent "*) echo "$nginx_parent:$nginx_pid" ;; esac
   done <<EOF
-$titles
+$nginx_titles
 EOF
 }
 
@@ -447,13 +447,13 @@ await_retired() {
   [ -n "$1" ] || return 0
   clock; retire_deadline=$(( NOW + $2 ))
   while :; do
-    retired=yes
-    for worker in $1; do
-      title=
-      { IFS= read -r title < "/proc/$worker/cmdline"; } 2>/dev/null
-      case "$title" in *'shutting down'*) ;; 'nginx: worker process'*) retired=no; break ;; esac
+    retire_done=yes
+    for retire_worker in $1; do
+      retire_title=
+      { IFS= read -r retire_title < "/proc/$retire_worker/cmdline"; } 2>/dev/null
+      case "$retire_title" in *'shutting down'*) ;; 'nginx: worker process'*) retire_done=no; break ;; esac
     done
-    [ "$retired" = no ] || return 0
+    [ "$retire_done" = no ] || return 0
     if clock; [ "$NOW" -ge "$retire_deadline" ]; then echo "handover=late"; return 0; fi
     sleep 0.02
   done

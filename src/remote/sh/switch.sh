@@ -122,21 +122,21 @@ OLD_WORKERS=
 # The master's children are read from /proc with builtins alone; a kernel without that list gets
 # the full scan, a few processes more.
 has_new_worker() {
-  children_file=/proc/$1/task/$1/children
-  if [ -r "$children_file" ]; then
-    children=
-    { read -r children < "$children_file"; } 2>/dev/null
-    for child in $children; do
-      case "$BEFORE" in *" $1:$child "*) continue ;; esac
-      title=
-      { IFS= read -r title < "/proc/$child/cmdline"; } 2>/dev/null
-      case "$title" in *'shutting down'*) ;; 'nginx: worker process'*) return 0 ;; esac
+  worker_children_file=/proc/$1/task/$1/children
+  if [ -r "$worker_children_file" ]; then
+    worker_children=
+    { read -r worker_children < "$worker_children_file"; } 2>/dev/null
+    for worker_child in $worker_children; do
+      case "$BEFORE" in *" $1:$worker_child "*) continue ;; esac
+      worker_title=
+      { IFS= read -r worker_title < "/proc/$worker_child/cmdline"; } 2>/dev/null
+      case "$worker_title" in *'shutting down'*) ;; 'nginx: worker process'*) return 0 ;; esac
     done
     return 1
   fi
-  for pair in $(nginx_workers "$MASTER_HINT"); do
-    case "$pair" in "$1":*) ;; *) continue ;; esac
-    case "$BEFORE" in *" $pair "*) ;; *) return 0 ;; esac
+  for worker_pair in $(nginx_workers "$MASTER_HINT"); do
+    case "$worker_pair" in "$1":*) ;; *) continue ;; esac
+    case "$BEFORE" in *" $worker_pair "*) ;; *) return 0 ;; esac
   done
   return 1
 }
@@ -144,16 +144,16 @@ has_new_worker() {
 # Sets OLD_WORKERS to the pids of master $1's workers listed in BEFORE: those the reload replaces.
 set_old_workers() {
   OLD_WORKERS=
-  for pair in $BEFORE; do
-    case "$pair" in "$1":*) OLD_WORKERS="$OLD_WORKERS${pair#*:} " ;; esac
+  for old_pair in $BEFORE; do
+    case "$old_pair" in "$1":*) OLD_WORKERS="$OLD_WORKERS${old_pair#*:} " ;; esac
   done
 }
 
 # Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
 # command that stops and starts nginx), the new master of the one that exited.
 successor() {
-  for pair in $(nginx_workers "$MASTER_HINT"); do
-    case " $1 " in *" ${pair%%:*} "*) ;; *) echo "${pair%%:*}"; return 0 ;; esac
+  for successor_pair in $(nginx_workers "$MASTER_HINT"); do
+    case " $1 " in *" ${successor_pair%%:*} "*) ;; *) echo "${successor_pair%%:*}"; return 0 ;; esac
   done
   return 1
 }
@@ -165,49 +165,49 @@ successor() {
 # new port waits for that (await_retired), and the switch itself does not, so that a fleet's next
 # wave need not.
 reload_and_wait() {
-  BEFORE=" " masters='' seen=
+  BEFORE=" " reload_masters='' reload_seen=
   if [ -n "$SCAN_PID" ]; then
     wait "$SCAN_PID"
-    SCAN_PID='' pairs=
-    while IFS= read -r pair; do pairs="$pairs $pair"; done < "$SCAN_FILE"
+    SCAN_PID='' reload_pairs=
+    while IFS= read -r reload_pair; do reload_pairs="$reload_pairs $reload_pair"; done < "$SCAN_FILE"
     [ ! -r "$SCAN_FILE.pid" ] || { read -r PID_PATH < "$SCAN_FILE.pid"; } 2>/dev/null
   else
-    pairs=$(nginx_workers "$MASTER_HINT")
+    reload_pairs=$(nginx_workers "$MASTER_HINT")
     [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || PID_PATH=$(nginx_pid_path)
   fi
-  for pair in $pairs; do
-    master=${pair%%:*}
-    case " $seen " in *" $master "*) ;; *) seen="$seen $master" ;; esac
-    [ -z "$SIGNALLED" ] || [ "$master" = "$SIGNALLED" ] || continue
-    BEFORE="$BEFORE$pair "
-    case " $masters " in *" $master "*) ;; *) masters="$masters $master" ;; esac
+  for reload_pair in $reload_pairs; do
+    reload_master=${reload_pair%%:*}
+    case " $reload_seen " in *" $reload_master "*) ;; *) reload_seen="$reload_seen $reload_master" ;; esac
+    [ -z "$SIGNALLED" ] || [ "$reload_master" = "$SIGNALLED" ] || continue
+    BEFORE="$BEFORE$reload_pair "
+    case " $reload_masters " in *" $reload_master "*) ;; *) reload_masters="$reload_masters $reload_master" ;; esac
   done
   # nginx -s reload signals the master its pid file names: another master that starts a worker
   # meanwhile (one respawning a crashed worker) says nothing about this reload.
-  named=
-  [ -z "$PID_PATH" ] || { read -r named < "$PID_PATH"; } 2>/dev/null
-  case " $masters " in *" $named "*) [ -z "$named" ] || masters=$named ;; esac
+  reload_named=
+  [ -z "$PID_PATH" ] || { read -r reload_named < "$PID_PATH"; } 2>/dev/null
+  case " $reload_masters " in *" $reload_named "*) [ -z "$reload_named" ] || reload_masters=$reload_named ;; esac
   if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
-  if [ -z "$masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
-  clock; deadline=$(( NOW + RELOAD_TIMEOUT )) looks=0
+  if [ -z "$reload_masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
+  clock; reload_deadline=$(( NOW + RELOAD_TIMEOUT )) reload_looks=0
   while :; do
-    for master in $masters; do
-      if has_new_worker "$master"; then
-        SIGNALLED=$master
-        set_old_workers "$master"
-        echo "reload=observed"; echo "nginx_master=$master"; echo "old_workers=$OLD_WORKERS"; return 0
+    for reload_master in $reload_masters; do
+      if has_new_worker "$reload_master"; then
+        SIGNALLED=$reload_master
+        set_old_workers "$reload_master"
+        echo "reload=observed"; echo "nginx_master=$reload_master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
-      if ! pid_alive "$master" && SIGNALLED=$(successor "$seen"); then
+      if ! pid_alive "$reload_master" && SIGNALLED=$(successor "$reload_seen"); then
         # The old master took its workers with it: nothing is left to hand over.
         OLD_WORKERS=
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
       fi
     done
-    if clock; [ "$NOW" -ge "$deadline" ]; then echo "reload=not_taken"; return 1; fi
+    if clock; [ "$NOW" -ge "$reload_deadline" ]; then echo "reload=not_taken"; return 1; fi
     # nginx forks its new workers a few milliseconds after the signal, and a look costs builtins
     # only: a quick beat at first, a slower one if the master takes longer.
-    looks=$(( looks + 1 ))
-    if [ "$looks" -le 40 ]; then sleep 0.005; else sleep 0.02; fi
+    reload_looks=$(( reload_looks + 1 ))
+    if [ "$reload_looks" -le 40 ]; then sleep 0.005; else sleep 0.02; fi
   done
 }
 
