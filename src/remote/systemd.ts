@@ -1,7 +1,8 @@
 /**
  * Supervision by systemd: the template unit `zdd-<app-name>@.service` (instance = port), the
- * launcher it runs, and the shell functions that drive systemctl. Pure text builders: the scripts
- * in instance.ts and host.ts splice these in.
+ * launcher it runs (src/remote/sh/launch.sh), and the shell functions that drive systemctl
+ * (src/remote/sh/systemctl.sh). Pure text builders: the scripts of instance.ts and host.ts take
+ * these in.
  *
  * The unit file holds no value of the service's environment: the launcher reads the release and
  * the start command, java-opts and PATH from `run/<port>.conf` and the env entries from the
