@@ -6,6 +6,7 @@
 import type { DeltaPlan } from '../delta/manifest.js'
 import { MANIFEST_FILE } from '../delta/manifest.js'
 import { shellScript } from './quote.js'
+import { ASSEMBLE_DELTA_SH, READ_MANIFESTS_SH } from './sh/generated.js'
 
 /** The delta file's name inside the partial directory (hidden: never taken for the jar). */
 export const DELTA_FILE = '.delta'
@@ -26,23 +27,7 @@ export const ASSEMBLE_EXIT = {
  * the section `@@manifests`.
  */
 export function readManifestsScript(p: { deployDir: string; jars: string[] }): string {
-  return shellScript(
-    { DEPLOY_DIR: p.deployDir, JARS: p.jars.join('\n'), MANIFEST: MANIFEST_FILE },
-    `
-cd -- "$DEPLOY_DIR/releases" 2>/dev/null || exit 0
-echo "@@manifests"
-i=0
-printf '%s\\n' "$JARS" | while IFS= read -r jar; do
-  i=$((i + 1))
-  [ -n "$jar" ] && [ -f "$jar" ] || continue
-  manifest="\${jar%/*}/$MANIFEST"
-  [ -f "$manifest" ] || continue
-  size=$(wc -c < "$jar") || continue
-  echo "release $((i - 1)) $size"
-  cat -- "$manifest"
-  echo
-done`,
-  )
+  return shellScript({ DEPLOY_DIR: p.deployDir, JARS: p.jars.join('\n'), MANIFEST: MANIFEST_FILE }, READ_MANIFESTS_SH)
 }
 
 /** Parses readManifestsScript's section: the manifest text and jar size of each release index. */
@@ -90,51 +75,12 @@ export function assembleScript(p: {
     DELTA: DELTA_FILE,
     PLAN: planText(p.plan),
     INLINE_DELTA: p.inlineDelta ?? '',
+    EXIT_NO_DELTA: ASSEMBLE_EXIT.noDelta,
+    EXIT_COPY_FAILED: ASSEMBLE_EXIT.copyFailed,
+    EXIT_MISMATCH: ASSEMBLE_EXIT.mismatch,
   }
   sources.forEach((s, i) => (vars[`SRC_${i}`] = `../${s.release}/${s.fileName}`))
-  // Static text: one case branch per source index, each naming its own variable.
-  const branches = sources.map((_, i) => `    ${i}) file=$SRC_${i} ;;`).join('\n')
-  return shellScript(
-    vars,
-    `
-if [ -n "$INLINE_DELTA" ]; then
-  mkdir -p -- "$DEPLOY_DIR/releases/.partial-$RELEASE" &&
-    printf '%s' "$INLINE_DELTA" | base64 -d > "$DEPLOY_DIR/releases/.partial-$RELEASE/$DELTA" || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
-fi
-cd -- "$DEPLOY_DIR/releases/.partial-$RELEASE" 2>/dev/null && [ -f "$DELTA" ] || { echo "error=delta_missing"; exit ${ASSEMBLE_EXIT.noDelta}; }
-if dd if=/dev/null of=/dev/null iflag=skip_bytes,count_bytes status=none 2>/dev/null; then gnu_dd=1; else gnu_dd=; fi
-# Writes bytes [$2, $2 + $3) of file $1 to stdout.
-copy_range() {
-  [ -r "$1" ] || return 1
-  if [ -n "$gnu_dd" ]; then
-    dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=1M status=none
-  else
-    tail -c "+$(($2 + 1))" "$1" | head -c "$3"
-  fi
-}
-give_up() {
-  rm -f -- "$FILE_NAME" "$DELTA"
-  echo "error=$1"
-  exit "$2"
-}
-exec 3>&1
-printf '%s\\n' "$PLAN" | while read -r src offset length; do
-  [ -n "$src" ] || continue
-  case $src in
-    d) file=$DELTA ;;
-${branches}
-    *) exit ${ASSEMBLE_EXIT.copyFailed} ;;
-  esac
-  copy_range "$file" "$offset" "$length" || { echo "failed_source=$file" >&3; exit ${ASSEMBLE_EXIT.copyFailed}; }
-done > "$FILE_NAME"
-[ $? = 0 ] || give_up copy_failed ${ASSEMBLE_EXIT.copyFailed}
-size=$(wc -c < "$FILE_NAME")
-[ "$size" = "$SIZE" ] || { echo "assembled_size=$size"; give_up size_mismatch ${ASSEMBLE_EXIT.mismatch}; }
-set -- $(sha256sum < "$FILE_NAME")
-[ "\${1:-}" = "$SHA256" ] || { echo "remote_sha256=\${1:-none}"; give_up sha256_mismatch ${ASSEMBLE_EXIT.mismatch}; }
-rm -f -- "$DELTA"
-echo "assembled=$SIZE"`,
-  )
+  return shellScript(vars, ASSEMBLE_DELTA_SH)
 }
 
 /** The plan as the assemble script reads it: `<source> <offset> <length>` a line; source `d` or an index. */

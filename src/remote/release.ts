@@ -1,5 +1,6 @@
 /** Scripts that make a release out of an uploaded file, and prune old ones. */
 import { shellScript } from './quote.js'
+import { FINALIZE_RELEASE_SH, PRUNE_RELEASES_SH } from './sh/generated.js'
 
 /**
  * The file in a release directory that says whether it has served: `new` from when the release is
@@ -55,62 +56,15 @@ export function finalizeReleaseScript(p: {
       ENV_TEXT: p.envText,
       MANIFEST_TEXT: p.manifestText ?? '',
       INLINE_BASE64: p.inlineBase64 ?? '',
+      RELEASE_STATE_FILE,
     },
-    `
-cd -- "$DEPLOY_DIR/releases" || exit 40
-if [ "$UPLOADED" = 1 ]; then
-  partial=".partial-$RELEASE"
-  if [ -n "$INLINE_BASE64" ]; then
-    mkdir -p -- "$partial" && printf '%s' "$INLINE_BASE64" | base64 -d > "$partial/$FILE_NAME" || {
-      echo "error=inline_write"; rm -rf -- "$partial"; exit 45
-    }
-  fi
-  set -- $(sha256sum < "$partial/$FILE_NAME")
-  if [ "\${1:-}" != "$SHA256" ]; then
-    echo "error=sha256_mismatch"; echo "remote_sha256=\${1:-none}"
-    rm -rf -- "$partial"
-    exit 41
-  fi
-  echo "$SHA256" > "$partial/sha256"
-  if [ -n "$MANIFEST_TEXT" ]; then
-    { printf '%s' "$MANIFEST_TEXT" > "$partial/chunks"; } 2>/dev/null || rm -f -- "$partial/chunks"
-  fi
-  printf '%s\n' "$FILE_NAME" > "$partial/.artifact"
-  printf 'new\n' > "$partial/${RELEASE_STATE_FILE}" || exit 42
-  # A fresh file under umask 077 is 0600 from its first byte. Nothing reads it before the release
-  # appears, so it needs no rename of its own.
-  [ ! -e "$partial/env" ] || rm -f -- "$partial/env"
-  (umask 077 && printf '%s' "$ENV_TEXT" > "$partial/env") || exit 44
-  [ ! -e "$RELEASE" ] || rm -rf -- "$RELEASE"
-  mv -- "$partial" "$RELEASE" || exit 42
-  [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-else
-  [ -f "$RELEASE/$FILE_NAME" ] || { echo "error=release_missing"; exit 43; }
-  # A release that is kept may be running: its env is replaced whole, by rename. A leftover
-  # .env.new could have another mode.
-  [ ! -e "$RELEASE/.env.new" ] || rm -f -- "$RELEASE/.env.new"
-  (umask 077 && printf '%s' "$ENV_TEXT" > "$RELEASE/.env.new") && mv -f -- "$RELEASE/.env.new" "$RELEASE/env" || exit 44
-fi
-echo "release=$RELEASE"`,
+    FINALIZE_RELEASE_SH,
   )
 }
 
 /** Removes the named releases, except any that a live instance still runs from. */
 export function pruneScript(p: { deployDir: string; releases: string[] }): string {
-  return shellScript(
-    { DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') },
-    `
-cd -- "$DEPLOY_DIR" || exit 0
-in_use=" "
-for file in run/*.release; do
-  [ -r "$file" ] && read -r name < "$file" && in_use="$in_use$name "
-done
-printf '%s\\n' "$PRUNE" | while IFS= read -r name; do
-  [ -n "$name" ] && [ -d "releases/$name" ] || continue
-  case "$in_use" in *" $name "*) echo "kept_running=$name"; continue ;; esac
-  rm -rf -- "releases/$name" && echo "pruned=$name"
-done`,
-  )
+  return shellScript({ DEPLOY_DIR: p.deployDir, PRUNE: p.releases.join('\n') }, PRUNE_RELEASES_SH)
 }
 
 /** The env file's text: `export KEY='value'` lines, so values are read, never expanded or run. */

@@ -1,14 +1,16 @@
 /**
  * Supervision by systemd: the template unit `zdd-<app-name>@.service` (instance = port), the
- * launcher it runs, and the shell functions that drive systemctl. Pure text builders: the scripts
- * in instance.ts and host.ts splice these in.
+ * launcher it runs (src/remote/sh/launch.sh), and the shell functions that drive systemctl
+ * (src/remote/sh/systemctl.sh). Pure text builders: the scripts of instance.ts and host.ts take
+ * these in.
  *
  * The unit file holds no value of the service's environment: the launcher reads the release and
  * the start command, java-opts and PATH from `run/<port>.conf` and the env entries from the
  * release's `env`, both of mode 0600, as a detached start does.
  */
-import { shellQuote } from './quote.js'
+import { shellAssignments, shellQuote } from './quote.js'
 import { SHELL_LIB } from './shell-lib.js'
+import { LAUNCH_SH, SYSTEMCTL_SH } from './sh/generated.js'
 
 /** A system unit (as root) or a unit of the user's own manager (which needs lingering). */
 export type UnitScope = 'system' | 'user'
@@ -130,53 +132,9 @@ export function launcherText(deployDir: string): string {
   return `#!/bin/sh
 # Written by zero-downtime-deploy: the unit zdd-<app-name>@<port>.service runs this with its port.
 set -u
+${shellAssignments({ LAUNCH_DEPLOY_DIR: deployDir })}
 ${SHELL_LIB.trim()}
-
-# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the
-# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.
-launch_cgroup() {
-  LAUNCH_PROCS=
-  while IFS= read -r launch_line; do
-    case "$launch_line" in
-      *:name=systemd:*.service) launch_try="/sys/fs/cgroup/systemd\${launch_line#*:name=systemd:}" ;;
-      0::*.service)
-        launch_try="/sys/fs/cgroup\${launch_line#0::}"
-        [ -r "$launch_try/cgroup.procs" ] || launch_try="/sys/fs/cgroup/unified\${launch_line#0::}" ;;
-      *) continue ;;
-    esac
-    if [ -r "$launch_try/cgroup.procs" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi
-  done < /proc/self/cgroup
-  return 1
-}
-
-# Status 0 while a process other than this one is in the unit's cgroup (builtins only).
-launch_others() {
-  launch_other=
-  while read -r launch_pid; do [ "$launch_pid" = "$$" ] || launch_other=yes; done < "$LAUNCH_PROCS"
-  [ -n "$launch_other" ]
-}
-
-cd -- ${shellQuote(deployDir)} || exit 97
-exec < /dev/null >> "logs/$1.log" 2>&1
-# The session's environment, then this instance's settings (which win over the session's).
-. "./run/$1.conf" || exit 98
-PORT=$1
-record_instance "$PORT" "$$"
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)"
-cd -P -- "releases/$RELEASE" || exit 97
-ARTIFACT="$PWD/$FILE_NAME"
-SERVER_PORT=$PORT
-export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS
-. ./env || exit 98
-sh -c "$START_COMMAND"
-launch_status=$?
-[ "$launch_status" = 0 ] || exit "$launch_status"
-launch_cgroup && launch_others || exit 0
-echo "--- the start command returned and left the service running in the background: waiting while it runs"
-while launch_others; do sleep 1; done
-echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again"
-exit 1
-`
+${LAUNCH_SH}`
 }
 
 /**
@@ -212,124 +170,5 @@ export function unitVars(target: UnitTarget | undefined, port: number): Record<s
   }
 }
 
-/**
- * Shell functions for the unit of one port (variables from `unitVars`). Static text.
- */
-export const SYSTEMCTL_LIB = `
-case "$UNIT_SCOPE" in
-  system) UNIT_DIR=/etc/systemd/system ;;
-  user) UNIT_DIR="$HOME/.config/systemd/user" ;;
-  *) UNIT_DIR= ;;
-esac
-
-# systemctl for the unit's scope: the system manager as root, the user's own manager otherwise,
-# reached through XDG_RUNTIME_DIR (which a session without PAM does not set).
-unit_ctl() {
-  if [ "$UNIT_SCOPE" = user ]; then
-    XDG_RUNTIME_DIR=\${XDG_RUNTIME_DIR:-$UNIT_RUNTIME_DIR} systemctl --user "$@"
-  else
-    systemctl "$@"
-  fi
-}
-
-# Status 0 when this app's template unit is installed.
-unit_installed() { [ -n "$UNIT_DIR" ] && [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ]; }
-
-# Status 0 when unit $1 is this deploy-dir's: its drop-in names it. A unit without a drop-in was
-# started before drop-ins existed, by the deploy-dir whose pair holds its port, as ever.
-unit_ours() {
-  [ -f "$UNIT_DIR/$1.d/zdd.conf" ] || return 0
-  grep -q -x -F -e "# deploy-dir: $UNIT_DEPLOY_DIR" "$UNIT_DIR/$1.d/zdd.conf"
-}
-
-# Stops the port's unit (SIGTERM, SIGKILL after its TimeoutStopSec) and disables it, so that a
-# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running. The
-# unit of another deploy-dir (its drop-in names that one) is never touched: unit_foreign=<unit>.
-unit_retire() {
-  unit_installed || return 0
-  if ! unit_ours "$UNIT"; then echo "unit_foreign=$UNIT"; return 0; fi
-  unit_enabled=$(unit_ctl is-enabled "$UNIT" 2>/dev/null)
-  unit_active=$(unit_ctl is-active "$UNIT" 2>/dev/null)
-  case "$unit_active" in inactive|failed|unknown|'') unit_running= ;; *) unit_running=1 ;; esac
-  [ "$unit_active" != failed ] || unit_ctl reset-failed "$UNIT" 2>/dev/null
-  [ "$unit_enabled" = enabled ] || [ -n "$unit_running" ] || return 0
-  echo "unit_stopped=$UNIT"
-  [ "$unit_enabled" != enabled ] || unit_ctl disable --quiet "$UNIT" 2>/dev/null
-  [ -z "$unit_running" ] || unit_ctl stop "$UNIT" 2>/dev/null
-  return 0
-}
-
-# Writes $2 to file $1 unless it already holds exactly that; status 0 when it wrote.
-write_changed() {
-  if [ -f "$1" ] && [ "$(cat -- "$1")" = "$(printf '%s' "$2")" ]; then return 1; fi
-  printf '%s' "$2" > "$1.new" && mv -f -- "$1.new" "$1"
-}
-
-# A host upgraded from template units that named one deploy-dir: every enabled instance of the
-# app without a drop-in gets one naming the deploy-dir it belongs to, so that it still starts
-# after a crash or at boot once the template names none. That deploy-dir is the one its running
-# main process works in (the release dir the launcher went to), else the one the old template
-# names, if it holds this port's settings. An instance neither tells stays without: it cannot
-# start (no ExecStart) until its deploy-dir deploys again, rather than start another's release.
-# Sets unit_changed when it wrote one.
-unit_adopt() {
-  unit_adopt_old=$(sed -n 's/^ExecStart=\\/bin\\/sh "\\([^"\\\\%$]*\\)\\/run\\/launch" %i$/\\1/p' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
-  unit_adopt_timeout=$(grep '^TimeoutStopSec=' "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null)
-  for unit_adopt_link in "$UNIT_DIR"/*.wants/"\${UNIT_TEMPLATE%@.service}"@*.service; do
-    unit_adopt_unit=\${unit_adopt_link##*/}
-    [ -L "$unit_adopt_link" ] && [ ! -f "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" ] || continue
-    unit_adopt_port=\${unit_adopt_unit##*@}; unit_adopt_port=\${unit_adopt_port%.service}
-    unit_adopt_dir=
-    unit_adopt_pid=$(unit_ctl show -p MainPID "$unit_adopt_unit" 2>/dev/null)
-    unit_adopt_pid=\${unit_adopt_pid#MainPID=}
-    case "$unit_adopt_pid" in ''|0|*[!0-9]*) ;; *)
-      unit_adopt_cwd=$(cd -P -- "/proc/$unit_adopt_pid/cwd" 2>/dev/null && pwd) && unit_adopt_dir=\${unit_adopt_cwd%/releases/*} ;;
-    esac
-    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || unit_adopt_dir=$unit_adopt_old
-    [ -n "$unit_adopt_dir" ] && [ -f "$unit_adopt_dir/run/$unit_adopt_port.conf" ] || continue
-    case "$unit_adopt_dir" in *[\\\\\\"%$]*) continue ;; esac
-    mkdir -p -- "$UNIT_DIR/$unit_adopt_unit.d" &&
-      printf '%s\\n' '# Written by zero-downtime-deploy for an instance started before drop-ins existed.' \\
-        "# deploy-dir: $unit_adopt_dir" '[Service]' 'ExecStart=' "ExecStart=/bin/sh \\"$unit_adopt_dir/run/launch\\" %i" \\
-        "\${unit_adopt_timeout:-TimeoutStopSec=30}" > "$UNIT_DIR/$unit_adopt_unit.d/zdd.conf" &&
-      echo "unit_adopted=$unit_adopt_unit $unit_adopt_dir" && unit_changed=yes
-  done
-}
-
-# Installs this port's unit: the template (the same for every deploy-dir), this port's drop-in
-# naming this deploy-dir, and drop-ins for instances started before drop-ins existed; reloads
-# systemd when any of them changed. Status 1 when a file could not be written, or the port's unit
-# is another deploy-dir's (unit_error= says which).
-unit_install() {
-  mkdir -p -- "$UNIT_DIR/$UNIT.d" || return 1
-  # Two deploy-dirs given the same port: the other's enabled or running unit is not taken over.
-  if ! unit_ours "$UNIT" && { [ "$(unit_ctl is-enabled "$UNIT" 2>/dev/null)" = enabled ] ||
-    [ "$(unit_ctl is-active "$UNIT" 2>/dev/null)" = active ]; }; then
-    echo "unit_error=$UNIT runs deploy-dir $(sed -n 's/^# deploy-dir: //p' "$UNIT_DIR/$UNIT.d/zdd.conf"), another deploy-dir of this app on this host: give each deploy-dir ports of its own."
-    return 1
-  fi
-  unit_changed=
-  # Before the template is rewritten: the old one may name an instance's deploy-dir.
-  unit_adopt
-  ! write_changed "$UNIT_DIR/$UNIT_TEMPLATE" "$UNIT_TEXT" || unit_changed=yes
-  ! write_changed "$UNIT_DIR/$UNIT.d/zdd.conf" "$UNIT_DROPIN_TEXT" || unit_changed=yes
-  [ -f "$UNIT_DIR/$UNIT_TEMPLATE" ] && [ -f "$UNIT_DIR/$UNIT.d/zdd.conf" ] || return 1
-  [ -z "$unit_changed" ] || unit_ctl daemon-reload
-}
-
-# Prints the session's exported environment as shell commands, for a unit, which inherits none
-# of it. Left out is what describes the SSH session itself and would be wrong, or dangling, once
-# it ends: SSH_* (the client's address, a forwarded agent's socket), XDG_SESSION_*, XDG_SEAT,
-# XDG_VTNR, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the login session's runtime dir, removed
-# at logout; a user manager sets its own), and the shell's own PWD, OLDPWD, SHLVL and _. Names
-# are read from export -p's lines; a line of a multi-line value that looks like one can only
-# unset a variable that is left out anyway.
-unit_environment() (
-  for unit_env_name in $(export -p | sed -n -e 's/^export \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p' -e 's/^declare -x \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p'); do
-    case "$unit_env_name" in
-      SSH_*|XDG_SESSION_*|XDG_SEAT|XDG_VTNR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|PWD|OLDPWD|SHLVL|_) unset "$unit_env_name" ;;
-    esac
-  done
-  export -p
-)
-`
+/** Shell functions for the unit of one port (variables from `unitVars`): src/remote/sh/systemctl.sh. */
+export const SYSTEMCTL_LIB = SYSTEMCTL_SH

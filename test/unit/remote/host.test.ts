@@ -1,6 +1,6 @@
 /**
- * The inspection and the shell library's port check (src/remote/host.ts and
- * shell-lib.ts), run by a local `sh` in temporary directories: what they do on a host, without SSH.
+ * The inspection and the shell library's port check (src/remote/host.ts, src/remote/sh/inspect.sh
+ * and lib.sh), run by a local `sh` in temporary directories: what they do on a host, without SSH.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'

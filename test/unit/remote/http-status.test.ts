@@ -1,5 +1,5 @@
 /**
- * http_status (src/remote/shell-lib.ts), the one HTTP client of the health check, verify-url and
+ * http_status (src/remote/sh/lib.sh), the one HTTP client of the health check, verify-url and
  * probes, run by a local `sh` whose PATH offers exactly one client: BusyBox wget (as on Alpine),
  * GNU wget, or curl. Each must read the same status codes from a local server.
  */

@@ -1,7 +1,7 @@
 /**
  * What a run leaves behind when it is cut off, and what the next run may signal: a start cut right
  * after its launch, a start on a host without setsid, a stop whose process stops being ours before
- * stop-timeout (src/remote/instance.ts, src/remote/shell-lib.ts).
+ * stop-timeout (src/remote/instance.ts, src/remote/sh/lib.sh).
  */
 import { execFileSync } from 'node:child_process'
 import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'

@@ -177,11 +177,15 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, ms 
 }
 
 const handedOut = new Set<number>()
-/** A port nothing listens on, never the same twice in this file (tests run concurrently). */
+/**
+ * A port nothing listens on, never the same twice in this file (tests run concurrently). Some
+ * tests' apps listen on the next port as well: that one is free too, or a busy host's other
+ * listener there ends the app before its test begins.
+ */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await anyFreePort()
-    if (handedOut.has(port) || handedOut.has(port + 1)) continue
+    if (handedOut.has(port) || handedOut.has(port + 1) || !(await portIsFree(port + 1))) continue
     handedOut.add(port)
     return port
   }
