@@ -24,10 +24,12 @@ function has(tool) {
 }
 
 /**
- * Debian packages that are missing for the demo, or with `forTests` for the end-to-end tests too.
- * @param {{ forTests?: boolean }} [options]
+ * Debian packages that are missing for the demo, or with `forTests` for the end-to-end tests too;
+ * with `forShellLint`, only ShellCheck, which `npm test` runs over the host scripts.
+ * @param {{ forTests?: boolean, forShellLint?: boolean }} [options]
  */
-export function missingPackages({ forTests = false } = {}) {
+export function missingPackages({ forTests = false, forShellLint = false } = {}) {
+  if (forShellLint) return has('shellcheck') ? [] : ['shellcheck']
   const missing = []
   if (!existsSync('/usr/sbin/sshd')) missing.push('openssh-server')
   if (!existsSync('/usr/sbin/nginx')) missing.push('nginx')
@@ -52,7 +54,7 @@ export function missingPackages({ forTests = false } = {}) {
 /**
  * Installs what is missing, as root; otherwise says what to install and exits.
  * @param {(text: string) => void} [say]
- * @param {{ forTests?: boolean }} [options]
+ * @param {{ forTests?: boolean, forShellLint?: boolean }} [options]
  */
 export function ensureSystemTools(say = console.log, options = {}) {
   const missing = missingPackages(options)
