@@ -751,7 +751,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(707)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4707));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(219)]).then(__nccwpck_require__.bind(__nccwpck_require__, 5219));
 await main();
 
 __webpack_async_result__();
@@ -763,11 +763,11 @@ __webpack_async_result__();
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   DF: () => (/* binding */ shellAssignments),
 /* harmony export */   ZL: () => (/* binding */ shellQuote),
 /* harmony export */   ky: () => (/* binding */ shellScript),
 /* harmony export */   tO: () => (/* binding */ SHELL_NAME)
 /* harmony export */ });
-/* unused harmony export shellAssignments */
 /**
  * The one place where a value becomes shell text. Every value that reaches a remote shell goes
  * through `shellQuote`; scripts only ever reference the variables that `shellAssignments` sets.
