@@ -5,8 +5,10 @@
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
 import { MIN_SECRET_LENGTH, isBoolean, javaOptionValues, javaOptions, mayBeSecret } from './secrets.js'
+import { type TrafficConfig, parseTrafficInputs } from './traffic-inputs.js'
 
-export type Command = 'deploy' | 'rollback' | 'status' | 'logs'
+export const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'] as const
+export type Command = (typeof COMMANDS)[number]
 
 /** Who keeps the instances running: systemd units, detached processes, or systemd when the host allows it. */
 export type Supervisor = 'auto' | 'systemd' | 'none'
@@ -87,6 +89,8 @@ export interface DeployConfig {
   hookTimeoutSeconds: number
   /** command: logs prints this many lines of each instance's log. */
   logLines: number
+  /** Canary, bake, their analysis, and maintenance. */
+  traffic: TrafficConfig
 }
 
 /** Thrown with every problem found, one per line, each naming its input. */
@@ -158,8 +162,8 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   }
 
   const command = text('command', 'deploy')
-  if (!['deploy', 'rollback', 'status', 'logs'].includes(command)) {
-    problems.push(`command: ${show(command)} is not valid; expected deploy, rollback, status or logs`)
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    problems.push(`command: ${show(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
   }
 
   const port = integer('port', 22, 1, 65535)
@@ -337,6 +341,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
     hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
     logLines: integer('log-lines', 200, 1, 100_000),
+    traffic: parseTrafficInputs({ raw, seconds, integer, problems }, { appName, include }),
   }
   // only deploy needs an artifact
   if (command !== 'deploy') {

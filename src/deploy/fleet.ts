@@ -100,7 +100,8 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
       if (config.command === 'deploy') await planDeploy(remote, config, await artifact!, report, log)
       else if (config.command === 'rollback') await rollback(remote, config, report, log)
       else if (config.command === 'logs') await logs(remote, config, report, log, secretsOf(config))
-      else await status(remote, config, report, log)
+      else if (config.command === 'status') await status(remote, config, report, log)
+      else throw new StepError(config.command, `command ${config.command} is not available yet`)
     } catch (error) {
       report.outcome = 'failed'
       report.error = errorText(error)

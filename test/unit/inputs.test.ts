@@ -310,7 +310,7 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'dry-run', value: 'maybe' },
   { input: 'stop-previous', value: '2' },
   { input: 'insecure-skip-host-key-check', value: 'sure' },
-  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback, status or logs/ },
+  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback, status, logs, promote, maintenance or live/ },
   { input: 'app-name', value: '../x' },
   { input: 'app-name', value: 'my app' },
   { input: 'app-name', value: 'a/b' },
