@@ -13,8 +13,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __webpack_require__(6421);
-// EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
-var inputs = __webpack_require__(9665);
+// EXTERNAL MODULE: ./lib/config/inputs.js + 2 modules
+var inputs = __webpack_require__(4979);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
@@ -4114,8 +4114,10 @@ async function eachHost(targets, config, artifact) {
                 await rollback(remote, config, report, log);
             else if (config.command === 'logs')
                 await logs(remote, config, report, log, (0,inputs/* secretsOf */.Fj)(config));
-            else
+            else if (config.command === 'status')
                 await status_status(remote, config, report, log);
+            else
+                throw new StepError(config.command, `command ${config.command} is not available yet`);
         }
         catch (error) {
             report.outcome = 'failed';
