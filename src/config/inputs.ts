@@ -4,6 +4,7 @@
  */
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
+import { proxyCommandProblem } from '../ssh/expand-command.js'
 import { MIN_SECRET_LENGTH, isBoolean, javaOptionValues, javaOptions, mayBeSecret } from './secrets.js'
 import { type TrafficConfig, parseTrafficInputs } from './traffic-inputs.js'
 
@@ -28,6 +29,7 @@ export interface HostKeyPolicy {
   insecureSkip: boolean
 }
 
+/** One jump host of `proxy-host`. */
 export interface ProxyConfig {
   entry: HostEntry
   auth: SecretInputs
@@ -57,8 +59,16 @@ export interface DeployConfig {
   hosts: HostEntry[]
   auth: SecretInputs
   hostKeys: HostKeyPolicy
-  proxy?: ProxyConfig
+  /** `proxy-host`: the jump hosts, in the order they are reached (OpenSSH's `ProxyJump a,b`); empty for none. */
+  jumpHosts: ProxyConfig[]
+  /**
+   * `proxy-command`: run on the runner by `sh -c` for each host, its stdin and stdout carrying the
+   * SSH connection; `%h`, `%p`, `%r` and `%%` are replaced as OpenSSH's ProxyCommand does ('' for none).
+   */
+  proxyCommand: string
   connectTimeoutSeconds: number
+  /** Tries after the first for a connection that failed for a reason that can pass (src/ssh/retry.ts). */
+  connectRetries: number
   /** Path or glob relative to the workspace; resolved by `resolveArtifact`. */
   artifact: string
   appName: string
@@ -198,27 +208,37 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     insecureSkip: boolean('insecure-skip-host-key-check', false),
   }
 
-  let proxy: ProxyConfig | undefined
-  const proxyHost = raw('proxy-host').trim()
-  if (proxyHost !== '') {
+  // Each jump host takes proxy-port, proxy-username and proxy-private-key unless its entry names its
+  // own user or port; its key is pinned by known-hosts or by one of the proxy-host-fingerprint pins.
+  const jumpHosts: ProxyConfig[] = []
+  const proxyHosts = splitHostList(raw('proxy-host'))
+  if (proxyHosts.length > 0) {
     const proxyPort = integer('proxy-port', 22, 1, 65535)
     const proxyUser = raw('proxy-username').trim() || username
-    const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
-    if (typeof entry === 'string') problems.push(entry)
-    else {
-      proxy = {
-        entry,
-        auth: {
-          privateKey: raw('proxy-private-key').trim() || auth.privateKey,
-          passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
-        },
-        hostKeys: {
-          fingerprints: fingerprints('proxy-host-fingerprint'),
-          knownHosts: hostKeys.knownHosts,
-          insecureSkip: hostKeys.insecureSkip,
-        },
-      }
+    const proxyAuth: SecretInputs = {
+      privateKey: raw('proxy-private-key').trim() || auth.privateKey,
+      passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
     }
+    const proxyKeys: HostKeyPolicy = {
+      fingerprints: fingerprints('proxy-host-fingerprint'),
+      knownHosts: hostKeys.knownHosts,
+      insecureSkip: hostKeys.insecureSkip,
+    }
+    for (const proxyHost of proxyHosts) {
+      const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
+      if (typeof entry === 'string') problems.push(entry)
+      else jumpHosts.push({ entry, auth: proxyAuth, hostKeys: proxyKeys })
+    }
+  }
+  const proxyCommand = raw('proxy-command').trim()
+  if (proxyCommand !== '') {
+    if (proxyHosts.length > 0) {
+      problems.push(
+        'proxy-command: is set, and so is proxy-host; expected one of them: a jump host inside the command (ssh -W %h:%p bastion), or proxy-host alone',
+      )
+    }
+    const problem = proxyCommandProblem(proxyCommand)
+    if (problem) problems.push(`proxy-command: ${show(proxyCommand)} ${problem}`)
   }
 
   const artifact = raw('artifact').trim()
@@ -312,8 +332,10 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     hosts,
     auth,
     hostKeys,
-    proxy,
+    jumpHosts,
+    proxyCommand,
     connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
+    connectRetries: integer('connect-retries', 3, 0, 10),
     artifact,
     appName,
     deployDir,
@@ -354,8 +376,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
 
 /** The credential inputs, each a secret whatever it looks like. */
 function credentialInputs(config: DeployConfig): Array<string | undefined> {
-  const { auth, proxy } = config
-  return [auth.privateKey, auth.passphrase, auth.password, proxy?.auth.privateKey, proxy?.auth.passphrase]
+  // Every jump host takes the same credentials. (A config made by hand may have no jump hosts at all.)
+  const jump = config.jumpHosts?.[0]
+  return [config.auth.privateKey, config.auth.passphrase, config.auth.password, jump?.auth.privateKey, jump?.auth.passphrase]
 }
 
 /**
@@ -376,7 +399,7 @@ export function secretsOf(config: DeployConfig): string[] {
  */
 export function registeredSecretsOf(config: DeployConfig): string[] {
   const shown = [
-    ...[...config.hosts, ...(config.proxy ? [config.proxy.entry] : [])].map((entry) => entry.label),
+    ...[...config.hosts, ...(config.jumpHosts ?? []).map((jump) => jump.entry)].map((entry) => entry.label),
     ...config.ports.map(String),
     config.appName,
     config.deployDir,
@@ -390,17 +413,20 @@ export function registeredSecretsOf(config: DeployConfig): string[] {
 }
 
 /**
- * The address the run connects to first: the bastion when `proxy-host` is set, else the first
- * `host`. Undefined when the inputs do not name it cleanly. Only a hint, read before the rest of the
- * action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ * The address the run connects to first: the first jump host when `proxy-host` is set, none with
+ * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
+ * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
  */
 export function firstDestination(get: (name: string) => string): { host: string; port: number } | undefined {
   const port = (name: string) => {
     const value = (get(name) ?? '').trim()
     return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined
   }
-  const proxyHost = (get('proxy-host') ?? '').trim()
-  const [entry, defaultPort] = proxyHost !== '' ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
+  // A proxy command makes the first connection itself.
+  if ((get('proxy-command') ?? '').trim() !== '') return undefined
+  const proxyHost = splitHostList(get('proxy-host') ?? '')[0]
+  const [entry, defaultPort] =
+    proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
   if (entry === undefined || defaultPort === undefined) return undefined
   const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' })
   return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port }
