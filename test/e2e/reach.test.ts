@@ -211,6 +211,24 @@ describe.skipIf(!support.ok)(`reaching hosts${support.ok ? '' : ` (skipped: ${su
       expect(result.durationMs).toBeLessThan(6_000)
     })
 
+    it('a fleet: one proxy command per host, each host pinned on its own', async () => {
+      const seen = path.join(keyDir, 'proxied')
+      const result = await runAction({
+        inputs: inputsAt(hostA, mid.address(11), {
+          command: 'status',
+          host: `${mid.address(11)}:${hostA.sshPort}, ${front.address(10)}:${jump1.sshPort}`,
+          'known-hosts': knownHostsAt(hostA, mid.address(11)) + knownHostsAt(jump1, front.address(10)),
+          'proxy-command': `echo %h:%p >> ${seen}; exec ${sshVia('%h:%p')}`,
+        }),
+        workspace,
+      })
+      expect(result.code, why(result)).toBe(0)
+      expect(JSON.parse(result.outputs.report).map((row: any) => row.outcome)).toEqual(['status', 'status'])
+      const started = (await readFile(seen, 'utf8')).split('\n').filter(Boolean).sort()
+      expect(started).toEqual([`${front.address(10)}:${jump1.sshPort}`, `${mid.address(11)}:${hostA.sshPort}`].sort())
+      expect(await runnerProcesses(/ssh -i .* -W /)).toEqual([])
+    })
+
     it('cancelled (SIGTERM to the action) while the command runs: nothing of it is left running', async () => {
       const marker = `${process.pid}${Date.now() % 100000}`
       let action: any
@@ -265,6 +283,31 @@ describe.skipIf(!support.ok)(`reaching hosts${support.ok ? '' : ` (skipped: ${su
       expect(result.code).toBe(1)
       expect(errorLine(result), why(result)).toContain(`${jump2.user}@${mid.address(20)}:${jump2.sshPort}: host key mismatch`)
       expect(await authAttemptsOf(jump2)).toBe(attempts)
+    })
+
+    it('a jump host whose sshd is down for a moment: that hop is tried again, with a warning naming it', async () => {
+      const pid = Number((await readFile(path.join(jump2.dir, 'sshd.pid'), 'utf8')).trim())
+      process.kill(pid, 'SIGTERM')
+      await sleep(200)
+      const hops = `${jump1.user}@${front.address(10)}:${jump1.sshPort},${jump2.user}@${mid.address(20)}:${jump2.sshPort}`
+      const running = runAction({
+        inputs: inputsAt(hostB, back.address6(12), {
+          command: 'status',
+          'proxy-host': hops,
+          'known-hosts': [knownHostsAt(jump1, front.address(10)), jump2.knownHosts, hostB.knownHosts].join(''),
+        }),
+        workspace,
+      })
+      await sleep(1500)
+      await execIn(jump2.netns, '/usr/sbin/sshd', ['-f', path.join(jump2.dir, 'sshd_config'), '-E', jump2.sshdLogPath])
+      const result = await running
+      expect(result.code, why(result)).toBe(0)
+      const retried = warnings(result)
+      expect(retried.length, why(result)).toBeGreaterThanOrEqual(1)
+      expect(retried[0]).toContain(
+        `${mid.address(20)}:${jump2.sshPort}: the jump host ${jump1.user}@${front.address(10)}:${jump1.sshPort} could not open a connection`,
+      )
+      expect(retried[0]).toContain('Try 1 of 4; trying again in 1 s.')
     })
 
     it('IPv6 through one bastion, with known-hosts in [addr]:port form', async () => {
