@@ -158,7 +158,10 @@ function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string
   const how =
     `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
     `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
-    `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`
+    (endpoint.openSocket
+      ? // Behind a jump host or a proxy command, the runner cannot scan the host itself.
+        `or put its known_hosts line ("${knownHostsName(entry.host, entry.port)} <type> <key>", from /etc/ssh/ssh_host_*_key.pub on the host) in known-hosts.`
+      : `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`)
   if (reason === 'revoked') return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`
   if (reason === 'mismatch') {
     return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`
