@@ -17,6 +17,8 @@ const STDERR_KEPT_BYTES = 8192
 const STDERR_SHOWN_LINES = 10
 /** After SIGTERM, the group gets SIGKILL this much later if anything of it is still there. */
 const KILL_AFTER_MS = 3000
+/** After the connection closed its input, how long the command may take to exit on its own. */
+const END_GRACE_MS = 2000
 /** Once its stdout has ended, how long the command may take to exit before its exit is reported without its code. */
 const EXIT_WAIT_MS = 1000
 
@@ -119,6 +121,9 @@ export class ProxyCommandStream extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     this.endedFirst ??= 'us'
     this.child.stdin.end()
+    // The end of its input ends `ssh -W` and most proxies; one that goes on would keep the action
+    // from exiting.
+    setTimeout(() => this.destroy(), END_GRACE_MS).unref()
     callback()
   }
 

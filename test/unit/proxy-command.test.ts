@@ -48,4 +48,14 @@ describe('startProxyCommand', () => {
     expect(execFileSync('sh', ['-c', "pgrep -f '^sleep 30[01]$' || true"], { encoding: 'utf8' }).trim()).toBe('')
     expect(await stream.endedOnItsOwn((text) => text)).toBeUndefined()
   })
+
+  it('a command that goes on after its input closed is ended all the same', async () => {
+    const stream = startProxyCommand('exec sleep 304')
+    stream.resume()
+    await sleep(200)
+    stream.end()
+    await new Promise((resolve) => stream.once('close', resolve))
+    await sleep(100)
+    expect(execFileSync('sh', ['-c', "pgrep -f '^sleep 304$' || true"], { encoding: 'utf8' }).trim()).toBe('')
+  })
 })
