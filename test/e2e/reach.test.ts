@@ -351,6 +351,49 @@ describe.skipIf(!support.ok)(`reaching hosts${support.ok ? '' : ` (skipped: ${su
       expect(Date.now() - startedAt).toBeLessThan(10_000)
     })
 
+    it('a host that sheds connections as the MaxStartups of sshd does (closed before the banner, then during the key exchange): tried again', async () => {
+      // In front of jump1's sshd: the first connection is closed at once, the second once the client
+      // has sent its first bytes after the server's banner; the third goes through.
+      let accepted = 0
+      const front6 = front.address6(10)
+      const shedder = net.createServer((client) => {
+        accepted++
+        client.on('error', () => undefined)
+        if (accepted === 1) return client.destroy()
+        if (accepted === 2) {
+          client.write('SSH-2.0-OpenSSH_9.2\r\n')
+          client.once('data', () => setTimeout(() => client.destroy(), 50))
+          return
+        }
+        const upstream = net.connect({ host: front6, port: jump1.sshPort })
+        upstream.on('error', () => client.destroy())
+        client.pipe(upstream).pipe(client)
+      })
+      await new Promise<void>((resolve) => shedder.listen(0, '127.0.0.1', resolve))
+      try {
+        const port = (shedder.address() as net.AddressInfo).port
+        const result = await runAction({
+          inputs: inputsFor(jump1, {
+            command: 'status',
+            host: '127.0.0.1',
+            port,
+            'private-key': clientKey,
+            'known-hosts': knownHostsAt(jump1, '127.0.0.1').split(`]:${jump1.sshPort} `).join(`]:${port} `),
+          }),
+          workspace,
+        })
+        expect(result.code, why(result)).toBe(0)
+        expect(accepted).toBe(3)
+        const [first, second] = warnings(result)
+        expect(first, why(result)).toContain(`127.0.0.1:${port} closed the connection before the SSH handshake.`)
+        expect(first).toContain('Try 1 of 4; trying again in 1 s.')
+        expect(second, why(result)).toContain(`127.0.0.1:${port} closed the connection during the SSH key exchange.`)
+        expect(second).toContain('Try 2 of 4; trying again in 2 s.')
+      } finally {
+        shedder.close()
+      }
+    })
+
     it('refused credentials: no retry, fails at once', async () => {
       const baseline = await runAction({ inputs: inputsAt(jump1, front.address6(10), { command: 'status' }), workspace })
       expect(baseline.code, why(baseline)).toBe(0)
