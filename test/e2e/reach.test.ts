@@ -394,6 +394,33 @@ describe.skipIf(!support.ok)(`reaching hosts${support.ok ? '' : ` (skipped: ${su
       }
     })
 
+    it('a fleet: each host retries on its own, its warnings named by the host', async () => {
+      // Two entries for jump1 (its IPv4 and its IPv6 address): two hosts of a fleet as the action sees them.
+      const pid = Number((await readFile(path.join(jump1.dir, 'sshd.pid'), 'utf8')).trim())
+      process.kill(pid, 'SIGTERM')
+      while ((await tcpConnect(front.address6(10), jump1.sshPort)) === 'connected') await sleep(20)
+      const running = runAction({
+        inputs: inputsAt(jump1, front.address6(10), {
+          command: 'status',
+          host: `${front.address(10)}, [${front.address6(10)}]`,
+          'known-hosts': knownHostsAt(jump1, front.address(10)) + knownHostsAt(jump1, front.address6(10)),
+        }),
+        workspace,
+      })
+      await sleep(1500)
+      await execIn(jump1.netns, '/usr/sbin/sshd', ['-f', path.join(jump1.dir, 'sshd_config'), '-E', jump1.sshdLogPath])
+      const result = await running
+      expect(result.code, why(result)).toBe(0)
+      for (const label of [
+        `${jump1.user}@${front.address(10)}:${jump1.sshPort}`,
+        `${jump1.user}@[${front.address6(10)}]:${jump1.sshPort}`,
+      ]) {
+        const own = warnings(result).filter((line) => line.startsWith(`::warning::[${label}] ${label}: connection refused`))
+        expect(own.length, why(result)).toBeGreaterThanOrEqual(1)
+        expect(own[0]).toContain('Try 1 of 4; trying again in 1 s.')
+      }
+    })
+
     it('refused credentials: no retry, fails at once', async () => {
       const baseline = await runAction({ inputs: inputsAt(jump1, front.address6(10), { command: 'status' }), workspace })
       expect(baseline.code, why(baseline)).toBe(0)
