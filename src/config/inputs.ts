@@ -91,7 +91,10 @@ export interface DeployConfig {
   dryRun: boolean
   lockTimeoutSeconds: number
   maxParallel: number
-  /** Hosts staged at once (and reached at once by status and rollback). */
+  /**
+   * Hosts staged at once (and reached at once by status and rollback). 32 by default: every round
+   * of hosts pays a whole start-up, and a fleet of up to 32 stages in one round.
+   */
   stageParallel: number
   /** The user's own commands, run by sh on the host at fixed points of a deploy ('' for none). */
   hooks: { 'pre-start': string; 'pre-switch': string; 'post-switch': string }
@@ -359,7 +362,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     dryRun: boolean('dry-run', false),
     lockTimeoutSeconds: seconds('lock-timeout', 300),
     maxParallel: integer('max-parallel', 1, 1, 100),
-    stageParallel: integer('stage-parallel', 10, 1, 100),
+    stageParallel: integer('stage-parallel', 32, 1, 100),
     hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
     hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
     logLines: integer('log-lines', 200, 1, 100_000),

@@ -100,12 +100,12 @@ describe('parseInputs: defaults', () => {
     expect(config.verifyUrl).toBe('')
   })
 
-  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1, stage-parallel 10', () => {
+  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1, stage-parallel 32', () => {
     expect(config.command).toBe('deploy')
     expect(config.dryRun).toBe(false)
     expect(config.lockTimeoutSeconds).toBe(300)
     expect(config.maxParallel).toBe(1)
-    expect(config.stageParallel).toBe(10)
+    expect(config.stageParallel).toBe(32)
   })
 
   it('hook defaults: no hooks, hook-timeout 300 s; log-lines 200', () => {
