@@ -43,14 +43,27 @@ export function readNginxDump(dump: string, p: { include: string; httpFile: stri
   }
   const root = expand(parsed.get(main)!, main, { files: [...files.keys()], parsed, prefix }, 0)
   const includeSites: Block[][] = []
-  let httpFileIncluded = false
+  let httpFileAt: number | undefined
+  let firstIncludeAt: number | undefined
+  let at = 0
   visit(root, [], (node, chain) => {
+    at++
     if (node.name !== 'include' || node.args.length !== 1) return
     const pattern = absolute(node.args[0].value, prefix)
     const innermost = chain[chain.length - 1]
-    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileIncluded = true
-    if (matches(pattern, p.include)) includeSites.push(chain)
+    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileAt ??= at
+    if (matches(pattern, p.include)) {
+      includeSites.push(chain)
+      firstIncludeAt ??= at
+    }
   })
+  const httpFileIncluded = httpFileAt !== undefined
+  if (httpFileAt !== undefined && firstIncludeAt !== undefined && httpFileAt > firstIncludeAt) {
+    // nginx looks a log_format up when it reads the access_log that names it.
+    problems.push(
+      `nginx reads ${p.httpFile} after ${p.include}: the log format it defines must come first. Move the include that reads ${p.httpFile} above the server blocks in http`,
+    )
+  }
 
   const compiled = `access_log ${p.compiledAccessLog ?? COMPILED_ACCESS_LOG} combined;`
   const answers = includeSites.map((chain) => logsAt(chain, p.include, compiled))

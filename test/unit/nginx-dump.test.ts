@@ -96,6 +96,16 @@ describe('readNginxDump', () => {
     })
   })
 
+  it('the http-level file read after the include: its log format would come too late', () => {
+    const text = debian(`server { location / { include ${INCLUDE}; } }\n`).replace(
+      '\tinclude /etc/nginx/conf.d/*.conf;\n\tinclude /etc/nginx/sites-enabled/*;\n',
+      '\tinclude /etc/nginx/sites-enabled/*;\n\tinclude /etc/nginx/conf.d/*.conf;\n',
+    )
+    const layout = readNginxDump(text, where)
+    expect(layout.httpFileIncluded).toBe(true)
+    expect(layout.problems).toEqual([expect.stringMatching(/reads \/etc\/nginx\/conf\.d\/zdd-shop\.conf after .*log format/)])
+  })
+
   it('the http-level file is not read: no http-level include matches it, or one inside server does', () => {
     const site = `server {\n  include /etc/nginx/conf.d/*.conf;\n  location / { include ${INCLUDE}; }\n}\n`
     const text = debian(site).replace('\tinclude /etc/nginx/conf.d/*.conf;\n', '')
