@@ -105,6 +105,8 @@ export function includeText(p: {
     case 'canary': {
       const { percent, newPort, previousPort } = mode.split
       checkPercent(percent)
+      const problem = canaryTemplateProblem(p.template)
+      if (problem) throw new Error(problem)
       return [
         `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
         p.template.replaceAll('{port}', `\${${names.port}}`),
@@ -122,6 +124,34 @@ export function includeText(p: {
         `return 503 ${nginxString(maintenancePage(mode.page))};`,
       ].join('\n')
   }
+}
+
+/**
+ * Why a template cannot take the split's variable in place of `{port}`, or undefined. A
+ * `proxy_pass` with a variable behaves differently from one without: nginx resolves a host name
+ * when a request comes (and, without a `resolver`, answers 502), and sends a URI part as it stands
+ * instead of replacing the location's prefix with it. An upstream block's `server` takes no
+ * variable at all. The default template (`set $service_url ...; proxy_pass $service_url;`) is a
+ * variable already, and works as it did.
+ */
+export function canaryTemplateProblem(template: string): string | undefined {
+  for (const directive of template.split(';')) {
+    if (!directive.includes('{port}')) continue
+    const words = directive.trim().split(/\s+/)
+    if (words[0] === 'server') {
+      return `nginx-include-template: "${directive.trim()};" is an upstream server line, which cannot take the canary's variable; use a template such as "set $service_url http://127.0.0.1:{port};" with "proxy_pass $service_url;" in the location`
+    }
+    if (words[0] !== 'proxy_pass') continue
+    const url = /^[a-z]+:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:]+):\{port\}(.*)$/.exec(words[1] ?? '')
+    if (!url) continue
+    if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(url[1]) && !url[1].startsWith('[')) {
+      return `nginx-include-template: "${directive.trim()};" names the host "${url[1]}"; during a canary the port is a variable, and nginx then resolves the name per request (502 without a resolver). Name it by address, e.g. 127.0.0.1`
+    }
+    if (url[2] !== '') {
+      return `nginx-include-template: "${directive.trim()};" has a URI part ("${url[2]}"); during a canary the port is a variable, and nginx then sends that URI as it stands instead of replacing the location's prefix with it. Leave the URI out, or use "set $service_url ...; proxy_pass $service_url;" with a rewrite`
+    }
+  }
+  return undefined
 }
 
 /** The page as nginx serves it: `return`'s text is a complex value, where `$` would start a variable. */

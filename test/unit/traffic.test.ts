@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseAnswer } from '../../src/remote/protocol.js'
 import {
+  canaryTemplateProblem,
   httpLevelConfig,
   includeText,
   nginxNames,
@@ -105,6 +106,18 @@ describe('includeText and readInclude', () => {
     )
     expect(readInclude(text, ports)).toEqual({ mode: 'maintenance', port: 8082 })
     expect(readInclude('# zero-downtime-deploy: maintenance\nreturn 503;', ports)).toEqual({ mode: 'maintenance', port: undefined })
+  })
+
+  it('a template whose meaning changes with a variable port is refused for a canary, naming why', () => {
+    const split = { percent: 20, newPort: 8082, previousPort: 8081 }
+    const canary = (template: string) => () => includeText({ ...base, template, mode: { mode: 'canary', split } })
+    expect(canary('proxy_pass http://localhost:{port};')).toThrow(/host "localhost".*502 without a resolver/)
+    expect(canary('proxy_pass http://127.0.0.1:{port}/base/;')).toThrow(/URI part \("\/base\/"\)/)
+    expect(canary('server 127.0.0.1:{port};')).toThrow(/upstream server line/)
+    expect(canary('proxy_pass http://127.0.0.1:{port};')).not.toThrow()
+    expect(canary('proxy_pass http://[::1]:{port};')).not.toThrow()
+    expect(canary('set $service_url http://localhost:{port}/x;')).not.toThrow()
+    expect(canaryTemplateProblem(TEMPLATE)).toBeUndefined()
   })
 
   it('a marker naming ports that are not the pair reads as plain', () => {
