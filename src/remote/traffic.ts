@@ -199,9 +199,13 @@ export function readInclude(text: string | undefined, ports: [number, number]): 
   return { mode: 'plain', port: activePortFromInclude(text, ports) }
 }
 
-/** The traffic log's path on the host: an absolute deploy dir makes an absolute path, as nginx needs. */
-export function trafficLogPath(deployDir: string): string {
-  return `${deployDir.replace(/\/+$/, '')}/run/traffic.log`
+/**
+ * The traffic log's path on the host. nginx needs it absolute: a relative deploy dir is under the
+ * remote user's home (`home`, from the nginx -T answer, see readDumpAnswer).
+ */
+export function trafficLogPath(deployDir: string, home?: string): string {
+  const dir = deployDir.startsWith('/') || home === undefined ? deployDir : `${home.replace(/\/+$/, '')}/${deployDir}`
+  return `${dir.replace(/\/+$/, '')}/run/traffic.log`
 }
 
 /**

@@ -132,6 +132,8 @@ describe('includeText and readInclude', () => {
       /absolute/,
     )
     expect(trafficLogPath('/srv/apps/shop/')).toBe('/srv/apps/shop/run/traffic.log')
+    expect(trafficLogPath('apps/shop', '/home/deploy/')).toBe('/home/deploy/apps/shop/run/traffic.log')
+    expect(trafficLogPath('/srv/shop', '/home/deploy')).toBe('/srv/shop/run/traffic.log')
   })
 })
 
