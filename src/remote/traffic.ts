@@ -70,9 +70,10 @@ function checkCanaryKey(key: string): void {
   }
 }
 
+/** split_clients takes a percentage with at most two decimals. */
 function checkPercent(percent: number): void {
-  if (!Number.isInteger(percent) || percent < 1 || percent > 99)
-    throw new Error(`a canary step of ${percent}% is not a whole percentage from 1 to 99`)
+  if (!/^\d{1,2}(\.\d{1,2})?$/.test(String(percent)) || percent < 1 || percent > 99)
+    throw new Error(`a canary step of ${percent}% is not a percentage from 1 to 99 (at most two decimals)`)
 }
 
 export type IncludeMode =
@@ -184,7 +185,7 @@ export function readInclude(text: string | undefined, ports: [number, number]): 
   }
   let m: RegExpExecArray | null
   if (marker !== undefined) {
-    if ((m = /^canary (\d+)% to (\d+), previous (\d+)$/.exec(marker))) {
+    if ((m = /^canary (\d+(?:\.\d+)?)% to (\d+), previous (\d+)$/.exec(marker))) {
       const newPort = ours(m[2])
       const previousPort = ours(m[3])
       if (newPort !== undefined && previousPort !== undefined)

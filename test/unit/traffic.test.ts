@@ -55,6 +55,14 @@ describe('httpLevelConfig', () => {
         split: { percent: 100, newPort: 8082, previousPort: 8081 },
       }),
     ).toThrow(/1 to 99/)
+    expect(() =>
+      httpLevelConfig({
+        appName: 'shop',
+        canaryKey: '$remote_addr',
+        port: 8081,
+        split: { percent: 2.555, newPort: 8082, previousPort: 8081 },
+      }),
+    ).toThrow(/two decimals/)
   })
 })
 
@@ -80,6 +88,12 @@ describe('includeText and readInclude', () => {
       ].join('\n'),
     )
     expect(readInclude(text, ports)).toEqual({ mode: 'canary', split })
+  })
+
+  it('a step with decimals, as split_clients takes them', () => {
+    const split = { percent: 2.5, newPort: 8082, previousPort: 8081 }
+    expect(httpLevelConfig({ appName: 'shop', canaryKey: '$remote_addr', port: 8081, split })).toContain('    2.5% 8082;\n')
+    expect(readInclude(includeText({ ...base, mode: { mode: 'canary', split } }), ports)).toEqual({ mode: 'canary', split })
   })
 
   it('observed: the port, and the logs', () => {
