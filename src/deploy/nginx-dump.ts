@@ -23,6 +23,14 @@ export interface NginxLayout {
   problems: string[]
 }
 
+/** What to tell a user whose nginx does not read the http-level file inside http. */
+export function httpFileMissing(httpFile: string): string {
+  return (
+    `nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
+    `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`
+  )
+}
+
 /** nginx's access log where no level of the configuration names one, as nginx is built by default. */
 export const COMPILED_ACCESS_LOG = 'logs/access.log'
 

@@ -1,6 +1,6 @@
 /** Reading `nginx -T` (src/deploy/nginx-dump.ts), on dumps written by hand. Real dumps: remote/traffic-nginx.test.ts. */
 import { describe, expect, it } from 'vitest'
-import { dumpCommand, readNginxDump } from '../../src/deploy/nginx-dump.js'
+import { dumpCommand, httpFileMissing, readNginxDump } from '../../src/deploy/nginx-dump.js'
 
 const INCLUDE = '/etc/nginx/snippets/shop.inc'
 const HTTP_FILE = '/etc/nginx/conf.d/zdd-shop.conf'
@@ -110,6 +110,9 @@ describe('readNginxDump', () => {
     const site = `server {\n  include /etc/nginx/conf.d/*.conf;\n  location / { include ${INCLUDE}; }\n}\n`
     const text = debian(site).replace('\tinclude /etc/nginx/conf.d/*.conf;\n', '')
     expect(readNginxDump(text, where).httpFileIncluded).toBe(false)
+    expect(httpFileMissing(HTTP_FILE)).toMatch(
+      /Add "include \/etc\/nginx\/conf\.d\/zdd-shop\.conf;" .* inside http in nginx\.conf, above the server blocks/,
+    )
     expect(readNginxDump(text, { ...where, httpFile: '/etc/nginx/sites-enabled/zdd-shop' }).httpFileIncluded).toBe(true)
   })
 
