@@ -48,11 +48,14 @@ export function readNginxDump(dump: string, p: { include: string; httpFile: stri
   const prefix = main.slice(0, main.lastIndexOf('/') + 1)
   const parsed = new Map<string, Directive[]>()
   const problems: string[] = []
+  // A file this reader cannot follow (a module's own syntax, such as a Lua block) is left out: it
+  // matters only if it holds the include, which is then said to be missing, with the reason.
+  const unread: string[] = []
   for (const [path, text] of files) {
     try {
       parsed.set(path, parse(text, path))
     } catch (error) {
-      problems.push(`${path} could not be read: ${(error as Error).message}`)
+      unread.push(`${path}: ${(error as Error).message}`)
       parsed.set(path, [])
     }
   }
@@ -83,7 +86,10 @@ export function readNginxDump(dump: string, p: { include: string; httpFile: stri
   const compiled = `access_log ${p.compiledAccessLog ?? COMPILED_ACCESS_LOG} combined;`
   const answers = includeSites.map((chain) => logsAt(chain, p.include, compiled))
   for (const answer of answers) problems.push(...answer.problems)
-  if (includeSites.length === 0) problems.push(`nginx does not read ${p.include}: no include directive of its configuration names it`)
+  if (includeSites.length === 0) {
+    const because = unread.length ? ` (of what nginx -T printed, these could not be read: ${unread.join('; ')})` : ''
+    problems.push(`nginx does not read ${p.include}: no include directive of its configuration names it${because}`)
+  }
   const distinct = new Set(answers.map((answer) => JSON.stringify(answer.logs)))
   if (distinct.size > 1) {
     problems.push(

@@ -156,8 +156,20 @@ describe('readNginxDump', () => {
 
   it('an empty or broken dump says so', () => {
     expect(readNginxDump('', where).problems).toEqual(['nginx -T printed no configuration file'])
-    expect(readNginxDump(dump({ '/etc/nginx/nginx.conf': 'http { server {' }), where).problems[0]).toMatch(
-      /could not be read: a "\{" without its "\}"/,
+    expect(readNginxDump(dump({ '/etc/nginx/nginx.conf': 'http { server {' }), where).problems).toEqual([
+      expect.stringMatching(/^nginx does not read .*could not be read: \/etc\/nginx\/nginx\.conf: a "\{" without its "\}"/),
+    ])
+  })
+
+  it("a file it cannot follow elsewhere (a Lua block's code) does not stand in the way", () => {
+    const lua = debian(`server { location / { include ${INCLUDE}; } }\n`).replace(
+      '# configuration file /etc/nginx/sites-enabled/default:',
+      "# configuration file /etc/nginx/conf.d/lua.conf:\ninit_by_lua_block { local t = { a = '}' } -- it's\n}\n# configuration file /etc/nginx/sites-enabled/default:",
     )
+    expect(readNginxDump(lua, where)).toMatchObject({
+      httpFileIncluded: true,
+      accessLogs: ['access_log /var/log/nginx/access.log;'],
+      problems: [],
+    })
   })
 })
