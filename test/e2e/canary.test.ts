@@ -82,6 +82,7 @@ describe('canary steps and the bake on one host', () => {
     const result = await run(target, good, { ...inputs(), 'canary-steps': '20', 'canary-interval': 3 })
     await sampling
     await include.stop()
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await sleep(500)
     const stats = await traffic.stop()
     traffic = undefined
@@ -134,6 +135,7 @@ describe('canary steps and the bake on one host', () => {
     const previous = Number((await served(target)).match(/port=(\d+)/)![1])
     const include = watchInclude(target.includePath)
     const result = await run(target, flaky, { ...inputs(), env: 'SAMPLE_MODE=flaky', ...extra })
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await include.stop()
     const stats = await traffic.stop()
     traffic = undefined
