@@ -134,6 +134,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_
 
 /***/ }),
 
+/***/ 8500:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+
+/***/ }),
+
 /***/ 857:
 /***/ ((module) => {
 
@@ -190,7 +197,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 4979:
+/***/ 9665:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -272,73 +279,8 @@ var quote = __nccwpck_require__(6982);
 var expand_command = __nccwpck_require__(9748);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __nccwpck_require__(2999);
-;// CONCATENATED MODULE: ./lib/config/traffic-inputs.js
-/**
- * The traffic-control inputs (SPEC "Traffic control"): canary steps, bake, the analysis thresholds
- * and the files nginx reads for them. Checked with the rest of the inputs, before any connection.
- */
-const DEFAULT_CANARY_KEY = '$remote_addr';
-/** True when a run needs to watch its traffic: a canary or a bake. */
-function watchesTraffic(traffic) {
-    return traffic.canarySteps.length > 0 || traffic.bakeSeconds > 0;
-}
-const show = (value) => JSON.stringify(value);
-function parseTrafficInputs(read, context) {
-    const { raw, problems } = read;
-    const text = (name, fallback) => raw(name).trim() || fallback;
-    const stepsText = raw('canary-steps').trim();
-    const steps = stepsText === '' ? [] : stepsText.split(/[\s,]+/).filter(Boolean);
-    const canarySteps = [];
-    const expected = 'expected increasing whole percentages from 1 to 99, e.g. "10,50"';
-    if (steps.some((step) => !/^\d+$/.test(step) || Number(step) < 1 || Number(step) > 99)) {
-        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected}`);
-    }
-    else if (steps.some((step, i) => i > 0 && Number(step) <= Number(steps[i - 1]))) {
-        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected} (each step above the one before)`);
-    }
-    else {
-        canarySteps.push(...steps.map(Number));
-    }
-    const canaryKey = text('canary-key', DEFAULT_CANARY_KEY);
-    // The key is written into nginx's configuration inside double quotes: nothing may end it.
-    if (/[;{}"'\\\n\r\0]/.test(canaryKey)) {
-        problems.push(`canary-key: ${show(canaryKey)} is not valid; expected nginx variables and plain text, e.g. "$remote_addr" or "$cookie_SESSION", without ; { } quotes, backslashes or line breaks`);
-    }
-    const maxErrorRateText = raw('max-error-rate').trim();
-    let maxErrorRate = 1;
-    if (maxErrorRateText !== '') {
-        const value = Number(maxErrorRateText.replace(/%$/, ''));
-        if (!/^\d+(\.\d+)?%?$/.test(maxErrorRateText) || value > 100) {
-            problems.push(`max-error-rate: ${show(maxErrorRateText)} is not valid; expected a percentage from 0 to 100, e.g. "1" or "0.5"`);
-        }
-        else {
-            maxErrorRate = value;
-        }
-    }
-    const httpInclude = text('nginx-http-include', `/etc/nginx/conf.d/zdd-${context.appName}.conf`);
-    if (!httpInclude.startsWith('/') || httpInclude.endsWith('/') || /[\n\0]/.test(httpInclude)) {
-        problems.push(`nginx-http-include: ${show(httpInclude)} is not valid; expected the absolute path of a file`);
-    }
-    else if (httpInclude === context.include) {
-        problems.push(`nginx-http-include: ${show(httpInclude)} is the nginx-include itself; expected a file of its own, read by nginx inside http`);
-    }
-    const maintenancePage = raw('maintenance-page').trim();
-    if (/[\n\0]/.test(maintenancePage)) {
-        problems.push(`maintenance-page: ${show(maintenancePage)} is not valid; expected the path of a file on the host`);
-    }
-    return {
-        canarySteps,
-        canaryIntervalSeconds: read.seconds('canary-interval', 60),
-        canaryKey,
-        bakeSeconds: read.seconds('bake-seconds', 0),
-        maxErrorRate,
-        maxP99Ms: read.integer('max-p99-ms', 0, 0, 3_600_000),
-        minRequests: read.integer('analysis-min-requests', 20, 1, 1_000_000_000),
-        httpInclude,
-        maintenancePage,
-    };
-}
-
+// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
+var traffic_inputs = __nccwpck_require__(4645);
 ;// CONCATENATED MODULE: ./lib/config/inputs.js
 /**
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
@@ -602,7 +544,7 @@ function parseInputs(get, context = {}) {
         hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
         hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
         logLines: integer('log-lines', 200, 1, 100_000),
-        traffic: parseTrafficInputs({ raw, seconds, integer, problems }, { appName, include }),
+        traffic: (0,traffic_inputs/* parseTrafficInputs */.sP)({ raw, seconds, integer, problems }, { appName, include }),
     };
     // only deploy needs an artifact
     if (command !== 'deploy') {
@@ -833,12 +775,89 @@ function redactCommandLine(commandLine, secrets) {
 
 /***/ }),
 
+/***/ 4645:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   F4: () => (/* binding */ watchesTraffic),
+/* harmony export */   sP: () => (/* binding */ parseTrafficInputs)
+/* harmony export */ });
+/* unused harmony export DEFAULT_CANARY_KEY */
+/**
+ * The traffic-control inputs (SPEC "Traffic control"): canary steps, bake, the analysis thresholds
+ * and the files nginx reads for them. Checked with the rest of the inputs, before any connection.
+ */
+const DEFAULT_CANARY_KEY = '$remote_addr';
+/** True when a run needs to watch its traffic: a canary or a bake. */
+function watchesTraffic(traffic) {
+    return traffic.canarySteps.length > 0 || traffic.bakeSeconds > 0;
+}
+const show = (value) => JSON.stringify(value);
+function parseTrafficInputs(read, context) {
+    const { raw, problems } = read;
+    const text = (name, fallback) => raw(name).trim() || fallback;
+    const stepsText = raw('canary-steps').trim();
+    const steps = stepsText === '' ? [] : stepsText.split(/[\s,]+/).filter(Boolean);
+    const canarySteps = [];
+    const expected = 'expected increasing whole percentages from 1 to 99, e.g. "10,50"';
+    if (steps.some((step) => !/^\d+$/.test(step) || Number(step) < 1 || Number(step) > 99)) {
+        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected}`);
+    }
+    else if (steps.some((step, i) => i > 0 && Number(step) <= Number(steps[i - 1]))) {
+        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected} (each step above the one before)`);
+    }
+    else {
+        canarySteps.push(...steps.map(Number));
+    }
+    const canaryKey = text('canary-key', DEFAULT_CANARY_KEY);
+    // The key is written into nginx's configuration inside double quotes: nothing may end it.
+    if (/[;{}"'\\\n\r\0]/.test(canaryKey)) {
+        problems.push(`canary-key: ${show(canaryKey)} is not valid; expected nginx variables and plain text, e.g. "$remote_addr" or "$cookie_SESSION", without ; { } quotes, backslashes or line breaks`);
+    }
+    const maxErrorRateText = raw('max-error-rate').trim();
+    let maxErrorRate = 1;
+    if (maxErrorRateText !== '') {
+        const value = Number(maxErrorRateText.replace(/%$/, ''));
+        if (!/^\d+(\.\d+)?%?$/.test(maxErrorRateText) || value > 100) {
+            problems.push(`max-error-rate: ${show(maxErrorRateText)} is not valid; expected a percentage from 0 to 100, e.g. "1" or "0.5"`);
+        }
+        else {
+            maxErrorRate = value;
+        }
+    }
+    const httpInclude = text('nginx-http-include', `/etc/nginx/conf.d/zdd-${context.appName}.conf`);
+    if (!httpInclude.startsWith('/') || httpInclude.endsWith('/') || /[\n\0]/.test(httpInclude)) {
+        problems.push(`nginx-http-include: ${show(httpInclude)} is not valid; expected the absolute path of a file`);
+    }
+    else if (httpInclude === context.include) {
+        problems.push(`nginx-http-include: ${show(httpInclude)} is the nginx-include itself; expected a file of its own, read by nginx inside http`);
+    }
+    const maintenancePage = raw('maintenance-page').trim();
+    if (/[\n\0]/.test(maintenancePage)) {
+        problems.push(`maintenance-page: ${show(maintenancePage)} is not valid; expected the path of a file on the host`);
+    }
+    return {
+        canarySteps,
+        canaryIntervalSeconds: read.seconds('canary-interval', 60),
+        canaryKey,
+        bakeSeconds: read.seconds('bake-seconds', 0),
+        maxErrorRate,
+        maxP99Ms: read.integer('max-p99-ms', 0, 0, 3_600_000),
+        minRequests: read.integer('analysis-min-requests', 20, 1, 1_000_000_000),
+        httpInclude,
+        maintenancePage,
+    };
+}
+
+
+/***/ }),
+
 /***/ 5691:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2663);
-/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4979);
+/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9665);
 /* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1743);
 
 
@@ -847,7 +866,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(880)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6880));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(655)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9655));
 await main();
 
 __webpack_async_result__();

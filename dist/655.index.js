@@ -1,8 +1,8 @@
-export const id = 880;
-export const ids = [880];
+export const id = 655;
+export const ids = [655];
 export const modules = {
 
-/***/ 6880:
+/***/ 9655:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -13,8 +13,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __webpack_require__(6421);
-// EXTERNAL MODULE: ./lib/config/inputs.js + 2 modules
-var inputs = __webpack_require__(4979);
+// EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
+var inputs = __webpack_require__(9665);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
@@ -697,6 +697,7 @@ const INSPECT_SH = "resolve_deploy_dir\necho \"deploy_dir=$DEPLOY_DIR\"\nuid=\nw
 const LAUNCH_SH = "\n# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the\n# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.\nlaunch_cgroup() {\n  LAUNCH_PROCS=\n  while IFS= read -r launch_line; do\n    case \"$launch_line\" in\n      *:name=systemd:*.service) launch_try=\"/sys/fs/cgroup/systemd${launch_line#*:name=systemd:}\" ;;\n      0::*.service)\n        launch_try=\"/sys/fs/cgroup${launch_line#0::}\"\n        [ -r \"$launch_try/cgroup.procs\" ] || launch_try=\"/sys/fs/cgroup/unified${launch_line#0::}\" ;;\n      *) continue ;;\n    esac\n    if [ -r \"$launch_try/cgroup.procs\" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi\n  done < /proc/self/cgroup\n  return 1\n}\n\n# Status 0 while a process other than this one is in the unit's cgroup (builtins only).\nlaunch_others() {\n  launch_other=\n  while read -r launch_pid; do [ \"$launch_pid\" = \"$$\" ] || launch_other=yes; done < \"$LAUNCH_PROCS\"\n  [ -n \"$launch_other\" ]\n}\n\ncd -- \"$LAUNCH_DEPLOY_DIR\" || exit 97\nexec < /dev/null >> \"logs/$1.log\" 2>&1\n# The session's environment, then this instance's settings (which win over the session's).\n. \"./run/$1.conf\" || exit 98\nPORT=$1\nrecord_instance \"$PORT\" \"$$\"\necho \"--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)\"\ncd -P -- \"releases/$RELEASE\" || exit 97\nARTIFACT=\"$PWD/$FILE_NAME\"\nSERVER_PORT=$PORT\nexport PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS\n. ./env || exit 98\nsh -c \"$START_COMMAND\"\nlaunch_status=$?\n[ \"$launch_status\" = 0 ] || exit \"$launch_status\"\nlaunch_cgroup && launch_others || exit 0\necho \"--- the start command returned and left the service running in the background: waiting while it runs\"\nwhile launch_others; do sleep 1; done\necho \"--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again\"\nexit 1\n";
 const LIB_SH = "\n# Makes DEPLOY_DIR absolute: a relative deploy-dir is under the deploy user's home, wherever the\n# script runs from, and the answers name it in full.\nresolve_deploy_dir() { case \"$DEPLOY_DIR\" in /*) ;; *) DEPLOY_DIR=\"$HOME/$DEPLOY_DIR\" ;; esac; }\n\n# Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for\n# deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is\n# empty where it does not. Every process a script starts costs 20 ms on a loaded host.\nclock() {\n  if [ -r /proc/uptime ] && read -r NOW _ < /proc/uptime; then\n    NOW_CS=${NOW%.*}${NOW#*.}\n    NOW_CS=${NOW_CS#${NOW_CS%%[!0]*}}\n    NOW=${NOW%.*}\n  else\n    NOW=$(date +%s) NOW_CS=\n  fi\n}\n\n# Sleeps $1 hundredths of a second.\nsleep_cs() {\n  sleep_fraction=$(( $1 % 100 ))\n  [ \"$sleep_fraction\" -ge 10 ] || sleep_fraction=0$sleep_fraction\n  sleep \"$(( $1 / 100 )).$sleep_fraction\"\n}\n\n# Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.\n# Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.\npid_alive() {\n  if [ -r \"/proc/$1/stat\" ]; then\n    read -r proc_stat < \"/proc/$1/stat\" 2>/dev/null || return 1\n    proc_state=${proc_stat##*) }\n    case \"${proc_state%% *}\" in Z|X|'') return 1 ;; *) return 0 ;; esac\n  elif [ -d /proc/self ]; then\n    return 1\n  else\n    kill -0 \"$1\" 2>/dev/null\n  fi\n}\n\n# Exit status 0 when some process of the group led by $1 (or $1 itself) is running.\nalive() {\n  if [ -d /proc/self ]; then\n    pid_alive \"$1\" || grep -q -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null\n  else\n    kill -0 \"-$1\" 2>/dev/null || kill -0 \"$1\" 2>/dev/null\n  fi\n}\n\n# HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).\n# BusyBox wget (Alpine's only HTTP client) rejects --max-redirect, and Debian's build crashes on -T:\n# it runs under timeout instead. It follows redirects and cannot be told not to, so the first\n# status line it shows is the answer. Callers run this in $(...), so nothing set here outlives the\n# call: which wget it is, is asked each time (one more process, only on hosts without curl).\nhttp_status() {\n  if command -v curl >/dev/null 2>&1; then\n    curl -s -o \"$2\" -w '%{http_code}' --max-time \"$3\" \"$1\" 2>/dev/null || true\n  else\n    case $(wget --help 2>&1) in *BusyBox*) http_wget_kind=busybox ;; *) http_wget_kind=gnu ;; esac\n    if [ \"$http_wget_kind\" = gnu ]; then\n      http_answer=$(wget -q -S -O \"$2\" -T \"$3\" -t 1 --max-redirect=0 \"$1\" 2>&1)\n    elif command -v timeout >/dev/null 2>&1; then\n      http_answer=$(timeout \"$3\" wget -q -S -O \"$2\" \"$1\" 2>&1)\n    else\n      http_answer=$(wget -q -S -O \"$2\" -T \"$3\" \"$1\" 2>&1)\n    fi\n    http_code=$(printf '%s\\n' \"$http_answer\" | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | head -n 1)\n    echo \"${http_code:-000}\"\n  fi\n}\n\n# Sets LISTENERS to ss's lines for the sockets listening on TCP port $1, IPv4 and IPv6, with their\n# inodes. Status 1 when ss cannot tell (not installed, or too old for -H): the caller reads the\n# kernel's tables instead. ss asks the kernel for the listeners alone (netlink), which costs it\n# a third of what /proc/net/tcp and tcp6 do (see port_in_use), process start included. \"state\n# listening\", not -l: -l asks for closed sockets too, and the kernel then walks its whole\n# connection hash to find them.\nss_listeners() {\n  command -v ss >/dev/null 2>&1 && LISTENERS=$(ss -Htne state listening \"sport = :$1\" 2>/dev/null)\n}\n\n# Inodes of the sockets listening on TCP port $1: from ss, or from the kernel's tables, of which\n# only the top is read (see port_in_use).\nlisten_inodes() {\n  if ss_listeners \"$1\"; then\n    listen_rest=$LISTENERS\n    while :; do\n      case \"$listen_rest\" in *ino:*) listen_rest=${listen_rest#*ino:}; echo \"${listen_rest%%[!0-9]*}\" ;; *) return 0 ;; esac\n    done\n  fi\n  port_hex \"$1\"\n  [ ! -r /proc/net/tcp ] || listening_inodes_in \"$HEX\" /proc/net/tcp\n  [ ! -r /proc/net/tcp6 ] || listening_inodes_in \"$HEX\" /proc/net/tcp6\n}\n\n# Prints the inode of each socket that table $2 lists as listening on port $1 (as port_hex writes\n# it), reading no further than the listening sockets at its top.\nlistening_inodes_in() {\n  {\n    read -r _\n    while read -r _ socket_address _ socket_state _ _ _ _ _ socket_inode _; do\n      case \"$socket_state\" in\n        0A) case \"$socket_address\" in *:\"$1\") echo \"$socket_inode\" ;; esac ;;\n        03) ;;\n        *) return 0 ;;\n      esac\n    done\n  } < \"$2\"\n}\n\n# Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.\nport_hex() {\n  HEX='' hex_rest=$1\n  for _ in 1 2 3 4; do\n    hex_digit=$(( hex_rest % 16 )); hex_rest=$(( hex_rest / 16 ))\n    case $hex_digit in 10) hex_digit=A ;; 11) hex_digit=B ;; 12) hex_digit=C ;; 13) hex_digit=D ;; 14) hex_digit=E ;; 15) hex_digit=F ;; esac\n    HEX=$hex_digit$HEX\n  done\n}\n\n# Status 0 when table $2 (in the format of /proc/net/tcp) lists a socket listening on port $1\n# (as port_hex writes it), reading no further than the listening sockets at its top.\nlisted_as_listening() {\n  {\n    read -r _\n    while read -r _ socket_address _ socket_state _; do\n      case \"$socket_state\" in\n        0A) case \"$socket_address\" in *:\"$1\") return 0 ;; esac ;;\n        03) ;;\n        *) return 1 ;;\n      esac\n    done\n  } < \"$2\"\n  return 1\n}\n\n# Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in\n# /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy\n# proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list\n# half-open connections, state 03, among the listeners: they do not end the listeners.) Even so,\n# each table costs the kernel a walk of its whole connection hash, which is sized by the host's\n# memory, not by its connections: 6 ms on a 24 GiB host, in every network namespace. So ss is\n# asked first where there is one, and scripts look only when nothing cheaper can tell, not in wait\n# loops.\nport_in_use() {\n  if ss_listeners \"$1\"; then\n    [ -n \"$LISTENERS\" ]\n  elif [ -r /proc/net/tcp ]; then\n    port_hex \"$1\"\n    listed_as_listening \"$HEX\" /proc/net/tcp || { [ -r /proc/net/tcp6 ] && listed_as_listening \"$HEX\" /proc/net/tcp6; }\n  else\n    http_status \"http://127.0.0.1:$1/\" /dev/null 2 | grep -qv '^000$'\n  fi\n}\n\n# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh\n# runs java as its child), as \"<pid>:<fd>\" words. Builtins only: it runs in wait loops.\nsockets_of() {\n  SOCKETS='' sockets_children=\n  { read -r sockets_children < \"/proc/$1/task/$1/children\"; } 2>/dev/null\n  for sockets_process in $1 $sockets_children; do\n    for sockets_fd in /proc/$sockets_process/fd/*; do [ ! -S \"$sockets_fd\" ] || SOCKETS=\"$SOCKETS ${sockets_process}:${sockets_fd##*/}\"; done\n  done 2>/dev/null\n}\n\n# The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).\nport_holder() {\n  # -p makes ss read every process's file descriptors: only here, where the pid is needed.\n  holder_pid=$(ss -tnp state listening \"sport = :$1\" 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)\n  if [ -n \"$holder_pid\" ]; then echo \"$holder_pid\"; return 0; fi\n  for holder_inode in $(listen_inodes \"$1\"); do\n    holder_dir=\n    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r holder_line; do\n      case \"$holder_line\" in\n        /proc/*/fd:) holder_dir=${holder_line%/fd:} ;;\n        *\"socket:[$holder_inode]\"*) echo \"${holder_dir#/proc/}\"; break ;;\n      esac\n    done | head -n 1\n  done | head -n 1\n}\n\n# Instance identity. run/<port>.pid names the process a run started on <port>, but a pid alone\n# proves nothing: the instance may have ended long ago, or the host rebooted, and the pid now\n# belongs to anything on the host. So the file's second line records which process it was: the\n# boot and the process's start time. A process is ours only when it is on the same boot, started\n# at the recorded time, and runs the release named in run/<port>.release (its working directory is\n# that release directory or one in it, or the release directory is on its command line). Files\n# written before identities were recorded hold only the pid: for them the release check alone\n# decides. A pid that fails is never signalled. These functions work in the deploy dir, whoever\n# started the process (a detached start or a supervisor), and use builtins but for the\n# command-line fallback.\n\n# Sets BOOT_ID to the kernel's id of this boot (empty where it does not tell).\nboot_id() { BOOT_ID=; read -r BOOT_ID 2>/dev/null < /proc/sys/kernel/random/boot_id || BOOT_ID=; }\n\n# Sets PROC_START to the start time of process $1: field 22 of its stat, clock ticks since boot.\n# It never changes over the process's life (exec included), and a reused pid has another one.\nproc_start() {\n  PROC_START=\n  read -r proc_line 2>/dev/null < \"/proc/$1/stat\" || return 1\n  # The command name (field 2) may hold spaces and parentheses: count from the last \") \".\n  set -- ${proc_line##*) }\n  [ $# -ge 20 ] || return 1\n  shift 19\n  PROC_START=$1\n}\n\n# record_instance PORT PID [DEPLOY_DIR]: writes run/PORT.pid (in DEPLOY_DIR, else here) for the\n# instance PID on PORT, with its identity (see above), whole, by rename: a reader never sees half of\n# it. Call it as soon as the pid is known.\nrecord_instance() {\n  boot_id\n  proc_start \"$2\" || PROC_START=\n  printf '%s\\nboot=%s start=%s\\n' \"$2\" \"$BOOT_ID\" \"$PROC_START\" > \"${3:-.}/run/$1.pid.$2\" &&\n    mv -f -- \"${3:-.}/run/$1.pid.$2\" \"${3:-.}/run/$1.pid\"\n}\n\n# Sets SELF_PID to the pid of the shell process that calls it, a subshell included (where $$ still\n# names the script's shell).\nself_pid() {\n  SELF_PID=\n  { read -r SELF_PID _ < /proc/self/stat; } 2>/dev/null || SELF_PID=$(exec sh -c 'echo \"$PPID\"')\n}\n\n# Status 0 when process $1 runs release $2: its working directory is releases/$2 or a directory in\n# it (a server that went into the folder it serves, as BusyBox's httpd -h does), or that\n# directory's path is on its command line (a start command that changed directory elsewhere).\nruns_release() {\n  [ -n \"$2\" ] || return 1\n  [ \"/proc/$1/cwd\" -ef \"releases/$2\" ] && return 0\n  release_path=$(cd -P -- \"releases/$2\" 2>/dev/null && pwd) || release_path=\"$PWD/releases/$2\"\n  if process_cwd=$(cd -P -- \"/proc/$1/cwd\" 2>/dev/null && pwd); then\n    case \"$process_cwd/\" in \"$release_path/\"*) return 0 ;; esac\n  fi\n  grep -q -a -F -e \"$release_path/\" \"/proc/$1/cmdline\" 2>/dev/null\n}\n\n# Status 0 when process (group) $1 is the instance recorded with identity line $2 (\"\" for a file\n# written before identities were recorded) running release $3. When the recorded process has\n# exited but its group lives on (a start command that left the app in the background), a member\n# of the group must run the release.\nis_our_instance() {\n  id_boot='' id_start=\n  case \"$2\" in\n    boot=*) id_boot=${2#boot=}; id_boot=${id_boot%% *}; id_start=${2##*start=}; id_start=${id_start%% *} ;;\n    ?*) return 1 ;;\n  esac\n  if [ -n \"$2\" ]; then boot_id; [ \"$id_boot\" = \"$BOOT_ID\" ] || return 1; fi\n  if pid_alive \"$1\"; then\n    if [ -n \"$2\" ]; then proc_start \"$1\" && [ \"$id_start\" = \"$PROC_START\" ] || return 1; fi\n    runs_release \"$1\" \"$3\"\n    return\n  fi\n  for instance_member in $(grep -l -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null); do\n    instance_member=${instance_member#/proc/}; instance_member=${instance_member%/stat}\n    # Started after the recorded process: a member of an older group of the same id is not ours.\n    if [ -n \"$2\" ]; then proc_start \"$instance_member\" && [ \"$PROC_START\" -ge \"$id_start\" ] 2>/dev/null || continue; fi\n    runs_release \"$instance_member\" \"$3\" && return 0\n  done\n  return 1\n}\n\n# find_instance PORT: status 0, with INSTANCE_PID set, when run/PORT.pid names a live process\n# (group) proven to be our instance on PORT. When it names a live process that is not ours,\n# STALE_PID is set to that pid and \"stale_pid=PORT PID\" printed, for the log: that process must\n# not be signalled. RECORDED_PID is the pid the file names (empty without one); INSTANCE_ID its\n# identity line, INSTANCE_RELEASE the release, for a later is_our_instance. run/PORT.release must\n# name the release the instance runs: whoever starts one writes it beside record_instance's file.\nfind_instance() {\n  INSTANCE_PID='' STALE_PID='' RECORDED_PID='' INSTANCE_ID='' INSTANCE_RELEASE=\n  { read -r RECORDED_PID; read -r INSTANCE_ID; } 2>/dev/null < \"run/$1.pid\"\n  case \"$RECORDED_PID\" in ''|*[!0-9]*) RECORDED_PID=; return 1 ;; esac\n  [ \"$RECORDED_PID\" -gt 1 ] && alive \"$RECORDED_PID\" || return 1\n  read -r INSTANCE_RELEASE 2>/dev/null < \"run/$1.release\" || :\n  # Without /proc (not Linux) there is nothing to prove it with: the pid file is believed.\n  if [ ! -d /proc/self ] || is_our_instance \"$RECORDED_PID\" \"$INSTANCE_ID\" \"$INSTANCE_RELEASE\"; then\n    INSTANCE_PID=$RECORDED_PID\n    return 0\n  fi\n  STALE_PID=$RECORDED_PID\n  echo \"stale_pid=$1 $STALE_PID\"\n  return 1\n}\n\n# Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its\n# children and the processes of its group or session (what stop_group stops). Where the kernel's\n# tables cannot be read nothing can be told, and status is 0. Most often the process or a child\n# holds them, which its own descriptors tell; only otherwise is every process's stat read to find\n# the rest of the family. Call it once, not in a wait loop.\nlisteners_are_ours() {\n  own_inodes=$(listen_inodes \"$1\")\n  [ -n \"$own_inodes\" ] || return 0\n  own_children=\n  { read -r own_children < \"/proc/$2/task/$2/children\"; } 2>/dev/null\n  own_fds=\n  for own_pid in $2 $own_children; do own_fds=\"$own_fds /proc/$own_pid/fd\"; done\n  ! holds_sockets \"$own_fds\" \"$own_inodes\" || return 0\n  own_fds=\n  # Fields 1, 4, 5 and 6 of a stat line: pid, parent, process group, session.\n  for own_stat in $(grep -l -E \"^($2 |[0-9]+ \\(.*\\) . ([0-9]+ ){0,2}$2 )\" /proc/[0-9]*/stat 2>/dev/null); do\n    own_fds=\"$own_fds ${own_stat%stat}fd\"\n  done\n  [ -n \"$own_fds\" ] && holds_sockets \"$own_fds\" \"$own_inodes\"\n}\n\n# Status 0 when the descriptor directories $1 hold every socket inode in $2.\nholds_sockets() {\n  held=$(ls -l $1 2>/dev/null)\n  for held_inode in $2; do\n    case \"$held\" in *\"socket:[$held_inode]\"*) ;; *) return 1 ;; esac\n  done\n}\n\n# The program that process $1 runs, by name, for messages: its first word only, since the\n# arguments may carry secrets.\nprogram_of() {\n  program_path=$(tr '\\0' '\\n' < \"/proc/$1/cmdline\" 2>/dev/null | head -n 1)\n  echo \"${program_path##*/}\"\n}\n\n# The command line of pid $1, for messages.\ncommand_of() { tr '\\0' ' ' < \"/proc/$1/cmdline\" 2>/dev/null | cut -c1-200; }\n\n# Sends signal $1 to the group led by $2, or to $2 alone when it leads none. (\"kill -SIG -PGID\"\n# without \"--\": dash rejects \"kill -TERM -- -PGID\".)\nsignal_group() { kill -\"$1\" \"-$2\" 2>/dev/null || kill -\"$1\" \"$2\" 2>/dev/null; }\n\n# Status 0 when process $1 is the one identity line $2 (\"boot=... start=...\", as record_instance\n# writes it) names: same boot, same start time. When it has exited but its group lives on, a member\n# of the group started at or after it must be alive: the kernel does not give a group's id to a new\n# process while the group has members, so only then is a signal to the group still ours to send.\ngroup_is() {\n  group_boot=${2#*boot=}; group_boot=${group_boot%% *}\n  group_start=${2##*start=}; group_start=${group_start%% *}\n  case \"$group_start\" in ''|*[!0-9]*) return 1 ;; esac\n  boot_id; [ \"$group_boot\" = \"$BOOT_ID\" ] || return 1\n  if pid_alive \"$1\"; then proc_start \"$1\" && [ \"$PROC_START\" = \"$group_start\" ]; return; fi\n  for group_member in $(grep -l -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null); do\n    group_member=${group_member#/proc/}; group_member=${group_member%/stat}\n    proc_start \"$group_member\" && [ \"$PROC_START\" -ge \"$group_start\" ] 2>/dev/null && return 0\n  done\n  return 1\n}\n\n# Sets PROC_ID to the identity line of live process $1 (empty when it is gone), for group_is.\nproc_id() {\n  PROC_ID=\n  boot_id\n  proc_start \"$1\" && PROC_ID=\"boot=$BOOT_ID start=$PROC_START\"\n}\n\n# stop_group PID TIMEOUT [IDENTITY RELEASE]: SIGTERM the group led by PID, SIGKILL after TIMEOUT\n# seconds, but only to the same process (group) still: proven by is_our_instance with IDENTITY and\n# RELEASE when they are given, else by the start time PID had when it was asked to stop. A pid\n# that has been reused meanwhile is never killed. Prints what it had to do.\nstop_group() {\n  alive \"$1\" || return 0\n  stop_id=${3:-} stop_release=${4:-}\n  if [ -z \"$stop_release\" ]; then proc_id \"$1\"; stop_id=$PROC_ID; fi\n  signal_group TERM \"$1\"\n  clock; stop_deadline=$(( NOW + $2 ))\n  while alive \"$1\"; do\n    if clock; [ \"$NOW\" -ge \"$stop_deadline\" ]; then\n      if [ -n \"$stop_release\" ]; then\n        is_our_instance \"$1\" \"$stop_id\" \"$stop_release\" || { echo \"not_killed=$1\"; return 0; }\n      else\n        group_is \"$1\" \"$stop_id\" || { echo \"not_killed=$1\"; return 0; }\n      fi\n      signal_group KILL \"$1\"\n      echo \"killed=$1\"\n      sleep 0.1\n      return 0\n    fi\n    sleep 0.05\n  done\n  echo \"stopped=$1\"\n}\n\n# Runs \"$@\" in place of this process (same pid, same start time) in a session of its own, so that\n# nothing aimed at the caller's session or process group (a lock takeover ends the silent run's\n# session) reaches it. setsid (util-linux, or BusyBox's applet) or Perl's POSIX::setsid makes it;\n# none forks, since the caller is a background child that leads no group. sh's own job control\n# (set -m) cannot: dash and BusyBox ash turn it off without a terminal. Without any of them the\n# command runs in the caller's group.\nexec_detached() {\n  if command -v setsid >/dev/null 2>&1; then\n    exec setsid \"$@\"\n  elif command -v busybox >/dev/null 2>&1 && busybox setsid true >/dev/null 2>&1; then\n    exec busybox setsid \"$@\"\n  elif command -v perl >/dev/null 2>&1; then\n    exec perl -MPOSIX -e 'POSIX::setsid(); exec { $ARGV[0] } @ARGV or exit 127' -- \"$@\"\n  fi\n  exec \"$@\"\n}\n\n# The live nginx workers (not shutting down), one \"<master pid>:<worker pid>\" line each, of the\n# nginx masters whose command line holds $1 (all masters when $1 is empty or matches none). nginx\n# writes its role into its command line (\"nginx: master process <its arguments>\"), so one grep over\n# /proc finds them all. Each worker comes with its master: a host may run several nginx masters\n# that look alike (a container's, another network namespace's), and a reload replaces the workers\n# of one of them only.\nnginx_workers() {\n  nginx_titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)\n  nginx_masters='' nginx_all_masters=\n  while IFS= read -r nginx_line; do\n    case \"$nginx_line\" in *':nginx: master process'*) ;; *) continue ;; esac\n    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}\n    nginx_all_masters=\"$nginx_all_masters $nginx_pid\"\n    case \"$nginx_line\" in *\"$1\"*) nginx_masters=\"$nginx_masters $nginx_pid\" ;; esac\n  done <<EOF\n$nginx_titles\nEOF\n  [ -n \"$nginx_masters\" ] || nginx_masters=$nginx_all_masters\n  while IFS= read -r nginx_line; do\n    case \"$nginx_line\" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac\n    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}\n    read -r _ _ _ nginx_parent _ < \"/proc/$nginx_pid/stat\" 2>/dev/null || continue\n    case \" $nginx_masters \" in *\" $nginx_parent \"*) echo \"$nginx_parent:$nginx_pid\" ;; esac\n  done <<EOF\n$nginx_titles\nEOF\n}\n\n# Waits up to $2 seconds until each nginx worker in $1 has exited or calls itself \"shutting down\":\n# from then on nginx gives it no new connection. A reload's master tells its old workers so 100 ms\n# after it starts the new ones. Prints handover=late if the wait ran out.\nawait_retired() {\n  [ -n \"$1\" ] || return 0\n  clock; retire_deadline=$(( NOW + $2 ))\n  while :; do\n    retire_done=yes\n    for retire_worker in $1; do\n      retire_title=\n      { IFS= read -r retire_title < \"/proc/$retire_worker/cmdline\"; } 2>/dev/null\n      case \"$retire_title\" in *'shutting down'*) ;; 'nginx: worker process'*) retire_done=no; break ;; esac\n    done\n    [ \"$retire_done\" = no ] || return 0\n    if clock; [ \"$NOW\" -ge \"$retire_deadline\" ]; then echo \"handover=late\"; return 0; fi\n    sleep 0.02\n  done\n}\n";
 const LOCK_LIB_SH = "\n# Status 0 when pid $1 runs and is the process that started at $2 (field 22 of /proc/<pid>/stat,\n# clock ticks since boot): a pid reused by another process after the first one ended, or after a\n# reboot, is not it. Sets PROC_PPID, PROC_PGID and PROC_SID. Builtins only: waiters run it five\n# times a second.\nproc_is() {\n  PROC_PPID='' PROC_PGID='' PROC_SID=\n  if [ ! -d /proc/self ]; then\n    kill -0 \"$1\" 2>/dev/null\n    return\n  fi\n  [ -r \"/proc/$1/stat\" ] && read -r proc_line < \"/proc/$1/stat\" 2>/dev/null || return 1\n  # After the command name, which may hold spaces and parentheses: field 3 (state) onwards.\n  set -- \"$2\" ${proc_line##*) }\n  case \"$2\" in Z|X|'') return 1 ;; esac\n  PROC_PPID=$3 PROC_PGID=$4 PROC_SID=$5\n  [ $# -ge 21 ] || return 1\n  proc_want=$1\n  shift 20\n  [ -z \"$proc_want\" ] || [ \"$1\" = \"$proc_want\" ]\n}\n\n# Looks at .lock and sets:\n#   LOCK_KEY    the identity of this lock instance: \"<pid>-<start>\" of its holder, or, while it has\n#               none, \"dir-<inode>-<mtime>\" (the mtime changes when the holder is written)\n#   STALE       empty while the lock is held; else why not: ended, rebooted, unfinished, silent\n#   SILENT_FOR  seconds since the holder last renewed its lease\n#   HOLDER_PID, HOLDER_GROUP (the process group to end, or -)\n# Status 1 when .lock is gone.\njudge_lock() {\n  STALE='' LOCK_KEY='' SILENT_FOR='' HOLDER_PID='' HOLDER_GROUP='' judge_line=\n  [ ! -r .lock/holder ] || read -r judge_line < .lock/holder 2>/dev/null || judge_line=\n  if [ -z \"$judge_line\" ]; then\n    LOCK_KEY=$(stat -c 'dir-%i-%Y' .lock 2>/dev/null) || return 1\n    [ $(( $(date +%s) - ${LOCK_KEY##*-} )) -le 10 ] || STALE=unfinished\n    return 0\n  fi\n  set -- $judge_line\n  HOLDER_PID=$1 HOLDER_GROUP=${4:--}\n  LOCK_KEY=\"$1-${2:-}\"\n  if [ -n \"$BOOT_ID\" ] && [ \"${3:-}\" != \"$BOOT_ID\" ]; then STALE=rebooted; return 0; fi\n  proc_is \"$1\" \"${2:-}\" || { STALE=ended; return 0; }\n  judge_renewed=\n  [ ! -r \".lock/lease.$LOCK_KEY\" ] || read -r judge_renewed < \".lock/lease.$LOCK_KEY\" 2>/dev/null || judge_renewed=\n  case \"$judge_renewed\" in ''|*[!0-9]*) return 0 ;; esac\n  clock\n  SILENT_FOR=$(( NOW - judge_renewed ))\n  [ \"$SILENT_FOR\" -le \"$LEASE\" ] || STALE=silent\n}\n\n# Ends the silent holder that judge_lock has just identified (same pid, same start time, same\n# boot): its process group when that group is the session sshd made for its shell, else the shell\n# and its descendants; then the hook it was running, which is in a session of its own (see\n# hookScript). The instances a run starts are in sessions of their own too, and go on. Status 1\n# when it would not end.\nend_holder() {\n  proc_is \"$HOLDER_PID\" \"${LOCK_KEY#*-}\" || { end_hook; return 0; }\n  end_targets=\n  if [ \"$HOLDER_GROUP\" != - ] && [ \"$PROC_PGID\" = \"$HOLDER_GROUP\" ]; then\n    end_targets=\"-$HOLDER_GROUP\"\n  else\n    end_frontier=$HOLDER_PID end_targets=$HOLDER_PID\n    while [ -n \"$end_frontier\" ]; do\n      end_next=\n      for end_stat in /proc/[0-9]*/stat; do\n        read -r end_line < \"$end_stat\" 2>/dev/null || continue\n        set -- ${end_line##*) }\n        case \" $end_frontier \" in *\" $2 \"*) end_pid=${end_stat#/proc/}; end_next=\"$end_next ${end_pid%/stat}\" ;; esac\n      done\n      end_targets=\"$end_targets$end_next\" end_frontier=$end_next\n    done\n  fi\n  for end_signal in TERM KILL; do\n    for end_target in $end_targets; do kill -\"$end_signal\" \"$end_target\" 2>/dev/null; done\n    clock; end_deadline=$(( NOW + 5 ))\n    while proc_is \"$HOLDER_PID\" \"${LOCK_KEY#*-}\"; do\n      if clock; [ \"$NOW\" -ge \"$end_deadline\" ]; then continue 2; fi\n      sleep 0.05\n    done\n    end_hook\n    return 0\n  done\n  return 1\n}\n\n# Ends the hook that run/hook.pid says the holder started (\"<pid>\", its identity line, then\n# \"holder=<pid>\"): its whole group, SIGTERM, then SIGKILL 5 s later, each only while group_is still\n# proves it to be that hook's.\nend_hook() {\n  end_hook_pid='' end_hook_id='' end_hook_holder=\n  { read -r end_hook_pid; read -r end_hook_id; read -r end_hook_holder; } 2>/dev/null < run/hook.pid || return 0\n  case \"$end_hook_pid\" in ''|*[!0-9]*|0|1) return 0 ;; esac\n  [ \"$end_hook_holder\" = \"holder=$HOLDER_PID\" ] || return 0\n  for end_signal in TERM KILL; do\n    group_is \"$end_hook_pid\" \"$end_hook_id\" || return 0\n    signal_group \"$end_signal\" \"$end_hook_pid\"\n    clock; end_deadline=$(( NOW + 5 ))\n    while group_is \"$end_hook_pid\" \"$end_hook_id\"; do\n      if clock; [ \"$NOW\" -ge \"$end_deadline\" ]; then continue 2; fi\n      sleep 0.1\n    done\n    echo \"ended_hook=$end_hook_pid\"\n    return 0\n  done\n}\n\n# Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.\nwrite_lock() {\n  clock\n  printf '%s\\n' \"$NOW\" > .lock/.lease.$$ && mv -f .lock/.lease.$$ \".lock/lease.$ME_KEY\" &&\n    printf '%s\\npid=%s\\nsince=%s\\n' \"$OWNER\" \"$$\" \"$SINCE\" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&\n    printf '%s %s %s %s\\n' \"$$\" \"$ME_START\" \"${BOOT_ID:--}\" \"$ME_GROUP\" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder\n}\n\n# Makes a lock that has no holder ours: the holder first, by a hard link, which fails when the\n# name exists. A run whose mkdir made .lock may stall before that (swap, a stopped VM) until its\n# lock is judged unfinished and taken over; both then link a holder, and only one link is made:\n# the other run has lost, writes nothing more, and waits as any waiter. Status 1 when another run\n# holds .lock (or it is gone), 2 when .lock cannot be written.\nhold_new_lock() {\n  if ! printf '%s %s %s %s\\n' \"$$\" \"$ME_START\" \"${BOOT_ID:--}\" \"$ME_GROUP\" > .lock/.holder.$$; then\n    [ -d .lock ] || return 1\n    rmdir .lock 2>/dev/null\n    return 2\n  fi\n  if ! ln .lock/.holder.$$ .lock/holder 2>/dev/null; then\n    rm -f .lock/.holder.$$\n    # No holder after a failed link: this file system makes no hard links.\n    [ ! -d .lock ] || [ -e .lock/holder ] || return 2\n    return 1\n  fi\n  clock\n  printf '%s\\n' \"$NOW\" > .lock/.lease.$$ && mv -f .lock/.lease.$$ \".lock/lease.$ME_KEY\" &&\n    printf '%s\\npid=%s\\nsince=%s\\n' \"$OWNER\" \"$$\" \"$SINCE\" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner && return 0\n  rm -rf .lock\n  return 2\n}\n\n# Status 0 when the claim symlink $1 names a live claimant (\"<pid> <start> <boot>\").\nclaimant_alive() {\n  set -- $1\n  [ $# -ge 3 ] && { [ -z \"$BOOT_ID\" ] || [ \"$3\" = \"$BOOT_ID\" ]; } && proc_is \"$1\" \"$2\"\n}\n\n# Removes the claim $1 when its claimant has died in the middle of a takeover. Removing it is\n# itself claimed, by a symlink named after that dead claimant, so that two waiters never remove\n# two different claims, the dead one and the one that replaced it (and so on up, should a\n# breaker die as well).\nbreak_claim() {\n  break_target=$1 break_depth=0\n  while [ \"$break_depth\" -lt 4 ]; do\n    break_claimant=$(readlink \"$break_target\" 2>/dev/null) || return 0\n    ! claimant_alive \"$break_claimant\" || return 0\n    set -- $break_claimant\n    break_outer=\"$break_target.${1:-x}-${2:-x}\"\n    if ln -s \"$ME_CLAIM\" \"$break_outer\" 2>/dev/null; then\n      [ \"$(readlink \"$break_target\" 2>/dev/null)\" != \"$break_claimant\" ] || rm -f -- \"$break_target\"\n      rm -f -- \"$break_outer\"\n      return 0\n    fi\n    break_target=$break_outer break_depth=$(( break_depth + 1 ))\n  done\n}\n\n# Takes over the stale lock judged as $1. Why this is atomic: the claim is a symlink named after\n# that lock's identity, and ln -s fails when the name exists, so at most one waiter at a time holds\n# the claim for a given stale lock. Only the claimant changes a lock of that identity: it judges\n# .lock again under its claim and goes on only if it is still that stale lock; the holder, once\n# stale, never writes again (it has ended, or is ended here before anything is written; a lock\n# with no holder yet is the exception: its maker may only be slow, see hold_new_lock); and .lock\n# itself is never removed by a takeover (the holder is replaced inside it), so a lock another\n# waiter has just made by mkdir can never be moved away. A waiter that comes late, after the\n# claim is gone, finds a different identity and leaves.\ntake_over() {\n  take_key=$1\n  take_claim=\".lock.claim.$take_key\"\n  if ! ln -s \"$ME_CLAIM\" \"$take_claim\" 2>/dev/null; then\n    break_claim \"$take_claim\"\n    return 1\n  fi\n  if ! judge_lock || [ \"$LOCK_KEY\" != \"$take_key\" ] || [ -z \"$STALE\" ]; then rm -f -- \"$take_claim\"; return 1; fi\n  take_reason=$STALE take_silent=$SILENT_FOR\n  if [ \"$STALE\" = silent ] && ! end_holder; then rm -f -- \"$take_claim\"; return 1; fi\n  take_owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)\n  if [ \"$STALE\" = unfinished ]; then\n    # Its maker may be alive and about to link its holder: whoever links first holds it. Its\n    # files are left alone; they go with the lock.\n    hold_new_lock\n    take_ok=$?\n  else\n    for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do\n      [ ! -e \"$take_file\" ] || rm -f -- \"$take_file\"\n    done\n    write_lock\n    take_ok=$?\n  fi\n  rm -f -- \"$take_claim\"\n  [ \"$take_ok\" = 0 ] || return 1\n  echo \"stale_owner=$take_owner\"\n  echo \"stale_reason=$take_reason\"\n  [ -z \"$take_silent\" ] || echo \"stale_silent_for=$take_silent\"\n}\n";
+const NGINX_DUMP_SH = "echo \"home=$HOME\"\nrun_command() { set +u; zdd_command=$1; shift; eval \"$zdd_command\"; }\nif [ -n \"$VERSION_COMMAND\" ]; then\n  # sudo's secure_path has the sbin directories, which a user's PATH may not.\n  dump_version=$(PATH=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin; run_command \"$VERSION_COMMAND\" 2>&1 < /dev/null) || dump_version=\n  case \"$dump_version\" in\n    *\" --http-log-path=\"*) dump_version=${dump_version#* --http-log-path=}; echo \"http_log_path=${dump_version%%[[:space:]]*}\" ;;\n  esac\nfi\ndump_file=$(mktemp) || { echo \"error=nginx_dump\"; echo \"@@dump_output\"; echo \"mktemp could not create a temporary file\"; exit 1; }\nif ! dump_errors=$(run_command \"$DUMP_COMMAND\" 2>&1 > \"$dump_file\" < /dev/null); then\n  echo \"error=nginx_dump\"\n  echo \"@@dump_output\"\n  printf '%s\\n' \"$dump_errors\"\n  rm -f -- \"$dump_file\"\n  exit 1\nfi\necho \"@@dump\"\nsed 's/^/|/' \"$dump_file\"\nrm -f -- \"$dump_file\"\n";
 const PREFLIGHT_SH = "pf_uid=$(id -u 2>/dev/null)\nif [ \"$pf_uid\" = 0 ]; then\n  TEST_COMMAND=$TEST_COMMAND_ROOT TEST_SUDO='' RELOAD_SUDO='' RELOAD_PROGRAM=$RELOAD_PROGRAM_ROOT\nfi\n\n# Prints whether a program is on the PATH: <name>_path=<where> (empty when it is not).\npf_program() {\n  pf_where=\n  case \"$2\" in\n    */*) [ ! -f \"$2\" ] || [ ! -x \"$2\" ] || pf_where=$2 ;;\n    *) pf_where=$(command -v \"$2\" 2>/dev/null) || pf_where= ;;\n  esac\n  echo \"$1_path=$pf_where\"\n}\n\n# Asks sudo whether it would run the command whose words are the shell text $2, without running it\n# (sudo -n -l): <name>_sudo=allowed|refused|missing, then the words, the program's full path first\n# (sudo's secure_path usually holds the sbin directories a user's PATH lacks), for the sudoers line.\npf_sudo() {\n  pf_name=$1\n  set +u\n  eval \"set -- $2\"\n  set -u\n  [ $# -gt 0 ] || return 0\n  if ! command -v sudo > /dev/null 2>&1; then echo \"${pf_name}_sudo=missing\"\n  elif sudo -n -l \"$@\" > /dev/null 2>&1; then echo \"${pf_name}_sudo=allowed\"\n  else echo \"${pf_name}_sudo=refused\"; fi\n  pf_word=$1\n  case \"$pf_word\" in /*) ;; *) pf_word=$(PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\" command -v \"$pf_word\" 2>/dev/null) || pf_word=$1 ;; esac\n  shift\n  echo \"${pf_name}_word=$pf_word\"\n  for pf_word in \"$@\"; do echo \"${pf_name}_word=$pf_word\"; done\n}\n\n# deploy-dir: writable if it exists (and its releases, run and logs), else creatable in its nearest\n# existing parent. Nothing is created.\nresolve_deploy_dir\nwhile :; do case \"$DEPLOY_DIR\" in ?*/) DEPLOY_DIR=${DEPLOY_DIR%/} ;; *) break ;; esac; done\necho \"deploy_dir=$DEPLOY_DIR\"\npf_room=\nif [ -d \"$DEPLOY_DIR\" ]; then\n  echo \"deploy_dir_kind=dir\"\n  pf_room=$DEPLOY_DIR\n  for pf_path in \"$DEPLOY_DIR\" \"$DEPLOY_DIR/releases\" \"$DEPLOY_DIR/run\" \"$DEPLOY_DIR/logs\"; do\n    [ -e \"$pf_path\" ] || continue\n    if [ ! -d \"$pf_path\" ] || [ ! -w \"$pf_path\" ] || [ ! -x \"$pf_path\" ]; then echo \"deploy_dir_blocked=$pf_path\"; break; fi\n  done\nelif [ -e \"$DEPLOY_DIR\" ] || [ -L \"$DEPLOY_DIR\" ]; then\n  echo \"deploy_dir_kind=other\"\nelse\n  echo \"deploy_dir_kind=absent\"\n  pf_parent=$DEPLOY_DIR\n  while [ ! -e \"$pf_parent\" ]; do pf_parent=${pf_parent%/*}; pf_parent=${pf_parent:-/}; done\n  echo \"deploy_dir_parent=$pf_parent\"\n  if [ -d \"$pf_parent\" ]; then\n    pf_room=$pf_parent\n    if [ -w \"$pf_parent\" ] && [ -x \"$pf_parent\" ]; then echo \"deploy_dir_parent_kind=writable\"; else echo \"deploy_dir_parent_kind=readonly\"; fi\n  else\n    echo \"deploy_dir_parent_kind=other\"\n  fi\nfi\nif [ -n \"$pf_room\" ]; then\n  pf_usage=$(df -Pk \"$pf_room\" 2>/dev/null)\n  set -- ${pf_usage##*\n}\n  [ $# -lt 4 ] || echo \"free_kb=$4\"\nfi\n\n# The tools: an HTTP client for the health check, and the start command's program.\nif command -v curl >/dev/null 2>&1; then echo \"http=curl\"\nelif command -v wget >/dev/null 2>&1; then echo \"http=wget\"\nelse echo \"http=none\"; fi\n[ -z \"$START_PROGRAM\" ] || pf_program start \"$START_PROGRAM\"\n\n# The include, checked the way the switch (nginx.ts) writes it: beside it and moved into place when\n# its directory is writable, in place when only the file is, else with \"sudo -n tee <include>\".\ncase \"$INCLUDE\" in */*) pf_dir=${INCLUDE%/*}; pf_dir=${pf_dir:-/} ;; *) pf_dir=. ;; esac\nif [ -d \"$pf_dir\" ]; then echo \"include_dir=yes\"; else echo \"include_dir=no\"; fi\nif [ -e \"$INCLUDE\" ]; then\n  echo \"include=present\"\n  if [ -r \"$INCLUDE\" ]; then echo \"include_readable=yes\"; else echo \"include_readable=no\"; fi\nelse\n  echo \"include=absent\"\nfi\nif [ -w \"$pf_dir\" ] && { [ ! -e \"$INCLUDE\" ] || [ -w \"$INCLUDE\" ]; }; then\n  echo \"include_write=user\"\nelif [ -e \"$INCLUDE\" ] && [ -w \"$INCLUDE\" ]; then\n  echo \"include_write=user\"\nelse\n  echo \"include_write=sudo\"\n  case \"$INCLUDE\" in -*) pf_target=./$INCLUDE ;; *) pf_target=$INCLUDE ;; esac\n  # As the switch runs it: \"tee\" found by sudo; its full path for the sudoers line.\n  if [ -d \"$pf_dir\" ]; then pf_sudo tee 'tee \"$pf_target\"'; fi\nfi\n\n# The test changes nothing: it runs as configured. The reload is only asked of sudo, or its program looked for.\npf_test_output=$( (set +u; eval \"$TEST_COMMAND\") 2>&1 < /dev/null)\nif [ $? = 0 ]; then echo \"test=ok\"; else echo \"test=failed\"; fi\n[ -z \"$TEST_SUDO\" ] || pf_sudo test \"$TEST_SUDO\"\n[ -z \"$RELOAD_SUDO\" ] || pf_sudo reload \"$RELOAD_SUDO\"\n[ -z \"$RELOAD_PROGRAM\" ] || pf_program reload \"$RELOAD_PROGRAM\"\n\n# What holds each port of the pair: its pid and command line, when the user may see them.\nfor pf_port in \"$PORT_A\" \"$PORT_B\"; do\n  if port_in_use \"$pf_port\"; then\n    pf_holder=$(port_holder \"$pf_port\")\n    echo \"port=$pf_port ${pf_holder:--}\"\n    [ -z \"$pf_holder\" ] || echo \"port_command=$pf_port $(tr '\\0\\n' '  ' < \"/proc/$pf_holder/cmdline\" 2>/dev/null | cut -c1-2000)\"\n  else\n    echo \"port=$pf_port free\"\n  fi\ndone\necho \"@@test_output\"\nprintf '%s\\n' \"$pf_test_output\" | tail -n 20\n";
 const PROBE_SH = "body=$(mktemp)\nfor port in $PORTS; do\n  code=$(http_status \"http://127.0.0.1:$port$HEALTH_PATH\" \"$body\" 5)\n  verdict=fail\n  case \"$code\" in 2??) { [ -z \"$HEALTH_EXPECT\" ] || grep -q -F -- \"$HEALTH_EXPECT\" \"$body\"; } && verdict=ok ;; esac\n  echo \"probe=$port $code $verdict\"\ndone\nrm -f -- \"$body\"\n";
 const PRUNE_RELEASES_SH = "cd -- \"$DEPLOY_DIR\" || exit 0\nin_use=\" \"\nfor file in run/*.release; do\n  [ -r \"$file\" ] && read -r name < \"$file\" && in_use=\"$in_use$name \"\ndone\nprintf '%s\\n' \"$PRUNE\" | while IFS= read -r name; do\n  [ -n \"$name\" ] && [ -d \"releases/$name\" ] || continue\n  case \"$in_use\" in *\" $name \"*) echo \"kept_running=$name\"; continue ;; esac\n  rm -rf -- \"releases/$name\" && echo \"pruned=$name\"\ndone\n";
@@ -708,9 +709,10 @@ const RENEW_LEASE_SH = "cd -- \"$DEPLOY_DIR\" 2>/dev/null || { echo \"lease=lost
 const REPORT_HOLDER_SH = "\nreport_holder() {\n  proc_start \"$1\" || PROC_START=\n  echo \"holder_pid=$1\"\n  echo \"holder_start=$PROC_START\"\n  echo \"holder_command=$(tr '\\0\\n' '  ' < \"/proc/$1/cmdline\" 2>/dev/null | cut -c1-2000)\"\n}\n";
 const START_SH = "cd -- \"$DEPLOY_DIR\" || exit \"$EXIT_START_FAILED\"\npid_file=\"run/$PORT.pid\"\nlog=\"logs/$PORT.log\"\nbody=\"run/.health-$PORT\"\npid=0\nfail() {\n  echo \"health=$1\"\n  # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.\n  [ -z \"$UNIT\" ] || unit_retire > /dev/null\n  # Killed only while still the process recorded for it (see stop_group).\n  fail_id=\n  { read -r _; read -r fail_id; } 2>/dev/null < \"$pid_file\" || fail_id=\n  if [ \"$pid\" -gt 0 ]; then\n    if [ -n \"$fail_id\" ]; then stop_group \"$pid\" \"$STOP_TIMEOUT\" \"$fail_id\" \"$RELEASE\"; else stop_group \"$pid\" \"$STOP_TIMEOUT\"; fi > /dev/null\n  fi\n  rm -f -- \"$pid_file\" \"run/$PORT.release\" \"run/$PORT.conf\" \"$body\"\n  echo \"@@log\"\n  tail -n 50 -- \"$log\"\n  exit \"$2\"\n}\nif [ -n \"$UNIT\" ]; then\n  (umask 077 && { unit_environment; printf '%s' \"$CONF_TEXT\"; } > \"run/$PORT.conf.new\") &&\n    mv -f -- \"run/$PORT.conf.new\" \"run/$PORT.conf\" && echo \"$RELEASE\" > \"run/$PORT.release\" &&\n    { write_changed run/launch \"$LAUNCHER_TEXT\" || [ -f run/launch ]; } && unit_install || fail unit_setup \"$EXIT_START_FAILED\"\n  if ! unit_output=$(unit_ctl enable --quiet \"$UNIT\" 2>&1 && unit_ctl start \"$UNIT\" 2>&1); then\n    printf '%s\\n' \"$unit_output\" | sed 's/^/unit_error=/'\n    fail unit_start \"$EXIT_START_FAILED\"\n  fi\n  echo \"unit=$UNIT\"\n  pid=$(unit_ctl show -p MainPID \"$UNIT\" 2>/dev/null)\n  pid=${pid#MainPID=}\n  case \"$pid\" in ''|*[!0-9]*) pid=0 ;; esac\n  [ \"$pid\" -gt 0 ] || fail exited \"$EXIT_EXITED\"\n  record_instance \"$PORT\" \"$pid\"\nelse\n  echo \"--- $STARTED_AT starting release $RELEASE on port $PORT\" >> \"$log\"\n  # The record exists before the process can start, so that a run cut off at any moment leaves an\n  # instance the next run finds (find_instance) and stops, even one not listening yet: first the\n  # release, then the process records its own pid and start time (exec keeps both) once it stands\n  # in the release directory, and only then execs the start command, in a session of its own.\n  rm -f -- \"$pid_file\"\n  echo \"$RELEASE\" > \"run/$PORT.release\" || fail run_files \"$EXIT_START_FAILED\"\n  deploy_root=$PWD\n  # fd 3 is the session's own output (see the session): an instance holding it open would keep the\n  # connection from ever seeing the end of its output.\n  (\n    cd -P -- \"releases/$RELEASE\" || exit 97\n    ARTIFACT=\"$PWD/$FILE_NAME\"\n    SERVER_PORT=$PORT\n    export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS\n    . ./env || exit 98\n    self_pid\n    record_instance \"$PORT\" \"$SELF_PID\" \"$deploy_root\" || exit 96\n    exec_detached sh -c \"$START_COMMAND\"\n  ) < /dev/null >> \"$log\" 2>&1 3>&- &\n  pid=$!\nfi\necho \"pid=$pid\"\nclock; deadline=$(( NOW + HEALTH_TIMEOUT ))\n# Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)\n# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between polls\n# the new process's open files are watched, with builtins only: once its sockets (or a child's)\n# differ from those at the last poll (a new one is its listener, most often, which a Spring Boot app\n# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell\n# more, but cost more CPU to read than an HTTP client does to start (see port_in_use), and the\n# starting service needs that CPU more.\nstarted_cs=$NOW_CS\n# The process was started a moment ago: nothing can answer yet, so the first poll waits for the\n# first tick, or for its first socket.\ncode=000\nfirst_tick=1\nwhile :; do\n  alive \"$pid\" || fail exited \"$EXIT_EXITED\"\n  # Counted before the poll: a socket opened while it runs still calls the next one at once.\n  sockets_of \"$pid\"; polled_sockets=$SOCKETS\n  if [ -n \"$first_tick\" ]; then first_tick=; else code=$(http_status \"$HEALTH_URL\" \"$body\" 5); fi\n  case \"$code\" in\n    2??)\n      if [ -z \"$HEALTH_EXPECT\" ] || grep -q -F -- \"$HEALTH_EXPECT\" \"$body\" 2>/dev/null; then\n        if alive \"$pid\"; then\n          # The answer must come from the process this run started (or its family), not from one\n          # that took the port meanwhile: checked once, when everything else has passed.\n          if ! listeners_are_ours \"$PORT\" \"$pid\"; then\n            holder=$(port_holder \"$PORT\")\n            if [ -n \"$holder\" ]; then\n              echo \"holder_pid=$holder\"\n              echo \"holder_program=$(program_of \"$holder\")\"\n            fi\n            fail not_ours \"$EXIT_NOT_OURS\"\n          fi\n          rm -f -- \"$body\"; echo \"health=ok\"; exit 0\n        fi\n      fi ;;\n  esac\n  if clock; [ \"$NOW\" -ge \"$deadline\" ]; then\n    echo \"last_status=$code\"\n    echo \"last_body=$(head -c 200 \"$body\" 2>/dev/null | tr '\\n' ' ')\"\n    fail timeout \"$EXIT_UNHEALTHY\"\n  fi\n  if [ -n \"$started_cs\" ]; then\n    next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))\n    while clock; [ \"$NOW_CS\" -lt \"$next_cs\" ]; do\n      if [ $(( next_cs - NOW_CS )) -gt 10 ]; then\n        sleep 0.1\n        alive \"$pid\" || break\n        sockets_of \"$pid\"; [ \"$SOCKETS\" = \"$polled_sockets\" ] || break\n      else\n        sleep_cs $(( next_cs - NOW_CS ))\n      fi\n    done\n  else\n    sleep \"$HEALTH_INTERVAL\"\n  fi\ndone\n";
 const STOP_SH = "cd -- \"$DEPLOY_DIR\" || exit 0\nif ! find_instance \"$PORT\"; then\n  # Nothing of ours runs here; a unit that would start it again is disabled all the same.\n  unit_retire\n  # A stale record (its pid now names another process) says nothing runs here: it goes.\n  [ -z \"$STALE_PID\" ] || rm -f -- \"run/$PORT.pid\" \"run/$PORT.release\" \"run/$PORT.conf\"\n  echo \"stopped=none\"; exit 0\nfi\nsleep \"$DRAIN\"\nunit_retire\n# The drain takes seconds: the instance may have ended meanwhile, and its pid been reused.\nif is_our_instance \"$INSTANCE_PID\" \"$INSTANCE_ID\" \"$INSTANCE_RELEASE\"; then\n  stop_group \"$INSTANCE_PID\" \"$STOP_TIMEOUT\" \"$INSTANCE_ID\" \"$INSTANCE_RELEASE\"\nfi\nrm -f -- \"run/$PORT.pid\" \"run/$PORT.release\" \"run/$PORT.conf\"\n";
-const SWITCH_SH = "case \"$INCLUDE\" in */*) dir=${INCLUDE%/*}; dir=${dir:-/} ;; *) dir=. ;; esac\nhad_old=no\n[ -e \"$INCLUDE\" ] && had_old=yes\n\n# Reports a write that did not happen: how it was tried, and what refused it.\nwrite_failed() {\n  echo \"error=include_write\"\n  echo \"write_as=$1\"\n  echo \"write_step=$2\"\n  [ \"$1\" = user ] || echo \"tee_path=$(command -v tee 2>/dev/null)\"\n  echo \"@@write_output\"; printf '%s\\n' \"$3\"\n  exit \"$EXIT_WRITE_FAILED\"\n}\n\nif [ -w \"$dir\" ] && { [ \"$had_old\" = no ] || [ -w \"$INCLUDE\" ]; }; then\n  fresh=\"$INCLUDE.zdd-new\"\n  saved=\"$INCLUDE.zdd-old\"\n  if ! out=$(printf '%s\\n' \"$CONTENT\" 2>&1 > \"$fresh\"); then\n    rm -f -- \"$fresh\" 2>/dev/null\n    write_failed user write \"$out\"\n  fi\n  if [ \"$had_old\" = yes ] && ! out=$(cp -p -- \"$INCLUDE\" \"$saved\" 2>&1); then\n    rm -f -- \"$fresh\"\n    write_failed user keep \"$out\"\n  fi\n  out=$(mv -f -- \"$fresh\" \"$INCLUDE\" 2>&1) || write_failed user write \"$out\"\n  restore() {\n    if [ \"$had_old\" = yes ]; then mv -f -- \"$saved\" \"$INCLUDE\"; else rm -f -- \"$INCLUDE\"; fi || echo \"restore=failed\"\n  }\n  forget_old() { rm -f -- \"$saved\" < /dev/null > /dev/null 2>&1 3>&- & }\nelse\n  # Written in place: by the user when the include itself is writable (a group's file in a root\n  # directory), otherwise with the exact command a sudoers rule names, \"tee <include>\".\n  case \"$INCLUDE\" in -*) target=./$INCLUDE ;; *) target=$INCLUDE ;; esac\n  if [ \"$had_old\" = yes ] && [ -w \"$INCLUDE\" ]; then\n    write_as=user\n    put() { cat > \"$target\"; }\n  else\n    write_as=sudo\n    put() { sudo -n tee \"$target\" > /dev/null; }\n  fi\n  saved=$(mktemp 2>/dev/null) || write_failed \"$write_as\" keep \"mktemp could not create a temporary file\"\n  if [ \"$had_old\" = yes ] && ! out=$(cat -- \"$INCLUDE\" 2>&1 > \"$saved\"); then\n    rm -f -- \"$saved\"\n    write_failed \"$write_as\" read \"$out\"\n  fi\n  if ! out=$({ printf '%s\\n' \"$CONTENT\" | put; } 2>&1); then\n    # tee may have truncated the include before failing (a full disk): put the old text back.\n    [ \"$had_old\" = no ] || put < \"$saved\" > /dev/null 2>&1\n    rm -f -- \"$saved\"\n    write_failed \"$write_as\" write \"$out\"\n  fi\n  restore() {\n    if [ \"$had_old\" = yes ]; then put < \"$saved\"; else sudo -n rm -f -- \"$INCLUDE\"; fi || echo \"restore=failed\"\n    rm -f -- \"$saved\"\n  }\n  forget_old() { rm -f -- \"$saved\" < /dev/null > /dev/null 2>&1 3>&- & }\nfi\n\n# The pid file of the nginx master that \"NGINX_BIN -s reload\" signals (nginx reads the pid there\n# to find it): the pid directive of its main configuration, else the path it was built with\n# (nginx -V, run only when needed), relative paths under its prefix. Where nothing can be told, a\n# path where no pid file is: the reload is then watched on every master, as for other commands.\nnginx_pid_path() {\n  pidp_bin=$NGINX_BIN pidp_built=\n  case \"$pidp_bin\" in\n    */*) ;;\n    *)\n      # sudo's secure_path has the sbin directories, which a user's PATH may not.\n      pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:\n      for pidp_dir in $pidp_dirs; do\n        [ ! -x \"$pidp_dir/$pidp_bin\" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }\n      done\n      IFS=$pidp_ifs\n      ;;\n  esac\n  pidp_prefix=$NGINX_PREFIX\n  [ -n \"$pidp_prefix\" ] || { pidp_option prefix /usr/local/nginx/; pidp_prefix=$pidp_value; }\n  pidp_conf=$NGINX_CONF\n  [ -n \"$pidp_conf\" ] || { pidp_option conf-path conf/nginx.conf; pidp_conf=$pidp_value; }\n  case \"$pidp_conf\" in /*) ;; *) pidp_conf=${pidp_prefix%/}/$pidp_conf ;; esac\n  pidp_path=$(awk '$1 == \"pid\" { v = $2; sub(/;.*/, \"\", v); gsub(/[\"\\047]/, \"\", v); print v; exit }' \"$pidp_conf\" 2>/dev/null)\n  [ -n \"$pidp_path\" ] || { pidp_option pid-path logs/nginx.pid; pidp_path=$pidp_value; }\n  case \"$pidp_path\" in /*) ;; *) pidp_path=${pidp_prefix%/}/$pidp_path ;; esac\n  echo \"$pidp_path\"\n}\n\n# Sets pidp_value to the value of --$1= among the build options of nginx pidp_bin (nginx -V, run\n# once), or to $2.\npidp_option() {\n  [ -n \"$pidp_built\" ] || pidp_built=$(\"$pidp_bin\" -V 2>&1 < /dev/null) || pidp_built=' '\n  case \"$pidp_built\" in\n    *\" --$1=\"*) pidp_value=${pidp_built#* --$1=}; pidp_value=${pidp_value%%[[:space:]]*} ;;\n    *) pidp_value=$2 ;;\n  esac\n}\n\n# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.\nrun_command() { set +u; zdd_command=$1; shift; eval \"$zdd_command\"; }\n\n# The nginx master the reload signalled, once seen; later reloads are watched on it alone.\nSIGNALLED=\nOLD_WORKERS=\n\n# Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.\n# Other masters (a container's nginx, another network namespace's, another configuration) are none\n# of ours: one that was not signalled keeps its workers, and is never waited for.\n# The master's children are read from /proc with builtins alone; a kernel without that list gets\n# the full scan, a few processes more.\nhas_new_worker() {\n  worker_children_file=/proc/$1/task/$1/children\n  if [ -r \"$worker_children_file\" ]; then\n    worker_children=\n    { read -r worker_children < \"$worker_children_file\"; } 2>/dev/null\n    for worker_child in $worker_children; do\n      case \"$BEFORE\" in *\" $1:$worker_child \"*) continue ;; esac\n      worker_title=\n      { IFS= read -r worker_title < \"/proc/$worker_child/cmdline\"; } 2>/dev/null\n      case \"$worker_title\" in *'shutting down'*) ;; 'nginx: worker process'*) return 0 ;; esac\n    done\n    return 1\n  fi\n  for worker_pair in $(nginx_workers \"$MASTER_HINT\"); do\n    case \"$worker_pair\" in \"$1\":*) ;; *) continue ;; esac\n    case \"$BEFORE\" in *\" $worker_pair \"*) ;; *) return 0 ;; esac\n  done\n  return 1\n}\n\n# Sets OLD_WORKERS to the pids of master $1's workers listed in BEFORE: those the reload replaces.\nset_old_workers() {\n  OLD_WORKERS=\n  for old_pair in $BEFORE; do\n    case \"$old_pair\" in \"$1\":*) OLD_WORKERS=\"$OLD_WORKERS${old_pair#*:} \" ;; esac\n  done\n}\n\n# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload\n# command that stops and starts nginx), the new master of the one that exited.\nsuccessor() {\n  for successor_pair in $(nginx_workers \"$MASTER_HINT\"); do\n    case \" $1 \" in *\" ${successor_pair%%:*} \"*) ;; *) echo \"${successor_pair%%:*}\"; return 0 ;; esac\n  done\n  return 1\n}\n\n# Prints reload=observed once the master that the reload signalled runs new workers (or, when the\n# command restarted nginx, once a new master runs in place of one that exited), and the old workers\n# it is replacing (old_workers=...). nginx gives those no new connection once it has told them to\n# shut down, 100 ms after it started the new ones: whatever needs every new request to reach the\n# new port waits for that (await_retired), and the switch itself does not, so that a fleet's next\n# wave need not.\nreload_and_wait() {\n  BEFORE=\" \" reload_masters='' reload_seen=\n  if [ -n \"$SCAN_PID\" ]; then\n    wait \"$SCAN_PID\"\n    SCAN_PID='' reload_pairs=\n    while IFS= read -r reload_pair; do reload_pairs=\"$reload_pairs $reload_pair\"; done < \"$SCAN_FILE\"\n    [ ! -r \"$SCAN_FILE.pid\" ] || { read -r PID_PATH < \"$SCAN_FILE.pid\"; } 2>/dev/null\n  else\n    reload_pairs=$(nginx_workers \"$MASTER_HINT\")\n    [ -z \"$NGINX_BIN\" ] || [ -n \"$PID_PATH\" ] || PID_PATH=$(nginx_pid_path)\n  fi\n  for reload_pair in $reload_pairs; do\n    reload_master=${reload_pair%%:*}\n    case \" $reload_seen \" in *\" $reload_master \"*) ;; *) reload_seen=\"$reload_seen $reload_master\" ;; esac\n    [ -z \"$SIGNALLED\" ] || [ \"$reload_master\" = \"$SIGNALLED\" ] || continue\n    BEFORE=\"$BEFORE$reload_pair \"\n    case \" $reload_masters \" in *\" $reload_master \"*) ;; *) reload_masters=\"$reload_masters $reload_master\" ;; esac\n  done\n  # nginx -s reload signals the master its pid file names: another master that starts a worker\n  # meanwhile (one respawning a crashed worker) says nothing about this reload.\n  reload_named=\n  [ -z \"$PID_PATH\" ] || { read -r reload_named < \"$PID_PATH\"; } 2>/dev/null\n  case \" $reload_masters \" in *\" $reload_named \"*) [ -z \"$reload_named\" ] || reload_masters=$reload_named ;; esac\n  if ! reload_output=$(run_command \"$RELOAD_COMMAND\" 2>&1); then return 2; fi\n  if [ -z \"$reload_masters\" ]; then echo \"reload=unobserved\"; sleep 1; return 0; fi\n  clock; reload_deadline=$(( NOW + RELOAD_TIMEOUT )) reload_looks=0\n  while :; do\n    for reload_master in $reload_masters; do\n      if has_new_worker \"$reload_master\"; then\n        SIGNALLED=$reload_master\n        set_old_workers \"$reload_master\"\n        echo \"reload=observed\"; echo \"nginx_master=$reload_master\"; echo \"old_workers=$OLD_WORKERS\"; return 0\n      fi\n      if ! pid_alive \"$reload_master\" && SIGNALLED=$(successor \"$reload_seen\"); then\n        # The old master took its workers with it: nothing is left to hand over.\n        OLD_WORKERS=\n        echo \"reload=observed\"; echo \"nginx_master=$SIGNALLED\"; return 0\n      fi\n    done\n    if clock; [ \"$NOW\" -ge \"$reload_deadline\" ]; then echo \"reload=not_taken\"; return 1; fi\n    # nginx forks its new workers a few milliseconds after the signal, and a look costs builtins\n    # only: a quick beat at first, a slower one if the master takes longer.\n    reload_looks=$(( reload_looks + 1 ))\n    if [ \"$reload_looks\" -le 40 ]; then sleep 0.005; else sleep 0.02; fi\n  done\n}\n\n# The workers before the reload are looked for while nginx tests the configuration, on another\n# core where there is one: the reload needs them only once the test has passed. The answer goes to\n# the session's private directory; a script run alone looks for them when it reloads.\n# So is the pid file of the master an \"nginx -s reload\" signals.\nSCAN_PID='' SCAN_FILE='' PID_PATH=\nif [ -n \"${ZDD_TMP:-}\" ] && [ -d \"$ZDD_TMP\" ]; then\n  SCAN_FILE=$ZDD_TMP/nginx-workers\n  rm -f -- \"$SCAN_FILE.pid\"\n  {\n    nginx_workers \"$MASTER_HINT\" > \"$SCAN_FILE\"\n    [ -z \"$NGINX_BIN\" ] || nginx_pid_path > \"$SCAN_FILE.pid\"\n  } < /dev/null 2>/dev/null 3>&- &\n  SCAN_PID=$!\nfi\n\nif ! out=$(run_command \"$TEST_COMMAND\" 2>&1); then\n  # Not left running: the next switch in this session writes the same file.\n  [ -z \"$SCAN_PID\" ] || wait \"$SCAN_PID\"\n  restore\n  echo \"error=nginx_test\"\n  echo \"@@test_output\"; echo \"$out\"\n  exit \"$EXIT_TEST_FAILED\"\nfi\n\nreload_and_wait\nstatus=$?\nif [ \"$status\" != 0 ]; then\n  restore\n  # nginx kept its old workers, or a failing reload command may still have signalled it: either\n  # way, one more reload makes it serve what the include says again.\n  (run_command \"$RELOAD_COMMAND\") > /dev/null 2>&1\n  if [ \"$status\" = 2 ]; then\n    echo \"error=reload_failed\"; echo \"@@reload_output\"; printf '%s\\n' \"$reload_output\"\n    exit \"$EXIT_RELOAD_FAILED\"\n  fi\n  echo \"error=reload_not_taken\"; exit \"$EXIT_NOT_TAKEN\"\nfi\n\nif [ -n \"$VERIFY_URL\" ]; then\n  # Until the old workers are told to shut down, one of them may answer for the old port.\n  await_retired \"$OLD_WORKERS\" \"$RELOAD_TIMEOUT\"\n  body=$(mktemp)\n  clock; deadline=$(( NOW + VERIFY_TIMEOUT ))\n  while :; do\n    code=$(http_status \"$VERIFY_URL\" \"$body\" 5)\n    case \"$code\" in 2??) echo \"verify=ok\"; break ;; esac\n    if clock; [ \"$NOW\" -ge \"$deadline\" ]; then\n      echo \"verify=failed\"; echo \"verify_status=$code\"\n      restore\n      reload_and_wait > /dev/null && await_retired \"$OLD_WORKERS\" \"$RELOAD_TIMEOUT\" > /dev/null\n      echo \"rolled_back=yes\"\n      rm -f -- \"$body\"\n      exit \"$EXIT_VERIFY_FAILED\"\n    fi\n    sleep \"$INTERVAL\"\n  done\n  rm -f -- \"$body\"\nfi\n# The old text is not needed any more; it goes in the background, and a fleet's next wave need\n# not wait for that.\nforget_old\n[ -z \"$RELEASE_STATE_FILE\" ] || printf 'served\\n' 2>/dev/null > \"$RELEASE_STATE_FILE\" || :\necho \"switched=yes\"\n";
+const SWITCH_SH = "\n# Reports a write that did not happen: which file, how it was tried, and what refused it. What was\n# written before it (the http-level file) is put back first.\nwrite_failed() {\n  [ \"$http_way\" = none ] || restore_file \"$HTTP_FILE\" \"$http_way\" \"$http_had_old\" \"$http_saved\" empty > /dev/null 2>&1\n  echo \"error=include_write\"\n  echo \"write_file=$wf_path\"\n  echo \"write_as=$1\"\n  echo \"write_step=$2\"\n  [ \"$1\" = user ] || echo \"tee_path=$(command -v tee 2>/dev/null)\"\n  echo \"@@write_output\"; printf '%s\\n' \"$3\"\n  exit \"$EXIT_WRITE_FAILED\"\n}\n\n# Writes $2 (and a newline) to file $1 and keeps its old text to put back (restore_file). Sets\n# wf_way: move (a user who can write the directory: written beside it and moved into place), user\n# (the file itself is writable, written in place) or sudo (written in place with the exact command\n# a sudoers rule names, \"tee <file>\", and nothing more); wf_had_old and wf_saved (the old text).\nwrite_file() {\n  wf_path=$1 wf_had_old=no wf_saved=\n  case \"$wf_path\" in */*) wf_dir=${wf_path%/*}; wf_dir=${wf_dir:-/} ;; *) wf_dir=. ;; esac\n  [ -e \"$wf_path\" ] && wf_had_old=yes\n  if [ -w \"$wf_dir\" ] && { [ \"$wf_had_old\" = no ] || [ -w \"$wf_path\" ]; }; then\n    wf_way=move\n    wf_fresh=\"$wf_path.zdd-new\"\n    wf_saved=\"$wf_path.zdd-old\"\n    if ! wf_out=$(printf '%s\\n' \"$2\" 2>&1 > \"$wf_fresh\"); then\n      rm -f -- \"$wf_fresh\" 2>/dev/null\n      write_failed user write \"$wf_out\"\n    fi\n    if [ \"$wf_had_old\" = yes ] && ! wf_out=$(cp -p -- \"$wf_path\" \"$wf_saved\" 2>&1); then\n      rm -f -- \"$wf_fresh\"\n      write_failed user keep \"$wf_out\"\n    fi\n    wf_out=$(mv -f -- \"$wf_fresh\" \"$wf_path\" 2>&1) || write_failed user write \"$wf_out\"\n    return 0\n  fi\n  # Written in place: by the user when the file itself is writable (a group's file in a root\n  # directory), otherwise through sudo.\n  if [ \"$wf_had_old\" = yes ] && [ -w \"$wf_path\" ]; then wf_way=user; else wf_way=sudo; fi\n  wf_as=$wf_way\n  wf_saved=$(mktemp 2>/dev/null) || write_failed \"$wf_as\" keep \"mktemp could not create a temporary file\"\n  if [ \"$wf_had_old\" = yes ] && ! wf_out=$(cat -- \"$wf_path\" 2>&1 > \"$wf_saved\"); then\n    rm -f -- \"$wf_saved\"\n    write_failed \"$wf_as\" read \"$wf_out\"\n  fi\n  if ! wf_out=$({ printf '%s\\n' \"$2\" | put_file \"$wf_way\" \"$wf_path\"; } 2>&1); then\n    # tee may have truncated the file before failing (a full disk): put the old text back.\n    [ \"$wf_had_old\" = no ] || put_file \"$wf_way\" \"$wf_path\" < \"$wf_saved\" > /dev/null 2>&1\n    rm -f -- \"$wf_saved\"\n    write_failed \"$wf_as\" write \"$wf_out\"\n  fi\n}\n\n# Writes stdin to file $2 in place, as $1 says (user or sudo).\nput_file() {\n  case \"$2\" in -*) pf_target=./$2 ;; *) pf_target=$2 ;; esac\n  if [ \"$1\" = user ]; then cat > \"$pf_target\"; else sudo -n tee \"$pf_target\" > /dev/null; fi\n}\n\n# Puts file $1 back as it was before write_file, written the way $2, which found it there ($3\n# yes) or not, its old text kept in $4. A file that was not there is removed again; with sudo,\n# where only \"tee <file>\" may be allowed, $5 \"empty\" leaves it empty instead (nginx reads an empty\n# file as nothing), and \"rm\" asks sudo for rm.\nrestore_file() {\n  case \"$2\" in\n    move) if [ \"$3\" = yes ]; then mv -f -- \"$4\" \"$1\"; else rm -f -- \"$1\"; fi ;;\n    *)\n      if [ \"$3\" = yes ]; then put_file \"$2\" \"$1\" < \"$4\"\n      elif [ \"$5\" = empty ]; then put_file \"$2\" \"$1\" < /dev/null\n      else sudo -n rm -f -- \"$1\"\n      fi\n      rf_status=$?\n      rm -f -- \"$4\"\n      return \"$rf_status\"\n      ;;\n  esac\n}\n\nhttp_way=none http_had_old=no http_saved=\nif [ -n \"$HTTP_FILE\" ]; then\n  write_file \"$HTTP_FILE\" \"$HTTP_CONTENT\"\n  http_way=$wf_way http_had_old=$wf_had_old http_saved=$wf_saved\nfi\nwrite_file \"$INCLUDE\" \"$CONTENT\"\ninclude_way=$wf_way include_had_old=$wf_had_old include_saved=$wf_saved\n\n# Puts the include and the http-level file back, byte for byte, together.\nrestore() {\n  restore_file \"$INCLUDE\" \"$include_way\" \"$include_had_old\" \"$include_saved\" rm || echo \"restore=failed\"\n  [ \"$http_way\" = none ] || restore_file \"$HTTP_FILE\" \"$http_way\" \"$http_had_old\" \"$http_saved\" empty || echo \"restore=failed\"\n}\n\n# The old texts are not needed any more once nginx serves the new ones.\nforget_old() {\n  [ -z \"$include_saved\" ] || forget_file \"$include_saved\"\n  [ -z \"$http_saved\" ] || forget_file \"$http_saved\"\n}\nforget_file() { rm -f -- \"$1\" < /dev/null > /dev/null 2>&1 3>&- & }\n\n# The pid file of the nginx master that \"NGINX_BIN -s reload\" signals (nginx reads the pid there\n# to find it): the pid directive of its main configuration, else the path it was built with\n# (nginx -V, run only when needed), relative paths under its prefix. Where nothing can be told, a\n# path where no pid file is: the reload is then watched on every master, as for other commands.\nnginx_pid_path() {\n  pidp_bin=$NGINX_BIN pidp_built=\n  case \"$pidp_bin\" in\n    */*) ;;\n    *)\n      # sudo's secure_path has the sbin directories, which a user's PATH may not.\n      pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:\n      for pidp_dir in $pidp_dirs; do\n        [ ! -x \"$pidp_dir/$pidp_bin\" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }\n      done\n      IFS=$pidp_ifs\n      ;;\n  esac\n  pidp_prefix=$NGINX_PREFIX\n  [ -n \"$pidp_prefix\" ] || { pidp_option prefix /usr/local/nginx/; pidp_prefix=$pidp_value; }\n  pidp_conf=$NGINX_CONF\n  [ -n \"$pidp_conf\" ] || { pidp_option conf-path conf/nginx.conf; pidp_conf=$pidp_value; }\n  case \"$pidp_conf\" in /*) ;; *) pidp_conf=${pidp_prefix%/}/$pidp_conf ;; esac\n  pidp_path=$(awk '$1 == \"pid\" { v = $2; sub(/;.*/, \"\", v); gsub(/[\"\\047]/, \"\", v); print v; exit }' \"$pidp_conf\" 2>/dev/null)\n  [ -n \"$pidp_path\" ] || { pidp_option pid-path logs/nginx.pid; pidp_path=$pidp_value; }\n  case \"$pidp_path\" in /*) ;; *) pidp_path=${pidp_prefix%/}/$pidp_path ;; esac\n  echo \"$pidp_path\"\n}\n\n# Sets pidp_value to the value of --$1= among the build options of nginx pidp_bin (nginx -V, run\n# once), or to $2.\npidp_option() {\n  [ -n \"$pidp_built\" ] || pidp_built=$(\"$pidp_bin\" -V 2>&1 < /dev/null) || pidp_built=' '\n  case \"$pidp_built\" in\n    *\" --$1=\"*) pidp_value=${pidp_built#* --$1=}; pidp_value=${pidp_value%%[[:space:]]*} ;;\n    *) pidp_value=$2 ;;\n  esac\n}\n\n# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.\nrun_command() { set +u; zdd_command=$1; shift; eval \"$zdd_command\"; }\n\n# The nginx master the reload signalled, once seen; later reloads are watched on it alone.\nSIGNALLED=\nOLD_WORKERS=\n\n# Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.\n# Other masters (a container's nginx, another network namespace's, another configuration) are none\n# of ours: one that was not signalled keeps its workers, and is never waited for.\n# The master's children are read from /proc with builtins alone; a kernel without that list gets\n# the full scan, a few processes more.\nhas_new_worker() {\n  worker_children_file=/proc/$1/task/$1/children\n  if [ -r \"$worker_children_file\" ]; then\n    worker_children=\n    { read -r worker_children < \"$worker_children_file\"; } 2>/dev/null\n    for worker_child in $worker_children; do\n      case \"$BEFORE\" in *\" $1:$worker_child \"*) continue ;; esac\n      worker_title=\n      { IFS= read -r worker_title < \"/proc/$worker_child/cmdline\"; } 2>/dev/null\n      case \"$worker_title\" in *'shutting down'*) ;; 'nginx: worker process'*) return 0 ;; esac\n    done\n    return 1\n  fi\n  for worker_pair in $(nginx_workers \"$MASTER_HINT\"); do\n    case \"$worker_pair\" in \"$1\":*) ;; *) continue ;; esac\n    case \"$BEFORE\" in *\" $worker_pair \"*) ;; *) return 0 ;; esac\n  done\n  return 1\n}\n\n# Sets OLD_WORKERS to the pids of master $1's workers listed in BEFORE: those the reload replaces.\nset_old_workers() {\n  OLD_WORKERS=\n  for old_pair in $BEFORE; do\n    case \"$old_pair\" in \"$1\":*) OLD_WORKERS=\"$OLD_WORKERS${old_pair#*:} \" ;; esac\n  done\n}\n\n# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload\n# command that stops and starts nginx), the new master of the one that exited.\nsuccessor() {\n  for successor_pair in $(nginx_workers \"$MASTER_HINT\"); do\n    case \" $1 \" in *\" ${successor_pair%%:*} \"*) ;; *) echo \"${successor_pair%%:*}\"; return 0 ;; esac\n  done\n  return 1\n}\n\n# Prints reload=observed once the master that the reload signalled runs new workers (or, when the\n# command restarted nginx, once a new master runs in place of one that exited), and the old workers\n# it is replacing (old_workers=...). nginx gives those no new connection once it has told them to\n# shut down, 100 ms after it started the new ones: whatever needs every new request to reach the\n# new port waits for that (await_retired), and the switch itself does not, so that a fleet's next\n# wave need not.\nreload_and_wait() {\n  BEFORE=\" \" reload_masters='' reload_seen=\n  if [ -n \"$SCAN_PID\" ]; then\n    wait \"$SCAN_PID\"\n    SCAN_PID='' reload_pairs=\n    while IFS= read -r reload_pair; do reload_pairs=\"$reload_pairs $reload_pair\"; done < \"$SCAN_FILE\"\n    [ ! -r \"$SCAN_FILE.pid\" ] || { read -r PID_PATH < \"$SCAN_FILE.pid\"; } 2>/dev/null\n  else\n    reload_pairs=$(nginx_workers \"$MASTER_HINT\")\n    [ -z \"$NGINX_BIN\" ] || [ -n \"$PID_PATH\" ] || PID_PATH=$(nginx_pid_path)\n  fi\n  for reload_pair in $reload_pairs; do\n    reload_master=${reload_pair%%:*}\n    case \" $reload_seen \" in *\" $reload_master \"*) ;; *) reload_seen=\"$reload_seen $reload_master\" ;; esac\n    [ -z \"$SIGNALLED\" ] || [ \"$reload_master\" = \"$SIGNALLED\" ] || continue\n    BEFORE=\"$BEFORE$reload_pair \"\n    case \" $reload_masters \" in *\" $reload_master \"*) ;; *) reload_masters=\"$reload_masters $reload_master\" ;; esac\n  done\n  # nginx -s reload signals the master its pid file names: another master that starts a worker\n  # meanwhile (one respawning a crashed worker) says nothing about this reload.\n  reload_named=\n  [ -z \"$PID_PATH\" ] || { read -r reload_named < \"$PID_PATH\"; } 2>/dev/null\n  case \" $reload_masters \" in *\" $reload_named \"*) [ -z \"$reload_named\" ] || reload_masters=$reload_named ;; esac\n  if ! reload_output=$(run_command \"$RELOAD_COMMAND\" 2>&1); then return 2; fi\n  if [ -z \"$reload_masters\" ]; then echo \"reload=unobserved\"; sleep 1; return 0; fi\n  clock; reload_deadline=$(( NOW + RELOAD_TIMEOUT )) reload_looks=0\n  while :; do\n    for reload_master in $reload_masters; do\n      if has_new_worker \"$reload_master\"; then\n        SIGNALLED=$reload_master\n        set_old_workers \"$reload_master\"\n        echo \"reload=observed\"; echo \"nginx_master=$reload_master\"; echo \"old_workers=$OLD_WORKERS\"; return 0\n      fi\n      if ! pid_alive \"$reload_master\" && SIGNALLED=$(successor \"$reload_seen\"); then\n        # The old master took its workers with it: nothing is left to hand over.\n        OLD_WORKERS=\n        echo \"reload=observed\"; echo \"nginx_master=$SIGNALLED\"; return 0\n      fi\n    done\n    if clock; [ \"$NOW\" -ge \"$reload_deadline\" ]; then echo \"reload=not_taken\"; return 1; fi\n    # nginx forks its new workers a few milliseconds after the signal, and a look costs builtins\n    # only: a quick beat at first, a slower one if the master takes longer.\n    reload_looks=$(( reload_looks + 1 ))\n    if [ \"$reload_looks\" -le 40 ]; then sleep 0.005; else sleep 0.02; fi\n  done\n}\n\n# The workers before the reload are looked for while nginx tests the configuration, on another\n# core where there is one: the reload needs them only once the test has passed. The answer goes to\n# the session's private directory; a script run alone looks for them when it reloads.\n# So is the pid file of the master an \"nginx -s reload\" signals.\nSCAN_PID='' SCAN_FILE='' PID_PATH=\nif [ -n \"${ZDD_TMP:-}\" ] && [ -d \"$ZDD_TMP\" ]; then\n  SCAN_FILE=$ZDD_TMP/nginx-workers\n  rm -f -- \"$SCAN_FILE.pid\"\n  {\n    nginx_workers \"$MASTER_HINT\" > \"$SCAN_FILE\"\n    [ -z \"$NGINX_BIN\" ] || nginx_pid_path > \"$SCAN_FILE.pid\"\n  } < /dev/null 2>/dev/null 3>&- &\n  SCAN_PID=$!\nfi\n\nif ! out=$(run_command \"$TEST_COMMAND\" 2>&1); then\n  # Not left running: the next switch in this session writes the same file.\n  [ -z \"$SCAN_PID\" ] || wait \"$SCAN_PID\"\n  restore\n  echo \"error=nginx_test\"\n  echo \"@@test_output\"; echo \"$out\"\n  exit \"$EXIT_TEST_FAILED\"\nfi\n\nreload_and_wait\nstatus=$?\nif [ \"$status\" != 0 ]; then\n  restore\n  # nginx kept its old workers, or a failing reload command may still have signalled it: either\n  # way, one more reload makes it serve what the include says again.\n  (run_command \"$RELOAD_COMMAND\") > /dev/null 2>&1\n  if [ \"$status\" = 2 ]; then\n    echo \"error=reload_failed\"; echo \"@@reload_output\"; printf '%s\\n' \"$reload_output\"\n    exit \"$EXIT_RELOAD_FAILED\"\n  fi\n  echo \"error=reload_not_taken\"; exit \"$EXIT_NOT_TAKEN\"\nfi\n\nif [ -n \"$VERIFY_URL\" ]; then\n  # Until the old workers are told to shut down, one of them may answer for the old port.\n  await_retired \"$OLD_WORKERS\" \"$RELOAD_TIMEOUT\"\n  body=$(mktemp)\n  clock; deadline=$(( NOW + VERIFY_TIMEOUT ))\n  while :; do\n    code=$(http_status \"$VERIFY_URL\" \"$body\" 5)\n    case \"$code\" in 2??) echo \"verify=ok\"; break ;; esac\n    if clock; [ \"$NOW\" -ge \"$deadline\" ]; then\n      echo \"verify=failed\"; echo \"verify_status=$code\"\n      restore\n      reload_and_wait > /dev/null && await_retired \"$OLD_WORKERS\" \"$RELOAD_TIMEOUT\" > /dev/null\n      echo \"rolled_back=yes\"\n      rm -f -- \"$body\"\n      exit \"$EXIT_VERIFY_FAILED\"\n    fi\n    sleep \"$INTERVAL\"\n  done\n  rm -f -- \"$body\"\nfi\n# The old text is not needed any more; it goes in the background, and a fleet's next wave need\n# not wait for that.\nforget_old\n[ -z \"$RELEASE_STATE_FILE\" ] || printf 'served\\n' 2>/dev/null > \"$RELEASE_STATE_FILE\" || :\necho \"switched=yes\"\n";
 const SYSTEMCTL_SH = "\ncase \"$UNIT_SCOPE\" in\n  system) UNIT_DIR=/etc/systemd/system ;;\n  user) UNIT_DIR=\"$HOME/.config/systemd/user\" ;;\n  *) UNIT_DIR= ;;\nesac\n\n# systemctl for the unit's scope: the system manager as root, the user's own manager otherwise,\n# reached through XDG_RUNTIME_DIR (which a session without PAM does not set).\nunit_ctl() {\n  if [ \"$UNIT_SCOPE\" = user ]; then\n    XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$UNIT_RUNTIME_DIR} systemctl --user \"$@\"\n  else\n    systemctl \"$@\"\n  fi\n}\n\n# Status 0 when this app's template unit is installed.\nunit_installed() { [ -n \"$UNIT_DIR\" ] && [ -f \"$UNIT_DIR/$UNIT_TEMPLATE\" ]; }\n\n# Status 0 when unit $1 is this deploy-dir's: its drop-in names it. A unit without a drop-in was\n# started before drop-ins existed, by the deploy-dir whose pair holds its port, as ever.\nunit_ours() {\n  [ -f \"$UNIT_DIR/$1.d/zdd.conf\" ] || return 0\n  grep -q -x -F -e \"# deploy-dir: $UNIT_DEPLOY_DIR\" \"$UNIT_DIR/$1.d/zdd.conf\"\n}\n\n# Stops the port's unit (SIGTERM, SIGKILL after its TimeoutStopSec) and disables it, so that a\n# reboot does not bring it back. Prints unit_stopped=<unit> when it was enabled or running. The\n# unit of another deploy-dir (its drop-in names that one) is never touched: unit_foreign=<unit>.\nunit_retire() {\n  unit_installed || return 0\n  if ! unit_ours \"$UNIT\"; then echo \"unit_foreign=$UNIT\"; return 0; fi\n  unit_enabled=$(unit_ctl is-enabled \"$UNIT\" 2>/dev/null)\n  unit_active=$(unit_ctl is-active \"$UNIT\" 2>/dev/null)\n  case \"$unit_active\" in inactive|failed|unknown|'') unit_running= ;; *) unit_running=1 ;; esac\n  [ \"$unit_active\" != failed ] || unit_ctl reset-failed \"$UNIT\" 2>/dev/null\n  [ \"$unit_enabled\" = enabled ] || [ -n \"$unit_running\" ] || return 0\n  echo \"unit_stopped=$UNIT\"\n  [ \"$unit_enabled\" != enabled ] || unit_ctl disable --quiet \"$UNIT\" 2>/dev/null\n  [ -z \"$unit_running\" ] || unit_ctl stop \"$UNIT\" 2>/dev/null\n  return 0\n}\n\n# Writes $2 to file $1 unless it already holds exactly that; status 0 when it wrote.\nwrite_changed() {\n  if [ -f \"$1\" ] && [ \"$(cat -- \"$1\")\" = \"$(printf '%s' \"$2\")\" ]; then return 1; fi\n  printf '%s' \"$2\" > \"$1.new\" && mv -f -- \"$1.new\" \"$1\"\n}\n\n# A host upgraded from template units that named one deploy-dir: every enabled instance of the\n# app without a drop-in gets one naming the deploy-dir it belongs to, so that it still starts\n# after a crash or at boot once the template names none. That deploy-dir is the one its running\n# main process works in (the release dir the launcher went to), else the one the old template\n# names, if it holds this port's settings. An instance neither tells stays without: it cannot\n# start (no ExecStart) until its deploy-dir deploys again, rather than start another's release.\n# Sets unit_changed when it wrote one.\nunit_adopt() {\n  unit_adopt_old=$(sed -n 's/^ExecStart=\\/bin\\/sh \"\\([^\"\\\\%$]*\\)\\/run\\/launch\" %i$/\\1/p' \"$UNIT_DIR/$UNIT_TEMPLATE\" 2>/dev/null)\n  unit_adopt_timeout=$(grep '^TimeoutStopSec=' \"$UNIT_DIR/$UNIT_TEMPLATE\" 2>/dev/null)\n  for unit_adopt_link in \"$UNIT_DIR\"/*.wants/\"${UNIT_TEMPLATE%@.service}\"@*.service; do\n    unit_adopt_unit=${unit_adopt_link##*/}\n    [ -L \"$unit_adopt_link\" ] && [ ! -f \"$UNIT_DIR/$unit_adopt_unit.d/zdd.conf\" ] || continue\n    unit_adopt_port=${unit_adopt_unit##*@}; unit_adopt_port=${unit_adopt_port%.service}\n    unit_adopt_dir=\n    unit_adopt_pid=$(unit_ctl show -p MainPID \"$unit_adopt_unit\" 2>/dev/null)\n    unit_adopt_pid=${unit_adopt_pid#MainPID=}\n    case \"$unit_adopt_pid\" in ''|0|*[!0-9]*) ;; *)\n      unit_adopt_cwd=$(cd -P -- \"/proc/$unit_adopt_pid/cwd\" 2>/dev/null && pwd) && unit_adopt_dir=${unit_adopt_cwd%/releases/*} ;;\n    esac\n    [ -n \"$unit_adopt_dir\" ] && [ -f \"$unit_adopt_dir/run/$unit_adopt_port.conf\" ] || unit_adopt_dir=$unit_adopt_old\n    [ -n \"$unit_adopt_dir\" ] && [ -f \"$unit_adopt_dir/run/$unit_adopt_port.conf\" ] || continue\n    case \"$unit_adopt_dir\" in *[\\\\\\\"%$]*) continue ;; esac\n    mkdir -p -- \"$UNIT_DIR/$unit_adopt_unit.d\" &&\n      printf '%s\\n' '# Written by zero-downtime-deploy for an instance started before drop-ins existed.' \\\n        \"# deploy-dir: $unit_adopt_dir\" '[Service]' 'ExecStart=' \"ExecStart=/bin/sh \\\"$unit_adopt_dir/run/launch\\\" %i\" \\\n        \"${unit_adopt_timeout:-TimeoutStopSec=30}\" > \"$UNIT_DIR/$unit_adopt_unit.d/zdd.conf\" &&\n      echo \"unit_adopted=$unit_adopt_unit $unit_adopt_dir\" && unit_changed=yes\n  done\n}\n\n# Installs this port's unit: the template (the same for every deploy-dir), this port's drop-in\n# naming this deploy-dir, and drop-ins for instances started before drop-ins existed; reloads\n# systemd when any of them changed. Status 1 when a file could not be written, or the port's unit\n# is another deploy-dir's (unit_error= says which).\nunit_install() {\n  mkdir -p -- \"$UNIT_DIR/$UNIT.d\" || return 1\n  # Two deploy-dirs given the same port: the other's enabled or running unit is not taken over.\n  if ! unit_ours \"$UNIT\" && { [ \"$(unit_ctl is-enabled \"$UNIT\" 2>/dev/null)\" = enabled ] ||\n    [ \"$(unit_ctl is-active \"$UNIT\" 2>/dev/null)\" = active ]; }; then\n    echo \"unit_error=$UNIT runs deploy-dir $(sed -n 's/^# deploy-dir: //p' \"$UNIT_DIR/$UNIT.d/zdd.conf\"), another deploy-dir of this app on this host: give each deploy-dir ports of its own.\"\n    return 1\n  fi\n  unit_changed=\n  # Before the template is rewritten: the old one may name an instance's deploy-dir.\n  unit_adopt\n  ! write_changed \"$UNIT_DIR/$UNIT_TEMPLATE\" \"$UNIT_TEXT\" || unit_changed=yes\n  ! write_changed \"$UNIT_DIR/$UNIT.d/zdd.conf\" \"$UNIT_DROPIN_TEXT\" || unit_changed=yes\n  [ -f \"$UNIT_DIR/$UNIT_TEMPLATE\" ] && [ -f \"$UNIT_DIR/$UNIT.d/zdd.conf\" ] || return 1\n  [ -z \"$unit_changed\" ] || unit_ctl daemon-reload\n}\n\n# Prints the session's exported environment as shell commands, for a unit, which inherits none\n# of it. Left out is what describes the SSH session itself and would be wrong, or dangling, once\n# it ends: SSH_* (the client's address, a forwarded agent's socket), XDG_SESSION_*, XDG_SEAT,\n# XDG_VTNR, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the login session's runtime dir, removed\n# at logout; a user manager sets its own), and the shell's own PWD, OLDPWD, SHLVL and _. Names\n# are read from export -p's lines; a line of a multi-line value that looks like one can only\n# unset a variable that is left out anyway.\nunit_environment() (\n  for unit_env_name in $(export -p | sed -n -e 's/^export \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p' -e 's/^declare -x \\([A-Za-z_][A-Za-z0-9_]*\\).*/\\1/p'); do\n    case \"$unit_env_name\" in\n      SSH_*|XDG_SESSION_*|XDG_SEAT|XDG_VTNR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|PWD|OLDPWD|SHLVL|_) unset \"$unit_env_name\" ;;\n    esac\n  done\n  export -p\n)\n";
 const TAKE_OVER_SH = "\n# The judged process: same pid, same start time. A process that ended has no stat, and one that\n# reused its pid started later.\nis_judged() { [ -n \"$TAKEN_START\" ] && proc_start \"$TAKEN_PID\" && [ \"$PROC_START\" = \"$TAKEN_START\" ]; }\nif is_judged; then\n  if ! kill -TERM \"$TAKEN_PID\" 2>/dev/null && is_judged; then\n    echo \"error=not_permitted\"; exit \"$EXIT_PORT_BUSY\"\n  fi\n  clock; deadline=$(( NOW + STOP_TIMEOUT ))\n  while is_judged && pid_alive \"$TAKEN_PID\" && clock && [ \"$NOW\" -lt \"$deadline\" ]; do sleep 0.05; done\n  if is_judged && pid_alive \"$TAKEN_PID\"; then kill -KILL \"$TAKEN_PID\" 2>/dev/null; echo \"taken_killed=$TAKEN_PID\"; fi\nelse\n  echo \"taken_gone=$TAKEN_PID\"\nfi\nclock; deadline=$(( NOW + 3 ))\nwhile port_in_use \"$PORT\"; do\n  if clock; [ \"$NOW\" -ge \"$deadline\" ]; then\n    holder=$(port_holder \"$PORT\")\n    [ -z \"$holder\" ] || report_holder \"$holder\"\n    echo \"error=port_busy\"; exit \"$EXIT_PORT_BUSY\"\n  fi\n  sleep 0.05\ndone\necho \"port=free\"\n";
+const TRAFFIC_READ_SH = "case \"$LOG\" in /*) ;; *) LOG=\"$HOME/$LOG\" ;; esac\nif [ ! -e \"$LOG\" ]; then\n  echo \"missing=yes\"\n  [ \"$OFFSET\" -ge 0 ] || OFFSET=0\n  echo \"offset=$OFFSET\"\n  echo \"@@traffic\"\n  exit 0\nfi\ntraffic_size=$(wc -c < \"$LOG\") || traffic_size=0\ntraffic_size=$(( traffic_size + 0 ))\nif [ \"$OFFSET\" -lt 0 ]; then\n  echo \"offset=$traffic_size\"\n  echo \"@@traffic\"\n  exit 0\nfi\nif [ \"$OFFSET\" -gt \"$traffic_size\" ]; then\n  echo \"rotated=yes\"\n  OFFSET=0\nfi\n# A line \"@@end\" closes what tail gives, after a newline of its own: the line before it is then\n# empty when the log ended with a newline, and otherwise the partial line, left unread. awk holds\n# two lines back to know which is which.\n{ tail -c \"+$(( OFFSET + 1 ))\" -- \"$LOG\"; printf '\\n@@end\\n'; } | LC_ALL=C awk -v offset=\"$OFFSET\" '\n  function take(line,   f, n, k, port, status, ms, addr, parts, i) {\n    offset += length(line) + 1\n    n = split(line, f, \"|\")\n    if (n != 5 || f[5] != \"zdd\") return\n    status = f[2] + 0\n    if (status < 100 || status > 999) return\n    # Several upstreams tried (\"a, b\") or an internal redirect (\"a : b\"): the last one answered.\n    addr = f[3]\n    k = split(addr, parts, /[ ,:]+/)\n    port = 0\n    if (addr != \"-\" && k > 1 && parts[k] ~ /^[0-9]+$/) port = parts[k] + 0\n    ms = 0\n    k = split(f[4], parts, /[ ,:]+/)\n    for (i = 1; i <= k; i++) if (parts[i] ~ /^[0-9.]+$/) ms += parts[i]\n    ms = int(ms * 1000 + 0.5)\n    count[port \" \" status \" \" ms]++\n  }\n  NR > 2 { take(held1) }\n  { held1 = held2; held2 = $0 }\n  END {\n    print \"offset=\" offset\n    print \"@@traffic\"\n    for (key in count) print key, count[key]\n  }'\n";
 
 ;// CONCATENATED MODULE: ./lib/remote/shell-lib.js
 /**
@@ -1754,8 +1756,8 @@ function nginxSignaller(reloadCommand) {
 }
 const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 };
 /**
- * Writes the new include, tests the configuration (restoring the old include byte for byte if the
- * test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
+ * Writes the new include (and first the http-level file, when given), tests the configuration
+ * (restoring the old include and http-level file byte for byte if the test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
  * then fetches the verify URL (once the old workers take no new connection). If that fails, the
  * old include is put back and nginx reloaded again (`rolled_back=yes`). The answer names the old
  * workers (`old_workers`): before anything stops the port they served, `handoverScript` waits for them.
@@ -1770,6 +1772,8 @@ function switchScript(p) {
     return (0,quote/* shellScript */.ky)({
         INCLUDE: p.include,
         CONTENT: p.content,
+        HTTP_FILE: p.httpFile?.path ?? '',
+        HTTP_CONTENT: p.httpFile?.content ?? '',
         TEST_COMMAND: p.testCommand,
         RELOAD_COMMAND: p.reloadCommand,
         MASTER_HINT: p.masterHint,
@@ -2509,7 +2513,7 @@ function warnStaleRecords(log, lines, known) {
 ;// CONCATENATED MODULE: ./lib/deploy/plan.js
 /** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
 /** The port the include points at, if it is one of the pair. */
-function activePortFromInclude(include, ports) {
+function plan_activePortFromInclude(include, ports) {
     if (include === undefined)
         return undefined;
     const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
@@ -2519,7 +2523,7 @@ function activePortFromInclude(include, ports) {
 }
 /** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
 function choosePorts(include, ports) {
-    const active = activePortFromInclude(include, ports);
+    const active = plan_activePortFromInclude(include, ports);
     if (active === undefined)
         return { idle: ports[0] };
     return { active, idle: active === ports[0] ? ports[1] : ports[0] };
@@ -2916,6 +2920,66 @@ function sudoRefusalNote(output, command, user) {
     return ` sudo refused it: user "${user}" needs a sudoers rule for exactly "${line}" with NOPASSWD (full path of the program, the same arguments; see the README's "The nginx side").`;
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/include-switch.js
+/**
+ * Putting a new include in place through the switch script (write, test, reload, confirm, verify,
+ * put the old text back on any failure): the include for a port, and the other texts traffic
+ * control writes (maintenance, a canary's split), with what each failure means for the user.
+ */
+
+
+
+
+
+
+/** How long nginx may take to start new workers after a reload, and to retire the old ones. */
+const NGINX_RELOAD_TIMEOUT_SECONDS = 10;
+/** Puts `change` in place on the host, or fails with nginx serving what it served before. */
+async function switchInclude(run, change) {
+    const { remote, config, state, report, log } = run;
+    const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
+    const verifyUrl = change.verify ? config.verifyUrl : '';
+    try {
+        const result = await remote.run(switchScript({
+            include: config.nginx.include,
+            content: change.content,
+            httpFile: change.httpFile,
+            testCommand: withoutSudoForRoot(config.nginx.testCommand, state.isRoot),
+            reloadCommand,
+            masterHint: nginxMasterHint(reloadCommand),
+            verifyUrl,
+            verifyTimeoutSeconds: config.health.timeoutSeconds,
+            intervalSeconds: config.health.intervalSeconds,
+            reloadTimeoutSeconds: NGINX_RELOAD_TIMEOUT_SECONDS,
+            releaseStateFile: change.release ? releaseStatePath(state.deployDir, change.release) : '',
+        }), { step: 'switch' });
+        run.nginxOldWorkers = result.answer.facts.old_workers?.trim() || undefined;
+        if (result.answer.facts.reload === 'unobserved')
+            log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
+        log.info(`${change.done}${verifyUrl ? `; ${verifyUrl} answered 2xx` : ''}.`);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        const { facts, sections } = error.result.answer;
+        const restored = restoreNote(error.result.answer, config.nginx.include);
+        switch (error.result.code) {
+            case SWITCH_EXIT.writeFailed:
+                throw new StepError('switch', includeWriteFailure(error.result.answer, config.nginx.include, remote.entry.username));
+            case SWITCH_EXIT.testFailed:
+                throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`);
+            case SWITCH_EXIT.reloadFailed:
+                throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`, true);
+            case SWITCH_EXIT.notTaken:
+                throw new StepError('switch', `no nginx master started new workers within ${NGINX_RELOAD_TIMEOUT_SECONDS} s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`, true);
+            case SWITCH_EXIT.verifyFailed:
+                report.rolledBack = facts.rolled_back === 'yes';
+                throw new StepError('verify', `${verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on ${change.before ?? 'the previous port'}.${restored}`, true);
+        }
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
 /**
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
@@ -3221,50 +3285,14 @@ async function startAndCheckHealth(run, port, release, fileName, sent) {
     }
 }
 /** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
-async function switchTraffic(run, port, release) {
-    const { remote, config, state, report, log } = run;
-    const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot);
-    try {
-        const result = await remote.run(switchScript({
-            include: config.nginx.include,
-            content: renderInclude(config.nginx.template, port),
-            testCommand: withoutSudoForRoot(config.nginx.testCommand, state.isRoot),
-            reloadCommand,
-            masterHint: nginxMasterHint(reloadCommand),
-            verifyUrl: config.verifyUrl,
-            verifyTimeoutSeconds: config.health.timeoutSeconds,
-            intervalSeconds: config.health.intervalSeconds,
-            reloadTimeoutSeconds: NGINX_RELOAD_TIMEOUT_SECONDS,
-            releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
-        }), { step: 'switch' });
-        run.nginxOldWorkers = result.answer.facts.old_workers?.trim() || undefined;
-        if (result.answer.facts.reload === 'unobserved')
-            log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.');
-        log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`);
-    }
-    catch (error) {
-        if (!(error instanceof RemoteCommandError))
-            throw error;
-        const { facts, sections } = error.result.answer;
-        const restored = restoreNote(error.result.answer, config.nginx.include);
-        switch (error.result.code) {
-            case SWITCH_EXIT.writeFailed:
-                throw new StepError('switch', includeWriteFailure(error.result.answer, config.nginx.include, remote.entry.username));
-            case SWITCH_EXIT.testFailed:
-                throw new StepError('switch', `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`);
-            case SWITCH_EXIT.reloadFailed:
-                throw new StepError('switch', `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`, true);
-            case SWITCH_EXIT.notTaken:
-                throw new StepError('switch', `no nginx master started new workers within ${NGINX_RELOAD_TIMEOUT_SECONDS} s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`, true);
-            case SWITCH_EXIT.verifyFailed:
-                report.rolledBack = facts.rolled_back === 'yes';
-                throw new StepError('verify', `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.${restored}`, true);
-        }
-        throw error;
-    }
+function switchTraffic(run, port, release) {
+    return switchInclude(run, {
+        content: renderInclude(run.config.nginx.template, port),
+        release,
+        verify: true,
+        done: `nginx now sends traffic to port ${port}`,
+    });
 }
-/** How long nginx may take to start new workers after a reload, and to retire the old ones. */
-const NGINX_RELOAD_TIMEOUT_SECONDS = 10;
 /**
  * A switch returns once nginx runs its new workers; the old ones may take new connections for
  * nginx's 100 ms hand-over more. Anything that stops the port they served, runs the user's
@@ -3764,7 +3792,752 @@ function fleetChecklistText(hosts) {
         .join('\n');
 }
 
+// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
+var traffic_inputs = __webpack_require__(4645);
+;// CONCATENATED MODULE: ./lib/remote/traffic.js
+/**
+ * Traffic control's nginx text (see docs/nginx-traffic.md): the http-level file the action owns,
+ * the include in each of its modes, what an include on the host says, and the host scripts that
+ * read the traffic log and the configuration (`nginx -T`).
+ */
+
+
+
+/** nginx's names for the app's objects: one http block holds every app's, so each has the app's name. */
+function nginxNames(appName) {
+    const app = appName.replace(/[^A-Za-z0-9_]/g, '_');
+    return { port: `zdd_${app}_port`, logFormat: `zdd_${app}` };
+}
+/** What ends every line the action's log_format writes: a line without it is not ours, or not whole. */
+const TRAFFIC_LINE_END = 'zdd';
+/**
+ * The log_format's fields, split by `|` (which no address, status or time holds): `$msec`, the
+ * status the client got, the upstream address(es) (`-` when none was reached) and their response
+ * times, then the end marker. nginx's default escaping turns any odd byte of a value into `\xXX`,
+ * so a line is always one line.
+ */
+const TRAFFIC_LOG_FORMAT = `$msec|$status|$upstream_addr|$upstream_response_time|${TRAFFIC_LINE_END}`;
+/** The first line of every file the action writes for nginx. */
+const OWNED_NOTE = '# zero-downtime-deploy: written by the action on each run; edits here are lost.';
+/** The http-level file's whole text. Without `split`, the variable maps every client to `port`. */
+function httpLevelConfig(p) {
+    const names = nginxNames(p.appName);
+    checkCanaryKey(p.canaryKey);
+    const sides = p.split ? [`    ${p.split.percent}% ${p.split.newPort};`, `    * ${p.split.previousPort};`] : [`    * ${p.port};`];
+    if (p.split)
+        checkPercent(p.split.percent);
+    return [
+        OWNED_NOTE,
+        `log_format ${names.logFormat} '${TRAFFIC_LOG_FORMAT}';`,
+        // split_clients hashes the key and gives the first <percent>% of the hash space to the first
+        // line: a client on the new side at 10% is still there at 50%.
+        `split_clients "${p.canaryKey}" $${names.port} {`,
+        ...sides,
+        '}',
+        '',
+    ].join('\n');
+}
+/** The canary key is checked as an input already; this keeps nginx's text whole whatever a caller passes. */
+function checkCanaryKey(key) {
+    if (key === '' || /[;{}"'\\\n\r]/.test(key)) {
+        throw new Error(`canary-key: "${key}" cannot be put in nginx's configuration; expected nginx variables and plain text without ; { } quotes, backslashes or line breaks`);
+    }
+}
+/** split_clients takes a percentage with at most two decimals. */
+function checkPercent(percent) {
+    if (!/^\d{1,2}(\.\d{1,2})?$/.test(String(percent)) || percent < 1 || percent > 99)
+        throw new Error(`a canary step of ${percent}% is not a percentage from 1 to 99 (at most two decimals)`);
+}
+const MARKER = '# zero-downtime-deploy:';
+/**
+ * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
+ * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
+ * the add_header directives it inherits (a server's Strict-Transport-Security, say).
+ */
+function includeText(p) {
+    const names = nginxNames(p.appName);
+    const mode = p.mode;
+    // An access_log here replaces every inherited one: the user's, repeated as they are, keep
+    // recording what they recorded.
+    const accessLogs = () => {
+        if (!p.trafficLog.startsWith('/'))
+            throw new Error(`the traffic log must be an absolute path for nginx, not "${p.trafficLog}"`);
+        return [`access_log ${nginxString(p.trafficLog)} ${names.logFormat};`, ...p.userAccessLogs];
+    };
+    switch (mode.mode) {
+        case 'plain':
+            return renderInclude(p.template, mode.port);
+        case 'canary': {
+            const { percent, newPort, previousPort } = mode.split;
+            checkPercent(percent);
+            const problem = canaryTemplateProblem(p.template);
+            if (problem)
+                throw new Error(problem);
+            return [
+                `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
+                p.template.replaceAll('{port}', `\${${names.port}}`),
+                ...accessLogs(),
+            ].join('\n');
+        }
+        case 'observed':
+            return [`${MARKER} observed ${mode.port}`, renderInclude(p.template, mode.port), ...accessLogs()].join('\n');
+        case 'maintenance':
+            return [
+                `${MARKER} maintenance ${mode.port}`,
+                renderInclude(p.template, mode.port),
+                'default_type text/html;',
+                `add_header Retry-After ${Math.max(0, Math.round(mode.retryAfterSeconds))} always;`,
+                ...(p.userHeaders ?? []),
+                `return 503 ${nginxString(maintenancePage(mode.page))};`,
+            ].join('\n');
+    }
+}
+/**
+ * Why a template cannot take the split's variable in place of `{port}`, or undefined. A
+ * `proxy_pass` with a variable behaves differently from one without: nginx resolves a host name
+ * when a request comes (and, without a `resolver`, answers 502), and sends a URI part as it stands
+ * instead of replacing the location's prefix with it. An upstream block's `server` takes no
+ * variable at all. The default template (`set $service_url ...; proxy_pass $service_url;`) is a
+ * variable already, and works as it did.
+ */
+function canaryTemplateProblem(template) {
+    for (const directive of template.split(';')) {
+        if (!directive.includes('{port}'))
+            continue;
+        const words = directive.trim().split(/\s+/);
+        if (words[0] === 'server') {
+            return `nginx-include-template: "${directive.trim()};" is an upstream server line, which cannot take the canary's variable; use a template such as "set $service_url http://127.0.0.1:{port};" with "proxy_pass $service_url;" in the location`;
+        }
+        if (words[0] !== 'proxy_pass')
+            continue;
+        const url = /^[a-z]+:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:]+):\{port\}(.*)$/.exec(words[1] ?? '');
+        if (!url)
+            continue;
+        if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(url[1]) && !url[1].startsWith('[')) {
+            return `nginx-include-template: "${directive.trim()};" names the host "${url[1]}"; during a canary the port is a variable, and nginx then resolves the name per request (502 without a resolver). Name it by address, e.g. 127.0.0.1`;
+        }
+        if (url[2] !== '') {
+            return `nginx-include-template: "${directive.trim()};" has a URI part ("${url[2]}"); during a canary the port is a variable, and nginx then sends that URI as it stands instead of replacing the location's prefix with it. Leave the URI out, or use "set $service_url ...; proxy_pass $service_url;" with a rewrite`;
+        }
+    }
+    return undefined;
+}
+/** The page as nginx serves it: `return`'s text is a complex value, where `$` would start a variable. */
+function maintenancePage(page) {
+    return page.replaceAll('$', '&#36;');
+}
+/** A double-quoted nginx string: nginx's tokenizer takes `\"` and `\\` in it as the characters. */
+function nginxString(text) {
+    return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+function readInclude(text, ports) {
+    if (text === undefined)
+        return { mode: 'plain' };
+    const marker = text
+        .split('\n')
+        .find((line) => line.startsWith(MARKER))
+        ?.slice(MARKER.length)
+        .trim();
+    const ours = (value) => {
+        const port = Number(value);
+        return ports.includes(port) ? port : undefined;
+    };
+    let m;
+    if (marker !== undefined) {
+        if ((m = /^canary (\d+(?:\.\d+)?)% to (\d+), previous (\d+)$/.exec(marker))) {
+            const newPort = ours(m[2]);
+            const previousPort = ours(m[3]);
+            if (newPort !== undefined && previousPort !== undefined)
+                return { mode: 'canary', split: { percent: Number(m[1]), newPort, previousPort } };
+        }
+        else if ((m = /^observed (\d+)$/.exec(marker))) {
+            const port = ours(m[1]);
+            if (port !== undefined)
+                return { mode: 'observed', port };
+        }
+        else if ((m = /^maintenance(?: (\d+))?$/.exec(marker))) {
+            return { mode: 'maintenance', port: ours(m[1]) };
+        }
+    }
+    return { mode: 'plain', port: activePortFromInclude(text, ports) };
+}
+/**
+ * The traffic log's path on the host. nginx needs it absolute: a relative deploy dir is under the
+ * remote user's home (`home`, from the nginx -T answer, see readDumpAnswer).
+ */
+function trafficLogPath(deployDir, home) {
+    const dir = deployDir.startsWith('/') || home === undefined ? deployDir : `${home.replace(/\/+$/, '')}/${deployDir}`;
+    return `${dir.replace(/\/+$/, '')}/run/traffic.log`;
+}
+/**
+ * Host script: the traffic log's complete lines from byte `offset` on, added up by port, status
+ * and whole ms. A negative offset reads nothing and answers the log's end: where watching starts.
+ */
+function readTrafficScript(p) {
+    return (0,quote/* shellScript */.ky)({ LOG: p.log, OFFSET: Math.trunc(p.offset) }, TRAFFIC_READ_SH);
+}
+function parseTraffic(answer) {
+    const offset = Number(answer.facts.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+        throw new Error(`the traffic log's reader answered no offset (${answer.facts.offset ?? 'none'})`);
+    const samples = [];
+    for (const line of (answer.sections.traffic ?? '').split('\n')) {
+        const m = /^(\d+) (\d+) (\d+) (\d+)$/.exec(line);
+        if (m)
+            samples.push({ port: Number(m[1]), status: Number(m[2]), ms: Number(m[3]), count: Number(m[4]) });
+    }
+    return { offset, samples };
+}
+/**
+ * Host script: runs the dump command (`nginx -T`, see dumpCommand) and `nginx -V` for the compiled
+ * access log path; the answer (see readDumpAnswer) has the dump in a section and the remote home.
+ */
+function nginxDumpScript(command) {
+    return (0,quote/* shellScript */.ky)({ DUMP_COMMAND: command, VERSION_COMMAND: versionCommand(command) }, NGINX_DUMP_SH);
+}
+/** `nginx -V` of the same binary, without sudo: it needs none, and no sudoers rule names it. */
+function versionCommand(dump) {
+    const words = dump.trim().split(/\s+/);
+    let i = 0;
+    if (words[i] === 'sudo') {
+        i++;
+        if (words[i] === '-n')
+            i++;
+    }
+    const binary = words[i];
+    return binary && /(^|\/)nginx$/.test(binary) && /^[A-Za-z0-9_./-]+$/.test(binary) ? `${binary} -V` : '';
+}
+function readDumpAnswer(answer) {
+    const home = answer.facts.home || undefined;
+    const httpLogPath = answer.facts.http_log_path || undefined;
+    if (answer.facts.error === 'nginx_dump' || answer.sections.dump === undefined) {
+        return { error: (answer.sections.dump_output ?? '').trim(), home, httpLogPath };
+    }
+    const dump = answer.sections.dump
+        .split('\n')
+        .map((line) => (line.startsWith('|') ? line.slice(1) : line))
+        .join('\n');
+    return { dump, home, httpLogPath };
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/nginx-dump.js
+/**
+ * What `nginx -T` tells about the places traffic control writes to: whether nginx reads the
+ * http-level file inside `http`, and which of the user's access_log directives are in force where
+ * the include is included (an observing include repeats them, since an access_log of its own
+ * replaces every inherited one). See docs/nginx-traffic.md.
+ */
+/** The test command with its -t made -T; undefined when the command has no `-t` word. */
+function dumpCommand(testCommand) {
+    const words = testCommand.split(/(\s+)/);
+    const at = words.indexOf('-t');
+    if (at < 0)
+        return undefined;
+    words[at] = '-T';
+    return words.join('');
+}
+/** What to tell a user whose nginx does not read the http-level file inside http. */
+function httpFileMissing(httpFile) {
+    return (`nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
+        `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`);
+}
+/** nginx's access log where no level of the configuration names one, as nginx is built by default. */
+const COMPILED_ACCESS_LOG = 'logs/access.log';
+function readNginxDump(dump, p) {
+    const files = splitDump(dump);
+    const main = files.keys().next().value;
+    if (main === undefined)
+        return { httpFileIncluded: false, accessLogs: [], problems: ['nginx -T printed no configuration file'], addHeaders: [] };
+    const prefix = main.slice(0, main.lastIndexOf('/') + 1);
+    const parsed = new Map();
+    const problems = [];
+    // A file this reader cannot follow (a module's own syntax, such as a Lua block) is left out: it
+    // matters only if it holds the include, which is then said to be missing, with the reason.
+    const unread = [];
+    for (const [path, text] of files) {
+        try {
+            parsed.set(path, parse(text, path));
+        }
+        catch (error) {
+            unread.push(`${path}: ${error.message}`);
+            parsed.set(path, []);
+        }
+    }
+    const root = expand(parsed.get(main), main, { files: [...files.keys()], parsed, prefix }, 0);
+    const includeSites = [];
+    let httpFileAt;
+    let firstIncludeAt;
+    let at = 0;
+    visit(root, [], (node, chain) => {
+        at++;
+        if (node.name !== 'include' || node.args.length !== 1)
+            return;
+        const pattern = absolute(node.args[0].value, prefix);
+        const innermost = chain[chain.length - 1];
+        if (matches(pattern, p.httpFile) && innermost?.name === 'http')
+            httpFileAt ??= at;
+        if (matches(pattern, p.include)) {
+            includeSites.push(chain);
+            firstIncludeAt ??= at;
+        }
+    });
+    const httpFileIncluded = httpFileAt !== undefined;
+    if (httpFileAt !== undefined && firstIncludeAt !== undefined && httpFileAt > firstIncludeAt) {
+        // nginx looks a log_format up when it reads the access_log that names it.
+        problems.push(`nginx reads ${p.httpFile} after ${p.include}: the log format it defines must come first. Move the include that reads ${p.httpFile} above the server blocks in http`);
+    }
+    const compiled = `access_log ${p.compiledAccessLog ?? COMPILED_ACCESS_LOG} combined;`;
+    const answers = includeSites.map((chain) => logsAt(chain, p.include, compiled));
+    for (const answer of answers)
+        problems.push(...answer.problems);
+    if (includeSites.length === 0) {
+        const because = unread.length ? ` (of what nginx -T printed, these could not be read: ${unread.join('; ')})` : '';
+        problems.push(`nginx does not read ${p.include}: no include directive of its configuration names it${because}`);
+    }
+    const distinct = new Set(answers.map((answer) => JSON.stringify(answer.logs)));
+    if (distinct.size > 1) {
+        problems.push(`${p.include} is included in ${answers.length} places with different access logs in force (${answers
+            .map((answer) => (answer.logs.length ? answer.logs.join(' ') : 'none to repeat'))
+            .join('; ')}); one observing include cannot keep all of them as they are`);
+    }
+    const headers = new Set(includeSites.map((chain) => JSON.stringify(headersAt(chain, p.include))));
+    return {
+        httpFileIncluded,
+        accessLogs: distinct.size === 1 ? answers[0].logs : [],
+        problems: [...new Set(problems)],
+        addHeaders: headers.size === 1 ? JSON.parse([...headers][0]) : [],
+    };
+}
+/** The files of a dump, in order, each after its `# configuration file PATH:` line. */
+function splitDump(dump) {
+    const files = new Map();
+    let current;
+    let lines = [];
+    const close = () => {
+        if (current !== undefined && !files.has(current))
+            files.set(current, lines.join('\n'));
+    };
+    for (const line of dump.split('\n')) {
+        const opener = /^# configuration file (.+):$/.exec(line);
+        if (opener) {
+            close();
+            current = opener[1];
+            lines = [];
+        }
+        else if (current !== undefined)
+            lines.push(line);
+    }
+    close();
+    return files;
+}
+/** nginx's tokenizer (ngx_conf_read_token), as far as directives, blocks, quotes, comments and `${var}` go. */
+function parse(text, file) {
+    const top = [];
+    const stack = [top];
+    let words = [];
+    let i = 0;
+    const finish = (block) => {
+        if (words.length === 0)
+            throw new Error(`a "${block ? '{' : ';'}" without a directive`);
+        const [name, ...args] = words;
+        const directive = { name: name.value, args, text: `${words.map((w) => w.raw).join(' ')};`, file };
+        stack[stack.length - 1].push(directive);
+        if (block) {
+            directive.children = [];
+            stack.push(directive.children);
+        }
+        words = [];
+    };
+    while (i < text.length) {
+        const c = text[i];
+        if (/\s/.test(c)) {
+            i++;
+        }
+        else if (c === '#') {
+            while (i < text.length && text[i] !== '\n')
+                i++;
+        }
+        else if (c === ';') {
+            finish(false);
+            i++;
+        }
+        else if (c === '{') {
+            finish(true);
+            i++;
+        }
+        else if (c === '}') {
+            if (words.length)
+                throw new Error('a directive without ";" before "}"');
+            if (stack.length === 1)
+                throw new Error('a "}" without its "{"');
+            stack.pop();
+            i++;
+        }
+        else if (c === '"' || c === "'") {
+            let value = '';
+            let j = i + 1;
+            while (j < text.length && text[j] !== c) {
+                if (text[j] === '\\' && (text[j + 1] === c || text[j + 1] === '\\'))
+                    j++;
+                value += text[j++];
+            }
+            if (j >= text.length)
+                throw new Error('a quote without its end');
+            words.push({ raw: text.slice(i, j + 1), value });
+            i = j + 1;
+        }
+        else {
+            let value = '';
+            let j = i;
+            while (j < text.length && !/[\s;{}]/.test(text[j])) {
+                if (text[j] === '\\' && j + 1 < text.length) {
+                    value += text[j + 1];
+                    j += 2;
+                }
+                else if (text[j] === '$' && text[j + 1] === '{') {
+                    const end = text.indexOf('}', j);
+                    if (end < 0)
+                        throw new Error('a "${" without its "}"');
+                    value += text.slice(j, end + 1);
+                    j = end + 1;
+                }
+                else
+                    value += text[j++];
+            }
+            words.push({ raw: text.slice(i, j), value });
+            i = j;
+        }
+    }
+    if (words.length)
+        throw new Error('a directive without ";" at the end');
+    if (stack.length > 1)
+        throw new Error('a "{" without its "}"');
+    return top;
+}
+/**
+ * The directives as nginx reads them: each include's files (those of the dump its pattern
+ * matches, in glob's sorted order) in its place, and the include itself kept before them so that
+ * what names a file can be found.
+ */
+function expand(directives, file, sources, depth) {
+    if (depth > 32)
+        throw new Error(`includes nest deeper than 32 levels at ${file}`);
+    const out = [];
+    for (const directive of directives) {
+        if (directive.children) {
+            out.push({ ...directive, children: expand(directive.children, file, sources, depth) });
+        }
+        else if (directive.name === 'include' && directive.args.length === 1) {
+            out.push(directive);
+            const pattern = absolute(directive.args[0].value, sources.prefix);
+            for (const path of sources.files.filter((path) => matches(pattern, path)).sort()) {
+                out.push(...expand(sources.parsed.get(path) ?? [], path, sources, depth + 1));
+            }
+        }
+        else
+            out.push(directive);
+    }
+    return out;
+}
+function visit(directives, chain, see) {
+    for (const directive of directives) {
+        see(directive, chain);
+        if (directive.children)
+            visit(directive.children, [...chain, directive], see);
+    }
+}
+/** An include's path as nginx opens it: relative to the directory of the main configuration file. */
+function absolute(path, prefix) {
+    return path.startsWith('/') ? path : prefix + path;
+}
+/** glob(3) as nginx's include uses it: `*`, `?` and `[...]` within one path segment. */
+function matches(pattern, path) {
+    if (!/[*?[]/.test(pattern))
+        return pattern === path;
+    let source = '';
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '*')
+            source += '[^/]*';
+        else if (c === '?')
+            source += '[^/]';
+        else if (c === '[') {
+            const end = pattern.indexOf(']', i + 2);
+            if (end < 0)
+                source += '\\[';
+            else {
+                const inside = pattern.slice(i + 1, end);
+                source += `[${inside.startsWith('!') ? '^' + inside.slice(1) : inside}]`.replace(/\\/g, '\\\\');
+                i = end;
+            }
+        }
+        else
+            source += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+    }
+    return new RegExp(`^${source}$`).test(path);
+}
+/** Blocks whose configuration takes access_log, innermost last. */
+const LOG_LEVELS = new Set(['http', 'server', 'location', 'if', 'limit_except']);
+/** A block's own access_log directives (its included files' too, not its inner blocks', not the include's own). */
+function ownAccessLogs(block, include) {
+    return block.children.filter((d) => d.name === 'access_log' && d.file !== include);
+}
+function isOff(logs) {
+    return logs.some((d) => d.args.length === 1 && d.args[0].value === 'off');
+}
+/** What an observing include at the end of `chain` must repeat, and why it cannot observe there if it cannot. */
+function logsAt(chain, include, compiled) {
+    const levels = chain.filter((block) => LOG_LEVELS.has(block.name));
+    const place = placeName(levels);
+    if (levels.length === 0 || levels[0].name !== 'http') {
+        return { logs: [], problems: [`${include} is included outside an http block (${place}): nginx's http access logs do not apply there`] };
+    }
+    const problems = [];
+    const here = levels[levels.length - 1];
+    // An access_log at this level reaches only the inner blocks that name none of their own.
+    visit(here.children, [], (d, inner) => {
+        if (d.name === 'access_log' && inner.length > 0 && d.file !== include) {
+            problems.push(`${placeName([...levels, ...inner])} has access_log directives of its own: the requests it serves would not reach the traffic log`);
+        }
+    });
+    const same = ownAccessLogs(here, include);
+    if (same.length > 0) {
+        // Directives of the include's own level stay in force beside the traffic log's.
+        if (isOff(same))
+            problems.push(`${place} says "access_log off;", which silences every access log at that level, the traffic log's too`);
+        return { logs: [], problems };
+    }
+    for (let i = levels.length - 2; i >= 0; i--) {
+        const logs = ownAccessLogs(levels[i], include);
+        if (logs.length === 0)
+            continue;
+        return { logs: isOff(logs) ? [] : logs.map((d) => d.text), problems };
+    }
+    return { logs: [compiled], problems };
+}
+/** The add_header directives a new add_header at the end of `chain` would replace (none when its own level has some). */
+function headersAt(chain, include) {
+    const levels = chain.filter((block) => LOG_LEVELS.has(block.name));
+    const own = (block) => block.children.filter((d) => d.name === 'add_header' && d.file !== include);
+    if (levels.length === 0 || own(levels[levels.length - 1]).length > 0)
+        return [];
+    for (let i = levels.length - 2; i >= 0; i--) {
+        const headers = own(levels[i]);
+        if (headers.length > 0)
+            return headers.map((d) => d.text);
+    }
+    return [];
+}
+function placeName(levels) {
+    return levels.map((b) => [b.name, ...b.args.map((a) => a.raw)].join(' ')).join(' > ') || 'the main level';
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/traffic-control.js
+
+
+
+
+
+
+
+
+
+/** The steps a run takes, from the inputs: none at all when it watches nothing. */
+function trafficPlan(traffic) {
+    const hold = traffic.canarySteps.length > 0 && traffic.canaryIntervalSeconds === 0;
+    return {
+        canary: (hold ? traffic.canarySteps.slice(0, 1) : traffic.canarySteps).map((percent) => ({
+            percent,
+            seconds: traffic.canaryIntervalSeconds,
+        })),
+        hold,
+        // A held canary never reaches the full switch, so nothing bakes.
+        bakeSeconds: hold ? 0 : traffic.bakeSeconds,
+    };
+}
+/** The step's name in the log, the report and an error: "canary 10%", "bake". */
+function stepName(step) {
+    return step.kind === 'canary' ? `canary ${step.percent}%` : 'bake';
+}
+/** A dry run's plan lines: the canary steps (before the switch) and the bake (after it). */
+function trafficPlanLines(plan, traffic) {
+    const judged = `judged on max-error-rate ${traffic.maxErrorRate}%${traffic.maxP99Ms > 0 ? ` and max-p99-ms ${traffic.maxP99Ms}` : ''} once ${traffic.minRequests} requests reached the new instance; on a failure all traffic goes back`;
+    const clients = (percent) => `send ${percent}% of the clients (by ${traffic.canaryKey}) to the new instance`;
+    if (plan.hold)
+        return {
+            beforeSwitch: [`${clients(plan.canary[0].percent)} and end there: the canary is held until command: promote or command: rollback`],
+            afterSwitch: [],
+        };
+    return {
+        beforeSwitch: plan.canary.map((step) => `${clients(step.percent)} for ${step.seconds} s, ${judged}`),
+        afterSwitch: plan.bakeSeconds > 0 ? [`bake: watch the new instance with all the traffic for ${plan.bakeSeconds} s, ${judged}`] : [],
+    };
+}
+/**
+ * Sends nginx's dump (`nginx -T`, the test command with -T) when the run watches traffic, behind
+ * whatever was sent before it: read-only, so it may run before the lock is held, and its answer is
+ * waited for only after the inspection's. Root runs it without sudo, as every nginx command.
+ */
+function sendNginxDump(remote, config) {
+    if (!(0,traffic_inputs/* watchesTraffic */.F4)(config.traffic))
+        return undefined;
+    const command = dumpCommand(config.nginx.testCommand);
+    if (command === undefined)
+        return undefined;
+    const asRoot = withoutSudoForRoot(command, true);
+    const program = (sudoArgsOf(command) ?? '').split(/\s+/)[0] ?? '';
+    const script = [
+        // Where sudo would run the program from: the sudoers rule to name when sudo refuses the dump.
+        (0,quote/* shellScript */.ky)({ DUMP_PROGRAM: program }, 'if [ -n "$DUMP_PROGRAM" ]; then echo "dump_program=$(command -v "$DUMP_PROGRAM" 2>/dev/null || true)"; fi'),
+        'if [ "$(id -u)" = 0 ]; then',
+        nginxDumpScript(asRoot),
+        'else',
+        nginxDumpScript(command),
+        'fi',
+    ].join('\n');
+    const dumping = remote.run(script, { step: 'inspect', allowExit: [1] });
+    dumping.catch(() => undefined);
+    return dumping;
+}
+/** Why a host cannot take a canary or a bake, and what to do about it: a deploy's refusal, a dry run's failed check. */
+class TrafficRefusal extends StepError {
+    problem;
+    fix;
+    constructor(problem, fix) {
+        super('inspect', `${problem} Nothing was uploaded or started. ${fix}`);
+        this.problem = problem;
+        this.fix = fix;
+    }
+}
+/**
+ * Reads the dump's answer: refuses (TrafficRefusal), before anything is uploaded or started, a host
+ * where the action could not see or steer the traffic, naming what to add; otherwise what the
+ * host's includes need.
+ */
+async function readHostTraffic(run, dumping) {
+    const { config, state, remote } = run;
+    const user = state.user || remote.entry.username;
+    const why = `canary-steps or bake-seconds ask the action to ${config.traffic.canarySteps.length > 0 ? 'split and ' : ''}observe the traffic`;
+    if (!dumping)
+        throw new TrafficRefusal(`nginx-test-command ("${config.nginx.testCommand}") has no -t word, so the action cannot read nginx's configuration with -T, and ${why}.`, 'Set nginx-test-command to an "nginx -t" command line, or leave canary-steps and bake-seconds empty.');
+    const result = await dumping;
+    const answer = readDumpAnswer(result.answer);
+    const testCommand = withoutSudoForRoot(config.nginx.testCommand, state.isRoot);
+    const command = dumpCommand(testCommand);
+    if (answer.dump === undefined) {
+        const said = (answer.error ?? '').trim();
+        const sudoArgs = sudoArgsOf(command);
+        if (sudoArgs !== undefined && /sudo|password/i.test(said)) {
+            const program = result.answer.facts.dump_program || sudoArgs.split(/\s+/)[0];
+            const rule = [program, ...sudoArgs.split(/\s+/).slice(1)].join(' ');
+            throw new TrafficRefusal(`sudo does not allow user "${user}" to run "${rule}" without a password, and ${why}: the action reads nginx's configuration with it${said ? ` (${said.split('\n')[0]})` : ''}.`, `Add this line to /etc/sudoers.d/zero-downtime-deploy (with "sudo visudo -f /etc/sudoers.d/zero-downtime-deploy"): "${user} ALL=(root) NOPASSWD: ${rule}".`);
+        }
+        throw new TrafficRefusal(`"${command}" failed, and ${why}: the action reads nginx's configuration with it.${said ? `\n${said}\n` : ''}`, `Run it on the host as user "${user}" and fix what it reports.`);
+    }
+    const httpFile = config.traffic.httpInclude;
+    const layout = readNginxDump(answer.dump, { include: config.nginx.include, httpFile, compiledAccessLog: answer.httpLogPath });
+    if (!layout.httpFileIncluded)
+        throw new TrafficRefusal(`nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split and the log format.`, `Add "include ${httpFile};" inside the http block of nginx's configuration (after creating the file, empty: "sudo touch ${httpFile}"), or set nginx-http-include to a file that nginx's http block already includes (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`);
+    if (layout.problems.length > 0)
+        throw new TrafficRefusal(`the action cannot observe the traffic through ${config.nginx.include}, and ${why}: ${layout.problems.join('; ')}.`, `Include ${config.nginx.include} in one place of nginx's configuration, or leave canary-steps and bake-seconds empty.`);
+    return { accessLogs: layout.accessLogs, trafficLog: trafficLogPath(state.deployDir) };
+}
+/**
+ * Traffic control on this host, or undefined when the run watches nothing. A canary or a bake needs
+ * a previous instance to compare with and to go back to: on a host that has none (its first
+ * deploy), both are skipped with a warning. Refuses a host where nginx would not let the action see
+ * or split the traffic, before anything is uploaded or started.
+ */
+async function trafficOf(run, active, dumping) {
+    if (!(0,traffic_inputs/* watchesTraffic */.F4)(run.config.traffic))
+        return undefined;
+    if (active === undefined || !instanceOn(run.state, active)?.running) {
+        run.log.warning(`There is no previous instance running${active === undefined ? '' : ` on port ${active}`} to compare the new one with or go back to (a first deploy?), so the canary steps and the bake are skipped on ${run.remote.entry.label}: all traffic goes to the new instance at once.`);
+        return undefined;
+    }
+    return readHostTraffic(run, dumping);
+}
+/** A dry run's view of traffic control: its check, and its steps in the plan (none when it is skipped). */
+async function trafficDryRun(run, active, dumping) {
+    const none = { beforeSwitch: [], afterSwitch: [] };
+    const { config } = run;
+    if (!(0,traffic_inputs/* watchesTraffic */.F4)(config.traffic))
+        return { lines: none };
+    const check = 'traffic control';
+    if (active === undefined || !instanceOn(run.state, active)?.running)
+        return {
+            check: {
+                check,
+                ok: true,
+                note: 'skipped: no previous instance runs to compare with or go back to, so all traffic goes to the new one',
+            },
+            lines: none,
+        };
+    const lines = trafficPlanLines(trafficPlan(config.traffic), config.traffic);
+    try {
+        await readHostTraffic(run, dumping);
+        return {
+            check: { check, ok: true, note: `nginx reads ${config.traffic.httpInclude} inside http, and the include can be observed` },
+            lines,
+        };
+    }
+    catch (error) {
+        if (!(error instanceof TrafficRefusal))
+            throw error;
+        return { check: { check, ok: false, problem: error.problem, fix: error.fix }, lines };
+    }
+}
+/**
+ * Points nginx at `view`, with the http-level file that goes with it, in one switch. Entering a
+ * watched view for the first time, the traffic log's end is read just before (no round trip of its
+ * own): what nginx logs from then on is this run's.
+ */
+async function switchView(run, traffic, view, release, { verify }) {
+    const { config } = run;
+    if (view.mode !== 'plain' && traffic.offset === undefined) {
+        const reading = run.remote.run(readTrafficScript({ log: traffic.trafficLog, offset: -1 }), { step: 'switch' });
+        reading.catch(() => undefined);
+        traffic.offset = parseTraffic((await Promise.all([reading, switching()]))[0].answer).offset;
+        return;
+    }
+    await switching();
+    function switching() {
+        const port = view.mode === 'canary' ? view.split.previousPort : view.port;
+        return switchInclude(run, {
+            content: includeText({
+                template: config.nginx.template,
+                appName: config.appName,
+                mode: view,
+                trafficLog: traffic.trafficLog,
+                userAccessLogs: traffic.accessLogs,
+            }),
+            httpFile: {
+                path: config.traffic.httpInclude,
+                content: httpLevelConfig({
+                    appName: config.appName,
+                    canaryKey: config.traffic.canaryKey,
+                    port,
+                    split: view.mode === 'canary' ? view.split : undefined,
+                }),
+            },
+            release,
+            verify,
+            done: view.mode === 'canary'
+                ? `nginx now sends ${view.split.percent}% of the clients to port ${view.split.newPort}, the others to port ${view.split.previousPort}`
+                : `nginx now sends all traffic to port ${view.port}${view.mode === 'observed' ? ', watched' : ''}`,
+        });
+    }
+}
+/** One read of the host's traffic log from its offset: what nginx logged since the last read. */
+async function readTraffic(run, traffic) {
+    const result = await run.remote.run(readTrafficScript({ log: traffic.trafficLog, offset: traffic.offset ?? -1 }), { step: 'watch' });
+    const read = parseTraffic(result.answer);
+    traffic.offset = read.offset;
+    return read.samples;
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/deploy.js
+
 
 
 
@@ -3785,7 +4558,10 @@ function fleetChecklistText(hosts) {
 async function stageHost(remote, config, artifact, report, log) {
     report.sha256 = artifact.sha256;
     remote.warmUp({ sftp: artifact.size > INLINE_UPLOAD_MAX_BYTES });
-    const { lock, state } = await lockAndInspect(remote, config, report, log);
+    const locking = lockAndInspect(remote, config, report, log);
+    // Right behind the inspection, in the same round trip: nginx's configuration, for a canary or a bake.
+    const dumping = sendNginxDump(remote, config);
+    const { lock, state } = await locking;
     try {
         checkHostReady(state, remote, artifact);
         const run = { config, remote, log, report, state };
@@ -3793,6 +4569,7 @@ async function stageHost(remote, config, artifact, report, log) {
         const { active, idle } = choosePorts(state.include, config.ports);
         // Until the switch, the outputs describe what serves: the old port and release.
         const previousRelease = instanceOn(state, active)?.release;
+        const traffic = await timed(report, 'inspect', () => trafficOf(run, active, dumping));
         report.activePort = active;
         report.previousPort = active;
         report.release = previousRelease;
@@ -3833,12 +4610,42 @@ async function stageHost(remote, config, artifact, report, log) {
                 ? error.leaving(`The new instance on port ${idle} was stopped; nothing was switched and the old version still serves.`)
                 : error;
         }
-        return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName };
+        return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName, traffic };
     }
     catch (error) {
         await lock.release();
         throw error;
     }
+}
+/** Points nginx at `port` with all traffic (plain), with the http-level file when traffic control is on. */
+function pointAt(staged, port, release) {
+    return staged.traffic
+        ? switchView(staged.run, staged.traffic, { mode: 'plain', port }, release, { verify: true })
+        : switchTraffic(staged.run, port, release);
+}
+/**
+ * A canary step on this host: `split.percent`% of the clients go to the new instance, the others
+ * stay on the previous one. On failure nginx still (or again) serves what it served before.
+ */
+async function canaryStepHost(staged, percent) {
+    const { run, idle, active, release, traffic } = staged;
+    const split = { percent, newPort: idle, previousPort: active };
+    try {
+        await timed(run.report, 'switch', () => run.log.group(`Canary ${percent}%: split nginx between ports ${idle} and ${active}`, () => switchView(run, traffic, { mode: 'canary', split }, release, { verify: true })));
+    }
+    catch (error) {
+        staged.reloaded ||= error instanceof StepError && error.afterReload;
+        throw error;
+    }
+    staged.reloaded = true;
+}
+/** canary-interval 0: the host stays on the first step, nothing stopped, and is let go. */
+async function leaveHeldHost(staged) {
+    const { run, lock, idle, release } = staged;
+    run.report.activePort = idle;
+    run.report.release = release;
+    run.report.canary = 'held';
+    await lock.release();
 }
 /**
  * Phase 2, step 9: points nginx at the staged instance. Sent only when called, a round trip after
@@ -3846,19 +4653,29 @@ async function stageHost(remote, config, artifact, report, log) {
  * the connection was lost (a cancelled run, or a fleet that is putting the other hosts back). On
  * failure nginx still (or again) serves the old port; the caller stops the new instance (`unstageHost`).
  */
-async function switchHost(staged) {
-    const { run, idle, release } = staged;
+async function switchHost(staged, { observed = false } = {}) {
+    const { run, idle, release, traffic } = staged;
+    // A bake watches the new instance with all the traffic: the include observes it until finish.
+    const view = { mode: observed ? 'observed' : 'plain', port: idle };
     try {
-        await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)));
+        await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => traffic ? switchView(run, traffic, view, release, { verify: true }) : switchTraffic(run, idle, release)));
     }
     catch (error) {
-        staged.reloaded = error instanceof StepError && error.afterReload;
+        // After a canary step, nginx already sent the new instance requests.
+        staged.reloaded ||= error instanceof StepError && error.afterReload;
         throw error;
     }
+    staged.observed = observed && traffic !== undefined;
     staged.reloaded = true;
     run.report.activePort = idle;
     run.report.release = release;
-    await timed(run.report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active }, { port: staged.active, release: staged.previousRelease }, { switchTo: (port, previous) => switchTraffic(run, port, previous), stop: () => stopNewInstance(staged) }));
+    await timed(run.report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active }, { port: staged.active, release: staged.previousRelease }, {
+        switchTo: async (port, previous) => {
+            await pointAt(staged, port, previous);
+            staged.observed = false;
+        },
+        stop: () => stopNewInstance(staged),
+    }));
 }
 /**
  * After a failure (its own switch's, or another host's): stops the staged instance, which nginx no
@@ -3872,14 +4689,19 @@ async function unstageHost(staged) {
         await staged.lock.release();
     }
 }
-/** After another host's switch failed: nginx goes back to the warm previous instance, and the new one stops. */
-async function switchBackHost(staged) {
+/**
+ * After a failure (another host's switch, or the new version's analysis): nginx goes back to the
+ * warm previous instance, with all traffic, and the new one is drained and stopped.
+ */
+async function switchBackHost(staged, why = 'so that the fleet stays on one version') {
     const { run, active, idle, previousRelease } = staged;
     try {
         if (active === undefined)
             throw new StepError('switch back', `there is no previous instance to go back to (this was the host's first deploy); it serves port ${idle}.`);
-        run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), so that the fleet stays on one version.`);
-        await timed(run.report, 'switch', () => run.log.group(`Switch nginx back to port ${active}`, () => switchTraffic(run, active, previousRelease)));
+        run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), ${why}.`);
+        await timed(run.report, 'switch', () => run.log.group(`Switch nginx back to port ${active}`, () => pointAt(staged, active, previousRelease)));
+        staged.backAt = performance.now();
+        staged.observed = false;
         run.report.activePort = active;
         run.report.release = previousRelease;
         run.report.rolledBack = true;
@@ -3906,9 +4728,14 @@ async function stopNewInstance(staged) {
 }
 /** Steps 10 and 11, once every host serves the new version: stop-previous, prune, let go of the host. */
 async function finishHost(staged) {
-    const { run, lock, active, release } = staged;
+    const { run, lock, active, release, idle } = staged;
     const { config, log, report, state } = run;
     try {
+        // After the bake: the include that observed the traffic gives way to the plain one (one reload).
+        if (staged.observed) {
+            await timed(report, 'switch', () => log.group(`Stop observing: plain include on port ${idle}`, () => pointAt(staged, idle, release)));
+            staged.observed = false;
+        }
         // The host is let go only once nginx sends every new request to the new port. Sent, not
         // awaited: the shell runs what follows after it, so nothing is stopped or let go before the
         // hand-over, and a far host pays no round trip for it.
@@ -3939,6 +4766,7 @@ async function planDeploy(remote, config, artifact, report, log) {
     // Sent together: the checks cost no round trip of their own.
     const checking = remote.run(preflightScript(preflightParams(config)), { step: 'inspect' });
     checking.catch(() => undefined);
+    const dumping = sendNginxDump(remote, config);
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer);
     const { active, idle } = choosePorts(state.include, config.ports);
@@ -3949,6 +4777,8 @@ async function planDeploy(remote, config, artifact, report, log) {
     if (supervision.warning)
         log.warning(supervision.warning);
     const activeRelease = instanceOn(state, active)?.release;
+    const run = { config, remote, log, report, state };
+    const { check: trafficCheck, lines: traffic } = await trafficDryRun(run, active, dumping);
     const plan = [
         active === undefined
             ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve`
@@ -3962,8 +4792,14 @@ async function planDeploy(remote, config, artifact, report, log) {
         ...hookPlan(config, 'pre-start', 'before the start'),
         `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
         ...hookPlan(config, 'pre-switch', 'before the switch'),
-        `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
-        ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
+        ...traffic.beforeSwitch,
+        ...(trafficPlan(config.traffic).hold
+            ? []
+            : [
+                `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+                ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
+                ...traffic.afterSwitch,
+            ]),
         config.stopPrevious && active !== undefined
             ? `stop the instance on port ${active} after ${config.drainSeconds} s`
             : `keep the instance on port ${active ?? '-'} warm for rollback`,
@@ -3982,6 +4818,8 @@ async function planDeploy(remote, config, artifact, report, log) {
         active,
         redact: (commandLine) => (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(config)),
     });
+    if (trafficCheck)
+        checks.push(trafficCheck);
     const failed = checks.filter((c) => !c.ok).length;
     log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`);
     log.info(`Checks on ${remote.entry.label}: ${failed === 0 ? `all ${checks.length} passed` : `${failed} of ${checks.length} failed`}\n${checklistText(checks)}`);
@@ -4128,17 +4966,24 @@ async function logs(remote, config, report, log, secrets) {
 ;// CONCATENATED MODULE: ./lib/deploy/phases.js
 /**
  * The order of a fleet deploy, apart from what each step does on a host: stage every host (a bounded
- * number at once), then switch them in waves, then finish them. The host work comes in as callbacks,
+ * number at once), then take every host through each canary step together (watching the traffic of
+ * all of them), then switch them in waves, then watch them bake, then finish them. The host work comes in as callbacks,
  * so that this order, and what a failure in each phase leaves, can be checked without hosts.
  *
  * The promises kept here:
- * - no host is switched unless every host staged;
+ * - no host is switched (nor put on a canary step) unless every host staged;
+ * - every host is on a canary step before that step is watched, and the next step (or the switch)
+ *   begins only once the step passed;
+ * - a step, a switch or a bake that fails puts every host that may send the new version traffic back
+ *   on its previous instance: after a canary, that is every host;
+ * - a held canary (canary-interval 0) ends the run with every host on the first step, nothing
+ *   stopped, each host let go;
  * - a switch is sent only when its wave begins, so a run that ends early (cancelled, killed) has
  *   switched nothing it had not reached;
  * - a failed switch puts every host this run switched back on its previous instance;
  * - `finish` (stop-previous, prune) runs only once every host is switched;
- * - every staged host ends in exactly one of `finish`, `unstage` or `switchBack`, each of which lets
- *   go of the host (its lock) whatever happens.
+ * - every staged host ends in exactly one of `finish`, `unstage`, `switchBack` or `leaveHeld`, each
+ *   of which lets go of the host (its lock) whatever happens.
  */
 /** Runs `work` for 0..count-1, at most `limit` at once, in index order; `shouldStart` is asked before each. */
 async function inPool(count, limit, work, shouldStart = () => true) {
@@ -4195,40 +5040,90 @@ async function runPhases(count, limits, work) {
         return { fates, errors, failed, stageSeconds, switchSeconds: 0 };
     }
     work.onStaged?.(stageSeconds);
-    const switchStart = performance.now();
-    const switched = [];
-    const waves = wavesOf(count, limits.maxParallel);
-    for (const [wave, indices] of waves.entries()) {
-        work.onWave?.(wave, indices);
-        const results = await Promise.allSettled(indices.map((index) => work.switch(staged[index], index)));
-        for (const [k, result] of results.entries()) {
-            const index = indices[k];
-            if (result.status === 'fulfilled')
-                switched.push(index);
-            else {
-                fates[index] = 'switch-failed';
-                note(index, result.reason);
-                failed ??= { index, phase: 'switch' };
-            }
-        }
-        if (!failed)
-            continue;
-        // Back to one version: the switched hosts return to their warm previous instance, at once.
-        await Promise.all(switched.map(async (index) => {
+    const all = Array.from({ length: count }, (_, i) => i);
+    /** Hosts that may send the new version traffic: they go back on failure; the others are unstaged. */
+    const exposed = new Set();
+    const goBack = async (failedHosts) => {
+        await Promise.all([...exposed].map(async (index) => {
             try {
                 await work.switchBack(staged[index], index);
-                fates[index] = 'reverted';
+                if (!failedHosts.includes(index))
+                    fates[index] = 'reverted';
             }
             catch (error) {
                 fates[index] = 'revert-failed';
                 note(index, error);
             }
         }));
-        const unswitched = Array.from({ length: count }, (_, i) => i).filter((i) => !switched.includes(i));
-        await unstage(unswitched);
-        return { fates, errors, failed, stageSeconds, switchSeconds: seconds(switchStart) };
+        await unstage(all.filter((i) => !exposed.has(i)));
+    };
+    /** Sends every host in `indices` to `move` at once; false (and the fleet put back) if one failed. */
+    const moveAll = async (indices, phase, move) => {
+        const results = await Promise.allSettled(indices.map((index) => move(index)));
+        const failedHosts = [];
+        for (const [k, result] of results.entries()) {
+            const index = indices[k];
+            if (result.status === 'fulfilled')
+                exposed.add(index);
+            else {
+                fates[index] = 'switch-failed';
+                note(index, result.reason);
+                failed ??= { index, phase };
+                failedHosts.push(index);
+            }
+        }
+        if (failedHosts.length > 0)
+            await goBack(failedHosts);
+        return failedHosts.length === 0;
+    };
+    const analysisFailed = async (phase, error) => {
+        failed = { phase, error };
+        await goBack([]);
+    };
+    const traffic = work.traffic?.(staged);
+    let canarySeconds;
+    if (traffic && traffic.steps.length > 0) {
+        const canaryStart = performance.now();
+        for (const step of traffic.steps.keys()) {
+            if (!(await moveAll(all, 'canary', (index) => traffic.toStep(staged[index], index, step))))
+                return { fates, errors, failed, stageSeconds, switchSeconds: 0, canarySeconds: seconds(canaryStart) };
+            if (traffic.hold) {
+                await Promise.all(all.map(async (index) => {
+                    await traffic.leaveHeld(staged[index], index).catch((error) => note(index, error));
+                    fates[index] = 'held';
+                }));
+                return { fates, errors, failed, stageSeconds, switchSeconds: 0, canarySeconds: seconds(canaryStart) };
+            }
+            try {
+                await traffic.watchStep(step);
+            }
+            catch (error) {
+                await analysisFailed('canary', error);
+                return { fates, errors, failed, stageSeconds, switchSeconds: 0, canarySeconds: seconds(canaryStart) };
+            }
+        }
+        canarySeconds = seconds(canaryStart);
+    }
+    const switchStart = performance.now();
+    const waves = wavesOf(count, limits.maxParallel);
+    for (const [wave, indices] of waves.entries()) {
+        work.onWave?.(wave, indices);
+        if (!(await moveAll(indices, 'switch', (index) => work.switch(staged[index], index))))
+            return { fates, errors, failed, stageSeconds, switchSeconds: seconds(switchStart), canarySeconds };
     }
     const switchSeconds = seconds(switchStart);
+    let bakeSeconds;
+    if (traffic?.bake) {
+        const bakeStart = performance.now();
+        try {
+            await traffic.bake();
+        }
+        catch (error) {
+            await analysisFailed('bake', error);
+            return { fates, errors, failed, stageSeconds, switchSeconds, canarySeconds, bakeSeconds: seconds(bakeStart) };
+        }
+        bakeSeconds = seconds(bakeStart);
+    }
     await inPool(count, limits.stageParallel, async (index) => {
         try {
             await work.finish(staged[index], index);
@@ -4240,7 +5135,7 @@ async function runPhases(count, limits, work) {
             failed ??= { index, phase: 'finish' };
         }
     });
-    return { fates, errors, failed, stageSeconds, switchSeconds };
+    return { fates, errors, failed, stageSeconds, switchSeconds, canarySeconds, bakeSeconds };
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/rollback.js
@@ -4377,12 +5272,323 @@ async function status_status(remote, config, report, log) {
         : `Deploy history (newest last):\n${report.history.map((entry) => `  ${describeEntry(entry)}`).join('\n')}`);
 }
 
+// EXTERNAL MODULE: external "node:timers/promises"
+var external_node_timers_promises_ = __webpack_require__(8500);
+;// CONCATENATED MODULE: ./lib/deploy/analysis.js
+class Side {
+    port;
+    requests = 0;
+    errors = 0;
+    statuses = new Map();
+    /** Requests by whole milliseconds: hosts add up exactly, and a percentile is read from it. */
+    latency = new Map();
+    constructor(port) {
+        this.port = port;
+    }
+    add(sample) {
+        this.requests += sample.count;
+        if (sample.status >= 500 && sample.status <= 599)
+            this.errors += sample.count;
+        this.statuses.set(sample.status, (this.statuses.get(sample.status) ?? 0) + sample.count);
+        this.latency.set(sample.ms, (this.latency.get(sample.ms) ?? 0) + sample.count);
+    }
+    figures() {
+        const statuses = {};
+        for (const status of [...this.statuses.keys()].sort((a, b) => a - b))
+            statuses[String(status)] = this.statuses.get(status);
+        return { port: this.port, requests: this.requests, errors: this.errors, statuses, p99Ms: this.percentile(99) };
+    }
+    /** The nearest-rank percentile: the smallest time that at least `percent`% of the requests took no longer than. */
+    percentile(percent) {
+        if (this.requests === 0)
+            return undefined;
+        const rank = Math.ceil((percent / 100) * this.requests);
+        let seen = 0;
+        for (const ms of [...this.latency.keys()].sort((a, b) => a - b)) {
+            seen += this.latency.get(ms);
+            if (seen >= rank)
+                return ms;
+        }
+        return undefined;
+    }
+}
+/** Adds up samples from any number of hosts (a latency histogram per side, so p99 adds up exactly). */
+class TrafficTally {
+    sides;
+    constructor(newPort, previousPort) {
+        this.sides = { new: new Side(newPort), previous: new Side(previousPort) };
+    }
+    /** Requests to any other port (none reached: port 0) belong to neither side and are left out. */
+    add(samples) {
+        for (const sample of samples) {
+            if (sample.count <= 0)
+                continue;
+            if (sample.port === this.sides.new.port)
+                this.sides.new.add(sample);
+            else if (sample.port === this.sides.previous.port)
+                this.sides.previous.add(sample);
+        }
+    }
+    figures() {
+        return { new: this.sides.new.figures(), previous: this.sides.previous.figures() };
+    }
+}
+/** Judges the new side alone: the previous side's figures are there to compare with. */
+function judge(figures, thresholds) {
+    const side = figures.new;
+    if (side.requests === 0 || side.requests < thresholds.minRequests)
+        return { kind: 'too-few' };
+    const rate = errorRate(side);
+    if (rate > thresholds.maxErrorRate) {
+        return {
+            kind: 'fail',
+            reason: `${formatRate(rate)} of the requests to the new instance answered 5xx, over max-error-rate ${thresholds.maxErrorRate}%`,
+        };
+    }
+    if (thresholds.maxP99Ms > 0 && side.p99Ms !== undefined && side.p99Ms > thresholds.maxP99Ms) {
+        return { kind: 'fail', reason: `the new instance's p99 is ${side.p99Ms} ms, over max-p99-ms ${thresholds.maxP99Ms}` };
+    }
+    return { kind: 'pass' };
+}
+function errorRate(side) {
+    return side.requests === 0 ? 0 : (side.errors / side.requests) * 100;
+}
+function formatRate(rate) {
+    return `${rate.toFixed(1)}%`;
+}
+/** "new (port 8082): 250 requests, 20.0% 5xx (500: 50), p99 12 ms; previous (port 8081): ..." */
+function figuresText(figures) {
+    return `${sideText('new', figures.new)}; ${sideText('previous', figures.previous)}`;
+}
+function sideText(name, side) {
+    const head = `${name} (port ${side.port}): `;
+    if (side.requests === 0)
+        return `${head}no requests`;
+    const failed = Object.entries(side.statuses)
+        .filter(([status]) => status.startsWith('5'))
+        .map(([status, count]) => `${status}: ${count}`);
+    const other = Object.entries(side.statuses)
+        .filter(([status]) => !status.startsWith('5') && !status.startsWith('2'))
+        .map(([status, count]) => `${status}: ${count}`);
+    return [
+        `${head}${side.requests} request${side.requests === 1 ? '' : 's'}`,
+        `${formatRate(errorRate(side))} 5xx${failed.length ? ` (${failed.join(', ')})` : ''}`,
+        ...(side.p99Ms === undefined ? [] : [`p99 ${side.p99Ms} ms`]),
+        ...(other.length ? [`other statuses ${other.join(', ')}`] : []),
+    ].join(', ');
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/watch.js
+/**
+ * Watching a canary step or the bake across the hosts: every ~0.5 s each host's traffic log is read
+ * from where the last read ended, what nginx saw is added up over the hosts, and judged. The moment
+ * the new version fails, the watch throws, and the caller sends every host back.
+ */
+
+
+
+/** A step the new version failed: its figures, for the report. */
+class AnalysisFailure extends StepError {
+    result;
+    constructor(result) {
+        super(result.step, `the new version failed its analysis after ${result.seconds.toFixed(1)} s: ${result.reason}. ${figuresText(result.figures)}.`);
+        this.result = result;
+    }
+}
+/**
+ * Watches `seconds` (at least one read), judging after every round; returns the step's figures, or
+ * throws `AnalysisFailure` the moment the new version fails. A step that ends with fewer requests
+ * than analysis-min-requests is a warning, not a failure.
+ */
+async function watchTraffic(hosts, options) {
+    const { step, thresholds, log, intervalMs = 500, progressMs = 5000 } = options;
+    // The hosts' ports are added up as the first host names them: each may serve either port of the pair.
+    const [first] = hosts;
+    const total = new TrafficTally(first.newPort, first.previousPort);
+    const own = hosts.map((host) => new TrafficTally(host.newPort, host.previousPort));
+    const started = performance.now();
+    const deadline = started + options.seconds * 1000;
+    let lastProgress = started;
+    const elapsed = () => Math.round(performance.now() - started) / 1000;
+    const result = (verdict, reason) => ({
+        step,
+        seconds: elapsed(),
+        verdict,
+        ...(reason ? { reason } : {}),
+        figures: total.figures(),
+        ...(hosts.length > 1 ? { hosts: own.map((tally) => tally.figures()) } : {}),
+    });
+    log.info(`${capitalized(step)}: watching for ${options.seconds} s (max-error-rate ${thresholds.maxErrorRate}%${thresholds.maxP99Ms > 0 ? `, max-p99-ms ${thresholds.maxP99Ms}` : ''}, judged from ${thresholds.minRequests} requests on).`);
+    for (;;) {
+        const round = performance.now();
+        const reads = await Promise.all(hosts.map((host) => host.read()));
+        for (const [index, samples] of reads.entries()) {
+            const host = hosts[index];
+            own[index].add(samples);
+            total.add(samples.map((sample) => ({ ...sample, port: asFirst(sample.port, host, first) })));
+        }
+        const verdict = judge(total.figures(), thresholds);
+        if (verdict.kind === 'fail') {
+            const failed = result('fail', verdict.reason);
+            log.warning(`${capitalized(step)} failed after ${failed.seconds.toFixed(1)} s: ${verdict.reason}. ${figuresText(failed.figures)}`);
+            throw new AnalysisFailure(failed);
+        }
+        const now = performance.now();
+        if (now >= deadline)
+            break;
+        if (now - lastProgress >= progressMs) {
+            lastProgress = now;
+            log.info(`${capitalized(step)} after ${elapsed().toFixed(0)} s: ${figuresText(total.figures())}`);
+        }
+        await (0,external_node_timers_promises_.setTimeout)(Math.max(0, Math.min(intervalMs - (now - round), deadline - now)));
+    }
+    const figures = total.figures();
+    if (figures.new.requests < thresholds.minRequests) {
+        const done = result('too-few');
+        log.warning(`${capitalized(step)}: only ${figures.new.requests} request${figures.new.requests === 1 ? '' : 's'} reached the new instance in ${done.seconds.toFixed(1)} s, fewer than analysis-min-requests (${thresholds.minRequests}), so it was not judged; going on. ${figuresText(figures)}`);
+        return done;
+    }
+    const done = result('pass');
+    log.info(`${capitalized(step)} passed after ${done.seconds.toFixed(1)} s: ${figuresText(figures)}`);
+    return done;
+}
+/** A host's port as the first host's pair names it: its new port is the first's new port. */
+function asFirst(port, host, first) {
+    if (port === host.newPort)
+        return first.newPort;
+    if (port === host.previousPort)
+        return first.previousPort;
+    return 0;
+}
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+;// CONCATENATED MODULE: ./lib/deploy/traffic-flow.js
+/**
+ * Traffic control's part of a fleet deploy (phases.ts runs it): once every host is staged, the
+ * canary steps on every host together, each watched across all of them, then the bake after the
+ * switch; and what came of it, in each host's report and in the run's error.
+ */
+
+
+
+
+function trafficWork(config, targets, hostSteps) {
+    const plan = trafficPlan(config.traffic);
+    const thresholds = {
+        maxErrorRate: config.traffic.maxErrorRate,
+        maxP99Ms: config.traffic.maxP99Ms,
+        minRequests: config.traffic.minRequests,
+    };
+    const log = { info: (message) => core/* info */.pq(message), warning: (message) => core/* warning */.$e(message) };
+    const steps = [];
+    let held;
+    let hosts = [];
+    let on = false;
+    let stepStart = 0;
+    let failedAt;
+    let failure;
+    const watch = async (step) => {
+        const watched = hosts.map((staged, index) => ({
+            label: targets[index].entry.label,
+            newPort: staged.idle,
+            previousPort: staged.active,
+            read: () => readTraffic(staged.run, staged.traffic),
+        }));
+        try {
+            steps.push(await watchTraffic(watched, { step: stepName(step), seconds: step.seconds, thresholds, log }));
+        }
+        catch (error) {
+            failedAt = performance.now();
+            if (error instanceof AnalysisFailure) {
+                steps.push(error.result);
+                failure = `since the new version failed its analysis (${error.result.step})`;
+            }
+            else {
+                failure = `since the traffic of ${stepName(step)} could not be watched`;
+            }
+            throw error;
+        }
+    };
+    return {
+        work(staged) {
+            if (!(0,traffic_inputs/* watchesTraffic */.F4)(config.traffic))
+                return undefined;
+            if (staged.some((s) => !s.traffic)) {
+                // Each such host said why (no previous instance); one version across the fleet, one way.
+                if (staged.length > 1)
+                    core/* warning */.$e('Not every host has a previous instance to go back to, so no host takes the canary steps or the bake.');
+                return undefined;
+            }
+            hosts = staged;
+            on = true;
+            return {
+                steps: plan.canary.map((step) => step.percent),
+                hold: plan.hold,
+                toStep: (s, index, step) => {
+                    if (index === 0)
+                        stepStart = performance.now();
+                    return hostSteps.toStep(s, plan.canary[step].percent, index);
+                },
+                watchStep: (step) => watch({ kind: 'canary', ...plan.canary[step] }),
+                bake: plan.bakeSeconds > 0
+                    ? () => {
+                        stepStart = performance.now();
+                        return watch({ kind: 'bake', seconds: plan.bakeSeconds });
+                    }
+                    : undefined,
+                leaveHeld: (s, index) => {
+                    held = { kind: 'canary', ...plan.canary[0] };
+                    return hostSteps.leaveHeld(s, index);
+                },
+            };
+        },
+        bakes: () => on && plan.bakeSeconds > 0,
+        backReason: () => failure,
+        record(report, index, outcome) {
+            if (!on)
+                return;
+            const stepReports = steps.map((step) => ({
+                step: step.step,
+                seconds: step.seconds,
+                verdict: step.verdict,
+                ...(step.reason ? { reason: step.reason } : {}),
+                figures: step.figures,
+                ...(step.hosts ? { hostFigures: step.hosts[index] } : {}),
+            }));
+            if (held)
+                stepReports.push({ step: stepName(held), seconds: 0, verdict: 'held' });
+            report.traffic = stepReports;
+            if (outcome.canarySeconds !== undefined)
+                report.phases.canary = outcome.canarySeconds;
+            if (outcome.bakeSeconds !== undefined)
+                report.phases.bake = outcome.bakeSeconds;
+            if (plan.canary.length > 0 && !plan.hold && outcome.fates[index] === 'deployed')
+                report.canary = 'promoted';
+        },
+        failureText(error, outcome) {
+            const message = error instanceof Error ? error.message : String(error);
+            const stuck = outcome.fates.flatMap((fate, index) => fate === 'revert-failed' ? [`${targets[index].entry.label}: ${String(outcome.errors.get(index))}`] : []);
+            if (stuck.length > 0)
+                return `${message}\nGoing back to the previous version failed on ${stuck.length === 1 ? 'a host' : `${stuck.length} hosts`}:\n${stuck.join('\n')}`;
+            const back = Math.max(...hosts.map((staged) => staged.backAt ?? 0));
+            const when = failedAt !== undefined && back > 0
+                ? `, ${((back - failedAt) / 1000).toFixed(1)} s after the verdict and ${((back - stepStart) / 1000).toFixed(1)} s after the ${outcome.failed?.phase === 'bake' ? 'switch' : 'step began'}`
+                : '';
+            const where = hosts.length === 1
+                ? `Traffic is back on the previous instance (port ${hosts[0].active})${when}; the new instance was drained and stopped.`
+                : `Every host is back on its previous instance${when}; the new instances were drained and stopped.`;
+            return `${message} ${where}`;
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/fleet.js
 /**
  * A run across the listed hosts. A deploy goes in two phases (src/deploy/phases.ts): every host is
  * staged, `stage-parallel` at a time, and only then switched, `max-parallel` at a time. `status`,
  * `rollback` and dry runs reach `stage-parallel` hosts at a time. One host is a fleet of one.
  */
+
 
 
 
@@ -4506,6 +5712,9 @@ function recordFate(target, fate, error, cause) {
         case 'reverted':
             report.outcome = 'reverted';
             break;
+        case 'held':
+            report.outcome = 'held';
+            break;
         case 'unstaged':
             report.outcome = 'skipped';
             report.error ??= `staged, then stopped: ${cause}; nginx was not touched`;
@@ -4526,6 +5735,28 @@ function recordFate(target, fate, error, cause) {
 async function deployFleet(targets, config, artifact) {
     const several = targets.length > 1;
     const stagedAt = [];
+    // Traffic control's steps, once every host is staged (see traffic-flow.ts).
+    const flow = trafficWork(config, targets, {
+        toStep: async (staged, percent, index) => {
+            try {
+                await canaryStepHost(staged, percent);
+                targets[index].flush(`canary ${percent}%: split between ports ${staged.idle} (new) and ${staged.active} (${targets[index].report.phases.switch} s)`);
+            }
+            catch (error) {
+                targets[index].flush(`canary ${percent}%: FAILED; nginx serves what it served before`);
+                throw error;
+            }
+        },
+        leaveHeld: async (staged, index) => {
+            try {
+                await leaveHeldHost(staged);
+            }
+            finally {
+                settle(targets[index]);
+                targets[index].flush(`canary held: ports ${staged.idle} (new) and ${staged.active} both serve; nothing was stopped`);
+            }
+        },
+    });
     const outcome = await runPhases(targets.length, config, {
         stage: async (index) => {
             const target = targets[index];
@@ -4552,9 +5783,10 @@ async function deployFleet(targets, config, artifact) {
                 targets[index].report.phases.wait = Math.round(now - stagedAt[index]) / 1000;
             core/* info */.pq(`Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`);
         },
+        traffic: flow.work,
         switch: async (staged, index) => {
             try {
-                await switchHost(staged);
+                await switchHost(staged, { observed: flow.bakes() });
                 targets[index].flush(`switch: serves release ${staged.release} on port ${staged.idle} (${targets[index].report.phases.switch} s)`);
             }
             catch (error) {
@@ -4564,7 +5796,7 @@ async function deployFleet(targets, config, artifact) {
         },
         switchBack: async (staged, index) => {
             try {
-                await switchBackHost(staged);
+                await switchBackHost(staged, flow.backReason());
             }
             finally {
                 settle(targets[index]);
@@ -4590,20 +5822,39 @@ async function deployFleet(targets, config, artifact) {
             }
         },
     });
-    const failedHost = outcome.failed ? targets[outcome.failed.index] : undefined;
-    const cause = outcome.failed?.phase === 'stage'
+    const failure = outcome.failed;
+    const failedHost = failure && 'index' in failure ? targets[failure.index] : undefined;
+    const cause = failure?.phase === 'stage'
         ? `${failedHost.entry.label} failed to stage`
-        : outcome.failed?.phase === 'switch'
+        : failure?.phase === 'switch' || (failure?.phase === 'canary' && failedHost)
             ? `${failedHost.entry.label} failed to switch`
             : 'an earlier host failed';
+    const analysisError = failure && 'error' in failure ? failure.error : undefined;
+    const analysisText = analysisError === undefined ? undefined : flow.failureText(analysisError, outcome);
     for (const [index, target] of targets.entries()) {
         settle(target);
-        recordFate(target, outcome.fates[index], outcome.errors.get(index), cause);
+        const hostError = outcome.errors.get(index);
+        recordFate(target, outcome.fates[index], hostError ?? analysisError, cause);
+        if (analysisText !== undefined && hostError === undefined) {
+            // The whole fleet failed the analysis: every host's report tells it, with where traffic is now.
+            target.report.outcome = 'failed';
+            target.report.error = analysisText;
+        }
+        flow.record(target.report, index, outcome);
     }
     await Promise.all(targets.map((target) => conclude(target, config)));
-    const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds };
+    const phases = {
+        stage: outcome.stageSeconds,
+        ...(outcome.canarySeconds === undefined ? {} : { canary: outcome.canarySeconds }),
+        switch: outcome.switchSeconds,
+        ...(outcome.bakeSeconds === undefined ? {} : { bake: outcome.bakeSeconds }),
+    };
     if (several)
-        core/* info */.pq(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`);
+        core/* info */.pq(`Phases: ${Object.entries(phases)
+            .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`)
+            .join(', ')}.`);
+    if (analysisText !== undefined)
+        return { phases, error: analysisText };
     if (!failedHost)
         return { phases };
     const error = failedHost.report.error ?? 'failed';
@@ -4687,6 +5938,8 @@ function outputsOf(result, registered = []) {
         'uploaded-bytes': join((r) => r.uploadedBytes),
         'duration-seconds': join((r) => r.durationSeconds),
         'rolled-back': join((r) => r.rolledBack),
+        // Empty when no host has a canary to speak of, rather than a comma per host.
+        canary: result.reports.some((r) => r.canary) ? join((r) => r.canary) : '',
         report: JSON.stringify(result.reports, (_key, value) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
     };
 }
@@ -4707,8 +5960,10 @@ const PHASES = [
     'start',
     'pre_switch',
     'wait',
+    'canary',
     'switch',
     'post_switch',
+    'bake',
     'stop_previous',
     'cleanup',
     'probe',
@@ -4761,6 +6016,9 @@ async function publish(result, registered = []) {
         .addTable([header.map((data) => ({ data, header: true })), ...rows]);
     if (result.error)
         summary.addCodeBlock(result.error);
+    const traffic = trafficTable(result.reports);
+    if (traffic)
+        summary.addHeading('Canary and bake: what nginx saw (all hosts added up)', 4).addTable(traffic);
     addChecks(summary, result.reports);
     for (const report of result.reports) {
         if (report.history && report.history.length > 0) {
@@ -4770,6 +6028,30 @@ async function publish(result, registered = []) {
             summary.addList(report.plan.map((line) => `${report.host}: ${line}`), true);
     }
     await summary.write().catch((error) => core/* warning */.$e(`Could not write the job summary: ${error.message}`));
+}
+/** A side's figures in a cell: "250 requests, 20.0% 5xx, p99 12 ms". */
+function sideCell(side) {
+    if (!side || side.requests === 0)
+        return 'no requests';
+    const rate = ((side.errors / side.requests) * 100).toFixed(1);
+    return `${side.requests} requests, ${rate}% 5xx${side.p99Ms === undefined ? '' : `, p99 ${side.p99Ms} ms`}`;
+}
+/** Each canary step and the bake, as the first host's report has them (they add up every host). */
+function trafficTable(reports) {
+    const steps = reports.find((r) => r.traffic && r.traffic.length > 0)?.traffic;
+    if (!steps)
+        return undefined;
+    const header = ['Step', 'Verdict', 'Seconds', 'New instance', 'Previous instance'];
+    return [
+        header.map((data) => ({ data, header: true })),
+        ...steps.map((step) => [
+            step.step,
+            step.verdict === 'fail' ? `fail: ${step.reason}` : step.verdict === 'too-few' ? 'too few requests to judge' : step.verdict,
+            step.seconds.toFixed(1),
+            step.figures ? `port ${step.figures.new.port}: ${sideCell(step.figures.new)}` : '-',
+            step.figures ? `port ${step.figures.previous.port}: ${sideCell(step.figures.previous)}` : '-',
+        ]),
+    ];
 }
 /** One check as a line of a task list: ticked when it passed. */
 function checkLine(c) {
