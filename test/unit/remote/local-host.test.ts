@@ -2,6 +2,8 @@
  * The local host's own clean-up: what a test started and no record leads to any more must not
  * outlive its file, and nothing else may be touched.
  */
+import { spawn } from 'node:child_process'
+import { readlinkSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { startScript } from '../../../src/remote/instance.js'
 import { shellQuote } from '../../../src/remote/quote.js'
@@ -21,7 +23,7 @@ import {
 cleanUpAfterAll()
 
 describe.concurrent('local host clean-up', { timeout: 30_000 }, () => {
-  it('an instance a healthy start left running, and the app it runs as a child, are found by their directory and killed', async () => {
+  it('an instance a healthy start left running, the app it runs as a child, and a child that went elsewhere, are found and killed', async () => {
     const deployDir = tempDir()
     const port = await freePort()
     makeRelease(deployDir, 'r1')
@@ -45,9 +47,18 @@ describe.concurrent('local host clean-up', { timeout: 30_000 }, () => {
     )
     expect(run.answer.facts.health, run.stdout).toBe('ok')
     const leader = Number(run.answer.facts.pid)
+
+    // A child that went elsewhere is still its parent's.
+    const parent = spawn('/bin/sh', ['-c', '(cd / && exec sleep 300) & echo "$!"; wait'], {
+      cwd: deployDir,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    const child = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (text) => resolve(String(text).trim()))))
+    expect(await waitUntil(() => readlinkSync(`/proc/${child}/cwd`) === '/')).toBe(true)
     const found = processesIn([deployDir])
     expect(found).toContain(leader)
-    expect(found.length).toBeGreaterThanOrEqual(2) // the sh and the app
+    expect(found).toEqual(expect.arrayContaining([parent.pid, child]))
+    expect(found.length).toBeGreaterThanOrEqual(4) // the sh and the app, that sh and its sleep
 
     // Another directory's process is none of these directories' business.
     const elsewhere = await listener(await freePort(), { cwd: tempDir() })

@@ -158,27 +158,34 @@ function killStarted(): void {
 
 /**
  * The processes, other than this one, that run in one of `dirs` (their working directory is there)
- * or name a path in one of them on their command line. The directories are this file's own temporary
- * ones: whatever runs there was started by its tests, even what no pid of theirs leads to any more (an
- * app a healthy start left running, a start command's child in the background, a hook's guard).
+ * or name a path in one of them on their command line, and their descendants (nginx's workers, whose
+ * titles name nothing). The directories are this file's own temporary ones: whatever runs there was
+ * started by its tests, even what no pid of theirs leads to any more (an app a healthy start left
+ * running, a start command's child in the background, a hook's guard).
  */
 export function processesIn(dirs: readonly string[]): number[] {
   if (dirs.length === 0) return []
-  const found: number[] = []
+  const found = new Set<number>()
+  const children = new Map<number, number[]>()
   for (const name of readdirSync('/proc')) {
     const pid = Number(name)
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue
     let cwd = ''
     let args = ''
+    let parent: number
     try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
       cwd = readlinkSync(`/proc/${pid}/cwd`)
       args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
     } catch {
       continue // gone, or not ours to read
     }
-    if (dirs.some((dir) => cwd === dir || cwd.startsWith(`${dir}/`) || args.includes(`${dir}/`))) found.push(pid)
+    children.set(parent, [...(children.get(parent) ?? []), pid])
+    if (dirs.some((dir) => cwd === dir || cwd.startsWith(`${dir}/`) || args.includes(`${dir}/`))) found.add(pid)
   }
-  return found
+  for (const pid of found) for (const child of children.get(pid) ?? []) found.add(child)
+  return [...found]
 }
 
 /**
