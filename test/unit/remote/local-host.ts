@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -156,6 +156,61 @@ function killStarted(): void {
   startedPids.clear()
 }
 
+/**
+ * The processes, other than this one, that run in one of `dirs` (their working directory is there)
+ * or name a path in one of them on their command line, and their descendants (nginx's workers, whose
+ * titles name nothing). The directories are this file's own temporary ones: whatever runs there was
+ * started by its tests, even what no pid of theirs leads to any more (an app a healthy start left
+ * running, a start command's child in the background, a hook's guard).
+ */
+export function processesIn(dirs: readonly string[]): number[] {
+  if (dirs.length === 0) return []
+  const found = new Set<number>()
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name)
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue
+    let cwd = ''
+    let args = ''
+    let parent: number
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      cwd = readlinkSync(`/proc/${pid}/cwd`)
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+    } catch {
+      continue // gone, or not ours to read
+    }
+    children.set(parent, [...(children.get(parent) ?? []), pid])
+    if (dirs.some((dir) => cwd === dir || cwd.startsWith(`${dir}/`) || args.includes(`${dir}/`))) found.add(pid)
+  }
+  for (const pid of found) for (const child of children.get(pid) ?? []) found.add(child)
+  return [...found]
+}
+
+/**
+ * Kills each process that runs in `dirs` (see processesIn), itself only: its group may be the test
+ * runner's own, as a local shell started in a deploy directory is. Killed processes may have started
+ * others meanwhile: it looks again, a few times. Returns the pids it killed.
+ */
+export function killProcessesIn(dirs: readonly string[]): number[] {
+  const killed = new Set<number>()
+  for (let round = 0; round < 5; round++) {
+    // A process killed a moment ago may not have died yet: it is not killed twice.
+    const found = processesIn(dirs).filter((pid) => !killed.has(pid) && isRunning(pid))
+    if (found.length === 0) break
+    for (const pid of found) {
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.add(pid)
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return [...killed]
+}
+
 /** Alive and not a zombie. */
 export function isRunning(pid: number): boolean {
   try {
@@ -296,6 +351,9 @@ export async function settledLeftovers(dir: string): Promise<string[]> {
 export function cleanUpAfterAll(): void {
   afterAll(() => {
     killStarted()
+    // What the records missed still runs in the file's directories: once they are removed, nothing
+    // could tell it from another run's process any more, and it would run on for good.
+    killProcessesIn(tempDirs)
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
   })
 }
