@@ -7,6 +7,12 @@ export interface SwitchParams {
   include: string
   /** The include's new text. */
   content: string
+  /**
+   * The http-level file traffic control owns (see traffic.ts), written before the include in the
+   * same way, tested with it and put back with it. A file that was not there before is left empty
+   * when it is put back through `sudo -n tee`, and removed otherwise.
+   */
+  httpFile?: { path: string; content: string }
   testCommand: string
   reloadCommand: string
   /**
@@ -70,8 +76,8 @@ export function nginxSignaller(reloadCommand: string): NginxSignaller | undefine
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
 
 /**
- * Writes the new include, tests the configuration (restoring the old include byte for byte if the
- * test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
+ * Writes the new include (and first the http-level file, when given), tests the configuration
+ * (restoring the old include and http-level file byte for byte if the test fails), reloads, waits until the nginx master that the reload signalled runs new workers,
  * then fetches the verify URL (once the old workers take no new connection). If that fails, the
  * old include is put back and nginx reloaded again (`rolled_back=yes`). The answer names the old
  * workers (`old_workers`): before anything stops the port they served, `handoverScript` waits for them.
@@ -87,6 +93,8 @@ export function switchScript(p: SwitchParams): string {
     {
       INCLUDE: p.include,
       CONTENT: p.content,
+      HTTP_FILE: p.httpFile?.path ?? '',
+      HTTP_CONTENT: p.httpFile?.content ?? '',
       TEST_COMMAND: p.testCommand,
       RELOAD_COMMAND: p.reloadCommand,
       MASTER_HINT: p.masterHint,

@@ -1,21 +1,22 @@
-# switch.sh: points nginx's include INCLUDE at a port: writes CONTENT there, tests the
-# configuration with TEST_COMMAND (restoring the old include byte for byte if the test fails),
+# switch.sh: points nginx's include INCLUDE at a port: writes CONTENT there (and first HTTP_CONTENT
+# to the http-level file HTTP_FILE, when set), tests the configuration with TEST_COMMAND
+# (restoring the old include and http-level file byte for byte if the test fails),
 # reloads with RELOAD_COMMAND, waits up to RELOAD_TIMEOUT seconds until the nginx master that the
 # reload signalled (NGINX_BIN, NGINX_CONF, NGINX_PREFIX when the command tells it; else the masters
 # whose command line holds MASTER_HINT) runs new workers, then fetches VERIFY_URL every INTERVAL
-# seconds for up to VERIFY_TIMEOUT seconds. If that fails, the old include is put back and nginx
-# reloaded again. A user who cannot write the include's directory goes through `sudo -n tee`
-# alone. On success it writes "served" to RELEASE_STATE_FILE (when set).
+# seconds for up to VERIFY_TIMEOUT seconds. If that fails, the old files are put back and nginx
+# reloaded again. A user who cannot write a file's directory goes through `sudo -n tee <file>`
+# alone (and `sudo -n rm -f -- <include>` to remove an include that was not there before; an
+# http-level file that was not there is left empty instead). On success it writes "served" to RELEASE_STATE_FILE (when set).
 # Prints old_workers= (for handover.sh), switched=yes (exit 0); or error= with what failed, and
 # rolled_back=yes when the old include is back, and exits with one of EXIT_WRITE_FAILED,
 # EXIT_TEST_FAILED, EXIT_RELOAD_FAILED, EXIT_NOT_TAKEN, EXIT_VERIFY_FAILED (SWITCH_EXIT).
-case "$INCLUDE" in */*) dir=${INCLUDE%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
-had_old=no
-[ -e "$INCLUDE" ] && had_old=yes
-
-# Reports a write that did not happen: how it was tried, and what refused it.
+# Reports a write that did not happen: which file, how it was tried, and what refused it. What was
+# written before it (the http-level file) is put back first.
 write_failed() {
+  [ "$http_way" = none ] || restore_file "$HTTP_FILE" "$http_way" "$http_had_old" "$http_saved" empty > /dev/null 2>&1
   echo "error=include_write"
+  echo "write_file=$wf_path"
   echo "write_as=$1"
   echo "write_step=$2"
   [ "$1" = user ] || echo "tee_path=$(command -v tee 2>/dev/null)"
@@ -23,52 +24,92 @@ write_failed() {
   exit "$EXIT_WRITE_FAILED"
 }
 
-if [ -w "$dir" ] && { [ "$had_old" = no ] || [ -w "$INCLUDE" ]; }; then
-  fresh="$INCLUDE.zdd-new"
-  saved="$INCLUDE.zdd-old"
-  if ! out=$(printf '%s\n' "$CONTENT" 2>&1 > "$fresh"); then
-    rm -f -- "$fresh" 2>/dev/null
-    write_failed user write "$out"
+# Writes $2 (and a newline) to file $1 and keeps its old text to put back (restore_file). Sets
+# wf_way: move (a user who can write the directory: written beside it and moved into place), user
+# (the file itself is writable, written in place) or sudo (written in place with the exact command
+# a sudoers rule names, "tee <file>", and nothing more); wf_had_old and wf_saved (the old text).
+write_file() {
+  wf_path=$1 wf_had_old=no wf_saved=
+  case "$wf_path" in */*) wf_dir=${wf_path%/*}; wf_dir=${wf_dir:-/} ;; *) wf_dir=. ;; esac
+  [ -e "$wf_path" ] && wf_had_old=yes
+  if [ -w "$wf_dir" ] && { [ "$wf_had_old" = no ] || [ -w "$wf_path" ]; }; then
+    wf_way=move
+    wf_fresh="$wf_path.zdd-new"
+    wf_saved="$wf_path.zdd-old"
+    if ! wf_out=$(printf '%s\n' "$2" 2>&1 > "$wf_fresh"); then
+      rm -f -- "$wf_fresh" 2>/dev/null
+      write_failed user write "$wf_out"
+    fi
+    if [ "$wf_had_old" = yes ] && ! wf_out=$(cp -p -- "$wf_path" "$wf_saved" 2>&1); then
+      rm -f -- "$wf_fresh"
+      write_failed user keep "$wf_out"
+    fi
+    wf_out=$(mv -f -- "$wf_fresh" "$wf_path" 2>&1) || write_failed user write "$wf_out"
+    return 0
   fi
-  if [ "$had_old" = yes ] && ! out=$(cp -p -- "$INCLUDE" "$saved" 2>&1); then
-    rm -f -- "$fresh"
-    write_failed user keep "$out"
+  # Written in place: by the user when the file itself is writable (a group's file in a root
+  # directory), otherwise through sudo.
+  if [ "$wf_had_old" = yes ] && [ -w "$wf_path" ]; then wf_way=user; else wf_way=sudo; fi
+  wf_as=$wf_way
+  wf_saved=$(mktemp 2>/dev/null) || write_failed "$wf_as" keep "mktemp could not create a temporary file"
+  if [ "$wf_had_old" = yes ] && ! wf_out=$(cat -- "$wf_path" 2>&1 > "$wf_saved"); then
+    rm -f -- "$wf_saved"
+    write_failed "$wf_as" read "$wf_out"
   fi
-  out=$(mv -f -- "$fresh" "$INCLUDE" 2>&1) || write_failed user write "$out"
-  restore() {
-    if [ "$had_old" = yes ]; then mv -f -- "$saved" "$INCLUDE"; else rm -f -- "$INCLUDE"; fi || echo "restore=failed"
-  }
-  # shellcheck disable=SC2217 # the background rm must hold none of the session's descriptors, stdin included
-  forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
-else
-  # Written in place: by the user when the include itself is writable (a group's file in a root
-  # directory), otherwise with the exact command a sudoers rule names, "tee <include>".
-  case "$INCLUDE" in -*) target=./$INCLUDE ;; *) target=$INCLUDE ;; esac
-  if [ "$had_old" = yes ] && [ -w "$INCLUDE" ]; then
-    write_as=user
-    put() { cat > "$target"; }
-  else
-    write_as=sudo
-    put() { sudo -n tee "$target" > /dev/null; }
+  if ! wf_out=$({ printf '%s\n' "$2" | put_file "$wf_way" "$wf_path"; } 2>&1); then
+    # tee may have truncated the file before failing (a full disk): put the old text back.
+    [ "$wf_had_old" = no ] || put_file "$wf_way" "$wf_path" < "$wf_saved" > /dev/null 2>&1
+    rm -f -- "$wf_saved"
+    write_failed "$wf_as" write "$wf_out"
   fi
-  saved=$(mktemp 2>/dev/null) || write_failed "$write_as" keep "mktemp could not create a temporary file"
-  if [ "$had_old" = yes ] && ! out=$(cat -- "$INCLUDE" 2>&1 > "$saved"); then
-    rm -f -- "$saved"
-    write_failed "$write_as" read "$out"
-  fi
-  if ! out=$({ printf '%s\n' "$CONTENT" | put; } 2>&1); then
-    # tee may have truncated the include before failing (a full disk): put the old text back.
-    [ "$had_old" = no ] || put < "$saved" > /dev/null 2>&1
-    rm -f -- "$saved"
-    write_failed "$write_as" write "$out"
-  fi
-  restore() {
-    if [ "$had_old" = yes ]; then put < "$saved"; else sudo -n rm -f -- "$INCLUDE"; fi || echo "restore=failed"
-    rm -f -- "$saved"
-  }
-  # shellcheck disable=SC2217 # the background rm must hold none of the session's descriptors, stdin included
-  forget_old() { rm -f -- "$saved" < /dev/null > /dev/null 2>&1 3>&- & }
+}
+
+# Writes stdin to file $2 in place, as $1 says (user or sudo).
+put_file() {
+  case "$2" in -*) pf_target=./$2 ;; *) pf_target=$2 ;; esac
+  if [ "$1" = user ]; then cat > "$pf_target"; else sudo -n tee "$pf_target" > /dev/null; fi
+}
+
+# Puts file $1 back as it was before write_file, written the way $2, which found it there ($3
+# yes) or not, its old text kept in $4. A file that was not there is removed again; with sudo,
+# where only "tee <file>" may be allowed, $5 "empty" leaves it empty instead (nginx reads an empty
+# file as nothing), and "rm" asks sudo for rm.
+restore_file() {
+  case "$2" in
+    move) if [ "$3" = yes ]; then mv -f -- "$4" "$1"; else rm -f -- "$1"; fi ;;
+    *)
+      if [ "$3" = yes ]; then put_file "$2" "$1" < "$4"
+      elif [ "$5" = empty ]; then put_file "$2" "$1" < /dev/null
+      else sudo -n rm -f -- "$1"
+      fi
+      rf_status=$?
+      rm -f -- "$4"
+      return "$rf_status"
+      ;;
+  esac
+}
+
+http_way=none http_had_old=no http_saved=
+if [ -n "$HTTP_FILE" ]; then
+  write_file "$HTTP_FILE" "$HTTP_CONTENT"
+  http_way=$wf_way http_had_old=$wf_had_old http_saved=$wf_saved
 fi
+write_file "$INCLUDE" "$CONTENT"
+include_way=$wf_way include_had_old=$wf_had_old include_saved=$wf_saved
+
+# Puts the include and the http-level file back, byte for byte, together.
+restore() {
+  restore_file "$INCLUDE" "$include_way" "$include_had_old" "$include_saved" rm || echo "restore=failed"
+  [ "$http_way" = none ] || restore_file "$HTTP_FILE" "$http_way" "$http_had_old" "$http_saved" empty || echo "restore=failed"
+}
+
+# The old texts are not needed any more once nginx serves the new ones.
+forget_old() {
+  [ -z "$include_saved" ] || forget_file "$include_saved"
+  [ -z "$http_saved" ] || forget_file "$http_saved"
+}
+# shellcheck disable=SC2217 # the background rm must hold none of the session's descriptors, stdin included
+forget_file() { rm -f -- "$1" < /dev/null > /dev/null 2>&1 3>&- & }
 
 # The pid file of the nginx master that "NGINX_BIN -s reload" signals (nginx reads the pid there
 # to find it): the pid directive of its main configuration, else the path it was built with
