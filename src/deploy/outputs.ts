@@ -21,6 +21,7 @@ export function outputsOf(result: RunResult, registered: string[] = []): Record<
     'uploaded-bytes': join((r) => r.uploadedBytes),
     'duration-seconds': join((r) => r.durationSeconds),
     'rolled-back': join((r) => r.rolledBack),
+    canary: join((r) => r.canary),
     report: JSON.stringify(result.reports, (_key, value: unknown) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
   }
 }

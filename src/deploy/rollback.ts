@@ -1,9 +1,15 @@
-/** `command: rollback` on one host: back to the warm instance in seconds, or restart the previous release. */
+/**
+ * `command: rollback` on one host: back to the warm instance in seconds, or restart the previous
+ * release. With a canary held, back to the previous instance, which the canary's marker names (see
+ * held-canary.ts). On a host in maintenance it stays in maintenance, naming the port it went back to.
+ */
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
+import { heldCanary, rollBackHeldCanary } from './held-canary.js'
 import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
+import { trafficSwitch } from './maintenance.js'
 import { choosePorts } from './plan.js'
 import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
@@ -18,7 +24,6 @@ import {
   startAndCheckHealth,
   awaitNginxHandover,
   stopInstance,
-  switchTraffic,
 } from './steps.js'
 
 export async function rollback(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
@@ -26,7 +31,10 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
   try {
     checkHostReady(state, remote)
     const run: HostRun = { config, remote, log, report, state }
+    const canary = heldCanary(run)
+    if (canary) return await rollBackHeldCanary(run, canary)
     checkSupervision(run)
+    const switchTo = trafficSwitch(run)
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {
       throw new StepError(
@@ -93,7 +101,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
       }
     }
     await timed(report, 'switch', async () => {
-      await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release))
+      await log.group(`Switch nginx to port ${other}`, () => switchTo(other, release))
       await awaitNginxHandover(run)
     })
     report.activePort = other
@@ -105,7 +113,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
           { name: 'post-switch', ...point },
           { port: active, release: instanceOn(state, active)?.release },
           {
-            switchTo: (port, previous) => switchTraffic(run, port, previous),
+            switchTo,
             stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
           },
         ),

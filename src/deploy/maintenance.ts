@@ -1,0 +1,181 @@
+/**
+ * `command: maintenance` and `command: live` on one host, and the switch a deploy or rollback makes
+ * on a host in maintenance. nginx answers every request through the include with 503 and
+ * Retry-After while the instances keep running; live puts traffic back on the instance the
+ * maintenance include names.
+ */
+import type { DeployConfig } from '../config/inputs.js'
+import type { Log } from '../log.js'
+import { MAINTENANCE_PAGE_EXIT, maintenancePageScript, pageText } from '../remote/maintenance.js'
+import { includeText, readInclude, trafficLogPath } from '../remote/traffic.js'
+import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
+import { describeTraffic, keepingMaintenancePage, liveDecision, maintenanceTail, portForMaintenance } from './control.js'
+import { instanceOn } from './host-state.js'
+import { switchInclude } from './include-switch.js'
+import { type HostReport, timed } from './report.js'
+import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth, switchTraffic } from './steps.js'
+
+/** The Retry-After of the 503: a client or crawler that honours it comes back after a minute. */
+export const RETRY_AFTER_SECONDS = 60
+
+/** Served when maintenance-page is empty. */
+export const DEFAULT_MAINTENANCE_PAGE =
+  '<!doctype html><html><head><meta charset="utf-8"><title>Down for maintenance</title></head>' +
+  '<body><h1>Down for maintenance</h1><p>We will be back in a few minutes.</p></body></html>'
+
+/**
+ * nginx reads its configuration in words of at most 4096 bytes (a longer one is "too long
+ * parameter"), and the page is one word of the include, in quotes, escaped.
+ */
+export const MAX_PAGE_WORD_BYTES = 4096
+const MAX_PAGE_BYTES = MAX_PAGE_WORD_BYTES - 2
+
+const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere'
+
+const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port)?.release
+
+/** The maintenance include for `port`, with `page` as the 503's body. */
+export function maintenanceInclude(config: DeployConfig, deployDir: string, port: number, page: string): string {
+  return includeText({
+    template: config.nginx.template,
+    appName: config.appName,
+    mode: { mode: 'maintenance', port, page, retryAfterSeconds: RETRY_AFTER_SECONDS },
+    trafficLog: trafficLogPath(deployDir),
+    userAccessLogs: [],
+  })
+}
+
+/** The page's word in the include: what follows `return 503 ` on the tail's last line(s), without the `;`. */
+export function pageWordBytes(include: string): number {
+  const at = include.lastIndexOf('\nreturn 503 "')
+  return Buffer.byteLength(include.slice(at + '\nreturn 503 '.length).replace(/;$/, ''))
+}
+
+/** maintenance-page, read on the host through the connection; the default page when it is empty. */
+async function readPage(run: HostRun): Promise<string> {
+  const path = run.config.traffic.maintenancePage
+  if (path === '') return DEFAULT_MAINTENANCE_PAGE
+  try {
+    const result = await run.remote.run(maintenancePageScript({ page: path, limit: MAX_PAGE_BYTES }), { step: 'maintenance' })
+    return pageText(result.answer.sections.page)
+  } catch (error) {
+    if (!(error instanceof RemoteCommandError) || error.result.code !== MAINTENANCE_PAGE_EXIT) throw error
+    const { facts } = error.result.answer
+    const user = run.remote.entry.username
+    const why =
+      facts.error === 'page_missing'
+        ? 'does not exist on the host'
+        : facts.error === 'page_not_file'
+          ? 'is not a file'
+          : facts.error === 'page_unreadable'
+            ? `is not readable by user "${user}"`
+            : `holds ${facts.size} bytes, and nginx takes at most ${MAX_PAGE_BYTES}: ${SHORTEN}`
+    throw new StepError('maintenance', `maintenance-page: "${path}" ${why}. nginx was not touched.`)
+  }
+}
+
+export async function maintenance(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
+  const { lock, state } = await lockAndInspect(remote, config, report, log)
+  try {
+    const run: HostRun = { config, remote, log, report, state }
+    const traffic = readInclude(state.include, config.ports)
+    const port = portForMaintenance(traffic, remote.entry.label, releaseOf(run), config.ports)
+    report.activePort = port
+    report.previousPort = port
+    report.release = instanceOn(state, port)?.release
+    const content = maintenanceInclude(config, state.deployDir, port, await readPage(run))
+    const wordBytes = pageWordBytes(content)
+    if (wordBytes > MAX_PAGE_WORD_BYTES) {
+      throw new StepError(
+        'maintenance',
+        `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`,
+      )
+    }
+    await timed(report, 'switch', async () => {
+      await log.group('Put nginx in maintenance', () =>
+        switchInclude(run, {
+          content,
+          verify: false,
+          done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
+        }),
+      )
+      // Once the command is over, no request may reach an instance through an old worker.
+      await awaitNginxHandover(run)
+    }).catch((error) => {
+      throw withPlacementHint(error)
+    })
+    report.outcome = 'maintenance'
+  } finally {
+    await lock.release()
+  }
+}
+
+/** A `return` outside server and location is what nginx rejects when the include sits at http level. */
+function withPlacementHint(error: unknown): unknown {
+  if (!(error instanceof StepError) || !/"(return|add_header)" directive is not allowed here/.test(error.message)) return error
+  return new StepError(
+    error.step,
+    `${error.message}\nMaintenance answers from the include itself, so nginx must include nginx-include inside a server or location block.`,
+  )
+}
+
+export async function live(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
+  const { lock, state } = await lockAndInspect(remote, config, report, log)
+  try {
+    const run: HostRun = { config, remote, log, report, state }
+    const traffic = readInclude(state.include, config.ports)
+    const decision = liveDecision(traffic, remote.entry.label, releaseOf(run), config.ports)
+    if (decision.kind === 'nothing') {
+      const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port
+      report.activePort = port
+      report.previousPort = port
+      report.release = instanceOn(state, port)?.release
+      log.info(decision.note)
+      report.outcome = 'live'
+      return
+    }
+    const { port } = decision
+    const release = instanceOn(state, port)?.release
+    report.activePort = port
+    report.previousPort = port
+    report.release = release
+    // nginx must not move users from a 503 to a 502.
+    const healthy = (await timed(report, 'probe', () => probeHealth(run, [port]))).get(port) === true
+    if (!healthy) {
+      throw new StepError(
+        'live',
+        `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`,
+      )
+    }
+    await timed(report, 'switch', async () => {
+      await log.group(`Put traffic back on port ${port}`, () => switchTraffic(run, port, release))
+      await awaitNginxHandover(run)
+    })
+    report.outcome = 'live'
+  } finally {
+    await lock.release()
+  }
+}
+
+/**
+ * How a deploy or rollback points nginx at a port on this host: in maintenance, the maintenance
+ * include names the new port (with the page and Retry-After it had), nginx keeps answering 503,
+ * and the new instance serves once live; otherwise the ordinary switch.
+ */
+export function trafficSwitch(run: HostRun): (port: number, release: string | undefined) => Promise<void> {
+  const traffic = readInclude(run.state.include, run.config.ports)
+  if (traffic.mode !== 'maintenance') return (port, release) => switchTraffic(run, port, release)
+  const kept = maintenanceTail(run.state.include)
+  return async (port, release) => {
+    run.log.warning(
+      `${run.remote.entry.label} is ${describeTraffic(traffic, releaseOf(run), run.config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`,
+    )
+    const fresh = maintenanceInclude(run.config, run.state.deployDir, port, DEFAULT_MAINTENANCE_PAGE)
+    await switchInclude(run, {
+      content: kept === undefined ? fresh : keepingMaintenancePage(fresh, kept),
+      release,
+      verify: false,
+      done: `nginx still answers 503 to every request (maintenance); port ${port} serves once live`,
+    })
+  }
+}
