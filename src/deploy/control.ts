@@ -3,6 +3,8 @@
  * live, and a deploy meeting either), from what the include on a host says. Pure: the commands in
  * held-canary.ts and maintenance.ts act on them.
  */
+import type { DeployConfig } from '../config/inputs.js'
+import { watchesTraffic } from '../config/traffic-inputs.js'
 import { type IncludeState, type Split, readInclude } from '../remote/traffic.js'
 import { type HostState, instanceOn } from './host-state.js'
 import { StepError } from './step-error.js'
@@ -35,18 +37,26 @@ export function describeTraffic(traffic: IncludeState, releaseOf: ReleaseOf, por
 const FINISH_CANARY = '`command: promote` sends all traffic to the new instance, `command: rollback` sends it all back to the previous one'
 
 /**
- * A deploy may not start while a canary is held: it would replace one of the two instances that
- * serve. Checked on the inspection under the lock, before anything is uploaded.
+ * What a deploy may not start on, checked on the inspection under the lock, before anything is
+ * uploaded: a held canary (the deploy would replace one of the two instances that serve), and,
+ * with a canary or a bake, a host in maintenance (no client reaches an instance to be watched).
  */
-export function refuseDeployDuringCanary(state: HostState, ports: [number, number], host: string): void {
-  const traffic = readInclude(state.include, ports)
-  if (traffic.mode !== 'canary') return
+export function refuseDeploy(state: HostState, config: Pick<DeployConfig, 'ports' | 'traffic'>, host: string): void {
+  const traffic = readInclude(state.include, config.ports)
   const releaseOf = (port: number) => instanceOn(state, port)?.release
-  const { percent, newPort, previousPort } = traffic.split
-  throw new StepError(
-    'inspect',
-    `a canary is held on ${host}: ${percent}% of clients go to ${named(newPort, releaseOf)}, the rest to ${named(previousPort, releaseOf)}. Finish it before deploying: ${FINISH_CANARY}. Nothing was uploaded or started.`,
-  )
+  if (traffic.mode === 'canary') {
+    const { percent, newPort, previousPort } = traffic.split
+    throw new StepError(
+      'inspect',
+      `a canary is held on ${host}: ${percent}% of clients go to ${named(newPort, releaseOf)}, the rest to ${named(previousPort, releaseOf)}. Finish it before deploying: ${FINISH_CANARY}. Nothing was uploaded or started.`,
+    )
+  }
+  if (traffic.mode === 'maintenance' && watchesTraffic(config.traffic)) {
+    throw new StepError(
+      'inspect',
+      `${host} is ${describeTraffic(traffic, releaseOf, config.ports)}, so no client reaches an instance and a canary or a bake has nothing to watch. Deploy without canary-steps and bake-seconds (the host stays in maintenance, with the new instance active once live), or run command: live first. Nothing was uploaded or started.`,
+    )
+  }
 }
 
 /** promote: the held canary's split, or a refusal saying what the host does instead. */
@@ -90,25 +100,4 @@ export function liveDecision(traffic: IncludeState, host: string, releaseOf: Rel
     )
   }
   return { kind: 'switch', port: traffic.port }
-}
-
-/** The lines of a maintenance include that make nginx answer 503 (see includeText), verbatim; undefined when there are none. */
-export function maintenanceTail(include: string | undefined): string | undefined {
-  const lines = (include ?? '').split('\n')
-  const at = lines.findIndex(
-    (line, i) =>
-      line === 'default_type text/html;' && lines[i + 1]?.startsWith('add_header Retry-After ') && lines[i + 2]?.startsWith('return 503 "'),
-  )
-  return at < 0 ? undefined : lines.slice(at).join('\n')
-}
-
-/**
- * A maintenance include for another port that keeps the page and Retry-After of the one on the
- * host: `fresh` is includeText's maintenance include for the new port (any page), `kept` the
- * host's maintenanceTail.
- */
-export function keepingMaintenancePage(fresh: string, kept: string): string {
-  const tail = maintenanceTail(fresh)
-  if (tail === undefined) throw new Error('not a maintenance include')
-  return `${fresh.slice(0, fresh.length - tail.length)}${kept}`
 }

@@ -10,7 +10,6 @@ import type { Log } from '../log.js'
 import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
 import { HookError, hookCommand, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
-import { trafficSwitch } from './maintenance.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { INLINE_UPLOAD_MAX_BYTES } from '../remote/release.js'
 import { unitName } from '../remote/systemd.js'
@@ -34,6 +33,7 @@ import {
   sendStart,
   startAndCheckHealth,
   stopInstance,
+  switchTraffic,
   uploadRelease,
 } from './steps.js'
 
@@ -138,10 +138,8 @@ export async function stageHost(
  */
 export async function switchHost(staged: StagedHost): Promise<void> {
   const { run, idle, release } = staged
-  // On a host in maintenance, the maintenance include names the new port instead (maintenance.ts).
-  const switchTo = trafficSwitch(run)
   try {
-    await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTo(idle, release)))
+    await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
   } catch (error) {
     staged.reloaded = error instanceof StepError && error.afterReload
     throw error
@@ -154,7 +152,7 @@ export async function switchHost(staged: StagedHost): Promise<void> {
       run,
       { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active },
       { port: staged.active, release: staged.previousRelease },
-      { switchTo, stop: () => stopNewInstance(staged) },
+      { switchTo: (port, previous) => switchTraffic(run, port, previous), stop: () => stopNewInstance(staged) },
     ),
   )
 }
@@ -182,7 +180,7 @@ export async function switchBackHost(staged: StagedHost): Promise<void> {
       )
     run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), so that the fleet stays on one version.`)
     await timed(run.report, 'switch', () =>
-      run.log.group(`Switch nginx back to port ${active}`, () => trafficSwitch(run)(active, previousRelease)),
+      run.log.group(`Switch nginx back to port ${active}`, () => switchTraffic(run, active, previousRelease)),
     )
     run.report.activePort = active
     run.report.release = previousRelease

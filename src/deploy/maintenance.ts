@@ -1,55 +1,32 @@
 /**
- * `command: maintenance` and `command: live` on one host, and the switch a deploy or rollback makes
- * on a host in maintenance. nginx answers every request through the include with 503 and
+ * `command: maintenance` and `command: live` on one host (port-switch.ts has what a deploy or a
+ * rollback does on a host in maintenance). nginx answers every request through the include with 503 and
  * Retry-After while the instances keep running; live puts traffic back on the instance the
  * maintenance include names.
  */
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import { MAINTENANCE_PAGE_EXIT, maintenancePageScript, pageText } from '../remote/maintenance.js'
-import { includeText, readInclude, trafficLogPath } from '../remote/traffic.js'
+import { readInclude } from '../remote/traffic.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
-import { describeTraffic, keepingMaintenancePage, liveDecision, maintenanceTail, portForMaintenance } from './control.js'
+import { liveDecision, portForMaintenance } from './control.js'
 import { instanceOn } from './host-state.js'
 import { switchInclude } from './include-switch.js'
+import {
+  DEFAULT_MAINTENANCE_PAGE,
+  MAX_PAGE_BYTES,
+  MAX_PAGE_WORD_BYTES,
+  RETRY_AFTER_SECONDS,
+  maintenanceInclude,
+  pageWordBytes,
+} from './maintenance-text.js'
+import { renderInclude } from './plan.js'
 import { type HostReport, timed } from './report.js'
-import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth, switchTraffic } from './steps.js'
-
-/** The Retry-After of the 503: a client or crawler that honours it comes back after a minute. */
-export const RETRY_AFTER_SECONDS = 60
-
-/** Served when maintenance-page is empty. */
-export const DEFAULT_MAINTENANCE_PAGE =
-  '<!doctype html><html><head><meta charset="utf-8"><title>Down for maintenance</title></head>' +
-  '<body><h1>Down for maintenance</h1><p>We will be back in a few minutes.</p></body></html>'
-
-/**
- * nginx reads its configuration in words of at most 4096 bytes (a longer one is "too long
- * parameter"), and the page is one word of the include, in quotes, escaped.
- */
-export const MAX_PAGE_WORD_BYTES = 4096
-const MAX_PAGE_BYTES = MAX_PAGE_WORD_BYTES - 2
+import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth } from './steps.js'
 
 const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere'
 
 const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port)?.release
-
-/** The maintenance include for `port`, with `page` as the 503's body. */
-export function maintenanceInclude(config: DeployConfig, deployDir: string, port: number, page: string): string {
-  return includeText({
-    template: config.nginx.template,
-    appName: config.appName,
-    mode: { mode: 'maintenance', port, page, retryAfterSeconds: RETRY_AFTER_SECONDS },
-    trafficLog: trafficLogPath(deployDir),
-    userAccessLogs: [],
-  })
-}
-
-/** The page's word in the include: what follows `return 503 ` on the tail's last line(s), without the `;`. */
-export function pageWordBytes(include: string): number {
-  const at = include.lastIndexOf('\nreturn 503 "')
-  return Buffer.byteLength(include.slice(at + '\nreturn 503 '.length).replace(/;$/, ''))
-}
 
 /** maintenance-page, read on the host through the connection; the default page when it is empty. */
 async function readPage(run: HostRun): Promise<string> {
@@ -148,34 +125,19 @@ export async function live(remote: RemoteHost, config: DeployConfig, report: Hos
       )
     }
     await timed(report, 'switch', async () => {
-      await log.group(`Put traffic back on port ${port}`, () => switchTraffic(run, port, release))
+      await log.group(`Put traffic back on port ${port}`, () =>
+        switchInclude(run, {
+          content: renderInclude(config.nginx.template, port),
+          release,
+          verify: true,
+          done: `nginx now sends traffic to port ${port} again`,
+          before: 'the maintenance page',
+        }),
+      )
       await awaitNginxHandover(run)
     })
     report.outcome = 'live'
   } finally {
     await lock.release()
-  }
-}
-
-/**
- * How a deploy or rollback points nginx at a port on this host: in maintenance, the maintenance
- * include names the new port (with the page and Retry-After it had), nginx keeps answering 503,
- * and the new instance serves once live; otherwise the ordinary switch.
- */
-export function trafficSwitch(run: HostRun): (port: number, release: string | undefined) => Promise<void> {
-  const traffic = readInclude(run.state.include, run.config.ports)
-  if (traffic.mode !== 'maintenance') return (port, release) => switchTraffic(run, port, release)
-  const kept = maintenanceTail(run.state.include)
-  return async (port, release) => {
-    run.log.warning(
-      `${run.remote.entry.label} is ${describeTraffic(traffic, releaseOf(run), run.config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`,
-    )
-    const fresh = maintenanceInclude(run.config, run.state.deployDir, port, DEFAULT_MAINTENANCE_PAGE)
-    await switchInclude(run, {
-      content: kept === undefined ? fresh : keepingMaintenancePage(fresh, kept),
-      release,
-      verify: false,
-      done: `nginx still answers 503 to every request (maintenance); port ${port} serves once live`,
-    })
   }
 }

@@ -21,7 +21,8 @@ export function outputsOf(result: RunResult, registered: string[] = []): Record<
     'uploaded-bytes': join((r) => r.uploadedBytes),
     'duration-seconds': join((r) => r.durationSeconds),
     'rolled-back': join((r) => r.rolledBack),
-    canary: join((r) => r.canary),
+    // Empty when no host has a canary to speak of, rather than a comma per host.
+    canary: result.reports.some((r) => r.canary) ? join((r) => r.canary) : '',
     report: JSON.stringify(result.reports, (_key, value: unknown) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
   }
 }

@@ -70,18 +70,18 @@ export interface HostReport {
   /** dry-run: what the run will need, checked on the host. */
   checks?: CheckResult[]
   error?: string
+  /** deploy: `held` when the run ended with a canary in place (canary-interval 0), `promoted` when a canary went to all traffic. */
+  canary?: 'held' | 'promoted'
   /** The step that failed (lock, upload, start, pre-switch-command, ...), when the run failed. */
   failedStep?: string
   /** status: the newest entries of the host's deploy history, oldest first. */
   history?: HistoryEntry[]
-  /** `held` when the run left a canary in place, `promoted` when a canary went on to all traffic. */
-  canary?: 'held' | 'promoted'
-  /** status: what nginx does with the app's traffic (see TrafficReport). */
-  traffic?: TrafficReport
+  /** status: what nginx does with the app's traffic (see RoutingReport). */
+  routing?: RoutingReport
 }
 
 /** What the include on a host says, as status reports it. */
-export interface TrafficReport {
+export interface RoutingReport {
   /** plain: all traffic on `port`; canary: split between two ports; maintenance: 503 to everyone, `port` serves once live. */
   mode: 'plain' | 'canary' | 'observed' | 'maintenance'
   port?: number

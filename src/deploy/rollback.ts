@@ -9,7 +9,6 @@ import type { RemoteHost } from '../ssh/transport.js'
 import { heldCanary, rollBackHeldCanary } from './held-canary.js'
 import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
-import { trafficSwitch } from './maintenance.js'
 import { choosePorts } from './plan.js'
 import { supervisionOf } from './supervision.js'
 import { type HostReport, timed } from './report.js'
@@ -24,6 +23,7 @@ import {
   startAndCheckHealth,
   awaitNginxHandover,
   stopInstance,
+  switchTraffic,
 } from './steps.js'
 
 export async function rollback(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
@@ -34,7 +34,6 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
     const canary = heldCanary(run)
     if (canary) return await rollBackHeldCanary(run, canary)
     checkSupervision(run)
-    const switchTo = trafficSwitch(run)
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {
       throw new StepError(
@@ -101,7 +100,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
       }
     }
     await timed(report, 'switch', async () => {
-      await log.group(`Switch nginx to port ${other}`, () => switchTo(other, release))
+      await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release))
       await awaitNginxHandover(run)
     })
     report.activePort = other
@@ -113,7 +112,7 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
           { name: 'post-switch', ...point },
           { port: active, release: instanceOn(state, active)?.release },
           {
-            switchTo,
+            switchTo: (port, previous) => switchTraffic(run, port, previous),
             stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
           },
         ),

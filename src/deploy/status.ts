@@ -10,7 +10,7 @@ import { describeTraffic } from './control.js'
 import { instanceOn } from './host-state.js'
 import { describeEntry, readHistory } from './history.js'
 import { choosePorts } from './plan.js'
-import { type HostReport, type TrafficReport, timed } from './report.js'
+import { type HostReport, type RoutingReport, timed } from './report.js'
 import { inspectHost, probeHealth } from './steps.js'
 import { unitName } from '../remote/systemd.js'
 import { supervisionOf } from './supervision.js'
@@ -49,8 +49,8 @@ export async function status(remote: RemoteHost, config: DeployConfig, report: H
   report.activePort = active
   report.previousPort = active === undefined ? undefined : idle
   report.release = report.instances.find((i) => i.active)?.release
-  const traffic = trafficReport(state.include, config.ports, (port) => instanceOn(state, port)?.release)
-  report.traffic = traffic
+  const traffic = routingReport(state.include, config.ports, (port) => instanceOn(state, port)?.release)
+  report.routing = traffic
   if (traffic.mode === 'canary') report.canary = 'held'
   report.outcome = 'status'
   const lines = report.instances.map(
@@ -67,11 +67,11 @@ export async function status(remote: RemoteHost, config: DeployConfig, report: H
 }
 
 /** What the include says, for the report: the mode, the port, and a held canary's split with its releases. */
-export function trafficReport(
+export function routingReport(
   include: string | undefined,
   ports: [number, number],
   releaseOf: (port: number) => string | undefined,
-): TrafficReport {
+): RoutingReport {
   const traffic = readInclude(include, ports)
   const text = describeTraffic(traffic, releaseOf, ports)
   if (traffic.mode !== 'canary') return { mode: traffic.mode, port: traffic.port, text }
@@ -85,7 +85,7 @@ export function trafficReport(
 }
 
 /** What a port does, after its number in the status log. */
-function roleOf(port: number, active: boolean, traffic: TrafficReport): string {
+function roleOf(port: number, active: boolean, traffic: RoutingReport): string {
   const canary = traffic.canary
   if (canary?.newPort === port) return ` (canary: ${canary.percent}% of clients)`
   if (canary?.previousPort === port) return ` (active: the other ${100 - canary.percent}% of clients)`

@@ -1,20 +1,19 @@
 /** The decisions of promote, rollback of a held canary, maintenance and live, from what the include says. */
 import { describe, expect, it } from 'vitest'
-import {
-  canaryToPromote,
-  describeTraffic,
-  keepingMaintenancePage,
-  liveDecision,
-  maintenanceTail,
-  portForMaintenance,
-  refuseDeployDuringCanary,
-} from '../../src/deploy/control.js'
+import { canaryToPromote, describeTraffic, liveDecision, portForMaintenance, refuseDeploy } from '../../src/deploy/control.js'
 import type { HostState } from '../../src/deploy/host-state.js'
 import { historyEntry, keepsHistory } from '../../src/deploy/history.js'
-import { DEFAULT_MAINTENANCE_PAGE, MAX_PAGE_WORD_BYTES, maintenanceInclude, pageWordBytes } from '../../src/deploy/maintenance.js'
+import {
+  DEFAULT_MAINTENANCE_PAGE,
+  MAX_PAGE_WORD_BYTES,
+  keepingMaintenancePage,
+  maintenanceInclude,
+  maintenanceTail,
+  pageWordBytes,
+} from '../../src/deploy/maintenance-text.js'
 import { choosePorts } from '../../src/deploy/plan.js'
 import { emptyReport } from '../../src/deploy/report.js'
-import { trafficReport } from '../../src/deploy/status.js'
+import { routingReport } from '../../src/deploy/status.js'
 import { type DeployConfig, parseInputs } from '../../src/config/inputs.js'
 import { pageText } from '../../src/remote/maintenance.js'
 import { type IncludeState, includeText, readInclude } from '../../src/remote/traffic.js'
@@ -72,13 +71,22 @@ describe('a deploy while a canary is held', () => {
     }) as HostState
 
   it('fails before the upload, naming the split and both commands', () => {
-    expect(() => refuseDeployDuringCanary(host(CANARY), PORTS, 'web1')).toThrow(
+    expect(() => refuseDeploy(host(CANARY), parseConfig({ ports: '8081,8082' }), 'web1')).toThrow(
       'a canary is held on web1: 10% of clients go to port 8082 (release 20261207-110000-bbbbbbbb), the rest to port 8081 (release 20261207-100000-aaaaaaaa). Finish it before deploying: `command: promote` sends all traffic to the new instance, `command: rollback` sends it all back to the previous one. Nothing was uploaded or started.',
     )
   })
 
   it('goes ahead on a host that holds none, in maintenance too', () => {
-    for (const text of [PLAIN, OBSERVED, MAINTENANCE]) expect(() => refuseDeployDuringCanary(host(text), PORTS, 'web1')).not.toThrow()
+    const config = parseConfig({ ports: '8081,8082' })
+    for (const text of [PLAIN, OBSERVED, MAINTENANCE]) expect(() => refuseDeploy(host(text), config, 'web1')).not.toThrow()
+  })
+
+  it('with a canary or a bake, refuses a host in maintenance: no client reaches an instance to watch', () => {
+    for (const inputs of [{ 'canary-steps': '10' }, { 'bake-seconds': '30' }]) {
+      expect(() => refuseDeploy(host(MAINTENANCE), parseConfig({ ports: '8081,8082', ...inputs }), 'web1')).toThrow(
+        'inspect: web1 is in maintenance: nginx answers 503 to every request; port 8081 (release 20261207-100000-aaaaaaaa) serves once live, so no client reaches an instance and a canary or a bake has nothing to watch. Deploy without canary-steps and bake-seconds (the host stays in maintenance, with the new instance active once live), or run command: live first. Nothing was uploaded or started.',
+      )
+    }
   })
 })
 
@@ -183,7 +191,7 @@ describe('live', () => {
 
 describe('status', () => {
   it('a held canary: the split, both ports and both releases', () => {
-    expect(trafficReport(CANARY, PORTS, releaseOf)).toEqual({
+    expect(routingReport(CANARY, PORTS, releaseOf)).toEqual({
       mode: 'canary',
       port: 8081,
       text: 'a canary is held: nginx sends 10% of clients to port 8082 (release 20261207-110000-bbbbbbbb) and the rest to port 8081 (release 20261207-100000-aaaaaaaa)',
@@ -192,12 +200,12 @@ describe('status', () => {
   })
 
   it('maintenance, and the plain include', () => {
-    expect(trafficReport(MAINTENANCE, PORTS, releaseOf)).toEqual({
+    expect(routingReport(MAINTENANCE, PORTS, releaseOf)).toEqual({
       mode: 'maintenance',
       port: 8081,
       text: 'in maintenance: nginx answers 503 to every request; port 8081 (release 20261207-100000-aaaaaaaa) serves once live',
     })
-    expect(trafficReport(PLAIN, PORTS, releaseOf)).toMatchObject({ mode: 'plain', port: 8081 })
+    expect(routingReport(PLAIN, PORTS, releaseOf)).toMatchObject({ mode: 'plain', port: 8081 })
     expect(describeTraffic(state(PLAIN), () => undefined, PORTS)).toBe('nginx sends all traffic to port 8081 (release unknown)')
   })
 })
