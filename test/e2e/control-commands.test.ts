@@ -1,0 +1,158 @@
+// Traffic control's commands end to end, on one host with real nginx and JVMs, traffic through
+// nginx throughout: a held canary that refuses a deploy and is promoted, a held canary rolled back,
+// maintenance and live, and a deploy during maintenance.
+import { existsSync } from 'node:fs'
+import { readdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+// @ts-ignore -- plain JS helper
+import { startTarget } from '../../scripts/lib/target.mjs'
+// @ts-ignore -- plain JS helper
+import { startTraffic } from '../../scripts/lib/traffic.mjs'
+import { answers, holdCanary, includeOf } from './held-canary.js'
+import { get, removeWorkspaces, run, served, why, workspaceWithJar } from './support.js'
+
+describe('promote, rollback of a held canary, maintenance and live on one host', () => {
+  let target: any
+  let traffic: any
+  let portA: number
+  let portB: number
+  const PAGE = '<h1>Back at 10:00</h1>\n<p>Orders placed before the break are safe. "$5" off today.</p>'
+
+  beforeAll(async () => {
+    target = await startTarget()
+    ;[portA, portB] = target.appPorts
+  })
+  afterAll(async () => {
+    await traffic?.stop()
+    await target?.stop()
+    await removeWorkspaces()
+  })
+
+  const stopTraffic = async () => {
+    const stats = await traffic.stop()
+    traffic = undefined
+    return stats
+  }
+
+  it('with v1 and v2 deployed, a held canary sends part of the clients to v2: status shows the split', async () => {
+    // The first deploy takes port B (the include names A, where nothing runs); the second, port A.
+    for (const version of ['1', '2']) {
+      const deployed = await run(target, await workspaceWithJar(version))
+      expect(deployed.code, why(deployed)).toBe(0)
+    }
+    await holdCanary(target, { percent: 50, newPort: portA, previousPort: portB, deployDir: target.deployDir })
+    const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
+    expect(status.code, why(status)).toBe(0)
+    const [host] = JSON.parse(status.outputs.report)
+    expect(host.routing).toMatchObject({
+      mode: 'canary',
+      canary: { percent: 50, newPort: portA, previousPort: portB, newRelease: expect.any(String), previousRelease: expect.any(String) },
+    })
+    expect(status.outputs.canary).toBe('held')
+    expect(status.stdout).toContain(
+      `a canary is held: nginx sends 50% of clients to port ${portA} (release ${host.routing.canary.newRelease})`,
+    )
+  })
+
+  it('a deploy while the canary is held fails at once, naming both commands, and uploads nothing', async () => {
+    const include = await includeOf(target)
+    const releases = await readdir(path.join(target.deployDir, 'releases'))
+    const result = await run(target, await workspaceWithJar('3'))
+    expect(result.code, why(result)).toBe(1)
+    expect(result.stdout).toContain(`a canary is held on ${target.user}@${target.host}:${target.sshPort}`)
+    expect(result.stdout).toContain('`command: promote` sends all traffic to the new instance, `command: rollback` sends it all back')
+    expect(result.outputs['uploaded-bytes']).toBe('0')
+    expect(await readdir(path.join(target.deployDir, 'releases'))).toEqual(releases)
+    expect(await includeOf(target)).toBe(include)
+  })
+
+  it('promote sends all traffic to the canary with 0 failed requests, and keeps the previous instance warm', async () => {
+    traffic = startTraffic({ url: target.url, concurrency: 4 })
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'promote' })
+    expect(result.code, why(result)).toBe(0)
+    expect(result.outputs).toMatchObject({ 'active-port': String(portA), 'previous-port': String(portB), canary: 'promoted' })
+    expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portA};\n`)
+    const after = await answers(`${target.url}/`, 20)
+    expect(new Set(after.map((a) => `${a.status} ${a.body.split('\n')[0]}`))).toEqual(new Set([`200 version=2 port=${portA}`]))
+    const stats = await stopTraffic()
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+    expect(stats.total).toBeGreaterThan(20)
+    // stop-previous is off: v1 stays warm for rollback.
+    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=1 /)
+  })
+
+  it('promote without a held canary fails clearly and changes nothing', async () => {
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'promote' })
+    expect(result.code, why(result)).toBe(1)
+    expect(result.stdout).toContain(
+      `no canary is held on ${target.user}@${target.host}:${target.sshPort}; nothing to promote (nginx sends all traffic to port ${portA}`,
+    )
+    expect(await served(target)).toBe(`200 version=2 port=${portA}`)
+  })
+
+  it('rollback of a held canary puts every client back on the previous instance and stops the canary: 0 failed', async () => {
+    // v1 (warm on B) is the canary this time, v2 on A the previous instance.
+    await holdCanary(target, { percent: 50, newPort: portB, previousPort: portA, deployDir: target.deployDir })
+    traffic = startTraffic({ url: target.url, concurrency: 4 })
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'rollback', 'drain-seconds': '1' })
+    expect(result.code, why(result)).toBe(0)
+    expect(result.outputs).toMatchObject({ 'active-port': String(portA), 'previous-port': String(portB) })
+    expect(JSON.parse(result.outputs.report)[0].outcome).toBe('rolled-back')
+    expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portA};\n`)
+    const after = await answers(`${target.url}/`, 20)
+    expect(new Set(after.map((a) => `${a.status} ${a.body.split('\n')[0]}`))).toEqual(new Set([`200 version=2 port=${portA}`]))
+    const stats = await stopTraffic()
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+    // The canary's instance is stopped: nothing is left on its port.
+    await expect(get(`http://127.0.0.1:${portB}/`, { timeoutMs: 1000 })).rejects.toThrow()
+    expect(existsSync(path.join(target.deployDir, 'run', `${portB}.pid`))).toBe(false)
+  })
+
+  it('maintenance: every request through nginx gets 503, Retry-After and the page, while the instance keeps running', async () => {
+    const page = path.join(target.dir, 'maintenance.html')
+    await writeFile(page, `${PAGE}\n`)
+    // Requests running across the change meet either v2 or the page, never an error of another kind.
+    traffic = startTraffic({ url: target.url, concurrency: 4 })
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'maintenance', 'maintenance-page': page })
+    expect(result.code, why(result)).toBe(0)
+    const stats = await stopTraffic()
+    expect(stats.failures.filter((f: any) => f.status !== 503)).toEqual([])
+    const during = await answers(`${target.url}/any/path`, 20)
+    const expected = { status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }
+    expect(during).toEqual(Array(20).fill(expected))
+    expect((await get(`http://127.0.0.1:${portA}/`)).body).toMatch(/^version=2 /)
+
+    const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
+    const [host] = JSON.parse(status.outputs.report)
+    expect(host.routing).toMatchObject({ mode: 'maintenance', port: portA })
+    expect(status.stdout).toContain(`in maintenance: nginx answers 503 to every request; port ${portA} (release`)
+  })
+
+  it('a deploy during maintenance starts and checks v3, and stays in maintenance with the page it had', async () => {
+    const result = await run(target, await workspaceWithJar('3'))
+    expect(result.code, why(result)).toBe(0)
+    expect(result.outputs['active-port']).toBe(String(portB))
+    expect(result.stdout).toContain('It stays in maintenance')
+    expect(await answers(`${target.url}/`, 5)).toEqual(Array(5).fill({ status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }))
+    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=3 /)
+  })
+
+  it('live puts traffic back on the active instance, v3: 0 failed requests after it', async () => {
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'live' })
+    expect(result.code, why(result)).toBe(0)
+    expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portB};\n`)
+    traffic = startTraffic({ url: target.url, concurrency: 4 })
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const stats = await stopTraffic()
+    expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+    expect(Object.keys(stats.bodies)).toEqual([`version=3 port=${portB}`])
+
+    // Every command that changed what serves left its line.
+    const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
+    const commands = JSON.parse(status.outputs.report)[0].history.map((e: any) => `${e.command} ${e.outcome}`)
+    expect(commands).toEqual(
+      expect.arrayContaining(['promote promoted', 'promote failed', 'rollback rolled-back', 'maintenance maintenance', 'live live']),
+    )
+  })
+})
