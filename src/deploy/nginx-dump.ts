@@ -23,6 +23,14 @@ export interface NginxLayout {
   problems: string[]
 }
 
+/** What to tell a user whose nginx does not read the http-level file inside http. */
+export function httpFileMissing(httpFile: string): string {
+  return (
+    `nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
+    `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`
+  )
+}
+
 /** nginx's access log where no level of the configuration names one, as nginx is built by default. */
 export const COMPILED_ACCESS_LOG = 'logs/access.log'
 
@@ -43,14 +51,27 @@ export function readNginxDump(dump: string, p: { include: string; httpFile: stri
   }
   const root = expand(parsed.get(main)!, main, { files: [...files.keys()], parsed, prefix }, 0)
   const includeSites: Block[][] = []
-  let httpFileIncluded = false
+  let httpFileAt: number | undefined
+  let firstIncludeAt: number | undefined
+  let at = 0
   visit(root, [], (node, chain) => {
+    at++
     if (node.name !== 'include' || node.args.length !== 1) return
     const pattern = absolute(node.args[0].value, prefix)
     const innermost = chain[chain.length - 1]
-    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileIncluded = true
-    if (matches(pattern, p.include)) includeSites.push(chain)
+    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileAt ??= at
+    if (matches(pattern, p.include)) {
+      includeSites.push(chain)
+      firstIncludeAt ??= at
+    }
   })
+  const httpFileIncluded = httpFileAt !== undefined
+  if (httpFileAt !== undefined && firstIncludeAt !== undefined && httpFileAt > firstIncludeAt) {
+    // nginx looks a log_format up when it reads the access_log that names it.
+    problems.push(
+      `nginx reads ${p.httpFile} after ${p.include}: the log format it defines must come first. Move the include that reads ${p.httpFile} above the server blocks in http`,
+    )
+  }
 
   const compiled = `access_log ${p.compiledAccessLog ?? COMPILED_ACCESS_LOG} combined;`
   const answers = includeSites.map((chain) => logsAt(chain, p.include, compiled))

@@ -1,6 +1,6 @@
 /** Reading `nginx -T` (src/deploy/nginx-dump.ts), on dumps written by hand. Real dumps: remote/traffic-nginx.test.ts. */
 import { describe, expect, it } from 'vitest'
-import { dumpCommand, readNginxDump } from '../../src/deploy/nginx-dump.js'
+import { dumpCommand, httpFileMissing, readNginxDump } from '../../src/deploy/nginx-dump.js'
 
 const INCLUDE = '/etc/nginx/snippets/shop.inc'
 const HTTP_FILE = '/etc/nginx/conf.d/zdd-shop.conf'
@@ -96,10 +96,23 @@ describe('readNginxDump', () => {
     })
   })
 
+  it('the http-level file read after the include: its log format would come too late', () => {
+    const text = debian(`server { location / { include ${INCLUDE}; } }\n`).replace(
+      '\tinclude /etc/nginx/conf.d/*.conf;\n\tinclude /etc/nginx/sites-enabled/*;\n',
+      '\tinclude /etc/nginx/sites-enabled/*;\n\tinclude /etc/nginx/conf.d/*.conf;\n',
+    )
+    const layout = readNginxDump(text, where)
+    expect(layout.httpFileIncluded).toBe(true)
+    expect(layout.problems).toEqual([expect.stringMatching(/reads \/etc\/nginx\/conf\.d\/zdd-shop\.conf after .*log format/)])
+  })
+
   it('the http-level file is not read: no http-level include matches it, or one inside server does', () => {
     const site = `server {\n  include /etc/nginx/conf.d/*.conf;\n  location / { include ${INCLUDE}; }\n}\n`
     const text = debian(site).replace('\tinclude /etc/nginx/conf.d/*.conf;\n', '')
     expect(readNginxDump(text, where).httpFileIncluded).toBe(false)
+    expect(httpFileMissing(HTTP_FILE)).toMatch(
+      /Add "include \/etc\/nginx\/conf\.d\/zdd-shop\.conf;" .* inside http in nginx\.conf, above the server blocks/,
+    )
     expect(readNginxDump(text, { ...where, httpFile: '/etc/nginx/sites-enabled/zdd-shop' }).httpFileIncluded).toBe(true)
   })
 
