@@ -26,7 +26,8 @@ public class Sample {
     public static void main(String[] args) throws Exception {
         int port = resolvePort(args);
         String version = readVersion();
-        String mode = envOr("SAMPLE_MODE", "ok");
+        String mode = modeOf(envOr("SAMPLE_MODE", "ok"));
+        long slowMs = Long.parseLong(envOr("SAMPLE_SLOW_MS", "400"));
         long startDelay = Long.parseLong(envOr("SAMPLE_START_DELAY_MS", "0"));
 
         if (mode.equals("crash")) {
@@ -43,11 +44,14 @@ public class Sample {
         }
 
         boolean unhealthy = mode.equals("unhealthy");
+        // Releases that pass their health check and still fail their users: "flaky" answers 500 to
+        // every 5th request to /, "slow" takes SAMPLE_SLOW_MS per request to /.
+        Behaviour behaviour = new Behaviour(unhealthy, mode.equals("flaky"), mode.equals("slow") ? slowMs : 0);
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 128);
         // Cached pool: slow requests must not block health checks or each other.
         ExecutorService pool = Executors.newCachedThreadPool();
         server.setExecutor(pool);
-        server.createContext("/", ex -> handle(ex, version, port, unhealthy));
+        server.createContext("/", ex -> handle(ex, version, port, behaviour));
         server.start();
 
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -75,20 +79,45 @@ public class Sample {
             System.out.println("stopped version=" + version + " port=" + port);
         }));
 
-        System.out.println("started version=" + version + " port=" + port);
+        System.out.println("started version=" + version + " port=" + port + (mode.equals("ok") ? "" : " mode=" + mode));
     }
 
-    private static void handle(HttpExchange ex, String version, int port, boolean unhealthy) throws IOException {
+    private record Behaviour(boolean unhealthy, boolean flaky, long slowMs) {}
+
+    // Requests to / so far, for the flaky mode's every 5th.
+    private static final AtomicInteger rootRequests = new AtomicInteger();
+
+    // SAMPLE_MODE_FILE names a file (relative to the working directory, the release directory)
+    // whose text overrides SAMPLE_MODE: one host of a fleet can run a bad release while every host
+    // gets the same env.
+    private static String modeOf(String fallback) throws IOException {
+        String file = System.getenv("SAMPLE_MODE_FILE");
+        if (file == null || file.isEmpty() || !Files.exists(Paths.get(file))) return fallback;
+        String text = new String(Files.readAllBytes(Paths.get(file)), StandardCharsets.UTF_8).trim();
+        return text.isEmpty() ? fallback : text;
+    }
+
+    private static void handle(HttpExchange ex, String version, int port, Behaviour behaviour) throws IOException {
         inFlight.incrementAndGet();
         try {
             URI uri = ex.getRequestURI();
             Map<String, String> q = query(uri.getRawQuery());
             switch (uri.getPath()) {
                 case "/":
+                    if (behaviour.slowMs() > 0) {
+                        try {
+                            Thread.sleep(behaviour.slowMs());
+                        } catch (InterruptedException ignored) {
+                        }
+                    }
+                    if (behaviour.flaky() && rootRequests.incrementAndGet() % 5 == 0) {
+                        send(ex, 500, "error: flaky version=" + version + " port=" + port + "\n");
+                        break;
+                    }
                     send(ex, 200, "version=" + version + " port=" + port + "\n");
                     break;
                 case "/actuator/health":
-                    if (unhealthy) send(ex, 503, "{\"status\":\"DOWN\"}");
+                    if (behaviour.unhealthy()) send(ex, 503, "{\"status\":\"DOWN\"}");
                     else send(ex, 200, "{\"status\":\"UP\"}");
                     break;
                 case "/slow": {
