@@ -88,7 +88,7 @@ export function routingReport(
 function roleOf(port: number, active: boolean, traffic: RoutingReport): string {
   const canary = traffic.canary
   if (canary?.newPort === port) return ` (canary: ${canary.percent}% of clients)`
-  if (canary?.previousPort === port) return ` (active: the other ${100 - canary.percent}% of clients)`
+  if (canary?.previousPort === port) return ` (active: the other ${Number((100 - canary.percent).toFixed(2))}% of clients)`
   if (!active) return ''
   return traffic.mode === 'maintenance' ? ' (active once live)' : ' (active)'
 }

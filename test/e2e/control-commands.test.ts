@@ -1,6 +1,6 @@
 // Traffic control's commands end to end, on one host with real nginx and JVMs, traffic through
-// nginx throughout: a held canary that refuses a deploy and is promoted, a held canary rolled back,
-// maintenance and live, and a deploy during maintenance.
+// nginx throughout: a deploy that holds its canary, a deploy refused meanwhile, promote; a held
+// canary rolled back; maintenance and live, and a deploy during maintenance.
 import { existsSync } from 'node:fs'
 import { readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
 import { startTraffic } from '../../scripts/lib/traffic.mjs'
-import { answers, holdCanary, includeOf } from './held-canary.js'
+import { answers, includeOf } from './held-canary.js'
 import { get, removeWorkspaces, run, served, why, workspaceWithJar } from './support.js'
 
 describe('promote, rollback of a held canary, maintenance and live on one host', () => {
@@ -35,13 +35,23 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     return stats
   }
 
-  it('with v1 and v2 deployed, a held canary sends part of the clients to v2: status shows the split', async () => {
+  /** A deploy that holds its canary at 50% (canary-interval 0), as a first job of a reviewed promotion. */
+  const holdingCanary = async (version: string) => {
+    const result = await run(target, await workspaceWithJar(version), {
+      'nginx-http-include': target.httpIncludePath,
+      'canary-steps': '50',
+      'canary-interval': '0',
+    })
+    expect(result.code, why(result)).toBe(0)
+    expect(result.outputs.canary).toBe('held')
+    return result
+  }
+
+  it('a deploy of v2 holds its canary beside v1: status shows the split', async () => {
     // The first deploy takes port B (the include names A, where nothing runs); the second, port A.
-    for (const version of ['1', '2']) {
-      const deployed = await run(target, await workspaceWithJar(version))
-      expect(deployed.code, why(deployed)).toBe(0)
-    }
-    await holdCanary(target, { percent: 50, newPort: portA, previousPort: portB, deployDir: target.deployDir })
+    const first = await run(target, await workspaceWithJar('1'))
+    expect(first.code, why(first)).toBe(0)
+    await holdingCanary('2')
     const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
     expect(status.code, why(status)).toBe(0)
     const [host] = JSON.parse(status.outputs.report)
@@ -53,12 +63,13 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     expect(status.stdout).toContain(
       `a canary is held: nginx sends 50% of clients to port ${portA} (release ${host.routing.canary.newRelease})`,
     )
+    expect(status.stdout).toContain(`port ${portA} (canary: 50% of clients): release ${host.routing.canary.newRelease}`)
   })
 
   it('a deploy while the canary is held fails at once, naming both commands, and uploads nothing', async () => {
     const include = await includeOf(target)
     const releases = await readdir(path.join(target.deployDir, 'releases'))
-    const result = await run(target, await workspaceWithJar('3'))
+    const result = await run(target, await workspaceWithJar('9'))
     expect(result.code, why(result)).toBe(1)
     expect(result.stdout).toContain(`a canary is held on ${target.user}@${target.host}:${target.sshPort}`)
     expect(result.stdout).toContain('`command: promote` sends all traffic to the new instance, `command: rollback` sends it all back')
@@ -92,8 +103,8 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
   })
 
   it('rollback of a held canary puts every client back on the previous instance and stops the canary: 0 failed', async () => {
-    // v1 (warm on B) is the canary this time, v2 on A the previous instance.
-    await holdCanary(target, { percent: 50, newPort: portB, previousPort: portA, deployDir: target.deployDir })
+    // v3 is the canary this time, on B; v2 on A is the previous instance.
+    await holdingCanary('3')
     traffic = startTraffic({ url: target.url, concurrency: 4 })
     const result = await run(target, await workspaceWithJar('unused'), { command: 'rollback', 'drain-seconds': '1' })
     expect(result.code, why(result)).toBe(0)
@@ -129,16 +140,16 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     expect(status.stdout).toContain(`in maintenance: nginx answers 503 to every request; port ${portA} (release`)
   })
 
-  it('a deploy during maintenance starts and checks v3, and stays in maintenance with the page it had', async () => {
-    const result = await run(target, await workspaceWithJar('3'))
+  it('a deploy during maintenance starts and checks v4, and stays in maintenance with the page it had', async () => {
+    const result = await run(target, await workspaceWithJar('4'))
     expect(result.code, why(result)).toBe(0)
     expect(result.outputs['active-port']).toBe(String(portB))
     expect(result.stdout).toContain('It stays in maintenance')
     expect(await answers(`${target.url}/`, 5)).toEqual(Array(5).fill({ status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }))
-    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=3 /)
+    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=4 /)
   })
 
-  it('live puts traffic back on the active instance, v3: 0 failed requests after it', async () => {
+  it('live puts traffic back on the active instance, v4: 0 failed requests after it', async () => {
     const result = await run(target, await workspaceWithJar('unused'), { command: 'live' })
     expect(result.code, why(result)).toBe(0)
     expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portB};\n`)
@@ -146,7 +157,7 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     await new Promise((resolve) => setTimeout(resolve, 1500))
     const stats = await stopTraffic()
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
-    expect(Object.keys(stats.bodies)).toEqual([`version=3 port=${portB}`])
+    expect(Object.keys(stats.bodies)).toEqual([`version=4 port=${portB}`])
 
     // Every command that changed what serves left its line.
     const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
