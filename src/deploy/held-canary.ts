@@ -7,6 +7,7 @@
  */
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
+import { releaseUnservedScript } from '../remote/release-state.js'
 import { type Split, readInclude } from '../remote/traffic.js'
 import type { RemoteHost } from '../ssh/transport.js'
 import { canaryToPromote } from './control.js'
@@ -97,7 +98,6 @@ export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<vo
       `the previous instance on port ${previousPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${previousPort}${config.health.path}), so traffic cannot go back to it; nothing was switched and the canary stays held. Promote the canary with command: promote, or bring port ${previousPort} back on the host.`,
     )
   }
-  // The include switch marks its release as served: the previous one has; the canary keeps its mark.
   await endCanary(run, split, previousPort, `nginx now sends all traffic back to port ${previousPort} (release ${release ?? 'unknown'})`)
   report.previousPort = newPort
   const canaryRelease = releaseOf(run)(newPort)
@@ -108,5 +108,8 @@ export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<vo
   await timed(report, 'stop_previous', () =>
     log.group(`Stop the canary on port ${newPort}`, () => stopInstance(run, newPort, config.drainSeconds)),
   )
+  // Its canary step may have marked it as served: a later rollback must not take it for a version to go back to.
+  if (canaryRelease)
+    await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release: canaryRelease }), { step: 'rollback' })
   report.outcome = 'rolled-back'
 }

@@ -120,10 +120,17 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     expect(existsSync(path.join(target.deployDir, 'run', `${portB}.pid`))).toBe(false)
   })
 
+  it('a later rollback never goes back to the canary that was sent back: it restarts v1, which served before v2', async () => {
+    const result = await run(target, await workspaceWithJar('unused'), { command: 'rollback' })
+    expect(result.code, why(result)).toBe(0)
+    expect(result.outputs['active-port']).toBe(String(portB))
+    expect(await served(target)).toBe(`200 version=1 port=${portB}`)
+  })
+
   it('maintenance: every request through nginx gets 503, Retry-After and the page, while the instance keeps running', async () => {
     const page = path.join(target.dir, 'maintenance.html')
     await writeFile(page, `${PAGE}\n`)
-    // Requests running across the change meet either v2 or the page, never an error of another kind.
+    // Requests running across the change meet either v1 or the page, never an error of another kind.
     traffic = startTraffic({ url: target.url, concurrency: 4 })
     const result = await run(target, await workspaceWithJar('unused'), { command: 'maintenance', 'maintenance-page': page })
     expect(result.code, why(result)).toBe(0)
@@ -132,32 +139,32 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     const during = await answers(`${target.url}/any/path`, 20)
     const expected = { status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }
     expect(during).toEqual(Array(20).fill(expected))
-    expect((await get(`http://127.0.0.1:${portA}/`)).body).toMatch(/^version=2 /)
+    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=1 /)
 
     const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })
     const [host] = JSON.parse(status.outputs.report)
-    expect(host.routing).toMatchObject({ mode: 'maintenance', port: portA })
-    expect(status.stdout).toContain(`in maintenance: nginx answers 503 to every request; port ${portA} (release`)
+    expect(host.routing).toMatchObject({ mode: 'maintenance', port: portB })
+    expect(status.stdout).toContain(`in maintenance: nginx answers 503 to every request; port ${portB} (release`)
   })
 
   it('a deploy during maintenance starts and checks v4, and stays in maintenance with the page it had', async () => {
     const result = await run(target, await workspaceWithJar('4'))
     expect(result.code, why(result)).toBe(0)
-    expect(result.outputs['active-port']).toBe(String(portB))
+    expect(result.outputs['active-port']).toBe(String(portA))
     expect(result.stdout).toContain('It stays in maintenance')
     expect(await answers(`${target.url}/`, 5)).toEqual(Array(5).fill({ status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }))
-    expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=4 /)
+    expect((await get(`http://127.0.0.1:${portA}/`)).body).toMatch(/^version=4 /)
   })
 
   it('live puts traffic back on the active instance, v4: 0 failed requests after it', async () => {
     const result = await run(target, await workspaceWithJar('unused'), { command: 'live' })
     expect(result.code, why(result)).toBe(0)
-    expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portB};\n`)
+    expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portA};\n`)
     traffic = startTraffic({ url: target.url, concurrency: 4 })
     await new Promise((resolve) => setTimeout(resolve, 1500))
     const stats = await stopTraffic()
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
-    expect(Object.keys(stats.bodies)).toEqual([`version=4 port=${portB}`])
+    expect(Object.keys(stats.bodies)).toEqual([`version=4 port=${portA}`])
 
     // Every command that changed what serves left its line.
     const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })

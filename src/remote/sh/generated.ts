@@ -42,6 +42,8 @@ export const READ_MANIFESTS_SH = "cd -- \"$DEPLOY_DIR/releases\" 2>/dev/null || 
 
 export const RELEASE_LOCK_SH = "cd -- \"$DEPLOY_DIR\" 2>/dev/null || exit 0\nline=\n[ ! -r .lock/holder ] || read -r line < .lock/holder\nset -- $line\n[ \"${1:-}\" = \"$$\" ] && rm -rf .lock\necho \"lock=released\"\n"
 
+export const RELEASE_UNSERVED_SH = "[ ! -d \"${STATE_FILE%/*}\" ] || printf 'new\\n' > \"$STATE_FILE\" || exit 1\necho \"release_state=new\"\n"
+
 export const RENEW_LEASE_SH = "cd -- \"$DEPLOY_DIR\" 2>/dev/null || { echo \"lease=lost\"; exit 0; }\nline=\n[ ! -r .lock/holder ] || read -r line < .lock/holder 2>/dev/null || line=\nset -- $line\nif [ \"${1:-}-${2:-}\" != \"$KEY\" ]; then echo \"lease=lost\"; exit 0; fi\nclock\n# A renewal that lands after a takeover writes a lease nobody reads: the new holder's key differs.\nprintf '%s\\n' \"$NOW\" > \".lock/.lease.renew.$$\" && mv -f \".lock/.lease.renew.$$\" \".lock/lease.$KEY\" 2>/dev/null\necho \"lease=renewed\"\n"
 
 export const REPORT_HOLDER_SH = "\nreport_holder() {\n  proc_start \"$1\" || PROC_START=\n  echo \"holder_pid=$1\"\n  echo \"holder_start=$PROC_START\"\n  echo \"holder_command=$(tr '\\0\\n' '  ' < \"/proc/$1/cmdline\" 2>/dev/null | cut -c1-2000)\"\n}\n"
