@@ -84,13 +84,18 @@ export type IncludeMode =
 
 const MARKER = '# zero-downtime-deploy:'
 
-/** The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed. */
+/**
+ * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
+ * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
+ * the add_header directives it inherits (a server's Strict-Transport-Security, say).
+ */
 export function includeText(p: {
   template: string
   appName: string
   mode: IncludeMode
   trafficLog: string
   userAccessLogs: string[]
+  userHeaders?: string[]
 }): string {
   const names = nginxNames(p.appName)
   const mode = p.mode
@@ -122,6 +127,7 @@ export function includeText(p: {
         renderInclude(p.template, mode.port),
         'default_type text/html;',
         `add_header Retry-After ${Math.max(0, Math.round(mode.retryAfterSeconds))} always;`,
+        ...(p.userHeaders ?? []),
         `return 503 ${nginxString(maintenancePage(mode.page))};`,
       ].join('\n')
   }

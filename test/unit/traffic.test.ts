@@ -119,6 +119,12 @@ describe('includeText and readInclude', () => {
       ].join('\n'),
     )
     expect(readInclude(text, ports)).toEqual({ mode: 'maintenance', port: 8082 })
+    const kept = includeText({
+      ...base,
+      userHeaders: ['add_header X-Frame-Options DENY;'],
+      mode: { mode: 'maintenance', port: 8082, page: 'x', retryAfterSeconds: 5 },
+    })
+    expect(kept).toContain('add_header Retry-After 5 always;\nadd_header X-Frame-Options DENY;\nreturn 503 "x";')
     expect(readInclude('# zero-downtime-deploy: maintenance\nreturn 503;', ports)).toEqual({ mode: 'maintenance', port: undefined })
   })
 

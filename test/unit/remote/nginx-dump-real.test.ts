@@ -65,6 +65,7 @@ describe.skipIf(!NGINX).concurrent('readNginxDump on a real nginx -T', () => {
       httpFileIncluded: true,
       accessLogs: [`access_log "${dir}/logs/shop access.log" combined buffer=4k flush=1s;`, `access_log ${dir}/logs/shop.json;`],
       problems: [],
+      addHeaders: [],
     })
     // A file conf.d does not have yet is read once written: the glob matches it.
     expect(
@@ -89,6 +90,7 @@ describe.skipIf(!NGINX).concurrent('readNginxDump on a real nginx -T', () => {
       httpFileIncluded: true,
       accessLogs: [`access_log ${httpLogPath} combined;`],
       problems: [],
+      addHeaders: [],
     })
   })
 

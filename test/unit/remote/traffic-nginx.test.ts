@@ -84,6 +84,19 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     }
     return switchAndHandOver(undefined, params)
   }
+  const switchMaintenance = (mode: IncludeMode, userHeaders?: string[]) =>
+    switchAndHandOver(undefined, {
+      include: site.include,
+      content: includeText({ template: TEMPLATE, appName: APP, mode, trafficLog: site.trafficLog, userAccessLogs: [], userHeaders }),
+      testCommand: site.testCommand,
+      reloadCommand: site.reloadCommand,
+      masterHint: nginxMasterHint(site.reloadCommand),
+      verifyUrl: '',
+      verifyTimeoutSeconds: 2,
+      intervalSeconds: 0.1,
+      reloadTimeoutSeconds: 5,
+      releaseStateFile: '',
+    })
   let dumped: ReturnType<typeof readDumpAnswer>
   const layout = () =>
     readNginxDump(dumped.dump!, { include: site.include, httpFile: site.httpFile, compiledAccessLog: dumped.httpLogPath })
@@ -105,7 +118,12 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     expect(dumped.dump).toContain(`# configuration file ${site.include}:`)
     expect(dumped.home).toBe(process.env.HOME)
     expect(dumped.httpLogPath).toMatch(/access\.log$/)
-    expect(layout()).toEqual({ httpFileIncluded: true, accessLogs: [`access_log ${site.userLog};`], problems: [] })
+    expect(layout()).toEqual({
+      httpFileIncluded: true,
+      accessLogs: [`access_log ${site.userLog};`],
+      problems: [],
+      addHeaders: ['add_header Strict-Transport-Security "max-age=60" always;'],
+    })
   })
 
   it("an observing include: N requests make N lines in the user's log, in its own format, and N in the traffic log", async () => {
@@ -193,13 +211,20 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     expect(timedOut.ms).toBeLessThan(1500)
   })
 
-  it('maintenance: 503 with Retry-After and the page, $ and quotes as written', async () => {
+  it("maintenance: 503 with Retry-After and the page, $ and quotes as written, and the server's own headers kept", async () => {
     const page = '<h1>Back at 5 "o\'clock"</h1><p>$5 off</p>'
-    const run = await switchTo({ mode: 'maintenance', port: backends[NEW], page, retryAfterSeconds: 90 })
+    const mode: IncludeMode = { mode: 'maintenance', port: backends[NEW], page, retryAfterSeconds: 90 }
+    // Retry-After alone replaces the add_header directives the location inherits from the server.
+    let run = await switchMaintenance(mode, [])
+    expect(run.code, run.stdout).toBe(0)
+    expect((await get(site.port)).headers['strict-transport-security']).toBeUndefined()
+
+    run = await switchMaintenance(mode, layout().addHeaders)
     expect(run.code, run.stdout).toBe(0)
     const reply = await get(site.port)
     expect(reply.status).toBe(503)
     expect(reply.headers['retry-after']).toBe('90')
+    expect(reply.headers['strict-transport-security']).toBe('max-age=60')
     expect(reply.headers['content-type']).toBe('text/html')
     expect(reply.body).toBe(page.replace('$', '&#36;'))
   })

@@ -48,6 +48,7 @@ http {
   server {
     listen 127.0.0.1:${port};
     access_log ${dir}/logs/user.log;
+    add_header Strict-Transport-Security "max-age=60" always;
     location / {
       include ${include};
       proxy_pass $service_url;
