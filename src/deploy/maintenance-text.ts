@@ -40,9 +40,12 @@ export function pageWordBytes(include: string): number {
 /** The lines of a maintenance include that make nginx answer 503 (see includeText), verbatim; undefined when there are none. */
 export function maintenanceTail(include: string | undefined): string | undefined {
   const lines = (include ?? '').split('\n')
+  // The user's own add_header directives, repeated (see includeText's userHeaders), may stand before the return.
   const at = lines.findIndex(
     (line, i) =>
-      line === 'default_type text/html;' && lines[i + 1]?.startsWith('add_header Retry-After ') && lines[i + 2]?.startsWith('return 503 "'),
+      line === 'default_type text/html;' &&
+      lines[i + 1]?.startsWith('add_header Retry-After ') &&
+      lines.slice(i + 2).some((later) => later.startsWith('return 503 "')),
   )
   return at < 0 ? undefined : lines.slice(at).join('\n')
 }

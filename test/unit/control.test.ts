@@ -160,6 +160,24 @@ describe('a deploy or rollback on a host in maintenance', () => {
     expect(readInclude(moved, PORTS)).toEqual({ mode: 'maintenance', port: 8082 })
   })
 
+  it("keeps the user's add_header directives that the maintenance include repeats", () => {
+    const withHeaders = includeText({
+      template: TEMPLATE,
+      appName: 'shop',
+      mode: { mode: 'maintenance', port: 8081, page: '<h1>Down</h1>', retryAfterSeconds: 60 },
+      trafficLog: '/srv/shop/run/traffic.log',
+      userAccessLogs: [],
+      userHeaders: ['add_header Strict-Transport-Security "max-age=31536000" always;'],
+    })
+    const moved = keepingMaintenancePage(
+      include({ mode: 'maintenance', port: 8082, page: 'x', retryAfterSeconds: 5 }),
+      maintenanceTail(withHeaders)!,
+    )
+    expect(moved).toBe(
+      '# zero-downtime-deploy: maintenance 8082\nset $service_url http://127.0.0.1:8082;\ndefault_type text/html;\nadd_header Retry-After 60 always;\nadd_header Strict-Transport-Security "max-age=31536000" always;\nreturn 503 "<h1>Down</h1>";',
+    )
+  })
+
   it('finds no page in an include that is not a maintenance include', () => {
     expect(maintenanceTail(PLAIN)).toBeUndefined()
     expect(maintenanceTail(undefined)).toBeUndefined()
