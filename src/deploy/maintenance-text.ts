@@ -20,14 +20,24 @@ export const DEFAULT_MAINTENANCE_PAGE =
 export const MAX_PAGE_WORD_BYTES = 4096
 export const MAX_PAGE_BYTES = MAX_PAGE_WORD_BYTES - 2
 
-/** The maintenance include for `port`, with `page` as the 503's body. */
-export function maintenanceInclude(config: DeployConfig, deployDir: string, port: number, page: string): string {
+/**
+ * The maintenance include for `port`, with `page` as the 503's body. `userHeaders`: the add_header
+ * directives in force where nginx includes it, which its Retry-After would otherwise replace.
+ */
+export function maintenanceInclude(
+  config: DeployConfig,
+  deployDir: string,
+  port: number,
+  page: string,
+  userHeaders: string[] = [],
+): string {
   return includeText({
     template: config.nginx.template,
     appName: config.appName,
     mode: { mode: 'maintenance', port, page, retryAfterSeconds: RETRY_AFTER_SECONDS },
     trafficLog: trafficLogPath(deployDir),
     userAccessLogs: [],
+    userHeaders,
   })
 }
 

@@ -7,7 +7,7 @@
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import { MAINTENANCE_PAGE_EXIT, maintenancePageScript, pageText } from '../remote/maintenance.js'
-import { readInclude } from '../remote/traffic.js'
+import { nginxDumpScript, readDumpAnswer, readInclude } from '../remote/traffic.js'
 import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
 import { liveDecision, portForMaintenance } from './control.js'
 import { instanceOn } from './host-state.js'
@@ -20,13 +20,43 @@ import {
   maintenanceInclude,
   pageWordBytes,
 } from './maintenance-text.js'
-import { renderInclude } from './plan.js'
+import { dumpCommand, readNginxDump } from './nginx-dump.js'
+import { renderInclude, withoutSudoForRoot } from './plan.js'
 import { type HostReport, timed } from './report.js'
 import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth } from './steps.js'
 
 const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere'
 
 const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port)?.release
+
+/**
+ * The add_header directives in force where nginx includes the include (a server's
+ * Strict-Transport-Security, say), from `nginx -T`, so that the 503 keeps them. Asked only where
+ * the dump needs no sudo (root, or a test command without it): a command sudo refuses is logged on
+ * the host as an incident, and the README's rules for these commands do not name `nginx -T`.
+ * Anything that goes wrong leaves them out; the 503 is what matters.
+ */
+async function inheritedHeaders(run: HostRun): Promise<string[]> {
+  const { config, state, remote, log } = run
+  const command = dumpCommand(config.nginx.testCommand)
+  const runnable = command === undefined ? undefined : withoutSudoForRoot(command, state.isRoot)
+  if (runnable === undefined || /^\s*sudo\s/.test(runnable)) return []
+  try {
+    const answer = readDumpAnswer((await remote.run(nginxDumpScript(runnable), { step: 'maintenance', allowExit: [1] })).answer)
+    if (answer.dump === undefined) return []
+    const layout = readNginxDump(answer.dump, {
+      include: config.nginx.include,
+      httpFile: config.traffic.httpInclude,
+      compiledAccessLog: answer.httpLogPath,
+    })
+    return layout.addHeaders ?? []
+  } catch (error) {
+    log.info(
+      `Could not read nginx's add_header directives around the include (${(error as Error).message}); the 503 carries Retry-After alone.`,
+    )
+    return []
+  }
+}
 
 /** maintenance-page, read on the host through the connection; the default page when it is empty. */
 async function readPage(run: HostRun): Promise<string> {
@@ -60,7 +90,9 @@ export async function maintenance(remote: RemoteHost, config: DeployConfig, repo
     report.activePort = port
     report.previousPort = port
     report.release = instanceOn(state, port)?.release
-    const content = maintenanceInclude(config, state.deployDir, port, await readPage(run))
+    const headers = inheritedHeaders(run)
+    headers.catch(() => undefined)
+    const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers)
     const wordBytes = pageWordBytes(content)
     if (wordBytes > MAX_PAGE_WORD_BYTES) {
       throw new StepError(

@@ -2,14 +2,14 @@
 // nginx throughout: a deploy that holds its canary, a deploy refused meanwhile, promote; a held
 // canary rolled back; maintenance and live, and a deploy during maintenance.
 import { existsSync } from 'node:fs'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-ignore -- plain JS helper
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
 import { startTraffic } from '../../scripts/lib/traffic.mjs'
-import { answers, includeOf } from './held-canary.js'
+import { answers, headerOf, includeOf, reloadNginx } from './held-canary.js'
 import { get, removeWorkspaces, run, served, why, workspaceWithJar } from './support.js'
 
 describe('promote, rollback of a held canary, maintenance and live on one host', () => {
@@ -130,6 +130,11 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
   it('maintenance: every request through nginx gets 503, Retry-After and the page, while the instance keeps running', async () => {
     const page = path.join(target.dir, 'maintenance.html')
     await writeFile(page, `${PAGE}\n`)
+    // A header the server block adds to every answer: the 503 keeps it.
+    const conf = await readFile(target.nginxConfPath, 'utf8')
+    await writeFile(target.nginxConfPath, conf.replace('    location / {', '    add_header X-Frame-Options DENY always;\n    location / {'))
+    await reloadNginx(target)
+    expect(await headerOf(`${target.url}/`, 'X-Frame-Options')).toBe('DENY')
     // Requests running across the change meet either v1 or the page, never an error of another kind.
     traffic = startTraffic({ url: target.url, concurrency: 4 })
     const result = await run(target, await workspaceWithJar('unused'), { command: 'maintenance', 'maintenance-page': page })
@@ -139,6 +144,7 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     const during = await answers(`${target.url}/any/path`, 20)
     const expected = { status: 503, retryAfter: '60', body: PAGE.replace('$', '&#36;') }
     expect(during).toEqual(Array(20).fill(expected))
+    expect(await headerOf(`${target.url}/`, 'X-Frame-Options')).toBe('DENY')
     expect((await get(`http://127.0.0.1:${portB}/`)).body).toMatch(/^version=1 /)
 
     const status = await run(target, await workspaceWithJar('unused'), { command: 'status' })

@@ -61,6 +61,19 @@ export function fetchPage(url: string): Promise<Answer> {
   })
 }
 
+/** A header of one answer through nginx. */
+export function headerOf(url: string, name: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.headers[name.toLowerCase()] as string | undefined))
+      res.on('error', reject)
+    })
+    req.setTimeout(5000, () => req.destroy(new Error(`GET ${url} timed out`)))
+    req.on('error', reject)
+  })
+}
+
 /** `count` answers through nginx, one after the other. */
 export async function answers(url: string, count: number): Promise<Answer[]> {
   const all: Answer[] = []
