@@ -76,6 +76,9 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
     expect(result.outputs['uploaded-bytes']).toBe('0')
     expect(await readdir(path.join(target.deployDir, 'releases'))).toEqual(releases)
     expect(await includeOf(target)).toBe(include)
+    const dryRun = await run(target, await workspaceWithJar('9'), { 'dry-run': 'true' })
+    expect(dryRun.code, why(dryRun)).toBe(1)
+    expect(dryRun.stdout).toContain('Finish it before deploying: `command: promote` sends all traffic to the new instance')
   })
 
   it('promote sends all traffic to the canary with 0 failed requests, and keeps the previous instance warm', async () => {
