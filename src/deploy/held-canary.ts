@@ -15,7 +15,8 @@ import { instanceOn } from './host-state.js'
 import { switchInclude } from './include-switch.js'
 import { renderInclude } from './plan.js'
 import { type HostReport, timed } from './report.js'
-import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth, stopInstance } from './steps.js'
+import { runPostSwitchHook } from './hooks.js'
+import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth, stopInstance, switchTraffic } from './steps.js'
 
 /** The split of the canary held on the host, if one is. */
 export function heldCanary(run: HostRun): Split | undefined {
@@ -66,6 +67,18 @@ export async function promote(remote: RemoteHost, config: DeployConfig, report: 
     await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`)
     report.activePort = newPort
     report.release = release
+    // The full switch happens now, not in the deploy that held the canary: so does its check.
+    if (release !== undefined) {
+      const fileName = state.releases.find((r) => r.name === release)?.fileName ?? ''
+      await timed(report, 'post_switch', () =>
+        runPostSwitchHook(
+          run,
+          { name: 'post-switch', release, fileName, port: newPort, previousPort },
+          { port: previousPort, release: releaseOf(run)(previousPort) },
+          { switchTo: (port, back) => switchTraffic(run, port, back), stop: (port) => stopInstance(run, port, config.drainSeconds) },
+        ),
+      )
+    }
     report.canary = 'promoted'
     if (config.stopPrevious) {
       await timed(report, 'stop_previous', () =>

@@ -83,9 +83,14 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
 
   it('promote sends all traffic to the canary with 0 failed requests, and keeps the previous instance warm', async () => {
     traffic = startTraffic({ url: target.url, concurrency: 4 })
-    const result = await run(target, await workspaceWithJar('unused'), { command: 'promote' })
+    const result = await run(target, await workspaceWithJar('unused'), {
+      command: 'promote',
+      // The full switch happens now, and with it the user's check after the switch.
+      'post-switch-command': 'echo "checked $RELEASE on port $PORT after $COMMAND"',
+    })
     expect(result.code, why(result)).toBe(0)
     expect(result.outputs).toMatchObject({ 'active-port': String(portA), 'previous-port': String(portB), canary: 'promoted' })
+    expect(result.stdout).toContain(`checked ${result.outputs.release} on port ${portA} after promote`)
     expect(await includeOf(target)).toBe(`set $service_url http://127.0.0.1:${portA};\n`)
     const after = await answers(`${target.url}/`, 20)
     expect(new Set(after.map((a) => `${a.status} ${a.body.split('\n')[0]}`))).toEqual(new Set([`200 version=2 port=${portA}`]))
