@@ -31,18 +31,21 @@ const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port
 
 /**
  * The add_header directives in force where nginx includes the include (a server's
- * Strict-Transport-Security, say), from `nginx -T`, so that the 503 keeps them. Asked only where
- * the dump needs no sudo (root, or a test command without it): a command sudo refuses is logged on
- * the host as an incident, and the README's rules for these commands do not name `nginx -T`.
- * Anything that goes wrong leaves them out; the 503 is what matters.
+ * Strict-Transport-Security, say), from `nginx -T`, so that the 503 keeps them. Through sudo only
+ * where sudo says it would run it (`sudo -n -l` runs nothing): a command sudo refuses is logged on
+ * the host as an incident, and the narrow rules these commands need do not name `nginx -T` (a
+ * canary's do). Anything that goes wrong leaves them out; the 503 is what matters.
  */
 async function inheritedHeaders(run: HostRun): Promise<string[]> {
   const { config, state, remote, log } = run
   const command = dumpCommand(config.nginx.testCommand)
-  const runnable = command === undefined ? undefined : withoutSudoForRoot(command, state.isRoot)
-  if (runnable === undefined || /^\s*sudo\s/.test(runnable)) return []
+  if (command === undefined) return []
+  const runnable = withoutSudoForRoot(command, state.isRoot)
+  const viaSudo = /^\s*sudo\s+-n\s+(.*)$/s.exec(runnable)
+  if (/^\s*sudo\s/.test(runnable) && !viaSudo) return []
+  const dump = viaSudo ? `sudo -n -l ${viaSudo[1]} > /dev/null 2>&1 && ${runnable}` : runnable
   try {
-    const answer = readDumpAnswer((await remote.run(nginxDumpScript(runnable), { step: 'maintenance', allowExit: [1] })).answer)
+    const answer = readDumpAnswer((await remote.run(nginxDumpScript(dump), { step: 'maintenance', allowExit: [1] })).answer)
     if (answer.dump === undefined) return []
     const layout = readNginxDump(answer.dump, {
       include: config.nginx.include,

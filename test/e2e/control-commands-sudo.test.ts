@@ -1,7 +1,7 @@
 // promote, rollback of a held canary, maintenance and live as a non-root deploy user who has exactly
 // the README's three sudoers rules (tee of the include, nginx -t, nginx -s reload) and nothing more.
 import { execFile as execFileCb } from 'node:child_process'
-import { chmod, readFile } from 'node:fs/promises'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +12,7 @@ import { createHostUser } from '../../scripts/lib/host-user.mjs'
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
 import { startTraffic } from '../../scripts/lib/traffic.mjs'
-import { answers, holdCanary, includeOf } from './held-canary.js'
+import { answers, fetchPage, headerOf, holdCanary, includeOf, reloadNginx } from './held-canary.js'
 import { type Inputs, get, killDeployed, removeWorkspaces, run, why, workspaceWithJar } from './support.js'
 
 const execFile = promisify(execFileCb)
@@ -24,14 +24,16 @@ describe.skipIf(!isRoot)('the control commands as a deploy user with the narrow 
   let traffic: any
   let inputs: Inputs
   let deployDir: string
+  let sudoers: string
+  let nginxArgs: string
   const name = `zdd-ctl-${process.pid}`
 
   beforeAll(async () => {
     target = await startTarget({ homeAuthorizedKeys: true })
     // The user reads the include and nginx's files, and writes none of them itself.
     await chmod(target.dir, 0o755)
-    const nginxArgs = `/usr/sbin/nginx -p ${target.dir} -c ${target.nginxConfPath}`
-    const sudoers = [
+    nginxArgs = `/usr/sbin/nginx -p ${target.dir} -c ${target.nginxConfPath}`
+    sudoers = [
       `${name} ALL=(root) NOPASSWD: /usr/bin/tee ${target.includePath}`,
       `${name} ALL=(root) NOPASSWD: ${nginxArgs} -t, ${nginxArgs} -s reload`,
       '',
@@ -103,5 +105,19 @@ describe.skipIf(!isRoot)('the control commands as a deploy user with the narrow 
     const stats = await stopTraffic()
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
     expect(Object.keys(stats.bodies)).toEqual([`version=2 port=${portA}`])
+  })
+
+  it("with a canary's nginx -T rule as well, the 503 keeps the add_header directives the server adds", async () => {
+    const conf = await readFile(target.nginxConfPath, 'utf8')
+    await writeFile(target.nginxConfPath, conf.replace('    location / {', '    add_header X-Frame-Options DENY always;\n    location / {'))
+    await reloadNginx(target)
+    await writeFile(user.sudoersPath, `${sudoers}${name} ALL=(root) NOPASSWD: ${nginxArgs} -T\n`, { mode: 0o440 })
+    const paused = await run(target, await workspaceWithJar('unused'), { ...inputs, command: 'maintenance' })
+    expect(paused.code, why(paused)).toBe(0)
+    expect((await fetchPage(`${target.url}/`)).status).toBe(503)
+    expect(await headerOf(`${target.url}/`, 'X-Frame-Options')).toBe('DENY')
+    const live = await run(target, await workspaceWithJar('unused'), { ...inputs, command: 'live' })
+    expect(live.code, why(live)).toBe(0)
+    expect(await headerOf(`${target.url}/`, 'X-Frame-Options')).toBe('DENY')
   })
 })
