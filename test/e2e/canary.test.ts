@@ -69,6 +69,8 @@ describe('canary steps and the bake on one host', () => {
   })
 
   it('a good release through a 20% canary: the hashed share of clients on it, none flips back, then all of them, 0 failed requests', async () => {
+    const accessLogLines = async () => (await readFile(target.nginxAccessLogPath, 'utf8')).split('\n').length - 1
+    const logged = await accessLogLines()
     traffic = clients()
     await sleep(500)
     const include = watchInclude(target.includePath)
@@ -82,11 +84,14 @@ describe('canary steps and the bake on one host', () => {
     const result = await run(target, good, { ...inputs(), 'canary-steps': '20', 'canary-interval': 3 })
     await sampling
     await include.stop()
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await sleep(500)
     const stats = await traffic.stop()
     traffic = undefined
     expect(result.code, why(result)).toBe(0)
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+    // The user's own access log recorded every request, through the canary include too.
+    expect(await accessLogLines()).toBe(logged + stats.total)
 
     // The share on the new version during the step: exactly the clients that nginx's MurmurHash2
     // puts in the first 20% of its space (22 of these 100 keys), which is within 20 ± 8 points
@@ -134,6 +139,7 @@ describe('canary steps and the bake on one host', () => {
     const previous = Number((await served(target)).match(/port=(\d+)/)![1])
     const include = watchInclude(target.includePath)
     const result = await run(target, flaky, { ...inputs(), env: 'SAMPLE_MODE=flaky', ...extra })
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await include.stop()
     const stats = await traffic.stop()
     traffic = undefined
