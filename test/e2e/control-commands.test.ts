@@ -64,6 +64,7 @@ describe('promote, rollback of a held canary, maintenance and live on one host',
       `a canary is held: nginx sends 50% of clients to port ${portA} (release ${host.routing.canary.newRelease})`,
     )
     expect(status.stdout).toContain(`port ${portA} (canary: 50% of clients): release ${host.routing.canary.newRelease}`)
+    expect(status.summary).toContain(`${host.host}: a canary is held: nginx sends 50% of clients to port ${portA}`)
   })
 
   it('a deploy while the canary is held fails at once, naming both commands, and uploads nothing', async () => {
