@@ -120,4 +120,20 @@ describe.skipIf(!isRoot)('the control commands as a deploy user with the narrow 
     expect(live.code, why(live)).toBe(0)
     expect(await headerOf(`${target.url}/`, 'X-Frame-Options')).toBe('DENY')
   })
+
+  it('a canary that no longer answers is not promoted: the canary stays held, and rollback takes every client back', async () => {
+    const [portA, portB] = target.appPorts
+    // Nothing runs on B since the canary there was rolled back.
+    await holdCanary(target, { percent: 50, newPort: portB, previousPort: portA, deployDir })
+    const include = await includeOf(target)
+    const refused = await run(target, await workspaceWithJar('unused'), { ...inputs, command: 'promote' })
+    expect(refused.code, why(refused)).toBe(1)
+    expect(refused.stdout).toContain(`the canary on port ${portB} (release unknown) does not answer its health check`)
+    expect(refused.stdout).toContain('nothing was switched and the canary stays held')
+    expect(await includeOf(target)).toBe(include)
+    const back = await run(target, await workspaceWithJar('unused'), { ...inputs, command: 'rollback' })
+    expect(back.code, why(back)).toBe(0)
+    const after = await answers(`${target.url}/`, 10)
+    expect(new Set(after.map((a) => `${a.status} ${a.body.split('\n')[0]}`))).toEqual(new Set([`200 version=2 port=${portA}`]))
+  })
 })
