@@ -9,6 +9,7 @@ import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
 import { HookError, hookCommand, runHook, runPostSwitchHook } from './hooks.js'
+import { refuseDeploy } from './control.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts, releaseName, releasesToPrune } from './plan.js'
 import { INLINE_UPLOAD_MAX_BYTES } from '../remote/release.js'
@@ -326,6 +327,8 @@ export async function planDeploy(
   const dumping = sendNginxDump(remote, config)
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer)
+  // A held canary refuses the deploy itself: the dry run says so, not a plan that would not run.
+  refuseDeploy(state, config, remote.entry.label)
   const { active, idle } = choosePorts(state.include, config.ports)
   const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName)
   const release = reuse?.name ?? releaseName(artifact.sha256, new Date())

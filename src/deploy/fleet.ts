@@ -22,10 +22,12 @@ import {
   switchHost,
   unstageHost,
 } from './deploy.js'
+import { promote } from './held-canary.js'
 import { keepsHistory, recordHistory } from './history.js'
 import { maskLine } from './hooks.js'
 import { holdLockUntilLetGo, letGoOfLock } from './lock.js'
 import { logs } from './logs.js'
+import { live, maintenance } from './maintenance.js'
 import { fleetChecklistText } from './preflight.js'
 import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
@@ -102,7 +104,7 @@ async function connected(target: Target): Promise<RemoteHost> {
   return target.remote
 }
 
-/** status, rollback and dry runs: each host on its own, `stage-parallel` at a time. */
+/** status, rollback, promote, maintenance, live and dry runs: each host on its own, `stage-parallel` at a time. */
 async function eachHost(targets: Target[], config: DeployConfig, artifact: Promise<Artifact> | undefined): Promise<string | undefined> {
   let firstFailure: Target | undefined
   await inPool(targets.length, config.stageParallel, async (index) => {
@@ -114,7 +116,10 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
       else if (config.command === 'rollback') await rollback(remote, config, report, log)
       else if (config.command === 'logs') await logs(remote, config, report, log, secretsOf(config))
       else if (config.command === 'status') await status(remote, config, report, log)
-      else throw new StepError(config.command, `command ${config.command} is not available yet`)
+      else if (config.command === 'promote') await promote(remote, config, report, log)
+      else if (config.command === 'maintenance') await maintenance(remote, config, report, log)
+      else if (config.command === 'live') await live(remote, config, report, log)
+      else throw new StepError(config.command, `command ${config.command} is not known`)
     } catch (error) {
       report.outcome = 'failed'
       report.error = errorText(error)

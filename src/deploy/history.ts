@@ -34,16 +34,22 @@ export function historyEntry(report: HostReport, env: NodeJS.ProcessEnv = proces
  */
 function tried(report: HostReport): Pick<HistoryEntry, 'release' | 'sha256'> {
   if (report.command === 'deploy') return { release: report.targetRelease ?? null, sha256: report.sha256 ?? null }
+  // A promote tries the canary's release; maintenance and live change what answers, not the release.
+  if (report.command === 'promote') return { release: report.targetRelease ?? null, sha256: null }
+  if (report.command === 'maintenance' || report.command === 'live') return { release: null, sha256: null }
   // A rollback's target is known once it is serving; the host keeps no sha256 of it in the report.
   return { release: report.outcome === 'rolled-back' ? (report.release ?? null) : null, sha256: null }
 }
 
+/** The commands that change what serves, and so leave a line in the history. */
+const RECORDED: readonly HostReport['command'][] = ['deploy', 'rollback', 'promote', 'maintenance', 'live']
+
 /**
- * Whether a run leaves a line in the history: deploys and rollbacks, failed, stopped because another
- * host failed, or not; never a look (status, logs, dry-run).
+ * Whether a run leaves a line in the history: every command that changes what serves, failed,
+ * stopped because another host failed, or not; never a look (status, logs, dry-run).
  */
 export function keepsHistory(config: DeployConfig, report: HostReport): boolean {
-  return (report.command === 'deploy' || report.command === 'rollback') && !config.dryRun
+  return RECORDED.includes(report.command) && !config.dryRun
 }
 
 /** Appends the run's entry; a history that cannot be written is worth a warning, never a failed run. */

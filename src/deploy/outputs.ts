@@ -109,6 +109,8 @@ export async function publish(result: RunResult, registered: string[] = []): Pro
   if (traffic) summary.addHeading('Canary and bake: what nginx saw (all hosts added up)', 4).addTable(traffic)
   addChecks(summary, result.reports)
   for (const report of result.reports) {
+    // status: a held canary's split, or maintenance, says more than the port does.
+    if (report.routing) summary.addRaw(`\n${report.host}: ${report.routing.text}.\n`, true)
     if (report.history && report.history.length > 0) {
       summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history))
     }

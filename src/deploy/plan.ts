@@ -1,4 +1,5 @@
 /** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
+import { readInclude } from '../remote/traffic.js'
 
 /** The port the include points at, if it is one of the pair. */
 export function activePortFromInclude(include: string | undefined, ports: [number, number]): number | undefined {
@@ -11,9 +12,14 @@ export function activePortFromInclude(include: string | undefined, ports: [numbe
   )
 }
 
-/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
+/**
+ * Active and idle ports: with no include, or one naming neither port, the first port is idle. The
+ * include's marker decides first (see readInclude): a canary's marker names both ports, and the
+ * active one is then the previous instance's, which serves once the canary is gone.
+ */
 export function choosePorts(include: string | undefined, ports: [number, number]): { active?: number; idle: number } {
-  const active = activePortFromInclude(include, ports)
+  const traffic = readInclude(include, ports)
+  const active = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port
   if (active === undefined) return { idle: ports[0] }
   return { active, idle: active === ports[0] ? ports[1] : ports[0] }
 }

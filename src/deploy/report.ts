@@ -67,7 +67,19 @@ export interface TrafficStepReport {
 export interface HostReport {
   host: string
   command: Command
-  outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped' | 'held'
+  outcome:
+    | 'deployed'
+    | 'rolled-back'
+    | 'promoted'
+    | 'maintenance'
+    | 'live'
+    | 'status'
+    | 'logs'
+    | 'dry-run'
+    | 'failed'
+    | 'reverted'
+    | 'skipped'
+    | 'held'
   activePort?: number
   previousPort?: number
   /** The release that serves (after a failed deploy, still the old one). */
@@ -97,6 +109,18 @@ export interface HostReport {
   failedStep?: string
   /** status: the newest entries of the host's deploy history, oldest first. */
   history?: HistoryEntry[]
+  /** status: what nginx does with the app's traffic (see RoutingReport). */
+  routing?: RoutingReport
+}
+
+/** What the include on a host says, as status reports it. */
+export interface RoutingReport {
+  /** plain: all traffic on `port`; canary: split between two ports; maintenance: 503 to everyone, `port` serves once live. */
+  mode: 'plain' | 'canary' | 'observed' | 'maintenance'
+  port?: number
+  /** In words, as the log says it. */
+  text: string
+  canary?: { percent: number; newPort: number; newRelease?: string; previousPort: number; previousRelease?: string }
 }
 
 export function emptyReport(host: string, command: HostReport['command']): HostReport {

@@ -1,7 +1,12 @@
-/** `command: rollback` on one host: back to the warm instance in seconds, or restart the previous release. */
+/**
+ * `command: rollback` on one host: back to the warm instance in seconds, or restart the previous
+ * release. With a canary held, back to the previous instance, which the canary's marker names (see
+ * held-canary.ts). On a host in maintenance it stays in maintenance, naming the port it went back to.
+ */
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
 import type { RemoteHost } from '../ssh/transport.js'
+import { heldCanary, rollBackHeldCanary } from './held-canary.js'
 import { HookError, runHook, runPostSwitchHook } from './hooks.js'
 import { instanceOn } from './host-state.js'
 import { choosePorts } from './plan.js'
@@ -26,6 +31,8 @@ export async function rollback(remote: RemoteHost, config: DeployConfig, report:
   try {
     checkHostReady(state, remote)
     const run: HostRun = { config, remote, log, report, state }
+    const canary = heldCanary(run)
+    if (canary) return await rollBackHeldCanary(run, canary)
     checkSupervision(run)
     const { active, idle: other } = choosePorts(state.include, config.ports)
     if (active === undefined) {

@@ -14,15 +14,16 @@ import { shellQuote } from '../remote/quote.js'
 import { unitName } from '../remote/systemd.js'
 import { INLINE_UPLOAD_MAX_BYTES, envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost, type RemoteResult } from '../ssh/transport.js'
+import { refuseDeploy } from './control.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
-import { releaseName, releasesToPrune, renderInclude } from './plan.js'
+import { releaseName, releasesToPrune } from './plan.js'
 import { type HeldLock, takeLock } from './lock.js'
 import { runsJarLike } from './same-service.js'
 import { type HostReport, timed } from './report.js'
 import { StepError } from './step-error.js'
 import { supervisionOf } from './supervision.js'
-import { NGINX_RELOAD_TIMEOUT_SECONDS, switchInclude } from './include-switch.js'
+import { NGINX_RELOAD_TIMEOUT_SECONDS } from './include-switch.js'
 
 // The steps' callers take it from here; lock.ts takes it from step-error.js, so that lock and steps
 // do not import each other.
@@ -77,7 +78,9 @@ export async function lockAndInspect(
   inspecting.catch(() => undefined)
   const lock = await locking
   try {
-    return { lock, state: await timed(report, 'inspect', () => inspecting) }
+    const state = await timed(report, 'inspect', () => inspecting)
+    if (config.command === 'deploy') refuseDeploy(state, config, remote.entry.label)
+    return { lock, state }
   } catch (error) {
     await lock.release()
     throw error
@@ -406,15 +409,8 @@ export async function startAndCheckHealth(
   }
 }
 
-/** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
-export function switchTraffic(run: HostRun, port: number, release: string | undefined): Promise<void> {
-  return switchInclude(run, {
-    content: renderInclude(run.config.nginx.template, port),
-    release,
-    verify: true,
-    done: `nginx now sends traffic to port ${port}`,
-  })
-}
+// Step 9, with what maintenance changes about it.
+export { switchTraffic } from './port-switch.js'
 
 /**
  * A switch returns once nginx runs its new workers; the old ones may take new connections for
