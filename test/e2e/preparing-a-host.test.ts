@@ -193,7 +193,7 @@ describe.skipIf(!support.ok)(
         if (key) await rm(key.dir, { recursive: true, force: true })
       })
 
-      it('every Debian block runs as written; the sudoers rules allow the three nginx commands and nothing else', async () => {
+      it('every Debian block runs as written; the sudoers rules allow the nginx commands and nothing else', async () => {
         const outputs: string[] = []
         for (const block of debianBlocks('deploy-user'))
           outputs.push(await runBlock(host, block.replace(KEY_PLACEHOLDER, `'${key.publicKey}'`), admin))
@@ -201,12 +201,19 @@ describe.skipIf(!support.ok)(
         fingerprint = fingerprintIn(all)
         expect(host.hostFingerprints).toContain(fingerprint)
         expect(all).toContain('Linger=yes')
-        // sudo -l -U deploy: exactly the three commands, with exactly their arguments.
+        // sudo -l -U deploy: exactly these commands, with exactly their arguments.
         const listed = all.split(/^User deploy may run the following commands on .*:\n/m)[1] ?? ''
-        const rules = listed.split('\n').filter((l) => /^\s+\(/.test(l))
-        expect(rules.map((l) => l.trim())).toEqual([
+        // sudo wraps a long rule at 80 columns: an indented line that opens no "(" continues the one before.
+        const rules: string[] = []
+        for (const line of listed.split('\n')) {
+          if (/^\s+\(/.test(line)) rules.push(line.trim())
+          else if (/^\s+\S/.test(line) && rules.length > 0) rules[rules.length - 1] += ` ${line.trim()}`
+          else if (rules.length > 0) break
+        }
+        expect(rules).toEqual([
           '(root) NOPASSWD: /usr/bin/tee /etc/nginx/conf.d/service-url.inc',
-          '(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -s reload',
+          '(root) NOPASSWD: /usr/bin/tee /etc/nginx/conf.d/zdd-shop.conf',
+          '(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -T, /usr/sbin/nginx -s reload',
         ])
         // The table's way to see the programs' paths that the rules name.
         const paths = /`(sudo sh -c '[^`]*')`/.exec(readme)?.[1] ?? 'missing in the README'
@@ -279,6 +286,30 @@ describe.skipIf(!support.ok)(
         // What the README says of the command without --user: the system manager knows no such unit.
         const system = await overSsh(host, key, 'deploy', `${readmeLine('systemctl show -p NRestarts')}\n`)
         expect(system.trim()).toBe('NRestarts=0')
+      })
+
+      it("a 20% canary, then a bake, as the deploy user with the README's rules: the stock nginx reads the http-level file, 0 failed requests", async () => {
+        traffic = startTraffic({ url: `http://${host.address}`, clientKeys: 40, pauseMs: 100 })
+        const run = await deploy('3', {
+          'canary-steps': '20',
+          'canary-interval': '3',
+          'canary-key': '$http_x_client',
+          'bake-seconds': '3',
+          'analysis-min-requests': '5',
+        })
+        expect(run.code, why(run)).toBe(0)
+        expect(run.outputs.canary).toBe('promoted')
+        expect(run.stdout).toMatch(/Canary 20% passed/)
+        expect(run.stdout).toMatch(/Bake passed/)
+        expect(await served(host)).toBe('200 version=3 port=8082')
+        const stats = await traffic.stop()
+        traffic = undefined
+        console.log(`measured: canary and bake as the deploy user, ${stats.failed} of ${stats.total} requests through nginx failed`)
+        expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+        expect(stats.bodies['version=3 port=8082']).toBeGreaterThan(0)
+        // The action wrote its http-level file through sudo tee; root owns it, as the rule implies.
+        const owner = await host.exec(['stat', '-c', '%U', '/etc/nginx/conf.d/zdd-shop.conf'])
+        expect(owner.stdout.trim()).toBe('root')
       })
     })
 
