@@ -1,8 +1,8 @@
-export const id = 655;
-export const ids = [655];
+export const id = 607;
+export const ids = [607];
 export const modules = {
 
-/***/ 9655:
+/***/ 6607:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -697,6 +697,7 @@ const INSPECT_SH = "resolve_deploy_dir\necho \"deploy_dir=$DEPLOY_DIR\"\nuid=\nw
 const LAUNCH_SH = "\n# The cgroup.procs file of this unit's cgroup (name=systemd on a legacy or hybrid host, the\n# unified one otherwise) in LAUNCH_PROCS; status 1 when this is not a unit's cgroup.\nlaunch_cgroup() {\n  LAUNCH_PROCS=\n  while IFS= read -r launch_line; do\n    case \"$launch_line\" in\n      *:name=systemd:*.service) launch_try=\"/sys/fs/cgroup/systemd${launch_line#*:name=systemd:}\" ;;\n      0::*.service)\n        launch_try=\"/sys/fs/cgroup${launch_line#0::}\"\n        [ -r \"$launch_try/cgroup.procs\" ] || launch_try=\"/sys/fs/cgroup/unified${launch_line#0::}\" ;;\n      *) continue ;;\n    esac\n    if [ -r \"$launch_try/cgroup.procs\" ]; then LAUNCH_PROCS=$launch_try/cgroup.procs; return 0; fi\n  done < /proc/self/cgroup\n  return 1\n}\n\n# Status 0 while a process other than this one is in the unit's cgroup (builtins only).\nlaunch_others() {\n  launch_other=\n  while read -r launch_pid; do [ \"$launch_pid\" = \"$$\" ] || launch_other=yes; done < \"$LAUNCH_PROCS\"\n  [ -n \"$launch_other\" ]\n}\n\ncd -- \"$LAUNCH_DEPLOY_DIR\" || exit 97\nexec < /dev/null >> \"logs/$1.log\" 2>&1\n# The session's environment, then this instance's settings (which win over the session's).\n. \"./run/$1.conf\" || exit 98\nPORT=$1\nrecord_instance \"$PORT\" \"$$\"\necho \"--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting release $RELEASE on port $PORT (systemd)\"\ncd -P -- \"releases/$RELEASE\" || exit 97\nARTIFACT=\"$PWD/$FILE_NAME\"\nSERVER_PORT=$PORT\nexport PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS\n. ./env || exit 98\nsh -c \"$START_COMMAND\"\nlaunch_status=$?\n[ \"$launch_status\" = 0 ] || exit \"$launch_status\"\nlaunch_cgroup && launch_others || exit 0\necho \"--- the start command returned and left the service running in the background: waiting while it runs\"\nwhile launch_others; do sleep 1; done\necho \"--- $(date -u +%Y-%m-%dT%H:%M:%SZ) every process the start command left has ended: exit 1, so that systemd starts it again\"\nexit 1\n";
 const LIB_SH = "\n# Makes DEPLOY_DIR absolute: a relative deploy-dir is under the deploy user's home, wherever the\n# script runs from, and the answers name it in full.\nresolve_deploy_dir() { case \"$DEPLOY_DIR\" in /*) ;; *) DEPLOY_DIR=\"$HOME/$DEPLOY_DIR\" ;; esac; }\n\n# Sets NOW to whole seconds and NOW_CS to hundredths on a clock that only goes forward: for\n# deadlines and cadences, not for wall time. Builtins only where /proc/uptime exists; NOW_CS is\n# empty where it does not. Every process a script starts costs 20 ms on a loaded host.\nclock() {\n  if [ -r /proc/uptime ] && read -r NOW _ < /proc/uptime; then\n    NOW_CS=${NOW%.*}${NOW#*.}\n    NOW_CS=${NOW_CS#${NOW_CS%%[!0]*}}\n    NOW=${NOW%.*}\n  else\n    NOW=$(date +%s) NOW_CS=\n  fi\n}\n\n# Sleeps $1 hundredths of a second.\nsleep_cs() {\n  sleep_fraction=$(( $1 % 100 ))\n  [ \"$sleep_fraction\" -ge 10 ] || sleep_fraction=0$sleep_fraction\n  sleep \"$(( $1 / 100 )).$sleep_fraction\"\n}\n\n# Exit status 0 when process $1 is running: not gone, and not a zombie that init has yet to reap.\n# Builtins only: this runs in every wait loop, and a spawn costs 20 ms on a loaded host.\npid_alive() {\n  if [ -r \"/proc/$1/stat\" ]; then\n    read -r proc_stat < \"/proc/$1/stat\" 2>/dev/null || return 1\n    proc_state=${proc_stat##*) }\n    case \"${proc_state%% *}\" in Z|X|'') return 1 ;; *) return 0 ;; esac\n  elif [ -d /proc/self ]; then\n    return 1\n  else\n    kill -0 \"$1\" 2>/dev/null\n  fi\n}\n\n# Exit status 0 when some process of the group led by $1 (or $1 itself) is running.\nalive() {\n  if [ -d /proc/self ]; then\n    pid_alive \"$1\" || grep -q -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null\n  else\n    kill -0 \"-$1\" 2>/dev/null || kill -0 \"$1\" 2>/dev/null\n  fi\n}\n\n# HTTP GET $1 into file $2 within $3 seconds; prints the status code (000 when nothing answered).\n# BusyBox wget (Alpine's only HTTP client) rejects --max-redirect, and Debian's build crashes on -T:\n# it runs under timeout instead. It follows redirects and cannot be told not to, so the first\n# status line it shows is the answer. Callers run this in $(...), so nothing set here outlives the\n# call: which wget it is, is asked each time (one more process, only on hosts without curl).\nhttp_status() {\n  if command -v curl >/dev/null 2>&1; then\n    curl -s -o \"$2\" -w '%{http_code}' --max-time \"$3\" \"$1\" 2>/dev/null || true\n  else\n    case $(wget --help 2>&1) in *BusyBox*) http_wget_kind=busybox ;; *) http_wget_kind=gnu ;; esac\n    if [ \"$http_wget_kind\" = gnu ]; then\n      http_answer=$(wget -q -S -O \"$2\" -T \"$3\" -t 1 --max-redirect=0 \"$1\" 2>&1)\n    elif command -v timeout >/dev/null 2>&1; then\n      http_answer=$(timeout \"$3\" wget -q -S -O \"$2\" \"$1\" 2>&1)\n    else\n      http_answer=$(wget -q -S -O \"$2\" -T \"$3\" \"$1\" 2>&1)\n    fi\n    http_code=$(printf '%s\\n' \"$http_answer\" | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | head -n 1)\n    echo \"${http_code:-000}\"\n  fi\n}\n\n# Sets LISTENERS to ss's lines for the sockets listening on TCP port $1, IPv4 and IPv6, with their\n# inodes. Status 1 when ss cannot tell (not installed, or too old for -H): the caller reads the\n# kernel's tables instead. ss asks the kernel for the listeners alone (netlink), which costs it\n# a third of what /proc/net/tcp and tcp6 do (see port_in_use), process start included. \"state\n# listening\", not -l: -l asks for closed sockets too, and the kernel then walks its whole\n# connection hash to find them.\nss_listeners() {\n  command -v ss >/dev/null 2>&1 && LISTENERS=$(ss -Htne state listening \"sport = :$1\" 2>/dev/null)\n}\n\n# Inodes of the sockets listening on TCP port $1: from ss, or from the kernel's tables, of which\n# only the top is read (see port_in_use).\nlisten_inodes() {\n  if ss_listeners \"$1\"; then\n    listen_rest=$LISTENERS\n    while :; do\n      case \"$listen_rest\" in *ino:*) listen_rest=${listen_rest#*ino:}; echo \"${listen_rest%%[!0-9]*}\" ;; *) return 0 ;; esac\n    done\n  fi\n  port_hex \"$1\"\n  [ ! -r /proc/net/tcp ] || listening_inodes_in \"$HEX\" /proc/net/tcp\n  [ ! -r /proc/net/tcp6 ] || listening_inodes_in \"$HEX\" /proc/net/tcp6\n}\n\n# Prints the inode of each socket that table $2 lists as listening on port $1 (as port_hex writes\n# it), reading no further than the listening sockets at its top.\nlistening_inodes_in() {\n  {\n    read -r _\n    while read -r _ socket_address _ socket_state _ _ _ _ _ socket_inode _; do\n      case \"$socket_state\" in\n        0A) case \"$socket_address\" in *:\"$1\") echo \"$socket_inode\" ;; esac ;;\n        03) ;;\n        *) return 0 ;;\n      esac\n    done\n  } < \"$2\"\n}\n\n# Sets HEX to port $1 as the kernel's tables write it: four upper-case hex digits.\nport_hex() {\n  HEX='' hex_rest=$1\n  for _ in 1 2 3 4; do\n    hex_digit=$(( hex_rest % 16 )); hex_rest=$(( hex_rest / 16 ))\n    case $hex_digit in 10) hex_digit=A ;; 11) hex_digit=B ;; 12) hex_digit=C ;; 13) hex_digit=D ;; 14) hex_digit=E ;; 15) hex_digit=F ;; esac\n    HEX=$hex_digit$HEX\n  done\n}\n\n# Status 0 when table $2 (in the format of /proc/net/tcp) lists a socket listening on port $1\n# (as port_hex writes it), reading no further than the listening sockets at its top.\nlisted_as_listening() {\n  {\n    read -r _\n    while read -r _ socket_address _ socket_state _; do\n      case \"$socket_state\" in\n        0A) case \"$socket_address\" in *:\"$1\") return 0 ;; esac ;;\n        03) ;;\n        *) return 1 ;;\n      esac\n    done\n  } < \"$2\"\n  return 1\n}\n\n# Status 0 when something listens on TCP port $1. The kernel lists the listening sockets first in\n# /proc/net/tcp and tcp6, before the established and TIME_WAIT ones (tens of thousands on a busy\n# proxy), so reading stops at the first of those: no process is started. (Kernels before 4.4 list\n# half-open connections, state 03, among the listeners: they do not end the listeners.) Even so,\n# each table costs the kernel a walk of its whole connection hash, which is sized by the host's\n# memory, not by its connections: 6 ms on a 24 GiB host, in every network namespace. So ss is\n# asked first where there is one, and scripts look only when nothing cheaper can tell, not in wait\n# loops.\nport_in_use() {\n  if ss_listeners \"$1\"; then\n    [ -n \"$LISTENERS\" ]\n  elif [ -r /proc/net/tcp ]; then\n    port_hex \"$1\"\n    listed_as_listening \"$HEX\" /proc/net/tcp || { [ -r /proc/net/tcp6 ] && listed_as_listening \"$HEX\" /proc/net/tcp6; }\n  else\n    http_status \"http://127.0.0.1:$1/\" /dev/null 2 | grep -qv '^000$'\n  fi\n}\n\n# Sets SOCKETS to the sockets open in process $1 and its children (the default start command's sh\n# runs java as its child), as \"<pid>:<fd>\" words. Builtins only: it runs in wait loops.\nsockets_of() {\n  SOCKETS='' sockets_children=\n  { read -r sockets_children < \"/proc/$1/task/$1/children\"; } 2>/dev/null\n  for sockets_process in $1 $sockets_children; do\n    for sockets_fd in /proc/$sockets_process/fd/*; do [ ! -S \"$sockets_fd\" ] || SOCKETS=\"$SOCKETS ${sockets_process}:${sockets_fd##*/}\"; done\n  done 2>/dev/null\n}\n\n# The pid of a process holding a socket that listens on port $1 (empty when unknown or not ours to see).\nport_holder() {\n  # -p makes ss read every process's file descriptors: only here, where the pid is needed.\n  holder_pid=$(ss -tnp state listening \"sport = :$1\" 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)\n  if [ -n \"$holder_pid\" ]; then echo \"$holder_pid\"; return 0; fi\n  for holder_inode in $(listen_inodes \"$1\"); do\n    holder_dir=\n    ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r holder_line; do\n      case \"$holder_line\" in\n        /proc/*/fd:) holder_dir=${holder_line%/fd:} ;;\n        *\"socket:[$holder_inode]\"*) echo \"${holder_dir#/proc/}\"; break ;;\n      esac\n    done | head -n 1\n  done | head -n 1\n}\n\n# Instance identity. run/<port>.pid names the process a run started on <port>, but a pid alone\n# proves nothing: the instance may have ended long ago, or the host rebooted, and the pid now\n# belongs to anything on the host. So the file's second line records which process it was: the\n# boot and the process's start time. A process is ours only when it is on the same boot, started\n# at the recorded time, and runs the release named in run/<port>.release (its working directory is\n# that release directory or one in it, or the release directory is on its command line). Files\n# written before identities were recorded hold only the pid: for them the release check alone\n# decides. A pid that fails is never signalled. These functions work in the deploy dir, whoever\n# started the process (a detached start or a supervisor), and use builtins but for the\n# command-line fallback.\n\n# Sets BOOT_ID to the kernel's id of this boot (empty where it does not tell).\nboot_id() { BOOT_ID=; read -r BOOT_ID 2>/dev/null < /proc/sys/kernel/random/boot_id || BOOT_ID=; }\n\n# Sets PROC_START to the start time of process $1: field 22 of its stat, clock ticks since boot.\n# It never changes over the process's life (exec included), and a reused pid has another one.\nproc_start() {\n  PROC_START=\n  read -r proc_line 2>/dev/null < \"/proc/$1/stat\" || return 1\n  # The command name (field 2) may hold spaces and parentheses: count from the last \") \".\n  set -- ${proc_line##*) }\n  [ $# -ge 20 ] || return 1\n  shift 19\n  PROC_START=$1\n}\n\n# record_instance PORT PID [DEPLOY_DIR]: writes run/PORT.pid (in DEPLOY_DIR, else here) for the\n# instance PID on PORT, with its identity (see above), whole, by rename: a reader never sees half of\n# it. Call it as soon as the pid is known.\nrecord_instance() {\n  boot_id\n  proc_start \"$2\" || PROC_START=\n  printf '%s\\nboot=%s start=%s\\n' \"$2\" \"$BOOT_ID\" \"$PROC_START\" > \"${3:-.}/run/$1.pid.$2\" &&\n    mv -f -- \"${3:-.}/run/$1.pid.$2\" \"${3:-.}/run/$1.pid\"\n}\n\n# Sets SELF_PID to the pid of the shell process that calls it, a subshell included (where $$ still\n# names the script's shell).\nself_pid() {\n  SELF_PID=\n  { read -r SELF_PID _ < /proc/self/stat; } 2>/dev/null || SELF_PID=$(exec sh -c 'echo \"$PPID\"')\n}\n\n# Status 0 when process $1 runs release $2: its working directory is releases/$2 or a directory in\n# it (a server that went into the folder it serves, as BusyBox's httpd -h does), or that\n# directory's path is on its command line (a start command that changed directory elsewhere).\nruns_release() {\n  [ -n \"$2\" ] || return 1\n  [ \"/proc/$1/cwd\" -ef \"releases/$2\" ] && return 0\n  release_path=$(cd -P -- \"releases/$2\" 2>/dev/null && pwd) || release_path=\"$PWD/releases/$2\"\n  if process_cwd=$(cd -P -- \"/proc/$1/cwd\" 2>/dev/null && pwd); then\n    case \"$process_cwd/\" in \"$release_path/\"*) return 0 ;; esac\n  fi\n  grep -q -a -F -e \"$release_path/\" \"/proc/$1/cmdline\" 2>/dev/null\n}\n\n# Status 0 when process (group) $1 is the instance recorded with identity line $2 (\"\" for a file\n# written before identities were recorded) running release $3. When the recorded process has\n# exited but its group lives on (a start command that left the app in the background), a member\n# of the group must run the release.\nis_our_instance() {\n  id_boot='' id_start=\n  case \"$2\" in\n    boot=*) id_boot=${2#boot=}; id_boot=${id_boot%% *}; id_start=${2##*start=}; id_start=${id_start%% *} ;;\n    ?*) return 1 ;;\n  esac\n  if [ -n \"$2\" ]; then boot_id; [ \"$id_boot\" = \"$BOOT_ID\" ] || return 1; fi\n  if pid_alive \"$1\"; then\n    if [ -n \"$2\" ]; then proc_start \"$1\" && [ \"$id_start\" = \"$PROC_START\" ] || return 1; fi\n    runs_release \"$1\" \"$3\"\n    return\n  fi\n  for instance_member in $(grep -l -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null); do\n    instance_member=${instance_member#/proc/}; instance_member=${instance_member%/stat}\n    # Started after the recorded process: a member of an older group of the same id is not ours.\n    if [ -n \"$2\" ]; then proc_start \"$instance_member\" && [ \"$PROC_START\" -ge \"$id_start\" ] 2>/dev/null || continue; fi\n    runs_release \"$instance_member\" \"$3\" && return 0\n  done\n  return 1\n}\n\n# find_instance PORT: status 0, with INSTANCE_PID set, when run/PORT.pid names a live process\n# (group) proven to be our instance on PORT. When it names a live process that is not ours,\n# STALE_PID is set to that pid and \"stale_pid=PORT PID\" printed, for the log: that process must\n# not be signalled. RECORDED_PID is the pid the file names (empty without one); INSTANCE_ID its\n# identity line, INSTANCE_RELEASE the release, for a later is_our_instance. run/PORT.release must\n# name the release the instance runs: whoever starts one writes it beside record_instance's file.\nfind_instance() {\n  INSTANCE_PID='' STALE_PID='' RECORDED_PID='' INSTANCE_ID='' INSTANCE_RELEASE=\n  { read -r RECORDED_PID; read -r INSTANCE_ID; } 2>/dev/null < \"run/$1.pid\"\n  case \"$RECORDED_PID\" in ''|*[!0-9]*) RECORDED_PID=; return 1 ;; esac\n  [ \"$RECORDED_PID\" -gt 1 ] && alive \"$RECORDED_PID\" || return 1\n  read -r INSTANCE_RELEASE 2>/dev/null < \"run/$1.release\" || :\n  # Without /proc (not Linux) there is nothing to prove it with: the pid file is believed.\n  if [ ! -d /proc/self ] || is_our_instance \"$RECORDED_PID\" \"$INSTANCE_ID\" \"$INSTANCE_RELEASE\"; then\n    INSTANCE_PID=$RECORDED_PID\n    return 0\n  fi\n  STALE_PID=$RECORDED_PID\n  echo \"stale_pid=$1 $STALE_PID\"\n  return 1\n}\n\n# Status 0 when every socket listening on TCP port $1 is held by process $2 or its family: its\n# children and the processes of its group or session (what stop_group stops). Where the kernel's\n# tables cannot be read nothing can be told, and status is 0. Most often the process or a child\n# holds them, which its own descriptors tell; only otherwise is every process's stat read to find\n# the rest of the family. Call it once, not in a wait loop.\nlisteners_are_ours() {\n  own_inodes=$(listen_inodes \"$1\")\n  [ -n \"$own_inodes\" ] || return 0\n  own_children=\n  { read -r own_children < \"/proc/$2/task/$2/children\"; } 2>/dev/null\n  own_fds=\n  for own_pid in $2 $own_children; do own_fds=\"$own_fds /proc/$own_pid/fd\"; done\n  ! holds_sockets \"$own_fds\" \"$own_inodes\" || return 0\n  own_fds=\n  # Fields 1, 4, 5 and 6 of a stat line: pid, parent, process group, session.\n  for own_stat in $(grep -l -E \"^($2 |[0-9]+ \\(.*\\) . ([0-9]+ ){0,2}$2 )\" /proc/[0-9]*/stat 2>/dev/null); do\n    own_fds=\"$own_fds ${own_stat%stat}fd\"\n  done\n  [ -n \"$own_fds\" ] && holds_sockets \"$own_fds\" \"$own_inodes\"\n}\n\n# Status 0 when the descriptor directories $1 hold every socket inode in $2.\nholds_sockets() {\n  held=$(ls -l $1 2>/dev/null)\n  for held_inode in $2; do\n    case \"$held\" in *\"socket:[$held_inode]\"*) ;; *) return 1 ;; esac\n  done\n}\n\n# The program that process $1 runs, by name, for messages: its first word only, since the\n# arguments may carry secrets.\nprogram_of() {\n  program_path=$(tr '\\0' '\\n' < \"/proc/$1/cmdline\" 2>/dev/null | head -n 1)\n  echo \"${program_path##*/}\"\n}\n\n# The command line of pid $1, for messages.\ncommand_of() { tr '\\0' ' ' < \"/proc/$1/cmdline\" 2>/dev/null | cut -c1-200; }\n\n# Sends signal $1 to the group led by $2, or to $2 alone when it leads none. (\"kill -SIG -PGID\"\n# without \"--\": dash rejects \"kill -TERM -- -PGID\".)\nsignal_group() { kill -\"$1\" \"-$2\" 2>/dev/null || kill -\"$1\" \"$2\" 2>/dev/null; }\n\n# Status 0 when process $1 is the one identity line $2 (\"boot=... start=...\", as record_instance\n# writes it) names: same boot, same start time. When it has exited but its group lives on, a member\n# of the group started at or after it must be alive: the kernel does not give a group's id to a new\n# process while the group has members, so only then is a signal to the group still ours to send.\ngroup_is() {\n  group_boot=${2#*boot=}; group_boot=${group_boot%% *}\n  group_start=${2##*start=}; group_start=${group_start%% *}\n  case \"$group_start\" in ''|*[!0-9]*) return 1 ;; esac\n  boot_id; [ \"$group_boot\" = \"$BOOT_ID\" ] || return 1\n  if pid_alive \"$1\"; then proc_start \"$1\" && [ \"$PROC_START\" = \"$group_start\" ]; return; fi\n  for group_member in $(grep -l -E \"^[0-9]+ \\(.*\\) [^ZX] [0-9]+ $1 \" /proc/[0-9]*/stat 2>/dev/null); do\n    group_member=${group_member#/proc/}; group_member=${group_member%/stat}\n    proc_start \"$group_member\" && [ \"$PROC_START\" -ge \"$group_start\" ] 2>/dev/null && return 0\n  done\n  return 1\n}\n\n# Sets PROC_ID to the identity line of live process $1 (empty when it is gone), for group_is.\nproc_id() {\n  PROC_ID=\n  boot_id\n  proc_start \"$1\" && PROC_ID=\"boot=$BOOT_ID start=$PROC_START\"\n}\n\n# stop_group PID TIMEOUT [IDENTITY RELEASE]: SIGTERM the group led by PID, SIGKILL after TIMEOUT\n# seconds, but only to the same process (group) still: proven by is_our_instance with IDENTITY and\n# RELEASE when they are given, else by the start time PID had when it was asked to stop. A pid\n# that has been reused meanwhile is never killed. Prints what it had to do.\nstop_group() {\n  alive \"$1\" || return 0\n  stop_id=${3:-} stop_release=${4:-}\n  if [ -z \"$stop_release\" ]; then proc_id \"$1\"; stop_id=$PROC_ID; fi\n  signal_group TERM \"$1\"\n  clock; stop_deadline=$(( NOW + $2 ))\n  while alive \"$1\"; do\n    if clock; [ \"$NOW\" -ge \"$stop_deadline\" ]; then\n      if [ -n \"$stop_release\" ]; then\n        is_our_instance \"$1\" \"$stop_id\" \"$stop_release\" || { echo \"not_killed=$1\"; return 0; }\n      else\n        group_is \"$1\" \"$stop_id\" || { echo \"not_killed=$1\"; return 0; }\n      fi\n      signal_group KILL \"$1\"\n      echo \"killed=$1\"\n      sleep 0.1\n      return 0\n    fi\n    sleep 0.05\n  done\n  echo \"stopped=$1\"\n}\n\n# Runs \"$@\" in place of this process (same pid, same start time) in a session of its own, so that\n# nothing aimed at the caller's session or process group (a lock takeover ends the silent run's\n# session) reaches it. setsid (util-linux, or BusyBox's applet) or Perl's POSIX::setsid makes it;\n# none forks, since the caller is a background child that leads no group. sh's own job control\n# (set -m) cannot: dash and BusyBox ash turn it off without a terminal. Without any of them the\n# command runs in the caller's group.\nexec_detached() {\n  if command -v setsid >/dev/null 2>&1; then\n    exec setsid \"$@\"\n  elif command -v busybox >/dev/null 2>&1 && busybox setsid true >/dev/null 2>&1; then\n    exec busybox setsid \"$@\"\n  elif command -v perl >/dev/null 2>&1; then\n    exec perl -MPOSIX -e 'POSIX::setsid(); exec { $ARGV[0] } @ARGV or exit 127' -- \"$@\"\n  fi\n  exec \"$@\"\n}\n\n# The live nginx workers (not shutting down), one \"<master pid>:<worker pid>\" line each, of the\n# nginx masters whose command line holds $1 (all masters when $1 is empty or matches none). nginx\n# writes its role into its command line (\"nginx: master process <its arguments>\"), so one grep over\n# /proc finds them all. Each worker comes with its master: a host may run several nginx masters\n# that look alike (a container's, another network namespace's), and a reload replaces the workers\n# of one of them only.\nnginx_workers() {\n  nginx_titles=$(grep -a -H -o -E 'nginx: (master|worker) process[^[:cntrl:]]*' /proc/[0-9]*/cmdline 2>/dev/null)\n  nginx_masters='' nginx_all_masters=\n  while IFS= read -r nginx_line; do\n    case \"$nginx_line\" in *':nginx: master process'*) ;; *) continue ;; esac\n    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}\n    nginx_all_masters=\"$nginx_all_masters $nginx_pid\"\n    case \"$nginx_line\" in *\"$1\"*) nginx_masters=\"$nginx_masters $nginx_pid\" ;; esac\n  done <<EOF\n$nginx_titles\nEOF\n  [ -n \"$nginx_masters\" ] || nginx_masters=$nginx_all_masters\n  while IFS= read -r nginx_line; do\n    case \"$nginx_line\" in *'shutting down'*) continue ;; *':nginx: worker process'*) ;; *) continue ;; esac\n    nginx_pid=${nginx_line#/proc/}; nginx_pid=${nginx_pid%%/*}\n    read -r _ _ _ nginx_parent _ < \"/proc/$nginx_pid/stat\" 2>/dev/null || continue\n    case \" $nginx_masters \" in *\" $nginx_parent \"*) echo \"$nginx_parent:$nginx_pid\" ;; esac\n  done <<EOF\n$nginx_titles\nEOF\n}\n\n# Waits up to $2 seconds until each nginx worker in $1 has exited or calls itself \"shutting down\":\n# from then on nginx gives it no new connection. A reload's master tells its old workers so 100 ms\n# after it starts the new ones. Prints handover=late if the wait ran out.\nawait_retired() {\n  [ -n \"$1\" ] || return 0\n  clock; retire_deadline=$(( NOW + $2 ))\n  while :; do\n    retire_done=yes\n    for retire_worker in $1; do\n      retire_title=\n      { IFS= read -r retire_title < \"/proc/$retire_worker/cmdline\"; } 2>/dev/null\n      case \"$retire_title\" in *'shutting down'*) ;; 'nginx: worker process'*) retire_done=no; break ;; esac\n    done\n    [ \"$retire_done\" = no ] || return 0\n    if clock; [ \"$NOW\" -ge \"$retire_deadline\" ]; then echo \"handover=late\"; return 0; fi\n    sleep 0.02\n  done\n}\n";
 const LOCK_LIB_SH = "\n# Status 0 when pid $1 runs and is the process that started at $2 (field 22 of /proc/<pid>/stat,\n# clock ticks since boot): a pid reused by another process after the first one ended, or after a\n# reboot, is not it. Sets PROC_PPID, PROC_PGID and PROC_SID. Builtins only: waiters run it five\n# times a second.\nproc_is() {\n  PROC_PPID='' PROC_PGID='' PROC_SID=\n  if [ ! -d /proc/self ]; then\n    kill -0 \"$1\" 2>/dev/null\n    return\n  fi\n  [ -r \"/proc/$1/stat\" ] && read -r proc_line < \"/proc/$1/stat\" 2>/dev/null || return 1\n  # After the command name, which may hold spaces and parentheses: field 3 (state) onwards.\n  set -- \"$2\" ${proc_line##*) }\n  case \"$2\" in Z|X|'') return 1 ;; esac\n  PROC_PPID=$3 PROC_PGID=$4 PROC_SID=$5\n  [ $# -ge 21 ] || return 1\n  proc_want=$1\n  shift 20\n  [ -z \"$proc_want\" ] || [ \"$1\" = \"$proc_want\" ]\n}\n\n# Looks at .lock and sets:\n#   LOCK_KEY    the identity of this lock instance: \"<pid>-<start>\" of its holder, or, while it has\n#               none, \"dir-<inode>-<mtime>\" (the mtime changes when the holder is written)\n#   STALE       empty while the lock is held; else why not: ended, rebooted, unfinished, silent\n#   SILENT_FOR  seconds since the holder last renewed its lease\n#   HOLDER_PID, HOLDER_GROUP (the process group to end, or -)\n# Status 1 when .lock is gone.\njudge_lock() {\n  STALE='' LOCK_KEY='' SILENT_FOR='' HOLDER_PID='' HOLDER_GROUP='' judge_line=\n  [ ! -r .lock/holder ] || read -r judge_line < .lock/holder 2>/dev/null || judge_line=\n  if [ -z \"$judge_line\" ]; then\n    LOCK_KEY=$(stat -c 'dir-%i-%Y' .lock 2>/dev/null) || return 1\n    [ $(( $(date +%s) - ${LOCK_KEY##*-} )) -le 10 ] || STALE=unfinished\n    return 0\n  fi\n  set -- $judge_line\n  HOLDER_PID=$1 HOLDER_GROUP=${4:--}\n  LOCK_KEY=\"$1-${2:-}\"\n  if [ -n \"$BOOT_ID\" ] && [ \"${3:-}\" != \"$BOOT_ID\" ]; then STALE=rebooted; return 0; fi\n  proc_is \"$1\" \"${2:-}\" || { STALE=ended; return 0; }\n  judge_renewed=\n  [ ! -r \".lock/lease.$LOCK_KEY\" ] || read -r judge_renewed < \".lock/lease.$LOCK_KEY\" 2>/dev/null || judge_renewed=\n  case \"$judge_renewed\" in ''|*[!0-9]*) return 0 ;; esac\n  clock\n  SILENT_FOR=$(( NOW - judge_renewed ))\n  [ \"$SILENT_FOR\" -le \"$LEASE\" ] || STALE=silent\n}\n\n# Ends the silent holder that judge_lock has just identified (same pid, same start time, same\n# boot): its process group when that group is the session sshd made for its shell, else the shell\n# and its descendants; then the hook it was running, which is in a session of its own (see\n# hookScript). The instances a run starts are in sessions of their own too, and go on. Status 1\n# when it would not end.\nend_holder() {\n  proc_is \"$HOLDER_PID\" \"${LOCK_KEY#*-}\" || { end_hook; return 0; }\n  end_targets=\n  if [ \"$HOLDER_GROUP\" != - ] && [ \"$PROC_PGID\" = \"$HOLDER_GROUP\" ]; then\n    end_targets=\"-$HOLDER_GROUP\"\n  else\n    end_frontier=$HOLDER_PID end_targets=$HOLDER_PID\n    while [ -n \"$end_frontier\" ]; do\n      end_next=\n      for end_stat in /proc/[0-9]*/stat; do\n        read -r end_line < \"$end_stat\" 2>/dev/null || continue\n        set -- ${end_line##*) }\n        case \" $end_frontier \" in *\" $2 \"*) end_pid=${end_stat#/proc/}; end_next=\"$end_next ${end_pid%/stat}\" ;; esac\n      done\n      end_targets=\"$end_targets$end_next\" end_frontier=$end_next\n    done\n  fi\n  for end_signal in TERM KILL; do\n    for end_target in $end_targets; do kill -\"$end_signal\" \"$end_target\" 2>/dev/null; done\n    clock; end_deadline=$(( NOW + 5 ))\n    while proc_is \"$HOLDER_PID\" \"${LOCK_KEY#*-}\"; do\n      if clock; [ \"$NOW\" -ge \"$end_deadline\" ]; then continue 2; fi\n      sleep 0.05\n    done\n    end_hook\n    return 0\n  done\n  return 1\n}\n\n# Ends the hook that run/hook.pid says the holder started (\"<pid>\", its identity line, then\n# \"holder=<pid>\"): its whole group, SIGTERM, then SIGKILL 5 s later, each only while group_is still\n# proves it to be that hook's.\nend_hook() {\n  end_hook_pid='' end_hook_id='' end_hook_holder=\n  { read -r end_hook_pid; read -r end_hook_id; read -r end_hook_holder; } 2>/dev/null < run/hook.pid || return 0\n  case \"$end_hook_pid\" in ''|*[!0-9]*|0|1) return 0 ;; esac\n  [ \"$end_hook_holder\" = \"holder=$HOLDER_PID\" ] || return 0\n  for end_signal in TERM KILL; do\n    group_is \"$end_hook_pid\" \"$end_hook_id\" || return 0\n    signal_group \"$end_signal\" \"$end_hook_pid\"\n    clock; end_deadline=$(( NOW + 5 ))\n    while group_is \"$end_hook_pid\" \"$end_hook_id\"; do\n      if clock; [ \"$NOW\" -ge \"$end_deadline\" ]; then continue 2; fi\n      sleep 0.1\n    done\n    echo \"ended_hook=$end_hook_pid\"\n    return 0\n  done\n}\n\n# Makes a stale .lock ours: lease, owner, then the holder, each written whole by rename.\nwrite_lock() {\n  clock\n  printf '%s\\n' \"$NOW\" > .lock/.lease.$$ && mv -f .lock/.lease.$$ \".lock/lease.$ME_KEY\" &&\n    printf '%s\\npid=%s\\nsince=%s\\n' \"$OWNER\" \"$$\" \"$SINCE\" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner &&\n    printf '%s %s %s %s\\n' \"$$\" \"$ME_START\" \"${BOOT_ID:--}\" \"$ME_GROUP\" > .lock/.holder.$$ && mv -f .lock/.holder.$$ .lock/holder\n}\n\n# Makes a lock that has no holder ours: the holder first, by a hard link, which fails when the\n# name exists. A run whose mkdir made .lock may stall before that (swap, a stopped VM) until its\n# lock is judged unfinished and taken over; both then link a holder, and only one link is made:\n# the other run has lost, writes nothing more, and waits as any waiter. Status 1 when another run\n# holds .lock (or it is gone), 2 when .lock cannot be written.\nhold_new_lock() {\n  if ! printf '%s %s %s %s\\n' \"$$\" \"$ME_START\" \"${BOOT_ID:--}\" \"$ME_GROUP\" > .lock/.holder.$$; then\n    [ -d .lock ] || return 1\n    rmdir .lock 2>/dev/null\n    return 2\n  fi\n  if ! ln .lock/.holder.$$ .lock/holder 2>/dev/null; then\n    rm -f .lock/.holder.$$\n    # No holder after a failed link: this file system makes no hard links.\n    [ ! -d .lock ] || [ -e .lock/holder ] || return 2\n    return 1\n  fi\n  clock\n  printf '%s\\n' \"$NOW\" > .lock/.lease.$$ && mv -f .lock/.lease.$$ \".lock/lease.$ME_KEY\" &&\n    printf '%s\\npid=%s\\nsince=%s\\n' \"$OWNER\" \"$$\" \"$SINCE\" > .lock/.owner.$$ && mv -f .lock/.owner.$$ .lock/owner && return 0\n  rm -rf .lock\n  return 2\n}\n\n# Status 0 when the claim symlink $1 names a live claimant (\"<pid> <start> <boot>\").\nclaimant_alive() {\n  set -- $1\n  [ $# -ge 3 ] && { [ -z \"$BOOT_ID\" ] || [ \"$3\" = \"$BOOT_ID\" ]; } && proc_is \"$1\" \"$2\"\n}\n\n# Removes the claim $1 when its claimant has died in the middle of a takeover. Removing it is\n# itself claimed, by a symlink named after that dead claimant, so that two waiters never remove\n# two different claims, the dead one and the one that replaced it (and so on up, should a\n# breaker die as well).\nbreak_claim() {\n  break_target=$1 break_depth=0\n  while [ \"$break_depth\" -lt 4 ]; do\n    break_claimant=$(readlink \"$break_target\" 2>/dev/null) || return 0\n    ! claimant_alive \"$break_claimant\" || return 0\n    set -- $break_claimant\n    break_outer=\"$break_target.${1:-x}-${2:-x}\"\n    if ln -s \"$ME_CLAIM\" \"$break_outer\" 2>/dev/null; then\n      [ \"$(readlink \"$break_target\" 2>/dev/null)\" != \"$break_claimant\" ] || rm -f -- \"$break_target\"\n      rm -f -- \"$break_outer\"\n      return 0\n    fi\n    break_target=$break_outer break_depth=$(( break_depth + 1 ))\n  done\n}\n\n# Takes over the stale lock judged as $1. Why this is atomic: the claim is a symlink named after\n# that lock's identity, and ln -s fails when the name exists, so at most one waiter at a time holds\n# the claim for a given stale lock. Only the claimant changes a lock of that identity: it judges\n# .lock again under its claim and goes on only if it is still that stale lock; the holder, once\n# stale, never writes again (it has ended, or is ended here before anything is written; a lock\n# with no holder yet is the exception: its maker may only be slow, see hold_new_lock); and .lock\n# itself is never removed by a takeover (the holder is replaced inside it), so a lock another\n# waiter has just made by mkdir can never be moved away. A waiter that comes late, after the\n# claim is gone, finds a different identity and leaves.\ntake_over() {\n  take_key=$1\n  take_claim=\".lock.claim.$take_key\"\n  if ! ln -s \"$ME_CLAIM\" \"$take_claim\" 2>/dev/null; then\n    break_claim \"$take_claim\"\n    return 1\n  fi\n  if ! judge_lock || [ \"$LOCK_KEY\" != \"$take_key\" ] || [ -z \"$STALE\" ]; then rm -f -- \"$take_claim\"; return 1; fi\n  take_reason=$STALE take_silent=$SILENT_FOR\n  if [ \"$STALE\" = silent ] && ! end_holder; then rm -f -- \"$take_claim\"; return 1; fi\n  take_owner=$(tr '\\n' ' ' < .lock/owner 2>/dev/null)\n  if [ \"$STALE\" = unfinished ]; then\n    # Its maker may be alive and about to link its holder: whoever links first holds it. Its\n    # files are left alone; they go with the lock.\n    hold_new_lock\n    take_ok=$?\n  else\n    for take_file in .lock/lease.* .lock/.lease.* .lock/.owner.* .lock/.holder.*; do\n      [ ! -e \"$take_file\" ] || rm -f -- \"$take_file\"\n    done\n    write_lock\n    take_ok=$?\n  fi\n  rm -f -- \"$take_claim\"\n  [ \"$take_ok\" = 0 ] || return 1\n  echo \"stale_owner=$take_owner\"\n  echo \"stale_reason=$take_reason\"\n  [ -z \"$take_silent\" ] || echo \"stale_silent_for=$take_silent\"\n}\n";
+const MAINTENANCE_PAGE_SH = "if [ ! -e \"$PAGE\" ]; then\n  echo \"error=page_missing\"; exit \"$EXIT_NO_PAGE\"\nelif [ ! -f \"$PAGE\" ]; then\n  echo \"error=page_not_file\"; exit \"$EXIT_NO_PAGE\"\nelif [ ! -r \"$PAGE\" ]; then\n  echo \"error=page_unreadable\"; exit \"$EXIT_NO_PAGE\"\nfi\nsize=$(wc -c < \"$PAGE\") || { echo \"error=page_unreadable\"; exit \"$EXIT_NO_PAGE\"; }\nsize=$(( size + 0 ))\nif [ \"$size\" -gt \"$LIMIT\" ]; then\n  echo \"error=page_too_big\"; echo \"size=$size\"; exit \"$EXIT_NO_PAGE\"\nfi\necho \"@@page\"\nsed 's/^/|/' < \"$PAGE\"\n";
 const NGINX_DUMP_SH = "echo \"home=$HOME\"\nrun_command() { set +u; zdd_command=$1; shift; eval \"$zdd_command\"; }\nif [ -n \"$VERSION_COMMAND\" ]; then\n  # sudo's secure_path has the sbin directories, which a user's PATH may not.\n  dump_version=$(PATH=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin; run_command \"$VERSION_COMMAND\" 2>&1 < /dev/null) || dump_version=\n  case \"$dump_version\" in\n    *\" --http-log-path=\"*) dump_version=${dump_version#* --http-log-path=}; echo \"http_log_path=${dump_version%%[[:space:]]*}\" ;;\n  esac\nfi\ndump_file=$(mktemp) || { echo \"error=nginx_dump\"; echo \"@@dump_output\"; echo \"mktemp could not create a temporary file\"; exit 1; }\nif ! dump_errors=$(run_command \"$DUMP_COMMAND\" 2>&1 > \"$dump_file\" < /dev/null); then\n  echo \"error=nginx_dump\"\n  echo \"@@dump_output\"\n  printf '%s\\n' \"$dump_errors\"\n  rm -f -- \"$dump_file\"\n  exit 1\nfi\necho \"@@dump\"\nsed 's/^/|/' \"$dump_file\"\nrm -f -- \"$dump_file\"\n";
 const PREFLIGHT_SH = "pf_uid=$(id -u 2>/dev/null)\nif [ \"$pf_uid\" = 0 ]; then\n  TEST_COMMAND=$TEST_COMMAND_ROOT TEST_SUDO='' RELOAD_SUDO='' RELOAD_PROGRAM=$RELOAD_PROGRAM_ROOT\nfi\n\n# Prints whether a program is on the PATH: <name>_path=<where> (empty when it is not).\npf_program() {\n  pf_where=\n  case \"$2\" in\n    */*) [ ! -f \"$2\" ] || [ ! -x \"$2\" ] || pf_where=$2 ;;\n    *) pf_where=$(command -v \"$2\" 2>/dev/null) || pf_where= ;;\n  esac\n  echo \"$1_path=$pf_where\"\n}\n\n# Asks sudo whether it would run the command whose words are the shell text $2, without running it\n# (sudo -n -l): <name>_sudo=allowed|refused|missing, then the words, the program's full path first\n# (sudo's secure_path usually holds the sbin directories a user's PATH lacks), for the sudoers line.\npf_sudo() {\n  pf_name=$1\n  set +u\n  eval \"set -- $2\"\n  set -u\n  [ $# -gt 0 ] || return 0\n  if ! command -v sudo > /dev/null 2>&1; then echo \"${pf_name}_sudo=missing\"\n  elif sudo -n -l \"$@\" > /dev/null 2>&1; then echo \"${pf_name}_sudo=allowed\"\n  else echo \"${pf_name}_sudo=refused\"; fi\n  pf_word=$1\n  case \"$pf_word\" in /*) ;; *) pf_word=$(PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\" command -v \"$pf_word\" 2>/dev/null) || pf_word=$1 ;; esac\n  shift\n  echo \"${pf_name}_word=$pf_word\"\n  for pf_word in \"$@\"; do echo \"${pf_name}_word=$pf_word\"; done\n}\n\n# deploy-dir: writable if it exists (and its releases, run and logs), else creatable in its nearest\n# existing parent. Nothing is created.\nresolve_deploy_dir\nwhile :; do case \"$DEPLOY_DIR\" in ?*/) DEPLOY_DIR=${DEPLOY_DIR%/} ;; *) break ;; esac; done\necho \"deploy_dir=$DEPLOY_DIR\"\npf_room=\nif [ -d \"$DEPLOY_DIR\" ]; then\n  echo \"deploy_dir_kind=dir\"\n  pf_room=$DEPLOY_DIR\n  for pf_path in \"$DEPLOY_DIR\" \"$DEPLOY_DIR/releases\" \"$DEPLOY_DIR/run\" \"$DEPLOY_DIR/logs\"; do\n    [ -e \"$pf_path\" ] || continue\n    if [ ! -d \"$pf_path\" ] || [ ! -w \"$pf_path\" ] || [ ! -x \"$pf_path\" ]; then echo \"deploy_dir_blocked=$pf_path\"; break; fi\n  done\nelif [ -e \"$DEPLOY_DIR\" ] || [ -L \"$DEPLOY_DIR\" ]; then\n  echo \"deploy_dir_kind=other\"\nelse\n  echo \"deploy_dir_kind=absent\"\n  pf_parent=$DEPLOY_DIR\n  while [ ! -e \"$pf_parent\" ]; do pf_parent=${pf_parent%/*}; pf_parent=${pf_parent:-/}; done\n  echo \"deploy_dir_parent=$pf_parent\"\n  if [ -d \"$pf_parent\" ]; then\n    pf_room=$pf_parent\n    if [ -w \"$pf_parent\" ] && [ -x \"$pf_parent\" ]; then echo \"deploy_dir_parent_kind=writable\"; else echo \"deploy_dir_parent_kind=readonly\"; fi\n  else\n    echo \"deploy_dir_parent_kind=other\"\n  fi\nfi\nif [ -n \"$pf_room\" ]; then\n  pf_usage=$(df -Pk \"$pf_room\" 2>/dev/null)\n  set -- ${pf_usage##*\n}\n  [ $# -lt 4 ] || echo \"free_kb=$4\"\nfi\n\n# The tools: an HTTP client for the health check, and the start command's program.\nif command -v curl >/dev/null 2>&1; then echo \"http=curl\"\nelif command -v wget >/dev/null 2>&1; then echo \"http=wget\"\nelse echo \"http=none\"; fi\n[ -z \"$START_PROGRAM\" ] || pf_program start \"$START_PROGRAM\"\n\n# The include, checked the way the switch (nginx.ts) writes it: beside it and moved into place when\n# its directory is writable, in place when only the file is, else with \"sudo -n tee <include>\".\ncase \"$INCLUDE\" in */*) pf_dir=${INCLUDE%/*}; pf_dir=${pf_dir:-/} ;; *) pf_dir=. ;; esac\nif [ -d \"$pf_dir\" ]; then echo \"include_dir=yes\"; else echo \"include_dir=no\"; fi\nif [ -e \"$INCLUDE\" ]; then\n  echo \"include=present\"\n  if [ -r \"$INCLUDE\" ]; then echo \"include_readable=yes\"; else echo \"include_readable=no\"; fi\nelse\n  echo \"include=absent\"\nfi\nif [ -w \"$pf_dir\" ] && { [ ! -e \"$INCLUDE\" ] || [ -w \"$INCLUDE\" ]; }; then\n  echo \"include_write=user\"\nelif [ -e \"$INCLUDE\" ] && [ -w \"$INCLUDE\" ]; then\n  echo \"include_write=user\"\nelse\n  echo \"include_write=sudo\"\n  case \"$INCLUDE\" in -*) pf_target=./$INCLUDE ;; *) pf_target=$INCLUDE ;; esac\n  # As the switch runs it: \"tee\" found by sudo; its full path for the sudoers line.\n  if [ -d \"$pf_dir\" ]; then pf_sudo tee 'tee \"$pf_target\"'; fi\nfi\n\n# The test changes nothing: it runs as configured. The reload is only asked of sudo, or its program looked for.\npf_test_output=$( (set +u; eval \"$TEST_COMMAND\") 2>&1 < /dev/null)\nif [ $? = 0 ]; then echo \"test=ok\"; else echo \"test=failed\"; fi\n[ -z \"$TEST_SUDO\" ] || pf_sudo test \"$TEST_SUDO\"\n[ -z \"$RELOAD_SUDO\" ] || pf_sudo reload \"$RELOAD_SUDO\"\n[ -z \"$RELOAD_PROGRAM\" ] || pf_program reload \"$RELOAD_PROGRAM\"\n\n# What holds each port of the pair: its pid and command line, when the user may see them.\nfor pf_port in \"$PORT_A\" \"$PORT_B\"; do\n  if port_in_use \"$pf_port\"; then\n    pf_holder=$(port_holder \"$pf_port\")\n    echo \"port=$pf_port ${pf_holder:--}\"\n    [ -z \"$pf_holder\" ] || echo \"port_command=$pf_port $(tr '\\0\\n' '  ' < \"/proc/$pf_holder/cmdline\" 2>/dev/null | cut -c1-2000)\"\n  else\n    echo \"port=$pf_port free\"\n  fi\ndone\necho \"@@test_output\"\nprintf '%s\\n' \"$pf_test_output\" | tail -n 20\n";
 const PROBE_SH = "body=$(mktemp)\nfor port in $PORTS; do\n  code=$(http_status \"http://127.0.0.1:$port$HEALTH_PATH\" \"$body\" 5)\n  verdict=fail\n  case \"$code\" in 2??) { [ -z \"$HEALTH_EXPECT\" ] || grep -q -F -- \"$HEALTH_EXPECT\" \"$body\"; } && verdict=ok ;; esac\n  echo \"probe=$port $code $verdict\"\ndone\nrm -f -- \"$body\"\n";
@@ -705,6 +706,7 @@ const READ_HISTORY_SH = "resolve_deploy_dir\necho \"@@history\"\n[ ! -r \"$DEPLO
 const READ_LOGS_SH = "resolve_deploy_dir\nfor port in $PORTS; do\n  echo \"@@log_$port\"\n  [ ! -r \"$DEPLOY_DIR/logs/$port.log\" ] || tail -n \"$LINES\" -- \"$DEPLOY_DIR/logs/$port.log\"\ndone\n";
 const READ_MANIFESTS_SH = "cd -- \"$DEPLOY_DIR/releases\" 2>/dev/null || exit 0\necho \"@@manifests\"\ni=0\nprintf '%s\\n' \"$JARS\" | while IFS= read -r jar; do\n  i=$((i + 1))\n  [ -n \"$jar\" ] && [ -f \"$jar\" ] || continue\n  manifest=\"${jar%/*}/$MANIFEST\"\n  [ -f \"$manifest\" ] || continue\n  size=$(wc -c < \"$jar\") || continue\n  echo \"release $((i - 1)) $size\"\n  cat -- \"$manifest\"\n  echo\ndone\n";
 const RELEASE_LOCK_SH = "cd -- \"$DEPLOY_DIR\" 2>/dev/null || exit 0\nline=\n[ ! -r .lock/holder ] || read -r line < .lock/holder\nset -- $line\n[ \"${1:-}\" = \"$$\" ] && rm -rf .lock\necho \"lock=released\"\n";
+const RELEASE_UNSERVED_SH = "[ ! -d \"${STATE_FILE%/*}\" ] || printf 'new\\n' > \"$STATE_FILE\" || exit 1\necho \"release_state=new\"\n";
 const RENEW_LEASE_SH = "cd -- \"$DEPLOY_DIR\" 2>/dev/null || { echo \"lease=lost\"; exit 0; }\nline=\n[ ! -r .lock/holder ] || read -r line < .lock/holder 2>/dev/null || line=\nset -- $line\nif [ \"${1:-}-${2:-}\" != \"$KEY\" ]; then echo \"lease=lost\"; exit 0; fi\nclock\n# A renewal that lands after a takeover writes a lease nobody reads: the new holder's key differs.\nprintf '%s\\n' \"$NOW\" > \".lock/.lease.renew.$$\" && mv -f \".lock/.lease.renew.$$\" \".lock/lease.$KEY\" 2>/dev/null\necho \"lease=renewed\"\n";
 const REPORT_HOLDER_SH = "\nreport_holder() {\n  proc_start \"$1\" || PROC_START=\n  echo \"holder_pid=$1\"\n  echo \"holder_start=$PROC_START\"\n  echo \"holder_command=$(tr '\\0\\n' '  ' < \"/proc/$1/cmdline\" 2>/dev/null | cut -c1-2000)\"\n}\n";
 const START_SH = "cd -- \"$DEPLOY_DIR\" || exit \"$EXIT_START_FAILED\"\npid_file=\"run/$PORT.pid\"\nlog=\"logs/$PORT.log\"\nbody=\"run/.health-$PORT\"\npid=0\nfail() {\n  echo \"health=$1\"\n  # A unit would restart what crashed: it is stopped and disabled, so nothing of this start lingers.\n  [ -z \"$UNIT\" ] || unit_retire > /dev/null\n  # Killed only while still the process recorded for it (see stop_group).\n  fail_id=\n  { read -r _; read -r fail_id; } 2>/dev/null < \"$pid_file\" || fail_id=\n  if [ \"$pid\" -gt 0 ]; then\n    if [ -n \"$fail_id\" ]; then stop_group \"$pid\" \"$STOP_TIMEOUT\" \"$fail_id\" \"$RELEASE\"; else stop_group \"$pid\" \"$STOP_TIMEOUT\"; fi > /dev/null\n  fi\n  rm -f -- \"$pid_file\" \"run/$PORT.release\" \"run/$PORT.conf\" \"$body\"\n  echo \"@@log\"\n  tail -n 50 -- \"$log\"\n  exit \"$2\"\n}\nif [ -n \"$UNIT\" ]; then\n  (umask 077 && { unit_environment; printf '%s' \"$CONF_TEXT\"; } > \"run/$PORT.conf.new\") &&\n    mv -f -- \"run/$PORT.conf.new\" \"run/$PORT.conf\" && echo \"$RELEASE\" > \"run/$PORT.release\" &&\n    { write_changed run/launch \"$LAUNCHER_TEXT\" || [ -f run/launch ]; } && unit_install || fail unit_setup \"$EXIT_START_FAILED\"\n  if ! unit_output=$(unit_ctl enable --quiet \"$UNIT\" 2>&1 && unit_ctl start \"$UNIT\" 2>&1); then\n    printf '%s\\n' \"$unit_output\" | sed 's/^/unit_error=/'\n    fail unit_start \"$EXIT_START_FAILED\"\n  fi\n  echo \"unit=$UNIT\"\n  pid=$(unit_ctl show -p MainPID \"$UNIT\" 2>/dev/null)\n  pid=${pid#MainPID=}\n  case \"$pid\" in ''|*[!0-9]*) pid=0 ;; esac\n  [ \"$pid\" -gt 0 ] || fail exited \"$EXIT_EXITED\"\n  record_instance \"$PORT\" \"$pid\"\nelse\n  echo \"--- $STARTED_AT starting release $RELEASE on port $PORT\" >> \"$log\"\n  # The record exists before the process can start, so that a run cut off at any moment leaves an\n  # instance the next run finds (find_instance) and stops, even one not listening yet: first the\n  # release, then the process records its own pid and start time (exec keeps both) once it stands\n  # in the release directory, and only then execs the start command, in a session of its own.\n  rm -f -- \"$pid_file\"\n  echo \"$RELEASE\" > \"run/$PORT.release\" || fail run_files \"$EXIT_START_FAILED\"\n  deploy_root=$PWD\n  # fd 3 is the session's own output (see the session): an instance holding it open would keep the\n  # connection from ever seeing the end of its output.\n  (\n    cd -P -- \"releases/$RELEASE\" || exit 97\n    ARTIFACT=\"$PWD/$FILE_NAME\"\n    SERVER_PORT=$PORT\n    export PORT SERVER_PORT ARTIFACT APP_NAME RELEASE JAVA_OPTS\n    . ./env || exit 98\n    self_pid\n    record_instance \"$PORT\" \"$SELF_PID\" \"$deploy_root\" || exit 96\n    exec_detached sh -c \"$START_COMMAND\"\n  ) < /dev/null >> \"$log\" 2>&1 3>&- &\n  pid=$!\nfi\necho \"pid=$pid\"\nclock; deadline=$(( NOW + HEALTH_TIMEOUT ))\n# Polls keep a fixed cadence (one every health-interval from the start, whatever each poll costs)\n# where the clock has hundredths; elsewhere they sleep health-interval between polls. Between polls\n# the new process's open files are watched, with builtins only: once its sockets (or a child's)\n# differ from those at the last poll (a new one is its listener, most often, which a Spring Boot app\n# opens when it is about ready) the next poll goes at once. The kernel's socket tables would tell\n# more, but cost more CPU to read than an HTTP client does to start (see port_in_use), and the\n# starting service needs that CPU more.\nstarted_cs=$NOW_CS\n# The process was started a moment ago: nothing can answer yet, so the first poll waits for the\n# first tick, or for its first socket.\ncode=000\nfirst_tick=1\nwhile :; do\n  alive \"$pid\" || fail exited \"$EXIT_EXITED\"\n  # Counted before the poll: a socket opened while it runs still calls the next one at once.\n  sockets_of \"$pid\"; polled_sockets=$SOCKETS\n  if [ -n \"$first_tick\" ]; then first_tick=; else code=$(http_status \"$HEALTH_URL\" \"$body\" 5); fi\n  case \"$code\" in\n    2??)\n      if [ -z \"$HEALTH_EXPECT\" ] || grep -q -F -- \"$HEALTH_EXPECT\" \"$body\" 2>/dev/null; then\n        if alive \"$pid\"; then\n          # The answer must come from the process this run started (or its family), not from one\n          # that took the port meanwhile: checked once, when everything else has passed.\n          if ! listeners_are_ours \"$PORT\" \"$pid\"; then\n            holder=$(port_holder \"$PORT\")\n            if [ -n \"$holder\" ]; then\n              echo \"holder_pid=$holder\"\n              echo \"holder_program=$(program_of \"$holder\")\"\n            fi\n            fail not_ours \"$EXIT_NOT_OURS\"\n          fi\n          rm -f -- \"$body\"; echo \"health=ok\"; exit 0\n        fi\n      fi ;;\n  esac\n  if clock; [ \"$NOW\" -ge \"$deadline\" ]; then\n    echo \"last_status=$code\"\n    echo \"last_body=$(head -c 200 \"$body\" 2>/dev/null | tr '\\n' ' ')\"\n    fail timeout \"$EXIT_UNHEALTHY\"\n  fi\n  if [ -n \"$started_cs\" ]; then\n    next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))\n    while clock; [ \"$NOW_CS\" -lt \"$next_cs\" ]; do\n      if [ $(( next_cs - NOW_CS )) -gt 10 ]; then\n        sleep 0.1\n        alive \"$pid\" || break\n        sockets_of \"$pid\"; [ \"$SOCKETS\" = \"$polled_sockets\" ] || break\n      else\n        sleep_cs $(( next_cs - NOW_CS ))\n      fi\n    done\n  else\n    sleep \"$HEALTH_INTERVAL\"\n  fi\ndone\n";
@@ -1800,6 +1802,449 @@ function handoverScript(oldWorkers, timeoutSeconds) {
     return (0,quote/* shellScript */.ky)({ OLD_WORKERS: oldWorkers, TIMEOUT: Math.ceil(timeoutSeconds) }, `${SHELL_LIB}\n${HANDOVER_SH}`);
 }
 
+// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
+var traffic_inputs = __webpack_require__(4645);
+;// CONCATENATED MODULE: ./lib/deploy/plan.js
+/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
+
+/** The port the include points at, if it is one of the pair. */
+function activePortFromInclude(include, ports) {
+    if (include === undefined)
+        return undefined;
+    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
+    // A port after ":" (a URL) first; a custom template may name the port bare.
+    return (numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
+        numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)));
+}
+/**
+ * Active and idle ports: with no include, or one naming neither port, the first port is idle. The
+ * include's marker decides first (see readInclude): a canary's marker names both ports, and the
+ * active one is then the previous instance's, which serves once the canary is gone.
+ */
+function choosePorts(include, ports) {
+    const traffic = readInclude(include, ports);
+    const active = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port;
+    if (active === undefined)
+        return { idle: ports[0] };
+    return { active, idle: active === ports[0] ? ports[1] : ports[0] };
+}
+function renderInclude(template, port) {
+    return template.replaceAll('{port}', String(port));
+}
+/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
+function releaseName(sha256, now) {
+    const stamp = now
+        .toISOString()
+        .replace(/\.\d+Z$/, '')
+        .replace(/[-:]/g, '')
+        .replace('T', '-');
+    return `${stamp}-${sha256.slice(0, 8)}`;
+}
+/**
+ * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
+ * the rollback target), and, when nothing else that is kept has served, never the newest release
+ * other than `current` that has served. After failed deploys in a row the newest releases have all
+ * never served, and counting them alone would prune the one version that rollback can go back to.
+ */
+function releasesToPrune(releases, keep, running, current) {
+    const newestFirst = [...releases].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    const kept = new Set([...newestFirst.slice(0, keep).map((r) => r.name), ...running]);
+    const servedKept = newestFirst.some((r) => kept.has(r.name) && r.name !== current && !r.neverServed);
+    const rollbackTarget = servedKept ? undefined : newestFirst.find((r) => !r.neverServed && r.name !== current)?.name;
+    return newestFirst
+        .slice(keep)
+        .map((r) => r.name)
+        .filter((name) => !running.includes(name) && name !== current && name !== rollbackTarget);
+}
+/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
+function withoutSudoForRoot(command, isRoot) {
+    return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command;
+}
+/**
+ * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
+ * which nginx keeps in the master's command line. Empty for the system nginx.
+ */
+function nginxMasterHint(reloadCommand) {
+    const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand);
+    return match ? (match[1] ?? match[2] ?? match[3]) : '';
+}
+
+;// CONCATENATED MODULE: ./lib/remote/traffic.js
+/**
+ * Traffic control's nginx text (see docs/nginx-traffic.md): the http-level file the action owns,
+ * the include in each of its modes, what an include on the host says, and the host scripts that
+ * read the traffic log and the configuration (`nginx -T`).
+ */
+
+
+
+/** nginx's names for the app's objects: one http block holds every app's, so each has the app's name. */
+function nginxNames(appName) {
+    const app = appName.replace(/[^A-Za-z0-9_]/g, '_');
+    return { port: `zdd_${app}_port`, logFormat: `zdd_${app}` };
+}
+/** What ends every line the action's log_format writes: a line without it is not ours, or not whole. */
+const TRAFFIC_LINE_END = 'zdd';
+/**
+ * The log_format's fields, split by `|` (which no address, status or time holds): `$msec`, the
+ * status the client got, the upstream address(es) (`-` when none was reached) and their response
+ * times, then the end marker. nginx's default escaping turns any odd byte of a value into `\xXX`,
+ * so a line is always one line.
+ */
+const TRAFFIC_LOG_FORMAT = `$msec|$status|$upstream_addr|$upstream_response_time|${TRAFFIC_LINE_END}`;
+/** The first line of every file the action writes for nginx. */
+const OWNED_NOTE = '# zero-downtime-deploy: written by the action on each run; edits here are lost.';
+/** The http-level file's whole text. Without `split`, the variable maps every client to `port`. */
+function httpLevelConfig(p) {
+    const names = nginxNames(p.appName);
+    checkCanaryKey(p.canaryKey);
+    const sides = p.split ? [`    ${p.split.percent}% ${p.split.newPort};`, `    * ${p.split.previousPort};`] : [`    * ${p.port};`];
+    if (p.split)
+        checkPercent(p.split.percent);
+    return [
+        OWNED_NOTE,
+        `log_format ${names.logFormat} '${TRAFFIC_LOG_FORMAT}';`,
+        // split_clients hashes the key and gives the first <percent>% of the hash space to the first
+        // line: a client on the new side at 10% is still there at 50%.
+        `split_clients "${p.canaryKey}" $${names.port} {`,
+        ...sides,
+        '}',
+        '',
+    ].join('\n');
+}
+/** The canary key is checked as an input already; this keeps nginx's text whole whatever a caller passes. */
+function checkCanaryKey(key) {
+    if (key === '' || /[;{}"'\\\n\r]/.test(key)) {
+        throw new Error(`canary-key: "${key}" cannot be put in nginx's configuration; expected nginx variables and plain text without ; { } quotes, backslashes or line breaks`);
+    }
+}
+/** split_clients takes a percentage with at most two decimals. */
+function checkPercent(percent) {
+    if (!/^\d{1,2}(\.\d{1,2})?$/.test(String(percent)) || percent < 1 || percent > 99)
+        throw new Error(`a canary step of ${percent}% is not a percentage from 1 to 99 (at most two decimals)`);
+}
+const MARKER = '# zero-downtime-deploy:';
+/**
+ * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
+ * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
+ * the add_header directives it inherits (a server's Strict-Transport-Security, say).
+ */
+function includeText(p) {
+    const names = nginxNames(p.appName);
+    const mode = p.mode;
+    // An access_log here replaces every inherited one: the user's, repeated as they are, keep
+    // recording what they recorded.
+    const accessLogs = () => {
+        if (!p.trafficLog.startsWith('/'))
+            throw new Error(`the traffic log must be an absolute path for nginx, not "${p.trafficLog}"`);
+        return [`access_log ${nginxString(p.trafficLog)} ${names.logFormat};`, ...p.userAccessLogs];
+    };
+    switch (mode.mode) {
+        case 'plain':
+            return renderInclude(p.template, mode.port);
+        case 'canary': {
+            const { percent, newPort, previousPort } = mode.split;
+            checkPercent(percent);
+            const problem = canaryTemplateProblem(p.template);
+            if (problem)
+                throw new Error(problem);
+            return [
+                `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
+                p.template.replaceAll('{port}', `\${${names.port}}`),
+                ...accessLogs(),
+            ].join('\n');
+        }
+        case 'observed':
+            return [`${MARKER} observed ${mode.port}`, renderInclude(p.template, mode.port), ...accessLogs()].join('\n');
+        case 'maintenance':
+            return [
+                `${MARKER} maintenance ${mode.port}`,
+                renderInclude(p.template, mode.port),
+                'default_type text/html;',
+                `add_header Retry-After ${Math.max(0, Math.round(mode.retryAfterSeconds))} always;`,
+                ...(p.userHeaders ?? []),
+                `return 503 ${nginxString(maintenancePage(mode.page))};`,
+            ].join('\n');
+    }
+}
+/**
+ * Why a template cannot take the split's variable in place of `{port}`, or undefined. A
+ * `proxy_pass` with a variable behaves differently from one without: nginx resolves a host name
+ * when a request comes (and, without a `resolver`, answers 502), and sends a URI part as it stands
+ * instead of replacing the location's prefix with it. An upstream block's `server` takes no
+ * variable at all. The default template (`set $service_url ...; proxy_pass $service_url;`) is a
+ * variable already, and works as it did.
+ */
+function canaryTemplateProblem(template) {
+    for (const directive of template.split(';')) {
+        if (!directive.includes('{port}'))
+            continue;
+        const words = directive.trim().split(/\s+/);
+        if (words[0] === 'server') {
+            return `nginx-include-template: "${directive.trim()};" is an upstream server line, which cannot take the canary's variable; use a template such as "set $service_url http://127.0.0.1:{port};" with "proxy_pass $service_url;" in the location`;
+        }
+        if (words[0] !== 'proxy_pass')
+            continue;
+        const url = /^[a-z]+:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:]+):\{port\}(.*)$/.exec(words[1] ?? '');
+        if (!url)
+            continue;
+        if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(url[1]) && !url[1].startsWith('[')) {
+            return `nginx-include-template: "${directive.trim()};" names the host "${url[1]}"; during a canary the port is a variable, and nginx then resolves the name per request (502 without a resolver). Name it by address, e.g. 127.0.0.1`;
+        }
+        if (url[2] !== '') {
+            return `nginx-include-template: "${directive.trim()};" has a URI part ("${url[2]}"); during a canary the port is a variable, and nginx then sends that URI as it stands instead of replacing the location's prefix with it. Leave the URI out, or use "set $service_url ...; proxy_pass $service_url;" with a rewrite`;
+        }
+    }
+    return undefined;
+}
+/** The page as nginx serves it: `return`'s text is a complex value, where `$` would start a variable. */
+function maintenancePage(page) {
+    return page.replaceAll('$', '&#36;');
+}
+/** A double-quoted nginx string: nginx's tokenizer takes `\"` and `\\` in it as the characters. */
+function nginxString(text) {
+    return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+function readInclude(text, ports) {
+    if (text === undefined)
+        return { mode: 'plain' };
+    const marker = text
+        .split('\n')
+        .find((line) => line.startsWith(MARKER))
+        ?.slice(MARKER.length)
+        .trim();
+    const ours = (value) => {
+        const port = Number(value);
+        return ports.includes(port) ? port : undefined;
+    };
+    let m;
+    if (marker !== undefined) {
+        if ((m = /^canary (\d+(?:\.\d+)?)% to (\d+), previous (\d+)$/.exec(marker))) {
+            const newPort = ours(m[2]);
+            const previousPort = ours(m[3]);
+            if (newPort !== undefined && previousPort !== undefined)
+                return { mode: 'canary', split: { percent: Number(m[1]), newPort, previousPort } };
+        }
+        else if ((m = /^observed (\d+)$/.exec(marker))) {
+            const port = ours(m[1]);
+            if (port !== undefined)
+                return { mode: 'observed', port };
+        }
+        else if ((m = /^maintenance(?: (\d+))?$/.exec(marker))) {
+            return { mode: 'maintenance', port: ours(m[1]) };
+        }
+    }
+    return { mode: 'plain', port: activePortFromInclude(text, ports) };
+}
+/**
+ * The traffic log's path on the host. nginx needs it absolute: a relative deploy dir is under the
+ * remote user's home (`home`, from the nginx -T answer, see readDumpAnswer).
+ */
+function trafficLogPath(deployDir, home) {
+    const dir = deployDir.startsWith('/') || home === undefined ? deployDir : `${home.replace(/\/+$/, '')}/${deployDir}`;
+    return `${dir.replace(/\/+$/, '')}/run/traffic.log`;
+}
+/**
+ * Host script: the traffic log's complete lines from byte `offset` on, added up by port, status
+ * and whole ms. A negative offset reads nothing and answers the log's end: where watching starts.
+ */
+function readTrafficScript(p) {
+    return (0,quote/* shellScript */.ky)({ LOG: p.log, OFFSET: Math.trunc(p.offset) }, TRAFFIC_READ_SH);
+}
+function parseTraffic(answer) {
+    const offset = Number(answer.facts.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+        throw new Error(`the traffic log's reader answered no offset (${answer.facts.offset ?? 'none'})`);
+    const samples = [];
+    for (const line of (answer.sections.traffic ?? '').split('\n')) {
+        const m = /^(\d+) (\d+) (\d+) (\d+)$/.exec(line);
+        if (m)
+            samples.push({ port: Number(m[1]), status: Number(m[2]), ms: Number(m[3]), count: Number(m[4]) });
+    }
+    return { offset, samples };
+}
+/**
+ * Host script: runs the dump command (`nginx -T`, see dumpCommand) and `nginx -V` for the compiled
+ * access log path; the answer (see readDumpAnswer) has the dump in a section and the remote home.
+ */
+function nginxDumpScript(command) {
+    return (0,quote/* shellScript */.ky)({ DUMP_COMMAND: command, VERSION_COMMAND: versionCommand(command) }, NGINX_DUMP_SH);
+}
+/** `nginx -V` of the same binary, without sudo: it needs none, and no sudoers rule names it. */
+function versionCommand(dump) {
+    const words = dump.trim().split(/\s+/);
+    let i = 0;
+    if (words[i] === 'sudo') {
+        i++;
+        if (words[i] === '-n')
+            i++;
+    }
+    const binary = words[i];
+    return binary && /(^|\/)nginx$/.test(binary) && /^[A-Za-z0-9_./-]+$/.test(binary) ? `${binary} -V` : '';
+}
+function readDumpAnswer(answer) {
+    const home = answer.facts.home || undefined;
+    const httpLogPath = answer.facts.http_log_path || undefined;
+    if (answer.facts.error === 'nginx_dump' || answer.sections.dump === undefined) {
+        return { error: (answer.sections.dump_output ?? '').trim(), home, httpLogPath };
+    }
+    const dump = answer.sections.dump
+        .split('\n')
+        .map((line) => (line.startsWith('|') ? line.slice(1) : line))
+        .join('\n');
+    return { dump, home, httpLogPath };
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/host-state.js
+function readHostState(answer) {
+    const { facts, lists } = answer;
+    const neverServed = new Set(lists.never_served ?? []);
+    const releases = (lists.release ?? []).map((line) => {
+        const [name, sha256, ...file] = line.split(' ');
+        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
+    });
+    const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number)));
+    const instances = (lists.instance ?? []).map((line) => {
+        const [port, pid, state, listening, release] = line.split(' ');
+        const stalePid = stale.get(Number(port));
+        return {
+            port: Number(port),
+            pid: pid === '-' ? undefined : Number(pid),
+            running: state === 'running',
+            listening: listening === 'yes' ? true : listening === 'no' ? false : undefined,
+            release: release === '-' || release === undefined ? undefined : release,
+            ...(stalePid === undefined ? {} : { stalePid }),
+        };
+    });
+    const units = (lists.unit ?? []).map((line) => {
+        const [port, active, sub, fileState, restarts] = line.split(' ');
+        return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined };
+    });
+    return {
+        isRoot: facts.uid === '0',
+        uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
+        user: facts.user ?? '',
+        systemd: facts.systemd === 'yes',
+        linger: facts.linger === 'yes',
+        units,
+        home: facts.home ?? '',
+        http: (facts.http ?? 'none'),
+        base64: facts.base64 === 'yes',
+        javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
+        writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
+        deployDirExists: facts.deploy_dir_exists === 'yes',
+        freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
+        releases,
+        instances,
+        deployDir: facts.deploy_dir ?? '',
+        include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
+    };
+}
+function instanceOn(state, port) {
+    return state.instances.find((i) => i.port === port);
+}
+/**
+ * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
+ * file naming a live process that is not the instance it recorded. Records the inspection in
+ * `known` already reported are not repeated.
+ */
+function warnStaleRecords(log, lines, known) {
+    for (const line of lines ?? []) {
+        const [port, pid] = line.split(' ').map(Number);
+        if (known && instanceOn(known, port)?.stalePid === pid)
+            continue;
+        log.warning(`Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/step-error.js
+/** A step failed in a way the user can act on; the message says which step, what and what to do. */
+class StepError extends Error {
+    step;
+    afterReload;
+    constructor(step, message, 
+    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
+    afterReload = false) {
+        super(`${step}: ${message}`);
+        this.step = step;
+        this.afterReload = afterReload;
+        this.name = 'StepError';
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/control.js
+
+
+
+
+const named = (port, releaseOf) => `port ${port} (release ${releaseOf(port) ?? 'unknown'})`;
+/** What nginx does with the app's traffic on a host, in words: "nginx sends all traffic to port 8081". */
+function describeTraffic(traffic, releaseOf, ports) {
+    switch (traffic.mode) {
+        case 'canary': {
+            const { percent, newPort, previousPort } = traffic.split;
+            return `a canary is held: nginx sends ${percent}% of clients to ${named(newPort, releaseOf)} and the rest to ${named(previousPort, releaseOf)}`;
+        }
+        case 'maintenance':
+            return traffic.port === undefined
+                ? 'in maintenance: nginx answers 503 to every request, and its include names neither port'
+                : `in maintenance: nginx answers 503 to every request; ${named(traffic.port, releaseOf)} serves once live`;
+        case 'observed':
+        case 'plain':
+            return traffic.port === undefined
+                ? `nginx's include names neither port ${ports[0]} nor ${ports[1]}`
+                : `nginx sends all traffic to ${named(traffic.port, releaseOf)}`;
+    }
+}
+/** Both ways out of a held canary, as every refusal that meets one names them. */
+const FINISH_CANARY = '`command: promote` sends all traffic to the new instance, `command: rollback` sends it all back to the previous one';
+/**
+ * What a deploy may not start on, checked on the inspection under the lock, before anything is
+ * uploaded: a held canary (the deploy would replace one of the two instances that serve), and,
+ * with a canary or a bake, a host in maintenance (no client reaches an instance to be watched).
+ */
+function refuseDeploy(state, config, host) {
+    const traffic = readInclude(state.include, config.ports);
+    const releaseOf = (port) => instanceOn(state, port)?.release;
+    if (traffic.mode === 'canary') {
+        const { percent, newPort, previousPort } = traffic.split;
+        throw new StepError('inspect', `a canary is held on ${host}: ${percent}% of clients go to ${named(newPort, releaseOf)}, the rest to ${named(previousPort, releaseOf)}. Finish it before deploying: ${FINISH_CANARY}. Nothing was uploaded or started.`);
+    }
+    if (traffic.mode === 'maintenance' && (0,traffic_inputs/* watchesTraffic */.F4)(config.traffic)) {
+        throw new StepError('inspect', `${host} is ${describeTraffic(traffic, releaseOf, config.ports)}, so no client reaches an instance and a canary or a bake has nothing to watch. Deploy without canary-steps and bake-seconds (the host stays in maintenance, with the new instance active once live), or run command: live first. Nothing was uploaded or started.`);
+    }
+}
+/** promote: the held canary's split, or a refusal saying what the host does instead. */
+function canaryToPromote(traffic, host, releaseOf, ports) {
+    if (traffic.mode === 'canary')
+        return traffic.split;
+    throw new StepError('promote', `no canary is held on ${host}; nothing to promote (${describeTraffic(traffic, releaseOf, ports)}).`);
+}
+/** maintenance: the port that serves once live, or a refusal. */
+function portForMaintenance(traffic, host, releaseOf, ports) {
+    if (traffic.mode === 'canary') {
+        throw new StepError('maintenance', `${describeTraffic(traffic, releaseOf, ports)} on ${host}. Finish it before maintenance: ${FINISH_CANARY}.`);
+    }
+    if (traffic.port === undefined) {
+        throw new StepError('maintenance', `${describeTraffic(traffic, releaseOf, ports)} on ${host}, so no instance would serve once live. Deploy first.`);
+    }
+    return traffic.port;
+}
+/** live: the port to put traffic back on; nothing to do when the host is not in maintenance. */
+function liveDecision(traffic, host, releaseOf, ports) {
+    if (traffic.mode !== 'maintenance') {
+        const finish = traffic.mode === 'canary' ? ` To finish the canary: ${FINISH_CANARY}.` : '';
+        return {
+            kind: 'nothing',
+            note: `${host} is not in maintenance (${describeTraffic(traffic, releaseOf, ports)}); nothing to do.${finish}`,
+        };
+    }
+    if (traffic.port === undefined) {
+        throw new StepError('live', `${host} is in maintenance, but its include names neither port ${ports[0]} nor ${ports[1]}, so it cannot tell which instance to put traffic back on. Deploy, or run command: rollback, to choose one (either stays in maintenance), then command: live.`);
+    }
+    return { kind: 'switch', port: traffic.port };
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __webpack_require__(8161);
 ;// CONCATENATED MODULE: ./lib/delta/chunker.js
@@ -2448,127 +2893,6 @@ async function writeDeltaFile(jarPath, runs, outPath) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/deploy/host-state.js
-function readHostState(answer) {
-    const { facts, lists } = answer;
-    const neverServed = new Set(lists.never_served ?? []);
-    const releases = (lists.release ?? []).map((line) => {
-        const [name, sha256, ...file] = line.split(' ');
-        return { name, sha256: sha256 === '-' ? '' : sha256, fileName: file.join(' '), neverServed: neverServed.has(name) };
-    });
-    const stale = new Map((lists.stale_pid ?? []).map((line) => line.split(' ').map(Number)));
-    const instances = (lists.instance ?? []).map((line) => {
-        const [port, pid, state, listening, release] = line.split(' ');
-        const stalePid = stale.get(Number(port));
-        return {
-            port: Number(port),
-            pid: pid === '-' ? undefined : Number(pid),
-            running: state === 'running',
-            listening: listening === 'yes' ? true : listening === 'no' ? false : undefined,
-            release: release === '-' || release === undefined ? undefined : release,
-            ...(stalePid === undefined ? {} : { stalePid }),
-        };
-    });
-    const units = (lists.unit ?? []).map((line) => {
-        const [port, active, sub, fileState, restarts] = line.split(' ');
-        return { port: Number(port), active, sub, fileState, restarts: /^\d+$/.test(restarts ?? '') ? Number(restarts) : undefined };
-    });
-    return {
-        isRoot: facts.uid === '0',
-        uid: /^\d+$/.test(facts.uid ?? '') ? Number(facts.uid) : undefined,
-        user: facts.user ?? '',
-        systemd: facts.systemd === 'yes',
-        linger: facts.linger === 'yes',
-        units,
-        home: facts.home ?? '',
-        http: (facts.http ?? 'none'),
-        base64: facts.base64 === 'yes',
-        javaFound: facts.java === undefined ? undefined : facts.java === 'yes',
-        writable: facts.writable === undefined ? undefined : facts.writable === 'yes',
-        deployDirExists: facts.deploy_dir_exists === 'yes',
-        freeBytes: facts.free_kb === undefined ? undefined : Number(facts.free_kb) * 1024,
-        releases,
-        instances,
-        deployDir: facts.deploy_dir ?? '',
-        include: facts.include === 'present' ? (answer.sections.include ?? '') : undefined,
-    };
-}
-function instanceOn(state, port) {
-    return state.instances.find((i) => i.port === port);
-}
-/**
- * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
- * file naming a live process that is not the instance it recorded. Records the inspection in
- * `known` already reported are not repeated.
- */
-function warnStaleRecords(log, lines, known) {
-    for (const line of lines ?? []) {
-        const [port, pid] = line.split(' ').map(Number);
-        if (known && instanceOn(known, port)?.stalePid === pid)
-            continue;
-        log.warning(`Port ${port}: run/${port}.pid names pid ${pid}, but that process is not the instance this action started there (the instance has ended and its pid was reused, or the host rebooted). The record is stale; pid ${pid} was not signalled.`);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/deploy/plan.js
-/** Pure decisions of a run: which port is which, what the include says, names, what to prune. */
-/** The port the include points at, if it is one of the pair. */
-function plan_activePortFromInclude(include, ports) {
-    if (include === undefined)
-        return undefined;
-    const numbers = (pattern) => [...include.matchAll(pattern)].map((m) => Number(m[1]));
-    // A port after ":" (a URL) first; a custom template may name the port bare.
-    return (numbers(/:(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)) ??
-        numbers(/(?<!\d)(\d{1,5})(?!\d)/g).find((port) => ports.includes(port)));
-}
-/** Active and idle ports: with no include, or one naming neither port, the first port is idle. */
-function choosePorts(include, ports) {
-    const active = plan_activePortFromInclude(include, ports);
-    if (active === undefined)
-        return { idle: ports[0] };
-    return { active, idle: active === ports[0] ? ports[1] : ports[0] };
-}
-function renderInclude(template, port) {
-    return template.replaceAll('{port}', String(port));
-}
-/** `20261127-001502-3fa2c1d0`: sorts by time, and names the content. */
-function releaseName(sha256, now) {
-    const stamp = now
-        .toISOString()
-        .replace(/\.\d+Z$/, '')
-        .replace(/[-:]/g, '')
-        .replace('T', '-');
-    return `${stamp}-${sha256.slice(0, 8)}`;
-}
-/**
- * Releases to remove: all but the newest `keep`, never one in `running` (a warm instance may be
- * the rollback target), and, when nothing else that is kept has served, never the newest release
- * other than `current` that has served. After failed deploys in a row the newest releases have all
- * never served, and counting them alone would prune the one version that rollback can go back to.
- */
-function releasesToPrune(releases, keep, running, current) {
-    const newestFirst = [...releases].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
-    const kept = new Set([...newestFirst.slice(0, keep).map((r) => r.name), ...running]);
-    const servedKept = newestFirst.some((r) => kept.has(r.name) && r.name !== current && !r.neverServed);
-    const rollbackTarget = servedKept ? undefined : newestFirst.find((r) => !r.neverServed && r.name !== current)?.name;
-    return newestFirst
-        .slice(keep)
-        .map((r) => r.name)
-        .filter((name) => !running.includes(name) && name !== current && name !== rollbackTarget);
-}
-/** `sudo -n` is dropped when the remote user is root: root needs no sudo, and may not have it. */
-function withoutSudoForRoot(command, isRoot) {
-    return isRoot ? command.replace(/(^|[;&|]\s*)sudo\s+-n\s+/g, '$1') : command;
-}
-/**
- * What identifies our nginx master among several: the `-c` (or `-p`) path of the reload command,
- * which nginx keeps in the master's command line. Empty for the system nginx.
- */
-function nginxMasterHint(reloadCommand) {
-    const match = /\s-c\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand) ?? /\s-p\s+(?:'([^']+)'|"([^"]+)"|(\S+))/.exec(reloadCommand);
-    return match ? (match[1] ?? match[2] ?? match[3]) : '';
-}
-
 ;// CONCATENATED MODULE: ./lib/remote/lock.js
 /**
  * The per-host deploy lock, `<deploy-dir>/.lock`: a directory taken with an atomic mkdir, holding
@@ -2625,21 +2949,6 @@ function renewLeaseScript(p) {
 /** Releases the lock if this session's shell still holds it. */
 function releaseLockScript(p) {
     return (0,quote/* shellScript */.ky)({ DEPLOY_DIR: p.deployDir }, RELEASE_LOCK_SH);
-}
-
-;// CONCATENATED MODULE: ./lib/deploy/step-error.js
-/** A step failed in a way the user can act on; the message says which step, what and what to do. */
-class StepError extends Error {
-    step;
-    afterReload;
-    constructor(step, message, 
-    /** nginx was reloaded while the new instance was its target, so it may have sent it requests. */
-    afterReload = false) {
-        super(`${step}: ${message}`);
-        this.step = step;
-        this.afterReload = afterReload;
-        this.name = 'StepError';
-    }
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/lock.js
@@ -2980,11 +3289,102 @@ async function switchInclude(run, change) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/maintenance-text.js
+
+/** The Retry-After of the 503: a client or crawler that honours it comes back after a minute. */
+const RETRY_AFTER_SECONDS = 60;
+/** Served when maintenance-page is empty. */
+const DEFAULT_MAINTENANCE_PAGE = '<!doctype html><html><head><meta charset="utf-8"><title>Down for maintenance</title></head>' +
+    '<body><h1>Down for maintenance</h1><p>We will be back in a few minutes.</p></body></html>';
+/**
+ * nginx reads its configuration in words of at most 4096 bytes (a longer one is "too long
+ * parameter"), and the page is one word of the include, in quotes, escaped.
+ */
+const MAX_PAGE_WORD_BYTES = 4096;
+const MAX_PAGE_BYTES = MAX_PAGE_WORD_BYTES - 2;
+/**
+ * The maintenance include for `port`, with `page` as the 503's body. `userHeaders`: the add_header
+ * directives in force where nginx includes it, which its Retry-After would otherwise replace.
+ */
+function maintenanceInclude(config, deployDir, port, page, userHeaders = []) {
+    return includeText({
+        template: config.nginx.template,
+        appName: config.appName,
+        mode: { mode: 'maintenance', port, page, retryAfterSeconds: RETRY_AFTER_SECONDS },
+        trafficLog: trafficLogPath(deployDir),
+        userAccessLogs: [],
+        userHeaders,
+    });
+}
+/** The page's word in a maintenance include: what follows `return 503 `, quotes included, without the `;`. */
+function pageWordBytes(include) {
+    const at = include.lastIndexOf('\nreturn 503 "');
+    return Buffer.byteLength(include.slice(at + '\nreturn 503 '.length).replace(/;$/, ''));
+}
+/** The lines of a maintenance include that make nginx answer 503 (see includeText), verbatim; undefined when there are none. */
+function maintenanceTail(include) {
+    const lines = (include ?? '').split('\n');
+    // The user's own add_header directives, repeated (see includeText's userHeaders), may stand before the return.
+    const at = lines.findIndex((line, i) => line === 'default_type text/html;' &&
+        lines[i + 1]?.startsWith('add_header Retry-After ') &&
+        lines.slice(i + 2).some((later) => later.startsWith('return 503 "')));
+    return at < 0 ? undefined : lines.slice(at).join('\n');
+}
+/**
+ * A maintenance include for another port that keeps the page and Retry-After of the one on the
+ * host: `fresh` is the maintenance include for the new port (any page), `kept` the host's
+ * maintenanceTail.
+ */
+function keepingMaintenancePage(fresh, kept) {
+    const tail = maintenanceTail(fresh);
+    if (tail === undefined)
+        throw new Error('not a maintenance include');
+    return `${fresh.slice(0, fresh.length - tail.length)}${kept}`;
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/port-switch.js
+/**
+ * Step 9, the switch of a deploy or a rollback: points the include at `port`, where `release` runs;
+ * tests, reloads, confirms the reload, verifies. On a host in maintenance the maintenance include
+ * names the new port instead, with the page and Retry-After it had: nginx keeps answering 503 (so
+ * a migration can run with no traffic), and the new instance serves once `command: live` runs.
+ */
+
+
+
+
+
+
+async function switchTraffic(run, port, release) {
+    const { config, state, log, remote } = run;
+    const traffic = readInclude(state.include, config.ports);
+    if (traffic.mode !== 'maintenance') {
+        return switchInclude(run, {
+            content: renderInclude(config.nginx.template, port),
+            release,
+            verify: true,
+            done: `nginx now sends traffic to port ${port}`,
+        });
+    }
+    const releaseOf = (at) => instanceOn(state, at)?.release;
+    log.warning(`${remote.entry.label} is ${describeTraffic(traffic, releaseOf, config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`);
+    const fresh = maintenanceInclude(config, state.deployDir, port, DEFAULT_MAINTENANCE_PAGE);
+    const kept = maintenanceTail(state.include);
+    await switchInclude(run, {
+        content: kept === undefined ? fresh : keepingMaintenancePage(fresh, kept),
+        release,
+        // verify-url would meet the 503.
+        verify: false,
+        done: `nginx still answers 503 to every request (maintenance); port ${port} serves once live`,
+    });
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
 /**
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
+
 
 
 
@@ -3034,7 +3434,10 @@ async function lockAndInspect(remote, config, report, log) {
     inspecting.catch(() => undefined);
     const lock = await locking;
     try {
-        return { lock, state: await timed(report, 'inspect', () => inspecting) };
+        const state = await timed(report, 'inspect', () => inspecting);
+        if (config.command === 'deploy')
+            refuseDeploy(state, config, remote.entry.label);
+        return { lock, state };
     }
     catch (error) {
         await lock.release();
@@ -3284,15 +3687,8 @@ async function startAndCheckHealth(run, port, release, fileName, sent) {
         throw error;
     }
 }
-/** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
-function switchTraffic(run, port, release) {
-    return switchInclude(run, {
-        content: renderInclude(run.config.nginx.template, port),
-        release,
-        verify: true,
-        done: `nginx now sends traffic to port ${port}`,
-    });
-}
+// Step 9, with what maintenance changes about it.
+
 /**
  * A switch returns once nginx runs its new workers; the old ones may take new connections for
  * nginx's 100 ms hand-over more. Anything that stops the port they served, runs the user's
@@ -3790,234 +4186,6 @@ function fleetChecklistText(hosts) {
         .join('  ')
         .trimEnd())
         .join('\n');
-}
-
-// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
-var traffic_inputs = __webpack_require__(4645);
-;// CONCATENATED MODULE: ./lib/remote/traffic.js
-/**
- * Traffic control's nginx text (see docs/nginx-traffic.md): the http-level file the action owns,
- * the include in each of its modes, what an include on the host says, and the host scripts that
- * read the traffic log and the configuration (`nginx -T`).
- */
-
-
-
-/** nginx's names for the app's objects: one http block holds every app's, so each has the app's name. */
-function nginxNames(appName) {
-    const app = appName.replace(/[^A-Za-z0-9_]/g, '_');
-    return { port: `zdd_${app}_port`, logFormat: `zdd_${app}` };
-}
-/** What ends every line the action's log_format writes: a line without it is not ours, or not whole. */
-const TRAFFIC_LINE_END = 'zdd';
-/**
- * The log_format's fields, split by `|` (which no address, status or time holds): `$msec`, the
- * status the client got, the upstream address(es) (`-` when none was reached) and their response
- * times, then the end marker. nginx's default escaping turns any odd byte of a value into `\xXX`,
- * so a line is always one line.
- */
-const TRAFFIC_LOG_FORMAT = `$msec|$status|$upstream_addr|$upstream_response_time|${TRAFFIC_LINE_END}`;
-/** The first line of every file the action writes for nginx. */
-const OWNED_NOTE = '# zero-downtime-deploy: written by the action on each run; edits here are lost.';
-/** The http-level file's whole text. Without `split`, the variable maps every client to `port`. */
-function httpLevelConfig(p) {
-    const names = nginxNames(p.appName);
-    checkCanaryKey(p.canaryKey);
-    const sides = p.split ? [`    ${p.split.percent}% ${p.split.newPort};`, `    * ${p.split.previousPort};`] : [`    * ${p.port};`];
-    if (p.split)
-        checkPercent(p.split.percent);
-    return [
-        OWNED_NOTE,
-        `log_format ${names.logFormat} '${TRAFFIC_LOG_FORMAT}';`,
-        // split_clients hashes the key and gives the first <percent>% of the hash space to the first
-        // line: a client on the new side at 10% is still there at 50%.
-        `split_clients "${p.canaryKey}" $${names.port} {`,
-        ...sides,
-        '}',
-        '',
-    ].join('\n');
-}
-/** The canary key is checked as an input already; this keeps nginx's text whole whatever a caller passes. */
-function checkCanaryKey(key) {
-    if (key === '' || /[;{}"'\\\n\r]/.test(key)) {
-        throw new Error(`canary-key: "${key}" cannot be put in nginx's configuration; expected nginx variables and plain text without ; { } quotes, backslashes or line breaks`);
-    }
-}
-/** split_clients takes a percentage with at most two decimals. */
-function checkPercent(percent) {
-    if (!/^\d{1,2}(\.\d{1,2})?$/.test(String(percent)) || percent < 1 || percent > 99)
-        throw new Error(`a canary step of ${percent}% is not a percentage from 1 to 99 (at most two decimals)`);
-}
-const MARKER = '# zero-downtime-deploy:';
-/**
- * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
- * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
- * the add_header directives it inherits (a server's Strict-Transport-Security, say).
- */
-function includeText(p) {
-    const names = nginxNames(p.appName);
-    const mode = p.mode;
-    // An access_log here replaces every inherited one: the user's, repeated as they are, keep
-    // recording what they recorded.
-    const accessLogs = () => {
-        if (!p.trafficLog.startsWith('/'))
-            throw new Error(`the traffic log must be an absolute path for nginx, not "${p.trafficLog}"`);
-        return [`access_log ${nginxString(p.trafficLog)} ${names.logFormat};`, ...p.userAccessLogs];
-    };
-    switch (mode.mode) {
-        case 'plain':
-            return renderInclude(p.template, mode.port);
-        case 'canary': {
-            const { percent, newPort, previousPort } = mode.split;
-            checkPercent(percent);
-            const problem = canaryTemplateProblem(p.template);
-            if (problem)
-                throw new Error(problem);
-            return [
-                `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
-                p.template.replaceAll('{port}', `\${${names.port}}`),
-                ...accessLogs(),
-            ].join('\n');
-        }
-        case 'observed':
-            return [`${MARKER} observed ${mode.port}`, renderInclude(p.template, mode.port), ...accessLogs()].join('\n');
-        case 'maintenance':
-            return [
-                `${MARKER} maintenance ${mode.port}`,
-                renderInclude(p.template, mode.port),
-                'default_type text/html;',
-                `add_header Retry-After ${Math.max(0, Math.round(mode.retryAfterSeconds))} always;`,
-                ...(p.userHeaders ?? []),
-                `return 503 ${nginxString(maintenancePage(mode.page))};`,
-            ].join('\n');
-    }
-}
-/**
- * Why a template cannot take the split's variable in place of `{port}`, or undefined. A
- * `proxy_pass` with a variable behaves differently from one without: nginx resolves a host name
- * when a request comes (and, without a `resolver`, answers 502), and sends a URI part as it stands
- * instead of replacing the location's prefix with it. An upstream block's `server` takes no
- * variable at all. The default template (`set $service_url ...; proxy_pass $service_url;`) is a
- * variable already, and works as it did.
- */
-function canaryTemplateProblem(template) {
-    for (const directive of template.split(';')) {
-        if (!directive.includes('{port}'))
-            continue;
-        const words = directive.trim().split(/\s+/);
-        if (words[0] === 'server') {
-            return `nginx-include-template: "${directive.trim()};" is an upstream server line, which cannot take the canary's variable; use a template such as "set $service_url http://127.0.0.1:{port};" with "proxy_pass $service_url;" in the location`;
-        }
-        if (words[0] !== 'proxy_pass')
-            continue;
-        const url = /^[a-z]+:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:]+):\{port\}(.*)$/.exec(words[1] ?? '');
-        if (!url)
-            continue;
-        if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(url[1]) && !url[1].startsWith('[')) {
-            return `nginx-include-template: "${directive.trim()};" names the host "${url[1]}"; during a canary the port is a variable, and nginx then resolves the name per request (502 without a resolver). Name it by address, e.g. 127.0.0.1`;
-        }
-        if (url[2] !== '') {
-            return `nginx-include-template: "${directive.trim()};" has a URI part ("${url[2]}"); during a canary the port is a variable, and nginx then sends that URI as it stands instead of replacing the location's prefix with it. Leave the URI out, or use "set $service_url ...; proxy_pass $service_url;" with a rewrite`;
-        }
-    }
-    return undefined;
-}
-/** The page as nginx serves it: `return`'s text is a complex value, where `$` would start a variable. */
-function maintenancePage(page) {
-    return page.replaceAll('$', '&#36;');
-}
-/** A double-quoted nginx string: nginx's tokenizer takes `\"` and `\\` in it as the characters. */
-function nginxString(text) {
-    return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-function readInclude(text, ports) {
-    if (text === undefined)
-        return { mode: 'plain' };
-    const marker = text
-        .split('\n')
-        .find((line) => line.startsWith(MARKER))
-        ?.slice(MARKER.length)
-        .trim();
-    const ours = (value) => {
-        const port = Number(value);
-        return ports.includes(port) ? port : undefined;
-    };
-    let m;
-    if (marker !== undefined) {
-        if ((m = /^canary (\d+(?:\.\d+)?)% to (\d+), previous (\d+)$/.exec(marker))) {
-            const newPort = ours(m[2]);
-            const previousPort = ours(m[3]);
-            if (newPort !== undefined && previousPort !== undefined)
-                return { mode: 'canary', split: { percent: Number(m[1]), newPort, previousPort } };
-        }
-        else if ((m = /^observed (\d+)$/.exec(marker))) {
-            const port = ours(m[1]);
-            if (port !== undefined)
-                return { mode: 'observed', port };
-        }
-        else if ((m = /^maintenance(?: (\d+))?$/.exec(marker))) {
-            return { mode: 'maintenance', port: ours(m[1]) };
-        }
-    }
-    return { mode: 'plain', port: activePortFromInclude(text, ports) };
-}
-/**
- * The traffic log's path on the host. nginx needs it absolute: a relative deploy dir is under the
- * remote user's home (`home`, from the nginx -T answer, see readDumpAnswer).
- */
-function trafficLogPath(deployDir, home) {
-    const dir = deployDir.startsWith('/') || home === undefined ? deployDir : `${home.replace(/\/+$/, '')}/${deployDir}`;
-    return `${dir.replace(/\/+$/, '')}/run/traffic.log`;
-}
-/**
- * Host script: the traffic log's complete lines from byte `offset` on, added up by port, status
- * and whole ms. A negative offset reads nothing and answers the log's end: where watching starts.
- */
-function readTrafficScript(p) {
-    return (0,quote/* shellScript */.ky)({ LOG: p.log, OFFSET: Math.trunc(p.offset) }, TRAFFIC_READ_SH);
-}
-function parseTraffic(answer) {
-    const offset = Number(answer.facts.offset);
-    if (!Number.isSafeInteger(offset) || offset < 0)
-        throw new Error(`the traffic log's reader answered no offset (${answer.facts.offset ?? 'none'})`);
-    const samples = [];
-    for (const line of (answer.sections.traffic ?? '').split('\n')) {
-        const m = /^(\d+) (\d+) (\d+) (\d+)$/.exec(line);
-        if (m)
-            samples.push({ port: Number(m[1]), status: Number(m[2]), ms: Number(m[3]), count: Number(m[4]) });
-    }
-    return { offset, samples };
-}
-/**
- * Host script: runs the dump command (`nginx -T`, see dumpCommand) and `nginx -V` for the compiled
- * access log path; the answer (see readDumpAnswer) has the dump in a section and the remote home.
- */
-function nginxDumpScript(command) {
-    return (0,quote/* shellScript */.ky)({ DUMP_COMMAND: command, VERSION_COMMAND: versionCommand(command) }, NGINX_DUMP_SH);
-}
-/** `nginx -V` of the same binary, without sudo: it needs none, and no sudoers rule names it. */
-function versionCommand(dump) {
-    const words = dump.trim().split(/\s+/);
-    let i = 0;
-    if (words[i] === 'sudo') {
-        i++;
-        if (words[i] === '-n')
-            i++;
-    }
-    const binary = words[i];
-    return binary && /(^|\/)nginx$/.test(binary) && /^[A-Za-z0-9_./-]+$/.test(binary) ? `${binary} -V` : '';
-}
-function readDumpAnswer(answer) {
-    const home = answer.facts.home || undefined;
-    const httpLogPath = answer.facts.http_log_path || undefined;
-    if (answer.facts.error === 'nginx_dump' || answer.sections.dump === undefined) {
-        return { error: (answer.sections.dump_output ?? '').trim(), home, httpLogPath };
-    }
-    const dump = answer.sections.dump
-        .split('\n')
-        .map((line) => (line.startsWith('|') ? line.slice(1) : line))
-        .join('\n');
-    return { dump, home, httpLogPath };
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/nginx-dump.js
@@ -4551,6 +4719,7 @@ async function readTraffic(run, traffic) {
 
 
 
+
 /**
  * Phase 1, steps 3 to 8: lock, inspect, upload, free the idle port, start and check health. Nothing
  * here touches nginx. On failure the lock is let go and the new instance (if any) is stopped.
@@ -4769,6 +4938,8 @@ async function planDeploy(remote, config, artifact, report, log) {
     const dumping = sendNginxDump(remote, config);
     const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false));
     const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer);
+    // A held canary refuses the deploy itself: the dry run says so, not a plan that would not run.
+    refuseDeploy(state, config, remote.entry.label);
     const { active, idle } = choosePorts(state.include, config.ports);
     const reuse = state.releases.find((r) => r.sha256 === artifact.sha256 && r.fileName === artifact.fileName);
     const release = reuse?.name ?? releaseName(artifact.sha256, new Date());
@@ -4838,6 +5009,108 @@ function hookPlan(config, name, when) {
     return command === '' ? [] : [`run ${name}-command ${when}, for up to ${config.hookTimeoutSeconds} s: ${command}`];
 }
 
+;// CONCATENATED MODULE: ./lib/remote/release-state.js
+/** A release's mark as one that has served or not (see RELEASE_STATE_FILE), set back after a canary is sent back. */
+
+
+
+function releaseUnservedScript(p) {
+    return (0,quote/* shellScript */.ky)({ STATE_FILE: releaseStatePath(p.deployDir, p.release) }, RELEASE_UNSERVED_SH);
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/held-canary.js
+
+
+
+
+
+
+
+
+
+/** The split of the canary held on the host, if one is. */
+function heldCanary(run) {
+    const traffic = readInclude(run.state.include, run.config.ports);
+    return traffic.mode === 'canary' ? traffic.split : undefined;
+}
+const releaseOf = (run) => (port) => instanceOn(run.state, port)?.release;
+/** Whether the instance on `port` answers its health check right now. */
+async function answersHealth(run, port) {
+    return (await timed(run.report, 'probe', () => probeHealth(run, [port]))).get(port) === true;
+}
+/** All traffic to `port` (the plain include), or, if nginx does not take it, the canary as it was. */
+async function endCanary(run, split, port, done) {
+    await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${port} for every client`, () => switchInclude(run, {
+        content: renderInclude(run.config.nginx.template, port),
+        release: releaseOf(run)(port),
+        verify: true,
+        done,
+        before: `the canary's split (${split.percent}% of clients to port ${split.newPort})`,
+    })));
+}
+async function promote(remote, config, report, log) {
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
+    try {
+        const run = { config, remote, log, report, state };
+        const split = canaryToPromote(readInclude(state.include, config.ports), remote.entry.label, releaseOf(run), config.ports);
+        const { newPort, previousPort } = split;
+        const release = releaseOf(run)(newPort);
+        report.targetRelease = release;
+        // Until the switch, the outputs describe what the canary falls back to.
+        report.activePort = previousPort;
+        report.previousPort = previousPort;
+        report.release = releaseOf(run)(previousPort);
+        if (!(await answersHealth(run, newPort))) {
+            throw new StepError('promote', `the canary on port ${newPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${newPort}${config.health.path}); nothing was switched and the canary stays held. Send its clients back with command: rollback.`);
+        }
+        await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`);
+        report.activePort = newPort;
+        report.release = release;
+        // The full switch happens now, not in the deploy that held the canary: so does its check.
+        if (release !== undefined) {
+            const fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
+            await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName, port: newPort, previousPort }, { port: previousPort, release: releaseOf(run)(previousPort) }, { switchTo: (port, back) => switchTraffic(run, port, back), stop: (port) => stopInstance(run, port, config.drainSeconds) }));
+        }
+        report.canary = 'promoted';
+        if (config.stopPrevious) {
+            await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${previousPort}`, () => stopInstance(run, previousPort, config.drainSeconds)));
+        }
+        else {
+            await awaitNginxHandover(run);
+            log.info(`The previous instance on port ${previousPort} stays warm for rollback.`);
+        }
+        report.outcome = 'promoted';
+    }
+    finally {
+        await lock.release();
+    }
+}
+/**
+ * `command: rollback` on a host holding a canary: every client back on the previous instance, which
+ * served all along, and the canary drained and stopped. Its release stays one that never served.
+ */
+async function rollBackHeldCanary(run, split) {
+    const { config, report, log } = run;
+    const { newPort, previousPort } = split;
+    const release = releaseOf(run)(previousPort);
+    report.activePort = previousPort;
+    report.previousPort = previousPort;
+    report.release = release;
+    if (!(await answersHealth(run, previousPort))) {
+        throw new StepError('rollback', `the previous instance on port ${previousPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${previousPort}${config.health.path}), so traffic cannot go back to it; nothing was switched and the canary stays held. Promote the canary with command: promote, or bring port ${previousPort} back on the host.`);
+    }
+    await endCanary(run, split, previousPort, `nginx now sends all traffic back to port ${previousPort} (release ${release ?? 'unknown'})`);
+    report.previousPort = newPort;
+    const canaryRelease = releaseOf(run)(newPort);
+    if (config.drainSeconds > 0)
+        log.info(`Draining port ${newPort} for ${config.drainSeconds} s (drain-seconds) before stopping the canary (release ${canaryRelease ?? 'unknown'}).`);
+    await timed(report, 'stop_previous', () => log.group(`Stop the canary on port ${newPort}`, () => stopInstance(run, newPort, config.drainSeconds)));
+    // Its canary step may have marked it as served: a later rollback must not take it for a version to go back to.
+    if (canaryRelease)
+        await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release: canaryRelease }), { step: 'rollback' });
+    report.outcome = 'rolled-back';
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/history.js
 /** The deploy history kept on each host: who deployed what, when, and how it ended. */
 
@@ -4870,15 +5143,22 @@ function historyEntry(report, env = process.env, now = new Date()) {
 function tried(report) {
     if (report.command === 'deploy')
         return { release: report.targetRelease ?? null, sha256: report.sha256 ?? null };
+    // A promote tries the canary's release; maintenance and live change what answers, not the release.
+    if (report.command === 'promote')
+        return { release: report.targetRelease ?? null, sha256: null };
+    if (report.command === 'maintenance' || report.command === 'live')
+        return { release: null, sha256: null };
     // A rollback's target is known once it is serving; the host keeps no sha256 of it in the report.
     return { release: report.outcome === 'rolled-back' ? (report.release ?? null) : null, sha256: null };
 }
+/** The commands that change what serves, and so leave a line in the history. */
+const RECORDED = ['deploy', 'rollback', 'promote', 'maintenance', 'live'];
 /**
- * Whether a run leaves a line in the history: deploys and rollbacks, failed, stopped because another
- * host failed, or not; never a look (status, logs, dry-run).
+ * Whether a run leaves a line in the history: every command that changes what serves, failed,
+ * stopped because another host failed, or not; never a look (status, logs, dry-run).
  */
 function keepsHistory(config, report) {
-    return (report.command === 'deploy' || report.command === 'rollback') && !config.dryRun;
+    return RECORDED.includes(report.command) && !config.dryRun;
 }
 /** Appends the run's entry; a history that cannot be written is worth a warning, never a failed run. */
 async function recordHistory(remote, config, report, log) {
@@ -4961,6 +5241,175 @@ async function logs(remote, config, report, log, secrets) {
     report.previousPort = active === undefined ? undefined : idle;
     report.release = instanceOn(state, active ?? -1)?.release;
     report.outcome = 'logs';
+}
+
+;// CONCATENATED MODULE: ./lib/remote/maintenance.js
+/** Reading the maintenance page the user keeps on the host (maintenance-page). */
+
+
+const MAINTENANCE_PAGE_EXIT = 70;
+/** The page in a section `@@page`; a file larger than `limit` bytes, or none, is an error= answer. */
+function maintenancePageScript(p) {
+    return (0,quote/* shellScript */.ky)({ PAGE: p.page, LIMIT: p.limit, EXIT_NO_PAGE: MAINTENANCE_PAGE_EXIT }, MAINTENANCE_PAGE_SH);
+}
+/** The page's text from the script's answer (each line was sent after a "|"). */
+function pageText(section) {
+    return (section ?? '')
+        .split('\n')
+        .map((line) => (line.startsWith('|') ? line.slice(1) : line))
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/maintenance.js
+
+
+
+
+
+
+
+
+
+
+
+const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere';
+const maintenance_releaseOf = (run) => (port) => instanceOn(run.state, port)?.release;
+/**
+ * The add_header directives in force where nginx includes the include (a server's
+ * Strict-Transport-Security, say), from `nginx -T`, so that the 503 keeps them. Through sudo only
+ * where sudo says it would run it (`sudo -n -l` runs nothing): a command sudo refuses is logged on
+ * the host as an incident, and the narrow rules these commands need do not name `nginx -T` (a
+ * canary's do). Anything that goes wrong leaves them out; the 503 is what matters.
+ */
+async function inheritedHeaders(run) {
+    const { config, state, remote, log } = run;
+    const command = dumpCommand(config.nginx.testCommand);
+    if (command === undefined)
+        return [];
+    const runnable = withoutSudoForRoot(command, state.isRoot);
+    const viaSudo = /^\s*sudo\s+-n\s+(.*)$/s.exec(runnable);
+    if (/^\s*sudo\s/.test(runnable) && !viaSudo)
+        return [];
+    const dump = viaSudo ? `sudo -n -l ${viaSudo[1]} > /dev/null 2>&1 && ${runnable}` : runnable;
+    try {
+        const answer = readDumpAnswer((await remote.run(nginxDumpScript(dump), { step: 'maintenance', allowExit: [1] })).answer);
+        if (answer.dump === undefined)
+            return [];
+        const layout = readNginxDump(answer.dump, {
+            include: config.nginx.include,
+            httpFile: config.traffic.httpInclude,
+            compiledAccessLog: answer.httpLogPath,
+        });
+        return layout.addHeaders ?? [];
+    }
+    catch (error) {
+        log.info(`Could not read nginx's add_header directives around the include (${error.message}); the 503 carries Retry-After alone.`);
+        return [];
+    }
+}
+/** maintenance-page, read on the host through the connection; the default page when it is empty. */
+async function readPage(run) {
+    const path = run.config.traffic.maintenancePage;
+    if (path === '')
+        return DEFAULT_MAINTENANCE_PAGE;
+    try {
+        const result = await run.remote.run(maintenancePageScript({ page: path, limit: MAX_PAGE_BYTES }), { step: 'maintenance' });
+        return pageText(result.answer.sections.page);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError) || error.result.code !== MAINTENANCE_PAGE_EXIT)
+            throw error;
+        const { facts } = error.result.answer;
+        const user = run.remote.entry.username;
+        const why = facts.error === 'page_missing'
+            ? 'does not exist on the host'
+            : facts.error === 'page_not_file'
+                ? 'is not a file'
+                : facts.error === 'page_unreadable'
+                    ? `is not readable by user "${user}"`
+                    : `holds ${facts.size} bytes, and nginx takes at most ${MAX_PAGE_BYTES}: ${SHORTEN}`;
+        throw new StepError('maintenance', `maintenance-page: "${path}" ${why}. nginx was not touched.`);
+    }
+}
+async function maintenance(remote, config, report, log) {
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
+    try {
+        const run = { config, remote, log, report, state };
+        const traffic = readInclude(state.include, config.ports);
+        const port = portForMaintenance(traffic, remote.entry.label, maintenance_releaseOf(run), config.ports);
+        report.activePort = port;
+        report.previousPort = port;
+        report.release = instanceOn(state, port)?.release;
+        const headers = inheritedHeaders(run);
+        headers.catch(() => undefined);
+        const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers);
+        const wordBytes = pageWordBytes(content);
+        if (wordBytes > MAX_PAGE_WORD_BYTES) {
+            throw new StepError('maintenance', `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`);
+        }
+        await timed(report, 'switch', async () => {
+            await log.group('Put nginx in maintenance', () => switchInclude(run, {
+                content,
+                verify: false,
+                done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
+            }));
+            // Once the command is over, no request may reach an instance through an old worker.
+            await awaitNginxHandover(run);
+        }).catch((error) => {
+            throw withPlacementHint(error);
+        });
+        report.outcome = 'maintenance';
+    }
+    finally {
+        await lock.release();
+    }
+}
+/** A `return` outside server and location is what nginx rejects when the include sits at http level. */
+function withPlacementHint(error) {
+    if (!(error instanceof StepError) || !/"(return|add_header)" directive is not allowed here/.test(error.message))
+        return error;
+    return new StepError(error.step, `${error.message}\nMaintenance answers from the include itself, so nginx must include nginx-include inside a server or location block.`);
+}
+async function live(remote, config, report, log) {
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
+    try {
+        const run = { config, remote, log, report, state };
+        const traffic = readInclude(state.include, config.ports);
+        const decision = liveDecision(traffic, remote.entry.label, maintenance_releaseOf(run), config.ports);
+        if (decision.kind === 'nothing') {
+            const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port;
+            report.activePort = port;
+            report.previousPort = port;
+            report.release = instanceOn(state, port)?.release;
+            log.info(decision.note);
+            report.outcome = 'live';
+            return;
+        }
+        const { port } = decision;
+        const release = instanceOn(state, port)?.release;
+        report.activePort = port;
+        report.previousPort = port;
+        report.release = release;
+        // nginx must not move users from a 503 to a 502.
+        const healthy = (await timed(report, 'probe', () => probeHealth(run, [port]))).get(port) === true;
+        if (!healthy) {
+            throw new StepError('live', `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`);
+        }
+        await timed(report, 'switch', async () => {
+            await log.group(`Put traffic back on port ${port}`, () => switchInclude(run, {
+                content: renderInclude(config.nginx.template, port),
+                release,
+                verify: true,
+                done: `nginx now sends traffic to port ${port} again`,
+                before: 'the maintenance page',
+            }));
+            await awaitNginxHandover(run);
+        });
+        report.outcome = 'live';
+    }
+    finally {
+        await lock.release();
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/phases.js
@@ -5145,11 +5594,15 @@ async function runPhases(count, limits, work) {
 
 
 
+
 async function rollback(remote, config, report, log) {
     const { lock, state } = await lockAndInspect(remote, config, report, log);
     try {
         checkHostReady(state, remote);
         const run = { config, remote, log, report, state };
+        const canary = heldCanary(run);
+        if (canary)
+            return await rollBackHeldCanary(run, canary);
         checkSupervision(run);
         const { active, idle: other } = choosePorts(state.include, config.ports);
         if (active === undefined) {
@@ -5230,6 +5683,9 @@ async function rollback(remote, config, report, log) {
 
 
 
+
+
+
 /** How many of the newest history entries status shows for each host. */
 const STATUS_HISTORY_ENTRIES = 10;
 async function status_status(remote, config, report, log) {
@@ -5263,13 +5719,42 @@ async function status_status(remote, config, report, log) {
     report.activePort = active;
     report.previousPort = active === undefined ? undefined : idle;
     report.release = report.instances.find((i) => i.active)?.release;
+    const traffic = routingReport(state.include, config.ports, (port) => instanceOn(state, port)?.release);
+    report.routing = traffic;
+    if (traffic.mode === 'canary')
+        report.canary = 'held';
     report.outcome = 'status';
-    const lines = report.instances.map((i) => `  port ${i.port}${i.active ? ' (active)' : ''}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}` +
+    const lines = report.instances.map((i) => `  port ${i.port}${roleOf(i.port, i.active, traffic)}: ${i.running ? `release ${i.release ?? 'unknown'}, pid ${i.pid}, ${i.healthy ? 'healthy' : 'NOT healthy'}` : 'nothing running'}` +
         (i.unit ? `; unit ${i.unit} ${i.unitState}, ${i.restarts ?? 'unknown'} restart${i.restarts === 1 ? '' : 's'}` : ''));
-    log.info(`${remote.entry.label}: nginx serves ${active === undefined ? 'neither port' : `port ${active}`}; supervisor: ${report.supervisor}\n${lines.join('\n')}`);
+    log.info(`${remote.entry.label}: ${traffic.text}; supervisor: ${report.supervisor}\n${lines.join('\n')}`);
     log.info(report.history.length === 0
         ? 'Deploy history: empty.'
         : `Deploy history (newest last):\n${report.history.map((entry) => `  ${describeEntry(entry)}`).join('\n')}`);
+}
+/** What the include says, for the report: the mode, the port, and a held canary's split with its releases. */
+function routingReport(include, ports, releaseOf) {
+    const traffic = readInclude(include, ports);
+    const text = describeTraffic(traffic, releaseOf, ports);
+    if (traffic.mode !== 'canary')
+        return { mode: traffic.mode, port: traffic.port, text };
+    const { percent, newPort, previousPort } = traffic.split;
+    return {
+        mode: 'canary',
+        port: previousPort,
+        text,
+        canary: { percent, newPort, newRelease: releaseOf(newPort), previousPort, previousRelease: releaseOf(previousPort) },
+    };
+}
+/** What a port does, after its number in the status log. */
+function roleOf(port, active, traffic) {
+    const canary = traffic.canary;
+    if (canary?.newPort === port)
+        return ` (canary: ${canary.percent}% of clients)`;
+    if (canary?.previousPort === port)
+        return ` (active: the other ${Number((100 - canary.percent).toFixed(2))}% of clients)`;
+    if (!active)
+        return '';
+    return traffic.mode === 'maintenance' ? ' (active once live)' : ' (active)';
 }
 
 // EXTERNAL MODULE: external "node:timers/promises"
@@ -5607,6 +6092,8 @@ function trafficWork(config, targets, hostSteps) {
 
 
 
+
+
 const errorText = (error) => (error instanceof Error ? error.message : String(error));
 /** Stops the host's clock: the run on it is over, whatever came of it. */
 function settle(target) {
@@ -5654,7 +6141,7 @@ async function connected(target) {
     }
     return target.remote;
 }
-/** status, rollback and dry runs: each host on its own, `stage-parallel` at a time. */
+/** status, rollback, promote, maintenance, live and dry runs: each host on its own, `stage-parallel` at a time. */
 async function eachHost(targets, config, artifact) {
     let firstFailure;
     await inPool(targets.length, config.stageParallel, async (index) => {
@@ -5670,8 +6157,14 @@ async function eachHost(targets, config, artifact) {
                 await logs(remote, config, report, log, (0,inputs/* secretsOf */.Fj)(config));
             else if (config.command === 'status')
                 await status_status(remote, config, report, log);
+            else if (config.command === 'promote')
+                await promote(remote, config, report, log);
+            else if (config.command === 'maintenance')
+                await maintenance(remote, config, report, log);
+            else if (config.command === 'live')
+                await live(remote, config, report, log);
             else
-                throw new StepError(config.command, `command ${config.command} is not available yet`);
+                throw new StepError(config.command, `command ${config.command} is not known`);
         }
         catch (error) {
             report.outcome = 'failed';
@@ -6021,6 +6514,9 @@ async function publish(result, registered = []) {
         summary.addHeading('Canary and bake: what nginx saw (all hosts added up)', 4).addTable(traffic);
     addChecks(summary, result.reports);
     for (const report of result.reports) {
+        // status: a held canary's split, or maintenance, says more than the port does.
+        if (report.routing)
+            summary.addRaw(`\n${report.host}: ${report.routing.text}.\n`, true);
         if (report.history && report.history.length > 0) {
             summary.addHeading(`Deploy history of ${report.host} (newest last)`, 4).addTable(historyTable(report.history));
         }
