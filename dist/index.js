@@ -71,6 +71,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
 /***/ 7598:
 /***/ ((module) => {
 
@@ -183,7 +190,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 9665:
+/***/ 4979:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -195,7 +202,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Fj: () => (/* binding */ secretsOf)
 });
 
-// UNUSED EXPORTS: DEFAULT_INCLUDE_TEMPLATE, DEFAULT_START_COMMAND, InputError
+// UNUSED EXPORTS: COMMANDS, DEFAULT_INCLUDE_TEMPLATE, DEFAULT_START_COMMAND, InputError
 
 ;// CONCATENATED MODULE: ./lib/config/hosts.js
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
@@ -261,8 +268,77 @@ function parseHostEntry(entry, defaults, input = 'host') {
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
 var quote = __nccwpck_require__(6982);
+// EXTERNAL MODULE: ./lib/ssh/expand-command.js
+var expand_command = __nccwpck_require__(9748);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __nccwpck_require__(2999);
+;// CONCATENATED MODULE: ./lib/config/traffic-inputs.js
+/**
+ * The traffic-control inputs (SPEC "Traffic control"): canary steps, bake, the analysis thresholds
+ * and the files nginx reads for them. Checked with the rest of the inputs, before any connection.
+ */
+const DEFAULT_CANARY_KEY = '$remote_addr';
+/** True when a run needs to watch its traffic: a canary or a bake. */
+function watchesTraffic(traffic) {
+    return traffic.canarySteps.length > 0 || traffic.bakeSeconds > 0;
+}
+const show = (value) => JSON.stringify(value);
+function parseTrafficInputs(read, context) {
+    const { raw, problems } = read;
+    const text = (name, fallback) => raw(name).trim() || fallback;
+    const stepsText = raw('canary-steps').trim();
+    const steps = stepsText === '' ? [] : stepsText.split(/[\s,]+/).filter(Boolean);
+    const canarySteps = [];
+    const expected = 'expected increasing whole percentages from 1 to 99, e.g. "10,50"';
+    if (steps.some((step) => !/^\d+$/.test(step) || Number(step) < 1 || Number(step) > 99)) {
+        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected}`);
+    }
+    else if (steps.some((step, i) => i > 0 && Number(step) <= Number(steps[i - 1]))) {
+        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected} (each step above the one before)`);
+    }
+    else {
+        canarySteps.push(...steps.map(Number));
+    }
+    const canaryKey = text('canary-key', DEFAULT_CANARY_KEY);
+    // The key is written into nginx's configuration inside double quotes: nothing may end it.
+    if (/[;{}"'\\\n\r\0]/.test(canaryKey)) {
+        problems.push(`canary-key: ${show(canaryKey)} is not valid; expected nginx variables and plain text, e.g. "$remote_addr" or "$cookie_SESSION", without ; { } quotes, backslashes or line breaks`);
+    }
+    const maxErrorRateText = raw('max-error-rate').trim();
+    let maxErrorRate = 1;
+    if (maxErrorRateText !== '') {
+        const value = Number(maxErrorRateText.replace(/%$/, ''));
+        if (!/^\d+(\.\d+)?%?$/.test(maxErrorRateText) || value > 100) {
+            problems.push(`max-error-rate: ${show(maxErrorRateText)} is not valid; expected a percentage from 0 to 100, e.g. "1" or "0.5"`);
+        }
+        else {
+            maxErrorRate = value;
+        }
+    }
+    const httpInclude = text('nginx-http-include', `/etc/nginx/conf.d/zdd-${context.appName}.conf`);
+    if (!httpInclude.startsWith('/') || httpInclude.endsWith('/') || /[\n\0]/.test(httpInclude)) {
+        problems.push(`nginx-http-include: ${show(httpInclude)} is not valid; expected the absolute path of a file`);
+    }
+    else if (httpInclude === context.include) {
+        problems.push(`nginx-http-include: ${show(httpInclude)} is the nginx-include itself; expected a file of its own, read by nginx inside http`);
+    }
+    const maintenancePage = raw('maintenance-page').trim();
+    if (/[\n\0]/.test(maintenancePage)) {
+        problems.push(`maintenance-page: ${show(maintenancePage)} is not valid; expected the path of a file on the host`);
+    }
+    return {
+        canarySteps,
+        canaryIntervalSeconds: read.seconds('canary-interval', 60),
+        canaryKey,
+        bakeSeconds: read.seconds('bake-seconds', 0),
+        maxErrorRate,
+        maxP99Ms: read.integer('max-p99-ms', 0, 0, 3_600_000),
+        minRequests: read.integer('analysis-min-requests', 20, 1, 1_000_000_000),
+        httpInclude,
+        maintenancePage,
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/config/inputs.js
 /**
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
@@ -271,6 +347,9 @@ var secrets = __nccwpck_require__(2999);
 
 
 
+
+
+const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'];
 /** Thrown with every problem found, one per line, each naming its input. */
 class InputError extends Error {
     problems;
@@ -337,8 +416,8 @@ function parseInputs(get, context = {}) {
         });
     };
     const command = text('command', 'deploy');
-    if (!['deploy', 'rollback', 'status', 'logs'].includes(command)) {
-        problems.push(`command: ${show(command)} is not valid; expected deploy, rollback, status or logs`);
+    if (!COMMANDS.includes(command)) {
+        problems.push(`command: ${show(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`);
     }
     const port = integer('port', 22, 1, 65535);
     const username = raw('username').trim();
@@ -373,28 +452,38 @@ function parseInputs(get, context = {}) {
         knownHosts: raw('known-hosts'),
         insecureSkip: boolean('insecure-skip-host-key-check', false),
     };
-    let proxy;
-    const proxyHost = raw('proxy-host').trim();
-    if (proxyHost !== '') {
+    // Each jump host takes proxy-port, proxy-username and proxy-private-key unless its entry names its
+    // own user or port; its key is pinned by known-hosts or by one of the proxy-host-fingerprint pins.
+    const jumpHosts = [];
+    const proxyHosts = splitHostList(raw('proxy-host'));
+    if (proxyHosts.length > 0) {
         const proxyPort = integer('proxy-port', 22, 1, 65535);
         const proxyUser = raw('proxy-username').trim() || username;
-        const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host');
-        if (typeof entry === 'string')
-            problems.push(entry);
-        else {
-            proxy = {
-                entry,
-                auth: {
-                    privateKey: raw('proxy-private-key').trim() || auth.privateKey,
-                    passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
-                },
-                hostKeys: {
-                    fingerprints: fingerprints('proxy-host-fingerprint'),
-                    knownHosts: hostKeys.knownHosts,
-                    insecureSkip: hostKeys.insecureSkip,
-                },
-            };
+        const proxyAuth = {
+            privateKey: raw('proxy-private-key').trim() || auth.privateKey,
+            passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
+        };
+        const proxyKeys = {
+            fingerprints: fingerprints('proxy-host-fingerprint'),
+            knownHosts: hostKeys.knownHosts,
+            insecureSkip: hostKeys.insecureSkip,
+        };
+        for (const proxyHost of proxyHosts) {
+            const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host');
+            if (typeof entry === 'string')
+                problems.push(entry);
+            else
+                jumpHosts.push({ entry, auth: proxyAuth, hostKeys: proxyKeys });
         }
+    }
+    const proxyCommand = raw('proxy-command').trim();
+    if (proxyCommand !== '') {
+        if (proxyHosts.length > 0) {
+            problems.push('proxy-command: is set, and so is proxy-host; expected one of them: a jump host inside the command (ssh -W %h:%p bastion), or proxy-host alone');
+        }
+        const problem = (0,expand_command/* proxyCommandProblem */.R)(proxyCommand);
+        if (problem)
+            problems.push(`proxy-command: ${show(proxyCommand)} ${problem}`);
     }
     const artifact = raw('artifact').trim();
     if (artifact === '')
@@ -482,8 +571,10 @@ function parseInputs(get, context = {}) {
         hosts,
         auth,
         hostKeys,
-        proxy,
+        jumpHosts,
+        proxyCommand,
         connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
+        connectRetries: integer('connect-retries', 3, 0, 10),
         artifact,
         appName,
         deployDir,
@@ -507,10 +598,11 @@ function parseInputs(get, context = {}) {
         dryRun: boolean('dry-run', false),
         lockTimeoutSeconds: seconds('lock-timeout', 300),
         maxParallel: integer('max-parallel', 1, 1, 100),
-        stageParallel: integer('stage-parallel', 10, 1, 100),
+        stageParallel: integer('stage-parallel', 32, 1, 100),
         hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
         hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
         logLines: integer('log-lines', 200, 1, 100_000),
+        traffic: parseTrafficInputs({ raw, seconds, integer, problems }, { appName, include }),
     };
     // only deploy needs an artifact
     if (command !== 'deploy') {
@@ -524,8 +616,9 @@ function parseInputs(get, context = {}) {
 }
 /** The credential inputs, each a secret whatever it looks like. */
 function credentialInputs(config) {
-    const { auth, proxy } = config;
-    return [auth.privateKey, auth.passphrase, auth.password, proxy?.auth.privateKey, proxy?.auth.passphrase];
+    // Every jump host takes the same credentials. (A config made by hand may have no jump hosts at all.)
+    const jump = config.jumpHosts?.[0];
+    return [config.auth.privateKey, config.auth.passphrase, config.auth.password, jump?.auth.privateKey, jump?.auth.passphrase];
 }
 /**
  * Values the action masks itself in what the host sends back (a hook's output, a log, a stranger's
@@ -545,7 +638,7 @@ function secretsOf(config) {
  */
 function registeredSecretsOf(config) {
     const shown = [
-        ...[...config.hosts, ...(config.proxy ? [config.proxy.entry] : [])].map((entry) => entry.label),
+        ...[...config.hosts, ...(config.jumpHosts ?? []).map((jump) => jump.entry)].map((entry) => entry.label),
         ...config.ports.map(String),
         config.appName,
         config.deployDir,
@@ -558,17 +651,20 @@ function registeredSecretsOf(config) {
     return values.filter((v) => typeof v === 'string' && v.trim() !== '');
 }
 /**
- * The address the run connects to first: the bastion when `proxy-host` is set, else the first
- * `host`. Undefined when the inputs do not name it cleanly. Only a hint, read before the rest of the
- * action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ * The address the run connects to first: the first jump host when `proxy-host` is set, none with
+ * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
+ * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
  */
 function firstDestination(get) {
     const port = (name) => {
         const value = (get(name) ?? '').trim();
         return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined;
     };
-    const proxyHost = (get('proxy-host') ?? '').trim();
-    const [entry, defaultPort] = proxyHost !== '' ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')];
+    // A proxy command makes the first connection itself.
+    if ((get('proxy-command') ?? '').trim() !== '')
+        return undefined;
+    const proxyHost = splitHostList(get('proxy-host') ?? '')[0];
+    const [entry, defaultPort] = proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')];
     if (entry === undefined || defaultPort === undefined)
         return undefined;
     const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' });
@@ -742,7 +838,7 @@ function redactCommandLine(commandLine, secrets) {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2663);
-/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9665);
+/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4979);
 /* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1743);
 
 
@@ -751,7 +847,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 (0,_ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__/* .connectEarly */ .I)((0,_config_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .firstDestination */ .P8)((name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''));
 // Node issues the connect on its next tick; loading the rest would otherwise come first.
 await new Promise((resolve) => setImmediate(resolve));
-const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(219)]).then(__nccwpck_require__.bind(__nccwpck_require__, 5219));
+const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(299), __nccwpck_require__.e(880)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6880));
 await main();
 
 __webpack_async_result__();
@@ -857,6 +953,84 @@ function takeEarlySocket(host, port) {
     }
     socket.ref();
     return socket;
+}
+
+
+/***/ }),
+
+/***/ 9748:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   R: () => (/* binding */ proxyCommandProblem),
+/* harmony export */   g: () => (/* binding */ expandProxyCommand)
+/* harmony export */ });
+/* harmony import */ var _remote_quote_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6982);
+/**
+ * `proxy-command`'s `%` escapes, replaced as OpenSSH's ProxyCommand replaces them: `%h` the host,
+ * `%p` the port, `%r` the user, `%%` a `%`. OpenSSH pastes the values in as they are; here each one
+ * is quoted for the place of the command it lands in (bare, inside '...', inside "..."), so that
+ * the shell that runs the command takes it as one literal piece of text wherever the user wrote the
+ * escape: `--target %h`, `'portNumber=%p'` and `"[%h]:%p"` all get the value and nothing else.
+ */
+
+const ESCAPES = new Set(['h', 'p', 'r', '%']);
+/** Why the command cannot be used, or undefined: an escape OpenSSH would take but this action does not know. */
+function proxyCommandProblem(command) {
+    if (command.includes('\0'))
+        return 'contains a NUL byte, which no shell can carry; expected a shell command line';
+    for (let at = command.indexOf('%'); at >= 0; at = command.indexOf('%', at + 2)) {
+        const escape = command[at + 1];
+        if (escape === undefined)
+            return 'ends with a lone "%"; expected %h, %p, %r or %% (a literal %)';
+        if (!ESCAPES.has(escape))
+            return `has "%${escape}", which is not replaced here; expected %h (host), %p (port), %r (user) or %% (a literal %)`;
+    }
+    return undefined;
+}
+/** The value as literal text inside double quotes: only $, `, " and \ mean anything there. */
+function inDoubleQuotes(value) {
+    return value.replace(/[$`"\\]/g, '\\$&');
+}
+/** The command with its escapes replaced, each value quoted for where it stands. */
+function expandProxyCommand(command, values) {
+    const replacement = { h: values.host, p: String(values.port), r: values.user };
+    let out = '';
+    let quote = '';
+    for (let i = 0; i < command.length; i++) {
+        const char = command[i];
+        if (char === '%') {
+            const escape = command[++i];
+            if (escape === '%') {
+                out += '%';
+                continue;
+            }
+            const value = replacement[escape];
+            if (value === undefined)
+                throw new Error(`proxy-command: "%${escape ?? ''}" is not replaced here`);
+            // Inside '...' no character is special but the closing quote: close it, add the quoted value, reopen.
+            out += quote === '"' ? inDoubleQuotes(value) : quote === "'" ? `'${(0,_remote_quote_js__WEBPACK_IMPORTED_MODULE_0__/* .shellQuote */ .ZL)(value)}'` : (0,_remote_quote_js__WEBPACK_IMPORTED_MODULE_0__/* .shellQuote */ .ZL)(value);
+            continue;
+        }
+        out += char;
+        if (quote === "'") {
+            if (char === "'")
+                quote = '';
+        }
+        else if (char === '\\') {
+            // A backslash takes the next character as it is, outside quotes and (for the few it escapes) inside "...".
+            if (i + 1 < command.length && command[i + 1] !== '%')
+                out += command[++i];
+        }
+        else if (quote === '"') {
+            if (char === '"')
+                quote = '';
+        }
+        else if (char === "'" || char === '"') {
+            quote = char;
+        }
+    }
+    return out;
 }
 
 

@@ -16,7 +16,7 @@
 //   5. a small jar against a 40 MB fat jar;
 //   6. (as root, with network namespaces) the delta upload over a link shaped to 20 Mbit/s: a full
 //      upload of a 40 MB fat jar against the redeploy of its next build (scripts/lib/bench-link.mjs).
-//   7. (as root, with network namespaces) a fleet deploy to 1, 4, 8 and 16 hosts, directly and
+//   7. (as root, with network namespaces) a fleet deploy to 1, 4, 8, 16 and 32 hosts, directly and
 //      through a bastion, against one host's time (scripts/lib/bench-fleet.mjs).
 // Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
 // Only 127.0.0.1 is ever contacted, and in section 6 the one address of a network namespace that
@@ -147,6 +147,7 @@ async function fleetSection() {
       sizes: config.fleetSizes,
       services: config.fleetServices,
       paths: config.fleetPaths,
+      stageParallel: config.fleetStageParallel,
     })
     const seconds = (performance.now() - started) / 1000
     log(`${FLEET_TITLE}: done in ${seconds.toFixed(0)} s`)
@@ -155,7 +156,7 @@ async function fleetSection() {
       ran: true,
       seconds,
       rows,
-      table: `${FLEET_TITLE} (section took ${seconds.toFixed(0)} s; default stage-parallel 10, max-parallel 1):\n${table}\n${note}`,
+      table: `${FLEET_TITLE} (section took ${seconds.toFixed(0)} s; ${config.fleetStageParallel === undefined ? 'default stage-parallel 32' : `stage-parallel ${config.fleetStageParallel}`}, max-parallel 1):\n${table}\n${note}`,
     }
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err)
@@ -683,7 +684,7 @@ async function main() {
   if (link.error) problems.push(`${LINK_TITLE} failed: ${link.error}`)
   for (const r of link.rows ?? []) if (r.pass === false) problems.push(`${LINK_TITLE}: ${r.label.trim()} = ${r.value}, target ${r.target}`)
 
-  // 8. a fleet deploy to 1, 4, 8 and 16 hosts (network namespaces; as root only).
+  // 8. a fleet deploy to 1, 4, 8, 16 and 32 hosts (network namespaces; as root only).
   loadSamples.push({ at: 'fleet', load1: os.loadavg()[0] })
   const fleet = await fleetSection()
   if (fleet.error) problems.push(`${FLEET_TITLE} failed: ${fleet.error}`)

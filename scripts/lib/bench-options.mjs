@@ -15,11 +15,14 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
                        a host-like target with a home of its own and an init that reaps (needs root)
   --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
   --only-link          run only that section; prints its table and figures, writes no result file
-  --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
+  --no-fleet           skip the fleet deploy to 1, 4, 8, 16 and 32 hosts (runs only as root, with network namespaces)
   --only-fleet         run only that section; prints its table and figures, writes no result file
-  --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
+  --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16,32; the JVM
+                       sample up to 16)
   --fleet-services L   the fleet's services, comma-separated: jvm, shell (default both)
   --fleet-paths LIST   how the fleet is reached, comma-separated: direct, bastion (default both)
+  --fleet-stage-parallel N  the action's stage-parallel input in the fleet section (default: unset,
+                       i.e. the action's default)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -40,6 +43,7 @@ export const { values: flags } = parseArgs({
     'fleet-sizes': { type: 'string' },
     'fleet-services': { type: 'string' },
     'fleet-paths': { type: 'string' },
+    'fleet-stage-parallel': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -110,10 +114,12 @@ export const config = {
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
   fatBytes: 40 * 1024 * 1024,
-  /** undefined = the fleet section's own sizes (1, 4, 8, 16). */
+  /** undefined = the fleet section's own sizes (1, 4, 8, 16, 32; the JVM sample up to 16). */
   fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),
   /** undefined = both services (the JVM sample, then sh + httpd). */
   fleetServices: listFlag(flags['fleet-services'], ['jvm', 'shell'], 'fleet-services'),
   /** undefined = both paths (direct, then through the bastion). */
   fleetPaths: listFlag(flags['fleet-paths'], ['direct', 'bastion'], 'fleet-paths'),
+  /** undefined = the input is not passed, so the action's default applies. */
+  fleetStageParallel: flags['fleet-stage-parallel'] === undefined ? undefined : intFlag(flags['fleet-stage-parallel'], 1, 1, 'fleet-stage-parallel'),
 }

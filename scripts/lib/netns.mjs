@@ -1,6 +1,8 @@
 // Several "machines" on this one: Linux network namespaces joined by bridges, for e2e tests of
 // rolling deploys and jump hosts. Everything stays on this machine:
-// - every address is one this code assigns, from 10.213.X.0/24 subnets (X picked free at random);
+// - every address is one this code assigns, from 10.213.X.0/24 subnets (X picked free at random),
+//   and, for a segment made with `ipv6: true`, also from fd00:213:Y::/64 (a unique local prefix, Y
+//   random);
 // - each segment's bridge lives in a namespace of its own (the "hub"), not in the root namespace;
 // - the root namespace (where the tests and the action run) gets only what `attachRunner` gives it:
 //   one veth end with one address per attached segment, plus, for every segment of the lab, an
@@ -25,14 +27,19 @@ const GUARD_METRIC = '4242'
  * @property {string} cidr e.g. '10.213.77.0/24'
  * @property {string} hub the namespace that holds this segment's bridge (`br0`)
  * @property {(host: number) => string} address `${subnet}.${host}`
+ * @property {string | undefined} cidr6 with `ipv6: true`, e.g. 'fd00:213:4a2f::/64'
+ * @property {(host: number) => string} address6 with `ipv6: true`, e.g. 'fd00:213:4a2f::11' for host 11
+ *   (the host number in hex digits is read as hex: 11 -> ::11, as an easy-to-read twin of .11)
  */
 
 /**
  * @typedef {object} Lab
  * @property {string} id random part of every name, e.g. 'a1b2c3'
  * @property {string} prefix `zdd-${id}-`: every namespace of the lab starts with it
- * @property {(key: string, options?: { subnet?: string }) => Promise<Segment>} segment
- *   a new segment (a bridge in its own hub namespace) on a free /24 of 10.213.0.0/16
+ * @property {(key: string, options?: { subnet?: string, ipv6?: boolean }) => Promise<Segment>} segment
+ *   a new segment (a bridge in its own hub namespace) on a free /24 of 10.213.0.0/16; with `ipv6`,
+ *   also on a /64 of fd00:213::/32, every attached namespace (and the runner) getting an address
+ *   there too
  * @property {(key: string) => Promise<string>} namespace a new namespace with `lo` up; returns its name
  * @property {(namespace: string, segment: Segment, host: number) => Promise<string>} attach
  *   joins the namespace to the segment with a veth pair; returns the address given to it
@@ -137,6 +144,8 @@ export async function createLab() {
   const namespaces = []
   /** @type {string[]} guard routes (cidr) in the root namespace */
   const guards = []
+  /** @type {string[]} IPv6 guard routes (cidr) in the root namespace */
+  const guards6 = []
   /** @type {Map<string, string>} segment key -> root-side veth name */
   const runnerLinks = new Map()
   /** @type {Map<string, number>} hub namespace -> ports on its bridge */
@@ -204,11 +213,36 @@ export async function createLab() {
       if (subnet === undefined) throw new Error(`no free /24 in ${RANGE}.0.0/16: this machine routes that range`)
     }
     const cidr = `${subnet}.0/24`
+    /** @type {string | undefined} */
+    let prefix6
+    if (options.ipv6) {
+      for (let tries = 0; tries < 50 && prefix6 === undefined; tries++) {
+        const candidate = `fd00:213:${randomInt(1, 0xffff).toString(16)}`
+        try {
+          await ip(['-6', 'route', 'add', 'unreachable', `${candidate}::/64`, 'metric', GUARD_METRIC])
+          guards6.push(`${candidate}::/64`)
+          prefix6 = candidate
+        } catch {
+          // taken: try another
+        }
+      }
+      if (prefix6 === undefined) throw new Error(`segment ${key}: no free /64 in fd00:213::/32`)
+    }
     const hub = await namespace(`${key}-hub`)
     await ip(['-n', hub, 'link', 'add', 'br0', 'type', 'bridge'])
     await ip(['-n', hub, 'link', 'set', 'br0', 'up'])
     const s = /** @type {string} */ (subnet)
-    return { key, subnet: s, cidr, hub, address: (host) => `${s}.${host}` }
+    const address6 = (/** @type {number} */ host) => {
+      if (prefix6 === undefined) throw new Error(`segment ${key} was made without ipv6`)
+      return `${prefix6}::${host}`
+    }
+    return { key, subnet: s, cidr, hub, address: (host) => `${s}.${host}`, cidr6: prefix6 && `${prefix6}::/64`, address6 }
+  }
+
+  /** The segment's IPv6 address for `host` on `dev` of `name` (or the root namespace); nodad: usable at once. */
+  const addAddress6 = async (/** @type {string | undefined} */ name, /** @type {Segment} */ seg, /** @type {string} */ dev, /** @type {number} */ host) => {
+    if (!seg.cidr6) return
+    await ip([...(name ? ['-n', name] : []), '-6', 'addr', 'add', `${seg.address6(host)}/64`, 'dev', dev, 'nodad'])
   }
 
   /** @type {Lab['attach']} */
@@ -218,6 +252,7 @@ export async function createLab() {
     const inner = `v-${seg.key}`.slice(0, 15)
     await plug(name, inner, seg)
     await ip(['-n', name, 'addr', 'add', `${address}/24`, 'dev', inner])
+    await addAddress6(name, seg, inner, host)
     await ip(['-n', name, 'link', 'set', inner, 'up'])
     return address
   }
@@ -231,6 +266,7 @@ export async function createLab() {
     await plug(undefined, link, seg)
     runnerLinks.set(seg.key, link)
     await ip(['addr', 'add', `${address}/24`, 'dev', link])
+    await addAddress6(undefined, seg, link, host)
     await ip(['link', 'set', link, 'up'])
     return address
   }
@@ -255,6 +291,7 @@ export async function createLab() {
     for (const link of runnerLinks.values()) run(['link', 'delete', link])
     for (const ns of [...namespaces].reverse()) run(['netns', 'delete', ns])
     for (const cidr of guards) run(['route', 'delete', 'unreachable', cidr, 'metric', GUARD_METRIC])
+    for (const cidr of guards6) run(['-6', 'route', 'delete', 'unreachable', cidr, 'metric', GUARD_METRIC])
   }
   const onExit = () => destroySync()
   process.once('exit', onExit)
@@ -268,6 +305,7 @@ export async function createLab() {
       // A namespace's links go with it; a veth's peer in another namespace goes too.
       for (const ns of [...namespaces].reverse()) await ipQuiet(['netns', 'delete', ns])
       for (const cidr of guards) await ipQuiet(['route', 'delete', 'unreachable', cidr, 'metric', GUARD_METRIC])
+      for (const cidr of guards6) await ipQuiet(['-6', 'route', 'delete', 'unreachable', cidr, 'metric', GUARD_METRIC])
       // Anything of this lab that an interrupted step left behind.
       const left = (await ip(['netns', 'list']).catch(() => '')).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(prefix))
       for (const ns of left) await ipQuiet(['netns', 'delete', ns])

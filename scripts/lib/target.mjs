@@ -25,7 +25,7 @@ const PASSPHRASE = 'correct horse'
 /**
  * @typedef {object} Target
  * @property {string} dir temp dir holding everything below
- * @property {string} host 127.0.0.1, or `listenAddress` when given
+ * @property {string} host 127.0.0.1, or `listenAddress` when given (an IPv6 address without brackets)
  * @property {string | undefined} netns the network namespace sshd and nginx run in, if any
  * @property {{ dir: string, deployDir: string, includePath: string }} remote the paths as the
  *   host's own processes (and so the action) see them: `machineDir` based for a machine, else
@@ -59,12 +59,14 @@ const PASSPHRASE = 'correct horse'
  * Starts sshd and nginx in a fresh temp dir. Call `stop()` when done.
  * @param {{ netns?: string, listenAddress?: string, authorizedKeys?: string,
  *   sessionEnv?: Record<string, string>, machineDir?: string, sshPort?: number,
- *   nginxPort?: number, appPorts?: [number, number], passwordAuth?: boolean, homeAuthorizedKeys?: boolean }} [options]
+ *   nginxPort?: number, appPorts?: [number, number], passwordAuth?: boolean, homeAuthorizedKeys?: boolean,
+ *   sshdAlsoListens?: string[] }} [options]
  *   passwordAuth: let sshd accept passwords (checked against the system's shadow file).
  *   homeAuthorizedKeys: also accept each user's ~/.ssh/authorized_keys (a user a test creates).
  *   netns: run sshd and nginx with `ip netns exec <netns>` (needs root), so the target and all
  *   it starts live in that namespace. listenAddress: where sshd and nginx listen (default
- *   127.0.0.1); with netns, an address of that namespace. authorizedKeys: more public key lines
+ *   127.0.0.1; IPv4 or IPv6); with netns, an address of that namespace. sshdAlsoListens: more
+ *   addresses sshd listens on, on the same port (known_hosts lines name only listenAddress). authorizedKeys: more public key lines
  *   that may log in (e.g. one key shared by several targets). sessionEnv: `SetEnv` for the SSH
  *   sessions (e.g. PATH), as a host's own environment would be.
  *   machineDir (needs root): run the target in mount and PID namespaces of its own, with its dir
@@ -77,11 +79,15 @@ const PASSPHRASE = 'correct horse'
  * @returns {Promise<Target>}
  */
 export async function startTarget(options = {}) {
-  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir, passwordAuth = false, homeAuthorizedKeys = false } = options
+  const { netns, listenAddress = '127.0.0.1', authorizedKeys = '', sessionEnv = {}, machineDir, passwordAuth = false, homeAuthorizedKeys = false, sshdAlsoListens = [] } = options
   if (machineDir !== undefined && (!path.isAbsolute(machineDir) || /[\s'"\\]/.test(machineDir))) {
     throw new Error(`machineDir ${JSON.stringify(machineDir)}: expected an absolute path without spaces or quotes`)
   }
-  if (!/^[0-9.]+$/.test(listenAddress)) throw new Error(`listenAddress ${JSON.stringify(listenAddress)}: expected an IPv4 address`)
+  for (const address of [listenAddress, ...sshdAlsoListens]) {
+    if (!/^[0-9.]+$/.test(address) && !/^[0-9a-f:]*:[0-9a-f:]*$/i.test(address)) {
+      throw new Error(`listenAddress ${JSON.stringify(address)}: expected an IPv4 or IPv6 address`)
+    }
+  }
   for (const [name, value] of Object.entries(sessionEnv)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\s"\\]/.test(value)) throw new Error(`sessionEnv ${name}: expected a NAME and a value without spaces, quotes or backslashes`)
   }
@@ -89,6 +95,8 @@ export async function startTarget(options = {}) {
   const launch = (/** @type {string} */ command, /** @type {string[]} */ args, /** @type {import('node:child_process').ExecFileOptions} */ opts) =>
     netns ? execFile('ip', ['netns', 'exec', netns, command, ...args], opts) : execFile(command, args, opts)
   const host = listenAddress
+  /** The address as URLs and nginx's listen write it: an IPv6 one in brackets. */
+  const hostInUrl = host.includes(':') ? `[${host}]` : host
   const dir = await mkdtemp(path.join(os.tmpdir(), 'zdd-target-'))
   /** Where the target's own processes see `dir`. */
   const remoteDir = machineDir ?? dir
@@ -190,7 +198,7 @@ export async function startTarget(options = {}) {
       [
         // Port must come before ListenAddress, which otherwise binds port 22.
         `Port ${sshPort}`,
-        `ListenAddress ${host}`,
+        ...[host, ...sshdAlsoListens].map((address) => `ListenAddress ${address}`),
         ...hostKeyPaths.map((k) => `HostKey ${k}`),
         `PidFile ${sshdPidPath}`,
         `AuthorizedKeysFile ${authorizedKeysPath}${homeAuthorizedKeys ? ' .ssh/authorized_keys' : ''}`,
@@ -283,7 +291,7 @@ export async function startTarget(options = {}) {
         `  uwsgi_temp_path ${temp('uwsgi')};`,
         `  scgi_temp_path ${temp('scgi')};`,
         '  server {',
-        `    listen ${host}:${nginxPort};`,
+        `    listen ${hostInUrl}:${nginxPort};`,
         '    location / {',
         `      include ${includePath};`,
         '      proxy_pass $service_url;',
@@ -336,7 +344,7 @@ export async function startTarget(options = {}) {
       knownHosts,
       knownHostsPath,
       nginxPort,
-      url: `http://${host}:${nginxPort}`,
+      url: `http://${hostInUrl}:${nginxPort}`,
       includePath,
       nginxConfPath,
       nginxTestCommand: `${nginxBase} -t`,

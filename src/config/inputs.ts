@@ -4,9 +4,12 @@
  */
 import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
+import { proxyCommandProblem } from '../ssh/expand-command.js'
 import { MIN_SECRET_LENGTH, isBoolean, javaOptionValues, javaOptions, mayBeSecret } from './secrets.js'
+import { type TrafficConfig, parseTrafficInputs } from './traffic-inputs.js'
 
-export type Command = 'deploy' | 'rollback' | 'status' | 'logs'
+export const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'] as const
+export type Command = (typeof COMMANDS)[number]
 
 /** Who keeps the instances running: systemd units, detached processes, or systemd when the host allows it. */
 export type Supervisor = 'auto' | 'systemd' | 'none'
@@ -26,6 +29,7 @@ export interface HostKeyPolicy {
   insecureSkip: boolean
 }
 
+/** One jump host of `proxy-host`. */
 export interface ProxyConfig {
   entry: HostEntry
   auth: SecretInputs
@@ -55,8 +59,16 @@ export interface DeployConfig {
   hosts: HostEntry[]
   auth: SecretInputs
   hostKeys: HostKeyPolicy
-  proxy?: ProxyConfig
+  /** `proxy-host`: the jump hosts, in the order they are reached (OpenSSH's `ProxyJump a,b`); empty for none. */
+  jumpHosts: ProxyConfig[]
+  /**
+   * `proxy-command`: run on the runner by `sh -c` for each host, its stdin and stdout carrying the
+   * SSH connection; `%h`, `%p`, `%r` and `%%` are replaced as OpenSSH's ProxyCommand does ('' for none).
+   */
+  proxyCommand: string
   connectTimeoutSeconds: number
+  /** Tries after the first for a connection that failed for a reason that can pass (src/ssh/retry.ts). */
+  connectRetries: number
   /** Path or glob relative to the workspace; resolved by `resolveArtifact`. */
   artifact: string
   appName: string
@@ -79,7 +91,10 @@ export interface DeployConfig {
   dryRun: boolean
   lockTimeoutSeconds: number
   maxParallel: number
-  /** Hosts staged at once (and reached at once by status and rollback). */
+  /**
+   * Hosts staged at once (and reached at once by status and rollback). 32 by default: every round
+   * of hosts pays a whole start-up, and a fleet of up to 32 stages in one round.
+   */
   stageParallel: number
   /** The user's own commands, run by sh on the host at fixed points of a deploy ('' for none). */
   hooks: { 'pre-start': string; 'pre-switch': string; 'post-switch': string }
@@ -87,6 +102,8 @@ export interface DeployConfig {
   hookTimeoutSeconds: number
   /** command: logs prints this many lines of each instance's log. */
   logLines: number
+  /** Canary, bake, their analysis, and maintenance. */
+  traffic: TrafficConfig
 }
 
 /** Thrown with every problem found, one per line, each naming its input. */
@@ -158,8 +175,8 @@ export function parseInputs(get: (name: string) => string, context: InputContext
   }
 
   const command = text('command', 'deploy')
-  if (!['deploy', 'rollback', 'status', 'logs'].includes(command)) {
-    problems.push(`command: ${show(command)} is not valid; expected deploy, rollback, status or logs`)
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    problems.push(`command: ${show(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
   }
 
   const port = integer('port', 22, 1, 65535)
@@ -194,27 +211,37 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     insecureSkip: boolean('insecure-skip-host-key-check', false),
   }
 
-  let proxy: ProxyConfig | undefined
-  const proxyHost = raw('proxy-host').trim()
-  if (proxyHost !== '') {
+  // Each jump host takes proxy-port, proxy-username and proxy-private-key unless its entry names its
+  // own user or port; its key is pinned by known-hosts or by one of the proxy-host-fingerprint pins.
+  const jumpHosts: ProxyConfig[] = []
+  const proxyHosts = splitHostList(raw('proxy-host'))
+  if (proxyHosts.length > 0) {
     const proxyPort = integer('proxy-port', 22, 1, 65535)
     const proxyUser = raw('proxy-username').trim() || username
-    const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
-    if (typeof entry === 'string') problems.push(entry)
-    else {
-      proxy = {
-        entry,
-        auth: {
-          privateKey: raw('proxy-private-key').trim() || auth.privateKey,
-          passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
-        },
-        hostKeys: {
-          fingerprints: fingerprints('proxy-host-fingerprint'),
-          knownHosts: hostKeys.knownHosts,
-          insecureSkip: hostKeys.insecureSkip,
-        },
-      }
+    const proxyAuth: SecretInputs = {
+      privateKey: raw('proxy-private-key').trim() || auth.privateKey,
+      passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
     }
+    const proxyKeys: HostKeyPolicy = {
+      fingerprints: fingerprints('proxy-host-fingerprint'),
+      knownHosts: hostKeys.knownHosts,
+      insecureSkip: hostKeys.insecureSkip,
+    }
+    for (const proxyHost of proxyHosts) {
+      const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
+      if (typeof entry === 'string') problems.push(entry)
+      else jumpHosts.push({ entry, auth: proxyAuth, hostKeys: proxyKeys })
+    }
+  }
+  const proxyCommand = raw('proxy-command').trim()
+  if (proxyCommand !== '') {
+    if (proxyHosts.length > 0) {
+      problems.push(
+        'proxy-command: is set, and so is proxy-host; expected one of them: a jump host inside the command (ssh -W %h:%p bastion), or proxy-host alone',
+      )
+    }
+    const problem = proxyCommandProblem(proxyCommand)
+    if (problem) problems.push(`proxy-command: ${show(proxyCommand)} ${problem}`)
   }
 
   const artifact = raw('artifact').trim()
@@ -308,8 +335,10 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     hosts,
     auth,
     hostKeys,
-    proxy,
+    jumpHosts,
+    proxyCommand,
     connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
+    connectRetries: integer('connect-retries', 3, 0, 10),
     artifact,
     appName,
     deployDir,
@@ -333,10 +362,11 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     dryRun: boolean('dry-run', false),
     lockTimeoutSeconds: seconds('lock-timeout', 300),
     maxParallel: integer('max-parallel', 1, 1, 100),
-    stageParallel: integer('stage-parallel', 10, 1, 100),
+    stageParallel: integer('stage-parallel', 32, 1, 100),
     hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
     hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
     logLines: integer('log-lines', 200, 1, 100_000),
+    traffic: parseTrafficInputs({ raw, seconds, integer, problems }, { appName, include }),
   }
   // only deploy needs an artifact
   if (command !== 'deploy') {
@@ -349,8 +379,9 @@ export function parseInputs(get: (name: string) => string, context: InputContext
 
 /** The credential inputs, each a secret whatever it looks like. */
 function credentialInputs(config: DeployConfig): Array<string | undefined> {
-  const { auth, proxy } = config
-  return [auth.privateKey, auth.passphrase, auth.password, proxy?.auth.privateKey, proxy?.auth.passphrase]
+  // Every jump host takes the same credentials. (A config made by hand may have no jump hosts at all.)
+  const jump = config.jumpHosts?.[0]
+  return [config.auth.privateKey, config.auth.passphrase, config.auth.password, jump?.auth.privateKey, jump?.auth.passphrase]
 }
 
 /**
@@ -371,7 +402,7 @@ export function secretsOf(config: DeployConfig): string[] {
  */
 export function registeredSecretsOf(config: DeployConfig): string[] {
   const shown = [
-    ...[...config.hosts, ...(config.proxy ? [config.proxy.entry] : [])].map((entry) => entry.label),
+    ...[...config.hosts, ...(config.jumpHosts ?? []).map((jump) => jump.entry)].map((entry) => entry.label),
     ...config.ports.map(String),
     config.appName,
     config.deployDir,
@@ -385,17 +416,20 @@ export function registeredSecretsOf(config: DeployConfig): string[] {
 }
 
 /**
- * The address the run connects to first: the bastion when `proxy-host` is set, else the first
- * `host`. Undefined when the inputs do not name it cleanly. Only a hint, read before the rest of the
- * action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ * The address the run connects to first: the first jump host when `proxy-host` is set, none with
+ * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
+ * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
  */
 export function firstDestination(get: (name: string) => string): { host: string; port: number } | undefined {
   const port = (name: string) => {
     const value = (get(name) ?? '').trim()
     return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined
   }
-  const proxyHost = (get('proxy-host') ?? '').trim()
-  const [entry, defaultPort] = proxyHost !== '' ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
+  // A proxy command makes the first connection itself.
+  if ((get('proxy-command') ?? '').trim() !== '') return undefined
+  const proxyHost = splitHostList(get('proxy-host') ?? '')[0]
+  const [entry, defaultPort] =
+    proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
   if (entry === undefined || defaultPort === undefined) return undefined
   const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' })
   return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port }

@@ -9,9 +9,11 @@ import type { HostEntry } from '../config/hosts.js'
 import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { type Log, actionsLog, hostLog } from '../log.js'
 import { ConnectionError } from '../ssh/errors.js'
+import { connectJumpChain, hostEndpoint } from '../ssh/reach.js'
 import { RemoteCommandError, RemoteHost } from '../ssh/transport.js'
 import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, switchHost, unstageHost } from './deploy.js'
 import { keepsHistory, recordHistory } from './history.js'
+import { maskLine } from './hooks.js'
 import { holdLockUntilLetGo, letGoOfLock } from './lock.js'
 import { logs } from './logs.js'
 import { fleetChecklistText } from './preflight.js'
@@ -100,7 +102,8 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
       if (config.command === 'deploy') await planDeploy(remote, config, await artifact!, report, log)
       else if (config.command === 'rollback') await rollback(remote, config, report, log)
       else if (config.command === 'logs') await logs(remote, config, report, log, secretsOf(config))
-      else await status(remote, config, report, log)
+      else if (config.command === 'status') await status(remote, config, report, log)
+      else throw new StepError(config.command, `command ${config.command} is not available yet`)
     } catch (error) {
       report.outcome = 'failed'
       report.error = errorText(error)
@@ -263,41 +266,25 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
   const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined
   const artifact = artifactPath ? describeArtifact(artifactPath) : undefined
   artifact?.catch(() => undefined)
-  // Every host behind a bastion is reached over its one connection.
-  // Connected first: a bastion that fails fails the run once, before any host is reached.
-  const bastion = config.proxy
-    ? RemoteHost.connect({
-        entry: config.proxy.entry,
-        auth: config.proxy.auth,
-        hostKeys: config.proxy.hostKeys,
-        connectTimeoutSeconds: config.connectTimeoutSeconds,
-      })
-    : undefined
+  // Every host behind the jump hosts is reached over the last one's connection. Connected first:
+  // a jump host that fails fails the run once, before any host is reached.
+  const mask = (text: string) => maskLine(text, secretsOf(config))
+  const bastion =
+    config.jumpHosts.length > 0 ? connectJumpChain(config, config.jumpHosts, { warn: (message) => core.warning(message), mask }) : undefined
   bastion?.catch(() => undefined)
-  const viaBastion = bastion
-    ? async (entry: HostEntry) => {
-        const jump = await bastion
-        return () => jump.forward(entry.host, entry.port)
-      }
-    : undefined
   const several = config.hosts.length > 1
   const targets: Target[] = config.hosts.map((entry) => {
     // One host keeps the log as it always was: a group per step, printed as it happens.
     const fleetLog = several ? hostLog(entry.label) : undefined
+    const log = fleetLog ?? actionsLog()
     return {
       entry,
-      log: fleetLog ?? actionsLog(),
+      log,
       flush: (title: string) => fleetLog?.flush(title),
       report: emptyReport(entry.label, config.command),
       started: performance.now(),
       connect: async () =>
-        RemoteHost.connect({
-          entry,
-          auth: config.auth,
-          hostKeys: config.hostKeys,
-          connectTimeoutSeconds: config.connectTimeoutSeconds,
-          openSocket: viaBastion ? await viaBastion(entry) : undefined,
-        }),
+        RemoteHost.connect(hostEndpoint(config, entry, bastion && (await bastion), { warn: (message) => log.warning(message), mask })),
     }
   })
 

@@ -1,3 +1,4 @@
+import type { Command } from '../config/inputs.js'
 import type { HistoryEntry } from './history-entry.js'
 
 /** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
@@ -45,7 +46,7 @@ export interface CheckResult {
 
 export interface HostReport {
   host: string
-  command: 'deploy' | 'rollback' | 'status' | 'logs'
+  command: Command
   outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
   activePort?: number
   previousPort?: number

@@ -3,10 +3,16 @@ import type { HostEntry } from '../config/hosts.js'
 
 /** A connection could not be made or kept; the message is meant for the user as it is. */
 export class ConnectionError extends Error {
-  constructor(message: string) {
-    super(message)
+  /** `cause`: the error of the socket or of ssh2 behind it, which decides whether a new try may pass (retry.ts). */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = 'ConnectionError'
   }
+}
+
+/** `host:port`, with an IPv6 address in brackets as known_hosts and ssh write it. */
+export function hostAndPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
 export interface ErrorWithLevel extends Error {
@@ -16,8 +22,10 @@ export interface ErrorWithLevel extends Error {
 
 /** Turns an error from connecting to `entry` into a message that says what happened and what to check. */
 export function describeConnectError(error: ErrorWithLevel, entry: HostEntry, timeoutSeconds: number): string {
-  const where = `${entry.host}:${entry.port}`
+  const where = hostAndPort(entry.host, entry.port)
   const message = error.message ?? String(error)
+  // A proxy command that ended before the handshake: its own words say more than ssh2's.
+  if (error.level === 'proxy-command') return `${entry.label}: ${message}`
   if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
     return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`
   }
@@ -30,6 +38,9 @@ export function describeConnectError(error: ErrorWithLevel, entry: HostEntry, ti
   }
   if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {
     return `${entry.label}: the private key could not be read (${message}). Paste the whole key file, including its BEGIN and END lines, into the secret.`
+  }
+  if (/No response from server/.test(message)) {
+    return `${entry.label}: ${where} closed the connection during the SSH key exchange. A host that sheds new connections under load does this (sshd's MaxStartups), as does one that refuses the runner (fail2ban, AllowUsers, a firewall that resets).`
   }
   if (error.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(message) || error.code === 'ETIMEDOUT') {
     return `${entry.label}: no SSH answer from ${where} within ${timeoutSeconds} s (connect-timeout). Check that the host is up and that a firewall or security group lets the runner reach port ${entry.port}.`

@@ -15,6 +15,8 @@ import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { SHELL_LIB } from '../remote/shell-lib.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { forwardThroughBastion } from './forward.js'
+import { ProxyCommandStream } from './proxy-command.js'
+import { nextTry } from './retry.js'
 import { KEY_FAMILIES, algorithmsForKeyType, fingerprintOf, judgeHostKey, keyTypeOf, knownHostsName, pinnedKeyTypes } from './host-keys.js'
 
 export interface Endpoint {
@@ -22,8 +24,14 @@ export interface Endpoint {
   auth: SecretInputs
   hostKeys: HostKeyPolicy
   connectTimeoutSeconds: number
-  /** A stream to the host through a jump host; a plain TCP connection when absent. */
+  /** A stream to the host through a jump host or a proxy command; a plain TCP connection when absent. */
   openSocket?: () => Promise<Duplex>
+  /** Tries after the first for a failure that can pass (connect-retries; none when absent). */
+  retries?: number
+  /** Where each retry's warning goes. */
+  warn?: (message: string) => void
+  /** Masks the run's secrets in what a proxy command printed. */
+  mask?: (text: string) => string
   /** How long the host may be silent before it is asked for a sign of life (KEEPALIVE_INTERVAL_MS when absent). */
   keepaliveIntervalMs?: number
 }
@@ -125,10 +133,12 @@ async function attempt(endpoint: Endpoint, hostKeyAlgorithms: string[] | undefin
     await ssh.connect(config)
     return { ssh, socket, presented }
   } catch (error) {
+    // A proxy command that ended on its own says why better than the lost connection ssh2 saw.
+    const ended = socket instanceof ProxyCommandStream ? await socket.endedOnItsOwn(endpoint.mask ?? ((text) => text)) : undefined
     // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
     socket.destroy()
     ssh.dispose()
-    return { error: error as ErrorWithLevel, presented }
+    return { error: ended ?? (error as ErrorWithLevel), presented }
   }
 }
 
@@ -148,7 +158,10 @@ function hostKeyMessage(endpoint: Endpoint, reason: string, fingerprints: string
   const how =
     `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
     `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
-    `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`
+    (endpoint.openSocket
+      ? // Behind a jump host or a proxy command, the runner cannot scan the host itself.
+        `or put its known_hosts line ("${knownHostsName(entry.host, entry.port)} <type> <key>", from /etc/ssh/ssh_host_*_key.pub on the host) in known-hosts.`
+      : `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`)
   if (reason === 'revoked') return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`
   if (reason === 'mismatch') {
     return `${entry.label}: host key mismatch: the host's key matches neither host-fingerprint nor known-hosts for ${knownHostsName(entry.host, entry.port)}. No credential was sent. The host offers:\n${listed}\nIf the host was rebuilt, check and update the pin; otherwise someone may be in the middle.`
@@ -193,8 +206,30 @@ export class RemoteHost {
     })
   }
 
-  /** Connects, trusting the host only if its key matches a pin. */
+  /**
+   * Connects, trusting the host only if its key matches a pin. A failure that can pass (refused,
+   * reset, timed out: retry.ts) is tried again up to `endpoint.retries` times, 1, 2, 4... s apart,
+   * with a warning each time.
+   */
   static async connect(endpoint: Endpoint): Promise<RemoteHost> {
+    const retries = endpoint.retries ?? 0
+    for (let tried = 1; ; tried++) {
+      try {
+        return await RemoteHost.connectOnce(endpoint)
+      } catch (error) {
+        const cause = error instanceof ConnectionError ? error.cause : error
+        const delay = nextTry(cause, tried, retries)
+        if (delay === undefined) {
+          if (tried === 1 || !(error instanceof ConnectionError)) throw error
+          throw new ConnectionError(`${error.message} (tried ${tried} times: connect-retries is ${retries})`, { cause })
+        }
+        endpoint.warn?.(`${(error as Error).message} Try ${tried} of ${retries + 1}; trying again in ${delay} s.`)
+        await new Promise((resolve) => setTimeout(resolve, delay * 1000))
+      }
+    }
+  }
+
+  private static async connectOnce(endpoint: Endpoint): Promise<RemoteHost> {
     const { entry, hostKeys } = endpoint
     const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port)
     const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a))
@@ -212,8 +247,10 @@ export class RemoteHost {
         throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints))
       }
     }
-    if (!result.ssh)
-      throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds))
+    if (!result.ssh) {
+      const error = result.error ?? new Error('unknown error')
+      throw new ConnectionError(describeConnectError(error, entry, endpoint.connectTimeoutSeconds), { cause: error })
+    }
     return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket)
   }
 

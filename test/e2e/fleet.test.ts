@@ -549,6 +549,8 @@ describe.skipIf(!canMakeNamespaces)(
           inputs: viaBastion({
             host: `${hosts[0].user}@${address}`,
             'connect-timeout': '3',
+            // One try: a timeout may pass, and each retry would wait for connect-timeout again.
+            'connect-retries': '0',
             'proxy-host-fingerprint': bastion.hostFingerprints[0],
           }),
           workspace: await workspaceWithJar('dark'),

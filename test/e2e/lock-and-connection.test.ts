@@ -247,7 +247,8 @@ describe('connection problems, in plain words', () => {
         server.close(() => resolve(port))
       })
     })
-    const result = await attempt({ port: free })
+    // (Its retries are reach.test.ts's subject; here only the words.)
+    const result = await attempt({ port: free, 'connect-retries': 0 })
     expect(result.code).toBe(1)
     expect(result.stdout).toContain(
       `connection refused at 127.0.0.1:${free}: nothing listens there. Check host and port, and that sshd is running.`,
@@ -303,7 +304,7 @@ describe('connection problems, in plain words', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     try {
       const port = (silent.address() as net.AddressInfo).port
-      const result = await attempt({ port, 'connect-timeout': '2' })
+      const result = await attempt({ port, 'connect-timeout': '2', 'connect-retries': 0 })
       expect(result.code).toBe(1)
       expect(result.stdout).toContain(`no SSH answer from 127.0.0.1:${port} within 2 s (connect-timeout)`)
     } finally {

@@ -61,7 +61,9 @@ describe('parseInputs: defaults', () => {
     expect(config.hosts).toEqual([{ host: 'example.com', port: 22, username: 'deploy', label: 'deploy@example.com' }])
     expect(config.connectTimeoutSeconds).toBe(30)
     expect(config.hostKeys).toEqual({ fingerprints: [], knownHosts: '', insecureSkip: false })
-    expect(config.proxy).toBeUndefined()
+    expect(config.jumpHosts).toEqual([])
+    expect(config.proxyCommand).toBe('')
+    expect(config.connectRetries).toBe(3)
     expect(config.auth).toEqual({ privateKey: KEY.trim(), passphrase: undefined, password: undefined })
   })
 
@@ -98,12 +100,12 @@ describe('parseInputs: defaults', () => {
     expect(config.verifyUrl).toBe('')
   })
 
-  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1, stage-parallel 10', () => {
+  it('control defaults: deploy, no dry run, lock-timeout 300 s, max-parallel 1, stage-parallel 32', () => {
     expect(config.command).toBe('deploy')
     expect(config.dryRun).toBe(false)
     expect(config.lockTimeoutSeconds).toBe(300)
     expect(config.maxParallel).toBe(1)
-    expect(config.stageParallel).toBe(10)
+    expect(config.stageParallel).toBe(32)
   })
 
   it('hook defaults: no hooks, hook-timeout 300 s; log-lines 200', () => {
@@ -202,18 +204,18 @@ describe('parseInputs: values', () => {
 
   it('a jump host inherits the user and key unless given its own', () => {
     const config = parse({ 'proxy-host': 'jump@bastion.example.com:2200', passphrase: 'pp-secret' })
-    expect(config.proxy?.entry).toEqual({
+    expect(config.jumpHosts[0]?.entry).toEqual({
       host: 'bastion.example.com',
       port: 2200,
       username: 'jump',
       label: 'jump@bastion.example.com:2200',
     })
-    expect(config.proxy?.auth).toEqual({ privateKey: KEY.trim(), passphrase: 'pp-secret' })
+    expect(config.jumpHosts[0]?.auth).toEqual({ privateKey: KEY.trim(), passphrase: 'pp-secret' })
     const own = parse({ 'proxy-host': 'bastion', 'proxy-port': '2022', 'proxy-private-key': KEY.replace('b3Bl', 'Zm9v') })
-    expect(own.proxy?.entry).toMatchObject({ host: 'bastion', port: 2022, username: 'deploy' })
-    expect(own.proxy?.auth.privateKey).toContain('Zm9v')
-    expect(parse({ 'proxy-host': 'bastion' }).proxy?.entry).toMatchObject({ host: 'bastion', port: 22, username: 'deploy' })
-    expect(parse({ 'proxy-host': 'bastion', 'proxy-username': 'jumper' }).proxy?.entry.username).toBe('jumper')
+    expect(own.jumpHosts[0]?.entry).toMatchObject({ host: 'bastion', port: 2022, username: 'deploy' })
+    expect(own.jumpHosts[0]?.auth.privateKey).toContain('Zm9v')
+    expect(parse({ 'proxy-host': 'bastion' }).jumpHosts[0]?.entry).toMatchObject({ host: 'bastion', port: 22, username: 'deploy' })
+    expect(parse({ 'proxy-host': 'bastion', 'proxy-username': 'jumper' }).jumpHosts[0]?.entry.username).toBe('jumper')
   })
 })
 
@@ -310,7 +312,7 @@ const BAD: Array<{ input: string; value: string; hint?: RegExp; shows?: string; 
   { input: 'dry-run', value: 'maybe' },
   { input: 'stop-previous', value: '2' },
   { input: 'insecure-skip-host-key-check', value: 'sure' },
-  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback, status or logs/ },
+  { input: 'command', value: 'deploy-now', hint: /expected deploy, rollback, status, logs, promote, maintenance or live/ },
   { input: 'app-name', value: '../x' },
   { input: 'app-name', value: 'my app' },
   { input: 'app-name', value: 'a/b' },

@@ -1,8 +1,8 @@
-export const id = 219;
-export const ids = [219];
+export const id = 880;
+export const ids = [880];
 export const modules = {
 
-/***/ 5219:
+/***/ 6880:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -13,8 +13,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __webpack_require__(6421);
-// EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
-var inputs = __webpack_require__(9665);
+// EXTERNAL MODULE: ./lib/config/inputs.js + 2 modules
+var inputs = __webpack_require__(4979);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
@@ -171,15 +171,23 @@ function hostLog(prefix) {
 ;// CONCATENATED MODULE: ./lib/ssh/errors.js
 /** A connection could not be made or kept; the message is meant for the user as it is. */
 class ConnectionError extends Error {
-    constructor(message) {
-        super(message);
+    /** `cause`: the error of the socket or of ssh2 behind it, which decides whether a new try may pass (retry.ts). */
+    constructor(message, options) {
+        super(message, options);
         this.name = 'ConnectionError';
     }
 }
+/** `host:port`, with an IPv6 address in brackets as known_hosts and ssh write it. */
+function hostAndPort(host, port) {
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
 /** Turns an error from connecting to `entry` into a message that says what happened and what to check. */
 function describeConnectError(error, entry, timeoutSeconds) {
-    const where = `${entry.host}:${entry.port}`;
+    const where = hostAndPort(entry.host, entry.port);
     const message = error.message ?? String(error);
+    // A proxy command that ended before the handshake: its own words say more than ssh2's.
+    if (error.level === 'proxy-command')
+        return `${entry.label}: ${message}`;
     if (error.level === 'client-authentication' || /All configured authentication methods failed/.test(message)) {
         return `${entry.label}: the host refused the credentials for user "${entry.username}". Check that the private key's public half is in ~${entry.username}/.ssh/authorized_keys on the host (or that the password is right), and that username is right.`;
     }
@@ -188,6 +196,9 @@ function describeConnectError(error, entry, timeoutSeconds) {
     }
     if (/Cannot parse privateKey|Unsupported key format|Malformed/i.test(message)) {
         return `${entry.label}: the private key could not be read (${message}). Paste the whole key file, including its BEGIN and END lines, into the secret.`;
+    }
+    if (/No response from server/.test(message)) {
+        return `${entry.label}: ${where} closed the connection during the SSH key exchange. A host that sheds new connections under load does this (sshd's MaxStartups), as does one that refuses the runner (fail2ban, AllowUsers, a firewall that resets).`;
     }
     if (error.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(message) || error.code === 'ETIMEDOUT') {
         return `${entry.label}: no SSH answer from ${where} within ${timeoutSeconds} s (connect-timeout). Check that the host is up and that a firewall or security group lets the runner reach port ${entry.port}.`;
@@ -207,14 +218,215 @@ function describeConnectError(error, entry, timeoutSeconds) {
     return `${entry.label}: SSH connection failed: ${message}`;
 }
 
+// EXTERNAL MODULE: ./lib/ssh/expand-command.js
+var expand_command = __webpack_require__(9748);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __webpack_require__(1421);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __webpack_require__(7075);
+;// CONCATENATED MODULE: ./lib/ssh/proxy-command.js
+/**
+ * `proxy-command`: a process on the runner whose stdin and stdout carry the SSH connection to one
+ * host (`aws ssm start-session ...`, `cloudflared access ssh ...`, `ssh -W %h:%p bastion`). ssh2
+ * takes it as its socket; the host key is checked inside the handshake as on a direct connection.
+ *
+ * The command runs in a process group of its own (`sh -c` and whatever it starts: the AWS CLI starts
+ * the Session Manager plugin), so that ending the connection ends all of it. It is ended when its
+ * connection closes, when the action exits however it exits, and when the action is cancelled
+ * (SIGINT, then SIGTERM from the runner): nothing of it is left running on the runner.
+ */
+
+
+/** How much of the command's stderr is kept, and how many of its last lines an error shows. */
+const STDERR_KEPT_BYTES = 8192;
+const STDERR_SHOWN_LINES = 10;
+/** After SIGTERM, the group gets SIGKILL this much later if anything of it is still there. */
+const KILL_AFTER_MS = 3000;
+/** After the connection closed its input, how long the command may take to exit on its own. */
+const END_GRACE_MS = 2000;
+/** Once its stdout has ended, how long the command may take to exit before its exit is reported without its code. */
+const EXIT_WAIT_MS = 1000;
+const running = new Set();
+/** Ends every proxy command still running: on exit, and on the signals that cancel a run. */
+function endAll() {
+    for (const stream of running)
+        stream.destroy();
+}
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+function onSignal(signal) {
+    endAll();
+    // Then die of the signal as the action would have without this handler.
+    uninstall();
+    process.kill(process.pid, signal);
+}
+let installed = false;
+function install() {
+    if (installed)
+        return;
+    installed = true;
+    process.on('exit', endAll);
+    for (const signal of SIGNALS)
+        process.on(signal, onSignal);
+}
+function uninstall() {
+    if (!installed)
+        return;
+    installed = false;
+    process.removeListener('exit', endAll);
+    for (const signal of SIGNALS)
+        process.removeListener(signal, onSignal);
+}
+/** The command ended before the SSH handshake: what it said, in words for the log. */
+class ProxyCommandError extends Error {
+    exitCode;
+    level = 'proxy-command';
+    constructor(message, exitCode) {
+        super(message);
+        this.exitCode = exitCode;
+        this.name = 'ProxyCommandError';
+    }
+}
+/** The SSH connection's socket: the command's stdout to read, its stdin to write. */
+class ProxyCommandStream extends external_node_stream_.Duplex {
+    shown;
+    child;
+    stderr = '';
+    exit;
+    exited;
+    /** Who ended the connection first: the command (its stdout closed), or this side. */
+    endedFirst;
+    constructor(
+    /** The command as run (escapes replaced), for messages (masked there). */
+    shown, child) {
+        super();
+        this.shown = shown;
+        this.child = child;
+        running.add(this);
+        install();
+        this.exited = new Promise((resolve) => {
+            child.on('exit', (code, signal) => {
+                this.exit = { code, signal };
+                resolve();
+            });
+            child.on('error', (error) => {
+                // sh itself could not be started.
+                this.exit ??= { code: null, signal: null };
+                this.stderr += `${error.message}\n`;
+                this.endedFirst ??= 'command';
+                resolve();
+                this.destroy();
+            });
+        });
+        child.stdout.on('data', (chunk) => {
+            if (!this.push(chunk))
+                child.stdout.pause();
+        });
+        child.stdout.on('end', () => {
+            this.endedFirst ??= 'command';
+            this.push(null);
+            // ssh2 learns of a lost connection from its socket's close: once the command is gone (or
+            // has had its time to go), close this side too.
+            void this.exitedWithin(EXIT_WAIT_MS).then(() => this.destroy());
+        });
+        child.stderr.on('data', (chunk) => {
+            this.stderr = (this.stderr + chunk.toString('utf8')).slice(-STDERR_KEPT_BYTES);
+        });
+        // Writes after the command exited fail with EPIPE; its exit is what gets reported.
+        child.stdin.on('error', () => undefined);
+    }
+    _read() {
+        this.child.stdout.resume();
+    }
+    _write(chunk, encoding, callback) {
+        if (this.child.stdin.destroyed || !this.child.stdin.writable)
+            return callback();
+        this.child.stdin.write(chunk, encoding, () => callback());
+    }
+    _final(callback) {
+        this.endedFirst ??= 'us';
+        this.child.stdin.end();
+        // The end of its input ends `ssh -W` and most proxies; one that goes on would keep the action
+        // from exiting.
+        setTimeout(() => this.destroy(), END_GRACE_MS).unref();
+        callback();
+    }
+    _destroy(error, callback) {
+        this.endedFirst ??= 'us';
+        this.child.stdin.destroy();
+        this.child.stdout.destroy();
+        this.child.stderr.destroy();
+        if (this.exit === undefined) {
+            this.signalGroup('SIGTERM');
+            setTimeout(() => this.signalGroup('SIGKILL'), KILL_AFTER_MS).unref();
+        }
+        else {
+            // sh is gone; what it started may not be.
+            this.signalGroup('SIGTERM');
+        }
+        this.forget();
+        callback(error);
+    }
+    /**
+     * Why the connection could not be made, when the command ended on its own before the handshake
+     * (its stdout closed before this side closed anything): its exit status and its last lines on
+     * stderr, each line passed through `mask`.
+     */
+    async endedOnItsOwn(mask) {
+        if (this.endedFirst !== 'command')
+            return undefined;
+        await this.exitedWithin(EXIT_WAIT_MS);
+        const how = this.exit === undefined
+            ? 'closed its output'
+            : this.exit.signal
+                ? `was ended by ${this.exit.signal}`
+                : this.exit.code === 127
+                    ? 'exited with code 127 (command not found)'
+                    : `exited with code ${this.exit.code}`;
+        const lines = this.stderr.split('\n').filter((line) => line.trim() !== '');
+        const said = lines.length === 0
+            ? ' It printed nothing on stderr.'
+            : ` Its last lines on stderr:\n${lines
+                .slice(-STDERR_SHOWN_LINES)
+                .map((line) => `  ${mask(line)}`)
+                .join('\n')}`;
+        return new ProxyCommandError(`the proxy-command ${JSON.stringify(mask(this.shown))} ${how} before the SSH handshake.${said}`, this.exit?.code ?? null);
+    }
+    exitedWithin(ms) {
+        return Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+    }
+    signalGroup(signal) {
+        if (this.child.pid === undefined)
+            return;
+        try {
+            // The whole group: sh and everything the command started.
+            process.kill(-this.child.pid, signal);
+        }
+        catch {
+            // gone already
+        }
+    }
+    forget() {
+        if (!running.delete(this))
+            return;
+        if (running.size === 0)
+            uninstall();
+    }
+}
+/**
+ * Starts `command` (its escapes already replaced) with `sh -c` in a process group of its own, and
+ * returns its stdin and stdout as one stream.
+ */
+function startProxyCommand(command) {
+    const child = (0,external_node_child_process_.spawn)('sh', ['-c', command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    return new ProxyCommandStream(command, child);
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
 // EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
 var esm = __webpack_require__(9487);
 // EXTERNAL MODULE: ./lib/ssh/early-socket.js
 var early_socket = __webpack_require__(1743);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __webpack_require__(7075);
 // EXTERNAL MODULE: external "node:string_decoder"
 var external_node_string_decoder_ = __webpack_require__(6193);
 ;// CONCATENATED MODULE: ./lib/ssh/session.js
@@ -512,14 +724,15 @@ const SHELL_LIB = LIB_SH;
 ;// CONCATENATED MODULE: ./lib/ssh/forward.js
 
 async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSeconds) {
-    const where = `${target.host}:${target.port}`;
+    const where = hostAndPort(target.host, target.port);
     const opening = bastion.forwardOut('127.0.0.1', 0, target.host, target.port);
     let timer;
     const expired = new Promise((_, reject) => {
         timer = setTimeout(() => {
             // A channel that opens after we gave up would hold the bastion's connection open for nothing.
             opening.then((channel) => channel.destroy()).catch(() => undefined);
-            reject(new ConnectionError(`${where}: no connection through the jump host ${bastionLabel} within ${timeoutSeconds} s (connect-timeout): the jump host is connected, but the target behind it did not answer. Check that the target is up, that the address and port are right as the bastion sees them, and that a firewall or security group lets the bastion reach port ${target.port}.`));
+            const timedOut = Object.assign(new Error('forward timed out'), { code: 'ETIMEDOUT' });
+            reject(new ConnectionError(`${where}: no connection through the jump host ${bastionLabel} within ${timeoutSeconds} s (connect-timeout): the jump host is connected, but the target behind it did not answer. Check that the target is up, that the address and port are right as the bastion sees them, and that a firewall or security group lets the bastion reach port ${target.port}.`, { cause: timedOut }));
         }, timeoutSeconds * 1000);
     });
     try {
@@ -528,11 +741,51 @@ async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSecon
     catch (error) {
         if (error instanceof ConnectionError)
             throw error;
-        throw new ConnectionError(`${where}: the jump host ${bastionLabel} could not open a connection to the target (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`);
+        throw new ConnectionError(`${where}: the jump host ${bastionLabel} could not open a connection to the target (${error.message}). Check that the bastion's sshd allows TCP forwarding (AllowTcpForwarding yes) and can reach that address.`, { cause: error });
     }
     finally {
         clearTimeout(timer);
     }
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/retry.js
+/** Errors of the socket or of the network that say nothing about the host's keys or our credentials. */
+const PASSING_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'ECONNABORTED']);
+/** What ssh2 (and node-ssh) say when the host closed the connection before or during the key exchange. */
+const CLOSED_EARLY = /Connection lost before handshake|No response from server|Timed out while waiting for handshake|Keepalive timeout/i;
+/** The longest wait between two tries: the fifth and later retries wait this long. */
+const MAX_DELAY_SECONDS = 30;
+/** A proxy command that could not be found or run (sh's 127 and 126) will not be found on the next try either. */
+const NEVER_RUNS = new Set([126, 127]);
+/** Whether a connection that failed with this error may succeed if tried again. */
+function mayPass(error) {
+    if (error.level === 'client-authentication' || error.level === 'handshake')
+        return false;
+    if (error.level === 'proxy-command')
+        return !NEVER_RUNS.has(error.exitCode ?? -1);
+    if (error.level === 'client-timeout')
+        return true;
+    if (error.code !== undefined && PASSING_CODES.has(error.code))
+        return true;
+    // A jump host's refused forward: 2 is SSH_OPEN_CONNECT_FAILED (nothing listens yet, no route yet);
+    // 1, administratively prohibited, is the bastion's configuration.
+    if (error.reason === 2 || error.reason === 'CONNECT_FAILED')
+        return true;
+    return CLOSED_EARLY.test(error.message ?? '');
+}
+/** Seconds to wait before the next try, after `failedTries` tries failed: 1, 2, 4, 8... */
+function retryDelaySeconds(failedTries) {
+    return Math.min(MAX_DELAY_SECONDS, 2 ** (failedTries - 1));
+}
+/**
+ * The wait before trying again, or undefined to give up: after `failedTries` failed tries (the
+ * first is 1), with `retries` tries allowed after the first, for a failure with this cause (none: a
+ * failure of our own making, such as a refused host key, which is never tried again).
+ */
+function nextTry(cause, failedTries, retries) {
+    if (failedTries > retries || !(cause instanceof Error) || !mayPass(cause))
+        return undefined;
+    return retryDelaySeconds(failedTries);
 }
 
 ;// CONCATENATED MODULE: ./lib/ssh/host-keys.js
@@ -651,6 +904,8 @@ function pinnedKeyTypes(knownHosts, host, port) {
 
 
 
+
+
 /** A remote command ended with an exit code the caller did not expect. */
 class RemoteCommandError extends Error {
     step;
@@ -735,10 +990,12 @@ async function attempt(endpoint, hostKeyAlgorithms, authenticate) {
         return { ssh, socket, presented };
     }
     catch (error) {
+        // A proxy command that ended on its own says why better than the lost connection ssh2 saw.
+        const ended = socket instanceof ProxyCommandStream ? await socket.endedOnItsOwn(endpoint.mask ?? ((text) => text)) : undefined;
         // ssh2 may refuse before it takes the socket over (a key it cannot decrypt): close it here.
         socket.destroy();
         ssh.dispose();
-        return { error: error, presented };
+        return { error: ended ?? error, presented };
     }
 }
 /** Every fingerprint the host offers, one handshake per key family (like ssh-keyscan). */
@@ -756,7 +1013,10 @@ function hostKeyMessage(endpoint, reason, fingerprints) {
     const listed = fingerprints.length > 0 ? fingerprints.map((f) => `  ${f}`).join('\n') : '  (the host offered no key this action can read)';
     const how = `Compare with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" run on the host itself, then pin it:\n` +
         `  host-fingerprint: ${fingerprints[0]?.split(' ')[1] ?? 'SHA256:...'}\n` +
-        `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`;
+        (endpoint.openSocket
+            ? // Behind a jump host or a proxy command, the runner cannot scan the host itself.
+                `or put its known_hosts line ("${knownHostsName(entry.host, entry.port)} <type> <key>", from /etc/ssh/ssh_host_*_key.pub on the host) in known-hosts.`
+            : `or put the output of "ssh-keyscan -p ${entry.port} ${entry.host}" (checked the same way) in known-hosts.`);
     if (reason === 'revoked')
         return `${entry.label}: the host key is marked @revoked in known-hosts; refusing to connect.`;
     if (reason === 'mismatch') {
@@ -801,8 +1061,31 @@ class RemoteHost {
             ssh.connection?.on('error', lose);
         });
     }
-    /** Connects, trusting the host only if its key matches a pin. */
+    /**
+     * Connects, trusting the host only if its key matches a pin. A failure that can pass (refused,
+     * reset, timed out: retry.ts) is tried again up to `endpoint.retries` times, 1, 2, 4... s apart,
+     * with a warning each time.
+     */
     static async connect(endpoint) {
+        const retries = endpoint.retries ?? 0;
+        for (let tried = 1;; tried++) {
+            try {
+                return await RemoteHost.connectOnce(endpoint);
+            }
+            catch (error) {
+                const cause = error instanceof ConnectionError ? error.cause : error;
+                const delay = nextTry(cause, tried, retries);
+                if (delay === undefined) {
+                    if (tried === 1 || !(error instanceof ConnectionError))
+                        throw error;
+                    throw new ConnectionError(`${error.message} (tried ${tried} times: connect-retries is ${retries})`, { cause });
+                }
+                endpoint.warn?.(`${error.message} Try ${tried} of ${retries + 1}; trying again in ${delay} s.`);
+                await new Promise((resolve) => setTimeout(resolve, delay * 1000));
+            }
+        }
+    }
+    static async connectOnce(endpoint) {
         const { entry, hostKeys } = endpoint;
         const pinnedTypes = pinnedKeyTypes(hostKeys.knownHosts, entry.host, entry.port);
         const preferred = pinnedTypes.flatMap(algorithmsForKeyType).filter((a) => SUPPORTED_HOST_KEY_ALGORITHMS.has(a));
@@ -819,8 +1102,10 @@ class RemoteHost {
                 throw new ConnectionError(hostKeyMessage(endpoint, refused.reason ?? 'mismatch', fingerprints));
             }
         }
-        if (!result.ssh)
-            throw new ConnectionError(describeConnectError(result.error ?? new Error('unknown error'), entry, endpoint.connectTimeoutSeconds));
+        if (!result.ssh) {
+            const error = result.error ?? new Error('unknown error');
+            throw new ConnectionError(describeConnectError(error, entry, endpoint.connectTimeoutSeconds), { cause: error });
+        }
         return new RemoteHost(entry, result.ssh, endpoint.connectTimeoutSeconds, result.socket);
     }
     /**
@@ -962,6 +1247,67 @@ class RemoteHost {
         }
         return new ConnectionError(`${this.entry.label}: the SSH connection was lost during ${step}. Nothing was switched after that point; run the deploy again once the host is reachable.`);
     }
+}
+
+;// CONCATENATED MODULE: ./lib/ssh/reach.js
+
+
+
+/**
+ * Connects to each jump host through the one before it. Each hop retries on its own; if one fails,
+ * the hops already connected are closed and the error names the failing one.
+ */
+async function connectJumpChain(config, jumps, options) {
+    const connected = [];
+    try {
+        for (const jump of jumps) {
+            const previous = connected.at(-1);
+            connected.push(await RemoteHost.connect({
+                entry: jump.entry,
+                auth: jump.auth,
+                hostKeys: jump.hostKeys,
+                connectTimeoutSeconds: config.connectTimeoutSeconds,
+                retries: config.connectRetries,
+                warn: options.warn,
+                openSocket: previous ? () => previous.forward(jump.entry.host, jump.entry.port) : undefined,
+            }));
+        }
+    }
+    catch (error) {
+        for (const hop of connected.reverse())
+            hop.close();
+        throw error;
+    }
+    const last = connected.at(-1);
+    return {
+        forward: (entry) => last.forward(entry.host, entry.port),
+        close: () => {
+            for (const hop of [...connected].reverse())
+                hop.close();
+        },
+    };
+}
+/** The command a host's proxy-command runs, its escapes replaced and each value quoted. */
+function proxyCommandFor(config, entry) {
+    return (0,expand_command/* expandProxyCommand */.g)(config.proxyCommand, { host: entry.host, port: entry.port, user: entry.username });
+}
+/** How to connect to one of the run's hosts: through the jump chain, a proxy command of its own, or directly. */
+function hostEndpoint(config, entry, chain, options) {
+    const openSocket = chain
+        ? () => chain.forward(entry)
+        : config.proxyCommand !== ''
+            ? async () => startProxyCommand(proxyCommandFor(config, entry))
+            : undefined;
+    return {
+        entry,
+        auth: config.auth,
+        hostKeys: config.hostKeys,
+        connectTimeoutSeconds: config.connectTimeoutSeconds,
+        retries: config.connectRetries,
+        warn: options.warn,
+        mask: options.mask,
+        openSocket,
+    };
 }
 
 // EXTERNAL MODULE: ./lib/remote/quote.js
@@ -4053,6 +4399,8 @@ async function status_status(remote, config, report, log) {
 
 
 
+
+
 const errorText = (error) => (error instanceof Error ? error.message : String(error));
 /** Stops the host's clock: the run on it is over, whatever came of it. */
 function settle(target) {
@@ -4114,8 +4462,10 @@ async function eachHost(targets, config, artifact) {
                 await rollback(remote, config, report, log);
             else if (config.command === 'logs')
                 await logs(remote, config, report, log, (0,inputs/* secretsOf */.Fj)(config));
-            else
+            else if (config.command === 'status')
                 await status_status(remote, config, report, log);
+            else
+                throw new StepError(config.command, `command ${config.command} is not available yet`);
         }
         catch (error) {
             report.outcome = 'failed';
@@ -4279,40 +4629,23 @@ async function runOnFleet(config, workspace) {
     const artifactPath = config.command === 'deploy' ? await findArtifact(config.artifact, workspace) : undefined;
     const artifact = artifactPath ? describeArtifact(artifactPath) : undefined;
     artifact?.catch(() => undefined);
-    // Every host behind a bastion is reached over its one connection.
-    // Connected first: a bastion that fails fails the run once, before any host is reached.
-    const bastion = config.proxy
-        ? RemoteHost.connect({
-            entry: config.proxy.entry,
-            auth: config.proxy.auth,
-            hostKeys: config.proxy.hostKeys,
-            connectTimeoutSeconds: config.connectTimeoutSeconds,
-        })
-        : undefined;
+    // Every host behind the jump hosts is reached over the last one's connection. Connected first:
+    // a jump host that fails fails the run once, before any host is reached.
+    const mask = (text) => maskLine(text, (0,inputs/* secretsOf */.Fj)(config));
+    const bastion = config.jumpHosts.length > 0 ? connectJumpChain(config, config.jumpHosts, { warn: (message) => core/* warning */.$e(message), mask }) : undefined;
     bastion?.catch(() => undefined);
-    const viaBastion = bastion
-        ? async (entry) => {
-            const jump = await bastion;
-            return () => jump.forward(entry.host, entry.port);
-        }
-        : undefined;
     const several = config.hosts.length > 1;
     const targets = config.hosts.map((entry) => {
         // One host keeps the log as it always was: a group per step, printed as it happens.
         const fleetLog = several ? hostLog(entry.label) : undefined;
+        const log = fleetLog ?? actionsLog();
         return {
             entry,
-            log: fleetLog ?? actionsLog(),
+            log,
             flush: (title) => fleetLog?.flush(title),
             report: emptyReport(entry.label, config.command),
             started: performance.now(),
-            connect: async () => RemoteHost.connect({
-                entry,
-                auth: config.auth,
-                hostKeys: config.hostKeys,
-                connectTimeoutSeconds: config.connectTimeoutSeconds,
-                openSocket: viaBastion ? await viaBastion(entry) : undefined,
-            }),
+            connect: async () => RemoteHost.connect(hostEndpoint(config, entry, bastion && (await bastion), { warn: (message) => log.warning(message), mask })),
         };
     });
     let result;
