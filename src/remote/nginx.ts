@@ -73,6 +73,27 @@ export function nginxSignaller(reloadCommand: string): NginxSignaller | undefine
   return reload ? found : undefined
 }
 
+/** What a shell runs itself, or reads as syntax, where a command's first word stands. */
+const SHELL_WORDS = new Set(
+  (
+    '. : [ alias bg break case cd command continue do done echo elif else esac eval exec exit export false fg fi for ' +
+    'function getopts hash if in jobs kill local printf pwd read readonly return select set shift test then time times ' +
+    'trap true type ulimit umask unalias unset until wait while'
+  ).split(' '),
+)
+
+/**
+ * A command line of words alone: no operator, redirection, expansion, assignment or pattern, and a
+ * program first, not a shell builtin. `exec` runs it in place of the subshell that would run it,
+ * which saves a process on every switch.
+ */
+export function plainCommand(command: string): boolean {
+  const unquoted = command.replace(/'[^']*'/g, "''")
+  if (/[;&|`$()<>\\\n*?[\]{}~#=!]/.test(unquoted)) return false
+  const first = /^\s*(\S+)/.exec(command)?.[1]
+  return first !== undefined && !SHELL_WORDS.has(first.replace(/["']/g, ''))
+}
+
 export const SWITCH_EXIT = { writeFailed: 60, testFailed: 61, reloadFailed: 62, notTaken: 63, verifyFailed: 64 } as const
 
 /**
@@ -96,7 +117,9 @@ export function switchScript(p: SwitchParams): string {
       HTTP_FILE: p.httpFile?.path ?? '',
       HTTP_CONTENT: p.httpFile?.content ?? '',
       TEST_COMMAND: p.testCommand,
+      TEST_PLAIN: plainCommand(p.testCommand) ? 'yes' : '',
       RELOAD_COMMAND: p.reloadCommand,
+      RELOAD_PLAIN: plainCommand(p.reloadCommand) ? 'yes' : '',
       MASTER_HINT: p.masterHint,
       VERIFY_URL: p.verifyUrl,
       VERIFY_TIMEOUT: Math.ceil(p.verifyTimeoutSeconds),

@@ -9,6 +9,7 @@
 # (and `sudo -n rm -f -- <include>` to remove an include that was not there before; an http-level
 # file that was not there is left empty instead). On success it writes "served" to
 # RELEASE_STATE_FILE (when set).
+# TEST_PLAIN and RELOAD_PLAIN are "yes" for a command of words alone, which exec runs.
 # Prints old_workers= (for handover.sh), switched=yes (exit 0); or error= with what failed, and
 # rolled_back=yes when the old files are back, and exits with one of EXIT_WRITE_FAILED,
 # EXIT_TEST_FAILED, EXIT_RELOAD_FAILED, EXIT_NOT_TAKEN, EXIT_VERIFY_FAILED (SWITCH_EXIT). A write
@@ -39,11 +40,16 @@ write_file() {
     wf_way=move
     wf_fresh="$wf_path.zdd-new"
     wf_saved="$wf_path.zdd-old"
-    if ! wf_out=$(printf '%s\n' "$2" 2>&1 > "$wf_fresh"); then
+    # Written by a builtin; only a write that fails is tried again in a subshell, to say why.
+    if ! { printf '%s\n' "$2" > "$wf_fresh"; } 2>/dev/null && ! wf_out=$({ printf '%s\n' "$2" > "$wf_fresh"; } 2>&1); then
       rm -f -- "$wf_fresh" 2>/dev/null
       write_failed user write "$wf_out"
     fi
-    if [ "$wf_had_old" = yes ] && ! wf_out=$(cp -p -- "$wf_path" "$wf_saved" 2>&1); then
+    # A second name keeps the old file itself (its bytes, mode and owner) once the new one takes
+    # its place: one process. A name that a switch cut short left behind is removed first, and the
+    # file copied where the file system has no hard links.
+    if [ "$wf_had_old" = yes ] && ! ln -- "$wf_path" "$wf_saved" 2>/dev/null &&
+      ! wf_out=$(rm -f -- "$wf_saved" && { ln -- "$wf_path" "$wf_saved" 2>/dev/null || cp -p -- "$wf_path" "$wf_saved"; } 2>&1); then
       rm -f -- "$wf_fresh"
       write_failed user keep "$wf_out"
     fi
@@ -114,38 +120,64 @@ forget_old() {
 # shellcheck disable=SC2217 # the background rm must hold none of the session's descriptors, stdin included
 forget_file() { rm -f -- "$1" < /dev/null > /dev/null 2>&1 3>&- & }
 
-# The pid file of the nginx master that "NGINX_BIN -s reload" signals (nginx reads the pid there
-# to find it): the pid directive of its main configuration, else the path it was built with
-# (nginx -V, run only when needed), relative paths under its prefix. Where nothing can be told, a
-# path where no pid file is: the reload is then watched on every master, as for other commands.
+# Sets PID_PATH to the pid file of the nginx master that "NGINX_BIN -s reload" signals (nginx reads
+# the pid there to find it): the pid directive of its main configuration, else the path it was
+# built with, relative paths under its prefix. What nginx was built with takes nginx -V, a process,
+# run only when needed; with $1 "quick", status 1 instead. Where nothing can be told, a path where
+# no pid file is: the reload is then watched on every master, as for other commands.
 nginx_pid_path() {
-  pidp_bin=$NGINX_BIN pidp_built=
-  case "$pidp_bin" in
-    */*) ;;
-    *)
-      # sudo's secure_path has the sbin directories, which a user's PATH may not.
-      pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:
-      for pidp_dir in $pidp_dirs; do
-        [ ! -x "$pidp_dir/$pidp_bin" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }
-      done
-      IFS=$pidp_ifs
-      ;;
-  esac
-  pidp_prefix=$NGINX_PREFIX
-  [ -n "$pidp_prefix" ] || { pidp_option prefix /usr/local/nginx/; pidp_prefix=$pidp_value; }
-  pidp_conf=$NGINX_CONF
-  [ -n "$pidp_conf" ] || { pidp_option conf-path conf/nginx.conf; pidp_conf=$pidp_value; }
-  case "$pidp_conf" in /*) ;; *) pidp_conf=${pidp_prefix%/}/$pidp_conf ;; esac
-  pidp_path=$(awk '$1 == "pid" { v = $2; sub(/;.*/, "", v); gsub(/["\047]/, "", v); print v; exit }' "$pidp_conf" 2>/dev/null)
-  [ -n "$pidp_path" ] || { pidp_option pid-path logs/nginx.pid; pidp_path=$pidp_value; }
-  case "$pidp_path" in /*) ;; *) pidp_path=${pidp_prefix%/}/$pidp_path ;; esac
-  echo "$pidp_path"
+  pidp_quick=${1:-} pidp_built='' pidp_prefix=$NGINX_PREFIX pidp_conf=$NGINX_CONF
+  if [ -z "$pidp_conf" ]; then pidp_option conf-path conf/nginx.conf || return 1; pidp_conf=$pidp_value; fi
+  case "$pidp_conf" in /*) ;; *) pidp_need_prefix || return 1; pidp_conf=${pidp_prefix%/}/$pidp_conf ;; esac
+  pid_directive "$pidp_conf"
+  if [ -z "$pidp_path" ]; then pidp_option pid-path logs/nginx.pid || return 1; pidp_path=$pidp_value; fi
+  case "$pidp_path" in /*) ;; *) pidp_need_prefix || return 1; pidp_path=${pidp_prefix%/}/$pidp_path ;; esac
+  PID_PATH=$pidp_path
 }
 
-# Sets pidp_value to the value of --$1= among the build options of nginx pidp_bin (nginx -V, run
-# once), or to $2.
+# Sets pidp_prefix, where -p did not, to the prefix nginx was built with.
+pidp_need_prefix() {
+  [ -z "$pidp_prefix" ] || return 0
+  pidp_option prefix /usr/local/nginx/ || return 1
+  pidp_prefix=$pidp_value
+}
+
+# Sets pidp_path to the value of the pid directive in nginx configuration file $1, quotes taken
+# off, or to '' where it has none. Read with builtins, up to the directive (near the top in the
+# configurations that packages ship).
+pid_directive() {
+  pidp_path=
+  [ -r "$1" ] || return 0
+  while pidp_key='' pidp_word=''; read -r pidp_key pidp_word _ || [ -n "$pidp_key" ]; do
+    [ "$pidp_key" = pid ] || continue
+    pidp_word=${pidp_word%%;*}
+    while :; do
+      case "$pidp_word" in *[\"\']*) pidp_word=${pidp_word%%[\"\']*}${pidp_word#*[\"\']} ;; *) break ;; esac
+    done
+    pidp_path=$pidp_word
+    return 0
+  done < "$1"
+}
+
+# Sets pidp_value to the value of --$1= among the build options of nginx NGINX_BIN (nginx -V, run
+# once), or to $2. Status 1, with nothing run, when pidp_quick is "quick".
 pidp_option() {
-  [ -n "$pidp_built" ] || pidp_built=$("$pidp_bin" -V 2>&1 < /dev/null) || pidp_built=' '
+  if [ -z "$pidp_built" ]; then
+    [ "$pidp_quick" != quick ] || return 1
+    pidp_bin=$NGINX_BIN
+    case "$pidp_bin" in
+      */*) ;;
+      *)
+        # sudo's secure_path has the sbin directories, which a user's PATH may not.
+        pidp_dirs=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin pidp_ifs=$IFS IFS=:
+        for pidp_dir in $pidp_dirs; do
+          [ ! -x "$pidp_dir/$pidp_bin" ] || { pidp_bin=$pidp_dir/$pidp_bin; break; }
+        done
+        IFS=$pidp_ifs
+        ;;
+    esac
+    pidp_built=$("$pidp_bin" -V 2>&1 < /dev/null) || pidp_built=' '
+  fi
   # shellcheck disable=SC2295 # $1 is an option name of nginx -V, which holds no pattern characters
   case "$pidp_built" in
     *" --$1="*) pidp_value=${pidp_built#* --$1=}; pidp_value=${pidp_value%%[[:space:]]*} ;;
@@ -153,24 +185,35 @@ pidp_option() {
   esac
 }
 
-# Runs a user's command line as sh -c would, in a subshell of this one: one process fewer.
-run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
+# Runs a user's command line $2 as sh -c would, in a subshell of this one: one process fewer. One
+# of words alone ($1 yes: no shell syntax, see nginx.ts) takes the subshell's place: one more.
+run_command() {
+  set +u; zdd_plain=$1 zdd_command=$2; shift 2
+  if [ "$zdd_plain" = yes ]; then eval "exec $zdd_command"; else eval "$zdd_command"; fi
+}
 
 # The nginx master the reload signalled, once seen; later reloads are watched on it alone.
 SIGNALLED=
 OLD_WORKERS=
 
+# Sets master_children to the pids of process $1's children, read from /proc with builtins alone.
+# Status 1 where the kernel keeps no such list.
+master_children() {
+  mc_children_file=/proc/$1/task/$1/children
+  [ -r "$mc_children_file" ] || return 1
+  master_children=
+  # The list ends without a newline: read's status says nothing.
+  { read -r master_children < "$mc_children_file"; } 2>/dev/null
+  return 0
+}
+
 # Status 0 when master $1 runs a worker that is not among BEFORE: the reload took effect there.
 # Other masters (a container's nginx, another network namespace's, another configuration) are none
 # of ours: one that was not signalled keeps its workers, and is never waited for.
-# The master's children are read from /proc with builtins alone; a kernel without that list gets
-# the full scan, a few processes more.
+# A kernel without the list of a process's children gets the full scan, a few processes more.
 has_new_worker() {
-  worker_children_file=/proc/$1/task/$1/children
-  if [ -r "$worker_children_file" ]; then
-    worker_children=
-    { read -r worker_children < "$worker_children_file"; } 2>/dev/null
-    for worker_child in $worker_children; do
+  if master_children "$1"; then
+    for worker_child in $master_children; do
       case "$BEFORE" in *" $1:$worker_child "*) continue ;; esac
       worker_title=
       { IFS= read -r worker_title < "/proc/$worker_child/cmdline"; } 2>/dev/null
@@ -193,11 +236,39 @@ set_old_workers() {
   done
 }
 
-# Prints the pid of a master, not among $1, that runs workers now: after a restart (a reload
-# command that stops and starts nginx), the new master of the one that exited.
+# Sets reload_pairs to the workers of the master that PID_PATH names, as nginx_workers lists them
+# (master:worker), with builtins alone: the master "nginx -s reload" signals, when it is an nginx
+# master whose command line holds MASTER_HINT and runs workers. Status 1 where that cannot be told
+# (no pid file, another process there, no list of children): the scan of every process can.
+signalled_workers() {
+  sw_master='' reload_pairs=''
+  { read -r sw_master < "$PID_PATH"; } 2>/dev/null
+  case "$sw_master" in '' | *[!0-9]*) return 1 ;; esac
+  sw_title=
+  { IFS= read -r sw_title < "/proc/$sw_master/cmdline"; } 2>/dev/null
+  case "$sw_title" in 'nginx: master process'*"$MASTER_HINT"*) ;; *) return 1 ;; esac
+  master_children "$sw_master" || return 1
+  for sw_child in $master_children; do
+    sw_title=
+    { IFS= read -r sw_title < "/proc/$sw_child/cmdline"; } 2>/dev/null
+    case "$sw_title" in *'shutting down'*) ;; 'nginx: worker process'*) reload_pairs="$reload_pairs $sw_master:$sw_child" ;; esac
+  done
+  [ -n "$reload_pairs" ]
+}
+
+# Sets SIGNALLED to the master that runs workers in place of one that exited (a reload command
+# that stops and starts nginx): the one the pid file names now, for "nginx -s reload"; otherwise a
+# master not among $1.
 successor() {
+  if [ -n "$PID_PATH" ]; then
+    successor_pid=
+    { read -r successor_pid < "$PID_PATH"; } 2>/dev/null
+    case " $1 " in *" $successor_pid "*) return 1 ;; esac
+    [ -n "$successor_pid" ] && has_new_worker "$successor_pid" && SIGNALLED=$successor_pid
+    return
+  fi
   for successor_pair in $(nginx_workers "$MASTER_HINT"); do
-    case " $1 " in *" ${successor_pair%%:*} "*) ;; *) echo "${successor_pair%%:*}"; return 0 ;; esac
+    case " $1 " in *" ${successor_pair%%:*} "*) ;; *) SIGNALLED=${successor_pair%%:*}; return 0 ;; esac
   done
   return 1
 }
@@ -214,10 +285,11 @@ reload_and_wait() {
     wait "$SCAN_PID"
     SCAN_PID='' reload_pairs=
     while IFS= read -r reload_pair; do reload_pairs="$reload_pairs $reload_pair"; done < "$SCAN_FILE"
-    [ ! -r "$SCAN_FILE.pid" ] || { read -r PID_PATH < "$SCAN_FILE.pid"; } 2>/dev/null
+    { read -r PID_PATH < "$SCAN_FILE.pid"; } 2>/dev/null || PID_PATH=
   else
-    reload_pairs=$(nginx_workers "$MASTER_HINT")
-    [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || PID_PATH=$(nginx_pid_path)
+    [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || nginx_pid_path
+    # The workers of the master the pid file names, just before it is signalled.
+    [ -n "$PID_PATH" ] && signalled_workers || reload_pairs=$(nginx_workers "$MASTER_HINT")
   fi
   for reload_pair in $reload_pairs; do
     reload_master=${reload_pair%%:*}
@@ -231,7 +303,7 @@ reload_and_wait() {
   reload_named=
   [ -z "$PID_PATH" ] || { read -r reload_named < "$PID_PATH"; } 2>/dev/null
   case " $reload_masters " in *" $reload_named "*) [ -z "$reload_named" ] || reload_masters=$reload_named ;; esac
-  if ! reload_output=$(run_command "$RELOAD_COMMAND" 2>&1); then return 2; fi
+  if ! reload_output=$(run_command "$RELOAD_PLAIN" "$RELOAD_COMMAND" 2>&1); then return 2; fi
   if [ -z "$reload_masters" ]; then echo "reload=unobserved"; sleep 1; return 0; fi
   clock; reload_deadline=$(( NOW + RELOAD_TIMEOUT )) reload_looks=0
   while :; do
@@ -241,7 +313,7 @@ reload_and_wait() {
         set_old_workers "$reload_master"
         echo "reload=observed"; echo "nginx_master=$reload_master"; echo "old_workers=$OLD_WORKERS"; return 0
       fi
-      if ! pid_alive "$reload_master" && SIGNALLED=$(successor "$reload_seen"); then
+      if ! pid_alive "$reload_master" && successor "$reload_seen"; then
         # The old master took its workers with it: nothing is left to hand over.
         OLD_WORKERS=
         echo "reload=observed"; echo "nginx_master=$SIGNALLED"; return 0
@@ -255,22 +327,25 @@ reload_and_wait() {
   done
 }
 
-# The workers before the reload are looked for while nginx tests the configuration, on another
-# core where there is one: the reload needs them only once the test has passed. The answer goes to
-# the session's private directory; a script run alone looks for them when it reloads.
-# So is the pid file of the master an "nginx -s reload" signals.
+# For "nginx -s reload" whose pid file builtins can find, the workers before the reload are read
+# just before it, with builtins too. Otherwise they are looked for while nginx tests the
+# configuration, on another core where there is one (and so is the pid file, where nginx -V must
+# tell it): the reload needs them only once the test has passed. The answer goes to the session's
+# private directory; a script run alone looks for them when it reloads.
 SCAN_PID='' SCAN_FILE='' PID_PATH=
-if [ -n "${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then
+if [ -n "$NGINX_BIN" ] && nginx_pid_path quick; then
+  :
+elif [ -n "${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then
   SCAN_FILE=$ZDD_TMP/nginx-workers
-  rm -f -- "$SCAN_FILE.pid"
   {
-    nginx_workers "$MASTER_HINT" > "$SCAN_FILE"
-    [ -z "$NGINX_BIN" ] || nginx_pid_path > "$SCAN_FILE.pid"
+    [ -z "$NGINX_BIN" ] || nginx_pid_path
+    printf '%s\n' "$PID_PATH" > "$SCAN_FILE.pid"
+    if [ -n "$PID_PATH" ] && signalled_workers; then printf '%s\n' "$reload_pairs"; else nginx_workers "$MASTER_HINT"; fi > "$SCAN_FILE"
   } < /dev/null 2>/dev/null 3>&- &
   SCAN_PID=$!
 fi
 
-if ! out=$(run_command "$TEST_COMMAND" 2>&1); then
+if ! out=$(run_command "$TEST_PLAIN" "$TEST_COMMAND" 2>&1); then
   # Not left running: the next switch in this session writes the same file.
   [ -z "$SCAN_PID" ] || wait "$SCAN_PID"
   restore
@@ -285,7 +360,7 @@ if [ "$status" != 0 ]; then
   restore
   # nginx kept its old workers, or a failing reload command may still have signalled it: either
   # way, one more reload makes it serve what the include says again.
-  (run_command "$RELOAD_COMMAND") > /dev/null 2>&1
+  (run_command "$RELOAD_PLAIN" "$RELOAD_COMMAND") > /dev/null 2>&1
   if [ "$status" = 2 ]; then
     echo "error=reload_failed"; echo "@@reload_output"; printf '%s\n' "$reload_output"
     exit "$EXIT_RELOAD_FAILED"
