@@ -20,7 +20,12 @@ const isRoot = process.getuid?.() === 0
 /** The pids of nginx's workers: a reload replaces them. */
 async function nginxWorkers(target: any): Promise<string> {
   const master = (await readFile(path.join(target.dir, 'nginx.pid'), 'utf8')).trim()
-  return (await readFile(`/proc/${master}/task/${master}/children`, 'utf8')).trim()
+  // A master just started may not have forked its workers yet: wait for them, as a reload's would be.
+  for (let tries = 0; ; tries++) {
+    const workers = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8')).trim()
+    if (workers !== '' || tries >= 100) return workers
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }
 
 /** The text of the `::error::` line, decoded as the runner shows it. */
