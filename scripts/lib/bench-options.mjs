@@ -20,6 +20,9 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
   --fleet-services L   the fleet's services, comma-separated: jvm, shell (default both)
   --fleet-paths LIST   how the fleet is reached, comma-separated: direct, bastion (default both)
+  --no-traffic         skip the bad release (every 5th request fails) under a plain switch, a 10% canary and a bake
+  --only-traffic       run only that section; prints its table and figures, writes no result file
+  --traffic-runs N     runs of each of those three (default 3)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -40,6 +43,9 @@ export const { values: flags } = parseArgs({
     'fleet-sizes': { type: 'string' },
     'fleet-services': { type: 'string' },
     'fleet-paths': { type: 'string' },
+    'no-traffic': { type: 'boolean', default: false },
+    'only-traffic': { type: 'boolean', default: false },
+    'traffic-runs': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -53,6 +59,10 @@ if (flags['no-link'] && flags['only-link']) {
 }
 if ((flags['only-link'] && flags['only-fleet']) || (flags['no-fleet'] && flags['only-fleet'])) {
   console.error(`--only-fleet excludes --only-link and --no-fleet\n\n${HELP}`)
+  process.exit(2)
+}
+if (flags['only-traffic'] && (flags['no-traffic'] || flags['only-link'] || flags['only-fleet'])) {
+  console.error(`--only-traffic excludes --no-traffic, --only-link and --only-fleet\n\n${HELP}`)
   process.exit(2)
 }
 
@@ -116,4 +126,6 @@ export const config = {
   fleetServices: listFlag(flags['fleet-services'], ['jvm', 'shell'], 'fleet-services'),
   /** undefined = both paths (direct, then through the bastion). */
   fleetPaths: listFlag(flags['fleet-paths'], ['direct', 'bastion'], 'fleet-paths'),
+  /** Runs of each kind in the bad-release section (plain switch, canary, bake). */
+  trafficRuns: intFlag(flags['traffic-runs'], 3, 1, 'traffic-runs'),
 }
