@@ -27,7 +27,7 @@ const PASSPHRASE = 'correct horse'
  * @property {string} dir temp dir holding everything below
  * @property {string} host 127.0.0.1, or `listenAddress` when given
  * @property {string | undefined} netns the network namespace sshd and nginx run in, if any
- * @property {{ dir: string, deployDir: string, includePath: string }} remote the paths as the
+ * @property {{ dir: string, deployDir: string, includePath: string, httpIncludePath: string }} remote the paths as the
  *   host's own processes (and so the action) see them: `machineDir` based for a machine, else
  *   the same as `dir`, `deployDir` and `includePath` (which are always the runner's view)
  * @property {number} sshPort
@@ -43,6 +43,8 @@ const PASSPHRASE = 'correct horse'
  * @property {number} nginxPort
  * @property {string} url http://<host>:<nginxPort>
  * @property {string} includePath file nginx includes to learn the live upstream
+ * @property {string} httpIncludePath a file nginx reads inside http (its http block includes
+ *   nginx/http.d/*.conf): where traffic control's http-level file of app "sample" goes
  * @property {string} nginxConfPath
  * @property {string} nginxTestCommand shell command: nginx -t for this nginx (run on the host)
  * @property {string} nginxReloadCommand shell command: nginx -s reload for this nginx (run on the host)
@@ -261,6 +263,9 @@ export async function startTarget(options = {}) {
     const includePath = path.join(dir, 'nginx', 'service-url.inc')
     await mkdir(path.dirname(includePath))
     await writeFile(includePath, `set $service_url http://127.0.0.1:${appA};\n`)
+    // Read inside http as a distribution's conf.d/*.conf is: where traffic control's http-level file goes.
+    const httpIncludeDir = path.join(dir, 'nginx', 'http.d')
+    await mkdir(httpIncludeDir)
     const temp = (/** @type {string} */ name) => path.join(dir, 'nginx-temp', name)
     await mkdir(path.join(dir, 'nginx-temp'))
     await writeFile(
@@ -277,6 +282,7 @@ export async function startTarget(options = {}) {
         // $upstream_addr shows which slot served each request, handy when a test fails.
         `  log_format zdd '$remote_addr [$time_local] "$request" $status $body_bytes_sent upstream=$upstream_addr rt=$request_time';`,
         `  access_log ${nginxAccessLogPath} zdd;`,
+        `  include ${path.join(remoteDir, 'nginx', 'http.d')}/*.conf;`,
         `  client_body_temp_path ${temp('client_body')};`,
         `  proxy_temp_path ${temp('proxy')};`,
         `  fastcgi_temp_path ${temp('fastcgi')};`,
@@ -324,7 +330,12 @@ export async function startTarget(options = {}) {
       netns,
       /** The machine's init as the runner sees it (with machineDir), for commands run on the host. */
       machinePid: initPid,
-      remote: { dir: remoteDir, deployDir: path.join(remoteDir, 'app'), includePath: path.join(remoteDir, 'nginx', 'service-url.inc') },
+      remote: {
+        dir: remoteDir,
+        deployDir: path.join(remoteDir, 'app'),
+        includePath: path.join(remoteDir, 'nginx', 'service-url.inc'),
+        httpIncludePath: path.join(remoteDir, 'nginx', 'http.d', 'zdd-sample.conf'),
+      },
       sshPort,
       user: os.userInfo().username,
       privateKey: await readFile(privateKeyPath, 'utf8'),
@@ -338,6 +349,7 @@ export async function startTarget(options = {}) {
       nginxPort,
       url: `http://${host}:${nginxPort}`,
       includePath,
+      httpIncludePath: path.join(httpIncludeDir, 'zdd-sample.conf'),
       nginxConfPath,
       nginxTestCommand: `${nginxBase} -t`,
       nginxReloadCommand: `${nginxBase} -s reload`,

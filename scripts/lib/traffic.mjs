@@ -163,3 +163,43 @@ export function startTraffic({
     },
   }
 }
+
+/**
+ * nginx's MurmurHash2 (ngx_murmur_hash2), which split_clients hashes its key with.
+ * @param {string} text
+ * @returns {number}
+ */
+export function murmurHash2(text) {
+  const data = Buffer.from(text)
+  let len = data.length
+  let h = len >>> 0
+  let i = 0
+  while (len >= 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
+    k = Math.imul(k, 0x5bd1e995)
+    k ^= k >>> 24
+    k = Math.imul(k, 0x5bd1e995)
+    h = Math.imul(h, 0x5bd1e995) ^ k
+    i += 4
+    len -= 4
+  }
+  if (len === 3) h ^= data[i + 2] << 16
+  if (len >= 2) h ^= data[i + 1] << 8
+  if (len >= 1) h = Math.imul(h ^ data[i], 0x5bd1e995)
+  h ^= h >>> 13
+  h = Math.imul(h, 0x5bd1e995)
+  h ^= h >>> 15
+  return h >>> 0
+}
+
+/**
+ * The client keys of startTraffic's `clientKeys` loops that `split_clients "<key>" { <percent>% ...; * ...; }`
+ * puts on its first side: the first percent of the 32-bit hash space.
+ * @param {number} clientKeys
+ * @param {number} percent
+ * @returns {string[]}
+ */
+export function firstSideClients(clientKeys, percent) {
+  const bound = Math.floor((percent * 100 * 0xffffffff) / 10000)
+  return Array.from({ length: clientKeys }, (_, i) => `client-${i}`).filter((key) => murmurHash2(key) < bound)
+}

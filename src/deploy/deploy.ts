@@ -20,6 +20,8 @@ import { checklistText, preflightChecks, problemsText } from './preflight.js'
 import { preflightParams, readPreflightFacts } from './preflight-facts.js'
 import { type HostReport, timed } from './report.js'
 import type { HeldLock } from './lock.js'
+import { type HostTraffic, type TrafficView, sendNginxDump, switchView, trafficDryRun, trafficOf, trafficPlan } from './traffic-control.js'
+import type { Split } from '../remote/traffic.js'
 import {
   type HostRun,
   StepError,
@@ -56,6 +58,16 @@ export interface StagedHost {
   reloaded?: boolean
   /** The new instance was stopped already (a failed post-switch-command put traffic back). */
   stopped?: boolean
+  /**
+   * Traffic control on this host (a canary or a bake): what its includes need, and where its
+   * traffic log was last read. Undefined when the run watches nothing, or the host has no previous
+   * instance to compare with and go back to.
+   */
+  traffic?: HostTraffic
+  /** The include observes the traffic (the bake): finish puts the plain include back. */
+  observed?: boolean
+  /** When nginx was back on the previous instance after a failure (performance.now()). */
+  backAt?: number
 }
 
 /**
@@ -71,7 +83,10 @@ export async function stageHost(
 ): Promise<StagedHost> {
   report.sha256 = artifact.sha256
   remote.warmUp({ sftp: artifact.size > INLINE_UPLOAD_MAX_BYTES })
-  const { lock, state } = await lockAndInspect(remote, config, report, log)
+  const locking = lockAndInspect(remote, config, report, log)
+  // Right behind the inspection, in the same round trip: nginx's configuration, for a canary or a bake.
+  const dumping = sendNginxDump(remote, config)
+  const { lock, state } = await locking
   try {
     checkHostReady(state, remote, artifact)
     const run: HostRun = { config, remote, log, report, state }
@@ -79,6 +94,7 @@ export async function stageHost(
     const { active, idle } = choosePorts(state.include, config.ports)
     // Until the switch, the outputs describe what serves: the old port and release.
     const previousRelease = instanceOn(state, active)?.release
+    const traffic = await timed(report, 'inspect', () => trafficOf(run, active, dumping))
     report.activePort = active
     report.previousPort = active
     report.release = previousRelease
@@ -123,11 +139,47 @@ export async function stageHost(
         ? error.leaving(`The new instance on port ${idle} was stopped; nothing was switched and the old version still serves.`)
         : error
     }
-    return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName }
+    return { run, lock, active, idle, release, previousRelease, fileName: artifact.fileName, traffic }
   } catch (error) {
     await lock.release()
     throw error
   }
+}
+
+/** Points nginx at `port` with all traffic (plain), with the http-level file when traffic control is on. */
+function pointAt(staged: StagedHost, port: number, release: string | undefined): Promise<void> {
+  return staged.traffic
+    ? switchView(staged.run, staged.traffic, { mode: 'plain', port }, release, { verify: true })
+    : switchTraffic(staged.run, port, release)
+}
+
+/**
+ * A canary step on this host: `split.percent`% of the clients go to the new instance, the others
+ * stay on the previous one. On failure nginx still (or again) serves what it served before.
+ */
+export async function canaryStepHost(staged: StagedHost, percent: number): Promise<void> {
+  const { run, idle, active, release, traffic } = staged
+  const split: Split = { percent, newPort: idle, previousPort: active! }
+  try {
+    await timed(run.report, 'switch', () =>
+      run.log.group(`Canary ${percent}%: split nginx between ports ${idle} and ${active}`, () =>
+        switchView(run, traffic!, { mode: 'canary', split }, release, { verify: true }),
+      ),
+    )
+  } catch (error) {
+    staged.reloaded ||= error instanceof StepError && error.afterReload
+    throw error
+  }
+  staged.reloaded = true
+}
+
+/** canary-interval 0: the host stays on the first step, nothing stopped, and is let go. */
+export async function leaveHeldHost(staged: StagedHost): Promise<void> {
+  const { run, lock, idle, release } = staged
+  run.report.activePort = idle
+  run.report.release = release
+  run.report.canary = 'held'
+  await lock.release()
 }
 
 /**
@@ -136,14 +188,22 @@ export async function stageHost(
  * the connection was lost (a cancelled run, or a fleet that is putting the other hosts back). On
  * failure nginx still (or again) serves the old port; the caller stops the new instance (`unstageHost`).
  */
-export async function switchHost(staged: StagedHost): Promise<void> {
-  const { run, idle, release } = staged
+export async function switchHost(staged: StagedHost, { observed = false } = {}): Promise<void> {
+  const { run, idle, release, traffic } = staged
+  // A bake watches the new instance with all the traffic: the include observes it until finish.
+  const view: TrafficView = { mode: observed ? 'observed' : 'plain', port: idle }
   try {
-    await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${idle}`, () => switchTraffic(run, idle, release)))
+    await timed(run.report, 'switch', () =>
+      run.log.group(`Switch nginx to port ${idle}`, () =>
+        traffic ? switchView(run, traffic, view, release, { verify: true }) : switchTraffic(run, idle, release),
+      ),
+    )
   } catch (error) {
-    staged.reloaded = error instanceof StepError && error.afterReload
+    // After a canary step, nginx already sent the new instance requests.
+    staged.reloaded ||= error instanceof StepError && error.afterReload
     throw error
   }
+  staged.observed = observed && traffic !== undefined
   staged.reloaded = true
   run.report.activePort = idle
   run.report.release = release
@@ -152,7 +212,13 @@ export async function switchHost(staged: StagedHost): Promise<void> {
       run,
       { name: 'post-switch', release, fileName: staged.fileName, port: idle, previousPort: staged.active },
       { port: staged.active, release: staged.previousRelease },
-      { switchTo: (port, previous) => switchTraffic(run, port, previous), stop: () => stopNewInstance(staged) },
+      {
+        switchTo: async (port, previous) => {
+          await pointAt(staged, port, previous)
+          staged.observed = false
+        },
+        stop: () => stopNewInstance(staged),
+      },
     ),
   )
 }
@@ -169,8 +235,11 @@ export async function unstageHost(staged: StagedHost): Promise<void> {
   }
 }
 
-/** After another host's switch failed: nginx goes back to the warm previous instance, and the new one stops. */
-export async function switchBackHost(staged: StagedHost): Promise<void> {
+/**
+ * After a failure (another host's switch, or the new version's analysis): nginx goes back to the
+ * warm previous instance, with all traffic, and the new one is drained and stopped.
+ */
+export async function switchBackHost(staged: StagedHost, why = 'so that the fleet stays on one version'): Promise<void> {
   const { run, active, idle, previousRelease } = staged
   try {
     if (active === undefined)
@@ -178,10 +247,12 @@ export async function switchBackHost(staged: StagedHost): Promise<void> {
         'switch back',
         `there is no previous instance to go back to (this was the host's first deploy); it serves port ${idle}.`,
       )
-    run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), so that the fleet stays on one version.`)
+    run.log.warning(`Switching back to port ${active} (release ${previousRelease ?? 'unknown'}), ${why}.`)
     await timed(run.report, 'switch', () =>
-      run.log.group(`Switch nginx back to port ${active}`, () => switchTraffic(run, active, previousRelease)),
+      run.log.group(`Switch nginx back to port ${active}`, () => pointAt(staged, active, previousRelease)),
     )
+    staged.backAt = performance.now()
+    staged.observed = false
     run.report.activePort = active
     run.report.release = previousRelease
     run.report.rolledBack = true
@@ -207,9 +278,14 @@ async function stopNewInstance(staged: StagedHost): Promise<void> {
 
 /** Steps 10 and 11, once every host serves the new version: stop-previous, prune, let go of the host. */
 export async function finishHost(staged: StagedHost): Promise<void> {
-  const { run, lock, active, release } = staged
+  const { run, lock, active, release, idle } = staged
   const { config, log, report, state } = run
   try {
+    // After the bake: the include that observed the traffic gives way to the plain one (one reload).
+    if (staged.observed) {
+      await timed(report, 'switch', () => log.group(`Stop observing: plain include on port ${idle}`, () => pointAt(staged, idle, release)))
+      staged.observed = false
+    }
     // The host is let go only once nginx sends every new request to the new port. Sent, not
     // awaited: the shell runs what follows after it, so nothing is stopped or let go before the
     // hand-over, and a far host pays no round trip for it.
@@ -247,6 +323,7 @@ export async function planDeploy(
   // Sent together: the checks cost no round trip of their own.
   const checking = remote.run(preflightScript(preflightParams(config)), { step: 'inspect' })
   checking.catch(() => undefined)
+  const dumping = sendNginxDump(remote, config)
   const state = await timed(report, 'inspect', () => inspectHost(remote, config, log, false))
   const preflight = readPreflightFacts((await timed(report, 'inspect', () => checking)).answer)
   const { active, idle } = choosePorts(state.include, config.ports)
@@ -256,6 +333,8 @@ export async function planDeploy(
   const supervision = supervisionOf(config.supervisor, config.appName, state)
   if (supervision.warning) log.warning(supervision.warning)
   const activeRelease = instanceOn(state, active)?.release
+  const run: HostRun = { config, remote, log, report, state }
+  const { check: trafficCheck, lines: traffic } = await trafficDryRun(run, active, dumping)
   const plan = [
     active === undefined
       ? `nginx's include (${config.nginx.include}) names neither port yet; port ${idle} will be the first to serve`
@@ -269,8 +348,14 @@ export async function planDeploy(
     ...hookPlan(config, 'pre-start', 'before the start'),
     `start ${release} on port ${idle} ${supervision.start ? `as systemd unit ${unitName(config.appName, idle)}, enabled,` : 'detached,'} and check http://127.0.0.1:${idle}${config.health.path} for up to ${config.health.timeoutSeconds} s`,
     ...hookPlan(config, 'pre-switch', 'before the switch'),
-    `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
-    ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
+    ...traffic.beforeSwitch,
+    ...(trafficPlan(config.traffic).hold
+      ? []
+      : [
+          `point ${config.nginx.include} at port ${idle}, test nginx, reload${config.verifyUrl ? `, verify ${config.verifyUrl}` : ''}`,
+          ...hookPlan(config, 'post-switch', 'after the switch (if it fails, traffic goes back)'),
+          ...traffic.afterSwitch,
+        ]),
     config.stopPrevious && active !== undefined
       ? `stop the instance on port ${active} after ${config.drainSeconds} s`
       : `keep the instance on port ${active ?? '-'} warm for rollback`,
@@ -294,6 +379,7 @@ export async function planDeploy(
     active,
     redact: (commandLine) => redactCommandLine(commandLine, secretsOf(config)),
   })
+  if (trafficCheck) checks.push(trafficCheck)
   const failed = checks.filter((c) => !c.ok).length
   log.info(`Dry run: nothing will change. The plan for ${remote.entry.label}:\n${plan.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
   log.info(

@@ -10,7 +10,17 @@ import { type DeployConfig, secretsOf } from '../config/inputs.js'
 import { type Log, actionsLog, hostLog } from '../log.js'
 import { ConnectionError } from '../ssh/errors.js'
 import { RemoteCommandError, RemoteHost } from '../ssh/transport.js'
-import { type StagedHost, finishHost, planDeploy, stageHost, switchBackHost, switchHost, unstageHost } from './deploy.js'
+import {
+  type StagedHost,
+  canaryStepHost,
+  finishHost,
+  leaveHeldHost,
+  planDeploy,
+  stageHost,
+  switchBackHost,
+  switchHost,
+  unstageHost,
+} from './deploy.js'
 import { keepsHistory, recordHistory } from './history.js'
 import { holdLockUntilLetGo, letGoOfLock } from './lock.js'
 import { logs } from './logs.js'
@@ -20,14 +30,15 @@ import { type HostReport, emptyReport, timed } from './report.js'
 import { rollback } from './rollback.js'
 import { status } from './status.js'
 import { StepError } from './steps.js'
+import { trafficWork } from './traffic-flow.js'
 
 export interface RunResult {
   reports: HostReport[]
   artifact?: Artifact
   /** The first failure, for setFailed. */
   error?: string
-  /** A deploy's two phases, in seconds, when it got that far. */
-  phases?: { stage: number; switch: number }
+  /** A deploy's phases, in seconds, when it got that far (canary and bake when there were any). */
+  phases?: { stage: number; switch: number; canary?: number; bake?: number }
 }
 
 interface Target {
@@ -139,6 +150,9 @@ function recordFate(target: Target, fate: HostFate, error: unknown, cause: strin
     case 'reverted':
       report.outcome = 'reverted'
       break
+    case 'held':
+      report.outcome = 'held'
+      break
     case 'unstaged':
       report.outcome = 'skipped'
       report.error ??= `staged, then stopped: ${cause}; nginx was not touched`
@@ -164,6 +178,28 @@ async function deployFleet(
 ): Promise<Pick<RunResult, 'error' | 'phases'>> {
   const several = targets.length > 1
   const stagedAt: number[] = []
+  // Traffic control's steps, once every host is staged (see traffic-flow.ts).
+  const flow = trafficWork(config, targets, {
+    toStep: async (staged, percent, index) => {
+      try {
+        await canaryStepHost(staged, percent)
+        targets[index].flush(
+          `canary ${percent}%: split between ports ${staged.idle} (new) and ${staged.active} (${targets[index].report.phases.switch} s)`,
+        )
+      } catch (error) {
+        targets[index].flush(`canary ${percent}%: FAILED; nginx serves what it served before`)
+        throw error
+      }
+    },
+    leaveHeld: async (staged, index) => {
+      try {
+        await leaveHeldHost(staged)
+      } finally {
+        settle(targets[index])
+        targets[index].flush(`canary held: ports ${staged.idle} (new) and ${staged.active} both serve; nothing was stopped`)
+      }
+    },
+  })
   const outcome = await runPhases<StagedHost>(targets.length, config, {
     stage: async (index) => {
       const target = targets[index]
@@ -188,9 +224,10 @@ async function deployFleet(
         `Switch: wave ${wave + 1} of ${Math.ceil(targets.length / config.maxParallel)}: ${indices.map((i) => targets[i].entry.label).join(', ')}`,
       )
     },
+    traffic: flow.work,
     switch: async (staged, index) => {
       try {
-        await switchHost(staged)
+        await switchHost(staged, { observed: flow.bakes() })
         targets[index].flush(`switch: serves release ${staged.release} on port ${staged.idle} (${targets[index].report.phases.switch} s)`)
       } catch (error) {
         targets[index].flush('switch: FAILED; nginx serves the old port')
@@ -199,7 +236,8 @@ async function deployFleet(
     },
     switchBack: async (staged, index) => {
       try {
-        await switchBackHost(staged)
+        const failedStep = flow.failedStep()
+        await switchBackHost(staged, failedStep ? `since the new version failed its analysis (${failedStep})` : undefined)
       } finally {
         settle(targets[index])
         targets[index].flush(`switch back to port ${staged.active ?? '-'}: ${targets[index].report.rolledBack ? 'done' : 'FAILED'}`)
@@ -223,20 +261,41 @@ async function deployFleet(
     },
   })
 
-  const failedHost = outcome.failed ? targets[outcome.failed.index] : undefined
+  const failure = outcome.failed
+  const failedHost = failure && 'index' in failure ? targets[failure.index] : undefined
   const cause =
-    outcome.failed?.phase === 'stage'
+    failure?.phase === 'stage'
       ? `${failedHost!.entry.label} failed to stage`
-      : outcome.failed?.phase === 'switch'
+      : failure?.phase === 'switch' || (failure?.phase === 'canary' && failedHost)
         ? `${failedHost!.entry.label} failed to switch`
         : 'an earlier host failed'
+  const analysisError = failure && 'error' in failure ? failure.error : undefined
+  const analysisText = analysisError === undefined ? undefined : flow.failureText(analysisError, outcome)
   for (const [index, target] of targets.entries()) {
     settle(target)
-    recordFate(target, outcome.fates[index], outcome.errors.get(index), cause)
+    const hostError = outcome.errors.get(index)
+    recordFate(target, outcome.fates[index], hostError ?? analysisError, cause)
+    if (analysisText !== undefined && hostError === undefined) {
+      // The whole fleet failed the analysis: every host's report tells it, with where traffic is now.
+      target.report.outcome = 'failed'
+      target.report.error = analysisText
+    }
+    flow.record(target.report, index, outcome)
   }
   await Promise.all(targets.map((target) => conclude(target, config)))
-  const phases = { stage: outcome.stageSeconds, switch: outcome.switchSeconds }
-  if (several) core.info(`Phases: stage ${phases.stage.toFixed(2)} s, switch ${phases.switch.toFixed(2)} s.`)
+  const phases = {
+    stage: outcome.stageSeconds,
+    ...(outcome.canarySeconds === undefined ? {} : { canary: outcome.canarySeconds }),
+    switch: outcome.switchSeconds,
+    ...(outcome.bakeSeconds === undefined ? {} : { bake: outcome.bakeSeconds }),
+  }
+  if (several)
+    core.info(
+      `Phases: ${Object.entries(phases)
+        .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`)
+        .join(', ')}.`,
+    )
+  if (analysisText !== undefined) return { phases, error: analysisText }
   if (!failedHost) return { phases }
   const error = failedHost.report.error ?? 'failed'
   return { phases, error: several ? `${failedHost.entry.label}: ${error}` : error }

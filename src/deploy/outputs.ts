@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import type { RunResult } from './fleet.js'
 import type { HistoryEntry } from './history-entry.js'
 import { entryOwner, entryServing, entryTarget } from './history.js'
+import type { SideFigures } from './analysis.js'
 import type { CheckResult, HostReport, Phase } from './report.js'
 
 /**
@@ -21,6 +22,8 @@ export function outputsOf(result: RunResult, registered: string[] = []): Record<
     'uploaded-bytes': join((r) => r.uploadedBytes),
     'duration-seconds': join((r) => r.durationSeconds),
     'rolled-back': join((r) => r.rolledBack),
+    // Empty when no host has a canary to speak of, rather than a comma per host.
+    canary: result.reports.some((r) => r.canary) ? join((r) => r.canary) : '',
     report: JSON.stringify(result.reports, (_key, value: unknown) => (typeof value === 'string' ? withoutMasks(value, registered) : value)),
   }
 }
@@ -41,8 +44,10 @@ const PHASES: Phase[] = [
   'start',
   'pre_switch',
   'wait',
+  'canary',
   'switch',
   'post_switch',
+  'bake',
   'stop_previous',
   'cleanup',
   'probe',
@@ -100,6 +105,8 @@ export async function publish(result: RunResult, registered: string[] = []): Pro
     .addHeading(`zero-downtime-deploy: ${command}${result.error ? ' failed' : ''}`, 3)
     .addTable([header.map((data) => ({ data, header: true })), ...rows])
   if (result.error) summary.addCodeBlock(result.error)
+  const traffic = trafficTable(result.reports)
+  if (traffic) summary.addHeading('Canary and bake: what nginx saw (all hosts added up)', 4).addTable(traffic)
   addChecks(summary, result.reports)
   for (const report of result.reports) {
     if (report.history && report.history.length > 0) {
@@ -112,6 +119,30 @@ export async function publish(result: RunResult, registered: string[] = []): Pro
       )
   }
   await summary.write().catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
+}
+
+/** A side's figures in a cell: "250 requests, 20.0% 5xx, p99 12 ms". */
+export function sideCell(side: SideFigures | undefined): string {
+  if (!side || side.requests === 0) return 'no requests'
+  const rate = ((side.errors / side.requests) * 100).toFixed(1)
+  return `${side.requests} requests, ${rate}% 5xx${side.p99Ms === undefined ? '' : `, p99 ${side.p99Ms} ms`}`
+}
+
+/** Each canary step and the bake, as the first host's report has them (they add up every host). */
+export function trafficTable(reports: HostReport[]): SummaryRows | undefined {
+  const steps = reports.find((r) => r.traffic && r.traffic.length > 0)?.traffic
+  if (!steps) return undefined
+  const header = ['Step', 'Verdict', 'Seconds', 'New instance', 'Previous instance']
+  return [
+    header.map((data) => ({ data, header: true })),
+    ...steps.map((step) => [
+      step.step,
+      step.verdict === 'fail' ? `fail: ${step.reason}` : step.verdict === 'too-few' ? 'too few requests to judge' : step.verdict,
+      step.seconds.toFixed(1),
+      step.figures ? `port ${step.figures.new.port}: ${sideCell(step.figures.new)}` : '-',
+      step.figures ? `port ${step.figures.previous.port}: ${sideCell(step.figures.previous)}` : '-',
+    ]),
+  ]
 }
 
 /** One check as a line of a task list: ticked when it passed. */

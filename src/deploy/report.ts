@@ -1,4 +1,5 @@
 import type { Command } from '../config/inputs.js'
+import type { Figures } from './analysis.js'
 import type { HistoryEntry } from './history-entry.js'
 
 /** What a run tells about each host: the facts behind the outputs, the summary and `report`. */
@@ -15,7 +16,11 @@ export type Phase =
   /** In a fleet deploy: from the host's end of stage to the start of its switch (the other hosts' stage, the waves before its own). */
   | 'wait'
   | 'switch'
+  /** Every canary step, the switches and the watching, from the first step to the last one's end. */
+  | 'canary'
   | 'post_switch'
+  /** Watching the new instance with all the traffic (bake-seconds). */
+  | 'bake'
   | 'stop_previous'
   | 'cleanup'
   | 'probe'
@@ -44,10 +49,25 @@ export interface CheckResult {
   fix?: string
 }
 
+/** One canary step or the bake: what nginx saw of the new and the previous instance, and the verdict. */
+export interface TrafficStepReport {
+  /** "canary 10%", "bake". */
+  step: string
+  seconds: number
+  /** `too-few`: fewer requests than analysis-min-requests reached the new instance, so it was not judged. */
+  verdict: 'pass' | 'too-few' | 'fail' | 'held'
+  /** Why it failed. */
+  reason?: string
+  /** Every host added up. */
+  figures?: Figures
+  /** This host's own, in a fleet. */
+  hostFigures?: Figures
+}
+
 export interface HostReport {
   host: string
   command: Command
-  outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped'
+  outcome: 'deployed' | 'rolled-back' | 'status' | 'logs' | 'dry-run' | 'failed' | 'reverted' | 'skipped' | 'held'
   activePort?: number
   previousPort?: number
   /** The release that serves (after a failed deploy, still the old one). */
@@ -69,6 +89,10 @@ export interface HostReport {
   /** dry-run: what the run will need, checked on the host. */
   checks?: CheckResult[]
   error?: string
+  /** deploy: `held` when the run ended with a canary in place (canary-interval 0), `promoted` when a canary went to all traffic. */
+  canary?: 'held' | 'promoted'
+  /** deploy: each canary step and the bake, in order. */
+  traffic?: TrafficStepReport[]
   /** The step that failed (lock, upload, start, pre-switch-command, ...), when the run failed. */
   failedStep?: string
   /** status: the newest entries of the host's deploy history, oldest first. */

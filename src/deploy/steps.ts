@@ -9,27 +9,20 @@ import { redactCommandLine } from '../config/secrets.js'
 import type { Log } from '../log.js'
 import { inspectScript } from '../remote/host.js'
 import { INSTANCE_EXIT, PORT_HELD_EXIT, freePortScript, probeScript, startScript, stopScript, takeOverScript } from '../remote/instance.js'
-import { SWITCH_EXIT, handoverScript, switchScript } from '../remote/nginx.js'
+import { handoverScript } from '../remote/nginx.js'
 import { shellQuote } from '../remote/quote.js'
 import { unitName } from '../remote/systemd.js'
-import {
-  INLINE_UPLOAD_MAX_BYTES,
-  envFileText,
-  finalizeReleaseScript,
-  partialDir,
-  pruneScript,
-  releaseStatePath,
-} from '../remote/release.js'
+import { INLINE_UPLOAD_MAX_BYTES, envFileText, finalizeReleaseScript, partialDir, pruneScript } from '../remote/release.js'
 import { RemoteCommandError, type RemoteHost, type RemoteResult } from '../ssh/transport.js'
 import { describeSent, uploadByDelta } from './delta-upload.js'
 import { type HostState, readHostState, warnStaleRecords } from './host-state.js'
-import { nginxMasterHint, releaseName, releasesToPrune, renderInclude, withoutSudoForRoot } from './plan.js'
+import { releaseName, releasesToPrune, renderInclude } from './plan.js'
 import { type HeldLock, takeLock } from './lock.js'
 import { runsJarLike } from './same-service.js'
 import { type HostReport, timed } from './report.js'
 import { StepError } from './step-error.js'
 import { supervisionOf } from './supervision.js'
-import { includeWriteFailure, restoreNote, sudoRefusalNote } from './switch-messages.js'
+import { NGINX_RELOAD_TIMEOUT_SECONDS, switchInclude } from './include-switch.js'
 
 // The steps' callers take it from here; lock.ts takes it from step-error.js, so that lock and steps
 // do not import each other.
@@ -414,67 +407,14 @@ export async function startAndCheckHealth(
 }
 
 /** Step 9: points the include at `port`, where `release` runs; tests, reloads, confirms the reload, verifies. */
-export async function switchTraffic(run: HostRun, port: number, release: string | undefined): Promise<void> {
-  const { remote, config, state, report, log } = run
-  const reloadCommand = withoutSudoForRoot(config.nginx.reloadCommand, state.isRoot)
-  try {
-    const result = await remote.run(
-      switchScript({
-        include: config.nginx.include,
-        content: renderInclude(config.nginx.template, port),
-        testCommand: withoutSudoForRoot(config.nginx.testCommand, state.isRoot),
-        reloadCommand,
-        masterHint: nginxMasterHint(reloadCommand),
-        verifyUrl: config.verifyUrl,
-        verifyTimeoutSeconds: config.health.timeoutSeconds,
-        intervalSeconds: config.health.intervalSeconds,
-        reloadTimeoutSeconds: NGINX_RELOAD_TIMEOUT_SECONDS,
-        releaseStateFile: release ? releaseStatePath(state.deployDir, release) : '',
-      }),
-      { step: 'switch' },
-    )
-    run.nginxOldWorkers = result.answer.facts.old_workers?.trim() || undefined
-    if (result.answer.facts.reload === 'unobserved')
-      log.warning('Could not watch the nginx workers on the host (no access to /proc?); waited 1 s after the reload instead.')
-    log.info(`nginx now sends traffic to port ${port}${config.verifyUrl ? `; ${config.verifyUrl} answered 2xx` : ''}.`)
-  } catch (error) {
-    if (!(error instanceof RemoteCommandError)) throw error
-    const { facts, sections } = error.result.answer
-    const restored = restoreNote(error.result.answer, config.nginx.include)
-    switch (error.result.code) {
-      case SWITCH_EXIT.writeFailed:
-        throw new StepError('switch', includeWriteFailure(error.result.answer, config.nginx.include, remote.entry.username))
-      case SWITCH_EXIT.testFailed:
-        throw new StepError(
-          'switch',
-          `the nginx test (${config.nginx.testCommand}) rejected the configuration with the new include; the old include was put back byte for byte and nginx was not reloaded.${restored}${sudoRefusalNote(sections.test_output, config.nginx.testCommand, remote.entry.username)}\n${sections.test_output ?? ''}`,
-        )
-      case SWITCH_EXIT.reloadFailed:
-        throw new StepError(
-          'switch',
-          `the nginx reload (${config.nginx.reloadCommand}) failed; the old include was put back and nginx reloaded again.${restored}${sudoRefusalNote(sections.reload_output, config.nginx.reloadCommand, remote.entry.username)}\n${sections.reload_output ?? ''}`,
-          true,
-        )
-      case SWITCH_EXIT.notTaken:
-        throw new StepError(
-          'switch',
-          `no nginx master started new workers within ${NGINX_RELOAD_TIMEOUT_SECONDS} s of the reload (${config.nginx.reloadCommand}), so nginx still serves the old port; the old include was put back and nginx reloaded again.${restored} See the nginx error log on the host.`,
-          true,
-        )
-      case SWITCH_EXIT.verifyFailed:
-        report.rolledBack = facts.rolled_back === 'yes'
-        throw new StepError(
-          'verify',
-          `${config.verifyUrl} did not answer 2xx within ${config.health.timeoutSeconds} s after the switch (last answer: ${facts.verify_status === '000' ? 'no connection' : `HTTP ${facts.verify_status}`}); traffic was put back on the previous port.${restored}`,
-          true,
-        )
-    }
-    throw error
-  }
+export function switchTraffic(run: HostRun, port: number, release: string | undefined): Promise<void> {
+  return switchInclude(run, {
+    content: renderInclude(run.config.nginx.template, port),
+    release,
+    verify: true,
+    done: `nginx now sends traffic to port ${port}`,
+  })
 }
-
-/** How long nginx may take to start new workers after a reload, and to retire the old ones. */
-const NGINX_RELOAD_TIMEOUT_SECONDS = 10
 
 /**
  * A switch returns once nginx runs its new workers; the old ones may take new connections for

@@ -72,7 +72,17 @@ describe('outputsOf', () => {
 
   it('names every output of the SPEC', () => {
     expect(Object.keys(outputsOf({ reports: [first] })).sort()).toEqual(
-      ['active-port', 'artifact-sha256', 'duration-seconds', 'previous-port', 'release', 'report', 'rolled-back', 'uploaded-bytes'].sort(),
+      [
+        'active-port',
+        'artifact-sha256',
+        'canary',
+        'duration-seconds',
+        'previous-port',
+        'release',
+        'report',
+        'rolled-back',
+        'uploaded-bytes',
+      ].sort(),
     )
   })
 })

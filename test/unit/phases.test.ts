@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { type PhaseWork, inPool, runPhases, wavesOf } from '../../src/deploy/phases.js'
+import { type PhaseWork, type TrafficWork, inPool, runPhases, wavesOf } from '../../src/deploy/phases.js'
 
 /** A fleet of pretend hosts: records every call in order, fails where told. */
 function fakeFleet(options: { failStage?: number[]; failSwitch?: number[]; failFinish?: number[]; stageMs?: (i: number) => number } = {}) {
@@ -136,5 +136,126 @@ describe('runPhases', () => {
     const outcome = await runPhases(3, { stageParallel: 10, maxParallel: 1 }, fleet.work)
     expect(outcome.fates).toEqual(['deployed', 'finish-failed', 'deployed'])
     expect(outcome.failed).toEqual({ index: 1, phase: 'finish' })
+  })
+})
+
+/** Traffic control's part: canary steps, a watch per step, a bake; what fails where. */
+function withTraffic(
+  fleet: ReturnType<typeof fakeFleet>,
+  options: {
+    steps?: number[]
+    hold?: boolean
+    bake?: boolean
+    failWatch?: number
+    failBake?: boolean
+    failStep?: { host: number; step: number }
+  } = {},
+) {
+  const { events } = fleet
+  const traffic: TrafficWork<{ host: number }> = {
+    steps: options.steps ?? [],
+    hold: options.hold ?? false,
+    async toStep(_staged, i, step) {
+      events.push(`step ${step} ${i}`)
+      if (options.failStep?.host === i && options.failStep.step === step) throw new Error(`host ${i} refused step ${step}`)
+    },
+    async watchStep(step) {
+      events.push(`watch ${step}`)
+      if (options.failWatch === step) throw new Error(`step ${step}: 20% 5xx`)
+    },
+    bake: options.bake
+      ? async () => {
+          events.push('bake')
+          if (options.failBake) throw new Error('bake: p99 too high')
+        }
+      : undefined,
+    async leaveHeld(_staged, i) {
+      events.push(`held ${i}`)
+    },
+  }
+  fleet.work.traffic = () => traffic
+  return fleet
+}
+
+describe('runPhases with canary steps and a bake', () => {
+  it('every host takes each step before it is watched; the switch waves follow the last step; the bake follows the waves; finish comes last', async () => {
+    const fleet = withTraffic(fakeFleet(), { steps: [10, 50], bake: true })
+    const outcome = await runPhases(3, { stageParallel: 10, maxParallel: 2 }, fleet.work)
+    expect(outcome.failed).toBeUndefined()
+    expect(outcome.fates).toEqual(['deployed', 'deployed', 'deployed'])
+    expect(fleet.events.filter((e) => !e.startsWith('stage'))).toEqual([
+      'step 0 0',
+      'step 0 1',
+      'step 0 2',
+      'watch 0',
+      'step 1 0',
+      'step 1 1',
+      'step 1 2',
+      'watch 1',
+      'wave 0: 0,1',
+      'switch 0',
+      'switch 1',
+      'wave 1: 2',
+      'switch 2',
+      'bake',
+      'finish 0',
+      'finish 1',
+      'finish 2',
+    ])
+    expect(outcome.canarySeconds).toBeGreaterThanOrEqual(0)
+    expect(outcome.bakeSeconds).toBeGreaterThanOrEqual(0)
+  })
+
+  it('a failed verdict in a step sends every host back; no later step, switch or finish', async () => {
+    const fleet = withTraffic(fakeFleet(), { steps: [10, 50], failWatch: 0 })
+    const outcome = await runPhases(3, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toMatchObject({ phase: 'canary' })
+    expect(String((outcome.failed as { error: unknown }).error)).toContain('20% 5xx')
+    expect(outcome.fates).toEqual(['reverted', 'reverted', 'reverted'])
+    const after = fleet.events.slice(fleet.events.indexOf('watch 0') + 1)
+    expect(after.sort()).toEqual(['switchBack 0', 'switchBack 1', 'switchBack 2'])
+  })
+
+  it('a failed bake sends every host back, and nothing is finished (the previous instances stay warm)', async () => {
+    const fleet = withTraffic(fakeFleet(), { bake: true, failBake: true })
+    const outcome = await runPhases(2, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toMatchObject({ phase: 'bake' })
+    expect(outcome.fates).toEqual(['reverted', 'reverted'])
+    expect(fleet.events.filter((e) => e.startsWith('finish'))).toEqual([])
+    expect(fleet.events.slice(fleet.events.indexOf('bake') + 1).sort()).toEqual(['switchBack 0', 'switchBack 1'])
+  })
+
+  it('a host that fails to take the first step: the hosts on it go back, it and the rest are unstaged', async () => {
+    const fleet = withTraffic(fakeFleet(), { steps: [10], failStep: { host: 1, step: 0 } })
+    const outcome = await runPhases(3, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toEqual({ index: 1, phase: 'canary' })
+    expect(outcome.fates).toEqual(['reverted', 'switch-failed', 'reverted'])
+    expect(fleet.events.filter((e) => e.startsWith('switchBack')).sort()).toEqual(['switchBack 0', 'switchBack 2'])
+    expect(fleet.events.filter((e) => e.startsWith('unstage'))).toEqual(['unstage 1'])
+    expect(fleet.events).not.toContain('watch 0')
+  })
+
+  it('after a canary, a switch that fails in a wave sends every host back, the failed one too (it is still on the split)', async () => {
+    const fleet = withTraffic(fakeFleet({ failSwitch: [1] }), { steps: [10] })
+    const outcome = await runPhases(3, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toEqual({ index: 1, phase: 'switch' })
+    expect(outcome.fates).toEqual(['reverted', 'switch-failed', 'reverted'])
+    expect(fleet.events.filter((e) => e.startsWith('switchBack')).sort()).toEqual(['switchBack 0', 'switchBack 1', 'switchBack 2'])
+    expect(fleet.events.filter((e) => e.startsWith('unstage'))).toEqual([])
+  })
+
+  it('a held canary: every host on the first step, then let go; nothing watched, switched, stopped or finished', async () => {
+    const fleet = withTraffic(fakeFleet(), { steps: [10], hold: true, bake: true })
+    const outcome = await runPhases(2, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toBeUndefined()
+    expect(outcome.fates).toEqual(['held', 'held'])
+    expect(fleet.events.filter((e) => !e.startsWith('stage'))).toEqual(['step 0 0', 'step 0 1', 'held 0', 'held 1'])
+  })
+
+  it('a host that fails to stage: no step is taken', async () => {
+    const fleet = withTraffic(fakeFleet({ failStage: [0] }), { steps: [10], bake: true })
+    const outcome = await runPhases(2, { stageParallel: 10, maxParallel: 1 }, fleet.work)
+    expect(outcome.failed).toEqual({ index: 0, phase: 'stage' })
+    expect(fleet.events.filter((e) => /^(step|watch|bake|switch)/.test(e))).toEqual([])
   })
 })
