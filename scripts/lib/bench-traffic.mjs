@@ -10,7 +10,7 @@
 // its last), how long after it had met analysis-min-requests answers, when the include went back on
 // the host, what the action's own message says, and the failed requests users met.
 // Target (issue "traffic control"): back on the previous version within 5 s of meeting enough traffic.
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -102,13 +102,11 @@ export function runFigures({ kind, version, code, outputs, stdout, clients, bega
  * @param {{ log: (message: string) => void, track: (cleanup: () => unknown) => () => void, runs?: number }} options
  */
 export async function runTrafficBench({ log, track, runs = 3 }) {
-  // As root, a host-like target (its own home and init), as the bench's main target is.
-  const machineDir = process.getuid?.() === 0 ? path.join(os.tmpdir(), `zdd-bench-traffic-${process.pid}`) : undefined
-  const target = await startTarget(machineDir ? { machineDir } : {})
+  // A target on this machine's own paths: a canary or a bake needs nginx -T to name the include
+  // by the path the action is given, and a host-like target's nginx names it by the runner's path.
+  const target = await startTarget()
   track(() => target.stop())
-  if (machineDir) track(() => rm(machineDir, { recursive: true, force: true }))
-  const onHost = target.remote ?? { dir: target.dir, deployDir: target.deployDir, includePath: target.includePath }
-  const httpInclude = onHost.httpIncludePath ?? path.join(onHost.dir, 'nginx', 'http.d', 'zdd-sample.conf')
+  const httpInclude = target.httpIncludePath
   const [portA, portB] = target.appPorts
   log(`${TRAFFIC_TITLE}: target ssh :${target.sshPort}, nginx :${target.nginxPort}, ${CLIENTS} clients, http-level file ${httpInclude}`)
 
@@ -128,9 +126,9 @@ export async function runTrafficBench({ log, track, runs = 3 }) {
     'known-hosts': target.knownHosts,
     artifact: 'build/libs/*.jar',
     'app-name': 'sample',
-    'deploy-dir': onHost.deployDir,
+    'deploy-dir': target.deployDir,
     ports: `${portA},${portB}`,
-    'nginx-include': onHost.includePath,
+    'nginx-include': target.includePath,
     'nginx-http-include': httpInclude,
     'nginx-test-command': target.nginxTestCommand,
     'nginx-reload-command': target.nginxReloadCommand,
