@@ -269,7 +269,8 @@ export function rowsOf(records) {
     return xs.length === 1 ? fmt(xs[0], digits) : `${fmt(median(xs), digits)} (${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)})`
   }
   /** @param {Kind} kind @param {(r: TrafficRun) => number} a @param {(r: TrafficRun) => number} b */
-  const sums = (kind, a, b) => `${of(kind).reduce((s, r) => s + a(r), 0)} of ${of(kind).reduce((s, r) => s + b(r), 0)}`
+  const sums = (kind, a, b) =>
+    `${of(kind).reduce((s, r) => s + a(r), 0)} of ${of(kind).reduce((s, r) => s + b(r), 0)}${of(kind).length > 1 ? ` (${fmt(med(a, kind), 0)} a run)` : ''}`
   /**
    * @param {string} label @param {(kind: Kind) => string} value
    * @param {{ target?: string, pass?: (kind: Kind) => boolean | undefined }} [check]
@@ -302,6 +303,9 @@ export function rowsOf(records) {
     row('Include on the host: canary/observed to the previous port, s', (k) => (k === 'plain' ? '-' : spreadText((r) => r.includeSeconds, k))),
     row("Action's message: verdict after, s", (k) => (k === 'plain' ? '-' : spreadText((r) => r.verdictAfterSeconds, k, 1))),
     row("Action's message: back after the verdict, s", (k) => (k === 'plain' ? '-' : spreadText((r) => r.backAfterVerdictSeconds, k, 1))),
+    row("Action's message: back after the step began (canary) or the switch (bake), s", (k) =>
+      k === 'plain' ? '-' : spreadText((r) => r.backAfterStartSeconds, k, 1),
+    ),
     row("Action's figures for the new instance: requests, 5xx %", (k) =>
       k === 'plain' ? '-' : `${fmt(med((r) => r.newRequests, k), 0)}, ${fmt(med((r) => r.newErrorRate, k), 1)}%`,
     ),
