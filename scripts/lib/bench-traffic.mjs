@@ -21,7 +21,7 @@ import { buildSampleJar } from './sample.mjs'
 import { get, startTarget } from './target.mjs'
 
 export const TRAFFIC_TITLE = 'A bad release (every 5th request fails): plain switch, 10% canary, bake'
-/** Clients, each with its own key, each asking every PAUSE_MS after its answer: about 350 requests a second. */
+/** Clients, each with its own key, each asking PAUSE_MS after its answer: about 400 requests a second. */
 export const CLIENTS = 100
 const PAUSE_MS = 250
 const MIN_REQUESTS = 20
