@@ -291,7 +291,7 @@ export async function startTarget(options = {}) {
         '  server {',
         `    listen ${host}:${nginxPort};`,
         '    location / {',
-        `      include ${includePath};`,
+        `      include ${path.join(remoteDir, 'nginx', 'service-url.inc')};`,
         '      proxy_pass $service_url;',
         '    }',
         '  }',
