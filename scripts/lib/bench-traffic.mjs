@@ -10,7 +10,7 @@
 // its last), how long after it had met analysis-min-requests answers, when the include went back on
 // the host, what the action's own message says, and the failed requests users met.
 // Target (issue "traffic control"): back on the previous version within 5 s of meeting enough traffic.
-import { readFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -102,11 +102,15 @@ export function runFigures({ kind, version, code, outputs, stdout, clients, bega
  * @param {{ log: (message: string) => void, track: (cleanup: () => unknown) => () => void, runs?: number }} options
  */
 export async function runTrafficBench({ log, track, runs = 3 }) {
-  // A target on this machine's own paths: a canary or a bake needs nginx -T to name the include
-  // by the path the action is given, and a host-like target's nginx names it by the runner's path.
-  const target = await startTarget()
+  // As root, a host-like target (its own home and init), as the bench's main target is: this
+  // machine's ~/.bashrc would otherwise run at each of the action's logins.
+  const machineDir = process.getuid?.() === 0 ? path.join(os.tmpdir(), `zdd-bench-traffic-${process.pid}`) : undefined
+  const target = await startTarget(machineDir ? { machineDir } : {})
   track(() => target.stop())
-  const httpInclude = target.httpIncludePath
+  if (machineDir) track(() => rm(machineDir, { recursive: true, force: true }))
+  /** Paths as the host sees them (the same as ours unless the target is a machine of its own). */
+  const onHost = target.remote
+  const httpInclude = onHost.httpIncludePath
   const [portA, portB] = target.appPorts
   log(`${TRAFFIC_TITLE}: target ssh :${target.sshPort}, nginx :${target.nginxPort}, ${CLIENTS} clients, http-level file ${httpInclude}`)
 
@@ -126,9 +130,9 @@ export async function runTrafficBench({ log, track, runs = 3 }) {
     'known-hosts': target.knownHosts,
     artifact: 'build/libs/*.jar',
     'app-name': 'sample',
-    'deploy-dir': target.deployDir,
+    'deploy-dir': onHost.deployDir,
     ports: `${portA},${portB}`,
-    'nginx-include': target.includePath,
+    'nginx-include': onHost.includePath,
     'nginx-http-include': httpInclude,
     'nginx-test-command': target.nginxTestCommand,
     'nginx-reload-command': target.nginxReloadCommand,
