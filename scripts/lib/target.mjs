@@ -44,7 +44,7 @@ const PASSPHRASE = 'correct horse'
  * @property {string} url http://<host>:<nginxPort>
  * @property {string} includePath file nginx includes to learn the live upstream
  * @property {string} httpIncludePath a file nginx reads inside http (its http block includes
- *   nginx/http.d/*.conf): where traffic control's http-level file of app "sample" goes
+ *   http.d/*.conf): where traffic control's http-level file of app "sample" goes
  * @property {string} nginxConfPath
  * @property {string} nginxTestCommand shell command: nginx -t for this nginx (run on the host)
  * @property {string} nginxReloadCommand shell command: nginx -s reload for this nginx (run on the host)
@@ -264,7 +264,7 @@ export async function startTarget(options = {}) {
     await mkdir(path.dirname(includePath))
     await writeFile(includePath, `set $service_url http://127.0.0.1:${appA};\n`)
     // Read inside http as a distribution's conf.d/*.conf is: where traffic control's http-level file goes.
-    const httpIncludeDir = path.join(dir, 'nginx', 'http.d')
+    const httpIncludeDir = path.join(dir, 'http.d')
     await mkdir(httpIncludeDir)
     const temp = (/** @type {string} */ name) => path.join(dir, 'nginx-temp', name)
     await mkdir(path.join(dir, 'nginx-temp'))
@@ -282,7 +282,7 @@ export async function startTarget(options = {}) {
         // $upstream_addr shows which slot served each request, handy when a test fails.
         `  log_format zdd '$remote_addr [$time_local] "$request" $status $body_bytes_sent upstream=$upstream_addr rt=$request_time';`,
         `  access_log ${nginxAccessLogPath} zdd;`,
-        `  include ${path.join(remoteDir, 'nginx', 'http.d')}/*.conf;`,
+        `  include ${path.join(remoteDir, 'http.d')}/*.conf;`,
         `  client_body_temp_path ${temp('client_body')};`,
         `  proxy_temp_path ${temp('proxy')};`,
         `  fastcgi_temp_path ${temp('fastcgi')};`,
@@ -334,7 +334,7 @@ export async function startTarget(options = {}) {
         dir: remoteDir,
         deployDir: path.join(remoteDir, 'app'),
         includePath: path.join(remoteDir, 'nginx', 'service-url.inc'),
-        httpIncludePath: path.join(remoteDir, 'nginx', 'http.d', 'zdd-sample.conf'),
+        httpIncludePath: path.join(remoteDir, 'http.d', 'zdd-sample.conf'),
       },
       sshPort,
       user: os.userInfo().username,

@@ -236,8 +236,7 @@ async function deployFleet(
     },
     switchBack: async (staged, index) => {
       try {
-        const failedStep = flow.failedStep()
-        await switchBackHost(staged, failedStep ? `since the new version failed its analysis (${failedStep})` : undefined)
+        await switchBackHost(staged, flow.backReason())
       } finally {
         settle(targets[index])
         targets[index].flush(`switch back to port ${staged.active ?? '-'}: ${targets[index].report.rolledBack ? 'done' : 'FAILED'}`)

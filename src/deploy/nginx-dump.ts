@@ -21,6 +21,20 @@ export interface NginxLayout {
   accessLogs: string[]
   /** Why an observing include cannot be placed (included in several places with different logs, never included...). */
   problems: string[]
+  /**
+   * The user's add_header directives in force where the include is included (verbatim), for the
+   * maintenance include to repeat: its own add_header replaces every inherited one. Empty where
+   * the include's own block has some (they stay in force) or the places disagree.
+   */
+  addHeaders?: string[]
+}
+
+/** What to tell a user whose nginx does not read the http-level file inside http. */
+export function httpFileMissing(httpFile: string): string {
+  return (
+    `nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
+    `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`
+  )
 }
 
 /** nginx's access log where no level of the configuration names one, as nginx is built by default. */
@@ -29,33 +43,53 @@ export const COMPILED_ACCESS_LOG = 'logs/access.log'
 export function readNginxDump(dump: string, p: { include: string; httpFile: string; compiledAccessLog?: string }): NginxLayout {
   const files = splitDump(dump)
   const main = files.keys().next().value
-  if (main === undefined) return { httpFileIncluded: false, accessLogs: [], problems: ['nginx -T printed no configuration file'] }
+  if (main === undefined)
+    return { httpFileIncluded: false, accessLogs: [], problems: ['nginx -T printed no configuration file'], addHeaders: [] }
   const prefix = main.slice(0, main.lastIndexOf('/') + 1)
   const parsed = new Map<string, Directive[]>()
   const problems: string[] = []
+  // A file this reader cannot follow (a module's own syntax, such as a Lua block) is left out: it
+  // matters only if it holds the include, which is then said to be missing, with the reason.
+  const unread: string[] = []
   for (const [path, text] of files) {
     try {
       parsed.set(path, parse(text, path))
     } catch (error) {
-      problems.push(`${path} could not be read: ${(error as Error).message}`)
+      unread.push(`${path}: ${(error as Error).message}`)
       parsed.set(path, [])
     }
   }
   const root = expand(parsed.get(main)!, main, { files: [...files.keys()], parsed, prefix }, 0)
   const includeSites: Block[][] = []
-  let httpFileIncluded = false
+  let httpFileAt: number | undefined
+  let firstIncludeAt: number | undefined
+  let at = 0
   visit(root, [], (node, chain) => {
+    at++
     if (node.name !== 'include' || node.args.length !== 1) return
     const pattern = absolute(node.args[0].value, prefix)
     const innermost = chain[chain.length - 1]
-    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileIncluded = true
-    if (matches(pattern, p.include)) includeSites.push(chain)
+    if (matches(pattern, p.httpFile) && innermost?.name === 'http') httpFileAt ??= at
+    if (matches(pattern, p.include)) {
+      includeSites.push(chain)
+      firstIncludeAt ??= at
+    }
   })
+  const httpFileIncluded = httpFileAt !== undefined
+  if (httpFileAt !== undefined && firstIncludeAt !== undefined && httpFileAt > firstIncludeAt) {
+    // nginx looks a log_format up when it reads the access_log that names it.
+    problems.push(
+      `nginx reads ${p.httpFile} after ${p.include}: the log format it defines must come first. Move the include that reads ${p.httpFile} above the server blocks in http`,
+    )
+  }
 
   const compiled = `access_log ${p.compiledAccessLog ?? COMPILED_ACCESS_LOG} combined;`
   const answers = includeSites.map((chain) => logsAt(chain, p.include, compiled))
   for (const answer of answers) problems.push(...answer.problems)
-  if (includeSites.length === 0) problems.push(`nginx does not read ${p.include}: no include directive of its configuration names it`)
+  if (includeSites.length === 0) {
+    const because = unread.length ? ` (of what nginx -T printed, these could not be read: ${unread.join('; ')})` : ''
+    problems.push(`nginx does not read ${p.include}: no include directive of its configuration names it${because}`)
+  }
   const distinct = new Set(answers.map((answer) => JSON.stringify(answer.logs)))
   if (distinct.size > 1) {
     problems.push(
@@ -64,7 +98,13 @@ export function readNginxDump(dump: string, p: { include: string; httpFile: stri
         .join('; ')}); one observing include cannot keep all of them as they are`,
     )
   }
-  return { httpFileIncluded, accessLogs: distinct.size === 1 ? answers[0].logs : [], problems: [...new Set(problems)] }
+  const headers = new Set(includeSites.map((chain) => JSON.stringify(headersAt(chain, p.include))))
+  return {
+    httpFileIncluded,
+    accessLogs: distinct.size === 1 ? answers[0].logs : [],
+    problems: [...new Set(problems)],
+    addHeaders: headers.size === 1 ? (JSON.parse([...headers][0]) as string[]) : [],
+  }
 }
 
 interface Token {
@@ -275,6 +315,18 @@ function logsAt(chain: Block[], include: string, compiled: string): { logs: stri
     return { logs: isOff(logs) ? [] : logs.map((d) => d.text), problems }
   }
   return { logs: [compiled], problems }
+}
+
+/** The add_header directives a new add_header at the end of `chain` would replace (none when its own level has some). */
+function headersAt(chain: Block[], include: string): string[] {
+  const levels = chain.filter((block) => LOG_LEVELS.has(block.name))
+  const own = (block: Block) => block.children.filter((d) => d.name === 'add_header' && d.file !== include)
+  if (levels.length === 0 || own(levels[levels.length - 1]).length > 0) return []
+  for (let i = levels.length - 2; i >= 0; i--) {
+    const headers = own(levels[i])
+    if (headers.length > 0) return headers.map((d) => d.text)
+  }
+  return []
 }
 
 function placeName(levels: Block[]): string {

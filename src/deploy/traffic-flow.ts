@@ -25,8 +25,8 @@ interface HostSteps {
 
 export interface TrafficFlow {
   work(staged: StagedHost[]): TrafficWork<StagedHost> | undefined
-  /** The canary step or bake whose analysis the new version failed, if it did. */
-  failedStep(): string | undefined
+  /** Why the hosts go back, when a canary step or the bake failed: for the log of each host. */
+  backReason(): string | undefined
   /** The switch observes the traffic: a bake follows. */
   bakes(): boolean
   /** Puts the steps' figures (and the canary's end) in a host's report. */
@@ -49,6 +49,7 @@ export function trafficWork(config: DeployConfig, targets: FlowTarget[], hostSte
   let on = false
   let stepStart = 0
   let failedAt: number | undefined
+  let failure: string | undefined
 
   const watch = async (step: TrafficStep) => {
     const watched: WatchedHost[] = hosts.map((staged, index) => ({
@@ -61,7 +62,12 @@ export function trafficWork(config: DeployConfig, targets: FlowTarget[], hostSte
       steps.push(await watchTraffic(watched, { step: stepName(step), seconds: step.seconds, thresholds, log }))
     } catch (error) {
       failedAt = performance.now()
-      if (error instanceof AnalysisFailure) steps.push(error.result)
+      if (error instanceof AnalysisFailure) {
+        steps.push(error.result)
+        failure = `since the new version failed its analysis (${error.result.step})`
+      } else {
+        failure = `since the traffic of ${stepName(step)} could not be watched`
+      }
       throw error
     }
   }
@@ -99,7 +105,7 @@ export function trafficWork(config: DeployConfig, targets: FlowTarget[], hostSte
       }
     },
     bakes: () => on && plan.bakeSeconds > 0,
-    failedStep: () => (failedAt === undefined ? undefined : steps.at(-1)?.step),
+    backReason: () => failure,
     record(report, index, outcome) {
       if (!on) return
       const stepReports: TrafficStepReport[] = steps.map((step) => ({

@@ -70,9 +70,10 @@ function checkCanaryKey(key: string): void {
   }
 }
 
+/** split_clients takes a percentage with at most two decimals. */
 function checkPercent(percent: number): void {
-  if (!Number.isInteger(percent) || percent < 1 || percent > 99)
-    throw new Error(`a canary step of ${percent}% is not a whole percentage from 1 to 99`)
+  if (!/^\d{1,2}(\.\d{1,2})?$/.test(String(percent)) || percent < 1 || percent > 99)
+    throw new Error(`a canary step of ${percent}% is not a percentage from 1 to 99 (at most two decimals)`)
 }
 
 export type IncludeMode =
@@ -83,13 +84,18 @@ export type IncludeMode =
 
 const MARKER = '# zero-downtime-deploy:'
 
-/** The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed. */
+/**
+ * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
+ * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
+ * the add_header directives it inherits (a server's Strict-Transport-Security, say).
+ */
 export function includeText(p: {
   template: string
   appName: string
   mode: IncludeMode
   trafficLog: string
   userAccessLogs: string[]
+  userHeaders?: string[]
 }): string {
   const names = nginxNames(p.appName)
   const mode = p.mode
@@ -105,6 +111,8 @@ export function includeText(p: {
     case 'canary': {
       const { percent, newPort, previousPort } = mode.split
       checkPercent(percent)
+      const problem = canaryTemplateProblem(p.template)
+      if (problem) throw new Error(problem)
       return [
         `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
         p.template.replaceAll('{port}', `\${${names.port}}`),
@@ -119,9 +127,38 @@ export function includeText(p: {
         renderInclude(p.template, mode.port),
         'default_type text/html;',
         `add_header Retry-After ${Math.max(0, Math.round(mode.retryAfterSeconds))} always;`,
+        ...(p.userHeaders ?? []),
         `return 503 ${nginxString(maintenancePage(mode.page))};`,
       ].join('\n')
   }
+}
+
+/**
+ * Why a template cannot take the split's variable in place of `{port}`, or undefined. A
+ * `proxy_pass` with a variable behaves differently from one without: nginx resolves a host name
+ * when a request comes (and, without a `resolver`, answers 502), and sends a URI part as it stands
+ * instead of replacing the location's prefix with it. An upstream block's `server` takes no
+ * variable at all. The default template (`set $service_url ...; proxy_pass $service_url;`) is a
+ * variable already, and works as it did.
+ */
+export function canaryTemplateProblem(template: string): string | undefined {
+  for (const directive of template.split(';')) {
+    if (!directive.includes('{port}')) continue
+    const words = directive.trim().split(/\s+/)
+    if (words[0] === 'server') {
+      return `nginx-include-template: "${directive.trim()};" is an upstream server line, which cannot take the canary's variable; use a template such as "set $service_url http://127.0.0.1:{port};" with "proxy_pass $service_url;" in the location`
+    }
+    if (words[0] !== 'proxy_pass') continue
+    const url = /^[a-z]+:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:]+):\{port\}(.*)$/.exec(words[1] ?? '')
+    if (!url) continue
+    if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(url[1]) && !url[1].startsWith('[')) {
+      return `nginx-include-template: "${directive.trim()};" names the host "${url[1]}"; during a canary the port is a variable, and nginx then resolves the name per request (502 without a resolver). Name it by address, e.g. 127.0.0.1`
+    }
+    if (url[2] !== '') {
+      return `nginx-include-template: "${directive.trim()};" has a URI part ("${url[2]}"); during a canary the port is a variable, and nginx then sends that URI as it stands instead of replacing the location's prefix with it. Leave the URI out, or use "set $service_url ...; proxy_pass $service_url;" with a rewrite`
+    }
+  }
+  return undefined
 }
 
 /** The page as nginx serves it: `return`'s text is a complex value, where `$` would start a variable. */
@@ -154,7 +191,7 @@ export function readInclude(text: string | undefined, ports: [number, number]): 
   }
   let m: RegExpExecArray | null
   if (marker !== undefined) {
-    if ((m = /^canary (\d+)% to (\d+), previous (\d+)$/.exec(marker))) {
+    if ((m = /^canary (\d+(?:\.\d+)?)% to (\d+), previous (\d+)$/.exec(marker))) {
       const newPort = ours(m[2])
       const previousPort = ours(m[3])
       if (newPort !== undefined && previousPort !== undefined)
@@ -169,9 +206,13 @@ export function readInclude(text: string | undefined, ports: [number, number]): 
   return { mode: 'plain', port: activePortFromInclude(text, ports) }
 }
 
-/** The traffic log's path on the host: an absolute deploy dir makes an absolute path, as nginx needs. */
-export function trafficLogPath(deployDir: string): string {
-  return `${deployDir.replace(/\/+$/, '')}/run/traffic.log`
+/**
+ * The traffic log's path on the host. nginx needs it absolute: a relative deploy dir is under the
+ * remote user's home (`home`, from the nginx -T answer, see readDumpAnswer).
+ */
+export function trafficLogPath(deployDir: string, home?: string): string {
+  const dir = deployDir.startsWith('/') || home === undefined ? deployDir : `${home.replace(/\/+$/, '')}/${deployDir}`
+  return `${dir.replace(/\/+$/, '')}/run/traffic.log`
 }
 
 /**

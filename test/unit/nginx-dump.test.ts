@@ -1,6 +1,6 @@
 /** Reading `nginx -T` (src/deploy/nginx-dump.ts), on dumps written by hand. Real dumps: remote/traffic-nginx.test.ts. */
 import { describe, expect, it } from 'vitest'
-import { dumpCommand, readNginxDump } from '../../src/deploy/nginx-dump.js'
+import { dumpCommand, httpFileMissing, readNginxDump } from '../../src/deploy/nginx-dump.js'
 
 const INCLUDE = '/etc/nginx/snippets/shop.inc'
 const HTTP_FILE = '/etc/nginx/conf.d/zdd-shop.conf'
@@ -39,7 +39,7 @@ describe('readNginxDump', () => {
       debian(`server {\n\tlisten 80;\n\tlocation / {\n\t\tinclude ${INCLUDE};\n\t\tproxy_pass $service_url;\n\t}\n}\n`),
       where,
     )
-    expect(layout).toEqual({ httpFileIncluded: true, accessLogs: ['access_log /var/log/nginx/access.log;'], problems: [] })
+    expect(layout).toEqual({ httpFileIncluded: true, accessLogs: ['access_log /var/log/nginx/access.log;'], problems: [], addHeaders: [] })
   })
 
   it('the innermost level that names access logs is repeated, verbatim and whole (several, with their options)', () => {
@@ -52,9 +52,9 @@ describe('readNginxDump', () => {
 
   it("nothing to repeat where the innermost level says off, or where the include's own block has logs (they stay in force)", () => {
     const off = `server {\n  access_log off;\n  location / { include ${INCLUDE}; proxy_pass $service_url; }\n}\n`
-    expect(readNginxDump(debian(off), where)).toEqual({ httpFileIncluded: true, accessLogs: [], problems: [] })
+    expect(readNginxDump(debian(off), where)).toEqual({ httpFileIncluded: true, accessLogs: [], problems: [], addHeaders: [] })
     const same = `server {\n  location / {\n    include ${INCLUDE};\n    proxy_pass $service_url;\n    access_log /var/log/nginx/shop.log;\n  }\n}\n`
-    expect(readNginxDump(debian(same), where)).toEqual({ httpFileIncluded: true, accessLogs: [], problems: [] })
+    expect(readNginxDump(debian(same), where)).toEqual({ httpFileIncluded: true, accessLogs: [], problems: [], addHeaders: [] })
   })
 
   it("an off in the include's own block silences the traffic log too: a problem", () => {
@@ -79,6 +79,7 @@ describe('readNginxDump', () => {
       httpFileIncluded: true,
       accessLogs: ['access_log /var/log/nginx/access.log;'],
       problems: [],
+      addHeaders: [],
     })
   })
 
@@ -93,13 +94,27 @@ describe('readNginxDump', () => {
       httpFileIncluded: true,
       accessLogs: ['access_log /opt/ng/site.log combined;'],
       problems: [],
+      addHeaders: [],
     })
+  })
+
+  it('the http-level file read after the include: its log format would come too late', () => {
+    const text = debian(`server { location / { include ${INCLUDE}; } }\n`).replace(
+      '\tinclude /etc/nginx/conf.d/*.conf;\n\tinclude /etc/nginx/sites-enabled/*;\n',
+      '\tinclude /etc/nginx/sites-enabled/*;\n\tinclude /etc/nginx/conf.d/*.conf;\n',
+    )
+    const layout = readNginxDump(text, where)
+    expect(layout.httpFileIncluded).toBe(true)
+    expect(layout.problems).toEqual([expect.stringMatching(/reads \/etc\/nginx\/conf\.d\/zdd-shop\.conf after .*log format/)])
   })
 
   it('the http-level file is not read: no http-level include matches it, or one inside server does', () => {
     const site = `server {\n  include /etc/nginx/conf.d/*.conf;\n  location / { include ${INCLUDE}; }\n}\n`
     const text = debian(site).replace('\tinclude /etc/nginx/conf.d/*.conf;\n', '')
     expect(readNginxDump(text, where).httpFileIncluded).toBe(false)
+    expect(httpFileMissing(HTTP_FILE)).toMatch(
+      /Add "include \/etc\/nginx\/conf\.d\/zdd-shop\.conf;" .* inside http in nginx\.conf, above the server blocks/,
+    )
     expect(readNginxDump(text, { ...where, httpFile: '/etc/nginx/sites-enabled/zdd-shop' }).httpFileIncluded).toBe(true)
   })
 
@@ -119,19 +134,42 @@ describe('readNginxDump', () => {
     ])
   })
 
+  it("add_header in force for the maintenance include: the innermost level's, none where the include's own block has some", () => {
+    const server = `server {\n  add_header Strict-Transport-Security "max-age=63072000" always;\n  add_header X-Frame-Options DENY;\n  location / { include ${INCLUDE}; }\n}\n`
+    expect(readNginxDump(debian(server), where).addHeaders).toEqual([
+      'add_header Strict-Transport-Security "max-age=63072000" always;',
+      'add_header X-Frame-Options DENY;',
+    ])
+    const own = `server {\n  add_header X-Frame-Options DENY;\n  location / { add_header X-Own 1; include ${INCLUDE}; }\n}\n`
+    expect(readNginxDump(debian(own), where).addHeaders).toEqual([])
+  })
+
   it('quotes, comments, ${var} and escapes do not confuse it', () => {
     const site = `server {\n  # location / { include ${INCLUDE}; }\n  set $x "a;b{c}";\n  set $y '\\'}';\n  set $z \${x}_y;\n  location ~ "^/(a|b){2}" { include ${INCLUDE}; }\n}\n`
     expect(readNginxDump(debian(site), where)).toEqual({
       httpFileIncluded: true,
       accessLogs: ['access_log /var/log/nginx/access.log;'],
       problems: [],
+      addHeaders: [],
     })
   })
 
   it('an empty or broken dump says so', () => {
     expect(readNginxDump('', where).problems).toEqual(['nginx -T printed no configuration file'])
-    expect(readNginxDump(dump({ '/etc/nginx/nginx.conf': 'http { server {' }), where).problems[0]).toMatch(
-      /could not be read: a "\{" without its "\}"/,
+    expect(readNginxDump(dump({ '/etc/nginx/nginx.conf': 'http { server {' }), where).problems).toEqual([
+      expect.stringMatching(/^nginx does not read .*could not be read: \/etc\/nginx\/nginx\.conf: a "\{" without its "\}"/),
+    ])
+  })
+
+  it("a file it cannot follow elsewhere (a Lua block's code) does not stand in the way", () => {
+    const lua = debian(`server { location / { include ${INCLUDE}; } }\n`).replace(
+      '# configuration file /etc/nginx/sites-enabled/default:',
+      "# configuration file /etc/nginx/conf.d/lua.conf:\ninit_by_lua_block { local t = { a = '}' } -- it's\n}\n# configuration file /etc/nginx/sites-enabled/default:",
     )
+    expect(readNginxDump(lua, where)).toMatchObject({
+      httpFileIncluded: true,
+      accessLogs: ['access_log /var/log/nginx/access.log;'],
+      problems: [],
+    })
   })
 })

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseAnswer } from '../../src/remote/protocol.js'
 import {
+  canaryTemplateProblem,
   httpLevelConfig,
   includeText,
   nginxNames,
@@ -54,6 +55,14 @@ describe('httpLevelConfig', () => {
         split: { percent: 100, newPort: 8082, previousPort: 8081 },
       }),
     ).toThrow(/1 to 99/)
+    expect(() =>
+      httpLevelConfig({
+        appName: 'shop',
+        canaryKey: '$remote_addr',
+        port: 8081,
+        split: { percent: 2.555, newPort: 8082, previousPort: 8081 },
+      }),
+    ).toThrow(/two decimals/)
   })
 })
 
@@ -81,6 +90,12 @@ describe('includeText and readInclude', () => {
     expect(readInclude(text, ports)).toEqual({ mode: 'canary', split })
   })
 
+  it('a step with decimals, as split_clients takes them', () => {
+    const split = { percent: 2.5, newPort: 8082, previousPort: 8081 }
+    expect(httpLevelConfig({ appName: 'shop', canaryKey: '$remote_addr', port: 8081, split })).toContain('    2.5% 8082;\n')
+    expect(readInclude(includeText({ ...base, mode: { mode: 'canary', split } }), ports)).toEqual({ mode: 'canary', split })
+  })
+
   it('observed: the port, and the logs', () => {
     const text = includeText({ ...base, userAccessLogs: [], mode: { mode: 'observed', port: 8081 } })
     expect(text).toBe(
@@ -104,7 +119,25 @@ describe('includeText and readInclude', () => {
       ].join('\n'),
     )
     expect(readInclude(text, ports)).toEqual({ mode: 'maintenance', port: 8082 })
+    const kept = includeText({
+      ...base,
+      userHeaders: ['add_header X-Frame-Options DENY;'],
+      mode: { mode: 'maintenance', port: 8082, page: 'x', retryAfterSeconds: 5 },
+    })
+    expect(kept).toContain('add_header Retry-After 5 always;\nadd_header X-Frame-Options DENY;\nreturn 503 "x";')
     expect(readInclude('# zero-downtime-deploy: maintenance\nreturn 503;', ports)).toEqual({ mode: 'maintenance', port: undefined })
+  })
+
+  it('a template whose meaning changes with a variable port is refused for a canary, naming why', () => {
+    const split = { percent: 20, newPort: 8082, previousPort: 8081 }
+    const canary = (template: string) => () => includeText({ ...base, template, mode: { mode: 'canary', split } })
+    expect(canary('proxy_pass http://localhost:{port};')).toThrow(/host "localhost".*502 without a resolver/)
+    expect(canary('proxy_pass http://127.0.0.1:{port}/base/;')).toThrow(/URI part \("\/base\/"\)/)
+    expect(canary('server 127.0.0.1:{port};')).toThrow(/upstream server line/)
+    expect(canary('proxy_pass http://127.0.0.1:{port};')).not.toThrow()
+    expect(canary('proxy_pass http://[::1]:{port};')).not.toThrow()
+    expect(canary('set $service_url http://localhost:{port}/x;')).not.toThrow()
+    expect(canaryTemplateProblem(TEMPLATE)).toBeUndefined()
   })
 
   it('a marker naming ports that are not the pair reads as plain', () => {
@@ -119,6 +152,8 @@ describe('includeText and readInclude', () => {
       /absolute/,
     )
     expect(trafficLogPath('/srv/apps/shop/')).toBe('/srv/apps/shop/run/traffic.log')
+    expect(trafficLogPath('apps/shop', '/home/deploy/')).toBe('/home/deploy/apps/shop/run/traffic.log')
+    expect(trafficLogPath('/srv/shop', '/home/deploy')).toBe('/srv/shop/run/traffic.log')
   })
 })
 

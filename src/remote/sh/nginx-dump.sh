@@ -7,7 +7,8 @@
 echo "home=$HOME"
 run_command() { set +u; zdd_command=$1; shift; eval "$zdd_command"; }
 if [ -n "$VERSION_COMMAND" ]; then
-  dump_version=$(run_command "$VERSION_COMMAND" 2>&1 < /dev/null) || dump_version=
+  # sudo's secure_path has the sbin directories, which a user's PATH may not.
+  dump_version=$(PATH=$PATH:/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin; run_command "$VERSION_COMMAND" 2>&1 < /dev/null) || dump_version=
   case "$dump_version" in
     *" --http-log-path="*) dump_version=${dump_version#* --http-log-path=}; echo "http_log_path=${dump_version%%[[:space:]]*}" ;;
   esac

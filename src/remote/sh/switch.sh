@@ -1,16 +1,19 @@
-# switch.sh: points nginx's include INCLUDE at a port: writes CONTENT there (and first HTTP_CONTENT
-# to the http-level file HTTP_FILE, when set), tests the configuration with TEST_COMMAND
-# (restoring the old include and http-level file byte for byte if the test fails),
+# switch.sh: points nginx's include INCLUDE at a port: writes CONTENT there (and first
+# HTTP_CONTENT to the http-level file HTTP_FILE, when set), tests the configuration with
+# TEST_COMMAND (restoring the old include and http-level file byte for byte if the test fails),
 # reloads with RELOAD_COMMAND, waits up to RELOAD_TIMEOUT seconds until the nginx master that the
 # reload signalled (NGINX_BIN, NGINX_CONF, NGINX_PREFIX when the command tells it; else the masters
 # whose command line holds MASTER_HINT) runs new workers, then fetches VERIFY_URL every INTERVAL
 # seconds for up to VERIFY_TIMEOUT seconds. If that fails, the old files are put back and nginx
 # reloaded again. A user who cannot write a file's directory goes through `sudo -n tee <file>`
-# alone (and `sudo -n rm -f -- <include>` to remove an include that was not there before; an
-# http-level file that was not there is left empty instead). On success it writes "served" to RELEASE_STATE_FILE (when set).
+# (and `sudo -n rm -f -- <include>` to remove an include that was not there before; an http-level
+# file that was not there is left empty instead). On success it writes "served" to
+# RELEASE_STATE_FILE (when set).
 # Prints old_workers= (for handover.sh), switched=yes (exit 0); or error= with what failed, and
-# rolled_back=yes when the old include is back, and exits with one of EXIT_WRITE_FAILED,
-# EXIT_TEST_FAILED, EXIT_RELOAD_FAILED, EXIT_NOT_TAKEN, EXIT_VERIFY_FAILED (SWITCH_EXIT).
+# rolled_back=yes when the old files are back, and exits with one of EXIT_WRITE_FAILED,
+# EXIT_TEST_FAILED, EXIT_RELOAD_FAILED, EXIT_NOT_TAKEN, EXIT_VERIFY_FAILED (SWITCH_EXIT). A write
+# that failed names its file (write_file=).
+
 # Reports a write that did not happen: which file, how it was tried, and what refused it. What was
 # written before it (the http-level file) is put back first.
 write_failed() {

@@ -3,10 +3,9 @@
  * include that leaves the user's log as it was, a sticky canary split, nginx's own 502/504 in the
  * traffic log, the maintenance 503, and the switch writing the http-level file with the include.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TrafficTally } from '../../../src/deploy/analysis.js'
 import { dumpCommand, readNginxDump } from '../../../src/deploy/nginx-dump.js'
@@ -21,81 +20,12 @@ import {
   parseTraffic,
   readDumpAnswer,
   readTrafficScript,
-  trafficLogPath,
 } from '../../../src/remote/traffic.js'
-import { cleanUpAfterAll, freePort, listener, runScript, tempDir, waitUntil } from './local-host.js'
+import { cleanUpAfterAll, freePort, listener, runScript, waitUntil } from './local-host.js'
 import { NGINX, startBackends, switchAndHandOver } from './private-nginx.js'
+import { APP, type Site, TEMPLATE, startSite } from './traffic-site.js'
 
 cleanUpAfterAll()
-
-const TEMPLATE = 'set $service_url http://127.0.0.1:{port};'
-const APP = 'shop'
-
-interface Site {
-  dir: string
-  port: number
-  include: string
-  httpFile: string
-  userLog: string
-  trafficLog: string
-  testCommand: string
-  reloadCommand: string
-  stop(): void
-}
-
-/**
- * nginx with the user's `access_log user.log` in the server block and the include in `location /`;
- * conf.d/*.conf is read at http level, as on Debian, so the http-level file is read once written.
- */
-async function startSite(backend: number): Promise<Site> {
-  const dir = tempDir('zdd-traffic-nginx-')
-  for (const sub of ['conf.d', 'snippets', 'logs', 'app/run']) mkdirSync(join(dir, sub), { recursive: true })
-  const port = await freePort()
-  const include = join(dir, 'snippets', 'service.inc')
-  writeFileSync(include, `${TEMPLATE.replace('{port}', String(backend))}\n`)
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log;
-events { worker_connections 256; }
-http {
-  client_body_temp_path ${dir}/tmp-body; proxy_temp_path ${dir}/tmp-proxy; fastcgi_temp_path ${dir}/tmp-fcgi;
-  uwsgi_temp_path ${dir}/tmp-uwsgi; scgi_temp_path ${dir}/tmp-scgi;
-  include conf.d/*.conf;
-  server {
-    listen 127.0.0.1:${port};
-    access_log ${dir}/logs/user.log;
-    location / {
-      include ${include};
-      proxy_pass $service_url;
-      proxy_read_timeout 1s;
-    }
-  }
-}
-`,
-  )
-  const args = ['-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', `${dir}/logs/error.log`]
-  execFileSync(NGINX!, args, { stdio: 'ignore' })
-  if (!(await waitUntil(() => existsSync(join(dir, 'nginx.pid'))))) throw new Error(`nginx in ${dir} did not start`)
-  return {
-    dir,
-    port,
-    include,
-    httpFile: join(dir, 'conf.d', `zdd-${APP}.conf`),
-    userLog: join(dir, 'logs', 'user.log'),
-    trafficLog: trafficLogPath(join(dir, 'app')),
-    testCommand: `${NGINX} ${args.join(' ')} -t`,
-    reloadCommand: `${NGINX} ${args.join(' ')} -s reload`,
-    stop: () => {
-      try {
-        process.kill(Number(readFileSync(join(dir, 'nginx.pid'), 'utf8')), 'SIGQUIT')
-      } catch {
-        // not started, or gone
-      }
-    },
-  }
-}
 
 interface Reply {
   status: number
@@ -154,6 +84,19 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     }
     return switchAndHandOver(undefined, params)
   }
+  const switchMaintenance = (mode: IncludeMode, userHeaders?: string[]) =>
+    switchAndHandOver(undefined, {
+      include: site.include,
+      content: includeText({ template: TEMPLATE, appName: APP, mode, trafficLog: site.trafficLog, userAccessLogs: [], userHeaders }),
+      testCommand: site.testCommand,
+      reloadCommand: site.reloadCommand,
+      masterHint: nginxMasterHint(site.reloadCommand),
+      verifyUrl: '',
+      verifyTimeoutSeconds: 2,
+      intervalSeconds: 0.1,
+      reloadTimeoutSeconds: 5,
+      releaseStateFile: '',
+    })
   let dumped: ReturnType<typeof readDumpAnswer>
   const layout = () =>
     readNginxDump(dumped.dump!, { include: site.include, httpFile: site.httpFile, compiledAccessLog: dumped.httpLogPath })
@@ -175,7 +118,12 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     expect(dumped.dump).toContain(`# configuration file ${site.include}:`)
     expect(dumped.home).toBe(process.env.HOME)
     expect(dumped.httpLogPath).toMatch(/access\.log$/)
-    expect(layout()).toEqual({ httpFileIncluded: true, accessLogs: [`access_log ${site.userLog};`], problems: [] })
+    expect(layout()).toEqual({
+      httpFileIncluded: true,
+      accessLogs: [`access_log ${site.userLog};`],
+      problems: [],
+      addHeaders: ['add_header Strict-Transport-Security "max-age=60" always;'],
+    })
   })
 
   it("an observing include: N requests make N lines in the user's log, in its own format, and N in the traffic log", async () => {
@@ -263,13 +211,20 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     expect(timedOut.ms).toBeLessThan(1500)
   })
 
-  it('maintenance: 503 with Retry-After and the page, $ and quotes as written', async () => {
+  it("maintenance: 503 with Retry-After and the page, $ and quotes as written, and the server's own headers kept", async () => {
     const page = '<h1>Back at 5 "o\'clock"</h1><p>$5 off</p>'
-    const run = await switchTo({ mode: 'maintenance', port: backends[NEW], page, retryAfterSeconds: 90 })
+    const mode: IncludeMode = { mode: 'maintenance', port: backends[NEW], page, retryAfterSeconds: 90 }
+    // Retry-After alone replaces the add_header directives the location inherits from the server.
+    let run = await switchMaintenance(mode, [])
+    expect(run.code, run.stdout).toBe(0)
+    expect((await get(site.port)).headers['strict-transport-security']).toBeUndefined()
+
+    run = await switchMaintenance(mode, layout().addHeaders)
     expect(run.code, run.stdout).toBe(0)
     const reply = await get(site.port)
     expect(reply.status).toBe(503)
     expect(reply.headers['retry-after']).toBe('90')
+    expect(reply.headers['strict-transport-security']).toBe('max-age=60')
     expect(reply.headers['content-type']).toBe('text/html')
     expect(reply.body).toBe(page.replace('$', '&#36;'))
   })
