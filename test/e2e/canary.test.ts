@@ -68,36 +68,48 @@ describe('canary steps and the bake on one host', () => {
     await removeWorkspaces()
   })
 
-  it('a good release through a 20% canary: the hashed share of clients on it, none flips back, then all of them, 0 failed requests', async () => {
+  it('a good release through a 20% then a 50% canary: the hashed share of clients on it at each step, none flips back, then all of them, 0 failed requests', async () => {
+    const accessLogLines = async () => (await readFile(target.nginxAccessLogPath, 'utf8')).split('\n').length - 1
+    const logged = await accessLogLines()
     traffic = clients()
     await sleep(500)
     const include = watchInclude(target.includePath)
-    let duringCanary: any
+    const during: Record<number, any> = {}
     const sampling = (async () => {
-      // Sampled once the split has served every client a few times (each asks every ~250 ms).
-      while (!include.when(/canary 20%/)) await sleep(20)
-      await sleep(1500)
-      duringCanary = traffic.snapshot()
+      for (const percent of [20, 50]) {
+        // Sampled once the split has served every client a few times (each asks every ~250 ms).
+        while (!include.when(new RegExp(`canary ${percent}%`))) await sleep(20)
+        await sleep(1500)
+        during[percent] = traffic.snapshot()
+      }
     })()
-    const result = await run(target, good, { ...inputs(), 'canary-steps': '20', 'canary-interval': 3 })
+    const result = await run(target, good, { ...inputs(), 'canary-steps': '20,50', 'canary-interval': 2.5 })
     await sampling
     await include.stop()
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await sleep(500)
     const stats = await traffic.stop()
     traffic = undefined
     expect(result.code, why(result)).toBe(0)
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
+    // The user's own access log recorded every request, through the canary include too.
+    expect(await accessLogLines()).toBe(logged + stats.total)
 
-    // The share on the new version during the step: exactly the clients that nginx's MurmurHash2
-    // puts in the first 20% of its space (22 of these 100 keys), which is within 20 ± 8 points
-    // (two sigmas of a binomial spread with 100 keys).
-    const onNew = Object.entries(duringCanary.clients as Record<string, string[]>)
-      .filter(([, seen]) => seen.at(-1) === 'version=2')
-      .map(([key]) => key)
-      .sort()
-    expect(onNew).toEqual(firstSideClients(CLIENTS, 20).sort())
-    expect(Math.abs(shareOn(duringCanary, 'version=2') * 100 - 20)).toBeLessThanOrEqual(8)
-    // Sticky: no client ever went back to version 1; at the end, all of them are on version 2.
+    // The share on the new version during each step: exactly the clients that nginx's MurmurHash2
+    // puts in the first 20% (then 50%) of its space (22, then 57 of these 100 keys), each within
+    // two sigmas of a binomial spread with 100 keys (20 ± 8 and 50 ± 10 points).
+    const onNew = (snapshot: any) =>
+      Object.entries(snapshot.clients as Record<string, string[]>)
+        .filter(([, seen]) => seen.at(-1) === 'version=2')
+        .map(([key]) => key)
+        .sort()
+    expect(onNew(during[20])).toEqual(firstSideClients(CLIENTS, 20).sort())
+    expect(Math.abs(shareOn(during[20], 'version=2') * 100 - 20)).toBeLessThanOrEqual(8)
+    expect(onNew(during[50])).toEqual(firstSideClients(CLIENTS, 50).sort())
+    expect(Math.abs(shareOn(during[50], 'version=2') * 100 - 50)).toBeLessThanOrEqual(10)
+    // Sticky: every client on the new version at 20% is still there at 50%; no client ever went
+    // back to version 1; at the end, all of them are on version 2.
+    expect(onNew(during[50])).toEqual(expect.arrayContaining(onNew(during[20])))
     expect(flippedBack(stats)).toEqual([])
     expect(shareOn(stats, 'version=2')).toBe(1)
 
@@ -110,10 +122,12 @@ describe('canary steps and the bake on one host', () => {
     expect(await readFile(target.httpIncludePath, 'utf8')).toContain(`* ${ports[0]};`)
 
     const [report] = JSON.parse(result.outputs.report)
-    expect(report.traffic).toHaveLength(1)
+    expect(report.traffic.map((s: any) => [s.step, s.verdict])).toEqual([
+      ['canary 20%', 'pass'],
+      ['canary 50%', 'pass'],
+    ])
     const [step] = report.traffic
-    expect(step).toMatchObject({ step: 'canary 20%', verdict: 'pass' })
-    expect(step.seconds).toBeGreaterThanOrEqual(3)
+    expect(step.seconds).toBeGreaterThanOrEqual(2.5)
     expect(step.figures.new).toMatchObject({ port: ports[0], errors: 0 })
     expect(step.figures.new.requests).toBeGreaterThan(20)
     expect(step.figures.previous).toMatchObject({ port: ports[1], errors: 0 })
@@ -134,6 +148,7 @@ describe('canary steps and the bake on one host', () => {
     const previous = Number((await served(target)).match(/port=(\d+)/)![1])
     const include = watchInclude(target.includePath)
     const result = await run(target, flaky, { ...inputs(), env: 'SAMPLE_MODE=flaky', ...extra })
+    if (process.env.ZDD_VERBOSE === '1') console.log(`${result.stdout}\n${result.summary}`)
     await include.stop()
     const stats = await traffic.stop()
     traffic = undefined

@@ -196,7 +196,11 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     const refused = await get(site.port, 'client-1')
     expect(refused.status).toBe(502)
     await waitUntil(async () => (await traffic(site, start.offset)).samples.length > 0)
-    expect((await traffic(site, start.offset)).samples).toEqual([{ port: down, status: 502, ms: 0, count: 1 }])
+    const [refusedSample, ...others] = (await traffic(site, start.offset)).samples
+    expect(others).toEqual([])
+    // A refused connection takes no time worth the name (0 ms on an idle machine).
+    expect(refusedSample).toMatchObject({ port: down, status: 502, count: 1 })
+    expect(refusedSample.ms).toBeLessThan(100)
 
     const silent = await freePort()
     await listener(silent)
@@ -208,7 +212,7 @@ describe.skipIf(!NGINX)('traffic control against a private nginx', { timeout: 60
     const [timedOut] = (await traffic(site, start.offset)).samples
     expect(timedOut).toMatchObject({ port: silent, status: 504, count: 1 })
     expect(timedOut.ms).toBeGreaterThanOrEqual(1000)
-    expect(timedOut.ms).toBeLessThan(1500)
+    expect(timedOut.ms).toBeLessThan(3000)
   })
 
   it("maintenance: 503 with Retry-After and the page, $ and quotes as written, and the server's own headers kept", async () => {
