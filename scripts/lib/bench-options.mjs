@@ -13,6 +13,9 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
   --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
                        a host-like target with a home of its own and an init that reaps (needs root)
+  --no-traffic         skip the bad release (every 5th request fails) under a plain switch, a 10% canary and a bake
+  --only-traffic       run only that section; prints its table and figures, writes no result file
+  --traffic-runs N     runs of each of those three (default 3)
   --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
   --only-link          run only that section; prints its table and figures, writes no result file
   --no-fleet           skip the fleet deploy to 1, 4, 8 and 16 hosts (runs only as root, with network namespaces)
@@ -20,9 +23,6 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --fleet-sizes LIST   the fleet sizes to deploy to, comma-separated (default 1,4,8,16)
   --fleet-services L   the fleet's services, comma-separated: jvm, shell (default both)
   --fleet-paths LIST   how the fleet is reached, comma-separated: direct, bastion (default both)
-  --no-traffic         skip the bad release (every 5th request fails) under a plain switch, a 10% canary and a bake
-  --only-traffic       run only that section; prints its table and figures, writes no result file
-  --traffic-runs N     runs of each of those three (default 3)
 Writes bench/results/<UTC timestamp>.json and bench/results/latest.json.`
 
 export const { values: flags } = parseArgs({
@@ -36,6 +36,9 @@ export const { values: flags } = parseArgs({
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'this-login-shell': { type: 'boolean', default: false },
+    'no-traffic': { type: 'boolean', default: false },
+    'only-traffic': { type: 'boolean', default: false },
+    'traffic-runs': { type: 'string' },
     'no-link': { type: 'boolean', default: false },
     'only-link': { type: 'boolean', default: false },
     'no-fleet': { type: 'boolean', default: false },
@@ -43,9 +46,6 @@ export const { values: flags } = parseArgs({
     'fleet-sizes': { type: 'string' },
     'fleet-services': { type: 'string' },
     'fleet-paths': { type: 'string' },
-    'no-traffic': { type: 'boolean', default: false },
-    'only-traffic': { type: 'boolean', default: false },
-    'traffic-runs': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -119,6 +119,8 @@ export const config = {
   startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
+  /** Runs of each kind in the bad-release section (plain switch, canary, bake). */
+  trafficRuns: intFlag(flags['traffic-runs'], 3, 1, 'traffic-runs'),
   fatBytes: 40 * 1024 * 1024,
   /** undefined = the fleet section's own sizes (1, 4, 8, 16). */
   fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),
@@ -126,6 +128,4 @@ export const config = {
   fleetServices: listFlag(flags['fleet-services'], ['jvm', 'shell'], 'fleet-services'),
   /** undefined = both paths (direct, then through the bastion). */
   fleetPaths: listFlag(flags['fleet-paths'], ['direct', 'bastion'], 'fleet-paths'),
-  /** Runs of each kind in the bad-release section (plain switch, canary, bake). */
-  trafficRuns: intFlag(flags['traffic-runs'], 3, 1, 'traffic-runs'),
 }
