@@ -18,6 +18,8 @@
 //      upload of a 40 MB fat jar against the redeploy of its next build (scripts/lib/bench-link.mjs).
 //   7. (as root, with network namespaces) a fleet deploy to 1, 4, 8, 16 and 32 hosts, directly and
 //      through a bastion, against one host's time (scripts/lib/bench-fleet.mjs).
+//   8. a bad release (every 5th request fails) under a plain switch, a 10% canary and a bake: how
+//      long it served users before traffic was back on the previous version (scripts/lib/bench-traffic.mjs).
 // Targets are reported, never asserted: the exit code is 0 unless the bench itself broke.
 // Only 127.0.0.1 is ever contacted, and in section 6 the one address of a network namespace that
 // section makes itself (10.213.X.10, see scripts/lib/netns.mjs).
@@ -28,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { FLEET_TITLE, runFleetBench } from './lib/bench-fleet.mjs'
 import { runLinkBench } from './lib/bench-link.mjs'
+import { TRAFFIC_TITLE, runTrafficBench } from './lib/bench-traffic.mjs'
 import { namespaceSupport } from './lib/netns.mjs'
 import { runAction } from './lib/run-action.mjs'
 import { get, startTarget } from './lib/target.mjs'
@@ -183,6 +186,52 @@ async function fleetOnly() {
   console.log(JSON.stringify({ action: provenance, fleet }, null, 2))
   if (fleet.error) throw new Error(`the fleet section failed: ${fleet.error.split('\n')[0]}`)
   if (!fleet.ran) throw new Error(`the fleet section did not run: ${fleet.skipped}`)
+}
+
+// --- a bad release: plain switch, canary, bake ---------------------------------------------------
+
+/**
+ * The bad-release section (scripts/lib/bench-traffic.mjs), on a loopback target of its own, unless
+ * --no-traffic. Like the other sections, a failure is returned, not thrown.
+ * @returns {Promise<{ ran: boolean, skipped?: string, error?: string, seconds?: number, rows?: any[], runs?: any[], table?: string }>}
+ */
+async function trafficSection() {
+  if (flags['no-traffic']) {
+    log(`${TRAFFIC_TITLE}: skipped (--no-traffic)`)
+    return { ran: false, skipped: '--no-traffic' }
+  }
+  checkNotAborting()
+  const started = performance.now()
+  try {
+    const { rows, records, table } = await runTrafficBench({ log, track, runs: config.trafficRuns })
+    const seconds = (performance.now() - started) / 1000
+    log(`${TRAFFIC_TITLE}: done in ${seconds.toFixed(0)} s`)
+    return { ran: true, seconds, rows, runs: records, table: `${TRAFFIC_TITLE} (section took ${seconds.toFixed(0)} s):\n${table}` }
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err)
+    log(`${TRAFFIC_TITLE}: FAILED: ${error}`)
+    return { ran: false, error, seconds: (performance.now() - started) / 1000 }
+  }
+}
+
+/** `--only-traffic`: the bad-release section alone; prints its table and figures. */
+async function trafficOnly() {
+  log(`bench, bad-release section only (--only-traffic)`)
+  const provenance = await distProvenance()
+  log(
+    `action: dist/*.js sha256 ${provenance.distSha256.slice(0, 12)}, HEAD ${provenance.head.slice(0, 10)}${provenance.distModified ? ' (dist modified vs HEAD)' : ''}`,
+  )
+  log(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
+  const traffic = await trafficSection()
+  console.log(JSON.stringify({ action: provenance, traffic }, null, 2))
+  if (traffic.table) console.log(`\n${traffic.table}\n`)
+  if (traffic.error) throw new Error(`the bad-release section failed: ${traffic.error.split('\n')[0]}`)
+  if (!traffic.ran) throw new Error(`the bad-release section did not run: ${traffic.skipped}`)
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -694,6 +743,14 @@ async function main() {
         `${FLEET_TITLE}: ${r.n} hosts ${r.viaBastion ? 'via bastion' : 'direct'}: ${r.ratio.toFixed(2)}x, ${r.failed} failed requests`,
       )
 
+  // 9. a bad release under a plain switch, a 10% canary and a bake (loopback).
+  loadSamples.push({ at: 'traffic', load1: os.loadavg()[0] })
+  const trafficControl = await trafficSection()
+  if (trafficControl.error) problems.push(`${TRAFFIC_TITLE} failed: ${trafficControl.error}`)
+  for (const r of trafficControl.rows ?? [])
+    for (const [kind, pass] of Object.entries(r.pass ?? {}))
+      if (pass === false) problems.push(`${TRAFFIC_TITLE}: ${kind}: ${r.label.trim()} = ${r.values[kind]}, target ${r.target}`)
+
   const { table, result } = summarize({
     runs,
     plan,
@@ -708,6 +765,7 @@ async function main() {
     diagnostics,
     loadSamples,
     link,
+    trafficControl,
     problems,
     config,
     provenance,
@@ -738,6 +796,7 @@ let exitCode = 0
 try {
   if (flags['only-link']) await linkOnly()
   else if (flags['only-fleet']) await fleetOnly()
+  else if (flags['only-traffic']) await trafficOnly()
   else await main()
 } catch (err) {
   exitCode = 1

@@ -13,6 +13,9 @@ export const HELP = `Usage: node scripts/bench.mjs [options]
   --quick              smoke run: 4 deploys, 1 classic, 2 start-ups, 1 fat deploy
   --this-login-shell   log in as this machine's own user and home (its ~/.bashrc included) instead of
                        a host-like target with a home of its own and an init that reaps (needs root)
+  --no-traffic         skip the bad release (every 5th request fails) under a plain switch, a 10% canary and a bake
+  --only-traffic       run only that section; prints its table and figures, writes no result file
+  --traffic-runs N     runs of each of those three (default 3)
   --no-link            skip the delta upload over a 20 Mbit/s link (runs only as root, with network namespaces)
   --only-link          run only that section; prints its table and figures, writes no result file
   --no-fleet           skip the fleet deploy to 1, 4, 8, 16 and 32 hosts (runs only as root, with network namespaces)
@@ -36,6 +39,9 @@ export const { values: flags } = parseArgs({
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'this-login-shell': { type: 'boolean', default: false },
+    'no-traffic': { type: 'boolean', default: false },
+    'only-traffic': { type: 'boolean', default: false },
+    'traffic-runs': { type: 'string' },
     'no-link': { type: 'boolean', default: false },
     'only-link': { type: 'boolean', default: false },
     'no-fleet': { type: 'boolean', default: false },
@@ -57,6 +63,10 @@ if (flags['no-link'] && flags['only-link']) {
 }
 if ((flags['only-link'] && flags['only-fleet']) || (flags['no-fleet'] && flags['only-fleet'])) {
   console.error(`--only-fleet excludes --only-link and --no-fleet\n\n${HELP}`)
+  process.exit(2)
+}
+if (flags['only-traffic'] && (flags['no-traffic'] || flags['only-link'] || flags['only-fleet'])) {
+  console.error(`--only-traffic excludes --no-traffic, --only-link and --only-fleet\n\n${HELP}`)
   process.exit(2)
 }
 
@@ -113,6 +123,8 @@ export const config = {
   startDelayMs: intFlag(flags['start-delay-ms'], 2000, 0, 'start-delay-ms'),
   /** undefined = the input is not passed, so the action's default (0.5 s) applies. */
   healthInterval: flags['health-interval'],
+  /** Runs of each kind in the bad-release section (plain switch, canary, bake). */
+  trafficRuns: intFlag(flags['traffic-runs'], 3, 1, 'traffic-runs'),
   fatBytes: 40 * 1024 * 1024,
   /** undefined = the fleet section's own sizes (1, 4, 8, 16, 32; the JVM sample up to 16). */
   fleetSizes: flags['fleet-sizes']?.split(',').map((n) => intFlag(n.trim(), 1, 1, 'fleet-sizes')),

@@ -2,6 +2,7 @@
 // the targets, the printed table and the JSON result. Pure: the same measurements give the same report.
 import os from 'node:os'
 import { fmt, fmtSpread, higherRateP, median, renderTable, spread, verdict } from './bench-report.mjs'
+import { TRAFFIC_TITLE } from './bench-traffic.mjs'
 
 export const TARGETS = {
   failedNewConnections: 0,
@@ -54,6 +55,8 @@ export const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
  * @property {Record<string, number[]>} diagnostics
  * @property {Array<{ at: string, load1: number }>} loadSamples
  * @property {{ table?: string, error?: string, skipped?: string, rows?: Array<{ label: string, pass?: boolean }>, figures?: Record<string, any> }} link
+ * @property {{ table?: string, error?: string, skipped?: string, rows?: any[], runs?: any[], seconds?: number }} [trafficControl]
+ *   the bad-release section (scripts/lib/bench-traffic.mjs; absent from runs made before it existed)
  * @property {string[]} problems
  * @property {Record<string, any>} config
  * @property {{ distSha256: string, head: string, distModified: boolean }} provenance
@@ -68,7 +71,7 @@ export const LINK_TITLE = 'Delta upload over a 20 Mbit/s link'
  * @returns {{ table: string, result: Record<string, unknown> }}
  */
 export function summarize(m) {
-  const { runs, plan, phaseA, phaseB, baseline, startingJvmBaseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs, diagnostics, loadSamples, link, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes, wallSeconds } = m
+  const { runs, plan, phaseA, phaseB, baseline, startingJvmBaseline, classicRuns, classicTraffic, startupLoadMs, startupIdleMs, diagnostics, loadSamples, link, trafficControl, problems, config, provenance, startedAtIso, smallJarBytes, fatJarBytes, wallSeconds } = m
   // --- figures ------------------------------------------------------------------------------
   const underLoad = (/** @type {RunRecord} */ r) => r.load === 'new-connection' || r.load === 'keep-alive'
   const okSmallUnderLoad = runs.filter((r) => r.kind === 'deploy' && r.jar === 'small' && underLoad(r) && r.asExpected)
@@ -195,6 +198,9 @@ export function summarize(m) {
     renderTable(['What', 'Value'], diagRows),
     '',
     link.table ?? `${LINK_TITLE}: ${link.error ? `failed (${link.error.split('\n')[0]})` : `skipped (${link.skipped})`}`,
+    ...(trafficControl
+      ? ['', trafficControl.table ?? `${TRAFFIC_TITLE}: ${trafficControl.error ? `failed (${trafficControl.error.split('\n')[0]})` : `skipped (${trafficControl.skipped})`}`]
+      : []),
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `- ${p}`)] : []),
   ].join('\n')
 
@@ -244,9 +250,11 @@ export function summarize(m) {
       verdicts: Object.fromEntries(mainRows.filter((r) => r[3]).map((r) => [r[0], r[3]])),
       linkUploadTimeRatio: link.figures?.uploadTimeRatio,
       linkDeltaPercent: link.figures?.deltaPercent,
+      badRelease: trafficControl?.rows?.map((r) => ({ figure: r.label.trim(), ...r.values, ...(r.target ? { target: r.target, pass: r.pass } : {}) })),
       linkVerdicts: Object.fromEntries((link.rows ?? []).filter((r) => r.pass !== undefined).map((r) => [r.label.trim(), r.pass ? 'PASS' : 'MISS'])),
     },
     link,
+    badRelease: trafficControl,
     traffic: { newConnection: phaseA.traffic, keepAlive: phaseB.traffic, keepAliveBaseline: baseline.traffic, keepAliveStartingJvmBaseline: jvm?.traffic, classic: classicTraffic },
     startupMs: { idle: startupIdleMs, underLoad: startupLoadMs },
     diagnostics,
