@@ -21,6 +21,7 @@ import { checklistText, preflightChecks, problemsText } from './preflight.js'
 import { preflightParams, readPreflightFacts } from './preflight-facts.js'
 import { type HostReport, timed } from './report.js'
 import type { HeldLock } from './lock.js'
+import { markNeverServed, rejectedRelease } from './include-switch.js'
 import { type HostTraffic, type TrafficView, sendNginxDump, switchView, trafficDryRun, trafficOf, trafficPlan } from './traffic-control.js'
 import type { Split } from '../remote/traffic.js'
 import {
@@ -217,6 +218,7 @@ export async function switchHost(staged: StagedHost, { observed = false } = {}):
         switchTo: async (port, previous) => {
           await pointAt(staged, port, previous)
           staged.observed = false
+          await markNeverServed(run, rejectedRelease(release, previous), 'post-switch')
         },
         stop: () => stopNewInstance(staged),
       },
@@ -257,6 +259,7 @@ export async function switchBackHost(staged: StagedHost, why = 'so that the flee
     run.report.activePort = active
     run.report.release = previousRelease
     run.report.rolledBack = true
+    await markNeverServed(run, rejectedRelease(staged.release, previousRelease), 'switch back')
     await stopNewInstance(staged).catch(() => undefined)
   } finally {
     await staged.lock.release()

@@ -7,12 +7,11 @@
  */
 import type { DeployConfig } from '../config/inputs.js'
 import type { Log } from '../log.js'
-import { releaseUnservedScript } from '../remote/release-state.js'
 import { type Split, readInclude } from '../remote/traffic.js'
 import type { RemoteHost } from '../ssh/transport.js'
 import { canaryToPromote } from './control.js'
 import { instanceOn } from './host-state.js'
-import { switchInclude } from './include-switch.js'
+import { markNeverServed, rejectedRelease, switchInclude } from './include-switch.js'
 import { renderInclude } from './plan.js'
 import { type HostReport, timed } from './report.js'
 import { runPostSwitchHook } from './hooks.js'
@@ -75,7 +74,13 @@ export async function promote(remote: RemoteHost, config: DeployConfig, report: 
           run,
           { name: 'post-switch', release, fileName, port: newPort, previousPort },
           { port: previousPort, release: releaseOf(run)(previousPort) },
-          { switchTo: (port, back) => switchTraffic(run, port, back), stop: (port) => stopInstance(run, port, config.drainSeconds) },
+          {
+            switchTo: async (port, back) => {
+              await switchTraffic(run, port, back)
+              await markNeverServed(run, rejectedRelease(release, back), 'post-switch')
+            },
+            stop: (port) => stopInstance(run, port, config.drainSeconds),
+          },
         ),
       )
     }
@@ -121,8 +126,8 @@ export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<vo
   await timed(report, 'stop_previous', () =>
     log.group(`Stop the canary on port ${newPort}`, () => stopInstance(run, newPort, config.drainSeconds)),
   )
-  // Its canary step may have marked it as served: a later rollback must not take it for a version to go back to.
-  if (canaryRelease)
-    await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release: canaryRelease }), { step: 'rollback' })
+  // A canary held by an earlier version of the action was marked as served by its step: a later
+  // rollback must not take it for a version to go back to.
+  await markNeverServed(run, rejectedRelease(canaryRelease, release), 'rollback')
   report.outcome = 'rolled-back'
 }

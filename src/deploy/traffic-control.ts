@@ -226,6 +226,16 @@ export async function trafficDryRun(
 export type TrafficView = { mode: 'plain'; port: number } | { mode: 'observed'; port: number } | { mode: 'canary'; split: Split }
 
 /**
+ * The release that a switch to `view` marks as one that has served (see RELEASE_STATE_FILE), the
+ * kind a rollback goes back to: only a release with all the traffic and nothing left to judge it.
+ * A canary step's release (held or not) and a baking one are still judged: the plain include after
+ * the bake, or promote, marks it; a failed analysis sends it back, marked as never served.
+ */
+export function releaseServedBy(view: TrafficView, release: string | undefined): string | undefined {
+  return view.mode === 'plain' ? release : undefined
+}
+
+/**
  * Points nginx at `view`, with the http-level file that goes with it, in one switch. Entering a
  * watched view for the first time, the traffic log's end is read just before (no round trip of its
  * own): what nginx logs from then on is this run's.
@@ -234,6 +244,7 @@ export async function switchView(
   run: HostRun,
   traffic: HostTraffic,
   view: TrafficView,
+  /** The release that serves once nginx took `view`. */
   release: string | undefined,
   { verify }: { verify: boolean },
 ): Promise<void> {
@@ -265,7 +276,7 @@ export async function switchView(
           split: view.mode === 'canary' ? view.split : undefined,
         }),
       },
-      release,
+      release: releaseServedBy(view, release),
       verify,
       done:
         view.mode === 'canary'
