@@ -19,7 +19,7 @@ import {
 } from '../remote/traffic.js'
 import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
 import { switchInclude } from './include-switch.js'
-import { dumpCommand, readNginxDump } from './nginx-dump.js'
+import { dumpCommand, httpFileMissing, readNginxDump } from './nginx-dump.js'
 import { sudoArgsOf } from './preflight-facts.js'
 import { withoutSudoForRoot } from './plan.js'
 import type { HostRun } from './steps.js'
@@ -156,11 +156,10 @@ export async function readHostTraffic(run: HostRun, dumping: Promise<RemoteResul
   }
   const httpFile = config.traffic.httpInclude
   const layout = readNginxDump(answer.dump, { include: config.nginx.include, httpFile, compiledAccessLog: answer.httpLogPath })
-  if (!layout.httpFileIncluded)
-    throw new TrafficRefusal(
-      `nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split and the log format.`,
-      `Add "include ${httpFile};" inside the http block of nginx's configuration (after creating the file, empty: "sudo touch ${httpFile}"), or set nginx-http-include to a file that nginx's http block already includes (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`,
-    )
+  if (!layout.httpFileIncluded) {
+    const { problem, fix } = httpFileMissing(httpFile, why)
+    throw new TrafficRefusal(problem, fix)
+  }
   if (layout.problems.length > 0)
     throw new TrafficRefusal(
       `the action cannot observe the traffic through ${config.nginx.include}, and ${why}: ${layout.problems.join('; ')}.`,
