@@ -19,7 +19,7 @@ import { preflightScript } from '../remote/preflight.js'
 import { redactCommandLine } from '../config/secrets.js'
 import { checklistText, preflightChecks, problemsText } from './preflight.js'
 import { preflightParams, readPreflightFacts } from './preflight-facts.js'
-import { type HostReport, timed } from './report.js'
+import { type HostReport, reportServing, timed } from './report.js'
 import type { HeldLock } from './lock.js'
 import { markNeverServed, rejectedRelease } from './include-switch.js'
 import { type HostTraffic, type TrafficView, sendNginxDump, switchView, trafficDryRun, trafficOf, trafficPlan } from './traffic-control.js'
@@ -97,9 +97,7 @@ export async function stageHost(
     // Until the switch, the outputs describe what serves: the old port and release.
     const previousRelease = instanceOn(state, active)?.release
     const traffic = await timed(report, 'inspect', () => trafficOf(run, active, dumping))
-    report.activePort = active
-    report.previousPort = active
-    report.release = previousRelease
+    reportServing(report, active, previousRelease)
 
     // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
     // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
@@ -393,9 +391,7 @@ export async function planDeploy(
   )
   report.plan = plan
   report.checks = checks
-  report.activePort = active
-  report.previousPort = active
-  report.release = release
+  reportServing(report, active, release)
   if (failed > 0) throw new StepError('dry-run', problemsText(checks))
   report.outcome = 'dry-run'
 }
