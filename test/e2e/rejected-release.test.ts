@@ -44,7 +44,7 @@ describe('a release rejected by the analysis', () => {
     }
     expect(await served(target)).toBe(`200 version=2 port=${ports[0]}`)
     const releasesOf = async () => (await readdir(path.join(target.deployDir, 'releases'))).sort()
-    const [v1, v2] = await releasesOf()
+    const [v1] = await releasesOf()
 
     const inCanary = await deploy('3', { env: 'SAMPLE_MODE=flaky', 'canary-steps': '20', 'canary-interval': 20 })
     expect(inCanary.code, why(inCanary)).not.toBe(0)
@@ -62,6 +62,5 @@ describe('a release rejected by the analysis', () => {
     expect(back.stdout).toContain(`starting release ${v1} there`)
     expect(back.outputs.release).toBe(v1)
     expect(await served(target)).toBe(`200 version=1 port=${ports[1]}`)
-    expect(v2).not.toBe(back.outputs.release)
   })
 })

@@ -8,26 +8,42 @@ import { emptyReport } from '../../src/deploy/report.js'
 import type { HostRun } from '../../src/deploy/steps.js'
 import { releaseServedBy } from '../../src/deploy/traffic-control.js'
 import type { Log } from '../../src/log.js'
-import type { RemoteHost } from '../../src/ssh/transport.js'
+import { HOOK_EXIT } from '../../src/remote/hooks.js'
+import { RemoteCommandError, type RemoteHost, type RemoteResult } from '../../src/ssh/transport.js'
 
 const DEPLOY_DIR = '/srv/shop'
 const PREVIOUS = '20261207-100000-aaaaaaaa'
 const NEW = '20261207-110000-bbbbbbbb'
 const stateFile = (release: string) => `${DEPLOY_DIR}/releases/${release}/.state`
 
-function config(): DeployConfig {
-  const values: Record<string, string> = { host: 'web1', username: 'deploy', password: 'pw', artifact: 'app.jar', 'app-name': 'shop' }
+function config(inputs: Record<string, string> = {}): DeployConfig {
+  const values: Record<string, string> = {
+    host: 'web1',
+    username: 'deploy',
+    password: 'pw',
+    artifact: 'app.jar',
+    'app-name': 'shop',
+    ...inputs,
+  }
   return parseInputs((name) => values[name] ?? '')
 }
 
 /** A host that answers every script as the happy path does, and what it was sent. */
-function fakeHost(release = NEW) {
+function fakeHost(release = NEW, inputs: Record<string, string> = {}) {
   const scripts: string[] = []
   const remote = {
     entry: { label: 'web1', username: 'deploy' },
-    run: async (script: string) => {
+    run: async (script: string, options: { step: string }) => {
       scripts.push(script)
-      return { code: 0, answer: { facts: { offset: '0', switched: 'yes' }, sections: {} } }
+      // The user's post-switch check fails; everything else goes as on a healthy host.
+      if (options.step === 'post-switch-command')
+        throw new RemoteCommandError(options.step, {
+          code: HOOK_EXIT.failed,
+          stdout: '',
+          stderr: '',
+          answer: { facts: { hook_status: '1' }, sections: {}, lists: {} },
+        } as unknown as RemoteResult)
+      return { code: 0, answer: { facts: { offset: '0', switched: 'yes' }, sections: {}, lists: {} } }
     },
   } as unknown as RemoteHost
   const log: Log = { info: () => {}, warning: () => {}, progress: () => {}, group: (_title, work) => work() }
@@ -40,7 +56,7 @@ function fakeHost(release = NEW) {
     units: [],
     systemd: false,
   } as unknown as HostState
-  const run: HostRun = { config: config(), remote, log, report: emptyReport('web1', 'deploy'), state }
+  const run: HostRun = { config: config(inputs), remote, log, report: emptyReport('web1', 'deploy'), state }
   const staged: StagedHost = {
     run,
     lock: { release: async () => {} } as StagedHost['lock'],
@@ -101,5 +117,12 @@ describe('a release that the run sent back counts as never served', () => {
     expect(rejectedRelease(PREVIOUS, PREVIOUS)).toBeUndefined()
     expect(rejectedRelease(NEW, PREVIOUS)).toBe(NEW)
     expect(rejectedRelease(NEW, undefined)).toBe(NEW)
+  })
+
+  it('after a failed post-switch-command: traffic went back, and the new release is marked never served', async () => {
+    const { staged, marks } = fakeHost(NEW, { 'post-switch-command': './smoke-test.sh' })
+    await expect(switchHost(staged)).rejects.toThrow(/^post-switch-command: failed with exit status 1.*Traffic went back to port 8081/s)
+    // The switch marked it; going back unmarked it.
+    expect(marks()).toEqual({ served: [PREVIOUS, NEW], neverServed: [NEW] })
   })
 })
