@@ -2,39 +2,20 @@
  * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
  * value fails the step before anything happens on a host. Pure: inputs come from a function.
  */
-import { HostEntry, parseHostEntry, splitHostList } from './hosts.js'
 import { SHELL_NAME } from '../remote/quote.js'
-import { proxyCommandProblem } from '../ssh/expand-command.js'
+import { type ConnectionConfig, parseConnectionInputs } from './connection-inputs.js'
+import { inputReaders, show } from './readers.js'
 import { MIN_SECRET_LENGTH, isBoolean, javaOptionValues, javaOptions, mayBeSecret } from './secrets.js'
 import { type TrafficConfig, parseTrafficInputs } from './traffic-inputs.js'
+
+export type { HostKeyPolicy, ProxyConfig, SecretInputs } from './connection-inputs.js'
+export { firstDestination } from './connection-inputs.js'
 
 export const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'] as const
 export type Command = (typeof COMMANDS)[number]
 
 /** Who keeps the instances running: systemd units, detached processes, or systemd when the host allows it. */
 export type Supervisor = 'auto' | 'systemd' | 'none'
-
-export interface SecretInputs {
-  privateKey?: string
-  passphrase?: string
-  password?: string
-}
-
-export interface HostKeyPolicy {
-  /** `SHA256:...` fingerprints, as `ssh-keygen -lf` prints them. */
-  fingerprints: string[]
-  /** known_hosts text (plain or hashed entries). */
-  knownHosts: string
-  /** Accept any host key: only when the user asked for it in so many words. */
-  insecureSkip: boolean
-}
-
-/** One jump host of `proxy-host`. */
-export interface ProxyConfig {
-  entry: HostEntry
-  auth: SecretInputs
-  hostKeys: HostKeyPolicy
-}
 
 export interface HealthCheck {
   /** Path requested on `http://127.0.0.1:<port>`. */
@@ -54,21 +35,9 @@ export interface NginxConfig {
   reloadCommand: string
 }
 
-export interface DeployConfig {
+/** Every input, checked and typed; the connection inputs (hosts, credentials, jump hosts) come first. */
+export interface DeployConfig extends ConnectionConfig {
   command: Command
-  hosts: HostEntry[]
-  auth: SecretInputs
-  hostKeys: HostKeyPolicy
-  /** `proxy-host`: the jump hosts, in the order they are reached (OpenSSH's `ProxyJump a,b`); empty for none. */
-  jumpHosts: ProxyConfig[]
-  /**
-   * `proxy-command`: run on the runner by `sh -c` for each host, its stdin and stdout carrying the
-   * SSH connection; `%h`, `%p`, `%r` and `%%` are replaced as OpenSSH's ProxyCommand does ('' for none).
-   */
-  proxyCommand: string
-  connectTimeoutSeconds: number
-  /** Tries after the first for a connection that failed for a reason that can pass (src/ssh/retry.ts). */
-  connectRetries: number
   /** Path or glob relative to the workspace; resolved by `resolveArtifact`. */
   artifact: string
   appName: string
@@ -124,125 +93,15 @@ export interface InputContext {
 
 /** Reads inputs through `get` (the raw string, '' when unset) and returns the typed config. */
 export function parseInputs(get: (name: string) => string, context: InputContext = {}): DeployConfig {
-  const problems: string[] = []
-  const raw = (name: string) => get(name) ?? ''
-  const text = (name: string, fallback: string) => {
-    const value = raw(name).trim()
-    return value === '' ? fallback : value
-  }
-  const show = (value: string) => JSON.stringify(value)
-
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const value = raw(name).trim()
-    if (value === '') return fallback
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      problems.push(`${name}: ${show(value)} is not valid; expected a whole number from ${min} to ${max}`)
-      return fallback
-    }
-    return Number(value)
-  }
-  const seconds = (name: string, fallback: number, min = 0): number => {
-    const value = raw(name).trim()
-    if (value === '') return fallback
-    const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?$/.exec(value)
-    const scale = { ms: 0.001, s: 1, m: 60 }[match?.[2] ?? 's'] ?? 1
-    const parsed = match ? Number(match[1]) * scale : NaN
-    if (!match || parsed < min || parsed > 86_400) {
-      problems.push(`${name}: ${show(value)} is not valid; expected seconds, e.g. "30", "0.5" or "2m", at least ${min}`)
-      return fallback
-    }
-    return parsed
-  }
-  const boolean = (name: string, fallback: boolean): boolean => {
-    const value = raw(name).trim().toLowerCase()
-    if (value === '') return fallback
-    if (['true', 'yes', 'on', '1'].includes(value)) return true
-    if (['false', 'no', 'off', '0'].includes(value)) return false
-    problems.push(`${name}: ${show(raw(name).trim())} is not valid; expected true or false`)
-    return fallback
-  }
-  const fingerprints = (name: string): string[] => {
-    const entries = raw(name)
-      .split(/[\s,]+/)
-      .filter(Boolean)
-    return entries.filter((entry) => {
-      if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(entry)) return true
-      problems.push(
-        `${name}: ${show(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`,
-      )
-      return false
-    })
-  }
+  const read = inputReaders(get)
+  const { raw, text, integer, seconds, boolean, problems } = read
 
   const command = text('command', 'deploy')
   if (!(COMMANDS as readonly string[]).includes(command)) {
     problems.push(`command: ${show(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`)
   }
 
-  const port = integer('port', 22, 1, 65535)
-  const username = raw('username').trim()
-  const hostList = splitHostList(raw('host'))
-  if (hostList.length === 0) problems.push('host: is required; expected a host name or address, or several separated by newlines or commas')
-  const hosts: HostEntry[] = []
-  for (const entry of hostList) {
-    const parsed = parseHostEntry(entry, { port, username })
-    if (typeof parsed === 'string') problems.push(parsed)
-    else hosts.push(parsed)
-  }
-  const labels = hosts.map((h) => `${h.host}:${h.port}`)
-  const repeated = labels.find((label, i) => labels.indexOf(label) !== i)
-  if (repeated) problems.push(`host: ${show(repeated)} is listed twice; each host may appear once`)
-
-  const auth: SecretInputs = {
-    privateKey: raw('private-key').trim() || undefined,
-    passphrase: raw('passphrase') || undefined,
-    password: raw('password') || undefined,
-  }
-  if (!auth.privateKey && !auth.password) {
-    problems.push('private-key: is empty and so is password; expected at least one way to authenticate')
-  }
-  if (auth.privateKey && !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(auth.privateKey)) {
-    problems.push('private-key: is not a private key; expected the whole key file, starting with "-----BEGIN"')
-  }
-
-  const hostKeys: HostKeyPolicy = {
-    fingerprints: fingerprints('host-fingerprint'),
-    knownHosts: raw('known-hosts'),
-    insecureSkip: boolean('insecure-skip-host-key-check', false),
-  }
-
-  // Each jump host takes proxy-port, proxy-username and proxy-private-key unless its entry names its
-  // own user or port; its key is pinned by known-hosts or by one of the proxy-host-fingerprint pins.
-  const jumpHosts: ProxyConfig[] = []
-  const proxyHosts = splitHostList(raw('proxy-host'))
-  if (proxyHosts.length > 0) {
-    const proxyPort = integer('proxy-port', 22, 1, 65535)
-    const proxyUser = raw('proxy-username').trim() || username
-    const proxyAuth: SecretInputs = {
-      privateKey: raw('proxy-private-key').trim() || auth.privateKey,
-      passphrase: raw('proxy-passphrase') || (raw('proxy-private-key').trim() ? undefined : auth.passphrase),
-    }
-    const proxyKeys: HostKeyPolicy = {
-      fingerprints: fingerprints('proxy-host-fingerprint'),
-      knownHosts: hostKeys.knownHosts,
-      insecureSkip: hostKeys.insecureSkip,
-    }
-    for (const proxyHost of proxyHosts) {
-      const entry = parseHostEntry(proxyHost, { port: proxyPort, username: proxyUser }, 'proxy-host')
-      if (typeof entry === 'string') problems.push(entry)
-      else jumpHosts.push({ entry, auth: proxyAuth, hostKeys: proxyKeys })
-    }
-  }
-  const proxyCommand = raw('proxy-command').trim()
-  if (proxyCommand !== '') {
-    if (proxyHosts.length > 0) {
-      problems.push(
-        'proxy-command: is set, and so is proxy-host; expected one of them: a jump host inside the command (ssh -W %h:%p bastion), or proxy-host alone',
-      )
-    }
-    const problem = proxyCommandProblem(proxyCommand)
-    if (problem) problems.push(`proxy-command: ${show(proxyCommand)} ${problem}`)
-  }
+  const connection = parseConnectionInputs(read)
 
   const artifact = raw('artifact').trim()
   if (artifact === '') problems.push('artifact: is required; expected the path or glob of the built jar, e.g. build/libs/*.jar')
@@ -332,13 +191,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
 
   const config: DeployConfig = {
     command: command as Command,
-    hosts,
-    auth,
-    hostKeys,
-    jumpHosts,
-    proxyCommand,
-    connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
-    connectRetries: integer('connect-retries', 3, 0, 10),
+    ...connection,
     artifact,
     appName,
     deployDir,
@@ -366,7 +219,7 @@ export function parseInputs(get: (name: string) => string, context: InputContext
     hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
     hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
     logLines: integer('log-lines', 200, 1, 100_000),
-    traffic: parseTrafficInputs({ raw, seconds, integer, problems }, { appName, include }),
+    traffic: parseTrafficInputs(read, { appName, include }),
   }
   // only deploy needs an artifact
   if (command !== 'deploy') {
@@ -413,24 +266,4 @@ export function registeredSecretsOf(config: DeployConfig): string[] {
     ...candidates.filter(([name, value]) => mayBeSecret(name, value, shown)).map(([, value]) => value),
   ]
   return values.filter((v): v is string => typeof v === 'string' && v.trim() !== '')
-}
-
-/**
- * The address the run connects to first: the first jump host when `proxy-host` is set, none with
- * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
- * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
- */
-export function firstDestination(get: (name: string) => string): { host: string; port: number } | undefined {
-  const port = (name: string) => {
-    const value = (get(name) ?? '').trim()
-    return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined
-  }
-  // A proxy command makes the first connection itself.
-  if ((get('proxy-command') ?? '').trim() !== '') return undefined
-  const proxyHost = splitHostList(get('proxy-host') ?? '')[0]
-  const [entry, defaultPort] =
-    proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')]
-  if (entry === undefined || defaultPort === undefined) return undefined
-  const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' })
-  return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port }
 }

@@ -2,6 +2,7 @@
  * The traffic-control inputs (SPEC "Traffic control"): canary steps, bake, the analysis thresholds
  * and the files nginx reads for them. Checked with the rest of the inputs, before any connection.
  */
+import { type InputReaders, show } from './readers.js'
 
 export interface TrafficConfig {
   /** Increasing percentages of clients sent to the new instance, a step each; empty for no canary. */
@@ -34,19 +35,8 @@ export function watchesTraffic(traffic: TrafficConfig): boolean {
   return traffic.canarySteps.length > 0 || traffic.bakeSeconds > 0
 }
 
-/** The readers parseInputs shares with this module: each records a problem and returns the fallback. */
-export interface InputReaders {
-  raw(name: string): string
-  seconds(name: string, fallback: number, min?: number): number
-  integer(name: string, fallback: number, min: number, max: number): number
-  problems: string[]
-}
-
-const show = (value: string) => JSON.stringify(value)
-
 export function parseTrafficInputs(read: InputReaders, context: { appName: string; include: string }): TrafficConfig {
-  const { raw, problems } = read
-  const text = (name: string, fallback: string) => raw(name).trim() || fallback
+  const { raw, text, problems } = read
 
   const stepsText = raw('canary-steps').trim()
   const steps = stepsText === '' ? [] : stepsText.split(/[\s,]+/).filter(Boolean)

@@ -6,7 +6,7 @@
 import type { DeployConfig } from '../config/inputs.js'
 import { watchesTraffic } from '../config/traffic-inputs.js'
 import { type IncludeState, type Split, readInclude } from '../remote/traffic.js'
-import { type HostState, instanceOn } from './host-state.js'
+import { type HostState, releaseOn } from './host-state.js'
 import { StepError } from './step-error.js'
 
 /** The releases that run on each port, for messages; absent when unknown. */
@@ -43,7 +43,7 @@ const FINISH_CANARY = '`command: promote` sends all traffic to the new instance,
  */
 export function refuseDeploy(state: HostState, config: Pick<DeployConfig, 'ports' | 'traffic'>, host: string): void {
   const traffic = readInclude(state.include, config.ports)
-  const releaseOf = (port: number) => instanceOn(state, port)?.release
+  const releaseOf = releaseOn(state)
   if (traffic.mode === 'canary') {
     const { percent, newPort, previousPort } = traffic.split
     throw new StepError(

@@ -19,8 +19,9 @@ import { preflightScript } from '../remote/preflight.js'
 import { redactCommandLine } from '../config/secrets.js'
 import { checklistText, preflightChecks, problemsText } from './preflight.js'
 import { preflightParams, readPreflightFacts } from './preflight-facts.js'
-import { type HostReport, timed } from './report.js'
+import { type HostReport, reportServing, timed } from './report.js'
 import type { HeldLock } from './lock.js'
+import { markNeverServed, rejectedRelease } from './include-switch.js'
 import { type HostTraffic, type TrafficView, sendNginxDump, switchView, trafficDryRun, trafficOf, trafficPlan } from './traffic-control.js'
 import type { Split } from '../remote/traffic.js'
 import {
@@ -96,9 +97,7 @@ export async function stageHost(
     // Until the switch, the outputs describe what serves: the old port and release.
     const previousRelease = instanceOn(state, active)?.release
     const traffic = await timed(report, 'inspect', () => trafficOf(run, active, dumping))
-    report.activePort = active
-    report.previousPort = active
-    report.release = previousRelease
+    reportServing(report, active, previousRelease)
 
     // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
     // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
@@ -217,6 +216,7 @@ export async function switchHost(staged: StagedHost, { observed = false } = {}):
         switchTo: async (port, previous) => {
           await pointAt(staged, port, previous)
           staged.observed = false
+          await markNeverServed(run, rejectedRelease(release, previous), 'post-switch')
         },
         stop: () => stopNewInstance(staged),
       },
@@ -257,6 +257,7 @@ export async function switchBackHost(staged: StagedHost, why = 'so that the flee
     run.report.activePort = active
     run.report.release = previousRelease
     run.report.rolledBack = true
+    await markNeverServed(run, rejectedRelease(staged.release, previousRelease), 'switch back')
     await stopNewInstance(staged).catch(() => undefined)
   } finally {
     await staged.lock.release()
@@ -390,9 +391,7 @@ export async function planDeploy(
   )
   report.plan = plan
   report.checks = checks
-  report.activePort = active
-  report.previousPort = active
-  report.release = release
+  reportServing(report, active, release)
   if (failed > 0) throw new StepError('dry-run', problemsText(checks))
   report.outcome = 'dry-run'
 }

@@ -33,7 +33,7 @@ import { type HostFate, inPool, runPhases } from './phases.js'
 import { type HostReport, emptyReport, timed } from './report.js'
 import { rollback } from './rollback.js'
 import { status } from './status.js'
-import { StepError } from './steps.js'
+import { StepError, underLock } from './steps.js'
 import { trafficWork } from './traffic-flow.js'
 
 export interface RunResult {
@@ -113,12 +113,12 @@ async function eachHost(targets: Target[], config: DeployConfig, artifact: Promi
     try {
       const remote = await connected(target)
       if (config.command === 'deploy') await planDeploy(remote, config, await artifact!, report, log)
-      else if (config.command === 'rollback') await rollback(remote, config, report, log)
+      else if (config.command === 'rollback') await underLock(remote, config, report, log, rollback)
       else if (config.command === 'logs') await logs(remote, config, report, log, secretsOf(config))
       else if (config.command === 'status') await status(remote, config, report, log)
-      else if (config.command === 'promote') await promote(remote, config, report, log)
-      else if (config.command === 'maintenance') await maintenance(remote, config, report, log)
-      else if (config.command === 'live') await live(remote, config, report, log)
+      else if (config.command === 'promote') await underLock(remote, config, report, log, promote)
+      else if (config.command === 'maintenance') await underLock(remote, config, report, log, maintenance)
+      else if (config.command === 'live') await underLock(remote, config, report, log, live)
       else throw new StepError(config.command, `command ${config.command} is not known`)
     } catch (error) {
       report.outcome = 'failed'

@@ -5,30 +5,19 @@
  * include for one port, through the switch script (tested, reloaded, put back on failure); the
  * http-level file is left as it is, since the plain include no longer reads its split.
  */
-import type { DeployConfig } from '../config/inputs.js'
-import type { Log } from '../log.js'
-import { releaseUnservedScript } from '../remote/release-state.js'
 import { type Split, readInclude } from '../remote/traffic.js'
-import type { RemoteHost } from '../ssh/transport.js'
 import { canaryToPromote } from './control.js'
-import { instanceOn } from './host-state.js'
-import { switchInclude } from './include-switch.js'
+import { releaseOn } from './host-state.js'
+import { markNeverServed, rejectedRelease, switchInclude } from './include-switch.js'
 import { renderInclude } from './plan.js'
-import { type HostReport, timed } from './report.js'
+import { reportServing, timed } from './report.js'
 import { runPostSwitchHook } from './hooks.js'
-import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth, stopInstance, switchTraffic } from './steps.js'
+import { type HostRun, StepError, answersHealth, awaitNginxHandover, stopInstance, switchTraffic } from './steps.js'
 
 /** The split of the canary held on the host, if one is. */
 export function heldCanary(run: HostRun): Split | undefined {
   const traffic = readInclude(run.state.include, run.config.ports)
   return traffic.mode === 'canary' ? traffic.split : undefined
-}
-
-const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port)?.release
-
-/** Whether the instance on `port` answers its health check right now. */
-async function answersHealth(run: HostRun, port: number): Promise<boolean> {
-  return (await timed(run.report, 'probe', () => probeHealth(run, [port]))).get(port) === true
 }
 
 /** All traffic to `port` (the plain include), or, if nginx does not take it, the canary as it was. */
@@ -37,7 +26,7 @@ async function endCanary(run: HostRun, split: Split, port: number, done: string)
     run.log.group(`Switch nginx to port ${port} for every client`, () =>
       switchInclude(run, {
         content: renderInclude(run.config.nginx.template, port),
-        release: releaseOf(run)(port),
+        release: releaseOn(run.state)(port),
         verify: true,
         done,
         before: `the canary's split (${split.percent}% of clients to port ${split.newPort})`,
@@ -46,52 +35,52 @@ async function endCanary(run: HostRun, split: Split, port: number, done: string)
   )
 }
 
-export async function promote(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
-  const { lock, state } = await lockAndInspect(remote, config, report, log)
-  try {
-    const run: HostRun = { config, remote, log, report, state }
-    const split = canaryToPromote(readInclude(state.include, config.ports), remote.entry.label, releaseOf(run), config.ports)
-    const { newPort, previousPort } = split
-    const release = releaseOf(run)(newPort)
-    report.targetRelease = release
-    // Until the switch, the outputs describe what the canary falls back to.
-    report.activePort = previousPort
-    report.previousPort = previousPort
-    report.release = releaseOf(run)(previousPort)
-    if (!(await answersHealth(run, newPort))) {
-      throw new StepError(
-        'promote',
-        `the canary on port ${newPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${newPort}${config.health.path}); nothing was switched and the canary stays held. Send its clients back with command: rollback.`,
-      )
-    }
-    await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`)
-    report.activePort = newPort
-    report.release = release
-    // The full switch happens now, not in the deploy that held the canary: so does its check.
-    if (release !== undefined) {
-      const fileName = state.releases.find((r) => r.name === release)?.fileName ?? ''
-      await timed(report, 'post_switch', () =>
-        runPostSwitchHook(
-          run,
-          { name: 'post-switch', release, fileName, port: newPort, previousPort },
-          { port: previousPort, release: releaseOf(run)(previousPort) },
-          { switchTo: (port, back) => switchTraffic(run, port, back), stop: (port) => stopInstance(run, port, config.drainSeconds) },
-        ),
-      )
-    }
-    report.canary = 'promoted'
-    if (config.stopPrevious) {
-      await timed(report, 'stop_previous', () =>
-        log.group(`Stop the previous instance on port ${previousPort}`, () => stopInstance(run, previousPort, config.drainSeconds)),
-      )
-    } else {
-      await awaitNginxHandover(run)
-      log.info(`The previous instance on port ${previousPort} stays warm for rollback.`)
-    }
-    report.outcome = 'promoted'
-  } finally {
-    await lock.release()
+export async function promote(run: HostRun): Promise<void> {
+  const { config, remote, report, log, state } = run
+  const releaseOf = releaseOn(state)
+  const split = canaryToPromote(readInclude(state.include, config.ports), remote.entry.label, releaseOf, config.ports)
+  const { newPort, previousPort } = split
+  const release = releaseOf(newPort)
+  report.targetRelease = release
+  // Until the switch, the outputs describe what the canary falls back to.
+  reportServing(report, previousPort, releaseOf(previousPort))
+  if (!(await answersHealth(run, newPort))) {
+    throw new StepError(
+      'promote',
+      `the canary on port ${newPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${newPort}${config.health.path}); nothing was switched and the canary stays held. Send its clients back with command: rollback.`,
+    )
   }
+  await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`)
+  report.activePort = newPort
+  report.release = release
+  // The full switch happens now, not in the deploy that held the canary: so does its check.
+  if (release !== undefined) {
+    const fileName = state.releases.find((r) => r.name === release)?.fileName ?? ''
+    await timed(report, 'post_switch', () =>
+      runPostSwitchHook(
+        run,
+        { name: 'post-switch', release, fileName, port: newPort, previousPort },
+        { port: previousPort, release: releaseOf(previousPort) },
+        {
+          switchTo: async (port, back) => {
+            await switchTraffic(run, port, back)
+            await markNeverServed(run, rejectedRelease(release, back), 'post-switch')
+          },
+          stop: (port) => stopInstance(run, port, config.drainSeconds),
+        },
+      ),
+    )
+  }
+  report.canary = 'promoted'
+  if (config.stopPrevious) {
+    await timed(report, 'stop_previous', () =>
+      log.group(`Stop the previous instance on port ${previousPort}`, () => stopInstance(run, previousPort, config.drainSeconds)),
+    )
+  } else {
+    await awaitNginxHandover(run)
+    log.info(`The previous instance on port ${previousPort} stays warm for rollback.`)
+  }
+  report.outcome = 'promoted'
 }
 
 /**
@@ -101,10 +90,9 @@ export async function promote(remote: RemoteHost, config: DeployConfig, report: 
 export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<void> {
   const { config, report, log } = run
   const { newPort, previousPort } = split
-  const release = releaseOf(run)(previousPort)
-  report.activePort = previousPort
-  report.previousPort = previousPort
-  report.release = release
+  const releaseOf = releaseOn(run.state)
+  const release = releaseOf(previousPort)
+  reportServing(report, previousPort, release)
   if (!(await answersHealth(run, previousPort))) {
     throw new StepError(
       'rollback',
@@ -113,7 +101,7 @@ export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<vo
   }
   await endCanary(run, split, previousPort, `nginx now sends all traffic back to port ${previousPort} (release ${release ?? 'unknown'})`)
   report.previousPort = newPort
-  const canaryRelease = releaseOf(run)(newPort)
+  const canaryRelease = releaseOf(newPort)
   if (config.drainSeconds > 0)
     log.info(
       `Draining port ${newPort} for ${config.drainSeconds} s (drain-seconds) before stopping the canary (release ${canaryRelease ?? 'unknown'}).`,
@@ -121,8 +109,8 @@ export async function rollBackHeldCanary(run: HostRun, split: Split): Promise<vo
   await timed(report, 'stop_previous', () =>
     log.group(`Stop the canary on port ${newPort}`, () => stopInstance(run, newPort, config.drainSeconds)),
   )
-  // Its canary step may have marked it as served: a later rollback must not take it for a version to go back to.
-  if (canaryRelease)
-    await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release: canaryRelease }), { step: 'rollback' })
+  // A canary held by an earlier version of the action was marked as served by its step: a later
+  // rollback must not take it for a version to go back to.
+  await markNeverServed(run, rejectedRelease(canaryRelease, release), 'rollback')
   report.outcome = 'rolled-back'
 }

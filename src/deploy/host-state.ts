@@ -110,6 +110,11 @@ export function instanceOn(state: HostState, port: number | undefined): Instance
   return state.instances.find((i) => i.port === port)
 }
 
+/** The release recorded on each port, by port. */
+export function releaseOn(state: HostState): (port: number | undefined) => string | undefined {
+  return (port) => instanceOn(state, port)?.release
+}
+
 /**
  * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
  * file naming a live process that is not the instance it recorded. Records the inspection in

@@ -5,6 +5,7 @@
  */
 import { SWITCH_EXIT, switchScript } from '../remote/nginx.js'
 import { releaseStatePath } from '../remote/release.js'
+import { releaseUnservedScript } from '../remote/release-state.js'
 import { RemoteCommandError } from '../ssh/transport.js'
 import { nginxMasterHint, withoutSudoForRoot } from './plan.js'
 import type { HostRun } from './steps.js'
@@ -24,6 +25,30 @@ export interface IncludeChange {
   done: string
   /** What nginx goes back to when verify-url fails: "the previous port" unless said. */
   before?: string
+}
+
+/**
+ * A release that a run sent back (a failed analysis, post-switch-command, the fleet going back) is
+ * no version for a later rollback to go back to, even if a switch marked it as served: it counts as
+ * never served (see RELEASE_STATE_FILE). Nothing when it is also the release traffic went back to.
+ */
+export function rejectedRelease(sentBack: string | undefined, wentBackTo: string | undefined): string | undefined {
+  return sentBack === wentBackTo ? undefined : sentBack
+}
+
+/**
+ * Marks `release` as one that never served, once the run sent it back (see rejectedRelease). A
+ * failure here changes nothing that serves: a warning says what a later rollback might do.
+ */
+export async function markNeverServed(run: HostRun, release: string | undefined, step: string): Promise<void> {
+  if (release === undefined) return
+  try {
+    await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release }), { step })
+  } catch (error) {
+    run.log.warning(
+      `Could not mark release ${release} as one that never served (${error instanceof Error ? error.message : String(error)}): a rollback that finds nothing warm might start it again.`,
+    )
+  }
 }
 
 /** How long nginx may take to start new workers after a reload, and to retire the old ones. */

@@ -4,13 +4,11 @@
  * Retry-After while the instances keep running; live puts traffic back on the instance the
  * maintenance include names.
  */
-import type { DeployConfig } from '../config/inputs.js'
-import type { Log } from '../log.js'
 import { MAINTENANCE_PAGE_EXIT, maintenancePageScript, pageText } from '../remote/maintenance.js'
 import { nginxDumpScript, readDumpAnswer, readInclude } from '../remote/traffic.js'
-import { RemoteCommandError, type RemoteHost } from '../ssh/transport.js'
+import { RemoteCommandError } from '../ssh/transport.js'
 import { liveDecision, portForMaintenance } from './control.js'
-import { instanceOn } from './host-state.js'
+import { releaseOn } from './host-state.js'
 import { switchInclude } from './include-switch.js'
 import {
   DEFAULT_MAINTENANCE_PAGE,
@@ -22,12 +20,10 @@ import {
 } from './maintenance-text.js'
 import { dumpCommand, readNginxDump } from './nginx-dump.js'
 import { renderInclude, withoutSudoForRoot } from './plan.js'
-import { type HostReport, timed } from './report.js'
-import { type HostRun, StepError, awaitNginxHandover, lockAndInspect, probeHealth } from './steps.js'
+import { reportServing, timed } from './report.js'
+import { type HostRun, StepError, answersHealth, awaitNginxHandover } from './steps.js'
 
 const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere'
-
-const releaseOf = (run: HostRun) => (port: number) => instanceOn(run.state, port)?.release
 
 /**
  * The add_header directives in force where nginx includes the include (a server's
@@ -84,42 +80,36 @@ async function readPage(run: HostRun): Promise<string> {
   }
 }
 
-export async function maintenance(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
-  const { lock, state } = await lockAndInspect(remote, config, report, log)
-  try {
-    const run: HostRun = { config, remote, log, report, state }
-    const traffic = readInclude(state.include, config.ports)
-    const port = portForMaintenance(traffic, remote.entry.label, releaseOf(run), config.ports)
-    report.activePort = port
-    report.previousPort = port
-    report.release = instanceOn(state, port)?.release
-    const headers = inheritedHeaders(run)
-    headers.catch(() => undefined)
-    const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers)
-    const wordBytes = pageWordBytes(content)
-    if (wordBytes > MAX_PAGE_WORD_BYTES) {
-      throw new StepError(
-        'maintenance',
-        `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`,
-      )
-    }
-    await timed(report, 'switch', async () => {
-      await log.group('Put nginx in maintenance', () =>
-        switchInclude(run, {
-          content,
-          verify: false,
-          done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
-        }),
-      )
-      // Once the command is over, no request may reach an instance through an old worker.
-      await awaitNginxHandover(run)
-    }).catch((error) => {
-      throw withPlacementHint(error)
-    })
-    report.outcome = 'maintenance'
-  } finally {
-    await lock.release()
+export async function maintenance(run: HostRun): Promise<void> {
+  const { config, remote, report, log, state } = run
+  const traffic = readInclude(state.include, config.ports)
+  const releaseOf = releaseOn(state)
+  const port = portForMaintenance(traffic, remote.entry.label, releaseOf, config.ports)
+  reportServing(report, port, releaseOf(port))
+  const headers = inheritedHeaders(run)
+  headers.catch(() => undefined)
+  const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers)
+  const wordBytes = pageWordBytes(content)
+  if (wordBytes > MAX_PAGE_WORD_BYTES) {
+    throw new StepError(
+      'maintenance',
+      `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`,
+    )
   }
+  await timed(report, 'switch', async () => {
+    await log.group('Put nginx in maintenance', () =>
+      switchInclude(run, {
+        content,
+        verify: false,
+        done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
+      }),
+    )
+    // Once the command is over, no request may reach an instance through an old worker.
+    await awaitNginxHandover(run)
+  }).catch((error) => {
+    throw withPlacementHint(error)
+  })
+  report.outcome = 'maintenance'
 }
 
 /** A `return` outside server and location is what nginx rejects when the include sits at http level. */
@@ -131,48 +121,39 @@ function withPlacementHint(error: unknown): unknown {
   )
 }
 
-export async function live(remote: RemoteHost, config: DeployConfig, report: HostReport, log: Log): Promise<void> {
-  const { lock, state } = await lockAndInspect(remote, config, report, log)
-  try {
-    const run: HostRun = { config, remote, log, report, state }
-    const traffic = readInclude(state.include, config.ports)
-    const decision = liveDecision(traffic, remote.entry.label, releaseOf(run), config.ports)
-    if (decision.kind === 'nothing') {
-      const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port
-      report.activePort = port
-      report.previousPort = port
-      report.release = instanceOn(state, port)?.release
-      log.info(decision.note)
-      report.outcome = 'live'
-      return
-    }
-    const { port } = decision
-    const release = instanceOn(state, port)?.release
-    report.activePort = port
-    report.previousPort = port
-    report.release = release
-    // nginx must not move users from a 503 to a 502.
-    const healthy = (await timed(report, 'probe', () => probeHealth(run, [port]))).get(port) === true
-    if (!healthy) {
-      throw new StepError(
-        'live',
-        `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`,
-      )
-    }
-    await timed(report, 'switch', async () => {
-      await log.group(`Put traffic back on port ${port}`, () =>
-        switchInclude(run, {
-          content: renderInclude(config.nginx.template, port),
-          release,
-          verify: true,
-          done: `nginx now sends traffic to port ${port} again`,
-          before: 'the maintenance page',
-        }),
-      )
-      await awaitNginxHandover(run)
-    })
+export async function live(run: HostRun): Promise<void> {
+  const { config, remote, report, log, state } = run
+  const traffic = readInclude(state.include, config.ports)
+  const releaseOf = releaseOn(state)
+  const decision = liveDecision(traffic, remote.entry.label, releaseOf, config.ports)
+  if (decision.kind === 'nothing') {
+    const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port
+    reportServing(report, port, releaseOf(port))
+    log.info(decision.note)
     report.outcome = 'live'
-  } finally {
-    await lock.release()
+    return
   }
+  const { port } = decision
+  const release = releaseOf(port)
+  reportServing(report, port, release)
+  // nginx must not move users from a 503 to a 502.
+  if (!(await answersHealth(run, port))) {
+    throw new StepError(
+      'live',
+      `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`,
+    )
+  }
+  await timed(report, 'switch', async () => {
+    await log.group(`Put traffic back on port ${port}`, () =>
+      switchInclude(run, {
+        content: renderInclude(config.nginx.template, port),
+        release,
+        verify: true,
+        done: `nginx now sends traffic to port ${port} again`,
+        before: 'the maintenance page',
+      }),
+    )
+    await awaitNginxHandover(run)
+  })
+  report.outcome = 'live'
 }

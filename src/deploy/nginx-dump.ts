@@ -29,12 +29,20 @@ export interface NginxLayout {
   addHeaders?: string[]
 }
 
-/** What to tell a user whose nginx does not read the http-level file inside http. */
-export function httpFileMissing(httpFile: string): string {
-  return (
-    `nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
-    `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`
-  )
+/**
+ * What to tell a user whose nginx does not read the http-level file inside http, where `why` says
+ * what the run asked for: the problem, and its fix. The file must exist before nginx.conf names it
+ * (an include of a missing file fails nginx -t), and come before the server blocks, whose include
+ * uses its log format.
+ */
+export function httpFileMissing(httpFile: string, why: string): { problem: string; fix: string } {
+  return {
+    problem: `nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split of the clients and the log format.`,
+    fix:
+      `Add "include ${httpFile};" inside the http block of nginx's configuration, above the server blocks (or a glob there that matches it), ` +
+      `after creating the file, empty ("sudo touch ${httpFile}": nginx -t fails on an include of a missing file); ` +
+      `or set nginx-http-include to a file that nginx's http block already reads (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`,
+  }
 }
 
 /** nginx's access log where no level of the configuration names one, as nginx is built by default. */

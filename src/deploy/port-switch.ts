@@ -6,7 +6,7 @@
  */
 import { readInclude } from '../remote/traffic.js'
 import { describeTraffic } from './control.js'
-import { instanceOn } from './host-state.js'
+import { releaseOn } from './host-state.js'
 import { switchInclude } from './include-switch.js'
 import { DEFAULT_MAINTENANCE_PAGE, keepingMaintenancePage, maintenanceInclude, maintenanceTail } from './maintenance-text.js'
 import { renderInclude } from './plan.js'
@@ -23,9 +23,8 @@ export async function switchTraffic(run: HostRun, port: number, release: string 
       done: `nginx now sends traffic to port ${port}`,
     })
   }
-  const releaseOf = (at: number) => instanceOn(state, at)?.release
   log.warning(
-    `${remote.entry.label} is ${describeTraffic(traffic, releaseOf, config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`,
+    `${remote.entry.label} is ${describeTraffic(traffic, releaseOn(state), config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`,
   )
   const fresh = maintenanceInclude(config, state.deployDir, port, DEFAULT_MAINTENANCE_PAGE)
   const kept = maintenanceTail(state.include)

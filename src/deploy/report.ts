@@ -123,6 +123,13 @@ export interface RoutingReport {
   canary?: { percent: number; newPort: number; newRelease?: string; previousPort: number; previousRelease?: string }
 }
 
+/** What serves now, in the outputs: `port`, running `release`, is both the active and the previous port until a switch. */
+export function reportServing(report: HostReport, port: number | undefined, release: string | undefined): void {
+  report.activePort = port
+  report.previousPort = port
+  report.release = release
+}
+
 export function emptyReport(host: string, command: HostReport['command']): HostReport {
   return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} }
 }

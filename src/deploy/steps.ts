@@ -87,6 +87,25 @@ export async function lockAndInspect(
   }
 }
 
+/**
+ * A command that changes the host (rollback, promote, maintenance, live), run under the host's
+ * lock from the inspection on; the lock is let go whatever happens.
+ */
+export async function underLock(
+  remote: RemoteHost,
+  config: DeployConfig,
+  report: HostReport,
+  log: Log,
+  command: (run: HostRun) => Promise<void>,
+): Promise<void> {
+  const { lock, state } = await lockAndInspect(remote, config, report, log)
+  try {
+    await command({ config, remote, log, report, state })
+  } finally {
+    await lock.release()
+  }
+}
+
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
 export function checkHostReady(state: HostState, remote: RemoteHost, artifact?: Artifact): void {
   const user = remote.entry.username
@@ -455,6 +474,11 @@ export async function pruneReleases(run: HostRun, current: string, running: stri
   if (doomed.length === 0) return []
   const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' })
   return result.answer.lists.pruned ?? []
+}
+
+/** Whether the instance on `port` answers its health check right now. */
+export async function answersHealth(run: HostRun, port: number): Promise<boolean> {
+  return (await timed(run.report, 'probe', () => probeHealth(run, [port]))).get(port) === true
 }
 
 /** One health probe of each port, for status and rollback. */

@@ -19,7 +19,7 @@ import {
 } from '../remote/traffic.js'
 import type { RemoteHost, RemoteResult } from '../ssh/transport.js'
 import { switchInclude } from './include-switch.js'
-import { dumpCommand, readNginxDump } from './nginx-dump.js'
+import { dumpCommand, httpFileMissing, readNginxDump } from './nginx-dump.js'
 import { sudoArgsOf } from './preflight-facts.js'
 import { withoutSudoForRoot } from './plan.js'
 import type { HostRun } from './steps.js'
@@ -156,11 +156,10 @@ export async function readHostTraffic(run: HostRun, dumping: Promise<RemoteResul
   }
   const httpFile = config.traffic.httpInclude
   const layout = readNginxDump(answer.dump, { include: config.nginx.include, httpFile, compiledAccessLog: answer.httpLogPath })
-  if (!layout.httpFileIncluded)
-    throw new TrafficRefusal(
-      `nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split and the log format.`,
-      `Add "include ${httpFile};" inside the http block of nginx's configuration (after creating the file, empty: "sudo touch ${httpFile}"), or set nginx-http-include to a file that nginx's http block already includes (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`,
-    )
+  if (!layout.httpFileIncluded) {
+    const { problem, fix } = httpFileMissing(httpFile, why)
+    throw new TrafficRefusal(problem, fix)
+  }
   if (layout.problems.length > 0)
     throw new TrafficRefusal(
       `the action cannot observe the traffic through ${config.nginx.include}, and ${why}: ${layout.problems.join('; ')}.`,
@@ -226,6 +225,16 @@ export async function trafficDryRun(
 export type TrafficView = { mode: 'plain'; port: number } | { mode: 'observed'; port: number } | { mode: 'canary'; split: Split }
 
 /**
+ * The release that a switch to `view` marks as one that has served (see RELEASE_STATE_FILE), the
+ * kind a rollback goes back to: only a release with all the traffic and nothing left to judge it.
+ * A canary step's release (held or not) and a baking one are still judged: the plain include after
+ * the bake, or promote, marks it; a failed analysis sends it back, marked as never served.
+ */
+export function releaseServedBy(view: TrafficView, release: string | undefined): string | undefined {
+  return view.mode === 'plain' ? release : undefined
+}
+
+/**
  * Points nginx at `view`, with the http-level file that goes with it, in one switch. Entering a
  * watched view for the first time, the traffic log's end is read just before (no round trip of its
  * own): what nginx logs from then on is this run's.
@@ -234,6 +243,7 @@ export async function switchView(
   run: HostRun,
   traffic: HostTraffic,
   view: TrafficView,
+  /** The release that serves once nginx took `view`. */
   release: string | undefined,
   { verify }: { verify: boolean },
 ): Promise<void> {
@@ -265,7 +275,7 @@ export async function switchView(
           split: view.mode === 'canary' ? view.split : undefined,
         }),
       },
-      release,
+      release: releaseServedBy(view, release),
       verify,
       done:
         view.mode === 'canary'

@@ -26,7 +26,7 @@ export interface SwitchParams {
   intervalSeconds: number
   /** How long to wait for the reload to take effect. */
   reloadTimeoutSeconds: number
-  /** The release's state file (RELEASE_STATE_FILE), set to `served` once the switch has succeeded; '' for none. */
+  /** The release's state file (RELEASE_STATE_FILE), set to `served` once the switch has succeeded; '' to leave it as it is. */
   releaseStateFile: string
 }
 

@@ -4,9 +4,11 @@ import { FINALIZE_RELEASE_SH, PRUNE_RELEASES_SH } from './sh/generated.js'
 
 /**
  * The file in a release directory that says whether it has served: `new` from when the release is
- * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
- * `new`, so rollback does not mistake that release for the previous version. Releases made before
- * this file existed have none, and count as served. Written and read by shell builtins only.
+ * made, `served` once a switch gave it all the traffic with nothing left to judge it (not a canary
+ * step, not the switch into a bake: see releaseServedBy), and `new` again when a run sends it back
+ * (see rejectedRelease). A run cut off while its release started leaves `new`, so rollback does not
+ * mistake that release for the previous version. Releases made before this file existed have none,
+ * and count as served. Written and read by shell builtins only.
  */
 export const RELEASE_STATE_FILE = '.state'
 

@@ -112,8 +112,16 @@ describe('readNginxDump', () => {
     const site = `server {\n  include /etc/nginx/conf.d/*.conf;\n  location / { include ${INCLUDE}; }\n}\n`
     const text = debian(site).replace('\tinclude /etc/nginx/conf.d/*.conf;\n', '')
     expect(readNginxDump(text, where).httpFileIncluded).toBe(false)
-    expect(httpFileMissing(HTTP_FILE)).toMatch(
-      /Add "include \/etc\/nginx\/conf\.d\/zdd-shop\.conf;" .* inside http in nginx\.conf, above the server blocks/,
+    const { problem, fix } = httpFileMissing(HTTP_FILE, 'canary-steps ask the action to split and observe the traffic')
+    expect(problem).toBe(
+      'nginx does not read /etc/nginx/conf.d/zdd-shop.conf (nginx-http-include) inside its http block, and canary-steps ask the action to split and observe the traffic: that file holds the split of the clients and the log format.',
+    )
+    // Both facts: where the include goes, and that the file must exist first (or nginx -t fails).
+    expect(fix).toMatch(
+      /^Add "include \/etc\/nginx\/conf\.d\/zdd-shop\.conf;" inside the http block of nginx's configuration, above the server blocks/,
+    )
+    expect(fix).toContain(
+      'after creating the file, empty ("sudo touch /etc/nginx/conf.d/zdd-shop.conf": nginx -t fails on an include of a missing file)',
     )
     expect(readNginxDump(text, { ...where, httpFile: '/etc/nginx/sites-enabled/zdd-shop' }).httpFileIncluded).toBe(true)
   })
