@@ -13,8 +13,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __webpack_require__(6421);
-// EXTERNAL MODULE: ./lib/config/inputs.js + 1 modules
-var inputs = __webpack_require__(9665);
+// EXTERNAL MODULE: ./lib/config/inputs.js + 2 modules
+var inputs = __webpack_require__(5533);
 // EXTERNAL MODULE: ./lib/config/secrets.js
 var secrets = __webpack_require__(2999);
 // EXTERNAL MODULE: external "node:crypto"
@@ -1386,9 +1386,11 @@ function readLogsScript(p) {
 
 /**
  * The file in a release directory that says whether it has served: `new` from when the release is
- * made, `served` once a switch to it has succeeded. A run cut off while its release started leaves
- * `new`, so rollback does not mistake that release for the previous version. Releases made before
- * this file existed have none, and count as served. Written and read by shell builtins only.
+ * made, `served` once a switch gave it all the traffic with nothing left to judge it (not a canary
+ * step, not the switch into a bake: see releaseServedBy), and `new` again when a run sends it back
+ * (see rejectedRelease). A run cut off while its release started leaves `new`, so rollback does not
+ * mistake that release for the previous version. Releases made before this file existed have none,
+ * and count as served. Written and read by shell builtins only.
  */
 const RELEASE_STATE_FILE = '.state';
 /** The release's RELEASE_STATE_FILE on the host. */
@@ -2161,6 +2163,10 @@ function readHostState(answer) {
 function instanceOn(state, port) {
     return state.instances.find((i) => i.port === port);
 }
+/** The release recorded on each port, by port. */
+function releaseOn(state) {
+    return (port) => instanceOn(state, port)?.release;
+}
 /**
  * Warns of each stale instance record a script reported (its `stale_pid=<port> <pid>` lines): a pid
  * file naming a live process that is not the instance it recorded. Records the inspection in
@@ -2223,7 +2229,7 @@ const FINISH_CANARY = '`command: promote` sends all traffic to the new instance,
  */
 function refuseDeploy(state, config, host) {
     const traffic = readInclude(state.include, config.ports);
-    const releaseOf = (port) => instanceOn(state, port)?.release;
+    const releaseOf = releaseOn(state);
     if (traffic.mode === 'canary') {
         const { percent, newPort, previousPort } = traffic.split;
         throw new StepError('inspect', `a canary is held on ${host}: ${percent}% of clients go to ${named(newPort, releaseOf)}, the rest to ${named(previousPort, releaseOf)}. Finish it before deploying: ${FINISH_CANARY}. Nothing was uploaded or started.`);
@@ -3155,6 +3161,12 @@ function runsJarLike(commandLine, artifactFileName) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/report.js
+/** What serves now, in the outputs: `port`, running `release`, is both the active and the previous port until a switch. */
+function reportServing(report, port, release) {
+    report.activePort = port;
+    report.previousPort = port;
+    report.release = release;
+}
 function emptyReport(host, command) {
     return { host, command, outcome: 'failed', uploadedBytes: 0, rolledBack: false, durationSeconds: 0, phases: {} };
 }
@@ -3209,6 +3221,15 @@ function supervisionOf(supervisor, appName, state) {
     return { mode: 'systemd', start: existing, existing };
 }
 
+;// CONCATENATED MODULE: ./lib/remote/release-state.js
+/** A release's mark as one that has served or not (see RELEASE_STATE_FILE), set back after a canary is sent back. */
+
+
+
+function releaseUnservedScript(p) {
+    return (0,quote/* shellScript */.ky)({ STATE_FILE: releaseStatePath(p.deployDir, p.release) }, RELEASE_UNSERVED_SH);
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/switch-messages.js
 
 /** The include could not be written: names the missing permission, or the exact sudoers rule to add. */
@@ -3259,6 +3280,29 @@ function sudoRefusalNote(output, command, user) {
 
 
 
+
+/**
+ * A release that a run sent back (a failed analysis, post-switch-command, the fleet going back) is
+ * no version for a later rollback to go back to, even if a switch marked it as served: it counts as
+ * never served (see RELEASE_STATE_FILE). Nothing when it is also the release traffic went back to.
+ */
+function rejectedRelease(sentBack, wentBackTo) {
+    return sentBack === wentBackTo ? undefined : sentBack;
+}
+/**
+ * Marks `release` as one that never served, once the run sent it back (see rejectedRelease). A
+ * failure here changes nothing that serves: a warning says what a later rollback might do.
+ */
+async function markNeverServed(run, release, step) {
+    if (release === undefined)
+        return;
+    try {
+        await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release }), { step });
+    }
+    catch (error) {
+        run.log.warning(`Could not mark release ${release} as one that never served (${error instanceof Error ? error.message : String(error)}): a rollback that finds nothing warm might start it again.`);
+    }
+}
 /** How long nginx may take to start new workers after a reload, and to retire the old ones. */
 const NGINX_RELOAD_TIMEOUT_SECONDS = 10;
 /** Puts `change` in place on the host, or fails with nginx serving what it served before. */
@@ -3384,8 +3428,7 @@ async function switchTraffic(run, port, release) {
             done: `nginx now sends traffic to port ${port}`,
         });
     }
-    const releaseOf = (at) => instanceOn(state, at)?.release;
-    log.warning(`${remote.entry.label} is ${describeTraffic(traffic, releaseOf, config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`);
+    log.warning(`${remote.entry.label} is ${describeTraffic(traffic, releaseOn(state), config.ports)}. It stays in maintenance: port ${port} (release ${release ?? 'unknown'}) serves once command: live runs.`);
     const fresh = maintenanceInclude(config, state.deployDir, port, DEFAULT_MAINTENANCE_PAGE);
     const kept = maintenanceTail(state.include);
     await switchInclude(run, {
@@ -3460,6 +3503,19 @@ async function lockAndInspect(remote, config, report, log) {
     catch (error) {
         await lock.release();
         throw error;
+    }
+}
+/**
+ * A command that changes the host (rollback, promote, maintenance, live), run under the host's
+ * lock from the inspection on; the lock is let go whatever happens.
+ */
+async function underLock(remote, config, report, log, command) {
+    const { lock, state } = await lockAndInspect(remote, config, report, log);
+    try {
+        await command({ config, remote, log, report, state });
+    }
+    finally {
+        await lock.release();
     }
 }
 /** Refuses, before anything is stopped or switched, a host that lacks what the deploy needs. */
@@ -3745,6 +3801,10 @@ async function pruneReleases(run, current, running) {
         return [];
     const result = await remote.run(pruneScript({ deployDir: state.deployDir, releases: doomed }), { step: 'cleanup' });
     return result.answer.lists.pruned ?? [];
+}
+/** Whether the instance on `port` answers its health check right now. */
+async function answersHealth(run, port) {
+    return (await timed(run.report, 'probe', () => probeHealth(run, [port]))).get(port) === true;
 }
 /** One health probe of each port, for status and rollback. */
 async function probeHealth(run, ports) {
@@ -4222,10 +4282,19 @@ function dumpCommand(testCommand) {
     words[at] = '-T';
     return words.join('');
 }
-/** What to tell a user whose nginx does not read the http-level file inside http. */
-function httpFileMissing(httpFile) {
-    return (`nginx does not read ${httpFile} inside its http block, and canary steps and the bake need it (a log format and a split of clients). ` +
-        `Add "include ${httpFile};" (or a glob that matches it) inside http in nginx.conf, above the server blocks, or set nginx-http-include to a file that is read there`);
+/**
+ * What to tell a user whose nginx does not read the http-level file inside http, where `why` says
+ * what the run asked for: the problem, and its fix. The file must exist before nginx.conf names it
+ * (an include of a missing file fails nginx -t), and come before the server blocks, whose include
+ * uses its log format.
+ */
+function httpFileMissing(httpFile, why) {
+    return {
+        problem: `nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split of the clients and the log format.`,
+        fix: `Add "include ${httpFile};" inside the http block of nginx's configuration, above the server blocks (or a glob there that matches it), ` +
+            `after creating the file, empty ("sudo touch ${httpFile}": nginx -t fails on an include of a missing file); ` +
+            `or set nginx-http-include to a file that nginx's http block already reads (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`,
+    };
 }
 /** nginx's access log where no level of the configuration names one, as nginx is built by default. */
 const COMPILED_ACCESS_LOG = 'logs/access.log';
@@ -4622,8 +4691,10 @@ async function readHostTraffic(run, dumping) {
     }
     const httpFile = config.traffic.httpInclude;
     const layout = readNginxDump(answer.dump, { include: config.nginx.include, httpFile, compiledAccessLog: answer.httpLogPath });
-    if (!layout.httpFileIncluded)
-        throw new TrafficRefusal(`nginx does not read ${httpFile} (nginx-http-include) inside its http block, and ${why}: that file holds the split and the log format.`, `Add "include ${httpFile};" inside the http block of nginx's configuration (after creating the file, empty: "sudo touch ${httpFile}"), or set nginx-http-include to a file that nginx's http block already includes (such as one matched by its "include /etc/nginx/conf.d/*.conf;").`);
+    if (!layout.httpFileIncluded) {
+        const { problem, fix } = httpFileMissing(httpFile, why);
+        throw new TrafficRefusal(problem, fix);
+    }
     if (layout.problems.length > 0)
         throw new TrafficRefusal(`the action cannot observe the traffic through ${config.nginx.include}, and ${why}: ${layout.problems.join('; ')}.`, `Include ${config.nginx.include} in one place of nginx's configuration, or leave canary-steps and bake-seconds empty.`);
     return { accessLogs: layout.accessLogs, trafficLog: trafficLogPath(state.deployDir) };
@@ -4674,11 +4745,22 @@ async function trafficDryRun(run, active, dumping) {
     }
 }
 /**
+ * The release that a switch to `view` marks as one that has served (see RELEASE_STATE_FILE), the
+ * kind a rollback goes back to: only a release with all the traffic and nothing left to judge it.
+ * A canary step's release (held or not) and a baking one are still judged: the plain include after
+ * the bake, or promote, marks it; a failed analysis sends it back, marked as never served.
+ */
+function releaseServedBy(view, release) {
+    return view.mode === 'plain' ? release : undefined;
+}
+/**
  * Points nginx at `view`, with the http-level file that goes with it, in one switch. Entering a
  * watched view for the first time, the traffic log's end is read just before (no round trip of its
  * own): what nginx logs from then on is this run's.
  */
-async function switchView(run, traffic, view, release, { verify }) {
+async function switchView(run, traffic, view, 
+/** The release that serves once nginx took `view`. */
+release, { verify }) {
     const { config } = run;
     if (view.mode !== 'plain' && traffic.offset === undefined) {
         const reading = run.remote.run(readTrafficScript({ log: traffic.trafficLog, offset: -1 }), { step: 'switch' });
@@ -4706,7 +4788,7 @@ async function switchView(run, traffic, view, release, { verify }) {
                     split: view.mode === 'canary' ? view.split : undefined,
                 }),
             },
-            release,
+            release: releaseServedBy(view, release),
             verify,
             done: view.mode === 'canary'
                 ? `nginx now sends ${view.split.percent}% of the clients to port ${view.split.newPort}, the others to port ${view.split.previousPort}`
@@ -4723,6 +4805,7 @@ async function readTraffic(run, traffic) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/deploy.js
+
 
 
 
@@ -4757,9 +4840,7 @@ async function stageHost(remote, config, artifact, report, log) {
         // Until the switch, the outputs describe what serves: the old port and release.
         const previousRelease = instanceOn(state, active)?.release;
         const traffic = await timed(report, 'inspect', () => trafficOf(run, active, dumping));
-        report.activePort = active;
-        report.previousPort = active;
-        report.release = previousRelease;
+        reportServing(report, active, previousRelease);
         // The idle port is freed while the jar travels: one waits on a JVM's shutdown, the other on the
         // wire (SFTP runs beside the shell session). The idle instance serves no traffic; if the
         // upload fails, the active one still serves, and rollback restarts the previous release.
@@ -4860,6 +4941,7 @@ async function switchHost(staged, { observed = false } = {}) {
         switchTo: async (port, previous) => {
             await pointAt(staged, port, previous);
             staged.observed = false;
+            await markNeverServed(run, rejectedRelease(release, previous), 'post-switch');
         },
         stop: () => stopNewInstance(staged),
     }));
@@ -4892,6 +4974,7 @@ async function switchBackHost(staged, why = 'so that the fleet stays on one vers
         run.report.activePort = active;
         run.report.release = previousRelease;
         run.report.rolledBack = true;
+        await markNeverServed(run, rejectedRelease(staged.release, previousRelease), 'switch back');
         await stopNewInstance(staged).catch(() => undefined);
     }
     finally {
@@ -5014,9 +5097,7 @@ async function planDeploy(remote, config, artifact, report, log) {
     log.info(`Checks on ${remote.entry.label}: ${failed === 0 ? `all ${checks.length} passed` : `${failed} of ${checks.length} failed`}\n${checklistText(checks)}`);
     report.plan = plan;
     report.checks = checks;
-    report.activePort = active;
-    report.previousPort = active;
-    report.release = release;
+    reportServing(report, active, release);
     if (failed > 0)
         throw new StepError('dry-run', problemsText(checks));
     report.outcome = 'dry-run';
@@ -5027,17 +5108,14 @@ function hookPlan(config, name, when) {
     return command === '' ? [] : [`run ${name}-command ${when}, for up to ${config.hookTimeoutSeconds} s: ${command}`];
 }
 
-;// CONCATENATED MODULE: ./lib/remote/release-state.js
-/** A release's mark as one that has served or not (see RELEASE_STATE_FILE), set back after a canary is sent back. */
-
-
-
-function releaseUnservedScript(p) {
-    return (0,quote/* shellScript */.ky)({ STATE_FILE: releaseStatePath(p.deployDir, p.release) }, RELEASE_UNSERVED_SH);
-}
-
 ;// CONCATENATED MODULE: ./lib/deploy/held-canary.js
-
+/**
+ * Finishing a held canary (a deploy with `canary-interval: 0` left a share of clients on the new
+ * instance): `command: promote` sends all traffic to the new instance, `command: rollback` sends it
+ * all back to the previous one and stops the canary. Either way the include goes back to the plain
+ * include for one port, through the switch script (tested, reloaded, put back on failure); the
+ * http-level file is left as it is, since the plain include no longer reads its split.
+ */
 
 
 
@@ -5051,57 +5129,51 @@ function heldCanary(run) {
     const traffic = readInclude(run.state.include, run.config.ports);
     return traffic.mode === 'canary' ? traffic.split : undefined;
 }
-const releaseOf = (run) => (port) => instanceOn(run.state, port)?.release;
-/** Whether the instance on `port` answers its health check right now. */
-async function answersHealth(run, port) {
-    return (await timed(run.report, 'probe', () => probeHealth(run, [port]))).get(port) === true;
-}
 /** All traffic to `port` (the plain include), or, if nginx does not take it, the canary as it was. */
 async function endCanary(run, split, port, done) {
     await timed(run.report, 'switch', () => run.log.group(`Switch nginx to port ${port} for every client`, () => switchInclude(run, {
         content: renderInclude(run.config.nginx.template, port),
-        release: releaseOf(run)(port),
+        release: releaseOn(run.state)(port),
         verify: true,
         done,
         before: `the canary's split (${split.percent}% of clients to port ${split.newPort})`,
     })));
 }
-async function promote(remote, config, report, log) {
-    const { lock, state } = await lockAndInspect(remote, config, report, log);
-    try {
-        const run = { config, remote, log, report, state };
-        const split = canaryToPromote(readInclude(state.include, config.ports), remote.entry.label, releaseOf(run), config.ports);
-        const { newPort, previousPort } = split;
-        const release = releaseOf(run)(newPort);
-        report.targetRelease = release;
-        // Until the switch, the outputs describe what the canary falls back to.
-        report.activePort = previousPort;
-        report.previousPort = previousPort;
-        report.release = releaseOf(run)(previousPort);
-        if (!(await answersHealth(run, newPort))) {
-            throw new StepError('promote', `the canary on port ${newPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${newPort}${config.health.path}); nothing was switched and the canary stays held. Send its clients back with command: rollback.`);
-        }
-        await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`);
-        report.activePort = newPort;
-        report.release = release;
-        // The full switch happens now, not in the deploy that held the canary: so does its check.
-        if (release !== undefined) {
-            const fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
-            await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName, port: newPort, previousPort }, { port: previousPort, release: releaseOf(run)(previousPort) }, { switchTo: (port, back) => switchTraffic(run, port, back), stop: (port) => stopInstance(run, port, config.drainSeconds) }));
-        }
-        report.canary = 'promoted';
-        if (config.stopPrevious) {
-            await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${previousPort}`, () => stopInstance(run, previousPort, config.drainSeconds)));
-        }
-        else {
-            await awaitNginxHandover(run);
-            log.info(`The previous instance on port ${previousPort} stays warm for rollback.`);
-        }
-        report.outcome = 'promoted';
+async function promote(run) {
+    const { config, remote, report, log, state } = run;
+    const releaseOf = releaseOn(state);
+    const split = canaryToPromote(readInclude(state.include, config.ports), remote.entry.label, releaseOf, config.ports);
+    const { newPort, previousPort } = split;
+    const release = releaseOf(newPort);
+    report.targetRelease = release;
+    // Until the switch, the outputs describe what the canary falls back to.
+    reportServing(report, previousPort, releaseOf(previousPort));
+    if (!(await answersHealth(run, newPort))) {
+        throw new StepError('promote', `the canary on port ${newPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${newPort}${config.health.path}); nothing was switched and the canary stays held. Send its clients back with command: rollback.`);
     }
-    finally {
-        await lock.release();
+    await endCanary(run, split, newPort, `nginx now sends all traffic to port ${newPort} (release ${release ?? 'unknown'})`);
+    report.activePort = newPort;
+    report.release = release;
+    // The full switch happens now, not in the deploy that held the canary: so does its check.
+    if (release !== undefined) {
+        const fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
+        await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', release, fileName, port: newPort, previousPort }, { port: previousPort, release: releaseOf(previousPort) }, {
+            switchTo: async (port, back) => {
+                await switchTraffic(run, port, back);
+                await markNeverServed(run, rejectedRelease(release, back), 'post-switch');
+            },
+            stop: (port) => stopInstance(run, port, config.drainSeconds),
+        }));
     }
+    report.canary = 'promoted';
+    if (config.stopPrevious) {
+        await timed(report, 'stop_previous', () => log.group(`Stop the previous instance on port ${previousPort}`, () => stopInstance(run, previousPort, config.drainSeconds)));
+    }
+    else {
+        await awaitNginxHandover(run);
+        log.info(`The previous instance on port ${previousPort} stays warm for rollback.`);
+    }
+    report.outcome = 'promoted';
 }
 /**
  * `command: rollback` on a host holding a canary: every client back on the previous instance, which
@@ -5110,22 +5182,21 @@ async function promote(remote, config, report, log) {
 async function rollBackHeldCanary(run, split) {
     const { config, report, log } = run;
     const { newPort, previousPort } = split;
-    const release = releaseOf(run)(previousPort);
-    report.activePort = previousPort;
-    report.previousPort = previousPort;
-    report.release = release;
+    const releaseOf = releaseOn(run.state);
+    const release = releaseOf(previousPort);
+    reportServing(report, previousPort, release);
     if (!(await answersHealth(run, previousPort))) {
         throw new StepError('rollback', `the previous instance on port ${previousPort} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${previousPort}${config.health.path}), so traffic cannot go back to it; nothing was switched and the canary stays held. Promote the canary with command: promote, or bring port ${previousPort} back on the host.`);
     }
     await endCanary(run, split, previousPort, `nginx now sends all traffic back to port ${previousPort} (release ${release ?? 'unknown'})`);
     report.previousPort = newPort;
-    const canaryRelease = releaseOf(run)(newPort);
+    const canaryRelease = releaseOf(newPort);
     if (config.drainSeconds > 0)
         log.info(`Draining port ${newPort} for ${config.drainSeconds} s (drain-seconds) before stopping the canary (release ${canaryRelease ?? 'unknown'}).`);
     await timed(report, 'stop_previous', () => log.group(`Stop the canary on port ${newPort}`, () => stopInstance(run, newPort, config.drainSeconds)));
-    // Its canary step may have marked it as served: a later rollback must not take it for a version to go back to.
-    if (canaryRelease)
-        await run.remote.run(releaseUnservedScript({ deployDir: run.state.deployDir, release: canaryRelease }), { step: 'rollback' });
+    // A canary held by an earlier version of the action was marked as served by its step: a later
+    // rollback must not take it for a version to go back to.
+    await markNeverServed(run, rejectedRelease(canaryRelease, release), 'rollback');
     report.outcome = 'rolled-back';
 }
 
@@ -5279,6 +5350,12 @@ function pageText(section) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/maintenance.js
+/**
+ * `command: maintenance` and `command: live` on one host (port-switch.ts has what a deploy or a
+ * rollback does on a host in maintenance). nginx answers every request through the include with 503 and
+ * Retry-After while the instances keep running; live puts traffic back on the instance the
+ * maintenance include names.
+ */
 
 
 
@@ -5291,7 +5368,6 @@ function pageText(section) {
 
 
 const SHORTEN = 'keep the page to HTML with inline CSS, and link images and scripts from elsewhere';
-const maintenance_releaseOf = (run) => (port) => instanceOn(run.state, port)?.release;
 /**
  * The add_header directives in force where nginx includes the include (a server's
  * Strict-Transport-Security, say), from `nginx -T`, so that the 503 keeps them. Through sudo only
@@ -5349,38 +5425,31 @@ async function readPage(run) {
         throw new StepError('maintenance', `maintenance-page: "${path}" ${why}. nginx was not touched.`);
     }
 }
-async function maintenance(remote, config, report, log) {
-    const { lock, state } = await lockAndInspect(remote, config, report, log);
-    try {
-        const run = { config, remote, log, report, state };
-        const traffic = readInclude(state.include, config.ports);
-        const port = portForMaintenance(traffic, remote.entry.label, maintenance_releaseOf(run), config.ports);
-        report.activePort = port;
-        report.previousPort = port;
-        report.release = instanceOn(state, port)?.release;
-        const headers = inheritedHeaders(run);
-        headers.catch(() => undefined);
-        const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers);
-        const wordBytes = pageWordBytes(content);
-        if (wordBytes > MAX_PAGE_WORD_BYTES) {
-            throw new StepError('maintenance', `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`);
-        }
-        await timed(report, 'switch', async () => {
-            await log.group('Put nginx in maintenance', () => switchInclude(run, {
-                content,
-                verify: false,
-                done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
-            }));
-            // Once the command is over, no request may reach an instance through an old worker.
-            await awaitNginxHandover(run);
-        }).catch((error) => {
-            throw withPlacementHint(error);
-        });
-        report.outcome = 'maintenance';
+async function maintenance(run) {
+    const { config, remote, report, log, state } = run;
+    const traffic = readInclude(state.include, config.ports);
+    const releaseOf = releaseOn(state);
+    const port = portForMaintenance(traffic, remote.entry.label, releaseOf, config.ports);
+    reportServing(report, port, releaseOf(port));
+    const headers = inheritedHeaders(run);
+    headers.catch(() => undefined);
+    const content = maintenanceInclude(config, state.deployDir, port, await readPage(run), await headers);
+    const wordBytes = pageWordBytes(content);
+    if (wordBytes > MAX_PAGE_WORD_BYTES) {
+        throw new StepError('maintenance', `maintenance-page: "${config.traffic.maintenancePage}" makes ${wordBytes} bytes of nginx text once quoted and escaped (each $ becomes &#36;), and nginx takes at most ${MAX_PAGE_WORD_BYTES}: ${SHORTEN}. nginx was not touched.`);
     }
-    finally {
-        await lock.release();
-    }
+    await timed(report, 'switch', async () => {
+        await log.group('Put nginx in maintenance', () => switchInclude(run, {
+            content,
+            verify: false,
+            done: `nginx now answers 503 (Retry-After ${RETRY_AFTER_SECONDS} s) to every request; the instances keep running, and port ${port} serves once live`,
+        }));
+        // Once the command is over, no request may reach an instance through an old worker.
+        await awaitNginxHandover(run);
+    }).catch((error) => {
+        throw withPlacementHint(error);
+    });
+    report.outcome = 'maintenance';
 }
 /** A `return` outside server and location is what nginx rejects when the include sits at http level. */
 function withPlacementHint(error) {
@@ -5388,46 +5457,36 @@ function withPlacementHint(error) {
         return error;
     return new StepError(error.step, `${error.message}\nMaintenance answers from the include itself, so nginx must include nginx-include inside a server or location block.`);
 }
-async function live(remote, config, report, log) {
-    const { lock, state } = await lockAndInspect(remote, config, report, log);
-    try {
-        const run = { config, remote, log, report, state };
-        const traffic = readInclude(state.include, config.ports);
-        const decision = liveDecision(traffic, remote.entry.label, maintenance_releaseOf(run), config.ports);
-        if (decision.kind === 'nothing') {
-            const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port;
-            report.activePort = port;
-            report.previousPort = port;
-            report.release = instanceOn(state, port)?.release;
-            log.info(decision.note);
-            report.outcome = 'live';
-            return;
-        }
-        const { port } = decision;
-        const release = instanceOn(state, port)?.release;
-        report.activePort = port;
-        report.previousPort = port;
-        report.release = release;
-        // nginx must not move users from a 503 to a 502.
-        const healthy = (await timed(report, 'probe', () => probeHealth(run, [port]))).get(port) === true;
-        if (!healthy) {
-            throw new StepError('live', `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`);
-        }
-        await timed(report, 'switch', async () => {
-            await log.group(`Put traffic back on port ${port}`, () => switchInclude(run, {
-                content: renderInclude(config.nginx.template, port),
-                release,
-                verify: true,
-                done: `nginx now sends traffic to port ${port} again`,
-                before: 'the maintenance page',
-            }));
-            await awaitNginxHandover(run);
-        });
+async function live(run) {
+    const { config, remote, report, log, state } = run;
+    const traffic = readInclude(state.include, config.ports);
+    const releaseOf = releaseOn(state);
+    const decision = liveDecision(traffic, remote.entry.label, releaseOf, config.ports);
+    if (decision.kind === 'nothing') {
+        const port = traffic.mode === 'canary' ? traffic.split.previousPort : traffic.port;
+        reportServing(report, port, releaseOf(port));
+        log.info(decision.note);
         report.outcome = 'live';
+        return;
     }
-    finally {
-        await lock.release();
+    const { port } = decision;
+    const release = releaseOf(port);
+    reportServing(report, port, release);
+    // nginx must not move users from a 503 to a 502.
+    if (!(await answersHealth(run, port))) {
+        throw new StepError('live', `port ${port} (release ${release ?? 'unknown'}) does not answer its health check (http://127.0.0.1:${port}${config.health.path}), so nginx stays in maintenance. Deploy, or run command: rollback (either stays in maintenance), then command: live.`);
     }
+    await timed(report, 'switch', async () => {
+        await log.group(`Put traffic back on port ${port}`, () => switchInclude(run, {
+            content: renderInclude(config.nginx.template, port),
+            release,
+            verify: true,
+            done: `nginx now sends traffic to port ${port} again`,
+            before: 'the maintenance page',
+        }));
+        await awaitNginxHandover(run);
+    });
+    report.outcome = 'live';
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/phases.js
@@ -5606,6 +5665,11 @@ async function runPhases(count, limits, work) {
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/rollback.js
+/**
+ * `command: rollback` on one host: back to the warm instance in seconds, or restart the previous
+ * release. With a canary held, back to the previous instance, which the canary's marker names (see
+ * held-canary.ts). On a host in maintenance it stays in maintenance, naming the port it went back to.
+ */
 
 
 
@@ -5613,85 +5677,79 @@ async function runPhases(count, limits, work) {
 
 
 
-async function rollback(remote, config, report, log) {
-    const { lock, state } = await lockAndInspect(remote, config, report, log);
-    try {
-        checkHostReady(state, remote);
-        const run = { config, remote, log, report, state };
-        const canary = heldCanary(run);
-        if (canary)
-            return await rollBackHeldCanary(run, canary);
-        checkSupervision(run);
-        const { active, idle: other } = choosePorts(state.include, config.ports);
-        if (active === undefined) {
-            throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`);
+async function rollback(run) {
+    const { config, remote, report, log, state } = run;
+    checkHostReady(state, remote);
+    const canary = heldCanary(run);
+    if (canary)
+        return await rollBackHeldCanary(run, canary);
+    checkSupervision(run);
+    const { active, idle: other } = choosePorts(state.include, config.ports);
+    if (active === undefined) {
+        throw new StepError('rollback', `${config.nginx.include} names neither port ${config.ports.join(' nor ')}, so there is no active version to roll back from.`);
+    }
+    report.activePort = active;
+    report.previousPort = active;
+    const warm = instanceOn(state, other);
+    const warmNeverServed = state.releases.some((r) => r.name === warm?.release && r.neverServed);
+    if (warm?.running && warmNeverServed) {
+        log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`);
+    }
+    const healthy = warm?.running && !warmNeverServed ? await answersHealth(run, other) : false;
+    let release = warm?.release;
+    let fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
+    if (healthy) {
+        log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
+        const unit = state.units.find((u) => u.port === other);
+        if (supervisionOf(config.supervisor, config.appName, state).mode === 'systemd' && unit?.active !== 'active') {
+            log.warning(`Port ${other} runs detached (it was started before systemd supervision): it will not come back after a crash or a reboot. The next deploy runs it as a systemd unit.`);
         }
-        report.activePort = active;
-        report.previousPort = active;
-        const warm = instanceOn(state, other);
-        const warmNeverServed = state.releases.some((r) => r.name === warm?.release && r.neverServed);
-        if (warm?.running && warmNeverServed) {
-            log.info(`Port ${other} runs release ${warm.release}, which has never served: its deploy failed or was cut off. It is not the version to go back to.`);
+    }
+    else {
+        const activeRelease = instanceOn(state, active)?.release;
+        const candidate = [...state.releases]
+            .sort((a, b) => b.name.localeCompare(a.name))
+            .find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed);
+        if (!candidate) {
+            throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`);
         }
-        const healthy = warm?.running && !warmNeverServed ? (await timed(report, 'probe', () => probeHealth(run, [other]))).get(other) === true : false;
-        let release = warm?.release;
-        let fileName = state.releases.find((r) => r.name === release)?.fileName ?? '';
-        if (healthy) {
-            log.info(`Port ${other} runs release ${release ?? 'unknown'} and answers its health check: switching back to it.`);
-            const unit = state.units.find((u) => u.port === other);
-            if (supervisionOf(config.supervisor, config.appName, state).mode === 'systemd' && unit?.active !== 'active') {
-                log.warning(`Port ${other} runs detached (it was started before systemd supervision): it will not come back after a crash or a reboot. The next deploy runs it as a systemd unit.`);
-            }
-        }
-        else {
-            const activeRelease = instanceOn(state, active)?.release;
-            const candidate = [...state.releases]
-                .sort((a, b) => b.name.localeCompare(a.name))
-                .find((r) => r.name !== activeRelease && r.fileName !== '' && !r.neverServed);
-            if (!candidate) {
-                throw new StepError('rollback', `nothing that has served runs on port ${other}, and the host keeps no release other than the active one (${activeRelease ?? 'unknown'}) that has served, so there is nothing to roll back to.`);
-            }
-            release = candidate.name;
-            fileName = candidate.fileName;
-            log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
-            await timed(report, 'stop_idle', () => freeIdlePort(run, other, candidate.fileName));
-            await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active })).catch((error) => {
-                throw error instanceof HookError ? error.leaving('Nothing was started or switched; the active version still serves.') : error;
-            });
-            await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)));
-        }
-        const point = { release: release ?? '', fileName, port: other, previousPort: active };
-        if (release !== undefined) {
-            try {
-                await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));
-            }
-            catch (error) {
-                // What this rollback started goes again; a warm instance that ran before it stays as it was.
-                if (!healthy)
-                    await stopInstance(run, other, 0).catch(() => undefined);
-                const outcome = healthy
-                    ? 'Nothing was switched; the active version still serves.'
-                    : `The instance it started on port ${other} was stopped; nothing was switched and the active version still serves.`;
-                throw error instanceof HookError ? error.leaving(outcome) : error;
-            }
-        }
-        await timed(report, 'switch', async () => {
-            await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release));
-            await awaitNginxHandover(run);
+        release = candidate.name;
+        fileName = candidate.fileName;
+        log.info(`Nothing healthy runs on port ${other}: starting release ${release} there.`);
+        await timed(report, 'stop_idle', () => freeIdlePort(run, other, candidate.fileName));
+        await timed(report, 'pre_start', () => runHook(run, { name: 'pre-start', release: candidate.name, fileName, port: other, previousPort: active })).catch((error) => {
+            throw error instanceof HookError ? error.leaving('Nothing was started or switched; the active version still serves.') : error;
         });
-        report.activePort = other;
-        report.release = release;
-        if (release !== undefined) {
-            await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', ...point }, { port: active, release: instanceOn(state, active)?.release }, {
-                switchTo: (port, previous) => switchTraffic(run, port, previous),
-                stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
-            }));
+        await timed(report, 'start', () => log.group(`Start ${release} on port ${other}`, () => startAndCheckHealth(run, other, candidate.name, candidate.fileName)));
+    }
+    const point = { release: release ?? '', fileName, port: other, previousPort: active };
+    if (release !== undefined) {
+        try {
+            await timed(report, 'pre_switch', () => runHook(run, { name: 'pre-switch', ...point }));
         }
-        report.outcome = 'rolled-back';
+        catch (error) {
+            // What this rollback started goes again; a warm instance that ran before it stays as it was.
+            if (!healthy)
+                await stopInstance(run, other, 0).catch(() => undefined);
+            const outcome = healthy
+                ? 'Nothing was switched; the active version still serves.'
+                : `The instance it started on port ${other} was stopped; nothing was switched and the active version still serves.`;
+            throw error instanceof HookError ? error.leaving(outcome) : error;
+        }
     }
-    finally {
-        await lock.release();
+    await timed(report, 'switch', async () => {
+        await log.group(`Switch nginx to port ${other}`, () => switchTraffic(run, other, release));
+        await awaitNginxHandover(run);
+    });
+    report.activePort = other;
+    report.release = release;
+    if (release !== undefined) {
+        await timed(report, 'post_switch', () => runPostSwitchHook(run, { name: 'post-switch', ...point }, { port: active, release: instanceOn(state, active)?.release }, {
+            switchTo: (port, previous) => switchTraffic(run, port, previous),
+            stop: healthy ? undefined : (port) => stopInstance(run, port, config.drainSeconds),
+        }));
     }
+    report.outcome = 'rolled-back';
 }
 
 ;// CONCATENATED MODULE: ./lib/deploy/status.js
@@ -6170,17 +6228,17 @@ async function eachHost(targets, config, artifact) {
             if (config.command === 'deploy')
                 await planDeploy(remote, config, await artifact, report, log);
             else if (config.command === 'rollback')
-                await rollback(remote, config, report, log);
+                await underLock(remote, config, report, log, rollback);
             else if (config.command === 'logs')
                 await logs(remote, config, report, log, (0,inputs/* secretsOf */.Fj)(config));
             else if (config.command === 'status')
                 await status_status(remote, config, report, log);
             else if (config.command === 'promote')
-                await promote(remote, config, report, log);
+                await underLock(remote, config, report, log, promote);
             else if (config.command === 'maintenance')
-                await maintenance(remote, config, report, log);
+                await underLock(remote, config, report, log, maintenance);
             else if (config.command === 'live')
-                await live(remote, config, report, log);
+                await underLock(remote, config, report, log, live);
             else
                 throw new StepError(config.command, `command ${config.command} is not known`);
         }

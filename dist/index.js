@@ -197,13 +197,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 9665:
+/***/ 5533:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  P8: () => (/* binding */ firstDestination),
+  P8: () => (/* reexport */ firstDestination),
   TL: () => (/* binding */ parseInputs),
   hZ: () => (/* binding */ registeredSecretsOf),
   Fj: () => (/* binding */ secretsOf)
@@ -211,6 +211,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: COMMANDS, DEFAULT_INCLUDE_TEMPLATE, DEFAULT_START_COMMAND, InputError
 
+// EXTERNAL MODULE: ./lib/remote/quote.js
+var quote = __nccwpck_require__(6982);
 ;// CONCATENATED MODULE: ./lib/config/hosts.js
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
@@ -273,79 +275,21 @@ function parseHostEntry(entry, defaults, input = 'host') {
     return { host, port, username, label: `${username}@${shownHost}${port === 22 ? '' : `:${port}`}` };
 }
 
-// EXTERNAL MODULE: ./lib/remote/quote.js
-var quote = __nccwpck_require__(6982);
 // EXTERNAL MODULE: ./lib/ssh/expand-command.js
 var expand_command = __nccwpck_require__(9748);
-// EXTERNAL MODULE: ./lib/config/secrets.js
-var secrets = __nccwpck_require__(2999);
-// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
-var traffic_inputs = __nccwpck_require__(4645);
-;// CONCATENATED MODULE: ./lib/config/inputs.js
+// EXTERNAL MODULE: ./lib/config/readers.js
+var readers = __nccwpck_require__(4246);
+;// CONCATENATED MODULE: ./lib/config/connection-inputs.js
 /**
- * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
- * value fails the step before anything happens on a host. Pure: inputs come from a function.
+ * The connection inputs: the hosts, how to authenticate, how their keys are pinned, the jump hosts
+ * or proxy command on the way, and how long and how often to try. Checked with the rest of the
+ * inputs, before any connection.
  */
 
 
 
-
-
-const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'];
-/** Thrown with every problem found, one per line, each naming its input. */
-class InputError extends Error {
-    problems;
-    constructor(problems) {
-        super(problems.length === 1 ? problems[0] : `${problems.length} inputs are not valid:\n- ${problems.join('\n- ')}`);
-        this.problems = problems;
-        this.name = 'InputError';
-    }
-}
-const DEFAULT_START_COMMAND = 'java $JAVA_OPTS -jar "$ARTIFACT" --server.port="$PORT"';
-const DEFAULT_INCLUDE_TEMPLATE = 'set $service_url http://127.0.0.1:{port};';
-/** Reads inputs through `get` (the raw string, '' when unset) and returns the typed config. */
-function parseInputs(get, context = {}) {
-    const problems = [];
-    const raw = (name) => get(name) ?? '';
-    const text = (name, fallback) => {
-        const value = raw(name).trim();
-        return value === '' ? fallback : value;
-    };
-    const show = (value) => JSON.stringify(value);
-    const integer = (name, fallback, min, max) => {
-        const value = raw(name).trim();
-        if (value === '')
-            return fallback;
-        if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-            problems.push(`${name}: ${show(value)} is not valid; expected a whole number from ${min} to ${max}`);
-            return fallback;
-        }
-        return Number(value);
-    };
-    const seconds = (name, fallback, min = 0) => {
-        const value = raw(name).trim();
-        if (value === '')
-            return fallback;
-        const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?$/.exec(value);
-        const scale = { ms: 0.001, s: 1, m: 60 }[match?.[2] ?? 's'] ?? 1;
-        const parsed = match ? Number(match[1]) * scale : NaN;
-        if (!match || parsed < min || parsed > 86_400) {
-            problems.push(`${name}: ${show(value)} is not valid; expected seconds, e.g. "30", "0.5" or "2m", at least ${min}`);
-            return fallback;
-        }
-        return parsed;
-    };
-    const boolean = (name, fallback) => {
-        const value = raw(name).trim().toLowerCase();
-        if (value === '')
-            return fallback;
-        if (['true', 'yes', 'on', '1'].includes(value))
-            return true;
-        if (['false', 'no', 'off', '0'].includes(value))
-            return false;
-        problems.push(`${name}: ${show(raw(name).trim())} is not valid; expected true or false`);
-        return fallback;
-    };
+function parseConnectionInputs(read) {
+    const { raw, integer, problems } = read;
     const fingerprints = (name) => {
         const entries = raw(name)
             .split(/[\s,]+/)
@@ -353,14 +297,10 @@ function parseInputs(get, context = {}) {
         return entries.filter((entry) => {
             if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(entry))
                 return true;
-            problems.push(`${name}: ${show(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`);
+            problems.push(`${name}: ${(0,readers/* show */.W)(entry)} is not valid; expected a fingerprint like "SHA256:" followed by 43 base64 characters, as "ssh-keygen -lf" prints it`);
             return false;
         });
     };
-    const command = text('command', 'deploy');
-    if (!COMMANDS.includes(command)) {
-        problems.push(`command: ${show(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`);
-    }
     const port = integer('port', 22, 1, 65535);
     const username = raw('username').trim();
     const hostList = splitHostList(raw('host'));
@@ -377,7 +317,7 @@ function parseInputs(get, context = {}) {
     const labels = hosts.map((h) => `${h.host}:${h.port}`);
     const repeated = labels.find((label, i) => labels.indexOf(label) !== i);
     if (repeated)
-        problems.push(`host: ${show(repeated)} is listed twice; each host may appear once`);
+        problems.push(`host: ${(0,readers/* show */.W)(repeated)} is listed twice; each host may appear once`);
     const auth = {
         privateKey: raw('private-key').trim() || undefined,
         passphrase: raw('passphrase') || undefined,
@@ -392,7 +332,7 @@ function parseInputs(get, context = {}) {
     const hostKeys = {
         fingerprints: fingerprints('host-fingerprint'),
         knownHosts: raw('known-hosts'),
-        insecureSkip: boolean('insecure-skip-host-key-check', false),
+        insecureSkip: read.boolean('insecure-skip-host-key-check', false),
     };
     // Each jump host takes proxy-port, proxy-username and proxy-private-key unless its entry names its
     // own user or port; its key is pinned by known-hosts or by one of the proxy-host-fingerprint pins.
@@ -425,35 +365,102 @@ function parseInputs(get, context = {}) {
         }
         const problem = (0,expand_command/* proxyCommandProblem */.R)(proxyCommand);
         if (problem)
-            problems.push(`proxy-command: ${show(proxyCommand)} ${problem}`);
+            problems.push(`proxy-command: ${(0,readers/* show */.W)(proxyCommand)} ${problem}`);
     }
+    return {
+        hosts,
+        auth,
+        hostKeys,
+        jumpHosts,
+        proxyCommand,
+        connectTimeoutSeconds: read.seconds('connect-timeout', 30, 1),
+        connectRetries: integer('connect-retries', 3, 0, 10),
+    };
+}
+/**
+ * The address the run connects to first: the first jump host when `proxy-host` is set, none with
+ * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
+ * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ */
+function firstDestination(get) {
+    const port = (name) => {
+        const value = (get(name) ?? '').trim();
+        return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined;
+    };
+    // A proxy command makes the first connection itself.
+    if ((get('proxy-command') ?? '').trim() !== '')
+        return undefined;
+    const proxyHost = splitHostList(get('proxy-host') ?? '')[0];
+    const [entry, defaultPort] = proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')];
+    if (entry === undefined || defaultPort === undefined)
+        return undefined;
+    const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' });
+    return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port };
+}
+
+// EXTERNAL MODULE: ./lib/config/secrets.js
+var secrets = __nccwpck_require__(2999);
+// EXTERNAL MODULE: ./lib/config/traffic-inputs.js
+var traffic_inputs = __nccwpck_require__(4645);
+;// CONCATENATED MODULE: ./lib/config/inputs.js
+/**
+ * Every input of action.yml is read, checked and typed here, without touching the network, so a bad
+ * value fails the step before anything happens on a host. Pure: inputs come from a function.
+ */
+
+
+
+
+
+
+const COMMANDS = ['deploy', 'rollback', 'status', 'logs', 'promote', 'maintenance', 'live'];
+/** Thrown with every problem found, one per line, each naming its input. */
+class InputError extends Error {
+    problems;
+    constructor(problems) {
+        super(problems.length === 1 ? problems[0] : `${problems.length} inputs are not valid:\n- ${problems.join('\n- ')}`);
+        this.problems = problems;
+        this.name = 'InputError';
+    }
+}
+const DEFAULT_START_COMMAND = 'java $JAVA_OPTS -jar "$ARTIFACT" --server.port="$PORT"';
+const DEFAULT_INCLUDE_TEMPLATE = 'set $service_url http://127.0.0.1:{port};';
+/** Reads inputs through `get` (the raw string, '' when unset) and returns the typed config. */
+function parseInputs(get, context = {}) {
+    const read = (0,readers/* inputReaders */.X)(get);
+    const { raw, text, integer, seconds, boolean, problems } = read;
+    const command = text('command', 'deploy');
+    if (!COMMANDS.includes(command)) {
+        problems.push(`command: ${(0,readers/* show */.W)(command)} is not valid; expected ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)}`);
+    }
+    const connection = parseConnectionInputs(read);
     const artifact = raw('artifact').trim();
     if (artifact === '')
         problems.push('artifact: is required; expected the path or glob of the built jar, e.g. build/libs/*.jar');
     const defaultApp = (context.repository ?? '').split('/').pop() ?? '';
     const appName = text('app-name', defaultApp);
     if (!/^[A-Za-z0-9._-]+$/.test(appName) || appName === '.' || appName === '..') {
-        problems.push(`app-name: ${show(appName)} is not valid; expected letters, digits, ".", "_" and "-" only`);
+        problems.push(`app-name: ${(0,readers/* show */.W)(appName)} is not valid; expected letters, digits, ".", "_" and "-" only`);
     }
     const deployDir = text('deploy-dir', `apps/${appName}`);
     if (raw('deploy-dir').trim() === '') {
         // derived from app-name, which is checked above
     }
     else if (deployDir.includes('\n') || deployDir.includes('\0')) {
-        problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected one path on one line`);
+        problems.push(`deploy-dir: ${(0,readers/* show */.W)(deployDir)} is not valid; expected one path on one line`);
     }
     else if (deployDir === '/' || /(^|\/)\.\.(\/|$)/.test(deployDir)) {
-        problems.push(`deploy-dir: ${show(deployDir)} is not valid; expected a directory of its own, without ".."`);
+        problems.push(`deploy-dir: ${(0,readers/* show */.W)(deployDir)} is not valid; expected a directory of its own, without ".."`);
     }
     const keepReleases = integer('keep-releases', 5, 1, 1000);
     const portsText = text('ports', '8081,8082');
     const portList = portsText.split(/[\s,]+/).filter(Boolean);
     let ports = [8081, 8082];
     if (portList.length !== 2 || portList.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
-        problems.push(`ports: ${show(portsText)} is not valid; expected two TCP ports from 1 to 65535, e.g. "8081,8082"`);
+        problems.push(`ports: ${(0,readers/* show */.W)(portsText)} is not valid; expected two TCP ports from 1 to 65535, e.g. "8081,8082"`);
     }
     else if (portList[0] === portList[1] || Number(portList[0]) === Number(portList[1])) {
-        problems.push(`ports: ${show(portsText)} is not valid; expected two different ports`);
+        problems.push(`ports: ${(0,readers/* show */.W)(portsText)} is not valid; expected two different ports`);
     }
     else {
         ports = [Number(portList[0]), Number(portList[1])];
@@ -478,11 +485,11 @@ function parseInputs(get, context = {}) {
     }
     const supervisor = text('supervisor', 'auto').toLowerCase();
     if (!['auto', 'systemd', 'none'].includes(supervisor)) {
-        problems.push(`supervisor: ${show(supervisor)} is not valid; expected auto, systemd or none`);
+        problems.push(`supervisor: ${(0,readers/* show */.W)(supervisor)} is not valid; expected auto, systemd or none`);
     }
     const healthPath = text('health-path', '/actuator/health');
     if (!healthPath.startsWith('/') || /\s/.test(healthPath)) {
-        problems.push(`health-path: ${show(healthPath)} is not valid; expected a URL path starting with "/", without spaces`);
+        problems.push(`health-path: ${(0,readers/* show */.W)(healthPath)} is not valid; expected a URL path starting with "/", without spaces`);
     }
     const health = {
         path: healthPath,
@@ -492,11 +499,11 @@ function parseInputs(get, context = {}) {
     };
     const template = text('nginx-include-template', DEFAULT_INCLUDE_TEMPLATE);
     if (!template.includes('{port}')) {
-        problems.push(`nginx-include-template: ${show(template)} is not valid; expected text containing {port}`);
+        problems.push(`nginx-include-template: ${(0,readers/* show */.W)(template)} is not valid; expected text containing {port}`);
     }
     const include = text('nginx-include', '/etc/nginx/conf.d/service-url.inc');
     if (include.includes('\n') || include.endsWith('/')) {
-        problems.push(`nginx-include: ${show(include)} is not valid; expected the path of a file`);
+        problems.push(`nginx-include: ${(0,readers/* show */.W)(include)} is not valid; expected the path of a file`);
     }
     const hook = (name) => {
         const value = raw(name).trim();
@@ -506,17 +513,11 @@ function parseInputs(get, context = {}) {
     };
     const verifyUrl = raw('verify-url').trim();
     if (verifyUrl !== '' && !/^https?:\/\/[^\s'"]+$/.test(verifyUrl)) {
-        problems.push(`verify-url: ${show(verifyUrl)} is not valid; expected an http:// or https:// URL`);
+        problems.push(`verify-url: ${(0,readers/* show */.W)(verifyUrl)} is not valid; expected an http:// or https:// URL`);
     }
     const config = {
         command: command,
-        hosts,
-        auth,
-        hostKeys,
-        jumpHosts,
-        proxyCommand,
-        connectTimeoutSeconds: seconds('connect-timeout', 30, 1),
-        connectRetries: integer('connect-retries', 3, 0, 10),
+        ...connection,
         artifact,
         appName,
         deployDir,
@@ -544,7 +545,7 @@ function parseInputs(get, context = {}) {
         hooks: { 'pre-start': hook('pre-start-command'), 'pre-switch': hook('pre-switch-command'), 'post-switch': hook('post-switch-command') },
         hookTimeoutSeconds: seconds('hook-timeout', 300, 1),
         logLines: integer('log-lines', 200, 1, 100_000),
-        traffic: (0,traffic_inputs/* parseTrafficInputs */.sP)({ raw, seconds, integer, problems }, { appName, include }),
+        traffic: (0,traffic_inputs/* parseTrafficInputs */.sP)(read, { appName, include }),
     };
     // only deploy needs an artifact
     if (command !== 'deploy') {
@@ -592,25 +593,69 @@ function registeredSecretsOf(config) {
     ];
     return values.filter((v) => typeof v === 'string' && v.trim() !== '');
 }
+
+
+/***/ }),
+
+/***/ 4246:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   W: () => (/* binding */ show),
+/* harmony export */   X: () => (/* binding */ inputReaders)
+/* harmony export */ });
 /**
- * The address the run connects to first: the first jump host when `proxy-host` is set, none with
- * `proxy-command`, else the first `host`. Undefined when the inputs do not name it cleanly. Only a
- * hint, read before the rest of the action has loaded so that its TCP connection can open meanwhile; parseInputs decides everything.
+ * The readers every group of inputs shares (inputs.ts, connection-inputs.ts, traffic-inputs.ts):
+ * each reads an input by name and, when its value is not valid, records a problem naming the input,
+ * the value and what is expected, and returns the fallback.
  */
-function firstDestination(get) {
-    const port = (name) => {
-        const value = (get(name) ?? '').trim();
-        return value === '' ? 22 : /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : undefined;
+/** A value as a problem shows it: quoted, with its line breaks and quotes escaped. */
+const show = (value) => JSON.stringify(value);
+function inputReaders(get) {
+    const problems = [];
+    const raw = (name) => get(name) ?? '';
+    return {
+        problems,
+        raw,
+        text(name, fallback) {
+            const value = raw(name).trim();
+            return value === '' ? fallback : value;
+        },
+        integer(name, fallback, min, max) {
+            const value = raw(name).trim();
+            if (value === '')
+                return fallback;
+            if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+                problems.push(`${name}: ${show(value)} is not valid; expected a whole number from ${min} to ${max}`);
+                return fallback;
+            }
+            return Number(value);
+        },
+        seconds(name, fallback, min = 0) {
+            const value = raw(name).trim();
+            if (value === '')
+                return fallback;
+            const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?$/.exec(value);
+            const scale = { ms: 0.001, s: 1, m: 60 }[match?.[2] ?? 's'] ?? 1;
+            const parsed = match ? Number(match[1]) * scale : NaN;
+            if (!match || parsed < min || parsed > 86_400) {
+                problems.push(`${name}: ${show(value)} is not valid; expected seconds, e.g. "30", "0.5" or "2m", at least ${min}`);
+                return fallback;
+            }
+            return parsed;
+        },
+        boolean(name, fallback) {
+            const value = raw(name).trim().toLowerCase();
+            if (value === '')
+                return fallback;
+            if (['true', 'yes', 'on', '1'].includes(value))
+                return true;
+            if (['false', 'no', 'off', '0'].includes(value))
+                return false;
+            problems.push(`${name}: ${show(raw(name).trim())} is not valid; expected true or false`);
+            return fallback;
+        },
     };
-    // A proxy command makes the first connection itself.
-    if ((get('proxy-command') ?? '').trim() !== '')
-        return undefined;
-    const proxyHost = splitHostList(get('proxy-host') ?? '')[0];
-    const [entry, defaultPort] = proxyHost !== undefined ? [proxyHost, port('proxy-port')] : [splitHostList(get('host') ?? '')[0], port('port')];
-    if (entry === undefined || defaultPort === undefined)
-        return undefined;
-    const parsed = parseHostEntry(entry, { port: defaultPort, username: 'user' });
-    return typeof parsed === 'string' ? undefined : { host: parsed.host, port: parsed.port };
 }
 
 
@@ -783,28 +828,28 @@ function redactCommandLine(commandLine, secrets) {
 /* harmony export */   sP: () => (/* binding */ parseTrafficInputs)
 /* harmony export */ });
 /* unused harmony export DEFAULT_CANARY_KEY */
+/* harmony import */ var _readers_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4246);
 /**
  * The traffic-control inputs (SPEC "Traffic control"): canary steps, bake, the analysis thresholds
  * and the files nginx reads for them. Checked with the rest of the inputs, before any connection.
  */
+
 const DEFAULT_CANARY_KEY = '$remote_addr';
 /** True when a run needs to watch its traffic: a canary or a bake. */
 function watchesTraffic(traffic) {
     return traffic.canarySteps.length > 0 || traffic.bakeSeconds > 0;
 }
-const show = (value) => JSON.stringify(value);
 function parseTrafficInputs(read, context) {
-    const { raw, problems } = read;
-    const text = (name, fallback) => raw(name).trim() || fallback;
+    const { raw, text, problems } = read;
     const stepsText = raw('canary-steps').trim();
     const steps = stepsText === '' ? [] : stepsText.split(/[\s,]+/).filter(Boolean);
     const canarySteps = [];
     const expected = 'expected increasing whole percentages from 1 to 99, e.g. "10,50"';
     if (steps.some((step) => !/^\d+$/.test(step) || Number(step) < 1 || Number(step) > 99)) {
-        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected}`);
+        problems.push(`canary-steps: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(stepsText)} is not valid; ${expected}`);
     }
     else if (steps.some((step, i) => i > 0 && Number(step) <= Number(steps[i - 1]))) {
-        problems.push(`canary-steps: ${show(stepsText)} is not valid; ${expected} (each step above the one before)`);
+        problems.push(`canary-steps: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(stepsText)} is not valid; ${expected} (each step above the one before)`);
     }
     else {
         canarySteps.push(...steps.map(Number));
@@ -812,14 +857,14 @@ function parseTrafficInputs(read, context) {
     const canaryKey = text('canary-key', DEFAULT_CANARY_KEY);
     // The key is written into nginx's configuration inside double quotes: nothing may end it.
     if (/[;{}"'\\\n\r\0]/.test(canaryKey)) {
-        problems.push(`canary-key: ${show(canaryKey)} is not valid; expected nginx variables and plain text, e.g. "$remote_addr" or "$cookie_SESSION", without ; { } quotes, backslashes or line breaks`);
+        problems.push(`canary-key: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(canaryKey)} is not valid; expected nginx variables and plain text, e.g. "$remote_addr" or "$cookie_SESSION", without ; { } quotes, backslashes or line breaks`);
     }
     const maxErrorRateText = raw('max-error-rate').trim();
     let maxErrorRate = 1;
     if (maxErrorRateText !== '') {
         const value = Number(maxErrorRateText.replace(/%$/, ''));
         if (!/^\d+(\.\d+)?%?$/.test(maxErrorRateText) || value > 100) {
-            problems.push(`max-error-rate: ${show(maxErrorRateText)} is not valid; expected a percentage from 0 to 100, e.g. "1" or "0.5"`);
+            problems.push(`max-error-rate: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(maxErrorRateText)} is not valid; expected a percentage from 0 to 100, e.g. "1" or "0.5"`);
         }
         else {
             maxErrorRate = value;
@@ -827,14 +872,14 @@ function parseTrafficInputs(read, context) {
     }
     const httpInclude = text('nginx-http-include', `/etc/nginx/conf.d/zdd-${context.appName}.conf`);
     if (!httpInclude.startsWith('/') || httpInclude.endsWith('/') || /[\n\0]/.test(httpInclude)) {
-        problems.push(`nginx-http-include: ${show(httpInclude)} is not valid; expected the absolute path of a file`);
+        problems.push(`nginx-http-include: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(httpInclude)} is not valid; expected the absolute path of a file`);
     }
     else if (httpInclude === context.include) {
-        problems.push(`nginx-http-include: ${show(httpInclude)} is the nginx-include itself; expected a file of its own, read by nginx inside http`);
+        problems.push(`nginx-http-include: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(httpInclude)} is the nginx-include itself; expected a file of its own, read by nginx inside http`);
     }
     const maintenancePage = raw('maintenance-page').trim();
     if (/[\n\0]/.test(maintenancePage)) {
-        problems.push(`maintenance-page: ${show(maintenancePage)} is not valid; expected the path of a file on the host`);
+        problems.push(`maintenance-page: ${(0,_readers_js__WEBPACK_IMPORTED_MODULE_0__/* .show */ .W)(maintenancePage)} is not valid; expected the path of a file on the host`);
     }
     return {
         canarySteps,
@@ -857,7 +902,7 @@ function parseTrafficInputs(read, context) {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shims_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2663);
-/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9665);
+/* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5533);
 /* harmony import */ var _ssh_early_socket_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1743);
 
 
