@@ -91,7 +91,16 @@ while :; do
   alive "$pid" || fail exited "$EXIT_EXITED"
   # Counted before the poll: a socket opened while it runs still calls the next one at once.
   sockets_of "$pid"; polled_sockets=$SOCKETS
-  if [ -n "$first_tick" ]; then first_tick=; else code=$(http_status "$HEALTH_URL" "$body" 5); fi
+  if [ -n "$first_tick" ]; then
+    first_tick=
+  elif ss_listeners "$PORT" && [ -z "$LISTENERS" ]; then
+    # Nothing listens on the port yet: an HTTP client would only be refused, and starting curl
+    # costs the host four times what asking ss does (10 ms against 2.5), twice a second for as
+    # long as the service takes to start.
+    code=000
+  else
+    code=$(http_status "$HEALTH_URL" "$body" 5)
+  fi
   case "$code" in
     2??)
       if [ -z "$HEALTH_EXPECT" ] || grep -q -F -- "$HEALTH_EXPECT" "$body" 2>/dev/null; then

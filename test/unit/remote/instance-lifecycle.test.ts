@@ -4,7 +4,7 @@
  * stop-timeout (src/remote/instance.ts, src/remote/sh/lib.sh).
  */
 import { execFileSync } from 'node:child_process'
-import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { freePortScript, startScript, stopScript } from '../../../src/remote/instance.js'
@@ -20,6 +20,7 @@ import {
   startParams,
   tempDir,
   track,
+  userlandWithout,
   waitUntil,
 } from './local-host.js'
 
@@ -43,16 +44,6 @@ function processesWith(marker: string): number[] {
 function statOf(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-}
-
-/** A directory of links to every program in /usr/bin but `missing`: a userland without them. */
-function userlandWithout(missing: string[]): string {
-  const bin = join(tempDir('zdd-bin-'), 'bin')
-  mkdirSync(bin)
-  for (const name of readdirSync('/usr/bin')) {
-    if (!missing.includes(name)) symlinkSync(join('/usr/bin', name), join(bin, name))
-  }
-  return bin
 }
 
 /** Ignores SIGTERM, and leaves the release directory on it: from then on, it is not our instance. */

@@ -25,6 +25,7 @@ import {
   startTimeOf,
   cleanUpAfterAll,
   NODE_APP,
+  userlandWithout,
 } from './local-host.js'
 
 cleanUpAfterAll()
@@ -237,6 +238,40 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         const polls = readFileSync(calls, 'utf8').split('\n').filter(Boolean).length
         expect(polls).toBeGreaterThanOrEqual(1)
         expect(polls).toBeLessThanOrEqual(2)
+      })
+    }
+
+    // The app a grandchild of the process started: its listener is not among the sockets watched,
+    // so the health-interval ticks find it. A tick asks ss whether anything listens yet, and runs
+    // curl only once something does: curl costs the host four times as much, twice a second for
+    // as long as a JVM takes to start.
+    for (const [userland, atMost] of [
+      ['with ss', 2],
+      ['without ss', Infinity],
+    ] as const) {
+      it(`ticks before the port listens, ${userland}: curl ${atMost === 2 ? 'only once it listens' : 'at every tick'}`, async () => {
+        const deployDir = tempDir()
+        const port = await freePort()
+        makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '1200']])
+        const bin = tempDir('zdd-curl-log-')
+        const calls = join(bin, 'calls')
+        const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim()
+        writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, {
+          mode: 0o755,
+        })
+        const path = atMost === 2 ? process.env.PATH : userlandWithout(['ss'])
+        const grandchild = `sh -c ${shellQuote(`${shellQuote(process.execPath)} server.js; exit $?`)}`
+        const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 0.2, startCommand: grandchild })), {
+          env: { ...process.env, PATH: `${bin}:${path}` },
+        })
+        track(Number(run.answer.facts.pid))
+        expect(run.code, run.stdout).toBe(0)
+        expect(run.answer.facts.health).toBe('ok')
+        const polls = readFileSync(calls, 'utf8').split('\n').filter(Boolean).length
+        // Five ticks come before the listener, 1.2 s after the start.
+        if (atMost === 2) expect(polls).toBeLessThanOrEqual(2)
+        else expect(polls).toBeGreaterThanOrEqual(5)
+        expect(polls).toBeGreaterThanOrEqual(1)
       })
     }
 

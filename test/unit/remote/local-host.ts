@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -356,4 +356,14 @@ export function cleanUpAfterAll(): void {
     killProcessesIn(tempDirs)
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
   })
+}
+
+/** A directory of links to every program in /usr/bin but `missing`: a userland without them. */
+export function userlandWithout(missing: string[]): string {
+  const bin = join(tempDir('zdd-bin-'), 'bin')
+  mkdirSync(bin)
+  for (const name of readdirSync('/usr/bin')) {
+    if (!missing.includes(name)) symlinkSync(join('/usr/bin', name), join(bin, name))
+  }
+  return bin
 }
