@@ -37,6 +37,8 @@ export interface NginxSignaller {
   /** Its -c and -p, '' when absent (nginx's built-in defaults then). */
   conf: string
   prefix: string
+  /** Run through sudo: the master is then not the deploy user's to signal. */
+  sudo: boolean
 }
 
 /**
@@ -50,13 +52,14 @@ export function nginxSignaller(reloadCommand: string): NginxSignaller | undefine
   if (/[;&|`$()<>\\\n*?[\]{}~#=]/.test(reloadCommand.replace(/'[^']*'/g, "''"))) return undefined
   const words = [...reloadCommand.trim().matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3])
   let i = 0
-  if (words[0] === 'sudo') {
+  const sudo = words[0] === 'sudo'
+  if (sudo) {
     i = 1
     if (words[i] === '-n') i++
   }
   const binary = words[i++]
   if (!binary || !/(^|\/)nginx$/.test(binary)) return undefined
-  const found: NginxSignaller = { binary, conf: '', prefix: '' }
+  const found: NginxSignaller = { binary, conf: '', prefix: '', sudo }
   let reload = false
   while (i < words.length) {
     const word = words[i++]
@@ -129,6 +132,7 @@ export function switchScript(p: SwitchParams): string {
       NGINX_BIN: signaller?.binary ?? '',
       NGINX_CONF: signaller?.conf ?? '',
       NGINX_PREFIX: signaller?.prefix ?? '',
+      SIGNAL_RELOAD: signaller && !signaller.sudo ? 'yes' : '',
       EXIT_WRITE_FAILED: SWITCH_EXIT.writeFailed,
       EXIT_TEST_FAILED: SWITCH_EXIT.testFailed,
       EXIT_RELOAD_FAILED: SWITCH_EXIT.reloadFailed,

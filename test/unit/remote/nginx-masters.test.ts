@@ -130,34 +130,69 @@ describe.skipIf(!NGINX)('switchScript with two nginx masters that look alike', {
     return { crashed, respawned: () => other.workers().filter((pid) => pid !== crashed) }
   }
 
-  it('the default form of reload command: a worker the other master respawns meanwhile is not taken for the reload', async () => {
+  it('the default form of reload command, run by the owner of the master: SIGHUP to the master its pid file names, and nothing else', async () => {
     const served = await servedPort()
     const oursBefore = ours.workers()
-    const switching = switchAndHandOver(env, params(otherPort(served)))
-    const other_ = await crashOtherWorkerOnReload()
-    const run = await switching
+    const otherBefore = other.workers()
+    const log = join(ours.dir, 'logs', 'error.log')
+    const signalProcesses = () => (existsSync(log) ? readFileSync(log, 'utf8').split('signal process started').length : 0)
+    const before = signalProcesses()
+    const run = await switchAndHandOver(env, params(otherPort(served)))
     expect(run.code, run.stdout).toBe(0)
     expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
     expect(run.answer.facts.old_workers?.trim().split(' ').map(Number)).toEqual(oursBefore)
     expect(await viaNginx(ours.port)).toBe(`200 backend ${otherPort(served)}`)
-    expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+    // No \`nginx -s reload\` ran (it logs each signal it sends), and the other master was not signalled.
+    expect(signalProcesses()).toBe(before)
+    expect(other.workers()).toEqual(otherBefore)
   })
 
-  it('a reload that did not take is not confirmed by a worker the other master respawns meanwhile', async () => {
-    const before = readFileSync(ours.include)
-    const served = await servedPort()
-    // A log nginx cannot open: \`nginx -s reload\` reads the configuration and signals, and the
-    // master keeps its workers since it cannot apply it. (No test command: the reload must fail.)
-    const content = `${renderInclude(TEMPLATE, otherPort(served))} access_log ${join(parent, 'no-such-dir', 'x.log')};`
-    const switching = runScript(switchScript(params(otherPort(served), { content, testCommand: 'true', reloadTimeoutSeconds: 2 })), { env })
-    const other_ = await crashOtherWorkerOnReload()
-    const run = await switching
-    expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
-    expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
-    expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
-    expect(readFileSync(ours.include)).toEqual(before)
-    expect(await servedPort()).toBe(served)
-  })
+  // Through sudo the master is not the deploy user's to signal: the command runs, and the switch
+  // watches while it does.
+  it.skipIf(process.getuid?.() !== 0)(
+    'the default form through sudo: a worker the other master respawns meanwhile is not taken for the reload',
+    async () => {
+      const served = await servedPort()
+      const oursBefore = ours.workers()
+      const switching = switchAndHandOver(env, params(otherPort(served), { reloadCommand: `sudo -n ${ours.reloadCommand}` }))
+      const other_ = await crashOtherWorkerOnReload()
+      const run = await switching
+      expect(run.code, run.stdout).toBe(0)
+      expect(run.answer.facts).toMatchObject({ reload: 'observed', nginx_master: String(ours.masterPid()) })
+      expect(run.answer.facts.old_workers?.trim().split(' ').map(Number)).toEqual(oursBefore)
+      expect(await viaNginx(ours.port)).toBe(`200 backend ${otherPort(served)}`)
+      expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+    },
+  )
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'a reload that did not take is not confirmed by a worker the other master respawns meanwhile',
+    async () => {
+      const before = readFileSync(ours.include)
+      const served = await servedPort()
+      // A log nginx cannot open: \`nginx -s reload\` reads the configuration and signals, and the
+      // master keeps its workers since it cannot apply it. (No test command: the reload must fail.)
+      const content = `${renderInclude(TEMPLATE, otherPort(served))} access_log ${join(parent, 'no-such-dir', 'x.log')};`
+      const switching = runScript(
+        switchScript(
+          params(otherPort(served), {
+            content,
+            testCommand: 'true',
+            reloadCommand: `sudo -n ${ours.reloadCommand}`,
+            reloadTimeoutSeconds: 2,
+          }),
+        ),
+        { env },
+      )
+      const other_ = await crashOtherWorkerOnReload()
+      const run = await switching
+      expect(await waitUntil(() => other_.respawned().length > 0)).toBe(true)
+      expect(run.code, run.stdout).toBe(SWITCH_EXIT.notTaken)
+      expect(run.answer.facts).toMatchObject({ reload: 'not_taken', error: 'reload_not_taken' })
+      expect(readFileSync(ours.include)).toEqual(before)
+      expect(await servedPort()).toBe(served)
+    },
+  )
 
   it("`nginx -s reload` with nginx's built-in paths: the pid file is found through nginx -V and the configuration it names", async () => {
     // An nginx whose built-in prefix and configuration are ours (as /usr/sbin/nginx's are the

@@ -25,14 +25,15 @@ cleanUpAfterAll()
 
 describe('nginxSignaller: reload commands whose signalled master the pid file names', () => {
   it('the default command, with sudo -n or without, and with its -p/-c/-e/-g/-q', () => {
-    expect(nginxSignaller('sudo -n nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '' })
-    expect(nginxSignaller('nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '' })
+    expect(nginxSignaller('sudo -n nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '', sudo: true })
+    expect(nginxSignaller('nginx -s reload')).toEqual({ binary: 'nginx', conf: '', prefix: '', sudo: false })
     expect(
       nginxSignaller("/usr/sbin/nginx -q -p /srv/ng/ -c '/srv/ng/nginx main.conf' -e /srv/ng/e.log -g 'daemon on;' -s reload"),
     ).toEqual({
       binary: '/usr/sbin/nginx',
       conf: '/srv/ng/nginx main.conf',
       prefix: '/srv/ng/',
+      sudo: false,
     })
   })
 
