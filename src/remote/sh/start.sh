@@ -87,16 +87,18 @@ started_cs=$NOW_CS
 # first tick, or for its first socket.
 code=000
 first_tick=1
+# Set when the watch calls the poll early: the family's sockets changed, most often for the listener.
+woken=
 while :; do
   alive "$pid" || fail exited "$EXIT_EXITED"
   # Counted before the poll: a socket opened while it runs still calls the next one at once.
   sockets_of "$pid"; polled_sockets=$SOCKETS
   if [ -n "$first_tick" ]; then
     first_tick=
-  elif ss_listeners "$PORT" && [ -z "$LISTENERS" ]; then
-    # Nothing listens on the port yet: an HTTP client would only be refused, and starting curl
-    # costs the host four times what asking ss does (10 ms against 2.5), twice a second for as
-    # long as the service takes to start.
+  elif [ -z "$woken" ] && ss_listeners "$PORT" && [ -z "$LISTENERS" ]; then
+    # A tick, and nothing listens on the port yet: an HTTP client would only be refused, and
+    # starting curl costs the host four times what asking ss does (10 ms against 2.5), twice a
+    # second for as long as the service takes to start.
     code=000
   else
     code=$(http_status "$HEALTH_URL" "$body" 5)
@@ -126,11 +128,12 @@ while :; do
   fi
   if [ -n "$started_cs" ]; then
     next_cs=$(( NOW_CS + HEALTH_INTERVAL_CS - (NOW_CS - started_cs) % HEALTH_INTERVAL_CS ))
+    woken=
     while clock; [ "$NOW_CS" -lt "$next_cs" ]; do
       if [ $(( next_cs - NOW_CS )) -gt 10 ]; then
         sleep 0.1
         alive "$pid" || break
-        sockets_of "$pid"; [ "$SOCKETS" = "$polled_sockets" ] || break
+        sockets_of "$pid"; [ "$SOCKETS" = "$polled_sockets" ] || { woken=1; break; }
       else
         sleep_cs $(( next_cs - NOW_CS ))
       fi

@@ -224,6 +224,12 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, {
           mode: 0o755,
         })
+        const ssCalls = join(bin, 'ss-calls')
+        const realSs = execFileSync('sh', ['-c', 'command -v ss || true'], { encoding: 'utf8' }).trim()
+        if (realSs)
+          writeFileSync(join(bin, 'ss'), `#!/bin/sh\necho called >> ${shellQuote(ssCalls)}\nexec ${shellQuote(realSs)} "$@"\n`, {
+            mode: 0o755,
+          })
         const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 5, startCommand })), {
           env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
         })
@@ -238,6 +244,9 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         const polls = readFileSync(calls, 'utf8').split('\n').filter(Boolean).length
         expect(polls).toBeGreaterThanOrEqual(1)
         expect(polls).toBeLessThanOrEqual(2)
+        // A poll the watch calls goes straight to curl: ss runs once, for the check that the
+        // listener is this instance's.
+        if (realSs) expect(readFileSync(ssCalls, 'utf8').split('\n').filter(Boolean)).toHaveLength(1)
       })
     }
 
