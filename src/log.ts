@@ -27,11 +27,44 @@ export interface HostLog extends Log {
 }
 
 /**
+ * The warnings of a fleet's hosts, by text. Hosts set up alike give the same warning (no systemd,
+ * no lingering), and 32 annotations of one text would bury every other (GitHub shows only the
+ * first few of a step): a text is annotated once, at once, for the first host that gives it, and
+ * `summarize` names the other hosts that gave it too.
+ */
+export class FleetWarnings {
+  private readonly hostsByText = new Map<string, string[]>()
+
+  /** Records that `host` gave warning `message`; true when no host gave that text before. */
+  firstFor(message: string, host: string): boolean {
+    const hosts = this.hostsByText.get(message)
+    if (hosts) {
+      hosts.push(host)
+      return false
+    }
+    this.hostsByText.set(message, [host])
+    return true
+  }
+
+  /** One annotation for each text that more than one host gave, naming the others. */
+  summarize(): void {
+    for (const [message, [first, ...others]] of this.hostsByText) {
+      if (others.length === 0) continue
+      const firstLine = message.split('\n')[0]
+      core.warning(
+        `${others.length} more ${others.length === 1 ? 'host' : 'hosts'} gave the warning shown for ${first} (${others.join(', ')}): ${firstLine}`,
+      )
+    }
+  }
+}
+
+/**
  * Many hosts stage at once; their lines, interleaved, would be unreadable. Each host's lines are
  * kept until its phase ends, then printed as one collapsible group headed by the host and the
- * phase's outcome. Warnings are also shown at once, as annotations, since they may call for action.
+ * phase's outcome. Warnings are also shown at once, as annotations, since they may call for action
+ * (once for a text that several hosts give, with `warnings`).
  */
-export function hostLog(prefix: string): HostLog {
+export function hostLog(prefix: string, warnings?: FleetWarnings): HostLog {
   let lines: string[] = []
   const tag = (message: string) =>
     message
@@ -44,7 +77,7 @@ export function hostLog(prefix: string): HostLog {
     },
     warning: (message) => {
       lines.push(`Warning: ${message}`)
-      core.warning(tag(message))
+      if (!warnings || warnings.firstFor(message, prefix)) core.warning(tag(message))
     },
     progress: (message) => {
       lines.push(message)

@@ -7,7 +7,7 @@ import * as core from '@actions/core'
 import { describeArtifact, findArtifact, type Artifact } from '../artifact.js'
 import type { HostEntry } from '../config/hosts.js'
 import { type DeployConfig, secretsOf } from '../config/inputs.js'
-import { type Log, actionsLog, hostLog } from '../log.js'
+import { FleetWarnings, type Log, actionsLog, hostLog } from '../log.js'
 import { ConnectionError } from '../ssh/errors.js'
 import { connectJumpChain, hostEndpoint } from '../ssh/reach.js'
 import { RemoteCommandError, RemoteHost } from '../ssh/transport.js'
@@ -336,9 +336,10 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
     config.jumpHosts.length > 0 ? connectJumpChain(config, config.jumpHosts, { warn: (message) => core.warning(message), mask }) : undefined
   bastion?.catch(() => undefined)
   const several = config.hosts.length > 1
+  const warnings = new FleetWarnings()
   const targets: Target[] = config.hosts.map((entry) => {
     // One host keeps the log as it always was: a group per step, printed as it happens.
-    const fleetLog = several ? hostLog(entry.label) : undefined
+    const fleetLog = several ? hostLog(entry.label, warnings) : undefined
     const log = fleetLog ?? actionsLog()
     return {
       entry,
@@ -367,6 +368,7 @@ export async function runOnFleet(config: DeployConfig, workspace: string): Promi
   } finally {
     for (const target of targets) target.remote?.close()
     if (bastion) (await bastion.catch(() => undefined))?.close()
+    warnings.summarize()
   }
   return { reports: targets.map((t) => t.report), artifact: await artifact?.catch(() => undefined), ...result }
 }

@@ -263,6 +263,17 @@ describe.skipIf(!canMakeNamespaces)(
       expect(report[2].phases.wait).toBeGreaterThanOrEqual(report[0].phases.switch + report[1].phases.switch - 0.01)
       expect(result.stdout).toMatch(/Stage: all 3 hosts staged in [\d.]+ s/)
       for (const h of hosts) expect(await served(h)).toBe('200 version=1 port=8082')
+      // These hosts have no systemd, and all say so: one annotation for the first host, one that
+      // names the others, and the warning in each host's own group.
+      const systemd = result.stdout.split('\n').filter((line) => line.startsWith('::warning::') && line.includes('does not run systemd'))
+      expect(systemd).toHaveLength(2)
+      const [, first, text] = /^::warning::\[([^\]]+)\] (.*)$/.exec(systemd[0]) ?? []
+      const others = hosts.map(label).filter((l) => l !== first)
+      expect(others).toHaveLength(2)
+      const [, named, summarized] = /^::warning::2 more hosts gave the warning shown for [^ ]+ \(([^)]*)\): (.*)$/.exec(systemd[1]) ?? []
+      expect(named?.split(', ').sort()).toEqual(others.sort())
+      expect(summarized).toBe(text)
+      expect(result.stdout.split('Warning: The host does not run systemd').length - 1).toBe(3)
     })
 
     it('rolls v2 out with traffic through every host, and not one request fails', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { hostLog } from '../../src/log.js'
+import { FleetWarnings, hostLog } from '../../src/log.js'
 
 /** What @actions/core printed, as a GitHub runner reads it. */
 function captureStdout(): { text: () => string } {
@@ -54,5 +54,25 @@ describe('hostLog: many hosts at once, one readable group per host and phase', (
     expect(out.text()).toContain(
       '::group::web3: stage: FAILED\nWaiting for the deploy lock, held by owner=x (up to 300 s)...\nWarning: Took over a stale deploy lock\n::endgroup::\n',
     )
+  })
+
+  it('a warning that several hosts give is annotated once, and the others are named at the end; each group keeps its own', () => {
+    const out = captureStdout()
+    const warnings = new FleetWarnings()
+    const hosts = ['web1', 'web2', 'web3'].map((name) => hostLog(name, warnings))
+    for (const log of hosts) log.warning('The host does not run systemd (/run/systemd/system is absent)')
+    hosts[1].warning('Took over a stale deploy lock')
+    expect(out.text()).toBe(
+      '::warning::[web1] The host does not run systemd (/run/systemd/system is absent)\n::warning::[web2] Took over a stale deploy lock\n',
+    )
+    hosts[2].flush('stage: healthy')
+    expect(out.text()).toContain(
+      '::group::web3: stage: healthy\nWarning: The host does not run systemd (/run/systemd/system is absent)\n::endgroup::\n',
+    )
+    warnings.summarize()
+    expect(out.text()).toContain(
+      '::warning::2 more hosts gave the warning shown for web1 (web2, web3): The host does not run systemd (/run/systemd/system is absent)\n',
+    )
+    expect(out.text().match(/::warning::/g)).toHaveLength(3)
   })
 })
