@@ -132,11 +132,40 @@ function actionsLog() {
     };
 }
 /**
+ * The warnings of a fleet's hosts, by text. Hosts set up alike give the same warning (no systemd,
+ * no lingering), and 32 annotations of one text would bury every other (GitHub shows only the
+ * first few of a step): a text is annotated once, at once, for the first host that gives it, and
+ * `summarize` names the other hosts that gave it too.
+ */
+class FleetWarnings {
+    hostsByText = new Map();
+    /** Records that `host` gave warning `message`; true when no host gave that text before. */
+    firstFor(message, host) {
+        const hosts = this.hostsByText.get(message);
+        if (hosts) {
+            hosts.push(host);
+            return false;
+        }
+        this.hostsByText.set(message, [host]);
+        return true;
+    }
+    /** One annotation for each text that more than one host gave, naming the others. */
+    summarize() {
+        for (const [message, [first, ...others]] of this.hostsByText) {
+            if (others.length === 0)
+                continue;
+            const firstLine = message.split('\n')[0];
+            core/* warning */.$e(`${others.length} more ${others.length === 1 ? 'host' : 'hosts'} gave the warning shown for ${first} (${others.join(', ')}): ${firstLine}`);
+        }
+    }
+}
+/**
  * Many hosts stage at once; their lines, interleaved, would be unreadable. Each host's lines are
  * kept until its phase ends, then printed as one collapsible group headed by the host and the
- * phase's outcome. Warnings are also shown at once, as annotations, since they may call for action.
+ * phase's outcome. Warnings are also shown at once, as annotations, since they may call for action
+ * (once for a text that several hosts give, with `warnings`).
  */
-function hostLog(prefix) {
+function hostLog(prefix, warnings) {
     let lines = [];
     const tag = (message) => message
         .split('\n')
@@ -148,7 +177,8 @@ function hostLog(prefix) {
         },
         warning: (message) => {
             lines.push(`Warning: ${message}`);
-            core/* warning */.$e(tag(message));
+            if (!warnings || warnings.firstFor(message, prefix))
+                core/* warning */.$e(tag(message));
         },
         progress: (message) => {
             lines.push(message);
@@ -6457,9 +6487,10 @@ async function runOnFleet(config, workspace) {
     const bastion = config.jumpHosts.length > 0 ? connectJumpChain(config, config.jumpHosts, { warn: (message) => core/* warning */.$e(message), mask }) : undefined;
     bastion?.catch(() => undefined);
     const several = config.hosts.length > 1;
+    const warnings = new FleetWarnings();
     const targets = config.hosts.map((entry) => {
         // One host keeps the log as it always was: a group per step, printed as it happens.
-        const fleetLog = several ? hostLog(entry.label) : undefined;
+        const fleetLog = several ? hostLog(entry.label, warnings) : undefined;
         const log = fleetLog ?? actionsLog();
         return {
             entry,
@@ -6485,6 +6516,7 @@ async function runOnFleet(config, workspace) {
             target.remote?.close();
         if (bastion)
             (await bastion.catch(() => undefined))?.close();
+        warnings.summarize();
     }
     return { reports: targets.map((t) => t.report), artifact: await artifact?.catch(() => undefined), ...result };
 }
