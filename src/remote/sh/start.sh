@@ -17,7 +17,9 @@
 cd -- "$DEPLOY_DIR" || exit "$EXIT_START_FAILED"
 pid_file="run/$PORT.pid"
 log="logs/$PORT.log"
-body="run/.health-$PORT"
+# The health answer goes to the session's private directory, which goes with the session: no rm
+# once healthy, when every host of a fleet is answering at once. A script run alone uses run/.
+if [ -n "${ZDD_TMP:-}" ] && [ -d "$ZDD_TMP" ]; then body=$ZDD_TMP/health-$PORT; else body=run/.health-$PORT; fi
 pid=0
 fail() {
   echo "health=$1"
@@ -55,7 +57,8 @@ else
   # instance the next run finds (find_instance) and stops, even one not listening yet: first the
   # release, then the process records its own pid and start time (exec keeps both) once it stands
   # in the release directory, and only then execs the start command, in a session of its own.
-  rm -f -- "$pid_file"
+  # Freeing the port removed it already, most often: rm only for a file that is there.
+  if [ -e "$pid_file" ] || [ -L "$pid_file" ]; then rm -f -- "$pid_file"; fi
   echo "$RELEASE" > "run/$PORT.release" || fail run_files "$EXIT_START_FAILED"
   deploy_root=$PWD
   # fd 3 is the session's own output (see the session): an instance holding it open would keep the
@@ -117,7 +120,8 @@ while :; do
             fi
             fail not_ours "$EXIT_NOT_OURS"
           fi
-          rm -f -- "$body"; echo "health=ok"; exit 0
+          [ "$body" != "run/.health-$PORT" ] || rm -f -- "$body"
+          echo "health=ok"; exit 0
         fi
       fi ;;
   esac

@@ -387,6 +387,28 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
       expect(run.answer.facts.last_body).toContain('"status":"UP"')
       expect(await waitUntil(() => !isRunning(pid))).toBe(true)
     })
+
+    it("in a run's session, the health answer is kept in the session's directory, not in run/", async () => {
+      const session = tempDir('zdd-session-')
+      const env = { ...process.env, ZDD_TMP: session }
+      const deployDir = tempDir()
+      const port = await freePort()
+      makeRelease(deployDir, '20260101-000000-aaaaaaaa')
+      const healthy = await runScript(startScript(startParams(deployDir, port)), { env })
+      track(Number(healthy.answer.facts.pid))
+      expect(healthy.code, healthy.stdout).toBe(0)
+      expect(readdirSync(join(deployDir, 'run')).filter((name) => name.includes('health'))).toEqual([])
+      expect(readFileSync(join(session, `health-${port}`), 'utf8')).toContain('"status":"UP"')
+
+      const otherPort = await freePort()
+      const unhealthy = await runScript(startScript(startParams(deployDir, otherPort, { healthTimeoutSeconds: 2, healthExpect: 'DOWN' })), {
+        env,
+      })
+      trackGroup(Number(unhealthy.answer.facts.pid))
+      expect(unhealthy.code).toBe(INSTANCE_EXIT.unhealthy)
+      expect(unhealthy.answer.facts.last_body).toContain('"status":"UP"')
+      expect(readdirSync(session).filter((name) => name.includes('health'))).toEqual([`health-${port}`])
+    })
   })
 
   describe('probeScript and stopScript', () => {
