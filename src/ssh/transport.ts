@@ -13,6 +13,7 @@ import { takeEarlySocket } from './early-socket.js'
 import { type RunOptions, ShellEndedError, ShellSession } from './session.js'
 import { parseAnswer, type RemoteAnswer } from '../remote/protocol.js'
 import { SHELL_LIB } from '../remote/shell-lib.js'
+import { acknowledgeAtOnce } from './prompt-ack.js'
 import { ConnectionError, describeConnectError, type ErrorWithLevel } from './errors.js'
 import { forwardThroughBastion } from './forward.js'
 import { ProxyCommandStream } from './proxy-command.js'
@@ -181,11 +182,14 @@ export class RemoteHost {
   /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
   private readonly gone: Promise<void>
 
+  /** Set once the connection relays a target: what it hears is acknowledged at once (prompt-ack.ts). */
+  private relaying = false
+
   private constructor(
     readonly entry: HostEntry,
     private readonly ssh: NodeSSH,
     private readonly connectTimeoutSeconds: number,
-    socket?: Duplex,
+    private readonly socket?: Duplex,
   ) {
     // Anything heard from the host is a sign of life: ssh2 starts its count of unanswered asks
     // over (its own reset, run on a reply to an ask; absent, ssh2 counts as it always did).
@@ -372,6 +376,7 @@ export class RemoteHost {
 
   /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
   forward(host: string, port: number): Promise<Duplex> {
+    if (!this.relaying && this.socket) this.relaying = acknowledgeAtOnce(this.ssh, this.socket)
     return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds)
   }
 

@@ -1,8 +1,8 @@
-export const id = 607;
-export const ids = [607];
+export const id = 369;
+export const ids = [369];
 export const modules = {
 
-/***/ 6607:
+/***/ 2369:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -755,6 +755,51 @@ const TRAFFIC_READ_SH = "case \"$LOG\" in /*) ;; *) LOG=\"$HOME/$LOG\" ;; esac\n
 
 const SHELL_LIB = LIB_SH;
 
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/protocol/utils.js
+var utils = __webpack_require__(2184);
+;// CONCATENATED MODULE: ./lib/ssh/prompt-ack.js
+
+const SSH_MSG_IGNORE = 2;
+/** The connection's protocol and writer, or undefined where ssh2's internals are not as expected. */
+function packetWriter(ssh) {
+    const protocol = ssh.connection?._protocol;
+    const writer = protocol?._packetRW?.write;
+    if (!protocol || typeof writer?.alloc !== 'function' || typeof writer.finalize !== 'function')
+        return undefined;
+    return { protocol, writer };
+}
+/**
+ * Sends an SSH_MSG_IGNORE on `ssh` once in the tick after any data arrives on `socket` (its
+ * transport). Returns false, and changes nothing, where ssh2's packet writer cannot be found.
+ */
+function acknowledgeAtOnce(ssh, socket, send = utils.sendPacket) {
+    const found = packetWriter(ssh);
+    if (!found || typeof send !== 'function')
+        return false;
+    const { protocol, writer } = found;
+    let scheduled = false;
+    socket.on('data', () => {
+        if (scheduled)
+            return;
+        scheduled = true;
+        setImmediate(() => {
+            scheduled = false;
+            try {
+                const at = writer.allocStart;
+                // The payload: the message number and an empty string (its length, 0).
+                const packet = writer.alloc(1 + 4);
+                packet[at] = SSH_MSG_IGNORE;
+                packet.writeUInt32BE(0, at + 1);
+                send(protocol, writer.finalize(packet));
+            }
+            catch {
+                // The connection is closing; whatever ends it is reported where it is used.
+            }
+        });
+    });
+    return true;
+}
+
 ;// CONCATENATED MODULE: ./lib/ssh/forward.js
 
 async function forwardThroughBastion(bastion, bastionLabel, target, timeoutSeconds) {
@@ -940,6 +985,7 @@ function pinnedKeyTypes(knownHosts, host, port) {
 
 
 
+
 /** A remote command ended with an exit code the caller did not expect. */
 class RemoteCommandError extends Error {
     step;
@@ -1062,6 +1108,7 @@ class RemoteHost {
     entry;
     ssh;
     connectTimeoutSeconds;
+    socket;
     lost = false;
     /** Why the connection was given up, when it was the runner that gave it up. */
     silentFor;
@@ -1072,10 +1119,13 @@ class RemoteHost {
     sftp;
     /** Settles when the connection goes away: some ssh2 calls (SFTP's fastPut) never call back then. */
     gone;
+    /** Set once the connection relays a target: what it hears is acknowledged at once (prompt-ack.ts). */
+    relaying = false;
     constructor(entry, ssh, connectTimeoutSeconds, socket) {
         this.entry = entry;
         this.ssh = ssh;
         this.connectTimeoutSeconds = connectTimeoutSeconds;
+        this.socket = socket;
         // Anything heard from the host is a sign of life: ssh2 starts its count of unanswered asks
         // over (its own reset, run on a reply to an ask; absent, ssh2 counts as it always did).
         const heard = ssh.connection?._resetKA;
@@ -1261,6 +1311,8 @@ class RemoteHost {
     }
     /** A TCP stream to `host:port` as seen from this host, for reaching hosts behind it, within connect-timeout. */
     forward(host, port) {
+        if (!this.relaying && this.socket)
+            this.relaying = acknowledgeAtOnce(this.ssh, this.socket);
         return forwardThroughBastion(this.ssh, this.entry.label, { host, port }, this.connectTimeoutSeconds);
     }
     close() {
