@@ -1,6 +1,7 @@
 /**
- * A jump host's sshd relays each target's answers to the runner over a socket that keeps Nagle's
- * algorithm on (OpenSSH turns it off there only for a session with a terminal). Right after it
+ * A jump host's sshd relays each target's answers over the runner's connection, which keeps Nagle's
+ * algorithm on: sshd turns it off when a session starts (a command, a shell), and a connection that
+ * only forwards has none. Right after it
  * forwards a script it writes the runner a small packet of its own (a channel window adjust), and
  * an answer written while that packet is unacknowledged waits for the runner's ACK, which Linux
  * delays by up to 40 ms when the runner has nothing to send. Every step through a jump host took
