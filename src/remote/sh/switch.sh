@@ -298,7 +298,7 @@ reload_and_wait() {
     wait "$SCAN_PID"
     SCAN_PID='' reload_pairs=
     while IFS= read -r reload_pair; do reload_pairs="$reload_pairs $reload_pair"; done < "$SCAN_FILE"
-    { read -r PID_PATH && read -r PID_FROM_CONF; } < "$SCAN_FILE.pid" 2>/dev/null || PID_PATH='' PID_FROM_CONF=no
+    { { read -r PID_PATH && read -r PID_FROM_CONF; } < "$SCAN_FILE.pid"; } 2>/dev/null || PID_PATH='' PID_FROM_CONF=no
   else
     [ -z "$NGINX_BIN" ] || [ -n "$PID_PATH" ] || nginx_pid_path
     # The workers of the master the pid file names, just before it is signalled.
