@@ -30,6 +30,18 @@ import {
 
 cleanUpAfterAll()
 
+/**
+ * Puts in `bin` a wrapper for `program` (when the host has it) that notes each call, then runs the
+ * real one. Returns how many times it was called so far, or undefined without the program.
+ */
+function countCalls(bin: string, program: string): (() => number) | undefined {
+  const real = execFileSync('sh', ['-c', `command -v ${program} || true`], { encoding: 'utf8' }).trim()
+  if (!real) return undefined
+  const calls = join(bin, `${program}-calls`)
+  writeFileSync(join(bin, program), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(real)} "$@"\n`, { mode: 0o755 })
+  return () => (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter(Boolean).length : 0)
+}
+
 describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, () => {
   describe('freePortScript', () => {
     it('a free port: port=free', async () => {
@@ -217,19 +229,10 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         const deployDir = tempDir()
         const port = await freePort()
         makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '800']])
-        // A curl first on the PATH that notes each call, then runs the real one.
+        // A curl and an ss first on the PATH that note each call, then run the real ones.
         const bin = tempDir('zdd-curl-log-')
-        const calls = join(bin, 'calls')
-        const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim()
-        writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, {
-          mode: 0o755,
-        })
-        const ssCalls = join(bin, 'ss-calls')
-        const realSs = execFileSync('sh', ['-c', 'command -v ss || true'], { encoding: 'utf8' }).trim()
-        if (realSs)
-          writeFileSync(join(bin, 'ss'), `#!/bin/sh\necho called >> ${shellQuote(ssCalls)}\nexec ${shellQuote(realSs)} "$@"\n`, {
-            mode: 0o755,
-          })
+        const curlCalls = countCalls(bin, 'curl')!
+        const ssCalls = countCalls(bin, 'ss')
         const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 5, startCommand })), {
           env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
         })
@@ -241,12 +244,12 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         expect(run.ms).toBeLessThan(3_000)
         // One once the listener opened, and one more at most for a socket the runtime opens and
         // closes as it starts (Node does, under load); polls every 0.1 s would be 8.
-        const polls = readFileSync(calls, 'utf8').split('\n').filter(Boolean).length
+        const polls = curlCalls()
         expect(polls).toBeGreaterThanOrEqual(1)
         expect(polls).toBeLessThanOrEqual(2)
         // A poll the watch calls goes straight to curl: ss runs once, for the check that the
         // listener is this instance's.
-        if (realSs) expect(readFileSync(ssCalls, 'utf8').split('\n').filter(Boolean)).toHaveLength(1)
+        if (ssCalls) expect(ssCalls()).toBe(1)
       })
     }
 
@@ -263,11 +266,7 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         const port = await freePort()
         makeRelease(deployDir, '20260101-000000-aaaaaaaa', [['LISTEN_DELAY_MS', '1200']])
         const bin = tempDir('zdd-curl-log-')
-        const calls = join(bin, 'calls')
-        const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim()
-        writeFileSync(join(bin, 'curl'), `#!/bin/sh\necho called >> ${shellQuote(calls)}\nexec ${shellQuote(realCurl)} "$@"\n`, {
-          mode: 0o755,
-        })
+        const curlCalls = countCalls(bin, 'curl')!
         const path = atMost === 2 ? process.env.PATH : userlandWithout(['ss'])
         const grandchild = `sh -c ${shellQuote(`${shellQuote(process.execPath)} server.js; exit $?`)}`
         const run = await runScript(startScript(startParams(deployDir, port, { healthIntervalSeconds: 0.2, startCommand: grandchild })), {
@@ -276,7 +275,7 @@ describe.concurrent('instance scripts, run by a local sh', { timeout: 30_000 }, 
         track(Number(run.answer.facts.pid))
         expect(run.code, run.stdout).toBe(0)
         expect(run.answer.facts.health).toBe('ok')
-        const polls = readFileSync(calls, 'utf8').split('\n').filter(Boolean).length
+        const polls = curlCalls()
         // Five ticks come before the listener, 1.2 s after the start.
         if (atMost === 2) expect(polls).toBeLessThanOrEqual(2)
         else expect(polls).toBeGreaterThanOrEqual(5)
