@@ -96,6 +96,22 @@ async function served(/** @type {any} */ target) {
   return `${response.status} ${String(response.body).split('\n')[0]}`
 }
 
+/**
+ * What nginx serves once the host has settled: a run killed during its switch leaves the switch
+ * script running on the host for a few more milliseconds, and it may still reload nginx after a
+ * first look. Asked until two answers 250 ms apart agree (at most 3 s).
+ */
+async function settledServed(/** @type {any} */ target) {
+  let last = await served(target)
+  for (let tries = 0; tries < 12; tries++) {
+    await sleep(250)
+    const now = await served(target)
+    if (now === last) return now
+    last = now
+  }
+  return last
+}
+
 /** @param {{ code: number | null, stdout: string }} run */
 const lastError = (run) =>
   run.stdout
@@ -290,7 +306,7 @@ async function playRound({ round, target, hostNs, deploy, workspaceFor, inputs, 
       racerOutcome = `exit ${r.code}`
       if (r.code !== 0) notes.push(`the racing deploy failed: ${lastError(r) || tail(r)}`)
     }
-    const servedBefore = await served(target)
+    const servedBefore = await settledServed(target)
 
     const followVersion = `${index}f`
     const follow = await deploy(followVersion)
