@@ -154,7 +154,7 @@ async function fleetSection() {
     })
     const seconds = (performance.now() - started) / 1000
     log(`${FLEET_TITLE}: done in ${seconds.toFixed(0)} s`)
-    const note = `Each service sleeps ${startDelayMs / 1000} s before it opens its port: it waits, it does not compute. The JVM sample still pays each JVM's start-up CPU, all at once, on this machine's ${os.cpus().length} cores; "sh + httpd" (BusyBox's httpd after the same sleep) leaves only the deploy tool's own work and sshd's and nginx's on the hosts, so the targets are checked on it. Each host's nginx gets about 20 requests a second throughout; every other input keeps its default.`
+    const note = `Each service sleeps ${startDelayMs / 1000} s before it opens its port: it waits, it does not compute. The JVM sample still pays each JVM's start-up CPU, all at once, on this machine's ${os.cpus().length} cores; "sh + httpd" (BusyBox's httpd after the same sleep) leaves only the deploy tool's own work and sshd's and nginx's on the hosts, so the targets are checked on it. Each host's nginx gets about 20 requests a second throughout, from request loops that stand for clients on other machines and run at low priority (nice 10); every other input keeps its default.`
     return {
       ran: true,
       seconds,
