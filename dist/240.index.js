@@ -1,8 +1,8 @@
-export const id = 369;
-export const ids = [369];
+export const id = 240;
+export const ids = [240];
 export const modules = {
 
-/***/ 2369:
+/***/ 4240:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -3213,37 +3213,6 @@ function keepLease(remote, deployDir, holderKey, log) {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/deploy/same-service.js
-/**
- * Which processes on a port of the pair are this service, so that a deploy may stop them (SPEC, step
- * 6): an instance the action started (proven on the host, see find_instance), or, on a host moving
- * from a script-based deploy, a JVM whose jar is named like the artifact but for the version. Any
- * other process (another service, a database, a typo in `ports`) is never signalled.
- */
-/** A jar's name without its version and `.jar`: `shop-api-1.0.0.jar` and `shop-api-0.9.3-SNAPSHOT.jar` give `shop-api`. */
-function jarStem(fileName) {
-    const base = fileName.replace(/\.jar$/i, '');
-    // The version starts at the first `-` or `_` followed by a digit: `shop-api-2-1.0.jar` keeps `shop-api`.
-    const versioned = /^(.+?)[-_]v?\d[^/]*$/i.exec(base);
-    return versioned ? versioned[1] : base;
-}
-/**
- * Whether a command line (its arguments joined by spaces, as the host reports it) is a JVM running a
- * jar named like `artifactFileName`: the program is `java`, and one argument is a `.jar` whose stem
- * is the artifact's.
- */
-function runsJarLike(commandLine, artifactFileName) {
-    const words = commandLine.trim().split(/\s+/);
-    const program = words[0]?.split('/').pop() ?? '';
-    if (program !== 'java')
-        return false;
-    const stem = jarStem(artifactFileName);
-    return words.slice(1).some((word) => {
-        const name = word.split('/').pop() ?? '';
-        return /\.jar$/i.test(name) && !/-plain\.jar$/i.test(name) && jarStem(name) === stem;
-    });
-}
-
 ;// CONCATENATED MODULE: ./lib/deploy/report.js
 /** What serves now, in the outputs: `port`, running `release`, is both the active and the previous port until a switch. */
 function reportServing(report, port, release) {
@@ -3435,6 +3404,14 @@ async function switchInclude(run, change) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/stage-mark.js
+/**
+ * The failure mark (see ShellSession) of the stage's steps that the start depends on: freeing the
+ * idle port and the upload's check. The start may then be sent right behind them, without waiting
+ * for their answers, and the host skips it if either failed.
+ */
+const STAGE_MARK = 'stage';
+
 ;// CONCATENATED MODULE: ./lib/deploy/maintenance-text.js
 
 /** The Retry-After of the 503: a client or crawler that honours it comes back after a minute. */
@@ -3524,13 +3501,134 @@ async function switchTraffic(run, port, release) {
     });
 }
 
+;// CONCATENATED MODULE: ./lib/deploy/same-service.js
+/**
+ * Which processes on a port of the pair are this service, so that a deploy may stop them (SPEC, step
+ * 6): an instance the action started (proven on the host, see find_instance), or, on a host moving
+ * from a script-based deploy, a JVM whose jar is named like the artifact but for the version. Any
+ * other process (another service, a database, a typo in `ports`) is never signalled.
+ */
+/** A jar's name without its version and `.jar`: `shop-api-1.0.0.jar` and `shop-api-0.9.3-SNAPSHOT.jar` give `shop-api`. */
+function jarStem(fileName) {
+    const base = fileName.replace(/\.jar$/i, '');
+    // The version starts at the first `-` or `_` followed by a digit: `shop-api-2-1.0.jar` keeps `shop-api`.
+    const versioned = /^(.+?)[-_]v?\d[^/]*$/i.exec(base);
+    return versioned ? versioned[1] : base;
+}
+/**
+ * Whether a command line (its arguments joined by spaces, as the host reports it) is a JVM running a
+ * jar named like `artifactFileName`: the program is `java`, and one argument is a `.jar` whose stem
+ * is the artifact's.
+ */
+function runsJarLike(commandLine, artifactFileName) {
+    const words = commandLine.trim().split(/\s+/);
+    const program = words[0]?.split('/').pop() ?? '';
+    if (program !== 'java')
+        return false;
+    const stem = jarStem(artifactFileName);
+    return words.slice(1).some((word) => {
+        const name = word.split('/').pop() ?? '';
+        return /\.jar$/i.test(name) && !/-plain\.jar$/i.test(name) && jarStem(name) === stem;
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/deploy/idle-port.js
+/**
+ * Step 6, freeing the idle port: only a process this run starts may serve there, and only this
+ * service is ever stopped to make room for it.
+ */
+
+
+
+
+
+
+
+
+
+/**
+ * Step 6: stops what runs on the idle port, so that only a process this run starts can serve there.
+ * What is stopped must be this service: our instance (proven on the host), or, on a host moving
+ * from a script-based deploy, a JVM running a jar named like `artifactFileName` (see
+ * same-service.ts), which is taken over at the cost of one more round trip. Anything else there is
+ * never signalled: the step fails, naming it. `tookOver` says that the port was taken over: the
+ * host then skipped a start sent right behind this step (see sendStart).
+ */
+async function freeIdlePort(run, port, artifactFileName) {
+    const { remote, config, state } = run;
+    let answer;
+    try {
+        answer = (await remote.run(freePortScript({
+            deployDir: state.deployDir,
+            port,
+            stopTimeoutSeconds: config.stopTimeoutSeconds,
+            unit: supervisionOf(config.supervisor, config.appName, state).existing,
+        }), { step: 'stop idle', failureMark: STAGE_MARK })).answer;
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError))
+            throw error;
+        if (error.result.code === INSTANCE_EXIT.portBusy)
+            throw portBusyError(run, port);
+        if (error.result.code !== PORT_HELD_EXIT)
+            throw error;
+        reportIdleInstance(run, port, error.result.answer);
+        const holder = holderOf(run, error.result.answer);
+        if (!runsJarLike(holder.commandLine, artifactFileName)) {
+            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), which this action did not start and which does not run ${artifactFileName} or another version of it. It was not signalled; nothing was started and nginx was not touched. Stop that process on the host, or choose other ports (the ports input, now ${config.ports.join(',')}).`);
+        }
+        await takeOver(run, port, holder);
+        return { tookOver: true };
+    }
+    reportIdleInstance(run, port, answer);
+    return { tookOver: false };
+}
+function holderOf(run, answer) {
+    const commandLine = answer.facts.holder_command ?? '';
+    // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
+    const redacted = (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(run.config));
+    const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted;
+    return { pid: answer.facts.holder_pid ?? '', startTime: answer.facts.holder_start ?? '', commandLine, shown };
+}
+function reportIdleInstance(run, port, { facts, lists }) {
+    warnStaleRecords(run.log, lists.stale_pid, run.state);
+    if (facts.unit_stopped)
+        run.log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`);
+    if (facts.idle_pid)
+        run.log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
+}
+function portBusyError(run, port, holder) {
+    const who = holder?.pid ? `pid ${holder.pid} (${holder.shown})` : `a process user "${run.remote.entry.username}" cannot see or stop`;
+    return new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
+}
+/** A JVM of a script-era deploy holds the port: it is stopped, by the pid and start time the host named. */
+async function takeOver(run, port, holder) {
+    const { remote, log, config } = run;
+    const pid = Number(holder.pid);
+    try {
+        const { facts } = (await remote.run(takeOverScript({ port, pid, startTime: holder.startTime, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
+            step: 'stop idle',
+        })).answer;
+        const how = facts.taken_gone
+            ? 'it had ended meanwhile'
+            : `it was stopped${facts.taken_killed ? ' with SIGKILL after stop-timeout' : ''}`;
+        log.warning(`Port ${port} was held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start (a deploy from before it?): taken over, ${how}. From now on the action starts and tracks the service itself.`);
+    }
+    catch (error) {
+        if (!(error instanceof RemoteCommandError) || error.result.code !== INSTANCE_EXIT.portBusy)
+            throw error;
+        if (error.result.answer.facts.error === 'not_permitted') {
+            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start, and user "${remote.entry.username}" may not stop it. Nothing was started and nginx was not touched. Stop it on the host, or choose other ports.`);
+        }
+        throw portBusyError(run, port, error.result.answer.facts.holder_pid ? holderOf(run, error.result.answer) : undefined);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/deploy/steps.js
 /**
  * Each step of a run on one host, as a named function. The sequences in deploy.ts, rollback.ts and
  * status.ts read as the SPEC's list of steps; the shell lives in src/remote.
  */
-
-
 
 
 
@@ -3634,12 +3732,6 @@ function checkSupervision(run) {
 function supervision(run) {
     return supervisionOf(run.config.supervisor, run.config.appName, run.state);
 }
-/**
- * The failure mark (see ShellSession) of the stage's steps that the start depends on: freeing the
- * idle port and the upload's check. The start may then be sent right behind them, without waiting
- * for their answers, and the host skips it if either failed.
- */
-const STAGE_MARK = 'stage';
 /** A small jar's base64 text, read once a run however many hosts it goes to. */
 const inlineTexts = new WeakMap();
 function inlineText(artifact) {
@@ -3710,83 +3802,6 @@ async function uploadRelease(run, artifact, onChecking) {
     return { release, uploadedBytes: existing ? 0 : (delta.sentBytes ?? fullBytes) };
 }
 /**
- * Step 6: stops what runs on the idle port, so that only a process this run starts can serve there.
- * What is stopped must be this service: our instance (proven on the host), or, on a host moving
- * from a script-based deploy, a JVM running a jar named like `artifactFileName` (see
- * same-service.ts), which is taken over at the cost of one more round trip. Anything else there is
- * never signalled: the step fails, naming it. `tookOver` says that the port was taken over: the
- * host then skipped a start sent right behind this step (see sendStart).
- */
-async function freeIdlePort(run, port, artifactFileName) {
-    const { remote, config, state } = run;
-    let answer;
-    try {
-        answer = (await remote.run(freePortScript({
-            deployDir: state.deployDir,
-            port,
-            stopTimeoutSeconds: config.stopTimeoutSeconds,
-            unit: supervision(run).existing,
-        }), { step: 'stop idle', failureMark: STAGE_MARK })).answer;
-    }
-    catch (error) {
-        if (!(error instanceof RemoteCommandError))
-            throw error;
-        if (error.result.code === INSTANCE_EXIT.portBusy)
-            throw portBusyError(run, port);
-        if (error.result.code !== PORT_HELD_EXIT)
-            throw error;
-        reportIdleInstance(run, port, error.result.answer);
-        const holder = holderOf(run, error.result.answer);
-        if (!runsJarLike(holder.commandLine, artifactFileName)) {
-            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), which this action did not start and which does not run ${artifactFileName} or another version of it. It was not signalled; nothing was started and nginx was not touched. Stop that process on the host, or choose other ports (the ports input, now ${config.ports.join(',')}).`);
-        }
-        await takeOver(run, port, holder);
-        return { tookOver: true };
-    }
-    reportIdleInstance(run, port, answer);
-    return { tookOver: false };
-}
-function holderOf(run, answer) {
-    const commandLine = answer.facts.holder_command ?? '';
-    // A JVM of an older deploy carries its -D secrets (perhaps no longer this run's) on its command line.
-    const redacted = (0,secrets/* redactCommandLine */.df)(commandLine, (0,inputs/* secretsOf */.Fj)(run.config));
-    const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted;
-    return { pid: answer.facts.holder_pid ?? '', startTime: answer.facts.holder_start ?? '', commandLine, shown };
-}
-function reportIdleInstance(run, port, { facts, lists }) {
-    warnStaleRecords(run.log, lists.stale_pid, run.state);
-    if (facts.unit_stopped)
-        run.log.info(`Stopped and disabled ${facts.unit_stopped} on idle port ${port}.`);
-    if (facts.idle_pid)
-        run.log.info(`Stopped the previous instance on idle port ${port} (pid ${facts.idle_pid}${facts.killed ? ', killed after stop-timeout' : ''}).`);
-}
-function portBusyError(run, port, holder) {
-    const who = holder?.pid ? `pid ${holder.pid} (${holder.shown})` : `a process user "${run.remote.entry.username}" cannot see or stop`;
-    return new StepError('stop idle', `port ${port} is still in use by ${who} after stop-timeout. nginx was not touched. Stop it on the host, or choose other ports.`);
-}
-/** A JVM of a script-era deploy holds the port: it is stopped, by the pid and start time the host named. */
-async function takeOver(run, port, holder) {
-    const { remote, log, config } = run;
-    const pid = Number(holder.pid);
-    try {
-        const { facts } = (await remote.run(takeOverScript({ port, pid, startTime: holder.startTime, stopTimeoutSeconds: config.stopTimeoutSeconds }), {
-            step: 'stop idle',
-        })).answer;
-        const how = facts.taken_gone
-            ? 'it had ended meanwhile'
-            : `it was stopped${facts.taken_killed ? ' with SIGKILL after stop-timeout' : ''}`;
-        log.warning(`Port ${port} was held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start (a deploy from before it?): taken over, ${how}. From now on the action starts and tracks the service itself.`);
-    }
-    catch (error) {
-        if (!(error instanceof RemoteCommandError) || error.result.code !== INSTANCE_EXIT.portBusy)
-            throw error;
-        if (error.result.answer.facts.error === 'not_permitted') {
-            throw new StepError('stop idle', `port ${port} is held by pid ${holder.pid} (${holder.shown}), a JVM of this service that this action did not start, and user "${remote.entry.username}" may not stop it. Nothing was started and nginx was not touched. Stop it on the host, or choose other ports.`);
-        }
-        throw portBusyError(run, port, error.result.answer.facts.holder_pid ? holderOf(run, error.result.answer) : undefined);
-    }
-}
-/**
  * Sends steps 7 and 8 (start the release on the port, wait until it is healthy) to the host. Sent
  * `pipelined`, before the answers of freeing the port and of the upload's check came back, the host
  * skips it if either failed there; sent after both answers, it always runs, as after a takeover
@@ -3846,6 +3861,7 @@ async function startAndCheckHealth(run, port, release, fileName, sent) {
     }
 }
 // Step 9, with what maintenance changes about it.
+
 
 /**
  * A switch returns once nginx runs its new workers; the old ones may take new connections for
