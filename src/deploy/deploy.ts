@@ -155,15 +155,16 @@ function pointAt(staged: StagedHost, port: number, release: string | undefined):
 
 /**
  * A canary step on this host: `split.percent`% of the clients go to the new instance, the others
- * stay on the previous one. On failure nginx still (or again) serves what it served before.
+ * stay on the previous one; `held` when the run ends on it. On failure nginx still (or again)
+ * serves what it served before.
  */
-export async function canaryStepHost(staged: StagedHost, percent: number): Promise<void> {
+export async function canaryStepHost(staged: StagedHost, percent: number, { held = false } = {}): Promise<void> {
   const { run, idle, active, release, traffic } = staged
   const split: Split = { percent, newPort: idle, previousPort: active! }
   try {
     await timed(run.report, 'switch', () =>
       run.log.group(`Canary ${percent}%: split nginx between ports ${idle} and ${active}`, () =>
-        switchView(run, traffic!, { mode: 'canary', split }, release, { verify: true }),
+        switchView(run, traffic!, { mode: 'canary', split, held }, release, { verify: true }),
       ),
     )
   } catch (error) {

@@ -187,9 +187,9 @@ async function deployFleet(
   const stagedAt: number[] = []
   // Traffic control's steps, once every host is staged (see traffic-flow.ts).
   const flow = trafficWork(config, targets, {
-    toStep: async (staged, percent, index) => {
+    toStep: async (staged, percent, index, held) => {
       try {
-        await canaryStepHost(staged, percent)
+        await canaryStepHost(staged, percent, { held })
         targets[index].flush(
           `canary ${percent}%: split between ports ${staged.idle} (new) and ${staged.active} (${targets[index].report.phases.switch} s)`,
         )

@@ -222,7 +222,11 @@ export async function trafficDryRun(
 }
 
 /** What the include and the http-level file say: all traffic on one port (plain or observed), or a canary's split. */
-export type TrafficView = { mode: 'plain'; port: number } | { mode: 'observed'; port: number } | { mode: 'canary'; split: Split }
+export type TrafficView =
+  | { mode: 'plain'; port: number }
+  | { mode: 'observed'; port: number }
+  /** `held`: canary-interval 0, the run ends on this step (see IncludeMode). */
+  | { mode: 'canary'; split: Split; held?: boolean }
 
 /**
  * The release that a switch to `view` marks as one that has served (see RELEASE_STATE_FILE), the
@@ -236,8 +240,8 @@ export function releaseServedBy(view: TrafficView, release: string | undefined):
 
 /**
  * Points nginx at `view`, with the http-level file that goes with it, in one switch. Entering a
- * watched view for the first time, the traffic log's end is read just before (no round trip of its
- * own): what nginx logs from then on is this run's.
+ * watched view for the first time, the traffic log is started afresh just before (no round trip of
+ * its own): what nginx logs from then on is this run's. A held canary is not watched.
  */
 export async function switchView(
   run: HostRun,
@@ -248,7 +252,8 @@ export async function switchView(
   { verify }: { verify: boolean },
 ): Promise<void> {
   const { config } = run
-  if (view.mode !== 'plain' && traffic.offset === undefined) {
+  const watched = view.mode === 'observed' || (view.mode === 'canary' && !view.held)
+  if (watched && traffic.offset === undefined) {
     const reading = run.remote.run(readTrafficScript({ log: traffic.trafficLog, offset: -1 }), { step: 'switch' })
     reading.catch(() => undefined)
     traffic.offset = parseTraffic((await Promise.all([reading, switching()]))[0].answer).offset

@@ -17,8 +17,8 @@ interface FlowTarget {
 }
 
 interface HostSteps {
-  /** Puts the host on a canary step; flushes its log. */
-  toStep(staged: StagedHost, percent: number, index: number): Promise<void>
+  /** Puts the host on a canary step (`held`: the run ends on it); flushes its log. */
+  toStep(staged: StagedHost, percent: number, index: number, held: boolean): Promise<void>
   /** A held canary: lets go of the host. */
   leaveHeld(staged: StagedHost, index: number): Promise<void>
 }
@@ -88,7 +88,7 @@ export function trafficWork(config: DeployConfig, targets: FlowTarget[], hostSte
         hold: plan.hold,
         toStep: (s, index, step) => {
           if (index === 0) stepStart = performance.now()
-          return hostSteps.toStep(s, plan.canary[step].percent, index)
+          return hostSteps.toStep(s, plan.canary[step].percent, index, plan.hold)
         },
         watchStep: (step) => watch({ kind: 'canary', ...plan.canary[step] }),
         bake:

@@ -78,14 +78,18 @@ function checkPercent(percent: number): void {
 
 export type IncludeMode =
   | { mode: 'plain'; port: number }
-  | { mode: 'canary'; split: Split }
+  /** `held`: the canary stays until promote or rollback, and nothing reads the traffic log meanwhile. */
+  | { mode: 'canary'; split: Split; held?: boolean }
   | { mode: 'observed'; port: number }
   | { mode: 'maintenance'; port: number; page: string; retryAfterSeconds: number }
 
 const MARKER = '# zero-downtime-deploy:'
 
 /**
- * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed;
+ * The include's text. `trafficLog` and `userAccessLogs` are used by canary and observed, except
+ * for a held canary: nginx would log every request to the traffic log for as long as it is held,
+ * days perhaps, and no run reads it (promote and rollback judge nothing), so it logs where the
+ * user's configuration says, as a plain include does;
  * `userHeaders` (NginxLayout.addHeaders) by maintenance, whose Retry-After would otherwise replace
  * the add_header directives it inherits (a server's Strict-Transport-Security, say).
  */
@@ -116,7 +120,7 @@ export function includeText(p: {
       return [
         `${MARKER} canary ${percent}% to ${newPort}, previous ${previousPort}`,
         p.template.replaceAll('{port}', `\${${names.port}}`),
-        ...accessLogs(),
+        ...(mode.held ? [] : accessLogs()),
       ].join('\n')
     }
     case 'observed':

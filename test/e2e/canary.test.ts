@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTarget } from '../../scripts/lib/target.mjs'
 // @ts-ignore -- plain JS helper
 import { firstSideClients, flippedBack, shareOn, startTraffic } from '../../scripts/lib/traffic.mjs'
+import { trafficLogPath } from '../../src/remote/traffic.js'
 import { type ActionRun, removeWorkspaces, run, served, why, workspaceWithJar } from './support.js'
 
 /** Clients, each with its own key: 100 keys put the hash's spread at ±4 points (one sigma) around a step's share. */
@@ -71,6 +72,10 @@ describe('canary steps and the bake on one host', () => {
   it('a good release through a 20% then a 50% canary: the hashed share of clients on it at each step, none flips back, then all of them, 0 failed requests', async () => {
     const accessLogLines = async () => (await readFile(target.nginxAccessLogPath, 'utf8')).split('\n').length - 1
     const logged = await accessLogLines()
+    // What an earlier run left in the traffic log: a run starts the log afresh, never reading these,
+    // and the log never holds more than one run's lines.
+    const trafficLog = trafficLogPath(target.deployDir)
+    await writeFile(trafficLog, `1765000000.000|500|127.0.0.1:1|0.001|zdd\n`.repeat(1000))
     traffic = clients()
     await sleep(500)
     const include = watchInclude(target.includePath)
@@ -94,6 +99,10 @@ describe('canary steps and the bake on one host', () => {
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)
     // The user's own access log recorded every request, through the canary include too.
     expect(await accessLogLines()).toBe(logged + stats.total)
+    const runLines = (await readFile(trafficLog, 'utf8')).split('\n').filter(Boolean)
+    expect(runLines.some((line) => line.includes('|127.0.0.1:1|'))).toBe(false)
+    expect(runLines.length).toBeGreaterThan(0)
+    expect(runLines.length).toBeLessThanOrEqual(stats.total)
 
     // The share on the new version during each step: exactly the clients that nginx's MurmurHash2
     // puts in the first 20% (then 50%) of its space (22, then 57 of these 100 keys), each within
@@ -270,11 +279,16 @@ describe('canary steps and the bake on one host', () => {
   })
 
   it('canary-interval 0 holds the canary: the run succeeds with both versions serving, the lock let go, nothing stopped', async () => {
+    const trafficLog = trafficLogPath(target.deployDir)
+    const loggedBefore = await readFile(trafficLog, 'utf8').catch(() => '')
     traffic = clients()
     const result = await run(target, await workspaceWithJar('6'), { ...inputs(), 'canary-steps': '30', 'canary-interval': 0 })
     expect(result.code, why(result)).toBe(0)
     expect(result.outputs.canary).toBe('held')
     await sleep(1500)
+    // Nothing reads a held canary's traffic, however long it is held: nginx logs none of it there.
+    expect(await readFile(target.includePath, 'utf8')).not.toContain('access_log')
+    expect(await readFile(trafficLog, 'utf8').catch(() => '')).toBe(loggedBefore)
     const stats = await traffic.stop()
     traffic = undefined
     expect(stats.failed, JSON.stringify(stats.failures)).toBe(0)

@@ -90,6 +90,15 @@ describe('includeText and readInclude', () => {
     expect(readInclude(text, ports)).toEqual({ mode: 'canary', split })
   })
 
+  it('a held canary: the split alone, nobody reads a traffic log while it is held, so nginx writes none', () => {
+    const split = { percent: 20, newPort: 8082, previousPort: 8081 }
+    const text = includeText({ ...base, mode: { mode: 'canary', split, held: true } })
+    expect(text).toBe(
+      ['# zero-downtime-deploy: canary 20% to 8082, previous 8081', 'set $service_url http://127.0.0.1:${zdd_shop_port};'].join('\n'),
+    )
+    expect(readInclude(text, ports)).toEqual({ mode: 'canary', split })
+  })
+
   it('a step with decimals, as split_clients takes them', () => {
     const split = { percent: 2.5, newPort: 8082, previousPort: 8081 }
     expect(httpLevelConfig({ appName: 'shop', canaryKey: '$remote_addr', port: 8081, split })).toContain('    2.5% 8082;\n')

@@ -1,12 +1,18 @@
 # traffic-read.sh: reads the traffic log LOG (see log_format in src/remote/traffic.ts) from byte
 # OFFSET on and adds its complete lines up by port, status and whole milliseconds. A negative
-# OFFSET starts at the log's end (reads nothing, answers where that is); a log shorter than OFFSET
-# was rotated or truncated, and is read from its start. A last line without its newline is being
-# written: it is left for the next read.
+# OFFSET starts a new log, just before the switch that makes nginx write it: the old one is
+# removed (nginx creates the log again when it loads the switched include, and a worker that still
+# writes the old one writes to a file that is gone, freed once it exits), so that the log holds one
+# run's lines, not every run's. Where it cannot be removed, reading starts at its end. A log
+# shorter than OFFSET was rotated or truncated, and is read from its start. A last line without its
+# newline is being written: it is left for the next read.
 # Prints offset= (where the next read starts), rotated=yes when the log was read from its start,
-# missing=yes when there is no log, then a section "@@traffic" of lines "port status ms count"
-# (port 0: the request reached no upstream). Reads only. Exits 0.
+# missing=yes when there is no log (removed=yes when this read removed it), then a section
+# "@@traffic" of lines "port status ms count" (port 0: the request reached no upstream). Exits 0.
 case "$LOG" in /*) ;; *) LOG="$HOME/$LOG" ;; esac
+if [ "$OFFSET" -lt 0 ] && [ -e "$LOG" ] && rm -f -- "$LOG" 2>/dev/null && [ ! -e "$LOG" ]; then
+  echo "removed=yes"
+fi
 if [ ! -e "$LOG" ]; then
   echo "missing=yes"
   [ "$OFFSET" -ge 0 ] || OFFSET=0

@@ -33,6 +33,13 @@ const SHELLS: Array<[string, () => { command: string[]; path?: string }]> = [
     : []),
 ]
 
+/** A PATH whose rm refuses, as it does where the deploy user may not remove the log. */
+function failingRm(): string {
+  const bin = tempDir('zdd-rm-')
+  writeFileSync(join(bin, 'rm'), '#!/bin/sh\necho "rm: cannot remove: Permission denied" >&2\nexit 1\n', { mode: 0o755 })
+  return bin
+}
+
 function nawkPath(): string {
   const bin = tempDir('zdd-nawk-')
   symlinkSync('/usr/bin/nawk', join(bin, 'awk'))
@@ -98,14 +105,21 @@ describe.concurrent('readTrafficScript', () => {
       expect(read(shell, log, second.offset).samples).toEqual([])
     })
 
-    it(`${name}: a negative offset answers the end; a shorter log is read from its start; a missing one is said`, () => {
+    it(`${name}: a negative offset starts a new log; a shorter log is read from its start; a missing one is said`, () => {
       const shell = shellOf()
       const dir = tempDir()
       const log = join(dir, 'traffic.log')
       expect(read(shell, log, -1)).toMatchObject({ offset: 0, samples: [], answer: { facts: { missing: 'yes' } } })
+      // An earlier run's lines: gone, so that the log never holds more than one run's.
       writeFileSync(log, line(200, '127.0.0.1:8082', '0.001').repeat(3))
-      const end = read(shell, log, -1)
+      const fresh = read(shell, log, -1)
+      expect(fresh).toMatchObject({ offset: 0, samples: [], answer: { facts: { removed: 'yes', missing: 'yes' } } })
+      expect(existsSync(log)).toBe(false)
+      // Where it cannot be removed, reading starts at its end, as nginx appends to it.
+      writeFileSync(log, line(200, '127.0.0.1:8082', '0.001').repeat(3))
+      const end = read({ ...shell, path: [failingRm(), shell.path].filter(Boolean).join(':') }, log, -1)
       expect(end.samples).toEqual([])
+      expect(end.answer.facts.removed).toBeUndefined()
       expect(end.offset).toBe(3 * line(200, '127.0.0.1:8082', '0.001').length)
       writeFileSync(log, line(500, '127.0.0.1:8082', '0.001'))
       const rotated = read(shell, log, end.offset)
